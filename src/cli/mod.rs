@@ -1,0 +1,1 @@
+//! The snf-mkimage front end.

@@ -1,0 +1,80 @@
+//! The guest: what the helper VM shows of the disk's operating system.
+//!
+//! [`Guest`] is the file-level facade the metadata collector and the system
+//! preparation tasks use; [`appliance::Appliance`] implements it over a real
+//! libguestfs appliance and [`memfs::MemGuest`] over an in-memory tree for
+//! unit tests. Inspection results travel as plain data ([`OsInfo`],
+//! [`DiskInfo`]) so that code deciding things from them stays pure.
+
+pub mod appliance;
+pub mod bootloader;
+pub mod inspect;
+#[cfg(any(test, feature = "test-util"))]
+pub mod memfs;
+pub mod metadata;
+pub mod profile;
+
+use anyhow::Result;
+
+/// Kind of a directory entry, as far as the tasks care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    File,
+    Dir,
+    Symlink,
+    /// Sockets, FIFOs, device nodes.
+    Other,
+}
+
+/// File-level access to the mounted guest. Paths are absolute guest paths.
+pub trait Guest {
+    /// The whole content of a regular file (symlinks are followed).
+    fn read_file(&mut self, path: &str) -> Result<Vec<u8>>;
+    /// Whether anything exists at `path` (symlinks are followed).
+    fn exists(&mut self, path: &str) -> Result<bool>;
+    /// Whether `path` is a regular file (symlinks are followed).
+    fn is_file(&mut self, path: &str) -> Result<bool>;
+    /// Whether `path` is a directory (symlinks are followed).
+    fn is_dir(&mut self, path: &str) -> Result<bool>;
+    /// The names in a directory (no `.`/`..`), with the kind of each entry
+    /// itself (a symlink is reported as a symlink).
+    fn read_dir(&mut self, path: &str) -> Result<Vec<(String, EntryKind)>>;
+    /// The target of a symlink, as stored.
+    fn read_link(&mut self, path: &str) -> Result<String>;
+
+    /// A file as text (lossy UTF-8: guest files are not always UTF-8).
+    fn read_to_string(&mut self, path: &str) -> Result<String> {
+        Ok(String::from_utf8_lossy(&self.read_file(path)?).into_owned())
+    }
+}
+
+/// What inspection found about the one operating system on the disk.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OsInfo {
+    /// The root filesystem's device in the appliance (`/dev/sda1`).
+    pub root: String,
+    /// libguestfs's type: `linux`, `windows`, `freebsd`, `netbsd`, `openbsd`, `hurd`…
+    pub os_type: String,
+    /// libguestfs's distro: `debian`, `ubuntu`, `fedora`…, or `unknown`.
+    pub distro: String,
+    /// The product name (`12.15` for Debian, `Ubuntu 22.04.3 LTS`…).
+    pub product_name: String,
+    pub major: i32,
+    pub minor: i32,
+    pub arch: String,
+    /// Mount points and their devices, shortest mount point first.
+    pub mountpoints: Vec<(String, String)>,
+}
+
+/// What the appliance found about the disk itself.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DiskInfo {
+    /// `msdos`, `gpt`, or `None` for a disk without a partition table.
+    pub partition_table: Option<String>,
+    /// The first 512 bytes of the disk.
+    pub boot_sector: Vec<u8>,
+    /// The partition number of the root filesystem, when it is a partition.
+    pub root_partition: Option<i32>,
+    /// The disk's size in bytes.
+    pub size: u64,
+}
