@@ -1,1 +1,233 @@
-//! The plan.
+//! The plan: a validated, front-end-neutral description of one run. The
+//! command line and the terminal UI both build one and hand it to the
+//! pipeline; everything checkable without touching the media is checked here,
+//! so that a bad request fails before anything starts.
+
+use std::path::{Path, PathBuf};
+
+use crate::guest::metadata::parse_assignment;
+
+/// A request that cannot be carried out as given (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+fn usage(msg: impl Into<String>) -> UsageError {
+    UsageError(msg.into())
+}
+
+/// Where the diskdump goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Write it (and its side files) here.
+    File(PathBuf),
+    /// `/dev/null`: run everything and compute the checksums, write nothing.
+    Discard,
+}
+
+/// The side files written next to a diskdump, by suffix.
+pub const SIDE_FILES: &[&str] = &[".meta", ".md5sum", ".sha256sum", ".variant"];
+
+/// What the user asked for, before validation.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub source: PathBuf,
+    pub outfile: Option<PathBuf>,
+    pub force: bool,
+    pub tmpdir: Option<PathBuf>,
+    pub no_snapshot: bool,
+    pub allow_unsupported: bool,
+    pub print_metadata: bool,
+    /// `KEY=VALUE` strings as typed.
+    pub metadata: Vec<String>,
+}
+
+/// A validated run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub source: PathBuf,
+    pub output: Option<Output>,
+    /// Overwrite existing outputs.
+    pub force: bool,
+    pub tmpdir: Option<PathBuf>,
+    /// Work on an overlay (always, unless the user insists otherwise).
+    pub snapshot: bool,
+    pub allow_unsupported: bool,
+    pub print_metadata: bool,
+    /// User metadata, keys upper-cased, in the order given.
+    pub metadata: Vec<(String, String)>,
+}
+
+impl Request {
+    /// Check everything that can be checked without opening the media.
+    pub fn validate(self) -> Result<Plan, UsageError> {
+        if !crate::media::source::exists(&self.source) {
+            return Err(usage(format!(
+                "{} does not exist: give the path of a disk image or a block device",
+                self.source.display()
+            )));
+        }
+        if self.outfile.is_none() && !self.print_metadata {
+            return Err(usage(
+                "nothing to do: give -o FILE to export the image, or --print-metadata",
+            ));
+        }
+        if let Some(dir) = &self.tmpdir {
+            check_writable_dir(dir, "--tmpdir")?;
+        }
+        let output = self
+            .outfile
+            .as_deref()
+            .map(|o| check_output(o, self.force))
+            .transpose()?;
+        let metadata = self
+            .metadata
+            .iter()
+            .map(|m| parse_assignment(m).map_err(|e| usage(format!("-m {m}: {e}"))))
+            .collect::<Result<_, _>>()?;
+        Ok(Plan {
+            source: self.source,
+            output,
+            force: self.force,
+            tmpdir: self.tmpdir,
+            snapshot: !self.no_snapshot,
+            allow_unsupported: self.allow_unsupported,
+            print_metadata: self.print_metadata,
+            metadata,
+        })
+    }
+}
+
+fn check_writable_dir(dir: &Path, what: &str) -> Result<(), UsageError> {
+    if !dir.is_dir() {
+        return Err(usage(format!(
+            "{what} {}: no such directory (create it or name another)",
+            dir.display()
+        )));
+    }
+    if nix::unistd::access(dir, nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK)
+        .is_err()
+    {
+        return Err(usage(format!(
+            "{what} {}: the directory is not writable",
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
+/// The diskdump's path plus the path of each side file.
+pub fn output_paths(out: &Path) -> Vec<PathBuf> {
+    let mut paths = vec![out.to_owned()];
+    paths.extend(SIDE_FILES.iter().map(|s| with_suffix(out, s)));
+    paths
+}
+
+/// `out` with `suffix` appended to its file name.
+pub fn with_suffix(out: &Path, suffix: &str) -> PathBuf {
+    let mut name = out.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+fn check_output(out: &Path, force: bool) -> Result<Output, UsageError> {
+    if out == Path::new("/dev/null") {
+        return Ok(Output::Discard);
+    }
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    check_writable_dir(parent, "output directory")?;
+    if out.is_dir() {
+        return Err(usage(format!(
+            "-o {}: is a directory; give a file name",
+            out.display()
+        )));
+    }
+    if !force {
+        if let Some(existing) = output_paths(out).into_iter().find(|p| p.exists()) {
+            return Err(usage(format!(
+                "{} already exists: use -f to overwrite it, or choose another -o",
+                existing.display()
+            )));
+        }
+    }
+    Ok(Output::File(out.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(dir: &Path) -> Request {
+        let src = dir.join("disk.img");
+        std::fs::write(&src, b"x").unwrap();
+        Request {
+            source: src,
+            outfile: Some(dir.join("out.diskdump")),
+            ..Default::default()
+        }
+    }
+
+    fn err(r: Request) -> String {
+        r.validate().unwrap_err().0
+    }
+
+    #[test]
+    fn valid_request_becomes_plan() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = request(dir.path());
+        r.metadata = vec!["description=Debian = good".into()];
+        let plan = r.validate().unwrap();
+        assert!(plan.snapshot);
+        assert_eq!(plan.metadata, vec![("DESCRIPTION".into(), "Debian = good".into())]);
+        assert_eq!(
+            plan.output,
+            Some(Output::File(dir.path().join("out.diskdump")))
+        );
+    }
+
+    #[test]
+    fn refusals() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = request(dir.path());
+        r.source = dir.path().join("missing.img");
+        assert!(err(r).contains("does not exist"));
+
+        let mut r = request(dir.path());
+        r.outfile = None;
+        assert!(err(r).contains("nothing to do"));
+
+        let mut r = request(dir.path());
+        r.outfile = Some(dir.path().join("nodir/out"));
+        assert!(err(r).contains("no such directory"));
+
+        let mut r = request(dir.path());
+        r.tmpdir = Some(dir.path().join("notmp"));
+        assert!(err(r).contains("--tmpdir"));
+
+        let mut r = request(dir.path());
+        r.metadata = vec!["BAD-KEY=1".into()];
+        assert!(err(r).contains("BAD-KEY"));
+    }
+
+    #[test]
+    fn existing_side_file_needs_force() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("out.diskdump.variant"), b"").unwrap();
+        let msg = err(request(dir.path()));
+        assert!(msg.contains("out.diskdump.variant already exists"), "{msg}");
+        let mut r = request(dir.path());
+        r.force = true;
+        assert!(r.validate().is_ok());
+    }
+
+    #[test]
+    fn dev_null_discards() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = request(dir.path());
+        r.outfile = Some("/dev/null".into());
+        assert_eq!(r.validate().unwrap().output, Some(Output::Discard));
+    }
+}

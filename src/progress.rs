@@ -42,6 +42,8 @@ pub enum Event {
     Info(String),
     /// Something the user should know about but that does not stop the run.
     Warning(String),
+    /// The image metadata, for front ends that show it (`--print-metadata`).
+    Metadata(Vec<(String, String)>),
 }
 
 /// Something that long-running work reports to.

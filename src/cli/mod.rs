@@ -1,1 +1,129 @@
-//! The snf-mkimage front end.
+//! The command-line front end: `snf-mkimage`, and `snf-image-creator` with
+//! its subcommands. Parses, builds a [`crate::plan::Plan`], runs the
+//! pipeline with a [`console::Console`], and maps the outcome to an exit
+//! code: 0 success, 1 runtime error, 2 usage error, 130 interrupted.
+
+pub mod args;
+pub mod console;
+
+use std::ffi::OsString;
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::pipeline::{self, doctor};
+use crate::plan::UsageError;
+use crate::process::{Cancel, Interrupted};
+use args::{Command, CreatorCli, MkimageArgs, MkimageCli};
+use console::Console;
+
+/// Exit code of a run stopped by a signal (128 + SIGINT, as shells report).
+const EXIT_INTERRUPTED: u8 = 130;
+
+/// Entry point of the binary, under whichever name it was called.
+pub fn main() -> ExitCode {
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    let called_as = argv
+        .first()
+        .and_then(|a| Path::new(a).file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if called_as == "snf-mkimage" {
+        return mkimage(&MkimageCli::parse_from(argv).args);
+    }
+    match CreatorCli::parse_from(argv).command {
+        Some(Command::Mkimage(args)) => mkimage(&args),
+        Some(Command::Doctor { tmpdir }) => run_doctor(tmpdir.as_deref()),
+        None => {
+            eprintln!(
+                "Error: the terminal UI is not available yet: use `snf-mkimage` (or `snf-image-creator mkimage`); see --help"
+            );
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn mkimage(args: &MkimageArgs) -> ExitCode {
+    let console = match Console::take_stderr(args.silent) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("Error: cannot set up the terminal output: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    install_panic_hook(&console);
+    let plan = match args.request().validate() {
+        Ok(plan) => plan,
+        Err(e) => return fail(&console, &e.into()),
+    };
+    let cancel = Cancel::new();
+    if let Err(e) = watch_signals(&cancel) {
+        return fail(&console, &e);
+    }
+    let title = format!("snf-image-creator {}", env!("CARGO_PKG_VERSION"));
+    console.line(&format!("{title}\n{}", "=".repeat(title.len())));
+    match pipeline::run(&plan, &console, &cancel) {
+        Ok(_) => {
+            console.line("\nsnf-image-creator exited without errors");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&console, &e),
+    }
+}
+
+/// Print the error on one line, chain included, and pick the exit code.
+fn fail(console: &Console, err: &anyhow::Error) -> ExitCode {
+    console.error(&format!("{err:#}"));
+    if err.downcast_ref::<UsageError>().is_some() {
+        ExitCode::from(2)
+    } else if err.downcast_ref::<Interrupted>().is_some() {
+        ExitCode::from(EXIT_INTERRUPTED)
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// SIGINT, SIGTERM and SIGHUP raise the cancel flag; the pipeline stops at
+/// its next check and its guards clean up. A second signal while the first
+/// is being handled ends the process at once.
+fn watch_signals(cancel: &Cancel) -> anyhow::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    for sig in [SIGINT, SIGTERM, SIGHUP] {
+        signal_hook::flag::register_conditional_shutdown(sig, EXIT_INTERRUPTED.into(), cancel.flag())?;
+        signal_hook::flag::register(sig, cancel.flag())?;
+    }
+    Ok(())
+}
+
+/// Panics go through our copy of stderr (fd 2 points at /dev/null).
+fn install_panic_hook(console: &Console) {
+    let Some(mut out) = console.clone_output() else {
+        return;
+    };
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = format!("Error: internal error: {info}\n");
+        let _ = std::io::Write::write_all(&mut out, msg.as_bytes());
+    }));
+}
+
+fn run_doctor(tmpdir: Option<&Path>) -> ExitCode {
+    let checks = doctor::run(tmpdir);
+    let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    let mut problems = 0;
+    for c in &checks {
+        let mark = if c.fix.is_some() { "PROBLEM" } else { "ok" };
+        println!("{:<width$}  {mark:<7}  {}", c.name, c.found);
+        if let Some(fix) = &c.fix {
+            problems += 1;
+            println!("{:<width$}  {:<7}  fix: {fix}", "", "");
+        }
+    }
+    if problems == 0 {
+        println!("\nAll checks passed.");
+        ExitCode::SUCCESS
+    } else {
+        println!("\n{problems} problem(s) found.");
+        ExitCode::from(1)
+    }
+}

@@ -1,1 +1,355 @@
-//! (being written)
+//! The libguestfs helper VM ("appliance"): launch (with a KVM that cannot
+//! start detected and replaced by software emulation), inspection, mounting,
+//! and the [`Guest`] facade over it.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use guestfs::Handle;
+
+use super::{DiskInfo, EntryKind, Guest, OsInfo};
+use crate::progress::Reporter;
+
+/// How the helper VM's CPU runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accel {
+    /// Hardware virtualization.
+    Kvm,
+    /// Software emulation (TCG): works everywhere, several times slower.
+    Tcg,
+}
+
+impl std::fmt::Display for Accel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Accel::Kvm => "KVM",
+            Accel::Tcg => "TCG (software emulation)",
+        })
+    }
+}
+
+/// The text of a libguestfs error. The binding's error type only has
+/// `Debug`, and its fields are private, so the message is taken from there.
+pub fn describe(err: &guestfs::Error) -> String {
+    let debug = format!("{err:?}");
+    let Some(start) = debug.find("message: \"") else {
+        return debug;
+    };
+    let rest = &debug[start + "message: \"".len()..];
+    let end = rest.rfind("\", errno").unwrap_or(rest.len());
+    rest[..end].replace("\\n", " ").replace("\\\"", "\"")
+}
+
+/// Turn a binding error into an `anyhow` error saying what we were doing.
+pub(crate) fn gerr(what: impl Into<String>) -> impl FnOnce(guestfs::Error) -> anyhow::Error {
+    let what = what.into();
+    move |e| anyhow!("{what}: {}", describe(&e))
+}
+
+/// Whether the user already chose how libguestfs runs qemu.
+fn tcg_forced_by_env() -> bool {
+    std::env::var("LIBGUESTFS_BACKEND_SETTINGS").is_ok_and(|s| s.contains("force_tcg"))
+}
+
+/// Decide whether KVM can start a VM here. `/dev/kvm` can exist and still be
+/// unusable (nested virtualization that rejects an MSR makes qemu abort), so
+/// a tiny paused VM is started with the same `-cpu host` libguestfs uses and
+/// told to quit over QMP: a clean exit means KVM works.
+pub fn probe_kvm(qemu: &str) -> Result<(), String> {
+    let kvm = Path::new("/dev/kvm");
+    if !kvm.exists() {
+        return Err("/dev/kvm does not exist".into());
+    }
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(kvm)
+        .map_err(|e| format!("cannot open /dev/kvm: {e}"))?;
+    let mut child = Command::new(qemu)
+        .args(["-accel", "kvm", "-cpu", "host", "-machine", "q35"])
+        .args(["-display", "none", "-nodefaults", "-S", "-qmp", "stdio"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {qemu}: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A write error means qemu already died; its exit status says why.
+        let _ = stdin.write_all(b"{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"quit\"}\n");
+    }
+    let out = wait_bounded(child, Duration::from_secs(20))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let first = stderr.lines().next().unwrap_or("qemu failed").trim();
+    Err(first.trim_start_matches(&format!("{qemu}: ")).to_owned())
+}
+
+/// Wait for a child for at most `limit`, killing it past that.
+fn wait_bounded(mut child: std::process::Child, limit: Duration) -> Result<std::process::Output, String> {
+    let start = Instant::now();
+    // Poll: std has no wait-with-timeout, and the probe normally ends in
+    // well under a second.
+    while child.try_wait().map_err(|e| e.to_string())?.is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("qemu did not answer within {}s", limit.as_secs()));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().map_err(|e| e.to_string())
+}
+
+/// A launched helper VM with one disk attached as `/dev/sda`.
+pub struct Appliance {
+    g: Handle,
+    accel: Accel,
+    launch_time: Duration,
+}
+
+impl Appliance {
+    /// Launch a helper VM on `disk` (opened read-write with `format`).
+    /// Picks KVM when it can start a VM, else TCG, saying so once.
+    pub fn launch(disk: &Path, format: &str, reporter: &dyn Reporter) -> Result<Appliance> {
+        let accel = if tcg_forced_by_env() {
+            Accel::Tcg
+        } else {
+            let qemu = Handle::create()
+                .map_err(gerr("creating a libguestfs handle"))?
+                .get_hv()
+                .map_err(gerr("asking libguestfs for its qemu"))?;
+            match probe_kvm(&qemu) {
+                Ok(()) => Accel::Kvm,
+                Err(why) => {
+                    reporter.warn(&format!(
+                        "KVM cannot start a VM on this machine ({why}); using software emulation (TCG), which is slower"
+                    ));
+                    Accel::Tcg
+                }
+            }
+        };
+        match Self::launch_with(disk, format, accel) {
+            Err(e) if accel == Accel::Kvm => {
+                reporter.warn(&format!(
+                    "the helper VM failed to start with KVM ({e:#}); retrying with software emulation (TCG)"
+                ));
+                Self::launch_with(disk, format, Accel::Tcg)
+            }
+            other => other,
+        }
+    }
+
+    fn launch_with(disk: &Path, format: &str, accel: Accel) -> Result<Appliance> {
+        let g = Handle::create().map_err(gerr("creating a libguestfs handle"))?;
+        if std::env::var_os("LIBGUESTFS_BACKEND").is_none() {
+            // Always run qemu directly, never through libvirt (the
+            // original's issue #38: a missing libvirt daemon broke launches).
+            g.set_backend("direct").map_err(gerr("selecting the direct backend"))?;
+        }
+        if accel == Accel::Tcg {
+            g.set_backend_setting("force_tcg", "")
+                .map_err(gerr("selecting software emulation"))?;
+        }
+        let path = disk.to_str().context("the disk path is not valid UTF-8")?;
+        g.add_drive(
+            path,
+            guestfs::AddDriveOptArgs {
+                readonly: Some(false),
+                format: Some(format),
+                ..Default::default()
+            },
+        )
+        .map_err(gerr(format!("attaching {} to the helper VM", disk.display())))?;
+        let start = Instant::now();
+        g.launch().map_err(gerr(
+            "launching the helper VM failed (run `snf-image-creator doctor` to see why)",
+        ))?;
+        Ok(Appliance {
+            g,
+            accel,
+            launch_time: start.elapsed(),
+        })
+    }
+
+    /// How the VM runs.
+    pub fn accel(&self) -> Accel {
+        self.accel
+    }
+
+    /// How long the launch took.
+    pub fn launch_time(&self) -> Duration {
+        self.launch_time
+    }
+
+    /// The raw handle, for modules that need calls the facade lacks.
+    pub fn handle(&self) -> &Handle {
+        &self.g
+    }
+
+    /// Find the operating systems on the disk.
+    pub fn roots(&self) -> Result<Vec<String>> {
+        self.g
+            .inspect_os()
+            .map_err(gerr("inspecting the disk for operating systems"))
+    }
+
+    /// What inspection says of one root.
+    pub fn os_info(&self, root: &str) -> Result<OsInfo> {
+        let g = &self.g;
+        let get = |what: &str, r: Result<String, guestfs::Error>| {
+            r.map_err(gerr(format!("reading the {what} of {root}")))
+        };
+        let mut mountpoints: Vec<(String, String)> = g
+            .inspect_get_mountpoints(root)
+            .map_err(gerr(format!("reading the mount points of {root}")))?
+            .into_iter()
+            .collect();
+        mountpoints.sort_by(|a, b| a.0.len().cmp(&b.0.len()).then(a.0.cmp(&b.0)));
+        Ok(OsInfo {
+            root: root.to_owned(),
+            os_type: get("type", g.inspect_get_type(root))?,
+            distro: get("distribution", g.inspect_get_distro(root))?,
+            product_name: get("product name", g.inspect_get_product_name(root))?,
+            major: g.inspect_get_major_version(root).unwrap_or(0),
+            minor: g.inspect_get_minor_version(root).unwrap_or(0),
+            arch: get("architecture", g.inspect_get_arch(root))?,
+            mountpoints,
+        })
+    }
+
+    /// Facts about the disk itself, given the root filesystem's device.
+    pub fn disk_info(&self, root: &str) -> Result<DiskInfo> {
+        let g = &self.g;
+        let size = g
+            .blockdev_getsize64("/dev/sda")
+            .map_err(gerr("reading the disk size"))?;
+        let boot_sector = g
+            .pread_device("/dev/sda", 512, 0)
+            .map_err(gerr("reading the boot sector"))?;
+        Ok(DiskInfo {
+            // A disk without a partition table makes parted fail: not an error.
+            partition_table: g.part_get_parttype("/dev/sda").ok(),
+            boot_sector,
+            root_partition: g.part_to_partnum(root).ok(),
+            size: u64::try_from(size).unwrap_or(0),
+        })
+    }
+
+    /// The logical volumes on the disk.
+    pub fn logical_volumes(&self) -> Result<Vec<String>> {
+        self.g.lvs().map_err(gerr("listing logical volumes"))
+    }
+
+    /// Mount the guest's filesystems (shortest mount point first). Failing
+    /// to mount a filesystem the tasks need is an error; others are warned
+    /// about and skipped.
+    pub fn mount(&self, os: &OsInfo, read_only: bool, reporter: &dyn Reporter) -> Result<()> {
+        const ESSENTIAL: &[&str] = &["/", "/etc", "/root", "/home", "/var", "/usr"];
+        let opts = if read_only { "ro" } else { "rw" };
+        for (mp, dev) in &os.mountpoints {
+            if let Err(e) = self.g.mount_options(opts, dev, mp) {
+                let why = describe(&e);
+                if ESSENTIAL.contains(&mp.as_str()) {
+                    bail!("mounting {dev} on {mp} ({opts}) failed: {why}");
+                }
+                reporter.warn(&format!("mounting {dev} on {mp} failed (ignored): {why}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Unmount everything and flush the disk.
+    pub fn umount_all(&self) -> Result<()> {
+        self.g.umount_all().map_err(gerr("unmounting the guest"))?;
+        self.g.sync().map_err(gerr("flushing the guest's disk"))
+    }
+
+    /// Stop the VM cleanly, so that every write has reached the overlay.
+    pub fn shutdown(self) -> Result<()> {
+        self.g.shutdown().map_err(gerr("shutting the helper VM down"))
+    }
+}
+
+impl Guest for Appliance {
+    fn read_file(&mut self, path: &str) -> Result<Vec<u8>> {
+        self.g.read_file(path).map_err(gerr(format!("reading {path}")))
+    }
+
+    fn exists(&mut self, path: &str) -> Result<bool> {
+        self.g.exists(path).map_err(gerr(format!("looking for {path}")))
+    }
+
+    fn is_file(&mut self, path: &str) -> Result<bool> {
+        let opts = guestfs::IsFileOptArgs {
+            followsymlinks: Some(true),
+        };
+        self.g
+            .is_file(path, opts)
+            .map_err(gerr(format!("examining {path}")))
+    }
+
+    fn is_dir(&mut self, path: &str) -> Result<bool> {
+        let opts = guestfs::IsDirOptArgs {
+            followsymlinks: Some(true),
+        };
+        self.g
+            .is_dir(path, opts)
+            .map_err(gerr(format!("examining {path}")))
+    }
+
+    fn read_dir(&mut self, path: &str) -> Result<Vec<(String, EntryKind)>> {
+        let names = self.g.ls(path).map_err(gerr(format!("listing {path}")))?;
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let stats = self
+            .g
+            .lstatnslist(path, &refs)
+            .map_err(gerr(format!("examining the entries of {path}")))?;
+        Ok(names
+            .into_iter()
+            .zip(stats)
+            .map(|(name, st)| (name, kind_of_mode(st.st_mode)))
+            .collect())
+    }
+
+    fn read_link(&mut self, path: &str) -> Result<String> {
+        self.g
+            .readlink(path)
+            .map_err(gerr(format!("reading the link {path}")))
+    }
+}
+
+fn kind_of_mode(mode: i64) -> EntryKind {
+    match mode & 0o170000 {
+        0o100000 => EntryKind::File,
+        0o040000 => EntryKind::Dir,
+        0o120000 => EntryKind::Symlink,
+        _ => EntryKind::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes() {
+        assert_eq!(kind_of_mode(0o100644), EntryKind::File);
+        assert_eq!(kind_of_mode(0o040755), EntryKind::Dir);
+        assert_eq!(kind_of_mode(0o120777), EntryKind::Symlink);
+        assert_eq!(kind_of_mode(0o020666), EntryKind::Other);
+    }
+
+    #[test]
+    fn error_text_comes_out_clean() {
+        let g = Handle::create().unwrap();
+        let err = g
+            .add_drive("/nonexistent/disk.img", Default::default())
+            .unwrap_err();
+        assert_eq!(describe(&err), "/nonexistent/disk.img: No such file or directory");
+    }
+}

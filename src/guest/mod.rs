@@ -8,7 +8,6 @@
 
 pub mod appliance;
 pub mod bootloader;
-pub mod inspect;
 #[cfg(any(test, feature = "test-util"))]
 pub mod memfs;
 pub mod metadata;

@@ -1,5 +1,15 @@
-//! Input media: what the source is, its format, the overlay all work happens
-//! on, and reading the result back out.
+//! Input media: what the source is, its format, the private work directory,
+//! the overlay all work happens on, and reading the result back out.
+//!
+//! The original media is never written to: every step works on a qcow2
+//! overlay whose backing file is the source, opened with its format given
+//! explicitly (never probed after the first look).
 
 pub mod export;
 pub mod nbd;
+pub mod qemu_img;
+pub mod source;
+pub mod workdir;
+
+pub use source::{Source, SourceKind, examine};
+pub use workdir::WorkDir;

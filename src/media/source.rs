@@ -1,0 +1,138 @@
+//! Examining the source media: a disk image file of any format qemu reads,
+//! or a block device. Each refusal names the path and says what to give
+//! instead.
+
+use std::fs::{self, File};
+use std::io::ErrorKind;
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+
+use super::qemu_img;
+
+/// What kind of thing the source is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    /// A disk image file.
+    File,
+    /// A block device.
+    BlockDevice,
+}
+
+impl SourceKind {
+    /// The original's wording after `Examining source media ... `.
+    pub fn describe(self) -> &'static str {
+        match self {
+            SourceKind::File => "looks like an image file",
+            SourceKind::BlockDevice => "looks like a block device",
+        }
+    }
+}
+
+/// The examined source media.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub path: PathBuf,
+    pub kind: SourceKind,
+    /// qemu's format name, passed explicitly from here on.
+    pub format: String,
+    /// The virtual disk size in bytes.
+    pub size: u64,
+}
+
+/// Look at `path` and decide whether it is media we can work on.
+pub fn examine(path: &Path) -> Result<Source> {
+    let kind = kind_of(path)?;
+    File::open(path).map_err(|e| match e.kind() {
+        ErrorKind::PermissionDenied => anyhow::anyhow!(
+            "cannot read {}: permission denied (run as a user who can read it)",
+            path.display()
+        ),
+        _ => anyhow::Error::new(e).context(format!("opening {}", path.display())),
+    })?;
+    if kind == SourceKind::File && fs::metadata(path)?.len() == 0 {
+        bail!("{} is empty: it holds no disk image", path.display());
+    }
+    let info = qemu_img::info(path)?;
+    if info.virtual_size == 0 {
+        bail!("{} is empty: its disk has a size of 0", path.display());
+    }
+    qemu_img::check(path, &info.format)?;
+    Ok(Source {
+        path: path.to_owned(),
+        kind,
+        format: info.format,
+        size: info.virtual_size,
+    })
+}
+
+fn kind_of(path: &Path) -> Result<SourceKind> {
+    let meta = fs::metadata(path).map_err(|e| match e.kind() {
+        ErrorKind::NotFound => anyhow::anyhow!(
+            "{} does not exist: give the path of a disk image or a block device",
+            path.display()
+        ),
+        _ => anyhow::Error::new(e).context(format!("examining {}", path.display())),
+    })?;
+    let ft = meta.file_type();
+    if ft.is_dir() {
+        if path == Path::new("/") {
+            bail!(
+                "bundling the running host (/) is not supported yet: give a disk image or a block device"
+            );
+        }
+        bail!(
+            "{} is a directory: give a disk image file or a block device",
+            path.display()
+        );
+    }
+    if ft.is_file() {
+        Ok(SourceKind::File)
+    } else if ft.is_block_device() {
+        Ok(SourceKind::BlockDevice)
+    } else {
+        bail!(
+            "{} is neither a regular file nor a block device: give a disk image or a block device",
+            path.display()
+        )
+    }
+}
+
+/// Check, without opening it, that a source path names something that could
+/// be media; used by the command line before anything starts.
+pub fn exists(path: &Path) -> bool {
+    fs::metadata(path).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(path: &Path) -> String {
+        format!("{:#}", examine(path).unwrap_err())
+    }
+
+    #[test]
+    fn refuses_non_media() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(err(&dir.path().join("nope")).contains("does not exist"));
+        assert!(err(dir.path()).contains("is a directory"));
+        assert!(err(Path::new("/")).contains("not supported yet"));
+        let empty = dir.path().join("empty.img");
+        File::create(&empty).unwrap();
+        assert!(err(&empty).contains("is empty"));
+        assert!(err(Path::new("/dev/null")).contains("neither a regular file"));
+    }
+
+    #[test]
+    fn examines_a_raw_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let img = dir.path().join("disk.img");
+        File::create(&img).unwrap().set_len(4 << 20).unwrap();
+        let src = examine(&img).unwrap();
+        assert_eq!(src.kind, SourceKind::File);
+        assert_eq!(src.format, "raw");
+        assert_eq!(src.size, 4 << 20);
+    }
+}

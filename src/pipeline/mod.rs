@@ -1,0 +1,287 @@
+//! The pipeline: open → snapshot → launch → inspect → collect metadata →
+//! export. Both front ends run it with a [`Plan`] and a [`Reporter`]; it
+//! never prints.
+//!
+//! Every resource is a guard owned by [`Session`] (work directory, helper
+//! VM, NBD server, half-written outputs), so success, failure and
+//! interruption all leave the machine as it was, and the source untouched.
+
+pub mod doctor;
+pub mod outputs;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+
+use crate::guest::appliance::Appliance;
+use crate::guest::metadata::{self, Metadata};
+use crate::guest::profile::{Profile, profile_for};
+use crate::guest::{DiskInfo, OsInfo};
+use crate::media::export::{Digests, export};
+use crate::media::nbd::NbdServer;
+use crate::media::{self, Source, WorkDir, qemu_img};
+use crate::plan::{Output, Plan};
+use crate::process::{Cancel, Interrupted};
+use crate::progress::{Event, Reporter, Unit, begin_step};
+use outputs::PendingFile;
+
+/// What a finished run produced.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub source: Source,
+    /// The operating system, when one was found.
+    pub os: Option<OsInfo>,
+    pub metadata: Metadata,
+    /// The size of the exported image in bytes.
+    pub size: u64,
+    /// Checksums of the exported image, when it was exported.
+    pub digests: Option<Digests>,
+    /// Files written, image first.
+    pub written: Vec<PathBuf>,
+}
+
+/// The disk the helper VM works on: the overlay, or the source itself.
+struct WorkDisk {
+    path: PathBuf,
+    format: String,
+}
+
+/// What inspection concluded.
+struct Inspected {
+    os: Option<OsInfo>,
+    disk: Option<DiskInfo>,
+    unsupported: Option<String>,
+    metadata: Metadata,
+}
+
+/// Run a plan to the end.
+pub fn run(plan: &Plan, reporter: &dyn Reporter, cancel: &Cancel) -> Result<Outcome> {
+    let result = run_inner(plan, reporter, cancel);
+    // A signal that arrives mid-step usually makes that step fail (the
+    // helper VM's qemu gets the terminal's SIGINT too): report the
+    // interruption, not its side effect.
+    match result {
+        Err(_) if cancel.is_cancelled() => Err(Interrupted.into()),
+        other => other,
+    }
+}
+
+fn run_inner(plan: &Plan, reporter: &dyn Reporter, cancel: &Cancel) -> Result<Outcome> {
+    let source = examine(&plan.source, reporter)?;
+    cancel.check()?;
+    let workdir = WorkDir::create(plan.tmpdir.as_deref())?;
+    let disk = prepare_disk(plan, &source, &workdir, reporter)?;
+    cancel.check()?;
+    let inspected = inspect(&disk, reporter, cancel)?;
+    let mut meta = inspected.metadata;
+    if let Some(reason) = &inspected.unsupported {
+        if !plan.allow_unsupported {
+            bail!(
+                "the media is not supported: {reason} (use --allow-unsupported to export it without system preparation)"
+            );
+        }
+        reporter.warn(&format!("the media is not supported: {reason}"));
+        reporter.warn("system preparation is disabled for unsupported media");
+        meta.insert("UNSUPPORTED".into(), reason.clone());
+        meta.insert("EXCLUDE_ALL_TASKS".into(), "yes".into());
+    }
+    for (k, v) in &plan.metadata {
+        meta.insert(k.clone(), v.clone());
+    }
+    if plan.print_metadata {
+        reporter.emit(Event::Metadata(
+            meta.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        ));
+    }
+    let size = inspected.disk.as_ref().map_or(source.size, |d| d.size);
+    let mut outcome = Outcome {
+        source,
+        os: inspected.os,
+        metadata: meta,
+        size,
+        digests: None,
+        written: Vec::new(),
+    };
+    if let Some(output) = &plan.output {
+        cancel.check()?;
+        write_outputs(output, &disk, &workdir, &mut outcome, reporter, cancel)?;
+    }
+    workdir.close()?;
+    Ok(outcome)
+}
+
+fn examine(path: &Path, reporter: &dyn Reporter) -> Result<Source> {
+    let step = begin_step(
+        reporter,
+        &format!("Examining source media `{}'", path.display()),
+        None,
+    );
+    let source = media::examine(path)?;
+    step.done(source.kind.describe());
+    Ok(source)
+}
+
+fn prepare_disk(
+    plan: &Plan,
+    source: &Source,
+    workdir: &WorkDir,
+    reporter: &dyn Reporter,
+) -> Result<WorkDisk> {
+    if !plan.snapshot {
+        reporter.warn(&format!(
+            "--no-snapshot: working directly on {}. THIS WILL ALTER THE ORIGINAL MEDIA!",
+            source.path.display()
+        ));
+        return Ok(WorkDisk {
+            path: source.path.clone(),
+            format: source.format.clone(),
+        });
+    }
+    let step = begin_step(reporter, "Snapshotting media source", None);
+    let overlay = workdir.join("snapshot.qcow2");
+    qemu_img::create_overlay(&source.path, &source.format, &overlay)?;
+    step.done("done");
+    Ok(WorkDisk {
+        path: overlay,
+        format: "qcow2".into(),
+    })
+}
+
+fn inspect(
+    disk: &WorkDisk,
+    reporter: &dyn Reporter,
+    cancel: &Cancel,
+) -> Result<Inspected> {
+    let step = begin_step(reporter, "Launching helper VM (may take a while)", None);
+    let mut vm = Appliance::launch(&disk.path, &disk.format, reporter)?;
+    step.done("done");
+    cancel.check()?;
+    let step = begin_step(reporter, "Inspecting Operating System", None);
+    let roots = vm.roots()?;
+    let root = match roots.as_slice() {
+        [root] => root.clone(),
+        [] => {
+            step.done("no operating system found");
+            return Ok(unsupported("no operating system was found on the media"));
+        }
+        many => {
+            step.done("more than one operating system found");
+            return Ok(unsupported(&format!(
+                "{} operating systems were found on the media; only one is supported",
+                many.len()
+            )));
+        }
+    };
+    let os = vm.os_info(&root)?;
+    step.done(if os.distro == "unknown" {
+        format!("found a(n) {} system", os.os_type)
+    } else {
+        os.distro.clone()
+    });
+    let disk_info = vm.disk_info(&root)?;
+    let profile = profile_for(&os);
+    let step = begin_step(reporter, "Collecting image metadata", None);
+    vm.mount(&os, true, reporter)?;
+    let metadata = metadata::collect(&os, &disk_info, &profile, &mut vm, reporter)?;
+    vm.umount_all()?;
+    step.done("done");
+    let unsupported = support_checks(&vm, &profile, reporter)?;
+    let step = begin_step(reporter, "Shutting down helper VM", None);
+    vm.shutdown()?;
+    step.done("done");
+    Ok(Inspected {
+        os: Some(os),
+        disk: Some(disk_info),
+        unsupported,
+        metadata,
+    })
+}
+
+fn unsupported(reason: &str) -> Inspected {
+    Inspected {
+        os: None,
+        disk: None,
+        unsupported: Some(reason.to_owned()),
+        metadata: Metadata::new(),
+    }
+}
+
+/// The checks that can make media unsupported once an OS was found.
+fn support_checks(vm: &Appliance, profile: &Profile, reporter: &dyn Reporter) -> Result<Option<String>> {
+    if let Profile::Unsupported(reason) = profile {
+        return Ok(Some(reason.clone()));
+    }
+    reporter.section("Running OS inspection:");
+    let step = begin_step(
+        reporter,
+        "Checking if the media contains logical volumes (LVM)",
+        None,
+    );
+    let lvs = vm.logical_volumes()?;
+    if lvs.is_empty() {
+        step.done("no");
+        Ok(None)
+    } else {
+        step.done("yes");
+        Ok(Some(format!(
+            "the media contains logical volumes (LVM: {}), which are not supported yet",
+            lvs.join(", ")
+        )))
+    }
+}
+
+fn write_outputs(
+    output: &Output,
+    disk: &WorkDisk,
+    workdir: &WorkDir,
+    outcome: &mut Outcome,
+    reporter: &dyn Reporter,
+    cancel: &Cancel,
+) -> Result<()> {
+    let server = NbdServer::start(&disk.path, &disk.format, &workdir.join("nbd.sock"))?;
+    let mut client = server.connect()?;
+    let image = match output {
+        Output::File(path) => Some((path.clone(), PendingFile::create(path)?)),
+        Output::Discard => {
+            reporter.warn("not writing the image to /dev/null: only its checksums are computed");
+            None
+        }
+    };
+    let step = begin_step(
+        reporter,
+        "Dumping image file",
+        Some((outcome.size, Unit::Bytes)),
+    );
+    let digests = export(
+        &mut client,
+        outcome.size,
+        image.as_ref().map(|(_, p)| p.file()),
+        cancel,
+        &|done| step.advance(done),
+    )?;
+    drop(client);
+    drop(server);
+    let Some((path, pending)) = image else {
+        step.done("done");
+        report_digests(&digests, reporter);
+        outcome.digests = Some(digests);
+        return Ok(());
+    };
+    step.done(format!("image file {} was successfully created", path.display()));
+    report_digests(&digests, reporter);
+    let sides = outputs::side_files(&path, &outcome.metadata, &digests.md5, &digests.sha256)?;
+    cancel.check()?;
+    outcome.written.push(pending.commit()?);
+    for (what, file) in sides {
+        let step = begin_step(reporter, &format!("Dumping {what} file"), None);
+        outcome.written.push(file.commit()?);
+        step.done("done");
+    }
+    outcome.digests = Some(digests);
+    Ok(())
+}
+
+fn report_digests(d: &Digests, reporter: &dyn Reporter) {
+    begin_step(reporter, "Calculating md5sum", None).done(d.md5.clone());
+    begin_step(reporter, "Calculating sha256sum", None).done(d.sha256.clone());
+}

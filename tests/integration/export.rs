@@ -1,0 +1,178 @@
+//! The main job end to end: real Debian disk images of every layout and
+//! format go through `snf-mkimage -o` on a real helper VM; the source stays
+//! byte-identical, the outputs verify, the image is sparse, its metadata
+//! matches what the fixture holds, and the exported images inspect as
+//! Debian again.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+use snf_image_creator::guest::appliance::probe_kvm;
+
+use crate::support::*;
+
+/// The step lines every successful export prints, in order.
+const STEPS: &[&str] = &[
+    "looks like an image file",
+    "Snapshotting media source ... done",
+    "Launching helper VM (may take a while) ... done",
+    "Inspecting Operating System ... debian",
+    "Collecting image metadata ... done",
+    "Checking if the media contains logical volumes (LVM) ... no",
+    "Dumping image file ... image file ",
+    "Calculating md5sum ... ",
+    "Dumping metadata file ... done",
+    "Dumping md5sum file ... done",
+    "Dumping sha256sum file ... done",
+    "Dumping variant file ... done",
+    "snf-image-creator exited without errors",
+];
+
+/// One exported image, kept until the end of the test.
+struct Export {
+    dir: tempfile::TempDir,
+    image: PathBuf,
+    facts: &'static Value,
+}
+
+/// Export one fixture and check everything one run can show.
+fn export(name: &str) -> Export {
+    let (src, facts) = fixture(name);
+    let before = sha256_file(&src);
+    let tmp = scratch();
+    let dir = scratch();
+    let image = dir.path().join("debian.diskdump");
+    let r = run(mkimage()
+        .arg("--tmpdir")
+        .arg(tmp.path())
+        .arg("-o")
+        .arg(&image)
+        .arg(&src));
+    assert_eq!(r.code, 0, "{name}: {}", r.stderr);
+    assert_steps_in_order(&r.stderr);
+    assert_accel_said_once(&r.stderr);
+    assert_eq!(sha256_file(&src), before, "{name}: the source changed");
+    assert_empty_dir(tmp.path());
+    assert_no_process_mentions(&tmp.path().to_string_lossy());
+    check_outputs(dir.path(), &image);
+    check_content(&image, facts);
+    check_metadata(&image, facts);
+    Export { dir, image, facts }
+}
+
+fn assert_steps_in_order(stderr: &str) {
+    let mut from = 0;
+    for step in STEPS {
+        match stderr[from..].find(step) {
+            Some(i) => from += i + step.len(),
+            None => panic!("step {step:?} missing or out of order in:\n{stderr}"),
+        }
+    }
+}
+
+/// A KVM that cannot start a VM is detected, and said once; a working one
+/// is not mentioned.
+fn assert_accel_said_once(stderr: &str) {
+    let said = stderr
+        .lines()
+        .filter(|l| l.contains("using software emulation (TCG)"))
+        .count();
+    let qemu = guestfs::Handle::create().unwrap().get_hv().unwrap();
+    let expected = usize::from(probe_kvm(&qemu).is_err() && std::env::var_os("LIBGUESTFS_BACKEND_SETTINGS").is_none());
+    assert_eq!(said, expected, "TCG fallback lines in:\n{stderr}");
+}
+
+fn check_outputs(dir: &Path, image: &Path) {
+    for suffix in ["", ".meta", ".md5sum", ".sha256sum", ".variant"] {
+        let p = PathBuf::from(format!("{}{suffix}", image.display()));
+        assert!(p.is_file(), "{} is missing", p.display());
+    }
+    for (tool, file) in [("md5sum", "debian.diskdump.md5sum"), ("sha256sum", "debian.diskdump.sha256sum")] {
+        let out = Command::new(tool).args(["-c", file]).current_dir(dir).output().unwrap();
+        assert!(out.status.success(), "{tool} -c {file}: {}", String::from_utf8_lossy(&out.stdout));
+    }
+    let names: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names.len(), 5, "no temporary files may remain: {names:?}");
+}
+
+/// Without system preparation the diskdump is the source disk, byte for
+/// byte, and it is written sparse.
+fn check_content(image: &Path, facts: &Value) {
+    let size = std::fs::metadata(image).unwrap().len();
+    assert_eq!(size, facts["virtual_size"].as_u64().unwrap(), "diskdump size");
+    assert_eq!(md5_file(image), facts["raw_md5"].as_str().unwrap(), "diskdump content");
+    let used = allocated(image);
+    assert!(used < size * 9 / 10, "not sparse: {used} of {size} bytes allocated");
+}
+
+fn check_metadata(image: &Path, facts: &Value) {
+    let meta: Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{}.meta", image.display())).unwrap())
+            .unwrap();
+    assert_eq!(meta["disk-format"], "diskdump");
+    let p = &meta["properties"];
+    assert_eq!(p["OSFAMILY"], "linux");
+    assert_eq!(p["OS"], "debian");
+    assert_eq!(p["PARTITION_TABLE"], facts["partition_table"]);
+    assert_eq!(p["ROOT_PARTITION"], facts["root_partition"].to_string());
+    let users: Vec<&str> = facts["users"].as_array().unwrap().iter().map(|u| u.as_str().unwrap()).collect();
+    let mut got: Vec<&str> = p["USERS"].as_str().unwrap_or_default().split(' ').collect();
+    got.sort();
+    assert_eq!(got, users, "USERS");
+    assert_eq!(p["KERNEL"], facts["kernel"]);
+    let port = facts["sshd_port"].as_u64().unwrap();
+    let remote = p["REMOTE_CONNECTION"].as_str().unwrap();
+    for u in &users {
+        assert!(remote.contains(&format!("ssh:port={port},user={u}")), "REMOTE_CONNECTION {remote}");
+    }
+    assert!(p["SORTORDER"].as_str().unwrap().starts_with("7"), "SORTORDER {}", p["SORTORDER"]);
+    assert!(p["DESCRIPTION"].as_str().unwrap().contains("Debian"));
+}
+
+/// One helper VM with every exported image attached read-only: each must
+/// inspect as Debian again.
+fn inspect_exports(exports: &[Export]) {
+    let g = guestfs::Handle::create().unwrap();
+    g.set_backend("direct").unwrap();
+    if probe_kvm(&g.get_hv().unwrap()).is_err() {
+        g.set_backend_setting("force_tcg", "").unwrap();
+    }
+    for e in exports {
+        let opts = guestfs::AddDriveOptArgs {
+            readonly: Some(true),
+            format: Some("raw"),
+            ..Default::default()
+        };
+        g.add_drive(e.image.to_str().unwrap(), opts).unwrap();
+    }
+    g.launch().unwrap();
+    let roots = g.inspect_os().unwrap();
+    assert_eq!(roots.len(), exports.len(), "roots found: {roots:?}");
+    for root in roots {
+        assert_eq!(g.inspect_get_distro(&root).unwrap(), "debian", "{root}");
+        assert_eq!(g.inspect_get_type(&root).unwrap(), "linux");
+    }
+    g.shutdown().unwrap();
+    for e in exports {
+        assert!(e.dir.path().exists() && !e.facts.is_null());
+    }
+}
+
+#[test]
+fn every_format_of_the_mbr_image() {
+    let exports: Vec<Export> = ["debian-mbr.raw", "debian-mbr.qcow2", "debian-mbr.vmdk", "debian-mbr.vhd", "debian-mbr.vdi", "debian-mbr.vhdx"]
+        .into_iter()
+        .map(export)
+        .collect();
+    inspect_exports(&exports);
+}
+
+#[test]
+fn every_layout() {
+    let exports: Vec<Export> = ["debian-gpt.qcow2", "debian-mbr-swap.vmdk", "debian-mbr-boot.vdi", "debian-gpt-boot.qcow2"]
+        .into_iter()
+        .map(export)
+        .collect();
+    inspect_exports(&exports);
+}

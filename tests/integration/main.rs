@@ -1,0 +1,8 @@
+//! Integration tests: the real binary, real disk images holding a real
+//! Debian tree, a real libguestfs helper VM. One test binary (so fixtures
+//! are built once); each test shares helper-VM launches where it can.
+
+mod bad_input;
+mod cli;
+mod export;
+mod support;
