@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# Build the disk images the integration tests run on: real Debian 12 systems
+# in every partition layout and input format, plus a few broken inputs.
+#
+# usage: scripts/fixtures.sh [DIR]
+#   DIR defaults to $SNF_FIXTURES, else /var/tmp/snf-image-creator-fixtures
+#   (outside the clone, so every clone and CI run on this machine shares it).
+#
+# Cold: ~3 min (debootstrap is most of it; the .debs are cached in
+# DIR/cache/debs). Warm: a second. Needs root and the packages of
+# scripts/setup.sh; it says which tool is missing. No loop devices, no mounts
+# (debootstrap mounts /proc inside its own target while it runs), no
+# libguestfs appliance.
+#
+# What DIR holds (every image file is read-only, 0444: tests must never write
+# to them; take a qcow2 overlay, `qemu-img create -f qcow2 -F FMT -b IMG`):
+#   debian-{mbr,gpt,mbr-swap,mbr-boot,gpt-boot}.raw   the five layouts:
+#       mbr       p1 ext4 / (last)          gpt       p1 BIOS boot, p2 / (last)
+#       mbr-swap  p1 /, p2 swap (last)      mbr-boot  p1 /boot, p2 /
+#       gpt-boot  p1 BIOS boot, p2 /boot, p3 swap, p4 /  (fstab: UUID= for / and /boot)
+#     the others' fstab and grub.cfg name /dev/sdaN.
+#   debian-mbr.{qcow2,vmdk,vhd,vdi,vhdx}  debian-mbr.raw converted (the .vhd is
+#     qemu's "vpc" format: open it with -f vpc / format=vpc; its virtual size is
+#     a little larger than the raw one, CHS rounding)
+#   debian-gpt.qcow2 debian-mbr-swap.vmdk debian-mbr-boot.vdi debian-gpt-boot.qcow2
+#   no-os.raw        64 MiB MBR disk, one empty ext4 partition
+#   random.raw       8 MiB of pseudo-random bytes (AES-CTR of zeros, fixed key)
+#   truncated.qcow2  debian-mbr.qcow2 cut to its first 1 MiB
+#   manifest.json    {"recipe", "images": [one entry per debian-* file],
+#                    "negative": [...]}; an image entry holds file, format
+#                    (qemu's name: raw qcow2 vmdk vpc vdi vhdx), layout,
+#                    partition_table (msdos|gpt), root_partition, partitions
+#                    (number, start, size, fs, uuid, mountpoint...), users
+#                    (sorted, the accounts with a usable password in
+#                    /etc/shadow, as snf-image-creator counts them), kernel,
+#                    sshd_port, hostname, os, os_version, debian_version,
+#                    virtual_size, file_size, raw_md5 (md5 of the
+#                    guest-visible bytes, i.e. of `qemu-img convert -O raw`,
+#                    for every format). All of it is read back from the built
+#                    images (tests/fixtures/facts.py), nothing is hard-coded.
+#   cache/           debs/ (debootstrap downloads), base/ (debootstrap tree),
+#                    rootfs/ (the tree with kernel and dirty content)
+#   .stamps/ .facts/ bookkeeping
+# The guest: Debian 12 minbase + systemd, udev, ifupdown, openssh-server,
+# cloud-init; the host's newest /boot kernel copied into /boot (no modules);
+# users root, user (1000), alice (1001) with passwords, bob (1002) locked;
+# sshd on port 2222; hostname testvm; plus the logs, caches, keys, histories,
+# leases, machine-id, cloud-init state... that cleanup tasks remove
+# (tests/fixtures/mk-rootfs.sh lists them).
+#
+# Incremental: each artefact has a stamp holding a hash of the scripts it is
+# made by (and of the host kernel for the tree); an artefact is rebuilt when
+# its stamp differs or what it is made from was rebuilt after it. Editing
+# mk-rootfs.sh does not redo debootstrap. Builds go to DIR/.tmp and are
+# renamed into place, so an interrupted run leaves no half-made file. Runs
+# are serialised with flock on DIR/.lock. To start from scratch: rm -rf DIR.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+FX=$ROOT/tests/fixtures
+DIR=${1:-${SNF_FIXTURES:-/var/tmp/snf-image-creator-fixtures}}
+T_START=$EPOCHREALTIME
+
+die() { echo "fixtures: error: $*" >&2; exit 1; }
+since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
+
+# ---- tools ----
+missing=()
+for spec in debootstrap:debootstrap chroot:coreutils sfdisk:fdisk mke2fs:e2fsprogs \
+            debugfs:e2fsprogs mkswap:util-linux blkid:util-linux flock:util-linux \
+            uuidgen:uuid-runtime qemu-img:qemu-utils python3:python3 \
+            ssh-keygen:openssh-client openssl:openssl md5sum:coreutils \
+            sha256sum:coreutils truncate:coreutils gzip:gzip; do
+    command -v "${spec%%:*}" >/dev/null 2>&1 || missing+=("${spec%%:*} (package ${spec#*:})")
+done
+[ ${#missing[@]} = 0 ] || die "missing tools: ${missing[*]}; run scripts/setup.sh --no-build"
+PY=python3
+[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+
+mkdir -p "$DIR" || die "cannot create $DIR"
+DIR=$(realpath "$DIR")
+if [ -w "$DIR" ]; then   # (a user who cannot write DIR may still use it when it is up to date)
+    mkdir -p "$DIR"/cache "$DIR"/.stamps "$DIR"/.facts "$DIR"/.tmp
+    exec 9>"$DIR/.lock"
+    if ! flock -n 9; then
+        echo "fixtures: waiting for another fixtures.sh on $DIR" >&2
+        flock 9
+    fi
+fi
+
+# Leftovers of an interrupted run: a killed debootstrap can leave /proc or
+# /sys mounted inside its target; unmount those (ours, under DIR/.tmp only)
+# before removing anything, and never cross into another filesystem.
+cleanup_tmp() {
+    local m
+    while read -r _ m _; do
+        case $m in "$DIR"/.tmp/*) umount -l "$m" 2>/dev/null || true ;; esac
+    done < <(sort -k2 -r /proc/mounts)
+    find "$DIR"/.tmp -mindepth 1 -maxdepth 1 -exec rm -rf --one-file-system {} + 2>/dev/null || true
+}
+cleanup_tmp
+trap cleanup_tmp EXIT
+
+# ---- recipe hashes ----
+hash_of() { # items: a path (its content) or =string
+    local a
+    for a; do
+        case $a in =*) printf '%s' "${a#=}" ;; *) cat "$a" ;; esac
+        printf '\0'
+    done | sha256sum | cut -c1-16
+}
+KVER=$(find /boot -maxdepth 1 -name 'vmlinuz-*' -printf '%f\n' | sed 's/^vmlinuz-//' | sort -V | tail -1)
+[ -n "$KVER" ] || die "no kernel in /boot (package linux-image-amd64)"
+for f in vmlinuz initrd.img config System.map; do
+    [ -f "/boot/$f-$KVER" ] || die "/boot/$f-$KVER is missing (reinstall linux-image-$KVER)"
+done
+H_BASE=$(hash_of "$FX"/mk-base.sh)
+H_TREE=$(hash_of "=$H_BASE" "$FX"/mk-rootfs.sh "=$(stat -c '%n %s %Y' /boot/*-"$KVER")")
+H_DISK=$(hash_of "=$H_TREE" "$FX"/mk-disk.sh "$ROOT"/scripts/fixtures.sh)
+H_FACTS=$(hash_of "=$H_DISK" "$FX"/facts.py)
+
+# ---- the make step ----
+stamp() { echo "$DIR/.stamps/${1//\//_}"; }
+fresh() { # NAME HASH DEP...: NAME exists, has HASH, and no DEP was rebuilt after it
+    local name=$1 hash=$2 d
+    shift 2
+    [ -e "$DIR/$name" ] && [ -f "$(stamp "$name")" ] || return 1
+    [ "$(cat "$(stamp "$name")")" = "$hash" ] || return 1
+    for d; do [ "$(stamp "$d")" -nt "$(stamp "$name")" ] && return 1; done
+    return 0
+}
+BUILT=0
+# step NAME HASH "DEP..." FUNCTION ARGS...: FUNCTION OUT ARGS... builds OUT
+step() {
+    local name=$1 hash=$2 deps=$3 fn=$4 t0 tmp
+    shift 4
+    # shellcheck disable=SC2086 # deps is a list of names without spaces
+    if fresh "$name" "$hash" $deps; then
+        printf 'fixtures: %-26s up to date\n' "$name"
+        return 0
+    fi
+    [ "$(id -u)" = 0 ] || die "$name must be (re)built and that needs root"
+    t0=$EPOCHREALTIME
+    tmp=$DIR/.tmp/${name//\//_}
+    rm -rf --one-file-system "$tmp"
+    "$fn" "$tmp" "$@" || die "building $name failed"
+    [ -e "$tmp" ] || die "building $name made nothing"
+    if [ -f "$tmp" ]; then
+        chmod 0444 "$tmp"
+        mv -f "$tmp" "$DIR/$name"
+    else
+        if [ -e "$DIR/$name" ]; then
+            mv "$DIR/$name" "$DIR/.tmp/old"
+            rm -rf --one-file-system "$DIR/.tmp/old"
+        fi
+        mv -T "$tmp" "$DIR/$name"
+    fi
+    echo "$hash" >"$(stamp "$name")"
+    BUILT=$((BUILT + 1))
+    printf 'fixtures: %-26s built in %5ss\n' "$name" "$(since "$t0")"
+}
+
+# ---- builders: FUNCTION OUT ARGS... ----
+b_base()   { "$FX"/mk-base.sh "$1" "$DIR"/cache/debs; }
+b_rootfs() { "$FX"/mk-rootfs.sh "$DIR"/cache/base "$1" "$KVER"; }
+b_disk()   { "$FX"/mk-disk.sh "$2" "$DIR"/cache/rootfs "$1"; }
+b_noos()   { "$FX"/mk-disk.sh no-os - "$1"; }
+b_conv()   { qemu-img convert -f raw -O "$3" "$DIR/$2" "$1"; }
+b_random() {
+    head -c 8388608 /dev/zero |
+        openssl enc -aes-256-ctr -nosalt -K "$(printf '%064x' 42)" -iv "$(printf '%032x' 0)" -out "$1"
+}
+b_trunc()  { head -c 1048576 "$DIR/$2" >"$1"; }
+b_facts()  { "$PY" "$FX"/facts.py "$DIR/$2" "$3" "$4" >"$1"; }
+
+step cache/base "$H_BASE" "" b_base
+step cache/rootfs "$H_TREE" "cache/base" b_rootfs
+
+LAYOUTS=(mbr gpt mbr-swap mbr-boot gpt-boot)
+IMAGES=()     # "file format layout"
+for l in "${LAYOUTS[@]}"; do
+    step "debian-$l.raw" "$H_DISK" "cache/rootfs" b_disk "$l"
+    IMAGES+=("debian-$l.raw raw $l")
+done
+for spec in mbr:qcow2:qcow2 mbr:vmdk:vmdk mbr:vhd:vpc mbr:vdi:vdi mbr:vhdx:vhdx \
+            gpt:qcow2:qcow2 mbr-swap:vmdk:vmdk mbr-boot:vdi:vdi gpt-boot:qcow2:qcow2; do
+    IFS=: read -r l ext fmt <<<"$spec"
+    step "debian-$l.$ext" "$H_DISK" "debian-$l.raw" b_conv "debian-$l.raw" "$fmt"
+    IMAGES+=("debian-$l.$ext $fmt $l")
+done
+step no-os.raw "$H_DISK" "" b_noos
+step random.raw "$H_DISK" "" b_random
+step truncated.qcow2 "$H_DISK" "debian-mbr.qcow2" b_trunc debian-mbr.qcow2
+
+# ---- facts and manifest ----
+FACTS=()
+for spec in "${IMAGES[@]}"; do
+    read -r file fmt l <<<"$spec"
+    step ".facts/$file.json" "$H_FACTS" "$file" b_facts "$file" "$fmt" "$l"
+    FACTS+=("$DIR/.facts/$file.json")
+done
+"$PY" "$FX"/facts.py --manifest "$DIR" "$H_FACTS" "${FACTS[@]}" >"$DIR/.tmp/manifest.json" ||
+    die "writing the manifest failed"
+if ! cmp -s "$DIR/.tmp/manifest.json" "$DIR/manifest.json"; then
+    chmod 0444 "$DIR/.tmp/manifest.json"
+    mv -f "$DIR/.tmp/manifest.json" "$DIR/manifest.json"
+    printf 'fixtures: %-26s written\n' manifest.json
+fi
+printf 'fixtures: %d built, all in %s (%ss)\n' "$BUILT" "$DIR" "$(since "$T_START")"
