@@ -1,1 +1,435 @@
-//! (being written)
+//! An in-memory [`Guest`] for unit tests.
+//!
+//! [`MemGuest`] holds a small file tree built with a builder-style API:
+//!
+//! ```ignore
+//! let g = MemGuest::new()
+//!     .file("/etc/passwd", "root:x:0:0::/root:/bin/sh\n")
+//!     .symlink("/lib", "usr/lib")          // /lib -> usr/lib
+//!     .dir("/var/empty");
+//! ```
+//!
+//! Parent directories are created as needed. Lookups behave like a Linux
+//! filesystem seen through libguestfs: symlinks are followed in every path
+//! component (absolute targets from the guest's root, relative ones from the
+//! link's directory), `..` goes up from where a link led, and a chain of more
+//! than [`MAX_SYMLINK_HOPS`] links fails as a loop instead of hanging.
+//! Like the appliance, [`Guest::exists`] answers `false` for broken links and
+//! loops, while [`Guest::is_file`] and [`Guest::is_dir`] report a loop as an
+//! error.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Result, bail};
+
+use super::{EntryKind, Guest};
+
+/// How many symlinks one lookup may follow, as Linux's `MAXSYMLINKS`.
+pub const MAX_SYMLINK_HOPS: usize = 40;
+
+/// One entry of the tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Node {
+    File { data: Vec<u8>, mode: u32 },
+    Dir,
+    Symlink(String),
+    Other,
+}
+
+/// Why a lookup found nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Miss {
+    /// A component is missing (or is not a directory): `ENOENT`/`ENOTDIR`.
+    Absent,
+    /// Too many symlinks: `ELOOP`.
+    Loop,
+}
+
+/// An in-memory guest filesystem. See the module documentation.
+#[derive(Debug, Clone)]
+pub struct MemGuest {
+    /// Every entry by its normalized absolute path; `/` is always a directory.
+    nodes: BTreeMap<String, Node>,
+}
+
+impl Default for MemGuest {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemGuest {
+    /// An empty tree: only the root directory.
+    pub fn new() -> Self {
+        let mut nodes = BTreeMap::new();
+        nodes.insert("/".to_owned(), Node::Dir);
+        Self { nodes }
+    }
+
+    /// Add a regular file (mode 0644) at `path`, replacing what was there.
+    pub fn file(self, path: &str, content: impl AsRef<[u8]>) -> Self {
+        self.file_with_mode(path, content, 0o644)
+    }
+
+    /// Add a regular file with the given permission bits (`0o755`…).
+    pub fn file_with_mode(mut self, path: &str, content: impl AsRef<[u8]>, mode: u32) -> Self {
+        let data = content.as_ref().to_vec();
+        self.insert(path, Node::File { data, mode });
+        self
+    }
+
+    /// Add a symlink at `path` whose stored target is `target` (the order
+    /// of [`Self::file`]: where, then what; the reverse of `ln -s`).
+    pub fn symlink(mut self, path: &str, target: &str) -> Self {
+        self.insert(path, Node::Symlink(target.to_owned()));
+        self
+    }
+
+    /// Add a directory (and its parents).
+    pub fn dir(mut self, path: &str) -> Self {
+        let _ = self.ensure_dir(&normalize(path));
+        self
+    }
+
+    /// Add a socket/FIFO/device node, reported as [`EntryKind::Other`].
+    pub fn other(mut self, path: &str) -> Self {
+        self.insert(path, Node::Other);
+        self
+    }
+
+    /// The content of the regular file at `path` (symlinks followed), if any.
+    pub fn contents(&self, path: &str) -> Option<&[u8]> {
+        match self.lookup(path, true) {
+            Ok((_, Node::File { data, .. })) => Some(data),
+            _ => None,
+        }
+    }
+
+    fn insert(&mut self, path: &str, node: Node) {
+        let path = normalize(path);
+        assert!(path != "/", "MemGuest: cannot replace the root directory");
+        let (parent, name) = split_parent(&path);
+        let parent = self.ensure_dir(parent);
+        self.nodes.insert(join(&parent, name), node);
+    }
+
+    /// Create the directory `path` and its missing ancestors, going through
+    /// symlinks that already exist; returns the real path of the directory.
+    fn ensure_dir(&mut self, path: &str) -> String {
+        let mut cur = "/".to_owned();
+        for comp in components(path) {
+            let next = join(&cur, comp);
+            cur = match self.nodes.get(&next) {
+                None => {
+                    self.nodes.insert(next.clone(), Node::Dir);
+                    next
+                }
+                Some(Node::Dir) => next,
+                Some(Node::Symlink(_)) => match self.resolve(&next, true) {
+                    Ok(real) if self.nodes.get(&real) == Some(&Node::Dir) => real,
+                    _ => panic!("MemGuest: {next} is a symlink that does not lead to a directory"),
+                },
+                Some(_) => panic!("MemGuest: {next} is not a directory"),
+            };
+        }
+        cur
+    }
+
+    /// The real path that `path` names, following symlinks in every
+    /// component (and in the last one when `follow_last`).
+    fn resolve(&self, path: &str, follow_last: bool) -> Result<String, Miss> {
+        if !path.starts_with('/') {
+            return Err(Miss::Absent);
+        }
+        let mut todo: Vec<String> = components(path).rev().map(str::to_owned).collect();
+        let mut cur: Vec<String> = Vec::new();
+        let mut hops = 0;
+        while let Some(comp) = todo.pop() {
+            match comp.as_str() {
+                "." => continue,
+                ".." => {
+                    cur.pop();
+                    continue;
+                }
+                _ => {}
+            }
+            let candidate = format!(
+                "/{}",
+                [cur.as_slice(), std::slice::from_ref(&comp)]
+                    .concat()
+                    .join("/")
+            );
+            match self.nodes.get(&candidate) {
+                None => return Err(Miss::Absent),
+                Some(Node::Symlink(target)) if follow_last || !todo.is_empty() => {
+                    hops += 1;
+                    if hops > MAX_SYMLINK_HOPS {
+                        return Err(Miss::Loop);
+                    }
+                    if target.starts_with('/') {
+                        cur.clear();
+                    }
+                    todo.extend(components(target).rev().map(str::to_owned));
+                }
+                Some(Node::Dir) => cur.push(comp),
+                Some(_) if todo.is_empty() => cur.push(comp),
+                Some(_) => return Err(Miss::Absent),
+            }
+        }
+        Ok(format!("/{}", cur.join("/")))
+    }
+
+    fn lookup(&self, path: &str, follow_last: bool) -> Result<(String, &Node), Miss> {
+        let real = self.resolve(path, follow_last)?;
+        self.nodes.get(&real).map(|n| (real, n)).ok_or(Miss::Absent)
+    }
+
+    /// Look up `path` for an operation that fails on a missing entry.
+    fn require(&self, path: &str, follow_last: bool) -> Result<(String, &Node)> {
+        match self.lookup(path, follow_last) {
+            Ok(found) => Ok(found),
+            Err(Miss::Absent) => bail!("{path}: No such file or directory"),
+            Err(Miss::Loop) => bail!("{path}: Too many levels of symbolic links"),
+        }
+    }
+
+    /// The kind of what `path` leads to; `None` when absent, error on a loop.
+    fn kind_followed(&self, path: &str) -> Result<Option<EntryKind>> {
+        match self.lookup(path, true) {
+            Ok((_, node)) => Ok(Some(kind_of(node))),
+            Err(Miss::Absent) => Ok(None),
+            Err(Miss::Loop) => bail!("{path}: Too many levels of symbolic links"),
+        }
+    }
+}
+
+impl Guest for MemGuest {
+    fn read_file(&mut self, path: &str) -> Result<Vec<u8>> {
+        match self.require(path, true)? {
+            (_, Node::File { data, .. }) => Ok(data.clone()),
+            (_, Node::Dir) => bail!("{path}: Is a directory"),
+            _ => bail!("{path}: not a regular file"),
+        }
+    }
+
+    fn exists(&mut self, path: &str) -> Result<bool> {
+        Ok(self.lookup(path, true).is_ok())
+    }
+
+    fn is_file(&mut self, path: &str) -> Result<bool> {
+        Ok(self.kind_followed(path)? == Some(EntryKind::File))
+    }
+
+    fn is_dir(&mut self, path: &str) -> Result<bool> {
+        Ok(self.kind_followed(path)? == Some(EntryKind::Dir))
+    }
+
+    fn read_dir(&mut self, path: &str) -> Result<Vec<(String, EntryKind)>> {
+        let (real, node) = self.require(path, true)?;
+        if *node != Node::Dir {
+            bail!("{path}: Not a directory");
+        }
+        let prefix = if real == "/" {
+            real
+        } else {
+            format!("{real}/")
+        };
+        Ok(self
+            .nodes
+            .range(prefix.clone()..)
+            .take_while(|(p, _)| p.starts_with(&prefix))
+            .filter(|(p, _)| p.len() > prefix.len() && !p[prefix.len()..].contains('/'))
+            .map(|(p, n)| (p[prefix.len()..].to_owned(), kind_of(n)))
+            .collect())
+    }
+
+    fn read_link(&mut self, path: &str) -> Result<String> {
+        match self.require(path, false)? {
+            (_, Node::Symlink(target)) => Ok(target.clone()),
+            _ => bail!("{path}: Invalid argument (not a symbolic link)"),
+        }
+    }
+
+    fn mode(&mut self, path: &str) -> Result<Option<u32>> {
+        Ok(Some(match self.require(path, true)? {
+            (_, Node::File { mode, .. }) => *mode,
+            (_, Node::Dir) => 0o755,
+            _ => 0o644,
+        }))
+    }
+}
+
+fn kind_of(node: &Node) -> EntryKind {
+    match node {
+        Node::File { .. } => EntryKind::File,
+        Node::Dir => EntryKind::Dir,
+        Node::Symlink(_) => EntryKind::Symlink,
+        Node::Other => EntryKind::Other,
+    }
+}
+
+/// The non-empty components of a path.
+fn components(path: &str) -> impl DoubleEndedIterator<Item = &str> {
+    path.split('/').filter(|c| !c.is_empty())
+}
+
+/// A builder path made absolute and lexically clean (`.`, `..`, `//`).
+fn normalize(path: &str) -> String {
+    assert!(path.starts_with('/'), "MemGuest: {path:?} is not absolute");
+    let mut out: Vec<&str> = Vec::new();
+    for comp in components(path) {
+        match comp {
+            "." => {}
+            ".." => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    format!("/{}", out.join("/"))
+}
+
+fn split_parent(path: &str) -> (&str, &str) {
+    match path.rsplit_once('/') {
+        Some(("", name)) => ("/", name),
+        Some((parent, name)) => (parent, name),
+        None => ("/", path),
+    }
+}
+
+fn join(dir: &str, name: &str) -> String {
+    if dir == "/" {
+        format!("/{name}")
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree() -> MemGuest {
+        MemGuest::new()
+            .file(
+                "/usr/lib/systemd/system/ssh.service",
+                "ExecStart=/usr/sbin/sshd -D\n",
+            )
+            .symlink("/lib", "usr/lib")
+            .symlink(
+                "/etc/systemd/system/multi-user.target.wants/ssh.service",
+                "/lib/systemd/system/ssh.service",
+            )
+            .symlink("/etc/alt", "../usr/lib/systemd/system/ssh.service")
+            .symlink("/etc/broken", "/nowhere")
+            .symlink("/loop/a", "b")
+            .symlink("/loop/b", "a")
+            .dir("/var/empty")
+            .other("/run/socket")
+    }
+
+    #[test]
+    fn parents_are_implied() {
+        let mut g = tree();
+        assert!(g.is_dir("/usr").unwrap());
+        assert!(g.is_dir("/usr/lib/systemd").unwrap());
+        assert!(g.is_dir("/var/empty").unwrap());
+        assert!(g.read_dir("/var/empty").unwrap().is_empty());
+    }
+
+    #[test]
+    fn absolute_and_relative_links_are_followed() {
+        let mut g = tree();
+        let wanted = "/etc/systemd/system/multi-user.target.wants/ssh.service";
+        assert_eq!(
+            g.read_to_string(wanted).unwrap(),
+            "ExecStart=/usr/sbin/sshd -D\n"
+        );
+        assert!(g.is_file(wanted).unwrap());
+        assert!(g.is_file("/etc/alt").unwrap());
+        assert!(g.is_dir("/lib/systemd").unwrap());
+        assert!(
+            g.exists("/lib/systemd/system/../system/ssh.service")
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn broken_links_and_loops() {
+        let mut g = tree();
+        assert!(!g.exists("/etc/broken").unwrap());
+        assert!(!g.is_file("/etc/broken").unwrap());
+        assert!(g.read_file("/etc/broken").is_err());
+        assert!(!g.exists("/loop/a").unwrap());
+        assert!(g.is_file("/loop/a").is_err());
+        let err = g.read_file("/loop/a").unwrap_err().to_string();
+        assert!(err.contains("symbolic links"), "{err}");
+        assert_eq!(g.read_link("/loop/a").unwrap(), "b");
+    }
+
+    #[test]
+    fn read_dir_reports_entries_themselves() {
+        let mut g = tree();
+        // Sorted by name, like the appliance's `ls`.
+        assert_eq!(
+            g.read_dir("/etc").unwrap(),
+            vec![
+                ("alt".to_owned(), EntryKind::Symlink),
+                ("broken".to_owned(), EntryKind::Symlink),
+                ("systemd".to_owned(), EntryKind::Dir),
+            ]
+        );
+        let root: Vec<String> = g.read_dir("/").unwrap().into_iter().map(|e| e.0).collect();
+        assert_eq!(root, ["etc", "lib", "loop", "run", "usr", "var"]);
+        assert_eq!(
+            g.read_dir("/run").unwrap(),
+            [("socket".to_owned(), EntryKind::Other)]
+        );
+        // Listing through a symlinked directory works, as `ls` does.
+        assert_eq!(g.read_dir("/lib/systemd/system").unwrap().len(), 1);
+        assert!(g.read_dir("/missing").is_err());
+        assert!(g.read_dir("/etc/alt").is_err());
+    }
+
+    #[test]
+    fn misses_are_not_errors_for_predicates() {
+        let mut g = tree();
+        assert!(!g.exists("/nope").unwrap());
+        assert!(!g.is_file("/nope/deeper").unwrap());
+        // A file used as a directory is ENOTDIR: absent, not an error.
+        assert!(!g.exists("/etc/alt/x").unwrap());
+        assert!(
+            g.read_file("/nope")
+                .unwrap_err()
+                .to_string()
+                .contains("No such file")
+        );
+        assert!(
+            g.read_file("/usr")
+                .unwrap_err()
+                .to_string()
+                .contains("Is a directory")
+        );
+        assert!(g.read_link("/usr").is_err());
+    }
+
+    #[test]
+    fn builder_writes_through_existing_symlinks() {
+        let mut g = tree().file("/lib/systemd/system/cron.service", "x");
+        assert!(g.is_file("/usr/lib/systemd/system/cron.service").unwrap());
+        assert_eq!(
+            g.contents("/lib/systemd/system/cron.service"),
+            Some(&b"x"[..])
+        );
+    }
+
+    #[test]
+    fn modes() {
+        let mut g = MemGuest::new()
+            .file_with_mode("/etc/rc.d/rc.sshd", "", 0o755)
+            .file("/etc/rc.d/rc.nm", "");
+        assert_eq!(g.mode("/etc/rc.d/rc.sshd").unwrap(), Some(0o755));
+        assert_eq!(g.mode("/etc/rc.d/rc.nm").unwrap(), Some(0o644));
+        assert!(g.mode("/etc/rc.d/rc.none").is_err());
+    }
+}

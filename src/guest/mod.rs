@@ -41,6 +41,15 @@ pub trait Guest {
     /// The target of a symlink, as stored.
     fn read_link(&mut self, path: &str) -> Result<String>;
 
+    /// The permission bits of `path` (`st_mode & 0o7777`, symlinks
+    /// followed), or `None` when the implementation cannot tell. Slackware
+    /// enables a boot service by making its script executable, so metadata
+    /// collection needs this there.
+    fn mode(&mut self, path: &str) -> Result<Option<u32>> {
+        let _ = path;
+        Ok(None)
+    }
+
     /// A file as text (lossy UTF-8: guest files are not always UTF-8).
     fn read_to_string(&mut self, path: &str) -> Result<String> {
         Ok(String::from_utf8_lossy(&self.read_file(path)?).into_owned())
