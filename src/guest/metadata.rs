@@ -1,1 +1,400 @@
-//! (being written)
+//! Image metadata ("properties"): what the image says about itself to the
+//! cloud (Synnefo's image list, snf-image at deployment).
+//!
+//! [`collect`] derives the keys of the original's `collect_metadata` from
+//! inspection results and the mounted guest:
+//!
+//! | key | from |
+//! |---|---|
+//! | `PARTITION_TABLE` | the disk's partition table type (`msdos`, `gpt`) |
+//! | `BOOTSTRAP` | the boot loader in the MBR ([`super::bootloader`]) |
+//! | `ROOT_PARTITION` | the partition number of the root filesystem |
+//! | `OSFAMILY` | libguestfs's type (`linux`, `windows`, `freebsd`…) |
+//! | `OS` | libguestfs's distro, or the type when unknown; refined per distro |
+//! | `DESCRIPTION` | the product name, made readable (see `distro`, `bsd`) |
+//! | `SORTORDER` | a number that sorts images by family, distro and version |
+//! | `GUI` | the desktops installed (Unix), `Windows` |
+//! | `USERS` | accounts that can log in with a password, or cloud-init's |
+//! | `KERNEL` | the newest kernel (Linux), `FreeBSD 13.2`, `Windows NT 10.0` |
+//! | `REMOTE_CONNECTION` | `ssh:port=P,user=U`… and x2go sessions |
+//! | `CLOUD_INIT`, `CLOUD_INIT_DEFAULT_USER` | cloud-init on boot, its default user |
+//! | `NM_NETWORKING` | `yes` when NetworkManager starts on boot |
+//!
+//! Linux and the BSDs get every key; GNU Hurd the base keys and `GUI`;
+//! Windows, for now, the base keys, `GUI` and `KERNEL` (its users and
+//! remote desktop settings live in the registry); unsupported systems the
+//! base keys only. Keys the user sets (`-m KEY=VALUE`) go through
+//! [`parse_assignment`].
+
+mod accounts;
+mod bsd;
+mod cloud_init;
+mod desktop;
+mod distro;
+mod files;
+mod kernel;
+mod linux;
+mod services;
+mod sshd;
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+
+use super::bootloader::mbr_bootloader;
+use super::profile::Profile;
+use super::{DiskInfo, Guest, OsInfo};
+use crate::progress::Reporter;
+
+/// Metadata keys (upper-case) and their values.
+pub type Metadata = BTreeMap<String, String>;
+
+/// Collect the metadata of the guest, whose filesystems are mounted.
+pub fn collect(
+    os: &OsInfo,
+    disk: &DiskInfo,
+    profile: &Profile,
+    guest: &mut dyn Guest,
+    reporter: &dyn Reporter,
+) -> Result<Metadata> {
+    let mut meta = base_keys(os, disk, profile, reporter);
+    match profile {
+        Profile::Linux(flavor) => linux::collect(os, *flavor, guest, reporter, &mut meta)?,
+        Profile::Bsd(bsd) => bsd::collect(os, *bsd, guest, reporter, &mut meta)?,
+        Profile::Hurd => {
+            let executables = files::executables(guest).context("listing the executables")?;
+            meta.insert("GUI".into(), desktop::gui(&executables));
+        }
+        Profile::Windows => {
+            meta.insert("GUI".into(), "Windows".into());
+            meta.insert(
+                "KERNEL".into(),
+                format!("Windows NT {}.{}", os.major, os.minor),
+            );
+        }
+        Profile::Unsupported(_) => {}
+    }
+    Ok(meta)
+}
+
+/// The keys that come from inspection alone.
+fn base_keys(os: &OsInfo, disk: &DiskInfo, profile: &Profile, reporter: &dyn Reporter) -> Metadata {
+    let mut meta = Metadata::new();
+    if let Some(table) = &disk.partition_table {
+        meta.insert("PARTITION_TABLE".into(), table.clone());
+    }
+    meta.insert("BOOTSTRAP".into(), mbr_bootloader(&disk.boot_sector).into());
+    match disk.root_partition {
+        Some(n) => {
+            meta.insert("ROOT_PARTITION".into(), n.to_string());
+        }
+        None => reporter.warn(&format!(
+            "Unable to identify the partition number of the root filesystem {}",
+            os.root
+        )),
+    }
+    let os_name = if os.distro.is_empty() || os.distro == "unknown" {
+        &os.os_type
+    } else {
+        &os.distro
+    };
+    meta.insert("OSFAMILY".into(), os.os_type.clone());
+    meta.insert("OS".into(), os_name.clone());
+    meta.insert("DESCRIPTION".into(), os.product_name.clone());
+    meta.insert("SORTORDER".into(), sort_order(os, profile).to_string());
+    meta
+}
+
+/// Families in sort order (a higher number sorts first in Synnefo's list).
+const OSTYPE_ORDER: &[(&str, i64)] = &[
+    ("windows", 8),
+    ("linux", 7),
+    ("freebsd", 6),
+    ("netbsd", 5),
+    ("openbsd", 4),
+    ("hurd", 3),
+    ("dos", 2),
+    ("minix", 1),
+];
+
+/// Linux distributions in sort order.
+const DISTRO_ORDER: &[(&str, i64)] = &[
+    ("ubuntu", 80),
+    ("linuxmint", 75),
+    ("debian", 70),
+    ("rhel", 60),
+    ("fedora", 58),
+    ("centos", 55),
+    ("scientificlinux", 50),
+    ("sles", 45),
+    ("opensuse", 44),
+    ("archlinux", 40),
+    ("gentoo", 35),
+    ("slackware", 30),
+    ("oraclelinux", 28),
+    ("mageia", 20),
+    ("mandriva", 19),
+    ("cirros", 15),
+    ("pardus", 10),
+];
+
+fn order_of(table: &[(&str, i64)], name: &str) -> Option<i64> {
+    table.iter().find(|(n, _)| *n == name).map(|&(_, o)| o)
+}
+
+/// `SORTORDER`: 1000000 × family order, plus: for Linux, 10000 × distro
+/// order plus 100 × major plus minor (each capped at 99; nothing for distros
+/// not in the table); for the BSDs, 100 × major plus minor; for Windows,
+/// (100 × major plus minor) × 100.
+pub fn sort_order(os: &OsInfo, profile: &Profile) -> i64 {
+    let (major, minor) = (i64::from(os.major.max(0)), i64::from(os.minor.max(0)));
+    let family = 1_000_000 * order_of(OSTYPE_ORDER, &os.os_type).unwrap_or(0);
+    family
+        + match profile {
+            Profile::Linux(_) => order_of(DISTRO_ORDER, &os.distro)
+                .map_or(0, |d| 10_000 * d + 100 * major.min(99) + minor.min(99)),
+            Profile::Bsd(_) => 100 * major + minor,
+            Profile::Windows => (100 * major + minor) * 100,
+            Profile::Hurd | Profile::Unsupported(_) => 0,
+        }
+}
+
+/// Set `USERS` to the space-separated users, or warn and leave it out when
+/// there are none.
+fn set_users(meta: &mut Metadata, users: &[String], reporter: &dyn Reporter) {
+    if users.is_empty() {
+        reporter.warn("No passworded users found");
+        meta.remove("USERS");
+    } else {
+        meta.insert("USERS".into(), users.join(" "));
+    }
+}
+
+/// A metadata key or assignment the user gave that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadKey {
+    #[error("the metadata key is empty; keys are made of letters, digits and `_`")]
+    Empty,
+    #[error(
+        "`{0}` is not a valid metadata key; keys may only contain the letters A-Z and a-z, \
+         the digits 0-9 and `_`"
+    )]
+    Invalid(String),
+    #[error("`{0}` is not a KEY=VALUE assignment: it has no `=`")]
+    NoEquals(String),
+}
+
+/// Check a metadata key given by the user (`[A-Za-z0-9_]+`) and return it
+/// upper-cased, as keys are stored.
+pub fn validate_key(key: &str) -> Result<String, BadKey> {
+    if key.is_empty() {
+        return Err(BadKey::Empty);
+    }
+    if !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(BadKey::Invalid(key.to_owned()));
+    }
+    Ok(key.to_ascii_uppercase())
+}
+
+/// Parse a `KEY=VALUE` assignment: the key is validated and upper-cased;
+/// the value is everything after the first `=` (it may contain `=` and may
+/// be empty).
+pub fn parse_assignment(s: &str) -> Result<(String, String), BadKey> {
+    let (key, value) = s
+        .split_once('=')
+        .ok_or_else(|| BadKey::NoEquals(s.to_owned()))?;
+    Ok((validate_key(key)?, value.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::guest::memfs::MemGuest;
+    use crate::guest::profile::{BsdFlavor, LinuxFlavor, profile_for};
+    use crate::progress::RecordingReporter;
+
+    fn os(os_type: &str, distro: &str, product: &str, major: i32, minor: i32) -> OsInfo {
+        OsInfo {
+            root: "/dev/sda1".into(),
+            os_type: os_type.into(),
+            distro: distro.into(),
+            product_name: product.into(),
+            major,
+            minor,
+            arch: "x86_64".into(),
+            mountpoints: vec![("/".into(), "/dev/sda1".into())],
+        }
+    }
+
+    fn disk() -> DiskInfo {
+        let mut boot_sector = vec![0u8; 512];
+        boot_sector[..3].copy_from_slice(&[0xeb, 0x63, 0x90]);
+        DiskInfo {
+            partition_table: Some("msdos".into()),
+            boot_sector,
+            root_partition: Some(1),
+            size: 2 << 30,
+        }
+    }
+
+    #[test]
+    fn sort_orders() {
+        let linux = Profile::Linux(LinuxFlavor::Generic);
+        assert_eq!(
+            sort_order(&os("linux", "debian", "", 12, 5), &linux),
+            7_700_000 + 1205
+        );
+        assert_eq!(
+            sort_order(&os("linux", "ubuntu", "", 22, 4), &linux),
+            7_800_000 + 2204
+        );
+        assert_eq!(
+            sort_order(&os("linux", "fedora", "", 100, 150), &linux),
+            7_580_000 + 9999
+        );
+        assert_eq!(
+            sort_order(&os("linux", "alpine", "", 3, 18), &linux),
+            7_000_000
+        );
+        let bsd = Profile::Bsd(BsdFlavor::FreeBsd);
+        assert_eq!(
+            sort_order(&os("freebsd", "freebsd", "", 13, 2), &bsd),
+            6_001_302
+        );
+        assert_eq!(
+            sort_order(&os("windows", "windows", "", 10, 0), &Profile::Windows),
+            8_100_000
+        );
+        assert_eq!(
+            sort_order(&os("hurd", "debian", "", 0, 0), &Profile::Hurd),
+            3_000_000
+        );
+        let dos = Profile::Unsupported("x".into());
+        assert_eq!(sort_order(&os("dos", "msdos", "", 6, 22), &dos), 2_000_000);
+        assert_eq!(sort_order(&os("plan9", "unknown", "", 4, 0), &dos), 0);
+    }
+
+    #[test]
+    fn base_keys_of_a_debian_guest() {
+        let debian = os("linux", "debian", "12.5", 12, 5);
+        let mut g = MemGuest::new()
+            .file(
+                "/etc/os-release",
+                "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n",
+            )
+            .file("/etc/shadow", "root:*:1::::::\n");
+        let r = RecordingReporter::default();
+        let meta = collect(&debian, &disk(), &profile_for(&debian), &mut g, &r).unwrap();
+        let expected = [
+            ("BOOTSTRAP", "grub2"),
+            ("DESCRIPTION", "Debian GNU/Linux 12 (bookworm)"),
+            ("GUI", "No GUI"),
+            ("OS", "debian"),
+            ("OSFAMILY", "linux"),
+            ("PARTITION_TABLE", "msdos"),
+            ("ROOT_PARTITION", "1"),
+            ("SORTORDER", "7701205"),
+        ];
+        let expected: Metadata = expected
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(meta, expected);
+        assert!(
+            meta.keys()
+                .all(|k| k.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+        );
+    }
+
+    #[test]
+    fn windows_gets_base_keys() {
+        let win = os("windows", "windows", "Windows Server 2019 Standard", 10, 0);
+        let mut d = disk();
+        d.root_partition = None;
+        let r = RecordingReporter::default();
+        let meta = collect(&win, &d, &Profile::Windows, &mut MemGuest::new(), &r).unwrap();
+        assert_eq!(meta["OS"], "windows");
+        assert_eq!(meta["GUI"], "Windows");
+        assert_eq!(meta["KERNEL"], "Windows NT 10.0");
+        assert_eq!(meta["SORTORDER"], "8100000");
+        assert!(!meta.contains_key("ROOT_PARTITION"));
+        assert_eq!(
+            r.warnings(),
+            ["Unable to identify the partition number of the root filesystem /dev/sda1"]
+        );
+    }
+
+    #[test]
+    fn unknown_distro_and_unsupported() {
+        let dos = os("dos", "unknown", "MS-DOS", 6, 22);
+        let mut d = disk();
+        d.partition_table = None;
+        d.boot_sector = vec![0; 512];
+        let r = RecordingReporter::default();
+        let meta = collect(&dos, &d, &profile_for(&dos), &mut MemGuest::new(), &r).unwrap();
+        assert_eq!(meta["OS"], "dos");
+        assert_eq!(meta["BOOTSTRAP"], "none");
+        assert!(!meta.contains_key("PARTITION_TABLE"));
+        assert_eq!(meta.len(), 6, "{meta:?}");
+    }
+
+    #[test]
+    fn hurd_gets_gui() {
+        let hurd = os("hurd", "debian", "Debian GNU/Hurd", 0, 0);
+        let mut g = MemGuest::new()
+            .file("/usr/bin/startx", "")
+            .file("/usr/bin/twm", "");
+        let r = RecordingReporter::default();
+        let meta = collect(&hurd, &disk(), &Profile::Hurd, &mut g, &r).unwrap();
+        assert_eq!(meta["GUI"], "twm");
+        assert!(!meta.contains_key("USERS"));
+    }
+
+    #[test]
+    fn keys() {
+        assert_eq!(
+            validate_key("exclude_task_FixPartitionTable"),
+            Ok("EXCLUDE_TASK_FIXPARTITIONTABLE".into())
+        );
+        assert_eq!(validate_key("A1_b2"), Ok("A1_B2".into()));
+        assert_eq!(validate_key(""), Err(BadKey::Empty));
+        for bad in ["KEY-1", "KEY 1", "KÉY", "a.b"] {
+            assert_eq!(validate_key(bad), Err(BadKey::Invalid(bad.into())), "{bad}");
+        }
+        let msg = validate_key("KEY-1").unwrap_err().to_string();
+        assert!(
+            msg.contains("`KEY-1`") && msg.contains("A-Z") && msg.contains('_'),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn assignments() {
+        assert_eq!(
+            parse_assignment("os=debian"),
+            Ok(("OS".into(), "debian".into()))
+        );
+        assert_eq!(
+            parse_assignment("X=a=b=c"),
+            Ok(("X".into(), "a=b=c".into()))
+        );
+        assert_eq!(
+            parse_assignment("EMPTY="),
+            Ok(("EMPTY".into(), String::new()))
+        );
+        assert_eq!(
+            parse_assignment("NOVALUE"),
+            Err(BadKey::NoEquals("NOVALUE".into()))
+        );
+        assert_eq!(parse_assignment("=x"), Err(BadKey::Empty));
+        assert_eq!(
+            parse_assignment("bad key=x"),
+            Err(BadKey::Invalid("bad key".into()))
+        );
+        let msg = parse_assignment("NOVALUE").unwrap_err().to_string();
+        assert!(
+            msg.contains("`NOVALUE`") && msg.contains("KEY=VALUE"),
+            "{msg}"
+        );
+    }
+}
