@@ -105,8 +105,11 @@ fn check_writable_dir(dir: &Path, what: &str) -> Result<(), UsageError> {
             dir.display()
         )));
     }
-    if nix::unistd::access(dir, nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK)
-        .is_err()
+    if nix::unistd::access(
+        dir,
+        nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK,
+    )
+    .is_err()
     {
         return Err(usage(format!(
             "{what} {}: the directory is not writable",
@@ -145,13 +148,12 @@ fn check_output(out: &Path, force: bool) -> Result<Output, UsageError> {
             out.display()
         )));
     }
-    if !force {
-        if let Some(existing) = output_paths(out).into_iter().find(|p| p.exists()) {
-            return Err(usage(format!(
-                "{} already exists: use -f to overwrite it, or choose another -o",
-                existing.display()
-            )));
-        }
+    let existing = output_paths(out).into_iter().find(|p| p.exists());
+    if let Some(existing) = existing.filter(|_| !force) {
+        return Err(usage(format!(
+            "{} already exists: use -f to overwrite it, or choose another -o",
+            existing.display()
+        )));
     }
     Ok(Output::File(out.to_owned()))
 }
@@ -181,7 +183,10 @@ mod tests {
         r.metadata = vec!["description=Debian = good".into()];
         let plan = r.validate().unwrap();
         assert!(plan.snapshot);
-        assert_eq!(plan.metadata, vec![("DESCRIPTION".into(), "Debian = good".into())]);
+        assert_eq!(
+            plan.metadata,
+            vec![("DESCRIPTION".into(), "Debian = good".into())]
+        );
         assert_eq!(
             plan.output,
             Some(Output::File(dir.path().join("out.diskdump")))

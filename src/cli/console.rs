@@ -239,14 +239,21 @@ mod tests {
     fn bar() {
         assert_eq!(
             bar_line("Dumping", 512 << 20, 1 << 30, Unit::Bytes),
-            format!("Dumping: [{}{}]  50% 512/1024 MiB", "#".repeat(15), " ".repeat(15))
+            format!(
+                "Dumping: [{}{}]  50% 512/1024 MiB",
+                "#".repeat(15),
+                " ".repeat(15)
+            )
         );
         assert!(bar_line("x", 0, 0, Unit::Items).contains("100%"));
     }
 
     #[test]
     fn table_aligns_keys() {
-        let t = metadata_table(&[("OS".into(), "debian".into()), ("OSFAMILY".into(), "linux".into())]);
+        let t = metadata_table(&[
+            ("OS".into(), "debian".into()),
+            ("OSFAMILY".into(), "linux".into()),
+        ]);
         assert_eq!(
             t,
             "Detected image metadata:\n  OS        debian\n  OSFAMILY  linux\n"

@@ -90,7 +90,11 @@ fn fail(console: &Console, err: &anyhow::Error) -> ExitCode {
 fn watch_signals(cancel: &Cancel) -> anyhow::Result<()> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     for sig in [SIGINT, SIGTERM, SIGHUP] {
-        signal_hook::flag::register_conditional_shutdown(sig, EXIT_INTERRUPTED.into(), cancel.flag())?;
+        signal_hook::flag::register_conditional_shutdown(
+            sig,
+            EXIT_INTERRUPTED.into(),
+            cancel.flag(),
+        )?;
         signal_hook::flag::register(sig, cancel.flag())?;
     }
     Ok(())
@@ -98,12 +102,12 @@ fn watch_signals(cancel: &Cancel) -> anyhow::Result<()> {
 
 /// Panics go through our copy of stderr (fd 2 points at /dev/null).
 fn install_panic_hook(console: &Console) {
-    let Some(mut out) = console.clone_output() else {
+    let Some(out) = console.clone_output() else {
         return;
     };
     std::panic::set_hook(Box::new(move |info| {
         let msg = format!("Error: internal error: {info}\n");
-        let _ = std::io::Write::write_all(&mut out, msg.as_bytes());
+        let _ = std::io::Write::write_all(&mut &out, msg.as_bytes());
     }));
 }
 

@@ -84,13 +84,28 @@ pub fn probe_kvm(qemu: &str) -> Result<(), String> {
     if out.status.success() {
         return Ok(());
     }
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let first = stderr.lines().next().unwrap_or("qemu failed").trim();
-    Err(first.trim_start_matches(&format!("{qemu}: ")).to_owned())
+    Err(qemu_error_line(&String::from_utf8_lossy(&out.stderr)))
+}
+
+/// The gist of qemu's complaint: its first line without the program name.
+fn qemu_error_line(stderr: &str) -> String {
+    let first = stderr.lines().next().unwrap_or("").trim();
+    let gist = match first.split_once(": error: ") {
+        Some((_, rest)) => rest,
+        None => first.split_once(": ").map_or(first, |(_, rest)| rest),
+    };
+    if gist.is_empty() {
+        "qemu exited with an error".to_owned()
+    } else {
+        gist.to_owned()
+    }
 }
 
 /// Wait for a child for at most `limit`, killing it past that.
-fn wait_bounded(mut child: std::process::Child, limit: Duration) -> Result<std::process::Output, String> {
+fn wait_bounded(
+    mut child: std::process::Child,
+    limit: Duration,
+) -> Result<std::process::Output, String> {
     let start = Instant::now();
     // Poll: std has no wait-with-timeout, and the probe normally ends in
     // well under a second.
@@ -149,10 +164,11 @@ impl Appliance {
         if std::env::var_os("LIBGUESTFS_BACKEND").is_none() {
             // Always run qemu directly, never through libvirt (the
             // original's issue #38: a missing libvirt daemon broke launches).
-            g.set_backend("direct").map_err(gerr("selecting the direct backend"))?;
+            g.set_backend("direct")
+                .map_err(gerr("selecting the direct backend"))?;
         }
         if accel == Accel::Tcg {
-            g.set_backend_setting("force_tcg", "")
+            g.set_backend_setting("force_tcg", "1")
                 .map_err(gerr("selecting software emulation"))?;
         }
         let path = disk.to_str().context("the disk path is not valid UTF-8")?;
@@ -164,7 +180,10 @@ impl Appliance {
                 ..Default::default()
             },
         )
-        .map_err(gerr(format!("attaching {} to the helper VM", disk.display())))?;
+        .map_err(gerr(format!(
+            "attaching {} to the helper VM",
+            disk.display()
+        )))?;
         let start = Instant::now();
         g.launch().map_err(gerr(
             "launching the helper VM failed (run `snf-image-creator doctor` to see why)",
@@ -271,17 +290,23 @@ impl Appliance {
 
     /// Stop the VM cleanly, so that every write has reached the overlay.
     pub fn shutdown(self) -> Result<()> {
-        self.g.shutdown().map_err(gerr("shutting the helper VM down"))
+        self.g
+            .shutdown()
+            .map_err(gerr("shutting the helper VM down"))
     }
 }
 
 impl Guest for Appliance {
     fn read_file(&mut self, path: &str) -> Result<Vec<u8>> {
-        self.g.read_file(path).map_err(gerr(format!("reading {path}")))
+        self.g
+            .read_file(path)
+            .map_err(gerr(format!("reading {path}")))
     }
 
     fn exists(&mut self, path: &str) -> Result<bool> {
-        self.g.exists(path).map_err(gerr(format!("looking for {path}")))
+        self.g
+            .exists(path)
+            .map_err(gerr(format!("looking for {path}")))
     }
 
     fn is_file(&mut self, path: &str) -> Result<bool> {
@@ -321,6 +346,14 @@ impl Guest for Appliance {
             .readlink(path)
             .map_err(gerr(format!("reading the link {path}")))
     }
+
+    fn mode(&mut self, path: &str) -> Result<Option<u32>> {
+        let st = self
+            .g
+            .statns(path)
+            .map_err(gerr(format!("reading the mode of {path}")))?;
+        Ok(Some((st.st_mode & 0o7777) as u32))
+    }
 }
 
 fn kind_of_mode(mode: i64) -> EntryKind {
@@ -337,6 +370,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn qemu_errors_lose_the_program_name() {
+        assert_eq!(
+            qemu_error_line(
+                "qemu-system-x86_64: error: failed to set MSR 0x10a to 0xc000069\nqemu-system-x86_64: kvm.c:3849: Assertion failed\n"
+            ),
+            "failed to set MSR 0x10a to 0xc000069"
+        );
+        assert_eq!(
+            qemu_error_line("qemu: Could not access KVM kernel module"),
+            "Could not access KVM kernel module"
+        );
+        assert_eq!(qemu_error_line(""), "qemu exited with an error");
+    }
+
+    #[test]
     fn modes() {
         assert_eq!(kind_of_mode(0o100644), EntryKind::File);
         assert_eq!(kind_of_mode(0o040755), EntryKind::Dir);
@@ -350,6 +398,9 @@ mod tests {
         let err = g
             .add_drive("/nonexistent/disk.img", Default::default())
             .unwrap_err();
-        assert_eq!(describe(&err), "/nonexistent/disk.img: No such file or directory");
+        assert_eq!(
+            describe(&err),
+            "/nonexistent/disk.img: No such file or directory"
+        );
     }
 }

@@ -24,17 +24,26 @@ pub struct Check {
 
 impl Check {
     fn ok(name: &str, found: impl Into<String>) -> Check {
-        Check { name: name.into(), found: found.into(), fix: None }
+        Check {
+            name: name.into(),
+            found: found.into(),
+            fix: None,
+        }
     }
 
     fn problem(name: &str, found: impl Into<String>, fix: impl Into<String>) -> Check {
-        Check { name: name.into(), found: found.into(), fix: Some(fix.into()) }
+        Check {
+            name: name.into(),
+            found: found.into(),
+            fix: Some(fix.into()),
+        }
     }
 }
 
 /// The free space below which the work directory is reported as too small.
 const MIN_FREE: u64 = 2 << 30;
-const SETUP_HINT: &str = "run scripts/setup.sh (Debian: apt-get install qemu-utils libguestfs-tools)";
+const SETUP_HINT: &str =
+    "run scripts/setup.sh (Debian: apt-get install qemu-utils libguestfs-tools)";
 
 /// Run every check. The appliance check launches a helper VM (seconds to
 /// tens of seconds).
@@ -77,10 +86,8 @@ fn appliance() -> Check {
         if std::env::var_os("LIBGUESTFS_BACKEND").is_none() {
             g.set_backend("direct")?;
         }
-        if let Ok(qemu) = g.get_hv() {
-            if probe_kvm(&qemu).is_err() {
-                g.set_backend_setting("force_tcg", "")?;
-            }
+        if probe_kvm(&g.get_hv()?).is_err() {
+            g.set_backend_setting("force_tcg", "1")?;
         }
         g.add_drive_scratch(16 << 20, Default::default())?;
         let start = Instant::now();
@@ -126,6 +133,10 @@ fn work_space(tmpdir: Option<&Path>) -> Check {
             format!("{}: only {} MiB free", dir.display(), free >> 20),
             "free some space or point --tmpdir at a larger filesystem (the overlay can grow to the disk's size)",
         ),
-        Err(e) => Check::problem("work space", format!("{e:#}"), "give a writable directory with --tmpdir"),
+        Err(e) => Check::problem(
+            "work space",
+            format!("{e:#}"),
+            "give a writable directory with --tmpdir",
+        ),
     }
 }

@@ -147,11 +147,7 @@ fn prepare_disk(
     })
 }
 
-fn inspect(
-    disk: &WorkDisk,
-    reporter: &dyn Reporter,
-    cancel: &Cancel,
-) -> Result<Inspected> {
+fn inspect(disk: &WorkDisk, reporter: &dyn Reporter, cancel: &Cancel) -> Result<Inspected> {
     let step = begin_step(reporter, "Launching helper VM (may take a while)", None);
     let mut vm = Appliance::launch(&disk.path, &disk.format, reporter)?;
     step.done("done");
@@ -207,7 +203,11 @@ fn unsupported(reason: &str) -> Inspected {
 }
 
 /// The checks that can make media unsupported once an OS was found.
-fn support_checks(vm: &Appliance, profile: &Profile, reporter: &dyn Reporter) -> Result<Option<String>> {
+fn support_checks(
+    vm: &Appliance,
+    profile: &Profile,
+    reporter: &dyn Reporter,
+) -> Result<Option<String>> {
     if let Profile::Unsupported(reason) = profile {
         return Ok(Some(reason.clone()));
     }
@@ -267,7 +267,10 @@ fn write_outputs(
         outcome.digests = Some(digests);
         return Ok(());
     };
-    step.done(format!("image file {} was successfully created", path.display()));
+    step.done(format!(
+        "image file {} was successfully created",
+        path.display()
+    ));
     report_digests(&digests, reporter);
     let sides = outputs::side_files(&path, &outcome.metadata, &digests.md5, &digests.sha256)?;
     cancel.check()?;

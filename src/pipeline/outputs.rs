@@ -100,7 +100,12 @@ impl PendingFile {
 
 /// Write the side files of `image` to temporary names; commit them with the
 /// image.
-pub fn side_files(image: &Path, meta: &Metadata, md5: &str, sha256: &str) -> Result<Vec<(String, PendingFile)>> {
+pub fn side_files(
+    image: &Path,
+    meta: &Metadata,
+    md5: &str,
+    sha256: &str,
+) -> Result<Vec<(String, PendingFile)>> {
     let files = [
         ("metadata", ".meta", meta_file(meta)),
         ("md5sum", ".md5sum", checksum_file(md5, image)),
@@ -143,7 +148,9 @@ mod tests {
             "abc  debian.diskdump\n"
         );
         let v = variant_file(&meta(), Path::new("out/debian.diskdump"));
-        assert!(v.starts_with("IMG_FORMAT=diskdump\nIMG_ID=out/debian.diskdump\nIMG_PROPERTIES='{"));
+        assert!(
+            v.starts_with("IMG_FORMAT=diskdump\nIMG_ID=out/debian.diskdump\nIMG_PROPERTIES='{")
+        );
     }
 
     #[test]
@@ -153,7 +160,10 @@ mod tests {
         std::fs::write(&f, variant_file(&meta(), Path::new("a b's.img"))).unwrap();
         let out = std::process::Command::new("sh")
             .arg("-c")
-            .arg(format!(". '{}'; printf '%s|%s' \"$IMG_ID\" \"$IMG_PROPERTIES\"", f.display()))
+            .arg(format!(
+                ". '{}'; printf '%s|%s' \"$IMG_ID\" \"$IMG_PROPERTIES\"",
+                f.display()
+            ))
             .output()
             .unwrap();
         let text = String::from_utf8(out.stdout).unwrap();

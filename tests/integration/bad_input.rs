@@ -31,13 +31,28 @@ fn refusals_before_the_media_is_opened() {
     let before = sha256_file(Path::new(img));
 
     // 1. A source that does not exist.
-    expect_error(&["-o", out, "/nonexistent/disk.img"], 2, "/nonexistent/disk.img does not exist");
+    expect_error(
+        &["-o", out, "/nonexistent/disk.img"],
+        2,
+        "/nonexistent/disk.img does not exist",
+    );
     // 2. An output directory that does not exist.
-    expect_error(&["-o", "/nonexistent/dir/out.diskdump", img], 2, "output directory /nonexistent/dir: no such directory");
+    expect_error(
+        &["-o", "/nonexistent/dir/out.diskdump", img],
+        2,
+        "output directory /nonexistent/dir: no such directory",
+    );
     // 3. An output that exists, without -f; the existing file is kept.
     std::fs::write(d.join("out.diskdump.md5sum"), b"keep me").unwrap();
-    expect_error(&["-o", out, img], 2, "out.diskdump.md5sum already exists: use -f");
-    assert_eq!(std::fs::read(d.join("out.diskdump.md5sum")).unwrap(), b"keep me");
+    expect_error(
+        &["-o", out, img],
+        2,
+        "out.diskdump.md5sum already exists: use -f",
+    );
+    assert_eq!(
+        std::fs::read(d.join("out.diskdump.md5sum")).unwrap(),
+        b"keep me"
+    );
     // 4. A metadata key with characters other than letters, digits and _.
     expect_error(&["-m", "BAD-KEY=1", "-o", out, img], 2, "BAD-KEY");
     // 5. A metadata option without `=`.
@@ -51,8 +66,15 @@ fn refusals_before_the_media_is_opened() {
     expect_error(&["-o", d.to_str().unwrap(), img], 2, "is a directory");
 
     assert_eq!(sha256_file(Path::new(img)), before, "the source changed");
-    let left: Vec<_> = std::fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(left.len(), 1, "only the pre-existing file may remain: {left:?}");
+    let left: Vec<_> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        left.len(),
+        1,
+        "only the pre-existing file may remain: {left:?}"
+    );
 }
 
 #[test]
@@ -63,7 +85,11 @@ fn refusals_after_examining_the_media() {
     let out = out.to_str().unwrap();
 
     // 9. A directory as the source.
-    expect_error(&["-o", out, d.to_str().unwrap()], 1, "is a directory: give a disk image");
+    expect_error(
+        &["-o", out, d.to_str().unwrap()],
+        1,
+        "is a directory: give a disk image",
+    );
     // 10. An empty file.
     let empty = d.join("empty.img");
     std::fs::write(&empty, b"").unwrap();
@@ -71,7 +97,11 @@ fn refusals_after_examining_the_media() {
     // 11. A truncated qcow2.
     let truncated = fixture_file("truncated.qcow2");
     let before = sha256_file(&truncated);
-    expect_error(&["-o", out, truncated.to_str().unwrap()], 1, "damaged qcow2 image");
+    expect_error(
+        &["-o", out, truncated.to_str().unwrap()],
+        1,
+        "damaged qcow2 image",
+    );
     assert_eq!(sha256_file(&truncated), before);
     // 12. A file the user cannot read (run as `nobody`: root reads everything).
     let secret = d.join("secret.img");
@@ -82,14 +112,24 @@ fn refusals_after_examining_the_media() {
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
     let bin = env!("CARGO_BIN_EXE_snf-image-creator");
     let r = run(Command::new("setpriv")
-        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", bin, "mkimage", "--tmpdir"])
+        .args([
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            bin,
+            "mkimage",
+            "--tmpdir",
+        ])
         .arg(tmp.path())
         .args(["-o", &d.join("nobody.diskdump").to_string_lossy()])
         .arg(&secret));
     r.assert_error(1, "permission denied");
     assert_empty_dir(tmp.path());
 
-    let left: Vec<_> = std::fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let left: Vec<_> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(left.len(), 2, "no output may be left: {left:?}");
 }
 
@@ -122,12 +162,25 @@ fn media_without_an_operating_system() {
         .args(["--allow-unsupported", "-o", out.to_str().unwrap()])
         .arg(&no_os));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stderr.contains("Warning: the media is not supported"), "{}", r.stderr);
-    let meta: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out.diskdump.meta")).unwrap()).unwrap();
+    assert!(
+        r.stderr.contains("Warning: the media is not supported"),
+        "{}",
+        r.stderr
+    );
+    let meta: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("out.diskdump.meta")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(meta["properties"]["EXCLUDE_ALL_TASKS"], "yes");
-    assert_eq!(meta["properties"]["UNSUPPORTED"], "no operating system was found on the media");
-    assert_eq!(md5_file(&out), md5_file(&no_os), "unsupported media are exported as they are");
+    assert_eq!(
+        meta["properties"]["UNSUPPORTED"],
+        "no operating system was found on the media"
+    );
+    assert_eq!(
+        md5_file(&out),
+        md5_file(&no_os),
+        "unsupported media are exported as they are"
+    );
     assert_eq!(sha256_file(&no_os), before);
     assert_empty_dir(tmp.path());
 }
@@ -168,7 +221,10 @@ fn interrupt_during_export() {
     let start = Instant::now();
     let mut buf = [0u8; 4096];
     while !seen.contains("Dumping image file") {
-        assert!(start.elapsed() < Duration::from_secs(300), "export never started:\n{seen}");
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "export never started:\n{seen}"
+        );
         let n = stderr.read(&mut buf).unwrap();
         assert!(n > 0, "the run ended before the export:\n{seen}");
         seen.push_str(&String::from_utf8_lossy(&buf[..n]));
@@ -181,7 +237,11 @@ fn interrupt_during_export() {
     .unwrap();
     stderr.read_to_string(&mut seen).unwrap();
     let status = child.wait().unwrap();
-    let r = Run { code: status.code().unwrap_or(-1), stdout: String::new(), stderr: seen };
+    let r = Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::new(),
+        stderr: seen,
+    };
     r.assert_error(130, "interrupted");
     assert!(start.elapsed() < Duration::from_secs(600));
     assert_empty_dir(tmp.path());

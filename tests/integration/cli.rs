@@ -14,8 +14,21 @@ fn answers_under_both_names() {
 
     let help = run(mkimage().arg("-h"));
     assert_eq!(help.code, 0);
-    for flag in ["--outfile", "--force", "--silent", "--tmpdir", "--no-snapshot", "--print-metadata", "--metadata", "--allow-unsupported"] {
-        assert!(help.stdout.contains(flag), "{flag} missing from -h:\n{}", help.stdout);
+    for flag in [
+        "--outfile",
+        "--force",
+        "--silent",
+        "--tmpdir",
+        "--no-snapshot",
+        "--print-metadata",
+        "--metadata",
+        "--allow-unsupported",
+    ] {
+        assert!(
+            help.stdout.contains(flag),
+            "{flag} missing from -h:\n{}",
+            help.stdout
+        );
     }
     // The subcommand is the same front end as the name.
     let sub = run(creator().args(["mkimage", "-h"]));
@@ -38,7 +51,9 @@ fn doctor_reports_the_machine() {
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     for name in ["qemu-img", "qemu-nbd", "KVM", "helper VM", "work space"] {
         assert!(
-            r.stdout.lines().any(|l| l.starts_with(name) && l.contains(" ok ")),
+            r.stdout
+                .lines()
+                .any(|l| l.starts_with(name) && l.contains(" ok ")),
             "{name} not ok in:\n{}",
             r.stdout
         );

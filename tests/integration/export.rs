@@ -79,7 +79,9 @@ fn assert_accel_said_once(stderr: &str) {
         .filter(|l| l.contains("using software emulation (TCG)"))
         .count();
     let qemu = guestfs::Handle::create().unwrap().get_hv().unwrap();
-    let expected = usize::from(probe_kvm(&qemu).is_err() && std::env::var_os("LIBGUESTFS_BACKEND_SETTINGS").is_none());
+    let expected = usize::from(
+        probe_kvm(&qemu).is_err() && std::env::var_os("LIBGUESTFS_BACKEND_SETTINGS").is_none(),
+    );
     assert_eq!(said, expected, "TCG fallback lines in:\n{stderr}");
 }
 
@@ -88,11 +90,25 @@ fn check_outputs(dir: &Path, image: &Path) {
         let p = PathBuf::from(format!("{}{suffix}", image.display()));
         assert!(p.is_file(), "{} is missing", p.display());
     }
-    for (tool, file) in [("md5sum", "debian.diskdump.md5sum"), ("sha256sum", "debian.diskdump.sha256sum")] {
-        let out = Command::new(tool).args(["-c", file]).current_dir(dir).output().unwrap();
-        assert!(out.status.success(), "{tool} -c {file}: {}", String::from_utf8_lossy(&out.stdout));
+    for (tool, file) in [
+        ("md5sum", "debian.diskdump.md5sum"),
+        ("sha256sum", "debian.diskdump.sha256sum"),
+    ] {
+        let out = Command::new(tool)
+            .args(["-c", file])
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{tool} -c {file}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
     }
-    let names: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let names: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(names.len(), 5, "no temporary files may remain: {names:?}");
 }
 
@@ -100,33 +116,55 @@ fn check_outputs(dir: &Path, image: &Path) {
 /// byte, and it is written sparse.
 fn check_content(image: &Path, facts: &Value) {
     let size = std::fs::metadata(image).unwrap().len();
-    assert_eq!(size, facts["virtual_size"].as_u64().unwrap(), "diskdump size");
-    assert_eq!(md5_file(image), facts["raw_md5"].as_str().unwrap(), "diskdump content");
+    assert_eq!(
+        size,
+        facts["virtual_size"].as_u64().unwrap(),
+        "diskdump size"
+    );
+    assert_eq!(
+        md5_file(image),
+        facts["raw_md5"].as_str().unwrap(),
+        "diskdump content"
+    );
     let used = allocated(image);
-    assert!(used < size * 9 / 10, "not sparse: {used} of {size} bytes allocated");
+    assert!(
+        used < size * 9 / 10,
+        "not sparse: {used} of {size} bytes allocated"
+    );
 }
 
 fn check_metadata(image: &Path, facts: &Value) {
-    let meta: Value =
-        serde_json::from_str(&std::fs::read_to_string(format!("{}.meta", image.display())).unwrap())
-            .unwrap();
+    let meta: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{}.meta", image.display())).unwrap(),
+    )
+    .unwrap();
     assert_eq!(meta["disk-format"], "diskdump");
     let p = &meta["properties"];
     assert_eq!(p["OSFAMILY"], "linux");
     assert_eq!(p["OS"], "debian");
     assert_eq!(p["PARTITION_TABLE"], facts["partition_table"]);
     assert_eq!(p["ROOT_PARTITION"], facts["root_partition"].to_string());
-    let users: Vec<&str> = facts["users"].as_array().unwrap().iter().map(|u| u.as_str().unwrap()).collect();
-    let mut got: Vec<&str> = p["USERS"].as_str().unwrap_or_default().split(' ').collect();
-    got.sort();
-    assert_eq!(got, users, "USERS");
+    // The fixture runs cloud-init, so USERS is cloud-init's user list (its
+    // default user), as snf-image expects; the shadow users are checked by
+    // the unit tests of the metadata collector.
+    let default_user = facts["cloud_init_default_user"]
+        .as_str()
+        .expect("cloud_init_default_user in the manifest");
+    assert_eq!(p["CLOUD_INIT"], "yes");
+    assert_eq!(p["CLOUD_INIT_DEFAULT_USER"], default_user);
+    assert_eq!(p["USERS"], default_user);
     assert_eq!(p["KERNEL"], facts["kernel"]);
     let port = facts["sshd_port"].as_u64().unwrap();
-    let remote = p["REMOTE_CONNECTION"].as_str().unwrap();
-    for u in &users {
-        assert!(remote.contains(&format!("ssh:port={port},user={u}")), "REMOTE_CONNECTION {remote}");
-    }
-    assert!(p["SORTORDER"].as_str().unwrap().starts_with("7"), "SORTORDER {}", p["SORTORDER"]);
+    assert_eq!(
+        p["REMOTE_CONNECTION"],
+        format!("ssh:port={port},user={default_user}")
+    );
+    assert_eq!(p["BOOTSTRAP"], facts["bootstrap"]);
+    assert!(
+        p["SORTORDER"].as_str().unwrap().starts_with("7"),
+        "SORTORDER {}",
+        p["SORTORDER"]
+    );
     assert!(p["DESCRIPTION"].as_str().unwrap().contains("Debian"));
 }
 
@@ -136,7 +174,7 @@ fn inspect_exports(exports: &[Export]) {
     let g = guestfs::Handle::create().unwrap();
     g.set_backend("direct").unwrap();
     if probe_kvm(&g.get_hv().unwrap()).is_err() {
-        g.set_backend_setting("force_tcg", "").unwrap();
+        g.set_backend_setting("force_tcg", "1").unwrap();
     }
     for e in exports {
         let opts = guestfs::AddDriveOptArgs {
@@ -161,18 +199,30 @@ fn inspect_exports(exports: &[Export]) {
 
 #[test]
 fn every_format_of_the_mbr_image() {
-    let exports: Vec<Export> = ["debian-mbr.raw", "debian-mbr.qcow2", "debian-mbr.vmdk", "debian-mbr.vhd", "debian-mbr.vdi", "debian-mbr.vhdx"]
-        .into_iter()
-        .map(export)
-        .collect();
+    let exports: Vec<Export> = [
+        "debian-mbr.raw",
+        "debian-mbr.qcow2",
+        "debian-mbr.vmdk",
+        "debian-mbr.vhd",
+        "debian-mbr.vdi",
+        "debian-mbr.vhdx",
+    ]
+    .into_iter()
+    .map(export)
+    .collect();
     inspect_exports(&exports);
 }
 
 #[test]
 fn every_layout() {
-    let exports: Vec<Export> = ["debian-gpt.qcow2", "debian-mbr-swap.vmdk", "debian-mbr-boot.vdi", "debian-gpt-boot.qcow2"]
-        .into_iter()
-        .map(export)
-        .collect();
+    let exports: Vec<Export> = [
+        "debian-gpt.qcow2",
+        "debian-mbr-swap.vmdk",
+        "debian-mbr-boot.vdi",
+        "debian-gpt-boot.qcow2",
+    ]
+    .into_iter()
+    .map(export)
+    .collect();
     inspect_exports(&exports);
 }

@@ -131,7 +131,10 @@ pub fn md5_file(path: &Path) -> String {
 }
 
 fn hash_file(tool: &str, path: &Path) -> String {
-    let out = Command::new(tool).arg(path).output().expect("running a hash tool");
+    let out = Command::new(tool)
+        .arg(path)
+        .output()
+        .expect("running a hash tool");
     assert!(out.status.success(), "{tool} {} failed", path.display());
     String::from_utf8_lossy(&out.stdout)
         .split_whitespace()
@@ -146,7 +149,11 @@ pub fn assert_empty_dir(dir: &Path) {
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
-    assert!(left.is_empty(), "{} should be empty: {left:?}", dir.display());
+    assert!(
+        left.is_empty(),
+        "{} should be empty: {left:?}",
+        dir.display()
+    );
 }
 
 /// Assert no running process mentions `needle` on its command line (no
