@@ -53,6 +53,8 @@ fn refusals_before_the_media_is_opened() {
         std::fs::read(d.join("out.diskdump.md5sum")).unwrap(),
         b"keep me"
     );
+    let other = d.join("other.diskdump");
+    let out = other.to_str().unwrap();
     // 4. A metadata key with characters other than letters, digits and _.
     expect_error(&["-m", "BAD-KEY=1", "-o", out, img], 2, "BAD-KEY");
     // 5. A metadata option without `=`.

@@ -40,7 +40,7 @@ fn answers_under_both_names() {
 fn usage_errors_exit_2() {
     let r = run(mkimage().arg("--no-such-flag"));
     assert_eq!(r.code, 2);
-    let r = run(mkimage());
+    let r = run(&mut mkimage());
     assert_eq!(r.code, 2, "a missing SOURCE is a usage error");
     assert!(r.stderr.contains("SOURCE"));
 }
