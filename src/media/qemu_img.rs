@@ -81,8 +81,8 @@ pub fn check(path: &Path, format: &str) -> Result<()> {
 /// Create a qcow2 overlay at `overlay` whose backing file is `backing`
 /// (absolute) with the backing format given explicitly.
 pub fn create_overlay(backing: &Path, format: &str, overlay: &Path) -> Result<()> {
-    let backing = std::path::absolute(backing)
-        .with_context(|| format!("resolving {}", backing.display()))?;
+    let backing =
+        std::path::absolute(backing).with_context(|| format!("resolving {}", backing.display()))?;
     Command::new("qemu-img")
         .args(["create", "-q", "-f", "qcow2", "-F", format, "-b"])
         .arg(&backing)

@@ -187,7 +187,7 @@ fn media_without_an_operating_system() {
     assert_empty_dir(tmp.path());
 }
 
-/// 15. Ctrl-C during the export: exit 130, the work directory, the NBD
+/// Case 15, Ctrl-C during the export: exit 130, the work directory, the NBD
 /// server and the half-written output are all gone.
 #[test]
 fn interrupt_during_export() {

@@ -4,7 +4,7 @@ use crate::support::*;
 
 #[test]
 fn answers_under_both_names() {
-    let version = format!("{}", env!("CARGO_PKG_VERSION"));
+    let version = env!("CARGO_PKG_VERSION");
     let a = run(mkimage().arg("--version"));
     assert_eq!(a.code, 0);
     assert_eq!(a.stdout.trim(), format!("snf-mkimage {version}"));
