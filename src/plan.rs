@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::guest::metadata::parse_assignment;
+use crate::sysprep;
 
 /// A request that cannot be carried out as given (exit code 2).
 #[derive(Debug, thiserror::Error)]
@@ -26,7 +27,7 @@ pub enum Output {
 }
 
 /// The side files written next to a diskdump, by suffix.
-pub const SIDE_FILES: &[&str] = &[".meta", ".md5sum", ".sha256sum", ".variant"];
+pub const SIDE_FILES: &[&str] = &[".meta", ".md5sum", ".sha256sum", ".variant", ".report.json"];
 
 /// What the user asked for, before validation.
 #[derive(Debug, Clone, Default)]
@@ -40,6 +41,49 @@ pub struct Request {
     pub print_metadata: bool,
     /// `KEY=VALUE` strings as typed.
     pub metadata: Vec<String>,
+    /// System preparation choices, as typed.
+    pub sysprep: SysprepRequest,
+    /// `--host-run` scripts, in order.
+    pub host_run: Vec<PathBuf>,
+}
+
+/// The system preparation options, before validation.
+#[derive(Debug, Clone, Default)]
+pub struct SysprepRequest {
+    pub no_sysprep: bool,
+    pub enable: Vec<String>,
+    pub disable: Vec<String>,
+    /// `NAME=VALUE` strings as typed.
+    pub params: Vec<String>,
+    pub print_syspreps: bool,
+    pub print_params: bool,
+    pub dry_run: bool,
+    pub json: bool,
+}
+
+impl SysprepRequest {
+    /// Check task names and parameter values.
+    pub fn validate(&self) -> Result<sysprep::Options, UsageError> {
+        if self.json && !self.dry_run {
+            return Err(usage(
+                "--json prints the --dry-run listing: give --dry-run too",
+            ));
+        }
+        if self.no_sysprep && self.dry_run {
+            return Err(usage(
+                "--dry-run lists what system preparation would do: it cannot go with --no-sysprep",
+            ));
+        }
+        Ok(sysprep::Options {
+            run: !self.no_sysprep,
+            selection: sysprep::Selection::new(&self.enable, &self.disable).map_err(usage)?,
+            params: sysprep::Params::from_assignments(&self.params).map_err(usage)?,
+            print_tasks: self.print_syspreps,
+            print_params: self.print_params,
+            dry_run: self.dry_run,
+            json: self.json,
+        })
+    }
 }
 
 /// A validated run.
@@ -56,6 +100,9 @@ pub struct Plan {
     pub print_metadata: bool,
     /// User metadata, keys upper-cased, in the order given.
     pub metadata: Vec<(String, String)>,
+    pub sysprep: sysprep::Options,
+    /// Scripts run on the host with the guest mounted, before the tasks.
+    pub host_run: Vec<PathBuf>,
 }
 
 impl Request {
@@ -67,13 +114,18 @@ impl Request {
                 self.source.display()
             )));
         }
-        if self.outfile.is_none() && !self.print_metadata {
+        let sysprep = self.sysprep.validate()?;
+        let prints = self.print_metadata || sysprep.print_tasks || sysprep.print_params;
+        if self.outfile.is_none() && !prints && !sysprep.dry_run {
             return Err(usage(
                 "nothing to do: give -o FILE to export the image, or --print-metadata",
             ));
         }
         if let Some(dir) = &self.tmpdir {
             check_writable_dir(dir, "--tmpdir")?;
+        }
+        for script in &self.host_run {
+            check_script(script)?;
         }
         let output = self
             .outfile
@@ -94,7 +146,26 @@ impl Request {
             allow_unsupported: self.allow_unsupported,
             print_metadata: self.print_metadata,
             metadata,
+            sysprep,
+            host_run: self.host_run,
         })
+    }
+}
+
+/// A `--host-run` script must be an executable regular file.
+fn check_script(script: &Path) -> Result<(), UsageError> {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::metadata(script) {
+        Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => Ok(()),
+        Ok(m) if m.is_file() => Err(usage(format!(
+            "--host-run {}: the script is not executable (chmod +x it)",
+            script.display()
+        ))),
+        Ok(_) => Err(usage(format!(
+            "--host-run {}: not a regular file",
+            script.display()
+        ))),
+        Err(e) => Err(usage(format!("--host-run {}: {e}", script.display()))),
     }
 }
 
@@ -226,6 +297,29 @@ mod tests {
         let mut r = request(dir.path());
         r.force = true;
         assert!(r.validate().is_ok());
+    }
+
+    #[test]
+    fn sysprep_options() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = request(dir.path());
+        r.outfile = None;
+        r.sysprep.print_syspreps = true;
+        r.sysprep.enable = vec!["cleanup-mail".into()];
+        r.sysprep.params = vec!["bootmenu_timeout=3".into()];
+        let plan = r.validate().unwrap();
+        assert!(plan.sysprep.run && plan.sysprep.print_tasks);
+        assert_eq!(plan.sysprep.params.int("bootmenu_timeout"), 3);
+
+        let mut r = request(dir.path());
+        r.sysprep.disable = vec!["cleanup-lgo".into()];
+        assert!(err(r).contains("did you mean `cleanup-log`"));
+        let mut r = request(dir.path());
+        r.sysprep.params = vec!["bootmenu_timeout=x".into()];
+        assert!(err(r).contains("not a positive integer"));
+        let mut r = request(dir.path());
+        r.sysprep.json = true;
+        assert!(err(r).contains("--dry-run"));
     }
 
     #[test]

@@ -44,6 +44,9 @@ pub enum Event {
     Warning(String),
     /// The image metadata, for front ends that show it (`--print-metadata`).
     Metadata(Vec<(String, String)>),
+    /// A listing the user asked for (`--print-syspreps`, `--dry-run`…):
+    /// front ends print it as it is, on standard output.
+    Listing(String),
 }
 
 /// Something that long-running work reports to.

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::plan::Request;
+use crate::plan::{Request, SysprepRequest};
 
 /// snf-mkimage: make a clean cloud image from a disk image or block device.
 ///
@@ -61,6 +61,70 @@ pub struct MkimageArgs {
     /// EXCLUDE_ALL_TASKS=yes in the metadata.
     #[arg(long)]
     pub allow_unsupported: bool,
+
+    #[command(flatten)]
+    pub sysprep: SysprepArgs,
+
+    /// Run SCRIPT on this machine before system preparation, with the
+    /// guest mounted read-write as its working directory and the metadata
+    /// in SNF_IMAGE_CREATOR_METADATA_<KEY> variables. Not jailed.
+    /// Repeatable; a script that fails stops the run.
+    #[arg(long = "host-run", value_name = "SCRIPT")]
+    pub host_run: Vec<PathBuf>,
+}
+
+/// System preparation options.
+#[derive(Debug, Args)]
+pub struct SysprepArgs {
+    /// Do not prepare the system (no cleanup tasks at all).
+    #[arg(long)]
+    pub no_sysprep: bool,
+
+    /// Run a system preparation task that is off by default. Repeatable.
+    #[arg(long = "enable-sysprep", value_name = "NAME")]
+    pub enable_sysprep: Vec<String>,
+
+    /// Do not run a system preparation task. Repeatable.
+    #[arg(long = "disable-sysprep", value_name = "NAME")]
+    pub disable_sysprep: Vec<String>,
+
+    /// Set a system preparation parameter (lists: comma-separated, `\,` for
+    /// a comma). Repeatable; see --print-sysprep-params.
+    #[arg(long = "sysprep-param", value_name = "NAME=VALUE")]
+    pub sysprep_param: Vec<String>,
+
+    /// Print the system preparation tasks for the media's OS, enabled and
+    /// disabled (on standard output).
+    #[arg(long)]
+    pub print_syspreps: bool,
+
+    /// Print the system preparation parameters and their values.
+    #[arg(long)]
+    pub print_sysprep_params: bool,
+
+    /// Inspect the media and list, per task, every file it would change or
+    /// delete and the bytes it would free; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// With --dry-run: print the listing as JSON on standard output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl SysprepArgs {
+    fn request(&self) -> SysprepRequest {
+        SysprepRequest {
+            no_sysprep: self.no_sysprep,
+            enable: self.enable_sysprep.clone(),
+            disable: self.disable_sysprep.clone(),
+            params: self.sysprep_param.clone(),
+            print_syspreps: self.print_syspreps,
+            print_params: self.print_sysprep_params,
+            dry_run: self.dry_run,
+            json: self.json,
+        }
+    }
 }
 
 impl MkimageArgs {
@@ -75,6 +139,8 @@ impl MkimageArgs {
             allow_unsupported: self.allow_unsupported,
             print_metadata: self.print_metadata,
             metadata: self.metadata.clone(),
+            sysprep: self.sysprep.request(),
+            host_run: self.host_run.clone(),
         }
     }
 }

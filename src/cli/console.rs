@@ -208,6 +208,10 @@ impl Reporter for Console {
                 print!("{}", metadata_table(&m));
                 return;
             }
+            Event::Listing(text) => {
+                print!("{text}");
+                return;
+            }
             _ if self.silent => return,
             _ => {}
         }
@@ -226,7 +230,7 @@ impl Reporter for Console {
                 st.close_open_line(self.tty);
                 let _ = writeln!(st.out, "{msg}");
             }
-            Event::Warning(_) | Event::Metadata(_) => {}
+            Event::Warning(_) | Event::Metadata(_) | Event::Listing(_) => {}
         }
     }
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use guestfs::Handle;
 
-use super::{DiskInfo, EntryKind, Guest, OsInfo};
+use super::{DiskInfo, EntryKind, FoundEntry, Guest, OsInfo};
 use crate::progress::Reporter;
 
 /// How the helper VM's CPU runs.
@@ -345,6 +345,62 @@ impl Guest for Appliance {
         self.g
             .readlink(path)
             .map_err(gerr(format!("reading the link {path}")))
+    }
+
+    fn size(&mut self, path: &str) -> Result<u64> {
+        let st = self
+            .g
+            .lstatns(path)
+            .map_err(gerr(format!("examining {path}")))?;
+        Ok(u64::try_from(st.st_size).unwrap_or(0))
+    }
+
+    fn find(&mut self, dir: &str) -> Result<Vec<FoundEntry>> {
+        let names = self.g.find(dir).map_err(gerr(format!("listing {dir}")))?;
+        let mut found = Vec::with_capacity(names.len());
+        // lstatnslist joins each name to `dir`, nested names included; one
+        // call per chunk keeps each message well under the protocol limit.
+        for chunk in names.chunks(4096) {
+            let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            let stats = self
+                .g
+                .lstatnslist(dir, &refs)
+                .map_err(gerr(format!("examining the entries of {dir}")))?;
+            found.extend(chunk.iter().zip(stats).map(|(name, st)| FoundEntry {
+                path: format!("{}/{name}", dir.trim_end_matches('/')),
+                kind: kind_of_mode(st.st_mode),
+                size: u64::try_from(st.st_size).unwrap_or(0),
+            }));
+        }
+        Ok(found)
+    }
+
+    fn fs_uuid(&mut self, device: &str) -> Result<String> {
+        self.g
+            .vfs_uuid(device)
+            .map_err(gerr(format!("reading the filesystem UUID of {device}")))
+    }
+
+    fn write(&mut self, path: &str, content: &[u8]) -> Result<()> {
+        self.g
+            .write(path, content)
+            .map_err(gerr(format!("writing {path}")))
+    }
+
+    fn truncate(&mut self, path: &str) -> Result<()> {
+        self.g
+            .truncate(path)
+            .map_err(gerr(format!("truncating {path}")))
+    }
+
+    fn remove_all(&mut self, path: &str) -> Result<()> {
+        self.g.rm_rf(path).map_err(gerr(format!("removing {path}")))
+    }
+
+    fn mkdir_p(&mut self, path: &str) -> Result<()> {
+        self.g
+            .mkdir_p(path)
+            .map_err(gerr(format!("creating the directory {path}")))
     }
 
     fn mode(&mut self, path: &str) -> Result<Option<u32>> {

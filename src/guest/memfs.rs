@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{Result, bail};
 
-use super::{EntryKind, Guest};
+use super::{EntryKind, FoundEntry, Guest};
 
 /// How many symlinks one lookup may follow, as Linux's `MAXSYMLINKS`.
 pub const MAX_SYMLINK_HOPS: usize = 40;
@@ -50,6 +50,8 @@ enum Miss {
 pub struct MemGuest {
     /// Every entry by its normalized absolute path; `/` is always a directory.
     nodes: BTreeMap<String, Node>,
+    /// Filesystem UUIDs by appliance device.
+    uuids: BTreeMap<String, String>,
 }
 
 impl Default for MemGuest {
@@ -63,7 +65,10 @@ impl MemGuest {
     pub fn new() -> Self {
         let mut nodes = BTreeMap::new();
         nodes.insert("/".to_owned(), Node::Dir);
-        Self { nodes }
+        Self {
+            nodes,
+            uuids: BTreeMap::new(),
+        }
     }
 
     /// Add a regular file (mode 0644) at `path`, replacing what was there.
@@ -95,6 +100,33 @@ impl MemGuest {
     pub fn other(mut self, path: &str) -> Self {
         self.insert(path, Node::Other);
         self
+    }
+
+    /// Give the filesystem on `device` a UUID (for [`Guest::fs_uuid`]).
+    pub fn fs_uuid_of(mut self, device: &str, uuid: &str) -> Self {
+        self.uuids.insert(device.to_owned(), uuid.to_owned());
+        self
+    }
+
+    /// Every path in the tree (for before/after comparisons in tests).
+    pub fn paths(&self) -> Vec<String> {
+        self.nodes.keys().cloned().collect()
+    }
+
+    /// The real path a write to `path` lands on: the file a symlink leads
+    /// to, or a new entry in the (resolved) parent directory.
+    fn write_target(&self, path: &str) -> Result<String> {
+        if let Ok(real) = self.resolve(path, true)
+            && self.nodes.contains_key(&real)
+        {
+            return Ok(real);
+        }
+        let clean = normalize(path);
+        let (parent, name) = split_parent(&clean);
+        match self.lookup(parent, true) {
+            Ok((real, Node::Dir)) => Ok(join(&real, name)),
+            _ => bail!("{path}: No such file or directory"),
+        }
     }
 
     /// The content of the regular file at `path` (symlinks followed), if any.
@@ -248,6 +280,93 @@ impl Guest for MemGuest {
             (_, Node::Symlink(target)) => Ok(target.clone()),
             _ => bail!("{path}: Invalid argument (not a symbolic link)"),
         }
+    }
+
+    fn size(&mut self, path: &str) -> Result<u64> {
+        Ok(match self.require(path, false)? {
+            (_, Node::File { data, .. }) => data.len() as u64,
+            (_, Node::Symlink(target)) => target.len() as u64,
+            (_, Node::Dir) => 4096,
+            (_, Node::Other) => 0,
+        })
+    }
+
+    fn find(&mut self, dir: &str) -> Result<Vec<FoundEntry>> {
+        let (real, node) = self.require(dir, true)?;
+        if *node != Node::Dir {
+            bail!("{dir}: Not a directory");
+        }
+        let prefix = if real == "/" {
+            real
+        } else {
+            format!("{real}/")
+        };
+        let shown = dir.trim_end_matches('/');
+        let found: Vec<(String, EntryKind)> = self
+            .nodes
+            .range(prefix.clone()..)
+            .take_while(|(p, _)| p.starts_with(&prefix))
+            .filter(|(p, _)| p.len() > prefix.len())
+            .map(|(p, n)| (format!("{shown}/{}", &p[prefix.len()..]), kind_of(n)))
+            .collect();
+        found
+            .into_iter()
+            .map(|(path, kind)| {
+                let size = self.size(&path)?;
+                Ok(FoundEntry { path, kind, size })
+            })
+            .collect()
+    }
+
+    fn fs_uuid(&mut self, device: &str) -> Result<String> {
+        Ok(self.uuids.get(device).cloned().unwrap_or_default())
+    }
+
+    fn write(&mut self, path: &str, content: &[u8]) -> Result<()> {
+        let target = self.write_target(path)?;
+        let mode = match self.nodes.get(&target) {
+            Some(Node::File { mode, .. }) => *mode,
+            Some(Node::Dir) => bail!("{path}: Is a directory"),
+            _ => 0o644,
+        };
+        let data = content.to_vec();
+        self.nodes.insert(target, Node::File { data, mode });
+        Ok(())
+    }
+
+    fn truncate(&mut self, path: &str) -> Result<()> {
+        let (real, node) = self.require(path, true)?;
+        let Node::File { mode, .. } = node else {
+            bail!("{path}: not a regular file");
+        };
+        let mode = *mode;
+        self.nodes.insert(
+            real,
+            Node::File {
+                data: Vec::new(),
+                mode,
+            },
+        );
+        Ok(())
+    }
+
+    fn remove_all(&mut self, path: &str) -> Result<()> {
+        let Ok(real) = self.resolve(path, false) else {
+            return Ok(());
+        };
+        assert!(
+            real != "/",
+            "MemGuest: refusing to remove the root directory"
+        );
+        let prefix = format!("{real}/");
+        self.nodes
+            .retain(|p, _| *p != real && !p.starts_with(&prefix));
+        Ok(())
+    }
+
+    fn mkdir_p(&mut self, path: &str) -> Result<()> {
+        let _ = self.ensure_dir(&normalize(path));
+        Ok(())
     }
 
     fn mode(&mut self, path: &str) -> Result<Option<u32>> {
@@ -421,6 +540,24 @@ mod tests {
             g.contents("/lib/systemd/system/cron.service"),
             Some(&b"x"[..])
         );
+    }
+
+    #[test]
+    fn writes() {
+        let mut g = tree().file("/var/log/syslog", "abc");
+        g.write("/etc/new", b"x").unwrap();
+        assert_eq!(g.contents("/etc/new"), Some(&b"x"[..]));
+        assert!(g.write("/nodir/new", b"x").is_err());
+        g.truncate("/var/log/syslog").unwrap();
+        assert_eq!(g.size("/var/log/syslog").unwrap(), 0);
+        g.remove_all("/usr/lib/systemd").unwrap();
+        assert!(!g.exists("/usr/lib/systemd/system/ssh.service").unwrap());
+        assert!(g.exists("/usr/lib").unwrap());
+        g.remove_all("/missing").unwrap();
+        g.mkdir_p("/a/b/c").unwrap();
+        assert!(g.is_dir("/a/b").unwrap());
+        let found: Vec<String> = g.find("/a").unwrap().into_iter().map(|e| e.path).collect();
+        assert_eq!(found, ["/a/b", "/a/b/c"]);
     }
 
     #[test]

@@ -159,6 +159,39 @@ pub fn sort_order(os: &OsInfo, profile: &Profile) -> i64 {
         }
 }
 
+/// Collect the cloud-init keys again after the configuration changed
+/// (system preparation renamed the default user or added root): sets
+/// `CLOUD_INIT_DEFAULT_USER` and, when cloud-init creates users, `USERS`.
+/// Does nothing when the image does not run cloud-init.
+pub fn recollect_cloud_init(
+    guest: &mut dyn Guest,
+    meta: &mut Metadata,
+    reporter: &dyn Reporter,
+) -> Result<()> {
+    if meta.get("CLOUD_INIT").map(String::as_str) != Some("yes") {
+        return Ok(());
+    }
+    let cloud =
+        cloud_init::load(guest, reporter).context("reading the cloud-init configuration")?;
+    match cloud.default_user {
+        Some(user) => meta.insert("CLOUD_INIT_DEFAULT_USER".into(), user),
+        None => meta.remove("CLOUD_INIT_DEFAULT_USER"),
+    };
+    if !cloud.users.is_empty() {
+        meta.insert("USERS".into(), cloud.users.join(" "));
+    }
+    Ok(())
+}
+
+/// The merged cloud-init configuration (`cloud.cfg`, then `cloud.cfg.d/*.cfg`
+/// in name order, mappings merged key by key), and the files it came from.
+pub fn cloud_init_config(
+    guest: &mut dyn Guest,
+    reporter: &dyn Reporter,
+) -> Result<(yaml_rust2::Yaml, Vec<String>)> {
+    cloud_init::merged(guest, reporter)
+}
+
 /// Set `USERS` to the space-separated users, or warn and leave it out when
 /// there are none.
 fn set_users(meta: &mut Metadata, users: &[String], reporter: &dyn Reporter) {

@@ -25,7 +25,19 @@ pub enum EntryKind {
     Other,
 }
 
+/// One entry found by [`Guest::find`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundEntry {
+    /// Absolute guest path.
+    pub path: String,
+    pub kind: EntryKind,
+    /// Size in bytes (of the link itself for a symlink).
+    pub size: u64,
+}
+
 /// File-level access to the mounted guest. Paths are absolute guest paths.
+/// The reading half serves metadata collection; the writing half serves the
+/// system preparation tasks, which run on a read-write mount.
 pub trait Guest {
     /// The whole content of a regular file (symlinks are followed).
     fn read_file(&mut self, path: &str) -> Result<Vec<u8>>;
@@ -49,6 +61,25 @@ pub trait Guest {
         let _ = path;
         Ok(None)
     }
+
+    /// The size in bytes of `path` itself (symlinks not followed).
+    fn size(&mut self, path: &str) -> Result<u64>;
+    /// Everything below the directory `dir`, recursively: absolute path,
+    /// kind (symlinks not followed) and size of each entry.
+    fn find(&mut self, dir: &str) -> Result<Vec<FoundEntry>>;
+    /// The UUID of the filesystem on an appliance device (`/dev/sda1`), or
+    /// an empty string when it has none.
+    fn fs_uuid(&mut self, device: &str) -> Result<String>;
+
+    /// Replace the content of `path` (created when missing; an existing
+    /// file keeps its owner and mode).
+    fn write(&mut self, path: &str, content: &[u8]) -> Result<()>;
+    /// Empty a regular file.
+    fn truncate(&mut self, path: &str) -> Result<()>;
+    /// Remove `path` and, for a directory, everything below it.
+    fn remove_all(&mut self, path: &str) -> Result<()>;
+    /// Create a directory and its missing parents.
+    fn mkdir_p(&mut self, path: &str) -> Result<()>;
 
     /// A file as text (lossy UTF-8: guest files are not always UTF-8).
     fn read_to_string(&mut self, path: &str) -> Result<String> {

@@ -7,11 +7,14 @@
 //! interruption all leave the machine as it was, and the source untouched.
 
 pub mod doctor;
+mod host_run;
 pub mod outputs;
+pub mod report;
+mod sysprep;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 use crate::guest::appliance::Appliance;
 use crate::guest::metadata::{self, Metadata};
@@ -38,6 +41,8 @@ pub struct Outcome {
     pub digests: Option<Digests>,
     /// Files written, image first.
     pub written: Vec<PathBuf>,
+    /// What each system preparation task did (or would do, in a dry run).
+    pub tasks: Vec<crate::sysprep::TaskOutcome>,
 }
 
 /// The disk the helper VM works on: the overlay, or the source itself.
@@ -52,11 +57,15 @@ struct Inspected {
     disk: Option<DiskInfo>,
     unsupported: Option<String>,
     metadata: Metadata,
+    /// What each system preparation task did.
+    tasks: Vec<crate::sysprep::TaskOutcome>,
 }
 
 /// Run a plan to the end.
 pub fn run(plan: &Plan, reporter: &dyn Reporter, cancel: &Cancel) -> Result<Outcome> {
-    let result = run_inner(plan, reporter, cancel);
+    let timer = report::StepTimer::new(reporter);
+    let result = run_inner(plan, &timer, cancel)
+        .and_then(|outcome| write_report(plan, &timer, outcome, reporter));
     // A signal that arrives mid-step usually makes that step fail (the
     // helper VM's qemu gets the terminal's SIGINT too): report the
     // interruption, not its side effect.
@@ -72,7 +81,7 @@ fn run_inner(plan: &Plan, reporter: &dyn Reporter, cancel: &Cancel) -> Result<Ou
     let workdir = WorkDir::create(plan.tmpdir.as_deref())?;
     let disk = prepare_disk(plan, &source, &workdir, reporter)?;
     cancel.check()?;
-    let inspected = inspect(&disk, reporter, cancel)?;
+    let inspected = inspect(&disk, plan, reporter, cancel)?;
     let mut meta = inspected.metadata;
     if let Some(reason) = &inspected.unsupported {
         if !plan.allow_unsupported {
@@ -101,12 +110,42 @@ fn run_inner(plan: &Plan, reporter: &dyn Reporter, cancel: &Cancel) -> Result<Ou
         size,
         digests: None,
         written: Vec::new(),
+        tasks: Vec::new(),
     };
+    outcome.tasks = inspected.tasks;
+    if plan.sysprep.dry_run {
+        workdir.close()?;
+        return Ok(outcome);
+    }
     if let Some(output) = &plan.output {
         cancel.check()?;
         write_outputs(output, &disk, &workdir, &mut outcome, reporter, cancel)?;
     }
     workdir.close()?;
+    Ok(outcome)
+}
+
+/// Print the per-step report and write it next to the image.
+fn write_report(
+    plan: &Plan,
+    timer: &report::StepTimer<'_>,
+    mut outcome: Outcome,
+    reporter: &dyn Reporter,
+) -> Result<Outcome> {
+    let Some(Output::File(image)) = &plan.output else {
+        return Ok(outcome);
+    };
+    if plan.sysprep.dry_run {
+        return Ok(outcome);
+    }
+    let rows = timer.rows(&outcome.tasks);
+    reporter.section("Report:");
+    reporter.info(report::table(&rows).trim_end());
+    let path = crate::plan::with_suffix(image, ".report.json");
+    let pending = PendingFile::create(&path)?;
+    std::io::Write::write_all(&mut pending.file(), report::json(&rows).as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    outcome.written.push(pending.commit()?);
     Ok(outcome)
 }
 
@@ -147,7 +186,12 @@ fn prepare_disk(
     })
 }
 
-fn inspect(disk: &WorkDisk, reporter: &dyn Reporter, cancel: &Cancel) -> Result<Inspected> {
+fn inspect(
+    disk: &WorkDisk,
+    plan: &Plan,
+    reporter: &dyn Reporter,
+    cancel: &Cancel,
+) -> Result<Inspected> {
     let step = begin_step(reporter, "Launching helper VM (may take a while)", None);
     let mut vm = Appliance::launch(&disk.path, &disk.format, reporter)?;
     step.done("done");
@@ -178,10 +222,15 @@ fn inspect(disk: &WorkDisk, reporter: &dyn Reporter, cancel: &Cancel) -> Result<
     let profile = profile_for(&os);
     let step = begin_step(reporter, "Collecting image metadata", None);
     vm.mount(&os, true, reporter)?;
-    let metadata = metadata::collect(&os, &disk_info, &profile, &mut vm, reporter)?;
+    let mut metadata = metadata::collect(&os, &disk_info, &profile, &mut vm, reporter)?;
     vm.umount_all()?;
     step.done("done");
     let unsupported = support_checks(&vm, &profile, reporter)?;
+    let tasks = match unsupported {
+        None => sysprep::prepare(&mut vm, &os, &profile, &mut metadata, plan, reporter)?,
+        Some(_) => Vec::new(),
+    };
+    cancel.check()?;
     let step = begin_step(reporter, "Shutting down helper VM", None);
     vm.shutdown()?;
     step.done("done");
@@ -190,6 +239,7 @@ fn inspect(disk: &WorkDisk, reporter: &dyn Reporter, cancel: &Cancel) -> Result<
         disk: Some(disk_info),
         unsupported,
         metadata,
+        tasks,
     })
 }
 
@@ -199,6 +249,7 @@ fn unsupported(reason: &str) -> Inspected {
         disk: None,
         unsupported: Some(reason.to_owned()),
         metadata: Metadata::new(),
+        tasks: Vec::new(),
     }
 }
 

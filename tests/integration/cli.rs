@@ -23,6 +23,15 @@ fn answers_under_both_names() {
         "--print-metadata",
         "--metadata",
         "--allow-unsupported",
+        "--no-sysprep",
+        "--enable-sysprep",
+        "--disable-sysprep",
+        "--sysprep-param",
+        "--print-syspreps",
+        "--print-sysprep-params",
+        "--dry-run",
+        "--json",
+        "--host-run",
     ] {
         assert!(
             help.stdout.contains(flag),

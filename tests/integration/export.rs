@@ -36,8 +36,27 @@ struct Export {
     facts: &'static Value,
 }
 
-/// Export one fixture and check everything one run can show.
+/// Export one fixture with system preparation off (the diskdump must be
+/// the source disk, byte for byte) and check everything one run can show.
 fn export(name: &str) -> Export {
+    export_with(name, &["--no-sysprep"], Content::Identical)
+}
+
+/// Export one fixture with the default system preparation tasks.
+fn export_prepared(name: &str) -> Export {
+    export_with(name, &[], Content::Prepared)
+}
+
+/// What the diskdump holds compared with the source.
+#[derive(Clone, Copy, PartialEq)]
+enum Content {
+    /// The same bytes.
+    Identical,
+    /// The same size, other bytes: the tasks changed the guest.
+    Prepared,
+}
+
+fn export_with(name: &str, args: &[&str], content: Content) -> Export {
     let (src, facts) = fixture(name);
     let before = sha256_file(&src);
     let tmp = scratch();
@@ -46,17 +65,25 @@ fn export(name: &str) -> Export {
     let r = run(mkimage()
         .arg("--tmpdir")
         .arg(tmp.path())
+        .args(args)
         .arg("-o")
         .arg(&image)
         .arg(&src));
     assert_eq!(r.code, 0, "{name}: {}", r.stderr);
     assert_steps_in_order(&r.stderr);
+    let prepared = r.stderr.contains("Preparing system for image creation:");
+    assert_eq!(
+        prepared,
+        content == Content::Prepared,
+        "{name}: {}",
+        r.stderr
+    );
     assert_accel_said_once(&r.stderr);
     assert_eq!(sha256_file(&src), before, "{name}: the source changed");
     assert_empty_dir(tmp.path());
     assert_no_process_mentions(&tmp.path().to_string_lossy());
     check_outputs(dir.path(), &image);
-    check_content(&image, facts);
+    check_content(&image, facts, content);
     check_metadata(&image, facts);
     Export { dir, image, facts }
 }
@@ -86,7 +113,14 @@ fn assert_accel_said_once(stderr: &str) {
 }
 
 fn check_outputs(dir: &Path, image: &Path) {
-    for suffix in ["", ".meta", ".md5sum", ".sha256sum", ".variant"] {
+    for suffix in [
+        "",
+        ".meta",
+        ".md5sum",
+        ".sha256sum",
+        ".variant",
+        ".report.json",
+    ] {
         let p = PathBuf::from(format!("{}{suffix}", image.display()));
         assert!(p.is_file(), "{} is missing", p.display());
     }
@@ -109,23 +143,37 @@ fn check_outputs(dir: &Path, image: &Path) {
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
-    assert_eq!(names.len(), 5, "no temporary files may remain: {names:?}");
+    assert_eq!(names.len(), 6, "no temporary files may remain: {names:?}");
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("debian.diskdump.report.json")).unwrap(),
+    )
+    .unwrap();
+    let steps: Vec<&str> = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert!(
+        steps.contains(&"Launching helper VM (may take a while)"),
+        "{report}"
+    );
+    assert!(steps.contains(&"Dumping image file"), "{report}");
+    assert!(report["seconds"].as_f64().unwrap() > 0.0);
 }
 
 /// Without system preparation the diskdump is the source disk, byte for
-/// byte, and it is written sparse.
-fn check_content(image: &Path, facts: &Value) {
+/// byte; with it, a disk of the same size that the tasks changed. Either
+/// way it is written sparse.
+fn check_content(image: &Path, facts: &Value, content: Content) {
     let size = std::fs::metadata(image).unwrap().len();
     assert_eq!(
         size,
         facts["virtual_size"].as_u64().unwrap(),
         "diskdump size"
     );
-    assert_eq!(
-        md5_file(image),
-        facts["raw_md5"].as_str().unwrap(),
-        "diskdump content"
-    );
+    let same = md5_file(image) == facts["raw_md5"].as_str().unwrap();
+    assert_eq!(same, content == Content::Identical, "diskdump content");
     let used = allocated(image);
     assert!(
         used < size * 9 / 10,
@@ -190,11 +238,45 @@ fn inspect_exports(exports: &[Export]) {
     for root in roots {
         assert_eq!(g.inspect_get_distro(&root).unwrap(), "debian", "{root}");
         assert_eq!(g.inspect_get_type(&root).unwrap(), "linux");
+        check_default_tasks(&g, &root);
     }
     g.shutdown().unwrap();
     for e in exports {
         assert!(e.dir.path().exists() && !e.facts.is_null());
     }
+}
+
+/// On a prepared image, a default task ran (passwords locked) and tasks
+/// that are off by default did not (accounts and mailboxes kept); on an
+/// unprepared one nothing changed.
+fn check_default_tasks(g: &guestfs::Handle, root: &str) {
+    g.mount_ro(root, "/").unwrap();
+    let shadow = String::from_utf8(g.read_file("/etc/shadow").unwrap()).unwrap();
+    let passwd = String::from_utf8(g.read_file("/etc/passwd").unwrap()).unwrap();
+    let prepared = !g.exists("/etc/ssh/ssh_host_ed25519_key").unwrap();
+    let hashes = shadow
+        .lines()
+        .filter(|l| l.split(':').nth(1).is_some_and(|p| p.contains('$')))
+        .count();
+    if prepared {
+        assert_eq!(hashes, 0, "{root}: passwords left:\n{shadow}");
+        assert!(
+            g.exists("/var/mail/user").unwrap(),
+            "{root}: cleanup-mail is off by default"
+        );
+        let fstab = String::from_utf8(g.read_file("/etc/fstab").unwrap()).unwrap();
+        assert!(
+            !fstab.contains("/dev/sda"),
+            "{root}: fstab still names devices:\n{fstab}"
+        );
+    } else {
+        assert!(hashes >= 3, "{root}: {shadow}");
+    }
+    assert!(
+        passwd.contains("\nalice:x:1001:"),
+        "{root}: remove-user-accounts is off by default"
+    );
+    g.umount_all().unwrap();
 }
 
 #[test]
@@ -222,7 +304,7 @@ fn every_layout() {
         "debian-gpt-boot.qcow2",
     ]
     .into_iter()
-    .map(export)
+    .map(export_prepared)
     .collect();
     inspect_exports(&exports);
 }

@@ -53,11 +53,23 @@ pub(super) struct CloudUsers {
 
 /// Read and merge the configuration files and extract the users.
 pub(super) fn load(guest: &mut dyn Guest, reporter: &dyn Reporter) -> Result<CloudUsers> {
+    let (config, _) = merged(guest, reporter)?;
+    Ok(users_of(&config, reporter))
+}
+
+/// Read and merge the configuration files; also returns the files that
+/// exist, in reading order.
+pub(super) fn merged(
+    guest: &mut dyn Guest,
+    reporter: &dyn Reporter,
+) -> Result<(Yaml, Vec<String>)> {
     let mut config = Yaml::Hash(Default::default());
+    let mut read = Vec::new();
     for path in config_files(guest)? {
         let Some(text) = files::read_text(guest, &path)? else {
             continue;
         };
+        read.push(path.clone());
         match YamlLoader::load_from_str(&text) {
             Ok(docs) => docs
                 .into_iter()
@@ -68,7 +80,7 @@ pub(super) fn load(guest: &mut dyn Guest, reporter: &dyn Reporter) -> Result<Clo
             )),
         }
     }
-    Ok(users_of(&config, reporter))
+    Ok((config, read))
 }
 
 /// The configuration files, in the order cloud-init reads them.

@@ -1,0 +1,117 @@
+//! `--host-run SCRIPT`: scripts the user runs on this machine against the
+//! guest, before the system preparation tasks. The guest's filesystems are
+//! mounted read-write on a local directory through FUSE (libguestfs
+//! `mount_local`), which is each script's working directory; the metadata
+//! is in `SNF_IMAGE_CREATOR_METADATA_<KEY>` variables. Scripts are not
+//! jailed: they run as the user running this tool, with the host's files
+//! and paths (`/etc` is the host's `/etc`, the guest's is `./etc`).
+//!
+//! libguestfs serves the FUSE mount from the thread that calls
+//! `mount_local_run`, until the mount goes away; so the scripts run on a
+//! second thread, which unmounts when they are done.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+
+use crate::guest::appliance::{Appliance, gerr};
+use crate::guest::metadata::Metadata;
+use crate::process::CommandExt;
+use crate::progress::{Reporter, begin_step};
+
+/// Run `scripts` in order on the mounted guest; the first that fails stops
+/// the run.
+pub(super) fn run_scripts(
+    vm: &Appliance,
+    scripts: &[PathBuf],
+    meta: &Metadata,
+    reporter: &dyn Reporter,
+) -> Result<()> {
+    if scripts.is_empty() {
+        return Ok(());
+    }
+    reporter.warn("--host-run scripts run on this machine as they are, not jailed in the guest");
+    let dir = tempfile::Builder::new()
+        .prefix("snf-guest.")
+        .tempdir()
+        .context("creating a mount point for --host-run")?;
+    let mp = dir
+        .path()
+        .to_str()
+        .context("the mount point is not UTF-8")?
+        .to_owned();
+    vm.handle()
+        .mount_local(&mp, Default::default())
+        .map_err(gerr(format!("mounting the guest on {mp}")))?;
+    let env: Vec<(String, String)> = meta
+        .iter()
+        .map(|(k, v)| (format!("SNF_IMAGE_CREATOR_METADATA_{k}"), v.clone()))
+        .collect();
+    std::thread::scope(|s| {
+        let worker = s.spawn(|| {
+            let result = run_all(scripts, Path::new(&mp), &env, reporter);
+            (result, unmount(Path::new(&mp)))
+        });
+        let served = vm
+            .handle()
+            .mount_local_run()
+            .map_err(gerr("serving the guest's files"));
+        if served.is_err() {
+            // The scripts may be waiting on a mount nobody serves.
+            let _ = unmount(Path::new(&mp));
+        }
+        let (result, unmounted) = worker
+            .join()
+            .map_err(|_| anyhow!("a --host-run thread panicked"))?;
+        served?;
+        result?;
+        unmounted
+    })
+}
+
+fn run_all(
+    scripts: &[PathBuf],
+    mp: &Path,
+    env: &[(String, String)],
+    reporter: &dyn Reporter,
+) -> Result<()> {
+    for script in scripts {
+        let step = begin_step(
+            reporter,
+            &format!("Running host script `{}'", script.display()),
+            None,
+        );
+        let out = Command::new(script)
+            .current_dir(mp)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .run_capture()?;
+        for line in out.lines() {
+            reporter.info(&format!("{}: {line}", script.display()));
+        }
+        step.done("done");
+    }
+    Ok(())
+}
+
+/// Unmount the FUSE mount, retrying while a process still uses it.
+fn unmount(mp: &Path) -> Result<()> {
+    let mut last = None;
+    // A script's child may still hold the directory for a moment; ten
+    // tries 200 ms apart bound the wait at two seconds.
+    for _ in 0..10 {
+        for tool in [
+            &["fusermount3", "-u"][..],
+            &["fusermount", "-u"],
+            &["umount"],
+        ] {
+            match Command::new(tool[0]).args(&tool[1..]).arg(mp).run_checked() {
+                Ok(()) => return Ok(()),
+                Err(e) => last = Some(e),
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Err(last.unwrap_or_else(|| anyhow!("cannot unmount {}", mp.display())))
+}

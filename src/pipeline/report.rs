@@ -1,0 +1,158 @@
+//! The per-step report of a run: every pipeline step and every system
+//! preparation task with the time it took and the bytes it freed (the
+//! avs_image_mgr build report), printed at the end of a run and written as
+//! JSON next to the image (`FILE.report.json`).
+//!
+//! Steps are timed by [`StepTimer`], a reporter that sits between the
+//! pipeline and the front end and notes when each step begins and ends, so
+//! that no step needs timing code of its own.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::progress::{Event, Reporter, StepId};
+use crate::sysprep::TaskOutcome;
+use crate::sysprep::report::human_bytes;
+
+/// One row of the report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Row {
+    pub step: String,
+    pub seconds: f64,
+    /// Bytes freed (tasks; a device-level task's bytes saved), if known.
+    pub bytes_freed: Option<i64>,
+}
+
+/// A reporter that forwards everything and times the steps.
+pub struct StepTimer<'a> {
+    inner: &'a dyn Reporter,
+    state: Mutex<Timing>,
+}
+
+#[derive(Default)]
+struct Timing {
+    open: HashMap<StepId, (String, Instant)>,
+    done: Vec<(String, Duration)>,
+}
+
+impl<'a> StepTimer<'a> {
+    /// Time the steps reported to `inner`.
+    pub fn new(inner: &'a dyn Reporter) -> Self {
+        StepTimer {
+            inner,
+            state: Mutex::new(Timing::default()),
+        }
+    }
+
+    /// The finished steps, in the order they ended, with the bytes each
+    /// system preparation task freed.
+    pub fn rows(&self, tasks: &[TaskOutcome]) -> Vec<Row> {
+        let done = self
+            .state
+            .lock()
+            .map(|s| s.done.clone())
+            .unwrap_or_default();
+        done.into_iter()
+            .map(|(step, time)| {
+                // Task steps are titled `(i/N) message`.
+                let message = step.split_once(") ").map_or("", |(_, m)| m);
+                let bytes_freed = step
+                    .starts_with('(')
+                    .then(|| tasks.iter().find(|t| t.message == message).map(|t| t.freed))
+                    .flatten();
+                Row {
+                    step,
+                    seconds: time.as_secs_f64(),
+                    bytes_freed,
+                }
+            })
+            .collect()
+    }
+}
+
+impl Reporter for StepTimer<'_> {
+    fn emit(&self, event: Event) {
+        if let Ok(mut st) = self.state.lock() {
+            match &event {
+                Event::Begin { id, title, .. } => {
+                    st.open.insert(*id, (title.clone(), Instant::now()));
+                }
+                Event::End { id, .. } => {
+                    if let Some((title, start)) = st.open.remove(id) {
+                        st.done.push((title, start.elapsed()));
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.inner.emit(event);
+    }
+}
+
+/// The report as a table: step, time, bytes freed, and a total line.
+pub fn table(rows: &[Row]) -> String {
+    let width = rows.iter().map(|r| r.step.len()).max().unwrap_or(4).max(4);
+    let mut text = format!("{:<width$}  {:>8}  {:>11}\n", "STEP", "TIME", "FREED");
+    for r in rows {
+        let bytes = r.bytes_freed.map_or_else(|| "-".to_owned(), human_bytes);
+        text.push_str(&format!(
+            "{:<width$}  {:>7.1}s  {bytes:>11}\n",
+            r.step, r.seconds
+        ));
+    }
+    let seconds: f64 = rows.iter().map(|r| r.seconds).sum();
+    let freed: i64 = rows.iter().filter_map(|r| r.bytes_freed).sum();
+    text.push_str(&format!(
+        "{:<width$}  {seconds:>7.1}s  {:>11}\n",
+        "TOTAL",
+        human_bytes(freed)
+    ));
+    text
+}
+
+/// The report as JSON.
+pub fn json(rows: &[Row]) -> String {
+    let freed: i64 = rows.iter().filter_map(|r| r.bytes_freed).sum();
+    let seconds: f64 = rows.iter().map(|r| r.seconds).sum();
+    let value = serde_json::json!({ "steps": rows, "seconds": seconds, "bytes_freed": freed });
+    format!(
+        "{}\n",
+        serde_json::to_string_pretty(&value).unwrap_or_default()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::progress::{NullReporter, begin_step};
+
+    #[test]
+    fn steps_are_timed_and_tasks_get_bytes() {
+        let timer = StepTimer::new(&NullReporter);
+        begin_step(&timer, "Launching helper VM", None).done("done");
+        begin_step(&timer, "(1/1) Removing files under /tmp", None).done("x");
+        let task = TaskOutcome {
+            name: "cleanup-tmp",
+            message: "Removing files under /tmp",
+            changes: Vec::new(),
+            freed: 4096,
+            duration: Duration::ZERO,
+        };
+        let rows = timer.rows(&[task]);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].bytes_freed, None);
+        assert_eq!(rows[1].bytes_freed, Some(4096));
+        let t = table(&rows);
+        assert!(t.starts_with("STEP"), "{t}");
+        assert!(
+            t.contains("(1/1) Removing files under /tmp") && t.contains("4.0 KiB"),
+            "{t}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&json(&rows)).unwrap();
+        assert_eq!(v["steps"][1]["bytes_freed"], 4096);
+        assert_eq!(v["bytes_freed"], 4096);
+    }
+}

@@ -1,0 +1,82 @@
+//! The system preparation step: inside the helper VM, after the metadata
+//! is collected and before the VM shuts down. Prints the task and parameter
+//! listings when asked, then runs the enabled tasks inside one read-write
+//! mount (read-only for a dry run, whose changes stay in memory), then the
+//! device-level tasks on the unmounted disk. `--host-run` scripts run in
+//! the same mount, before the tasks.
+
+use anyhow::Result;
+
+use crate::guest::OsInfo;
+use crate::guest::appliance::Appliance;
+use crate::guest::metadata::Metadata;
+use crate::guest::profile::Profile;
+use crate::plan::Plan;
+use crate::progress::{Event, Reporter, begin_step};
+use crate::sysprep::{self, TaskOutcome, listing, report, runner};
+
+use super::host_run;
+
+/// Print what was asked for and run the tasks; returns what each task did.
+pub(super) fn prepare(
+    vm: &mut Appliance,
+    os: &OsInfo,
+    profile: &Profile,
+    meta: &mut Metadata,
+    plan: &Plan,
+    reporter: &dyn Reporter,
+) -> Result<Vec<TaskOutcome>> {
+    let opts = &plan.sysprep;
+    let tasks = sysprep::tasks_for(profile);
+    if opts.print_tasks {
+        reporter.emit(Event::Listing(listing::tasks_text(&tasks, &opts.selection)));
+    }
+    if opts.print_params {
+        reporter.emit(Event::Listing(listing::params_text(&opts.params)));
+    }
+    let scripts = if opts.dry_run {
+        &[][..]
+    } else {
+        &plan.host_run[..]
+    };
+    if opts.dry_run && !plan.host_run.is_empty() {
+        reporter.warn("--host-run scripts are not run in a dry run");
+    }
+    let run_tasks = opts.run && (plan.output.is_some() || opts.dry_run);
+    if !run_tasks && (scripts.is_empty() || plan.output.is_none()) {
+        return Ok(Vec::new());
+    }
+    if run_tasks && tasks.is_empty() {
+        reporter.warn("there are no system preparation tasks for this operating system");
+    }
+    let enabled = if run_tasks {
+        runner::enabled(&tasks, opts)
+    } else {
+        Vec::new()
+    };
+    reporter.section("Preparing system for image creation:");
+    let how = if opts.dry_run {
+        "read-only (dry run)"
+    } else {
+        "read-write"
+    };
+    let step = begin_step(reporter, &format!("Mounting the media {how}"), None);
+    vm.mount(os, opts.dry_run, reporter)?;
+    step.done("done");
+    let done = host_run::run_scripts(vm, scripts, meta, reporter)
+        .and_then(|()| runner::run_files(&enabled, opts, vm, os, meta, reporter));
+    let step = begin_step(reporter, "Umounting the media", None);
+    vm.umount_all()?;
+    step.done("done");
+    let mut outcomes = done?;
+    outcomes.extend(runner::run_devices(&enabled, opts, vm, os, meta, reporter)?);
+    if opts.dry_run {
+        let text = if opts.json {
+            report::dry_run_json(&outcomes)
+        } else {
+            report::dry_run_text(&outcomes)
+        };
+        reporter.emit(Event::Listing(text));
+    }
+    Ok(outcomes)
+}

@@ -1,0 +1,482 @@
+//! System preparation on a real Debian image: every task's effect in the
+//! exported image, nothing changed outside the tasks' targets, the dry-run
+//! list equal to what the real run changed, and bad task names or
+//! parameters refused before the media is opened.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::Value;
+use snf_image_creator::guest::appliance::probe_kvm;
+
+use crate::support::*;
+
+/// Every task that is off by default, so one run exercises the whole table.
+const OFF_BY_DEFAULT: &[&str] = &[
+    "cleanup-mail",
+    "remove-user-accounts",
+    "rename-default-cloud-init-user",
+    "enable-root-in-cloud-init",
+    "cleanup-cron-spool",
+    "add-root-authorized-keys",
+];
+
+/// The directories compared before and after (no task touches /usr).
+const COMPARED: &[&str] = &["/etc", "/var", "/root", "/home", "/tmp", "/boot"];
+
+fn sysprep_args(keys: &Path) -> Vec<String> {
+    let mut args = Vec::new();
+    for t in OFF_BY_DEFAULT {
+        args.push("--enable-sysprep".to_owned());
+        args.push((*t).to_owned());
+    }
+    for p in ["default_user=cloud", "bootmenu_timeout=3"] {
+        args.push("--sysprep-param".into());
+        args.push(p.into());
+    }
+    args.push("--sysprep-param".into());
+    args.push(format!("authorized_keys={}", keys.display()));
+    args
+}
+
+/// Path → md5 (regular files) or kind marker, for `COMPARED` of one root.
+fn tree(g: &guestfs::Handle, root: &str, scratch: &Path) -> BTreeMap<String, String> {
+    g.mount_ro(root, "/").unwrap();
+    let mut map = BTreeMap::new();
+    for dir in COMPARED {
+        if !g.is_dir(dir, Default::default()).unwrap() {
+            continue;
+        }
+        for name in g.find(dir).unwrap() {
+            map.insert(format!("{dir}/{name}"), "(entry)".to_owned());
+        }
+        let sums = scratch.join("sums");
+        g.checksums_out("md5", dir, sums.to_str().unwrap()).unwrap();
+        for line in std::fs::read_to_string(&sums).unwrap().lines() {
+            let (sum, path) = line.split_once("  ").unwrap();
+            map.insert(
+                format!("{dir}/{}", path.trim_start_matches("./")),
+                sum.to_owned(),
+            );
+        }
+    }
+    g.umount_all().unwrap();
+    map
+}
+
+/// The paths that differ between two trees.
+fn differences(a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) -> Vec<String> {
+    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .cloned()
+        .collect()
+}
+
+fn appliance(disks: &[(&Path, &str)]) -> guestfs::Handle {
+    let g = guestfs::Handle::create().unwrap();
+    g.set_backend("direct").unwrap();
+    if probe_kvm(&g.get_hv().unwrap()).is_err() {
+        g.set_backend_setting("force_tcg", "1").unwrap();
+    }
+    for (path, format) in disks {
+        let opts = guestfs::AddDriveOptArgs {
+            readonly: Some(true),
+            format: Some(format),
+            ..Default::default()
+        };
+        g.add_drive(path.to_str().unwrap(), opts).unwrap();
+    }
+    g.launch().unwrap();
+    g
+}
+
+fn read(g: &guestfs::Handle, path: &str) -> String {
+    String::from_utf8_lossy(&g.read_file(path).unwrap()).into_owned()
+}
+
+/// The planned changes of a dry-run JSON listing: path → task.
+fn planned(json: &Value) -> BTreeMap<String, String> {
+    let mut map = BTreeMap::new();
+    for task in json["tasks"].as_array().unwrap() {
+        for c in task["changes"].as_array().unwrap() {
+            map.insert(
+                c["path"].as_str().unwrap().to_owned(),
+                task["name"].as_str().unwrap().to_owned(),
+            );
+        }
+    }
+    map
+}
+
+#[test]
+fn every_task_on_the_debian_image() {
+    let (src, _) = fixture("debian-gpt.qcow2");
+    let before = sha256_file(&src);
+    let dir = scratch();
+    let keys = dir.path().join("keys.pub");
+    std::fs::write(
+        &keys,
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITEST test@host\n",
+    )
+    .unwrap();
+    let mut args = sysprep_args(&keys);
+    let script = dir.path().join("mark.sh");
+    write_script(
+        &script,
+        "#!/bin/sh\necho \"$SNF_IMAGE_CREATOR_METADATA_OS $(cat etc/hostname)\" > root/host-run-marker\necho marked\n",
+    );
+    args.extend(["--host-run".to_owned(), script.to_str().unwrap().to_owned()]);
+
+    // 1. The dry run: a JSON list of changes, nothing written.
+    let tmp = scratch();
+    let out = dir.path().join("debian.diskdump");
+    let dry = run(mkimage()
+        .arg("--tmpdir")
+        .arg(tmp.path())
+        .args(&args)
+        .args(["--dry-run", "--json", "-o"])
+        .arg(&out)
+        .arg(&src));
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert!(!out.exists(), "a dry run wrote the image");
+    let json: Value =
+        serde_json::from_str(&dry.stdout).unwrap_or_else(|e| panic!("{e}: {}", dry.stdout));
+    let plan = planned(&json);
+    assert!(json["bytes_freed"].as_i64().unwrap() > 1 << 20, "{json}");
+
+    // 2. The real run, with the listings.
+    let real = run(mkimage()
+        .arg("--tmpdir")
+        .arg(tmp.path())
+        .args(&args)
+        .args(["--print-syspreps", "--print-sysprep-params", "-o"])
+        .arg(&out)
+        .arg(&src));
+    assert_eq!(real.code, 0, "{}", real.stderr);
+    assert_empty_dir(tmp.path());
+    assert_eq!(sha256_file(&src), before, "the source changed");
+    let n = json["tasks"].as_array().unwrap().len();
+    assert!(
+        real.stderr
+            .contains(&format!("(1/{n}) Removing files under /var/cache ... ")),
+        "{}",
+        real.stderr
+    );
+    assert!(
+        real.stderr
+            .contains("Mounting the media read-write ... done")
+    );
+    assert!(
+        real.stdout
+            .starts_with("Enabled system preparation operations:\n"),
+        "{}",
+        real.stdout
+    );
+    assert!(real.stdout.contains("    cleanup-mail:\n"));
+    assert!(real.stdout.contains("    NAME:        default_user\n    DESCRIPTION: Name of the default cloud-init user\n    TYPE:        string\n    VALUE:       cloud\n"), "{}", real.stdout);
+    let meta: Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{}.meta", out.display())).unwrap())
+            .unwrap();
+    let p = &meta["properties"];
+    assert_eq!(p["CLOUD_INIT_DEFAULT_USER"], "cloud", "{meta}");
+    assert_eq!(p["USERS"], "cloud root", "{meta}");
+    assert!(real.stderr.contains("\nReport:\nSTEP"), "{}", real.stderr);
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{}.report.json", out.display())).unwrap(),
+    )
+    .unwrap();
+    let tmp_row = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| {
+            s["step"]
+                .as_str()
+                .unwrap()
+                .ends_with(") Removing files under /tmp and /var/tmp")
+        })
+        .unwrap();
+    assert!(tmp_row["bytes_freed"].as_i64().unwrap() > 0, "{report}");
+    assert_eq!(
+        report["bytes_freed"], json["bytes_freed"],
+        "the report and the dry run disagree"
+    );
+
+    // 3. Compare the trees: what differs is exactly what the dry run listed.
+    let g = appliance(&[(&src, "qcow2"), (&out, "raw")]);
+    let (a, b) = (
+        tree(&g, "/dev/sda2", dir.path()),
+        tree(&g, "/dev/sdb2", dir.path()),
+    );
+    let mut diff = differences(&a, &b);
+    // The host script's file: written by --host-run, which a dry run skips.
+    diff.retain(|p| p != "/root/host-run-marker");
+    assert!(
+        real.stderr.contains("Running host script"),
+        "{}",
+        real.stderr
+    );
+    assert!(real.stderr.contains("mark.sh: marked"), "{}", real.stderr);
+    for path in &diff {
+        let covered = plan
+            .keys()
+            .any(|p| path == p || path.starts_with(&format!("{p}/")));
+        assert!(covered, "{path} changed, but no task listed it");
+    }
+    for (path, task) in &plan {
+        assert!(
+            diff.contains(path),
+            "{task} listed {path}, which did not change"
+        );
+    }
+    check_effects(&g, &a, &b);
+    g.shutdown().unwrap();
+}
+
+/// Each task's effect, read from the exported image (`b`; `a` is the source).
+fn check_effects(g: &guestfs::Handle, a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) {
+    let gone = |p: &str| {
+        assert!(a.contains_key(p), "the fixture lacks {p}");
+        assert!(!b.contains_key(p), "{p} is still there");
+    };
+    for p in [
+        "/var/cache/man/index.db",
+        "/tmp/junk.txt",
+        "/tmp/dir1",
+        "/tmp/.X11-unix",
+        "/var/tmp/junk2.txt",
+        "/var/mail/user",
+        "/root/.bash_history",
+        "/home/user",
+        "/home/alice",
+        "/home/bob",
+        "/etc/udev/rules.d/70-persistent-net.rules",
+        "/etc/shadow-",
+        "/etc/passwd-",
+        "/etc/gshadow-",
+        "/etc/NetworkManager/system-connections/Wired.nmconnection",
+        "/etc/ssh/ssh_host_ed25519_key",
+        "/etc/ssh/ssh_host_rsa_key.pub",
+        "/var/lib/cloud/instance",
+        "/var/lib/cloud/instances",
+        "/var/lib/dhcp/dhclient.eth0.leases",
+        "/var/lib/systemd/random-seed",
+        "/var/crash/some.crash",
+        "/var/lib/systemd/coredump/core.sleep.1000.zst",
+        "/var/spool/cron/crontabs/user",
+        "/etc/blkid.tab",
+        "/etc/lvm/devices/system.devices",
+        "/root/.local/share/fish/fish_history",
+    ] {
+        gone(p);
+    }
+    assert!(
+        !b.keys().any(|p| p.ends_with(".journal")),
+        "journal files left"
+    );
+    assert!(
+        !b.keys()
+            .any(|p| p.starts_with("/var/cache/apt/archives/") && p.ends_with(".deb"))
+    );
+    g.mount_ro("/dev/sdb2", "/").unwrap();
+    let empty = "d41d8cd98f00b204e9800998ecf8427e";
+    for p in [
+        "/var/log/syslog",
+        "/var/log/auth.log",
+        "/var/log/wtmp",
+        "/var/log/apt/history.log",
+        "/etc/machine-id",
+    ] {
+        assert_eq!(b[p], empty, "{p} is not empty");
+    }
+    let shadow = read(g, "/etc/shadow");
+    assert!(
+        shadow
+            .lines()
+            .all(|l| !l.split(':').nth(1).unwrap().contains('$')),
+        "{shadow}"
+    );
+    let passwd = read(g, "/etc/passwd");
+    assert!(
+        !passwd.contains("\nuser:")
+            && !passwd.contains("\nalice:")
+            && passwd.contains("\nnobody:x:65534:"),
+        "{passwd}"
+    );
+    let group = read(g, "/etc/group");
+    let member = |l: &str, u: &str| {
+        l.starts_with(&format!("{u}:"))
+            || l.split(':')
+                .nth(3)
+                .is_some_and(|m| m.split(',').any(|x| x == u))
+    };
+    assert!(
+        !group
+            .lines()
+            .any(|l| member(l, "user") || member(l, "alice")),
+        "{group}"
+    );
+    assert!(group.contains("\nusers:x:100:"), "{group}");
+    for f in ["/etc/subuid", "/etc/subgid"] {
+        assert!(!read(g, f).contains("alice:"), "{f}");
+    }
+    let extlinux = read(g, "/boot/extlinux/extlinux.conf");
+    assert!(
+        extlinux.contains("TIMEOUT 30\n")
+            && extlinux.contains("root=UUID=")
+            && !extlinux.contains("ttyS0"),
+        "{extlinux}"
+    );
+    assert!(!read(g, "/etc/gshadow").contains("alice"));
+    let fstab = read(g, "/etc/fstab");
+    assert!(
+        fstab.contains("UUID=") && !fstab.contains("/dev/sda2"),
+        "{fstab}"
+    );
+    let grub = read(g, "/boot/grub/grub.cfg");
+    assert!(
+        grub.contains("set timeout=3\n") && !grub.contains("ttyS0"),
+        "{grub}"
+    );
+    assert!(
+        grub.contains("net.ifnames=0") && grub.contains("root=UUID="),
+        "{grub}"
+    );
+    let default = read(g, "/etc/default/grub");
+    assert!(
+        default.contains("GRUB_TIMEOUT=3\n") && default.contains("net.ifnames=0\""),
+        "{default}"
+    );
+    assert!(read(g, "/boot/grub/menu.lst").contains("timeout 3\n"));
+    assert!(
+        read(g, "/etc/acpi/events/powerbtn-acpi-support")
+            .contains("action=/sbin/shutdown -h now\n")
+    );
+    assert!(
+        read(g, "/etc/sysctl.d/10-ipv6-privacy.conf")
+            .contains("net.ipv6.conf.all.use_tempaddr = 0")
+    );
+    let netplan = read(g, "/etc/netplan/50-cloud-init.yaml");
+    assert!(
+        !netplan.contains("macaddress") && netplan.contains("dhcp4: true"),
+        "{netplan}"
+    );
+    assert!(!read(g, "/etc/systemd/network/10-eth0.network").contains("MACAddress"));
+    let hosts = read(g, "/etc/hosts");
+    assert!(
+        !hosts.contains("testvm") && hosts.contains("localhost"),
+        "{hosts}"
+    );
+    let cfg = read(g, "/etc/cloud/cloud.cfg");
+    assert!(
+        cfg.contains("name: cloud") && read(g, "/etc/cloud/cloud.cfg.bak").contains("name: debian")
+    );
+    assert!(
+        read(
+            g,
+            "/etc/cloud/cloud.cfg.d/60_snf-image-creator-EnableRoot.cfg"
+        )
+        .contains("disable_root: false")
+    );
+    assert!(read(g, "/root/.ssh/authorized_keys").contains("AAAAITEST"));
+    assert_eq!(read(g, "/root/host-run-marker"), "debian testvm\n");
+    assert!(g.exists("/etc/ssh/sshd_config").unwrap() && g.exists("/var/lib/cloud/seed").unwrap());
+    g.umount_all().unwrap();
+}
+
+#[test]
+fn bad_task_names_and_parameters() {
+    let (img, _) = fixture("debian-mbr.qcow2");
+    let dir = scratch();
+    let out = dir.path().join("out.diskdump");
+    let plain = dir.path().join("plain.sh");
+    std::fs::write(&plain, "#!/bin/sh\n").unwrap();
+    let plain = plain.to_str().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--disable-sysprep", "cleanup-lgo"],
+            "--disable-sysprep cleanup-lgo: no such system preparation task; did you mean `cleanup-log`?",
+        ),
+        (
+            &["--enable-sysprep", "remove-users"],
+            "no such system preparation task",
+        ),
+        (
+            &["--sysprep-param", "bootmenu_timeout=soon"],
+            "`soon` is not a positive integer",
+        ),
+        (
+            &["--sysprep-param", "BOOTMENU_TIMEOUT=3"],
+            "did you mean `bootmenu_timeout`?",
+        ),
+        (
+            &["--sysprep-param", "authorized_keys=/nonexistent/keys"],
+            "/nonexistent/keys",
+        ),
+        (
+            &["--sysprep-param", "sensitive_userdata=.a,,.b"],
+            "empty item",
+        ),
+        (&["--json"], "give --dry-run too"),
+        (
+            &["--host-run", "/nonexistent/script.sh"],
+            "--host-run /nonexistent/script.sh",
+        ),
+        (&["--host-run", plain], "the script is not executable"),
+    ];
+    for (args, text) in cases {
+        let tmp = scratch();
+        let r = run(mkimage()
+            .arg("--tmpdir")
+            .arg(tmp.path())
+            .args(*args)
+            .arg("-o")
+            .arg(&out)
+            .arg(&img));
+        r.assert_error(2, text);
+        assert!(
+            !r.stderr.contains("Launching"),
+            "{args:?} got as far as the helper VM"
+        );
+        assert_empty_dir(tmp.path());
+    }
+    assert!(!out.exists());
+}
+
+fn write_script(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// A failing --host-run script stops the run with its name and exit code,
+/// and leaves no mount, work file or output behind.
+#[test]
+fn failing_host_script() {
+    let (img, _) = fixture("debian-mbr.qcow2");
+    let dir = scratch();
+    let script = dir.path().join("fail.sh");
+    write_script(&script, "#!/bin/sh\necho broken >&2\nexit 3\n");
+    let tmp = scratch();
+    let out = dir.path().join("out.diskdump");
+    let r = run(mkimage()
+        .arg("--tmpdir")
+        .arg(tmp.path())
+        .arg("--host-run")
+        .arg(&script)
+        .arg("-o")
+        .arg(&out)
+        .arg(&img));
+    r.assert_error(1, "fail.sh` failed (exit code 3): broken");
+    assert!(r.stderr.contains("not jailed"), "{}", r.stderr);
+    assert!(!out.exists());
+    assert_empty_dir(tmp.path());
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+    assert!(
+        !mounts.contains("snf-guest."),
+        "a FUSE mount is left:\n{mounts}"
+    );
+}
