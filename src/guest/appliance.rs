@@ -357,21 +357,36 @@ impl Guest for Appliance {
 
     fn find(&mut self, dir: &str) -> Result<Vec<FoundEntry>> {
         let names = self.g.find(dir).map_err(gerr(format!("listing {dir}")))?;
+        let base = dir.trim_end_matches('/');
+        // lstatnslist takes plain names in one directory: group the found
+        // paths by their directory (find lists a directory's entries
+        // together, right after it).
+        let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
+        for rel in &names {
+            // libguestfs's find gives `/sub/name`, relative to `dir`.
+            let rel = rel.trim_start_matches('/');
+            let (parent, name) = match rel.rsplit_once('/') {
+                Some((p, n)) => (format!("{base}/{p}"), n),
+                None => (base.to_owned(), rel),
+            };
+            match groups.iter_mut().find(|(p, _)| *p == parent) {
+                Some((_, list)) => list.push(name),
+                None => groups.push((parent, vec![name])),
+            }
+        }
         let mut found = Vec::with_capacity(names.len());
-        // lstatnslist joins each name to `dir`, nested names included; one
-        // call per chunk keeps each message well under the protocol limit.
-        for chunk in names.chunks(4096) {
-            let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        for (parent, list) in groups {
             let stats = self
                 .g
-                .lstatnslist(dir, &refs)
-                .map_err(gerr(format!("examining the entries of {dir}")))?;
-            found.extend(chunk.iter().zip(stats).map(|(name, st)| FoundEntry {
-                path: format!("{}/{name}", dir.trim_end_matches('/')),
+                .lstatnslist(&parent, &list)
+                .map_err(gerr(format!("examining the entries of {parent}")))?;
+            found.extend(list.iter().zip(stats).map(|(name, st)| FoundEntry {
+                path: format!("{parent}/{name}"),
                 kind: kind_of_mode(st.st_mode),
                 size: u64::try_from(st.st_size).unwrap_or(0),
             }));
         }
+        found.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(found)
     }
 

@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 
-use super::util::{children, delete_children, files_under, is_dir, join};
+use super::util::{children, delete_children, files_under, join};
 use super::{Action, Change, Ctx, Task};
 use crate::guest::EntryKind;
 
@@ -112,16 +112,23 @@ fn cleanup_userdata(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
     let names = cx.params.list("sensitive_userdata").to_vec();
     let mut changes = Vec::new();
     for home in &homes {
+        // One listing per home answers for the names without a `/`.
+        let listing = children(cx.guest, home)?;
         for name in &names {
             let path = join(home, name.trim_start_matches('/'));
-            if is_dir(cx.guest, &path)? {
-                changes.extend(
+            let kind = if name.trim_start_matches('/').contains('/') {
+                super::util::entry_kind(cx.guest, &path)?
+            } else {
+                listing.iter().find(|(p, _)| *p == path).map(|(_, k)| *k)
+            };
+            match kind {
+                None => {}
+                Some(EntryKind::Dir) => changes.extend(
                     files_under(cx.guest, &path)?
                         .into_iter()
                         .map(|e| Change::Delete(e.path)),
-                );
-            } else {
-                changes.extend(super::util::delete_if_present(cx.guest, &path)?);
+                ),
+                Some(_) => changes.push(Change::Delete(path)),
             }
         }
     }

@@ -241,11 +241,34 @@ fn fstab_uuids(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
     Ok(changes)
 }
 
+/// The partition numbers that `root=`, `resume=` and `RESUME=` name with
+/// a volatile device name in the files [`cmdline_uuids`] edits.
+fn referenced_partitions(cx: &mut Ctx<'_>) -> Result<std::collections::BTreeSet<u32>> {
+    let mut files = owned(GRUB2_CFGS);
+    files.extend(owned(GRUB_LEGACY));
+    files.push(DEFAULT_GRUB.into());
+    files.push("/etc/initramfs-tools/conf.d/resume".into());
+    files.extend(syslinux_configs(cx.guest)?);
+    let mut found = std::collections::BTreeSet::new();
+    for f in files {
+        let Some(text) = crate::sysprep::util::read_text(cx.guest, &f)? else {
+            continue;
+        };
+        for word in text.split(|c: char| c.is_whitespace() || c == '"' || c == '\'') {
+            let dev = ["root=", "resume=", "RESUME="]
+                .iter()
+                .find_map(|p| word.strip_prefix(p));
+            found.extend(dev.and_then(volatile_partition));
+        }
+    }
+    Ok(found)
+}
+
 /// root=/dev/sdXN on every kernel command line, and RESUME= of the
 /// initramfs: the UUID of the same partition.
 fn cmdline_uuids(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
     let mut uuids = std::collections::BTreeMap::new();
-    for n in 1..=16u32 {
+    for n in referenced_partitions(cx)? {
         let uuid = cx
             .guest
             .fs_uuid(&format!("/dev/sda{n}"))
