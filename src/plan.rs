@@ -40,6 +40,8 @@ pub struct Request {
     pub print_metadata: bool,
     /// `KEY=VALUE` strings as typed.
     pub metadata: Vec<String>,
+    /// Upload and registration options.
+    pub cloud: crate::cloud::request::UploadRequest,
 }
 
 /// A validated run.
@@ -56,6 +58,8 @@ pub struct Plan {
     pub print_metadata: bool,
     /// User metadata, keys upper-cased, in the order given.
     pub metadata: Vec<(String, String)>,
+    /// Where to upload (and register) the image, if anywhere.
+    pub upload: Option<crate::cloud::request::UploadPlan>,
 }
 
 impl Request {
@@ -67,9 +71,10 @@ impl Request {
                 self.source.display()
             )));
         }
-        if self.outfile.is_none() && !self.print_metadata {
+        let upload = self.cloud.clone().validate().map_err(usage)?;
+        if self.outfile.is_none() && !self.print_metadata && upload.is_none() {
             return Err(usage(
-                "nothing to do: give -o FILE to export the image, or --print-metadata",
+                "nothing to do: give -o FILE to export the image, -u NAME to upload it, or --print-metadata",
             ));
         }
         if let Some(dir) = &self.tmpdir {
@@ -80,11 +85,14 @@ impl Request {
             .as_deref()
             .map(|o| check_output(o, self.force))
             .transpose()?;
-        let metadata = self
+        let mut metadata: Vec<(String, String)> = self
             .metadata
             .iter()
             .map(|m| parse_assignment(m).map_err(|e| usage(format!("-m {m}: {e}"))))
             .collect::<Result<_, _>>()?;
+        if let Some(d) = upload.as_ref().and_then(|u| u.description.clone()) {
+            metadata.push(("DESCRIPTION".into(), d));
+        }
         Ok(Plan {
             source: self.source,
             output,
@@ -94,6 +102,7 @@ impl Request {
             allow_unsupported: self.allow_unsupported,
             print_metadata: self.print_metadata,
             metadata,
+            upload,
         })
     }
 }

@@ -61,6 +61,9 @@ pub struct MkimageArgs {
     /// EXCLUDE_ALL_TASKS=yes in the metadata.
     #[arg(long)]
     pub allow_unsupported: bool,
+
+    #[command(flatten)]
+    pub cloud: super::cloud::CloudArgs,
 }
 
 impl MkimageArgs {
@@ -75,6 +78,7 @@ impl MkimageArgs {
             allow_unsupported: self.allow_unsupported,
             print_metadata: self.print_metadata,
             metadata: self.metadata.clone(),
+            cloud: self.cloud.request(),
         }
     }
 }
@@ -98,4 +102,11 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         tmpdir: Option<PathBuf>,
     },
+    /// List or show the images registered in the local store or a cloud.
+    Images(super::cloud::ImagesArgs),
+    /// Serve the local image store over the Synnefo APIs (Astakos, Pithos,
+    /// Plankton), for kamaki and for snf-mkimage -a URL -t TOKEN.
+    Serve(super::cloud::ServeArgs),
+    /// Upload (and register) an image exported before with -o.
+    Upload(super::cloud::UploadArgs),
 }

@@ -8,6 +8,7 @@
 
 pub mod doctor;
 pub mod outputs;
+pub mod upload;
 
 use std::path::{Path, PathBuf};
 
@@ -38,6 +39,8 @@ pub struct Outcome {
     pub digests: Option<Digests>,
     /// Files written, image first.
     pub written: Vec<PathBuf>,
+    /// The image as registered, when it was.
+    pub image: Option<crate::cloud::RemoteImage>,
 }
 
 /// The disk the helper VM works on: the overlay, or the source itself.
@@ -67,6 +70,7 @@ pub fn run(plan: &Plan, reporter: &dyn Reporter, cancel: &Cancel) -> Result<Outc
 }
 
 fn run_inner(plan: &Plan, reporter: &dyn Reporter, cancel: &Cancel) -> Result<Outcome> {
+    let cloud = upload::prepare(plan, reporter)?;
     let source = examine(&plan.source, reporter)?;
     cancel.check()?;
     let workdir = WorkDir::create(plan.tmpdir.as_deref())?;
@@ -101,11 +105,14 @@ fn run_inner(plan: &Plan, reporter: &dyn Reporter, cancel: &Cancel) -> Result<Ou
         size,
         digests: None,
         written: Vec::new(),
+        image: None,
     };
-    if let Some(output) = &plan.output {
+    if let Some(output) = &upload::export_output(plan, &workdir) {
         cancel.check()?;
         write_outputs(output, &disk, &workdir, &mut outcome, reporter, cancel)?;
     }
+    cancel.check()?;
+    outcome.image = upload::run(cloud.as_ref(), &outcome, reporter)?;
     workdir.close()?;
     Ok(outcome)
 }

@@ -4,5 +4,6 @@
 
 mod bad_input;
 mod cli;
+mod cloud;
 mod export;
 mod support;
