@@ -41,6 +41,7 @@ else
     km fernet_setup --keystone-user root --keystone-group root
     km credential_setup --keystone-user root --keystone-group root
     km bootstrap --bootstrap-password admin --bootstrap-admin-url "http://127.0.0.1:$port/v3/" \
+        --bootstrap-internal-url "http://127.0.0.1:$port/v3/" \
         --bootstrap-public-url "http://127.0.0.1:$port/v3/" --bootstrap-region-id RegionOne
 fi
 # Keystone parses sys.argv with oslo.config: hide gunicorn's arguments.

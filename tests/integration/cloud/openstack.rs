@@ -1,5 +1,6 @@
 //! OpenStack: the real Glance v2 (PyPI `glance`, gunicorn, sqlite, file
-//! store) without auth, with the account read from a clouds.yaml.
+//! store) without auth, and once behind the real Keystone v3, with the
+//! account read from a clouds.yaml.
 
 use std::path::Path;
 
@@ -71,4 +72,45 @@ fn glance_without_auth_gets_a_raw_image_with_properties() {
     ]));
     assert_eq!(show.code, 0, "{}", show.stderr);
     assert_eq!(json(&show.stdout)["id"], reg["id"]);
+}
+
+#[test]
+fn glance_behind_keystone() {
+    let dir = scratch();
+    let (kport, gport) = (free_port(), free_port());
+    let glance_url = format!("http://127.0.0.1:{gport}");
+    let keystone_url = format!("http://127.0.0.1:{kport}");
+    let _ks = LabServer::start(
+        "start-keystone.sh",
+        &dir.path().join("ks"),
+        &[&kport.to_string(), &glance_url],
+    );
+    let _gl = LabServer::start(
+        "start-glance.sh",
+        &dir.path().join("gl"),
+        &[&gport.to_string(), &keystone_url],
+    );
+    let auth = |pw: &str| {
+        format!(
+            "    auth:\n      auth_url: {keystone_url}/v3\n      username: demo\n      password: {pw}\n      project_name: demo\n      user_domain_id: default\n      project_domain_id: default\n    region_name: RegionOne\n"
+        )
+    };
+    let img = dir.path().join("k.diskdump");
+    make_file(&img, &[Fill::Random(51)], 99);
+
+    let bad = clouds_yaml(dir.path(), &auth("not-the-password"));
+    let r = upload_to(&bad, &img, &["-r", "K"]);
+    r.assert_error(1, "authentication at");
+    assert!(!r.stderr.contains("not-the-password"), "{}", r.stderr);
+
+    let good = clouds_yaml(dir.path(), &auth("demo"));
+    let r = upload_to(&good, &img, &["-r", "Keystone image"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let reg = json(&r.stdout);
+    assert_eq!(reg["status"], "active");
+    assert_eq!(reg["size"], std::fs::metadata(&img).unwrap().len());
+    assert!(
+        reg["location"].as_str().unwrap().starts_with(&glance_url),
+        "the catalog's endpoint is used"
+    );
 }
