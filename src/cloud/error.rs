@@ -107,7 +107,13 @@ impl CloudError {
     /// An I/O error on a local path.
     pub fn io(what: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         let path: PathBuf = path.into();
-        if source.raw_os_error() == Some(libc::ENOSPC) {
+        // tempfile wraps its errors (keeping the kind, not the errno).
+        let full = source.raw_os_error() == Some(libc::ENOSPC)
+            || matches!(
+                source.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            );
+        if full {
             return CloudError::Full(format!(
                 "no space left on the device holding {}",
                 path.display()

@@ -161,6 +161,10 @@ impl Answer {
 
     /// An error answer for a store error.
     pub(crate) fn from_error(e: &CloudError) -> Answer {
+        if e.kind() == ErrorKind::Full {
+            // Server paths are nobody else's business.
+            return Answer::text(507, "no space left on the server");
+        }
         let status = match e.kind() {
             ErrorKind::NotFound => 404,
             ErrorKind::Full => 507,

