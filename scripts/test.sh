@@ -11,6 +11,7 @@ start=$(date +%s)
 scripts/setup.sh --no-build
 export PATH="$HOME/.cargo/bin:$PATH"
 scripts/fixtures.sh
+scripts/cloudlab/install.sh
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -6,6 +6,7 @@
 //! ends print.
 
 pub mod cli;
+pub mod cloud;
 pub mod guest;
 pub mod media;
 pub mod pipeline;

@@ -45,6 +45,8 @@ pub struct Request {
     pub sysprep: SysprepRequest,
     /// `--host-run` scripts, in order.
     pub host_run: Vec<PathBuf>,
+    /// Upload and registration options.
+    pub cloud: crate::cloud::request::UploadRequest,
 }
 
 /// The system preparation options, before validation.
@@ -103,6 +105,8 @@ pub struct Plan {
     pub sysprep: sysprep::Options,
     /// Scripts run on the host with the guest mounted, before the tasks.
     pub host_run: Vec<PathBuf>,
+    /// Where to upload (and register) the image, if anywhere.
+    pub upload: Option<crate::cloud::request::UploadPlan>,
 }
 
 impl Request {
@@ -116,9 +120,10 @@ impl Request {
         }
         let sysprep = self.sysprep.validate()?;
         let prints = self.print_metadata || sysprep.print_tasks || sysprep.print_params;
-        if self.outfile.is_none() && !prints && !sysprep.dry_run {
+        let upload = self.cloud.clone().validate().map_err(usage)?;
+        if self.outfile.is_none() && !prints && !sysprep.dry_run && upload.is_none() {
             return Err(usage(
-                "nothing to do: give -o FILE to export the image, or --print-metadata",
+                "nothing to do: give -o FILE to export the image, -u NAME to upload it, or --print-metadata",
             ));
         }
         if let Some(dir) = &self.tmpdir {
@@ -132,11 +137,14 @@ impl Request {
             .as_deref()
             .map(|o| check_output(o, self.force))
             .transpose()?;
-        let metadata = self
+        let mut metadata: Vec<(String, String)> = self
             .metadata
             .iter()
             .map(|m| parse_assignment(m).map_err(|e| usage(format!("-m {m}: {e}"))))
             .collect::<Result<_, _>>()?;
+        if let Some(d) = upload.as_ref().and_then(|u| u.description.clone()) {
+            metadata.push(("DESCRIPTION".into(), d));
+        }
         Ok(Plan {
             source: self.source,
             output,
@@ -148,6 +156,7 @@ impl Request {
             metadata,
             sysprep,
             host_run: self.host_run,
+            upload,
         })
     }
 }

@@ -71,6 +71,9 @@ pub struct MkimageArgs {
     /// Repeatable; a script that fails stops the run.
     #[arg(long = "host-run", value_name = "SCRIPT")]
     pub host_run: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub cloud: super::cloud::CloudArgs,
 }
 
 /// System preparation options.
@@ -141,6 +144,7 @@ impl MkimageArgs {
             metadata: self.metadata.clone(),
             sysprep: self.sysprep.request(),
             host_run: self.host_run.clone(),
+            cloud: self.cloud.request(),
         }
     }
 }
@@ -164,4 +168,11 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         tmpdir: Option<PathBuf>,
     },
+    /// List or show the images registered in the local store or a cloud.
+    Images(super::cloud::ImagesArgs),
+    /// Serve the local image store over the Synnefo APIs (Astakos, Pithos,
+    /// Plankton), for kamaki and for snf-mkimage -a URL -t TOKEN.
+    Serve(super::cloud::ServeArgs),
+    /// Upload (and register) an image exported before with -o.
+    Upload(super::cloud::UploadArgs),
 }

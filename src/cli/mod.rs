@@ -4,6 +4,7 @@
 //! code: 0 success, 1 runtime error, 2 usage error, 130 interrupted.
 
 pub mod args;
+pub mod cloud;
 pub mod console;
 
 use std::ffi::OsString;
@@ -35,6 +36,9 @@ pub fn main() -> ExitCode {
     match CreatorCli::parse_from(argv).command {
         Some(Command::Mkimage(args)) => mkimage(&args),
         Some(Command::Doctor { tmpdir }) => run_doctor(tmpdir.as_deref()),
+        Some(Command::Images(args)) => cloud::images(&args),
+        Some(Command::Serve(args)) => cloud::serve(&args),
+        Some(Command::Upload(args)) => cloud::upload(&args),
         None => {
             eprintln!(
                 "Error: the terminal UI is not available yet: use `snf-mkimage` (or `snf-image-creator mkimage`); see --help"
@@ -64,7 +68,13 @@ fn mkimage(args: &MkimageArgs) -> ExitCode {
     let title = format!("snf-image-creator {}", env!("CARGO_PKG_VERSION"));
     console.line(&format!("{title}\n{}", "=".repeat(title.len())));
     match pipeline::run(&plan, &console, &cancel) {
-        Ok(_) => {
+        Ok(outcome) => {
+            if let Some(image) = &outcome.image {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(image).unwrap_or_default()
+                );
+            }
             console.line("\nsnf-image-creator exited without errors");
             ExitCode::SUCCESS
         }

@@ -11,6 +11,7 @@ mod host_run;
 pub mod outputs;
 pub mod report;
 mod sysprep;
+pub mod upload;
 
 use std::path::{Path, PathBuf};
 
@@ -43,6 +44,8 @@ pub struct Outcome {
     pub written: Vec<PathBuf>,
     /// What each system preparation task did (or would do, in a dry run).
     pub tasks: Vec<crate::sysprep::TaskOutcome>,
+    /// The image as registered, when it was.
+    pub image: Option<crate::cloud::RemoteImage>,
 }
 
 /// The disk the helper VM works on: the overlay, or the source itself.
@@ -76,6 +79,7 @@ pub fn run(plan: &Plan, reporter: &dyn Reporter, cancel: &Cancel) -> Result<Outc
 }
 
 fn run_inner(plan: &Plan, reporter: &dyn Reporter, cancel: &Cancel) -> Result<Outcome> {
+    let cloud = upload::prepare(plan, reporter)?;
     let source = examine(&plan.source, reporter)?;
     cancel.check()?;
     let workdir = WorkDir::create(plan.tmpdir.as_deref())?;
@@ -111,16 +115,19 @@ fn run_inner(plan: &Plan, reporter: &dyn Reporter, cancel: &Cancel) -> Result<Ou
         digests: None,
         written: Vec::new(),
         tasks: Vec::new(),
+        image: None,
     };
     outcome.tasks = inspected.tasks;
     if plan.sysprep.dry_run {
         workdir.close()?;
         return Ok(outcome);
     }
-    if let Some(output) = &plan.output {
+    if let Some(output) = &upload::export_output(plan, &workdir) {
         cancel.check()?;
         write_outputs(output, &disk, &workdir, &mut outcome, reporter, cancel)?;
     }
+    cancel.check()?;
+    outcome.image = upload::run(cloud.as_ref(), &outcome, reporter)?;
     workdir.close()?;
     Ok(outcome)
 }

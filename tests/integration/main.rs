@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod cli;
+mod cloud;
 mod export;
 mod support;
 mod sysprep;

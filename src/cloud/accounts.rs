@@ -1,0 +1,249 @@
+//! Synnefo accounts in kamaki's configuration file (`~/.kamakirc`, or
+//! `$KAMAKI_CONFIG`), read and written the way kamaki does: a
+//! `[global]` section with `default_cloud`, and one `[cloud "NAME"]`
+//! section per cloud with `url`, `token` and optionally `description`.
+//! Everything else in the file is kept as it is; the file is written
+//! with mode 0600 because it holds tokens.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use super::Secret;
+use super::error::CloudError;
+
+/// The environment variable kamaki reads its configuration path from.
+pub const CONFIG_ENV: &str = "KAMAKI_CONFIG";
+const HEADER: &str = "# Kamaki configuration file v0.16";
+
+/// One saved cloud.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloudAccount {
+    pub name: String,
+    /// The Astakos (identity) URL.
+    pub url: String,
+    pub token: Secret,
+    pub description: Option<String>,
+}
+
+/// The configuration file, section by section, in file order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KamakiConfig {
+    sections: Vec<(String, Vec<(String, String)>)>,
+}
+
+/// Where the configuration is: `$KAMAKI_CONFIG`, else `~/.kamakirc`.
+pub fn config_path() -> PathBuf {
+    match std::env::var_os(CONFIG_ENV).filter(|v| !v.is_empty()) {
+        Some(p) => PathBuf::from(p),
+        None => std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/root"))
+            .join(".kamakirc"),
+    }
+}
+
+fn cloud_section(name: &str) -> String {
+    format!("cloud \"{name}\"")
+}
+
+impl KamakiConfig {
+    /// Read a configuration file; a missing file is an empty configuration.
+    pub fn load(path: &Path) -> Result<KamakiConfig, CloudError> {
+        match fs::read_to_string(path) {
+            Ok(text) => Self::parse(&text).map_err(|e| {
+                CloudError::Config(format!("kamaki configuration {}: {e}", path.display()))
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) => Err(CloudError::io("reading", path, e)),
+        }
+    }
+
+    /// Parse the INI text (ConfigParser's subset kamaki writes).
+    pub fn parse(text: &str) -> Result<KamakiConfig, String> {
+        let mut cfg = KamakiConfig::default();
+        for (n, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+                continue;
+            }
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                cfg.sections.push((name.trim().to_owned(), Vec::new()));
+                continue;
+            }
+            let Some((k, v)) = line.split_once(['=', ':']) else {
+                return Err(format!("line {}: expected `key = value'", n + 1));
+            };
+            let Some((_, entries)) = cfg.sections.last_mut() else {
+                return Err(format!("line {}: a setting outside any section", n + 1));
+            };
+            entries.push((k.trim().to_owned(), v.trim().to_owned()));
+        }
+        Ok(cfg)
+    }
+
+    fn get(&self, section: &str, key: &str) -> Option<&str> {
+        self.sections
+            .iter()
+            .filter(|(s, _)| s == section)
+            .flat_map(|(_, e)| e.iter())
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn set(&mut self, section: &str, key: &str, value: &str) {
+        let idx = match self.sections.iter().position(|(s, _)| s == section) {
+            Some(i) => i,
+            None => {
+                self.sections.push((section.to_owned(), Vec::new()));
+                self.sections.len() - 1
+            }
+        };
+        let entries = &mut self.sections[idx].1;
+        match entries.iter_mut().find(|(k, _)| k == key) {
+            Some(e) => e.1 = value.to_owned(),
+            None => entries.push((key.to_owned(), value.to_owned())),
+        }
+    }
+
+    /// The names of the saved clouds, in file order.
+    pub fn cloud_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for (s, _) in &self.sections {
+            let name = s
+                .strip_prefix("cloud")
+                .map(str::trim)
+                .and_then(|r| r.strip_prefix('"'))
+                .and_then(|r| r.strip_suffix('"'));
+            if let Some(n) = name.filter(|n| !names.iter().any(|m| m == n)) {
+                names.push(n.to_owned());
+            }
+        }
+        names
+    }
+
+    /// One saved cloud, if it has a URL and a token.
+    pub fn cloud(&self, name: &str) -> Option<CloudAccount> {
+        let section = cloud_section(name);
+        Some(CloudAccount {
+            name: name.to_owned(),
+            url: self.get(&section, "url")?.to_owned(),
+            token: Secret::new(self.get(&section, "token")?),
+            description: self.get(&section, "description").map(str::to_owned),
+        })
+    }
+
+    /// The default cloud: `global.default_cloud` when it names a saved
+    /// cloud, else the first cloud.
+    pub fn default_cloud(&self) -> Option<String> {
+        let names = self.cloud_names();
+        self.get("global", "default_cloud")
+            .filter(|d| names.iter().any(|n| n == d))
+            .map(str::to_owned)
+            .or_else(|| names.first().cloned())
+    }
+
+    /// Save a cloud and make it the default (as the original's dialog does).
+    pub fn add_cloud(&mut self, account: &CloudAccount) -> Result<(), CloudError> {
+        let ok = !account.name.is_empty()
+            && account
+                .name
+                .chars()
+                .all(|c| c.is_alphanumeric() || "~@#$:-_".contains(c));
+        if !ok {
+            return Err(CloudError::Config(format!(
+                "bad cloud name `{}': use letters, digits and ~@#$:-_",
+                account.name
+            )));
+        }
+        let section = cloud_section(&account.name);
+        self.set(&section, "url", &account.url);
+        self.set(&section, "token", account.token.expose());
+        if let Some(d) = &account.description {
+            self.set(&section, "description", d);
+        }
+        self.set("global", "default_cloud", &account.name);
+        Ok(())
+    }
+
+    /// The file's text.
+    pub fn render(&self) -> String {
+        let mut out = format!("{HEADER}\n");
+        let global = self.sections.iter().filter(|(s, _)| s == "global");
+        let others = self.sections.iter().filter(|(s, _)| s != "global");
+        for (name, entries) in global.chain(others) {
+            out.push_str(&format!("\n[{name}]\n"));
+            for (k, v) in entries {
+                out.push_str(&format!("{k} = {v}\n"));
+            }
+        }
+        out
+    }
+
+    /// Write the file (mode 0600), replacing it atomically.
+    pub fn save(&self, path: &Path) -> Result<(), CloudError> {
+        let tmp = path.with_extension("snf-tmp");
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(|e| CloudError::io("creating", &tmp, e))?;
+        f.write_all(self.render().as_bytes())
+            .map_err(|e| CloudError::io("writing", &tmp, e))?;
+        fs::rename(&tmp, path).map_err(|e| CloudError::io("renaming a file to", path, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = "# Kamaki configuration file v0.16\n\n[global]\ndefault_cloud = lab\ncolors = off\n\n[cloud \"okeanos\"]\nurl = https://accounts.okeanos.grnet.gr/identity/v2.0\ntoken = s0m370k3n\n\n[cloud \"lab\"]\nurl = http://127.0.0.1:8800/identity/v2.0\ntoken = t\npithos_container = x\n";
+
+    #[test]
+    fn reads_clouds_and_default() {
+        let c = KamakiConfig::parse(SAMPLE).unwrap();
+        assert_eq!(c.cloud_names(), vec!["okeanos", "lab"]);
+        assert_eq!(c.default_cloud().as_deref(), Some("lab"));
+        let ok = c.cloud("okeanos").unwrap();
+        assert_eq!(ok.token.expose(), "s0m370k3n");
+        assert!(!format!("{ok:?}").contains("s0m370k3n"));
+        assert!(c.cloud("none").is_none());
+        let mut c2 = c.clone();
+        c2.set("global", "default_cloud", "gone");
+        assert_eq!(c2.default_cloud().as_deref(), Some("okeanos"));
+    }
+
+    #[test]
+    fn writes_what_it_reads_with_mode_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kamakirc");
+        let mut c = KamakiConfig::parse(SAMPLE).unwrap();
+        c.add_cloud(&CloudAccount {
+            name: "new".into(),
+            url: "http://h/identity/v2.0".into(),
+            token: Secret::new("tok"),
+            description: Some("mine".into()),
+        })
+        .unwrap();
+        c.save(&path).unwrap();
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let back = KamakiConfig::load(&path).unwrap();
+        assert_eq!(back.default_cloud().as_deref(), Some("new"));
+        assert_eq!(back.get("cloud \"lab\"", "pithos_container"), Some("x"));
+        assert!(back.render().starts_with(HEADER));
+        assert!(
+            c.add_cloud(&CloudAccount {
+                name: "a b".into(),
+                ..back.cloud("new").unwrap()
+            })
+            .is_err()
+        );
+    }
+}

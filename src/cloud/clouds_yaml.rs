@@ -1,0 +1,177 @@
+//! OpenStack accounts from `clouds.yaml`, found where the OpenStack tools
+//! look: `$OS_CLIENT_CONFIG_FILE`, `./clouds.yaml`,
+//! `$XDG_CONFIG_HOME/openstack/clouds.yaml` (else
+//! `~/.config/openstack/clouds.yaml`), `/etc/openstack/clouds.yaml`.
+//! Supported: `auth_type` `password` (the default), `token` and `none`
+//! (with `image_endpoint_override`), Keystone v3.
+
+use std::path::PathBuf;
+
+use yaml_rust2::{Yaml, YamlLoader};
+
+use super::Secret;
+
+/// How to authenticate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OsAuth {
+    /// No authentication (a Glance in no-auth mode).
+    None,
+    /// Keystone v3 password authentication, scoped to a project.
+    Password {
+        auth_url: String,
+        username: String,
+        password: Secret,
+        project_name: String,
+        user_domain: String,
+        project_domain: String,
+    },
+    /// An existing Keystone token, scoped to a project.
+    Token {
+        auth_url: String,
+        token: Secret,
+        project_name: String,
+        project_domain: String,
+    },
+}
+
+/// One OpenStack cloud.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OsCloud {
+    pub name: String,
+    pub auth: OsAuth,
+    pub region: Option<String>,
+    /// `image_endpoint_override`: the Glance URL to use instead of the
+    /// catalog's.
+    pub image_endpoint: Option<String>,
+}
+
+/// The files searched, in order.
+pub fn search_path() -> Vec<PathBuf> {
+    if let Some(f) = std::env::var_os("OS_CLIENT_CONFIG_FILE").filter(|v| !v.is_empty()) {
+        return vec![PathBuf::from(f)];
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let xdg = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| home.join(".config"));
+    vec![
+        PathBuf::from("clouds.yaml"),
+        xdg.join("openstack/clouds.yaml"),
+        PathBuf::from("/etc/openstack/clouds.yaml"),
+    ]
+}
+
+/// Find cloud `name` (or `$OS_CLOUD` when `name` is empty).
+pub fn find(name: &str) -> Result<OsCloud, String> {
+    let name = match name {
+        "" => std::env::var("OS_CLOUD").map_err(|_| {
+            "--cloud openstack: name the cloud (openstack:NAME) or set OS_CLOUD".to_owned()
+        })?,
+        n => n.to_owned(),
+    };
+    let paths = search_path();
+    for p in &paths {
+        let Ok(text) = std::fs::read_to_string(p) else {
+            continue;
+        };
+        if let Some(c) = parse(&text, &name).map_err(|e| format!("{}: {e}", p.display()))? {
+            return Ok(c);
+        }
+    }
+    let tried: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    Err(format!(
+        "no OpenStack cloud `{name}' in {}",
+        tried.join(", ")
+    ))
+}
+
+/// Cloud `name` from the text of a clouds.yaml.
+pub fn parse(text: &str, name: &str) -> Result<Option<OsCloud>, String> {
+    let docs = YamlLoader::load_from_str(text).map_err(|e| e.to_string())?;
+    let Some(doc) = docs.first() else {
+        return Ok(None);
+    };
+    let c = &doc["clouds"][name];
+    if c.is_badvalue() {
+        return Ok(None);
+    }
+    let s = |y: &Yaml| y.as_str().map(str::to_owned);
+    let a = &c["auth"];
+    let need = |k: &str| s(&a[k]).ok_or_else(|| format!("cloud {name}: auth.{k} is missing"));
+    let domain = |base: &str| {
+        s(&a[format!("{base}_id").as_str()])
+            .map(|id| format!("id:{id}"))
+            .or_else(|| s(&a[format!("{base}_name").as_str()]).map(|n| format!("name:{n}")))
+            .unwrap_or_else(|| "id:default".into())
+    };
+    let auth = match s(&c["auth_type"]).as_deref().unwrap_or("password") {
+        "none" | "noauth" => OsAuth::None,
+        "password" | "v3password" => OsAuth::Password {
+            auth_url: need("auth_url")?,
+            username: need("username")?,
+            password: Secret::new(need("password")?),
+            project_name: need("project_name")?,
+            user_domain: domain("user_domain"),
+            project_domain: domain("project_domain"),
+        },
+        "token" | "v3token" => OsAuth::Token {
+            auth_url: need("auth_url")?,
+            token: Secret::new(need("token")?),
+            project_name: need("project_name")?,
+            project_domain: domain("project_domain"),
+        },
+        other => return Err(format!("cloud {name}: auth_type {other} is not supported")),
+    };
+    let image_endpoint = s(&c["image_endpoint_override"]);
+    if auth == OsAuth::None && image_endpoint.is_none() {
+        return Err(format!(
+            "cloud {name}: auth_type none needs image_endpoint_override"
+        ));
+    }
+    Ok(Some(OsCloud {
+        name: name.to_owned(),
+        auth,
+        region: s(&c["region_name"]),
+        image_endpoint,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const YAML: &str = "clouds:\n  lab:\n    auth:\n      auth_url: http://k:5000/v3\n      username: demo\n      password: pw\n      project_name: demo\n      user_domain_name: Default\n    region_name: RegionOne\n  open:\n    auth_type: none\n    image_endpoint_override: http://g:9292\n";
+
+    #[test]
+    fn password_and_none() {
+        let c = parse(YAML, "lab").unwrap().unwrap();
+        match &c.auth {
+            OsAuth::Password {
+                password,
+                user_domain,
+                project_domain,
+                ..
+            } => {
+                assert_eq!(password.expose(), "pw");
+                assert_eq!(user_domain, "name:Default");
+                assert_eq!(project_domain, "id:default");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(!format!("{c:?}").contains("pw\""));
+        let o = parse(YAML, "open").unwrap().unwrap();
+        assert_eq!(
+            (o.auth, o.image_endpoint.as_deref()),
+            (OsAuth::None, Some("http://g:9292"))
+        );
+        assert_eq!(parse(YAML, "nope").unwrap(), None);
+        assert!(
+            parse("clouds:\n  x:\n    auth: {}\n", "x")
+                .unwrap_err()
+                .contains("auth_url")
+        );
+    }
+}

@@ -1,0 +1,224 @@
+//! Registered images in the local store, with Plankton's rules: an image
+//! is a registered object (its id is the object's UUID), its location is
+//! `pithos://ACCOUNT/CONTAINER/NAME`, a public image makes its object
+//! world-readable, and registering the same object again updates it.
+
+use std::collections::BTreeMap;
+
+use percent_encoding::percent_decode_str;
+
+use super::RemoteImage;
+use super::error::CloudError;
+use super::ids;
+use super::plankton::quote;
+use super::store::Store;
+
+/// What a registration asks for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ImageRequest {
+    pub name: String,
+    pub location: String,
+    pub disk_format: String,
+    pub container_format: String,
+    pub is_public: bool,
+    pub properties: BTreeMap<String, String>,
+    /// When given, must equal the object's size.
+    pub size: Option<u64>,
+    /// When given, must equal the object's hash.
+    pub checksum: Option<String>,
+}
+
+/// `pithos://account/container/name`, each part percent-encoded.
+pub fn location(account: &str, container: &str, name: &str) -> String {
+    format!(
+        "pithos://{}/{}/{}",
+        quote(account),
+        quote(container),
+        quote(name)
+    )
+}
+
+/// Split a location into (account, container, name).
+pub fn parse_location(loc: &str) -> Result<(String, String, String), CloudError> {
+    let bad = || {
+        CloudError::Protocol(format!(
+            "bad image location `{loc}': expected pithos://ACCOUNT/CONTAINER/NAME"
+        ))
+    };
+    let rest = loc.strip_prefix("pithos://").ok_or_else(bad)?;
+    let mut parts = rest.splitn(3, '/');
+    let (Some(a), Some(c), Some(n)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad());
+    };
+    let d = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
+    if a.is_empty() || c.is_empty() || n.is_empty() {
+        return Err(bad());
+    }
+    Ok((d(a), d(c), d(n)))
+}
+
+impl Store {
+    /// Register (or re-register) the object at `req.location` for `owner`.
+    pub fn register(&self, owner: &str, req: &ImageRequest) -> Result<RemoteImage, CloudError> {
+        if req.name.trim().is_empty() {
+            return Err(CloudError::Protocol("an image needs a name".into()));
+        }
+        let (account, container, name) = parse_location(&req.location)?;
+        if account != owner {
+            return Err(CloudError::Protocol(format!(
+                "cannot register {}: images can only be made of your own objects",
+                req.location
+            )));
+        }
+        let mut obj = self
+            .object(&account, &container, &name)?
+            .ok_or_else(|| CloudError::NotFound(format!("no object at {}", req.location)))?;
+        if req.size.is_some_and(|s| s != obj.bytes) {
+            return Err(CloudError::Protocol(format!(
+                "the size given does not match the object's {} bytes",
+                obj.bytes
+            )));
+        }
+        if req
+            .checksum
+            .as_ref()
+            .is_some_and(|c| !c.is_empty() && *c != obj.hash)
+        {
+            return Err(CloudError::Protocol(
+                "the checksum given does not match the object's hash".into(),
+            ));
+        }
+        let old = self.image(&obj.uuid)?;
+        let now = ids::rfc3339(ids::unix_now());
+        let image = RemoteImage {
+            id: obj.uuid.clone(),
+            name: req.name.clone(),
+            location: location(&account, &container, &name),
+            owner: owner.to_owned(),
+            disk_format: or(&req.disk_format, "diskdump"),
+            container_format: or(&req.container_format, "bare"),
+            size: obj.bytes,
+            checksum: obj.hash.clone(),
+            is_public: req.is_public,
+            status: "available".into(),
+            created_at: old.map_or_else(|| now.clone(), |o| o.created_at),
+            updated_at: now,
+            properties: req.properties.clone(),
+        };
+        if req.is_public && !obj.is_world_readable() {
+            obj.sharing = Some("read=*".into());
+            self.save_object(&account, &container, &obj)?;
+        }
+        let json =
+            serde_json::to_vec_pretty(&image).map_err(|e| CloudError::Protocol(e.to_string()))?;
+        self.write_file(&self.image_path(&image.id)?, &json)?;
+        Ok(image)
+    }
+
+    /// One image by id.
+    pub fn image(&self, id: &str) -> Result<Option<RemoteImage>, CloudError> {
+        let path = self.image_path(id)?;
+        match std::fs::read(&path) {
+            Ok(d) => serde_json::from_slice(&d)
+                .map(Some)
+                .map_err(|e| CloudError::Protocol(format!("{} is damaged: {e}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(CloudError::io("reading", path, e)),
+        }
+    }
+
+    /// Every image `viewer` may see (its own and the public ones), by name.
+    pub fn images(&self, viewer: Option<&str>) -> Result<Vec<RemoteImage>, CloudError> {
+        let dir = self.root().join("images");
+        let entries = std::fs::read_dir(&dir).map_err(|e| CloudError::io("listing", &dir, e))?;
+        let mut out = Vec::new();
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(id) = name.strip_suffix(".json") else {
+                continue;
+            };
+            let id = percent_decode_str(id).decode_utf8_lossy().into_owned();
+            if let Some(img) = self.image(&id)?
+                && (viewer.is_none_or(|v| v == img.owner) || img.is_public)
+            {
+                out.push(img);
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
+    /// Remove an image record (the object stays).
+    pub fn unregister(&self, id: &str) -> Result<bool, CloudError> {
+        let path = self.image_path(id)?;
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(CloudError::io("removing", path, e)),
+        }
+    }
+}
+
+fn or(value: &str, default: &str) -> String {
+    if value.is_empty() { default } else { value }.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_round_trip() {
+        let l = location("u-1", "images", "dir/a b.diskdump");
+        assert_eq!(l, "pithos://u-1/images/dir/a%20b.diskdump");
+        assert_eq!(
+            parse_location(&l).unwrap(),
+            ("u-1".into(), "images".into(), "dir/a b.diskdump".into())
+        );
+        assert!(parse_location("pithos://a/b").is_err());
+        assert!(parse_location("http://a/b/c").is_err());
+    }
+
+    #[test]
+    fn register_checks_and_publishes() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let me = s.owner().to_owned();
+        s.create_container(&me, "images").unwrap();
+        s.put_data(
+            &me,
+            "images",
+            "d.img",
+            &mut &b"data"[..],
+            "application/octet-stream",
+        )
+        .unwrap();
+        let mut req = ImageRequest {
+            name: "Debian".into(),
+            location: location(&me, "images", "d.img"),
+            is_public: true,
+            ..Default::default()
+        };
+        let img = s.register(&me, &req).unwrap();
+        assert_eq!((img.size, img.disk_format.as_str()), (4, "diskdump"));
+        assert!(
+            s.object(&me, "images", "d.img")
+                .unwrap()
+                .unwrap()
+                .is_world_readable()
+        );
+        assert_eq!(s.images(Some("someone-else")).unwrap().len(), 1);
+        req.is_public = false;
+        req.name = "Debian 2".into();
+        let again = s.register(&me, &req).unwrap();
+        assert_eq!(again.id, img.id);
+        assert!(s.images(Some("someone-else")).unwrap().is_empty());
+        req.location = location(&me, "images", "missing");
+        assert!(matches!(
+            s.register(&me, &req),
+            Err(CloudError::NotFound(_))
+        ));
+        req.location = location("other", "images", "d.img");
+        assert!(s.register(&me, &req).is_err());
+    }
+}

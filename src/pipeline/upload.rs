@@ -1,0 +1,269 @@
+//! The cloud steps of a run: before anything else, connect to the target
+//! and check the credentials and object names (so a bad token fails before
+//! the media is touched); after the export, upload the image and its
+//! `.md5sum`, register it, upload the registration as `.meta`, and share
+//! the side files of a public image, in the container actually used.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use super::Outcome;
+use super::outputs::checksum_file;
+use crate::cloud::request::UploadPlan;
+use crate::cloud::{self, CloudBackend, Registration, RemoteImage};
+use crate::guest::metadata::Metadata;
+use crate::media::WorkDir;
+use crate::plan::{Output, Plan, UsageError};
+use crate::progress::{Reporter, begin_step};
+
+/// A connected, authenticated target and what to do with it.
+pub struct Prepared {
+    backend: Box<dyn CloudBackend>,
+    plan: UploadPlan,
+}
+
+/// The object names an upload writes: image, `.md5sum`, `.meta`.
+fn object_names(object: &str) -> [String; 3] {
+    [
+        object.to_owned(),
+        format!("{object}.md5sum"),
+        format!("{object}.meta"),
+    ]
+}
+
+/// Connect to the upload target, authenticate, and refuse to overwrite
+/// existing objects without `-f`. `None` when the plan uploads nothing.
+pub fn prepare(plan: &Plan, reporter: &dyn Reporter) -> Result<Option<Prepared>> {
+    match &plan.upload {
+        Some(up) => connect(up, plan.force, reporter).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Connect to an upload's target, authenticate, and refuse to overwrite
+/// existing objects unless `force`.
+pub fn connect(up: &UploadPlan, force: bool, reporter: &dyn Reporter) -> Result<Prepared> {
+    let mut backend = cloud::connect(&up.target, &up.container)?;
+    let what = backend.describe();
+    let step = begin_step(reporter, &format!("Checking the account of {what}"), None);
+    let auth = backend.authenticate();
+    for note in backend.take_notes() {
+        reporter.warn(&note);
+    }
+    auth.with_context(|| format!("checking the account of {what}"))?;
+    if !force {
+        for name in object_names(&up.object) {
+            if backend.exists(&name)? {
+                return Err(UsageError(format!(
+                    "{name} already exists in container {} of {what}: use -f to overwrite it, or choose another -u",
+                    up.container
+                ))
+                .into());
+            }
+        }
+    }
+    step.done("done");
+    Ok(Prepared {
+        backend,
+        plan: up.clone(),
+    })
+}
+
+/// Where the export goes: `-o`, or, when the image is uploaded without
+/// `-o FILE`, a file in the work directory (removed with it).
+pub fn export_output(plan: &Plan, workdir: &WorkDir) -> Option<Output> {
+    match (&plan.output, &plan.upload) {
+        (Some(Output::File(f)), _) => Some(Output::File(f.clone())),
+        (_, Some(up)) => Some(Output::File(workdir.join(base_name(&up.object)))),
+        (other, None) => other.clone(),
+    }
+}
+
+fn base_name(object: &str) -> &str {
+    object.rsplit('/').next().unwrap_or(object)
+}
+
+/// Upload the exported image, register it, and upload its side files.
+pub fn run(
+    prepared: Option<&Prepared>,
+    outcome: &Outcome,
+    reporter: &dyn Reporter,
+) -> Result<Option<RemoteImage>> {
+    let Some(prepared) = prepared else {
+        return Ok(None);
+    };
+    match (outcome.written.first(), &outcome.digests) {
+        (Some(path), Some(d)) => publish(prepared, path, &d.md5, &outcome.metadata, reporter),
+        _ => anyhow::bail!("the image was not exported, so there is nothing to upload"),
+    }
+}
+
+/// Upload an image file (whose MD5 is `md5`) and its side files, and
+/// register it with `properties` when the plan says so.
+pub fn publish(
+    prepared: &Prepared,
+    image: &Path,
+    md5: &str,
+    properties: &Metadata,
+    reporter: &dyn Reporter,
+) -> Result<Option<RemoteImage>> {
+    let Prepared { backend, plan } = prepared;
+    let [object, md5_name, meta_name] = object_names(&plan.object);
+    reporter.section("Uploading image to the storage service:");
+    let uploaded = backend
+        .upload(image, &object, reporter)
+        .with_context(|| format!("uploading {} as {object}", image.display()))?;
+    let sides = backend.keeps_side_files();
+    if sides {
+        let text = checksum_file(md5, Path::new(base_name(&object)));
+        put_side_file(
+            backend.as_ref(),
+            "md5sum",
+            &md5_name,
+            &text,
+            "text/plain",
+            reporter,
+        )?;
+    }
+    let Some(name) = &plan.register else {
+        return Ok(None);
+    };
+    let registered = register(
+        backend.as_ref(),
+        plan,
+        name,
+        &uploaded,
+        properties,
+        reporter,
+    )?;
+    if !sides {
+        return Ok(Some(registered));
+    }
+    let json = serde_json::to_string_pretty(&registered)? + "\n";
+    put_side_file(
+        backend.as_ref(),
+        "metadata",
+        &meta_name,
+        &json,
+        "application/json",
+        reporter,
+    )?;
+    if plan.public {
+        share_side_files(
+            backend.as_ref(),
+            &[("md5sum", &md5_name), ("metadata", &meta_name)],
+            reporter,
+        )?;
+    }
+    Ok(Some(registered))
+}
+
+/// Share the side files of a public image, in the container used.
+fn share_side_files(
+    backend: &dyn CloudBackend,
+    files: &[(&str, &str)],
+    reporter: &dyn Reporter,
+) -> Result<()> {
+    for (what, name) in files {
+        let step = begin_step(reporter, &format!("Sharing {what} file"), None);
+        backend
+            .share(name)
+            .with_context(|| format!("sharing {name}"))?;
+        step.done("done");
+    }
+    Ok(())
+}
+
+/// Upload one side file as the step "Uploading WHAT file".
+fn put_side_file(
+    backend: &dyn CloudBackend,
+    what: &str,
+    name: &str,
+    text: &str,
+    content_type: &str,
+    reporter: &dyn Reporter,
+) -> Result<()> {
+    let step = begin_step(reporter, &format!("Uploading {what} file"), None);
+    backend
+        .upload_bytes(name, text.as_bytes(), content_type, reporter)
+        .with_context(|| format!("uploading {name}"))?;
+    step.done("done");
+    Ok(())
+}
+
+fn register(
+    backend: &dyn CloudBackend,
+    plan: &UploadPlan,
+    name: &str,
+    uploaded: &cloud::Uploaded,
+    properties: &Metadata,
+    reporter: &dyn Reporter,
+) -> Result<RemoteImage> {
+    let kind = if plan.public { "public" } else { "private" };
+    let step = begin_step(
+        reporter,
+        &format!("Registering {kind} image with the compute service"),
+        None,
+    );
+    let reg = Registration {
+        name: name.to_owned(),
+        public: plan.public,
+        properties: properties.clone(),
+    };
+    let image = backend
+        .register(uploaded, &reg)
+        .with_context(|| format!("registering {} as `{name}'", uploaded.location))?;
+    step.done("done");
+    Ok(image)
+}
+
+/// The MD5 of a file, reported as the original's "Calculating md5sum" step.
+pub fn md5_file(path: &Path, reporter: &dyn Reporter) -> Result<String> {
+    use md5::Digest;
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let step = begin_step(
+        reporter,
+        "Calculating md5sum",
+        Some((size, crate::progress::Unit::Bytes)),
+    );
+    let mut h = md5::Md5::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut done = 0u64;
+    loop {
+        let n = f
+            .read(&mut buf)
+            .with_context(|| format!("reading {}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        done += n as u64;
+        step.advance(done);
+    }
+    let hex = cloud::hashmap::hex(&h.finalize());
+    step.done(hex.clone());
+    Ok(hex)
+}
+
+/// The properties in an exported image's `.meta` file, if it has one.
+pub fn properties_of(image: &Path) -> Result<Metadata> {
+    let meta = crate::plan::with_suffix(image, ".meta");
+    let text = match std::fs::read_to_string(&meta) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Metadata::new()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", meta.display())),
+    };
+    let v: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", meta.display()))?;
+    let props = v["properties"].as_object().cloned().unwrap_or_default();
+    Ok(props
+        .into_iter()
+        .map(|(k, v)| {
+            let v = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+            (k, v)
+        })
+        .collect())
+}

@@ -1,0 +1,195 @@
+//! Faults between our client and `serve`: a small fault-injecting TCP
+//! proxy answers the first connections with 503 or resets them; the upload
+//! retries (and says so), then completes and verifies.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::lab::*;
+use crate::support::*;
+
+/// What the proxy does to the Nth new connection.
+#[derive(Clone, Copy)]
+enum Fault {
+    Pass,
+    Unavailable,
+    Reset,
+}
+
+/// Start a proxy to `upstream` that applies `plan` to the first
+/// connections (after reading their first request head) and passes the
+/// rest. Returns its port.
+fn proxy(upstream: u16, plan: Vec<Fault>) -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let faults = Arc::new(AtomicUsize::new(0));
+    let counter = faults.clone();
+    std::thread::spawn(move || {
+        for (n, conn) in listener.incoming().enumerate() {
+            let Ok(mut client) = conn else { return };
+            let fault = plan.get(n).copied().unwrap_or(Fault::Pass);
+            let counter = counter.clone();
+            std::thread::spawn(move || {
+                let head = read_head(&mut client);
+                match fault {
+                    Fault::Pass => pump(client, upstream, &head),
+                    Fault::Unavailable => {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        let _ = client.write_all(
+                            b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                        );
+                    }
+                    Fault::Reset => {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        drop(client);
+                    }
+                }
+            });
+        }
+    });
+    (port, faults)
+}
+
+fn read_head(c: &mut TcpStream) -> Vec<u8> {
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match c.read(&mut b) {
+            Ok(1) => head.push(b[0]),
+            _ => break,
+        }
+    }
+    head
+}
+
+fn pump(client: TcpStream, upstream: u16, head: &[u8]) {
+    let Ok(mut up) = TcpStream::connect(("127.0.0.1", upstream)) else {
+        return;
+    };
+    if up.write_all(head).is_err() {
+        return;
+    }
+    let (mut c2, mut u2) = (client.try_clone().unwrap(), up.try_clone().unwrap());
+    let t = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut u2, &mut c2);
+        let _ = c2.shutdown(std::net::Shutdown::Both);
+    });
+    let mut client = client;
+    let _ = std::io::copy(&mut client, &mut up);
+    let _ = up.shutdown(std::net::Shutdown::Write);
+    let _ = t.join();
+}
+
+#[test]
+fn unavailable_and_reset_connections_are_retried() {
+    let dir = scratch();
+    let srv = Serve::start(&store_dir(dir.path()), dir.path());
+    let upstream: u16 = srv
+        .url
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    use Fault::*;
+    let (port, injected) = proxy(
+        upstream,
+        vec![Unavailable, Reset, Pass, Unavailable, Reset, Unavailable],
+    );
+    let url = format!("http://127.0.0.1:{port}/identity/v2.0");
+    let img = dir.path().join("f.img");
+    make_file(
+        &img,
+        &[Fill::Random(71), Fill::Random(72), Fill::Random(73)],
+        10,
+    );
+
+    let r = upload(&[s(&img), "-r", "Faulty", "-a", &url, "-t", &srv.token]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Authentication alone meets the first two faults; how many of the others
+    // are met depends on how many connections the client opens.
+    let injected = injected.load(Ordering::SeqCst);
+    assert!(injected >= 2, "the faults were not hit");
+    let retries = r
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("Warning:") && l.contains("retrying in"))
+        .count();
+    assert!(
+        retries >= 2 && retries <= injected,
+        "each fault is retried and logged:\n{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("HTTP 503"), "{}", r.stderr);
+    let body = srv.get("images", "f.img").bytes().unwrap();
+    assert!(
+        body.as_ref() == std::fs::read(&img).unwrap().as_slice(),
+        "the object differs after retries"
+    );
+    assert_eq!(json(&r.stdout)["name"], "Faulty");
+}
+
+/// A small tmpfs, unmounted when dropped (the tests run as root, as the
+/// helper VM's tests do).
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(dir: &std::path::Path, size: &str) -> SmallDisk {
+        std::fs::create_dir_all(dir).unwrap();
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .output()
+            .expect("running mount");
+        assert!(
+            out.status.success(),
+            "mounting a tmpfs (needs root): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        SmallDisk(dir.to_owned())
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn full_server_disk_ends_with_one_line_and_no_image() {
+    let dir = scratch();
+    let disk = SmallDisk::mount(&dir.path().join("small"), "24m");
+    let store = disk.0.join("store");
+    let srv = Serve::start(&store, dir.path());
+    let img = dir.path().join("big.img");
+    let fills: Vec<Fill> = (0..10).map(|i| Fill::Random(200 + i)).collect();
+    make_file(&img, &fills, 0);
+
+    let r = upload(&[s(&img), "-r", "Too big", "-a", &srv.url, "-t", &srv.token]);
+    r.assert_error(1, "HTTP 507");
+    assert!(r.stderr.contains("no space left"), "{}", r.stderr);
+    assert!(
+        !r.stderr.contains("Registering"),
+        "no registration may start:\n{}",
+        r.stderr
+    );
+    let list = run(creator().args(["images", "list", "--store", s(&store)]));
+    assert!(
+        list.stdout.contains("No images registered"),
+        "{}",
+        list.stdout
+    );
+    let head = reqwest::blocking::Client::new()
+        .head(srv.object_url("images", "big.img"))
+        .header("X-Auth-Token", &srv.token)
+        .send()
+        .unwrap();
+    assert_eq!(head.status().as_u16(), 404, "no partial object may exist");
+    drop(srv);
+}
