@@ -12,3 +12,4 @@ pub mod pipeline;
 pub mod plan;
 pub mod process;
 pub mod progress;
+pub mod ui;

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::guest::metadata::parse_assignment;
+use crate::guest::metadata::{parse_assignment, validate_key};
 
 /// A request that cannot be carried out as given (exit code 2).
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +40,8 @@ pub struct Request {
     pub print_metadata: bool,
     /// `KEY=VALUE` strings as typed.
     pub metadata: Vec<String>,
+    /// Detected properties to leave out (the UI's Properties → Delete).
+    pub unset: Vec<String>,
 }
 
 /// A validated run.
@@ -56,6 +58,9 @@ pub struct Plan {
     pub print_metadata: bool,
     /// User metadata, keys upper-cased, in the order given.
     pub metadata: Vec<(String, String)>,
+    /// Keys (upper-cased) removed from the detected metadata before the
+    /// user's are added.
+    pub unset: Vec<String>,
 }
 
 impl Request {
@@ -85,6 +90,11 @@ impl Request {
             .iter()
             .map(|m| parse_assignment(m).map_err(|e| usage(format!("-m {m}: {e}"))))
             .collect::<Result<_, _>>()?;
+        let unset = self
+            .unset
+            .iter()
+            .map(|k| validate_key(k).map_err(|e| usage(format!("{k}: {e}"))))
+            .collect::<Result<_, _>>()?;
         Ok(Plan {
             source: self.source,
             output,
@@ -94,6 +104,7 @@ impl Request {
             allow_unsupported: self.allow_unsupported,
             print_metadata: self.print_metadata,
             metadata,
+            unset,
         })
     }
 }
