@@ -89,6 +89,8 @@ pub struct App {
     pub job: Option<Job>,
     /// Set when the UI should end, with the exit code.
     pub exit: Option<u8>,
+    /// Ctrl-C was pressed during a job: leave once it has stopped.
+    leaving: bool,
     tx: Sender<AppEvent>,
 }
 
@@ -104,6 +106,7 @@ impl App {
             log: Vec::new(),
             job: None,
             exit: None,
+            leaving: false,
             tx,
             opts,
         };
@@ -152,9 +155,13 @@ impl App {
 
     fn on_key(&mut self, key: KeyEvent) {
         if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
+            // As in snf-mkimage: stop, clean up, leave. A running step is
+            // told to stop and the UI leaves when it has cleaned up, so
+            // the screen says what is happening meanwhile.
             if let (Some(job), Some(Screen::Running(view))) = (&self.job, self.stack.last_mut()) {
                 job.cancel.cancel();
                 view.cancelling = true;
+                self.leaving = true;
             } else {
                 self.interrupt();
             }
@@ -285,6 +292,10 @@ impl App {
         }
         if let Err(e) = &result {
             self.log.push(format!("Error: {e}"));
+        }
+        if self.leaving {
+            self.exit = Some(EXIT_INTERRUPTED);
+            return;
         }
         match kind {
             JobKind::Initialize => self.on_initialized(result),

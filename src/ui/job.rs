@@ -179,7 +179,7 @@ impl Widget for &RunView {
         let hint = if self.cancelling {
             "Cancelling: cleaning up…"
         } else {
-            "Ctrl-C: cancel"
+            "Ctrl-C: stop and exit"
         };
         Line::from(hint).italic().centered().render(help, buf);
     }

@@ -6,3 +6,4 @@ mod bad_input;
 mod cli;
 mod export;
 mod support;
+mod tui;
