@@ -14,3 +14,4 @@ pub mod plan;
 pub mod process;
 pub mod progress;
 pub mod sysprep;
+pub mod ui;

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::guest::metadata::parse_assignment;
+use crate::guest::metadata::{parse_assignment, validate_key};
 use crate::sysprep;
 
 /// A request that cannot be carried out as given (exit code 2).
@@ -47,6 +47,8 @@ pub struct Request {
     pub host_run: Vec<PathBuf>,
     /// Upload and registration options.
     pub cloud: crate::cloud::request::UploadRequest,
+    /// Detected properties to leave out (the UI's Properties → Delete).
+    pub unset: Vec<String>,
 }
 
 /// The system preparation options, before validation.
@@ -107,6 +109,9 @@ pub struct Plan {
     pub host_run: Vec<PathBuf>,
     /// Where to upload (and register) the image, if anywhere.
     pub upload: Option<crate::cloud::request::UploadPlan>,
+    /// Keys (upper-cased) removed from the detected metadata before the
+    /// user's are added.
+    pub unset: Vec<String>,
 }
 
 impl Request {
@@ -145,6 +150,11 @@ impl Request {
         if let Some(d) = upload.as_ref().and_then(|u| u.description.clone()) {
             metadata.push(("DESCRIPTION".into(), d));
         }
+        let unset = self
+            .unset
+            .iter()
+            .map(|k| validate_key(k).map_err(|e| usage(format!("{k}: {e}"))))
+            .collect::<Result<_, _>>()?;
         Ok(Plan {
             source: self.source,
             output,
@@ -157,6 +167,7 @@ impl Request {
             sysprep,
             host_run: self.host_run,
             upload,
+            unset,
         })
     }
 }

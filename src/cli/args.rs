@@ -145,16 +145,62 @@ impl MkimageArgs {
             sysprep: self.sysprep.request(),
             host_run: self.host_run.clone(),
             cloud: self.cloud.request(),
+            unset: Vec::new(),
         }
     }
 }
 
 /// snf-image-creator: make clean cloud images from disk images.
+///
+/// Without a subcommand, the terminal UI: pick the media (or give it as
+/// MEDIA), then let the wizard guide you or use the expert menus.
 #[derive(Debug, Parser)]
-#[command(name = "snf-image-creator", version, max_term_width = 100)]
+#[command(
+    name = "snf-image-creator",
+    version,
+    max_term_width = 100,
+    args_conflicts_with_subcommands = true
+)]
 pub struct CreatorCli {
     #[command(subcommand)]
     pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub ui: UiArgs,
+}
+
+/// The options of the terminal UI.
+#[derive(Debug, Args)]
+pub struct UiArgs {
+    /// Disk image file or block device to open; without it a file browser
+    /// is shown.
+    #[arg(value_name = "MEDIA")]
+    pub media: Option<PathBuf>,
+
+    /// Append the log of every step (and the helper VM's messages) to FILE.
+    #[arg(short = 'l', long, value_name = "FILE")]
+    pub logfile: Option<PathBuf>,
+
+    /// Directory for the work directory (as for mkimage).
+    #[arg(long, value_name = "DIR")]
+    pub tmpdir: Option<PathBuf>,
+
+    /// Work directly on the media instead of an overlay. THIS ALTERS THE
+    /// ORIGINAL MEDIA.
+    #[arg(long)]
+    pub no_snapshot: bool,
+}
+
+impl UiArgs {
+    /// The UI's options.
+    pub fn options(&self) -> crate::ui::UiOptions {
+        crate::ui::UiOptions {
+            media: self.media.clone(),
+            tmpdir: self.tmpdir.clone(),
+            no_snapshot: self.no_snapshot,
+            logfile: self.logfile.clone(),
+        }
+    }
 }
 
 /// What `snf-image-creator` can do besides its terminal UI.

@@ -8,6 +8,7 @@ pub mod cloud;
 pub mod console;
 
 use std::ffi::OsString;
+use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -16,7 +17,7 @@ use clap::Parser;
 use crate::pipeline::{self, doctor};
 use crate::plan::UsageError;
 use crate::process::{Cancel, Interrupted};
-use args::{Command, CreatorCli, MkimageArgs, MkimageCli};
+use args::{Command, CreatorCli, MkimageArgs, MkimageCli, UiArgs};
 use console::Console;
 
 /// Exit code of a run stopped by a signal (128 + SIGINT, as shells report).
@@ -33,19 +34,33 @@ pub fn main() -> ExitCode {
     if called_as == "snf-mkimage" {
         return mkimage(&MkimageCli::parse_from(argv).args);
     }
-    match CreatorCli::parse_from(argv).command {
+    let cli = CreatorCli::parse_from(argv);
+    match cli.command {
         Some(Command::Mkimage(args)) => mkimage(&args),
         Some(Command::Doctor { tmpdir }) => run_doctor(tmpdir.as_deref()),
         Some(Command::Images(args)) => cloud::images(&args),
         Some(Command::Serve(args)) => cloud::serve(&args),
         Some(Command::Upload(args)) => cloud::upload(&args),
-        None => {
-            eprintln!(
-                "Error: the terminal UI is not available yet: use `snf-mkimage` (or `snf-image-creator mkimage`); see --help"
-            );
-            ExitCode::from(2)
-        }
+        None => ui(&cli.ui),
     }
+}
+
+/// The terminal UI, after the checks that need no terminal.
+fn ui(args: &UiArgs) -> ExitCode {
+    if !std::io::stdout().is_terminal() {
+        eprintln!("Error: the terminal UI needs a terminal: run it in one, or use `snf-mkimage`");
+        return ExitCode::from(2);
+    }
+    if let Some(dir) = &args.tmpdir
+        && !dir.is_dir()
+    {
+        eprintln!(
+            "Error: --tmpdir {}: no such directory (create it or name another)",
+            dir.display()
+        );
+        return ExitCode::from(2);
+    }
+    crate::ui::run(args.options())
 }
 
 fn mkimage(args: &MkimageArgs) -> ExitCode {

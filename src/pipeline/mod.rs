@@ -98,6 +98,9 @@ fn run_inner(plan: &Plan, reporter: &dyn Reporter, cancel: &Cancel) -> Result<Ou
         meta.insert("UNSUPPORTED".into(), reason.clone());
         meta.insert("EXCLUDE_ALL_TASKS".into(), "yes".into());
     }
+    for k in &plan.unset {
+        meta.remove(k);
+    }
     for (k, v) in &plan.metadata {
         meta.insert(k.clone(), v.clone());
     }

@@ -8,3 +8,4 @@ mod cloud;
 mod export;
 mod support;
 mod sysprep;
+mod tui;

@@ -1,0 +1,437 @@
+//! The application state and its dispatch: which screen is on top, what
+//! the session knows about the media, and what each answer leads to. Keys
+//! go to the top screen; its [`Reply`] comes back here with the screen's
+//! [`Tag`], and the flows in `wizard.rs` and `expert.rs` decide what comes
+//! next. Long work runs as a [`Job`]; nothing here blocks.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::Sender;
+
+use ratatui::Frame;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::layout::{Constraint, Layout};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::Line;
+
+use super::browser::{Browser, Picked};
+use super::expert::Tag as ExpertTag;
+use super::job::{Job, JobKind, JobResult, RunView};
+use super::widgets::{Checklist, Dialog, Input, Menu, Reply, TextView};
+use super::wizard::{Answers, Page};
+use super::{AppEvent, UiOptions};
+use crate::guest::OsInfo;
+use crate::guest::metadata::Metadata;
+use crate::plan::{Plan, Request};
+
+/// Exit code of a UI left with Ctrl-C or a signal.
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// What a screen is for: routes its replies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tag {
+    /// "Do you want to exit?"
+    ConfirmExit,
+    /// A message with OK that goes back to what was under it.
+    Notice,
+    /// Initialization failed: OK goes back to the browser.
+    InitFailed,
+    /// Wizard or expert mode?
+    ModeChoice,
+    /// Unsupported media: go on in expert mode?
+    Unsupported,
+    /// A wizard page.
+    Wizard(Page),
+    /// The expert menus.
+    Expert(ExpertTag),
+}
+
+/// One screen of the stack.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Screen {
+    Browser(Browser),
+    Running(RunView),
+    Menu(Tag, Menu),
+    Dialog(Tag, Dialog),
+    Input(Tag, Input),
+    Checklist(Tag, Checklist),
+    Text(Tag, TextView),
+}
+
+/// What initialization found out about the media.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub source: PathBuf,
+    pub os: Option<OsInfo>,
+    pub metadata: Metadata,
+    /// The size the image will have, in bytes.
+    pub size: u64,
+    /// Why the media is not supported, when it is not.
+    pub unsupported: Option<String>,
+}
+
+/// Property changes the user made on top of the detected metadata.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Edits {
+    pub set: BTreeMap<String, String>,
+    pub unset: BTreeSet<String>,
+}
+
+/// The whole UI state.
+pub struct App {
+    pub opts: UiOptions,
+    pub stack: Vec<Screen>,
+    pub session: Option<Session>,
+    pub edits: Edits,
+    pub answers: Answers,
+    /// Every progress line of every job, for the Log screen.
+    pub log: Vec<String>,
+    pub job: Option<Job>,
+    /// Set when the UI should end, with the exit code.
+    pub exit: Option<u8>,
+    /// Ctrl-C was pressed during a job: leave once it has stopped.
+    leaving: bool,
+    tx: Sender<AppEvent>,
+}
+
+impl App {
+    /// A new UI: straight to initialization when the media was named,
+    /// else the browser.
+    pub fn new(opts: UiOptions, tx: Sender<AppEvent>) -> App {
+        let mut app = App {
+            stack: Vec::new(),
+            session: None,
+            edits: Edits::default(),
+            answers: Answers::default(),
+            log: Vec::new(),
+            job: None,
+            exit: None,
+            leaving: false,
+            tx,
+            opts,
+        };
+        match app.opts.media.clone() {
+            Some(media) => app.open_media(&media),
+            None => app.push(Screen::Browser(Browser::open(Path::new(".")))),
+        }
+        app
+    }
+
+    pub fn push(&mut self, screen: Screen) {
+        self.stack.push(screen);
+    }
+
+    /// Show a message over the current screen.
+    pub fn notice(&mut self, title: &str, text: &str) {
+        self.push(Screen::Dialog(
+            Tag::Notice,
+            Dialog::new(title, text, &["OK"]),
+        ));
+    }
+
+    /// Handle one event from the input thread or a job.
+    pub fn on_event(&mut self, event: AppEvent) {
+        match event {
+            AppEvent::Key(key) => self.on_key(key),
+            AppEvent::Progress(ev) => {
+                if let Some(Screen::Running(view)) = self.stack.last_mut()
+                    && let Some(line) = view.on_event(&ev)
+                {
+                    self.log.push(line);
+                }
+            }
+            AppEvent::JobDone(kind, result) => self.on_job_done(kind, result),
+            AppEvent::Interrupt => self.interrupt(),
+        }
+    }
+
+    /// Ctrl-C or a signal: stop the job (its guards clean up), then leave.
+    pub fn interrupt(&mut self) {
+        if let Some(job) = self.job.take() {
+            job.cancel_and_wait();
+        }
+        self.exit = Some(EXIT_INTERRUPTED);
+    }
+
+    fn on_key(&mut self, key: KeyEvent) {
+        if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
+            // As in snf-mkimage: stop, clean up, leave. A running step is
+            // told to stop and the UI leaves when it has cleaned up, so
+            // the screen says what is happening meanwhile.
+            if let (Some(job), Some(Screen::Running(view))) = (&self.job, self.stack.last_mut()) {
+                job.cancel.cancel();
+                view.cancelling = true;
+                self.leaving = true;
+            } else {
+                self.interrupt();
+            }
+            return;
+        }
+        let Some(mut screen) = self.stack.pop() else {
+            return;
+        };
+        let reply = match &mut screen {
+            Screen::Browser(b) => return self.on_browser(b.on_key(key), screen),
+            // Keys do nothing while a job runs, except Ctrl-C above.
+            Screen::Running(_) => Reply::None,
+            Screen::Menu(_, w) => w.on_key(key),
+            Screen::Dialog(_, w) => w.on_key(key),
+            Screen::Input(_, w) => w.on_key(key),
+            Screen::Checklist(_, w) => w.on_key(key),
+            Screen::Text(_, w) => w.on_key(key),
+        };
+        if reply == Reply::None {
+            self.stack.push(screen);
+        } else {
+            self.dispatch(screen, reply);
+        }
+    }
+
+    fn on_browser(&mut self, picked: Picked, screen: Screen) {
+        self.stack.push(screen);
+        match picked {
+            Picked::Nothing => {}
+            Picked::Media(path) => self.open_media(&path),
+            Picked::BundleHost => self.notice(
+                "Bundle Host",
+                "Bundling the running host is not available yet: select a disk image or a block device.",
+            ),
+            Picked::Exit => self.confirm_exit(),
+        }
+    }
+
+    fn confirm_exit(&mut self) {
+        self.push(Screen::Dialog(
+            Tag::ConfirmExit,
+            Dialog::new("Exit", "Do you want to exit?", &["Yes", "No"]).defaulting_to(1),
+        ));
+    }
+
+    /// Route a reply by the tag of the screen it came from. The screen is
+    /// already off the stack; flows push it back when it stays.
+    fn dispatch(&mut self, screen: Screen, reply: Reply) {
+        let tag = match &screen {
+            Screen::Menu(t, _)
+            | Screen::Dialog(t, _)
+            | Screen::Input(t, _)
+            | Screen::Checklist(t, _)
+            | Screen::Text(t, _) => t.clone(),
+            Screen::Browser(_) | Screen::Running(_) => return self.stack.push(screen),
+        };
+        match tag {
+            Tag::Notice => {}
+            Tag::ConfirmExit => {
+                if reply == Reply::Button(0) {
+                    self.exit = Some(0);
+                }
+            }
+            Tag::InitFailed => {
+                if self.stack.is_empty() {
+                    self.push(Screen::Browser(Browser::open(Path::new("."))));
+                }
+            }
+            Tag::ModeChoice => match reply {
+                Reply::Button(0) => self.start_wizard(),
+                Reply::Button(_) => self.open_expert(),
+                Reply::Cancel => {
+                    self.stack.push(screen);
+                    self.confirm_exit();
+                }
+                Reply::None => {}
+            },
+            Tag::Unsupported => {
+                if reply == Reply::Button(0) {
+                    self.open_expert();
+                } else {
+                    self.exit = Some(0);
+                }
+            }
+            Tag::Wizard(page) => self.on_wizard(page, screen, reply),
+            Tag::Expert(tag) => self.on_expert(tag, screen, reply),
+        }
+    }
+
+    /// Start initialization on `media`: snapshot, helper VM, inspection.
+    pub fn open_media(&mut self, media: &Path) {
+        let request = Request {
+            source: media.to_owned(),
+            print_metadata: true,
+            allow_unsupported: true,
+            ..self.base_request(media)
+        };
+        self.start_job(JobKind::Initialize, "Initialization", request);
+    }
+
+    /// The options every run shares.
+    pub fn base_request(&self, media: &Path) -> Request {
+        Request {
+            source: media.to_owned(),
+            tmpdir: self.opts.tmpdir.clone(),
+            no_snapshot: self.opts.no_snapshot,
+            ..Request::default()
+        }
+    }
+
+    /// Validate a request and run it as a job, or say what is wrong.
+    pub fn start_job(&mut self, kind: JobKind, title: &str, request: Request) {
+        let plan: Plan = match request.validate() {
+            Ok(plan) => plan,
+            Err(e) => return self.notice("Error", &e.0),
+        };
+        self.log.push(format!("== {title}"));
+        self.push(Screen::Running(RunView::new(title)));
+        self.job = Some(Job::start(kind, plan, self.tx.clone()));
+    }
+
+    fn on_job_done(&mut self, kind: JobKind, result: JobResult) {
+        if let Some(job) = self.job.take() {
+            job.join();
+        }
+        if let Some(Screen::Running(_)) = self.stack.last() {
+            self.stack.pop();
+        }
+        if let Err(e) = &result {
+            self.log.push(format!("Error: {e}"));
+        }
+        if self.leaving {
+            self.exit = Some(EXIT_INTERRUPTED);
+            return;
+        }
+        match kind {
+            JobKind::Initialize => self.on_initialized(result),
+            JobKind::Wizard => self.on_wizard_done(result),
+            JobKind::Extract => self.on_extracted(result),
+        }
+    }
+
+    fn on_initialized(&mut self, result: JobResult) {
+        let outcome = match result {
+            Ok(o) => o,
+            Err(e) => {
+                return self.push(Screen::Dialog(
+                    Tag::InitFailed,
+                    Dialog::new("Initialization failed", &e, &["OK"]),
+                ));
+            }
+        };
+        let unsupported = outcome.metadata.get("UNSUPPORTED").cloned();
+        self.stack.clear();
+        self.edits = Edits::default();
+        self.session = Some(Session {
+            source: outcome.source.path.clone(),
+            os: outcome.os.clone(),
+            metadata: outcome.metadata.clone(),
+            size: outcome.size,
+            unsupported: unsupported.clone(),
+        });
+        if let Some(reason) = unsupported {
+            let text = format!(
+                "The media is not supported: {reason}.\n\nIt can still be exported as it is, with no system preparation and with every deployment task excluded (EXCLUDE_ALL_TASKS), so that the VMs made from it are not configured at all. Go on in expert mode?"
+            );
+            return self.push(Screen::Dialog(
+                Tag::Unsupported,
+                Dialog::new("Unsupported media", &text, &["Yes", "No"]).defaulting_to(1),
+            ));
+        }
+        let (os_type, distro) = self.os_names();
+        let text = format!(
+            "snf-image-creator detected a {os_type} ({distro}) system on the input media. Would you like to run a wizard to assist you through the image creation process?\n\nChoose Expert for the full menu."
+        );
+        self.push(Screen::Dialog(
+            Tag::ModeChoice,
+            Dialog::new("Wizard or Expert", &text, &["Wizard", "Expert"]),
+        ));
+    }
+
+    /// OS type and distro of the session, as the status line shows them.
+    pub fn os_names(&self) -> (String, String) {
+        match self.session.as_ref().and_then(|s| s.os.as_ref()) {
+            Some(os) => (os.os_type.clone(), os.distro.clone()),
+            None => ("unknown".into(), "unknown".into()),
+        }
+    }
+
+    /// The metadata the image will carry: detected, then the user's edits.
+    pub fn metadata(&self) -> Metadata {
+        let mut meta = self
+            .session
+            .as_ref()
+            .map(|s| s.metadata.clone())
+            .unwrap_or_default();
+        for key in &self.edits.unset {
+            meta.remove(key);
+        }
+        meta.extend(self.edits.set.clone());
+        meta
+    }
+
+    /// The request of a run that exports with the user's edits.
+    pub fn export_request(&self, out: &Path) -> Option<Request> {
+        let session = self.session.as_ref()?;
+        Some(Request {
+            outfile: Some(out.to_owned()),
+            force: true,
+            allow_unsupported: session.unsupported.is_some(),
+            metadata: self
+                .edits
+                .set
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect(),
+            unset: self.edits.unset.iter().cloned().collect(),
+            ..self.base_request(&session.source)
+        })
+    }
+
+    /// Draw the title bar, the screens and the status line.
+    pub fn render(&self, frame: &mut Frame) {
+        let [title, body, status] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Min(1),
+            Constraint::Length(1),
+        ])
+        .areas(frame.area());
+        let heading = format!(
+            "snf-image-creator {}: cloud images from disk images",
+            env!("CARGO_PKG_VERSION")
+        );
+        frame.render_widget(
+            Line::from(heading).style(Style::new().add_modifier(Modifier::REVERSED)),
+            title,
+        );
+        // A dialog is drawn over the screen it answers for.
+        let from = match self.stack.last() {
+            Some(Screen::Dialog(..)) => self.stack.len().saturating_sub(2),
+            _ => self.stack.len().saturating_sub(1),
+        };
+        for screen in &self.stack[from..] {
+            match screen {
+                Screen::Browser(w) => frame.render_widget(w, body),
+                Screen::Running(w) => frame.render_widget(w, body),
+                Screen::Menu(_, w) => frame.render_widget(w, body),
+                Screen::Dialog(_, w) => frame.render_widget(w, body),
+                Screen::Input(_, w) => frame.render_widget(w, body),
+                Screen::Checklist(_, w) => frame.render_widget(w, body),
+                Screen::Text(_, w) => frame.render_widget(w, body),
+            }
+        }
+        frame.render_widget(
+            Line::from(self.status_line()).style(Style::new().add_modifier(Modifier::REVERSED)),
+            status,
+        );
+    }
+
+    /// `OS: …, Distro: …, Size: … MB, Source: …`, as the original's
+    /// background title.
+    pub fn status_line(&self) -> String {
+        let Some(s) = &self.session else {
+            return "No media selected".into();
+        };
+        let (os_type, distro) = self.os_names();
+        format!(
+            "OS: {os_type}, Distro: {distro}, Size: {} MB, Source: {}",
+            s.size.div_ceil(1 << 20),
+            s.source.display()
+        )
+    }
+}

@@ -1,0 +1,446 @@
+//! Expert mode: the main menu and its submenus (Customize → Properties and
+//! Exclude, Extract, Log, Reset, Help). Each answer either edits the
+//! session's pending changes or starts a run of the pipeline.
+
+use std::path::PathBuf;
+
+use super::app::{App, Screen, Tag as AppTag};
+use super::job::{JobKind, JobResult};
+use super::widgets::{Checklist, Dialog, Input, Menu, Reply, TextView};
+use crate::guest::metadata::validate_key;
+
+/// The expert screens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tag {
+    Main,
+    Customize,
+    Properties,
+    /// Editing the value of this property.
+    PropertyValue(String),
+    PropertyNewKey,
+    /// The value of a new property with this name.
+    PropertyNewValue(String),
+    ConfirmDelete(String),
+    Exclude,
+    ExtractPath,
+    ExtractOverwrite(PathBuf),
+    Log,
+    LogSavePath,
+    Help,
+    ConfirmReset,
+}
+
+const HELP: &str = include_str!("../../assets/help/expert.md");
+
+/// snf-image's deployment tasks: name, what it does, the OS families it
+/// applies to (empty: all).
+const DEPLOY_TASKS: &[(&str, &str, &[&str])] = &[
+    ("FixPartitionTable", "Partition table manipulation", &[]),
+    (
+        "FilesystemResizeUnmounted",
+        "File system resize (unmounted)",
+        &[],
+    ),
+    (
+        "FilesystemResizeMounted",
+        "File system resize (mounted)",
+        &[],
+    ),
+    ("AddSwap", "Swap partition configuration", &["linux"]),
+    (
+        "DeleteSSHKeys",
+        "SSH keys removal",
+        &["linux", "freebsd", "netbsd", "openbsd"],
+    ),
+    (
+        "DisableRemoteDesktopConnections",
+        "Temporal RDP disabling",
+        &["windows"],
+    ),
+    (
+        "SELinuxAutorelabel",
+        "SELinux relabeling at next boot",
+        &["linux"],
+    ),
+    ("AssignHostname", "Hostname/Computer Name assignment", &[]),
+    ("ChangePassword", "Password change", &[]),
+    (
+        "ConfigureNetwork",
+        "Network configuration",
+        &["linux", "freebsd", "netbsd", "openbsd"],
+    ),
+    ("EnforcePersonality", "File injection", &[]),
+];
+
+fn items(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+impl App {
+    /// Show the expert main menu (on a cleared stack).
+    pub fn open_expert(&mut self) {
+        self.stack.clear();
+        if self
+            .session
+            .as_ref()
+            .is_some_and(|s| s.unsupported.is_some())
+        {
+            self.edits
+                .set
+                .insert("EXCLUDE_ALL_TASKS".into(), "yes".into());
+        }
+        let menu = Menu::new(
+            &format!(
+                "Image Creator (snf-image-creator v{})",
+                env!("CARGO_PKG_VERSION")
+            ),
+            "Choose one of the following or press <Exit> to exit.",
+            items(&[
+                ("Customize", "Customize image & cloud deployment options"),
+                ("Extract", "Dump image to local file system"),
+                ("Log", "Show the log of every step"),
+                ("Reset", "Start again from the original media"),
+                ("Help", "How to use expert mode"),
+            ]),
+            &["Select", "Exit"],
+        );
+        self.push(Screen::Menu(AppTag::Expert(Tag::Main), menu));
+    }
+
+    fn expert(&mut self, tag: Tag, screen: impl FnOnce(AppTag) -> Screen) {
+        self.push(screen(AppTag::Expert(tag)));
+    }
+
+    /// A reply on an expert screen.
+    pub fn on_expert(&mut self, tag: Tag, screen: Screen, reply: Reply) {
+        match (tag, screen) {
+            (Tag::Main, Screen::Menu(t, menu)) => {
+                let choice = menu.current().map(str::to_owned);
+                self.push(Screen::Menu(t, menu));
+                match (reply, choice.as_deref()) {
+                    (Reply::Button(0), Some(c)) => self.on_main(c),
+                    _ => self.push(Screen::Dialog(
+                        AppTag::ConfirmExit,
+                        Dialog::new("Exit", "Do you want to exit?", &["Yes", "No"])
+                            .defaulting_to(1),
+                    )),
+                }
+            }
+            (Tag::Customize, Screen::Menu(t, menu)) if reply == Reply::Button(0) => {
+                let choice = menu.current().map(str::to_owned);
+                self.push(Screen::Menu(t, menu));
+                match choice.as_deref() {
+                    Some("Properties") => self.open_properties(),
+                    _ => self.open_exclude(),
+                }
+            }
+            (Tag::Properties, Screen::Menu(_, menu)) => self.on_properties(&menu, reply),
+            (tag, Screen::Input(t, input)) if reply == Reply::Button(0) => {
+                let value = input.value.trim().to_owned();
+                if let Err(problem) = self.on_expert_input(tag, value) {
+                    // The field stays, so the answer can be mended.
+                    self.push(Screen::Input(t, input));
+                    self.notice(problem.0, &problem.1);
+                }
+            }
+            (Tag::ConfirmDelete(key), _) if reply == Reply::Button(0) => {
+                self.edits.set.remove(&key);
+                self.edits.unset.insert(key);
+                self.reopen_properties();
+            }
+            (Tag::Exclude, Screen::Checklist(_, list)) => self.on_exclude(&list, reply),
+            (Tag::ExtractOverwrite(path), _) if reply == Reply::Button(0) => self.extract(path),
+            (Tag::Log, _) if reply == Reply::Button(1) => self.expert(Tag::LogSavePath, |t| {
+                Screen::Input(
+                    t,
+                    Input::new(
+                        "Save log",
+                        "Save the log as:",
+                        "snf-image-creator.log",
+                        &["OK", "Cancel"],
+                    ),
+                )
+            }),
+            (Tag::ConfirmReset, _) if reply == Reply::Button(0) => {
+                if let Some(source) = self.session.as_ref().map(|s| s.source.clone()) {
+                    self.stack.clear();
+                    self.open_media(&source);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_main(&mut self, choice: &str) {
+        match choice {
+            "Customize" => self.expert(Tag::Customize, |t| {
+                Screen::Menu(t, Menu::new(
+                    "Image Customization Menu",
+                    "Choose one of the following or press <Back> to go back.",
+                    items(&[
+                        ("Properties", "View & modify image properties"),
+                        ("Exclude", "Exclude various deployment tasks from running"),
+                    ]),
+                    &["Select", "Back"],
+                ))
+            }),
+            "Extract" => {
+                let (os_type, distro) = self.os_names();
+                let name = if distro == "unknown" { os_type } else { distro };
+                self.expert(Tag::ExtractPath, |t| {
+                    Screen::Input(t, Input::new("Extract", "Save image as:", &format!("{name}.diskdump"), &["OK", "Cancel"]))
+                })
+            }
+            "Log" => {
+                let lines = self.log.clone();
+                self.expert(Tag::Log, |t| Screen::Text(t, TextView::new("Log", lines, &["Close", "Save"])))
+            }
+            "Reset" => self.expert(Tag::ConfirmReset, |t| {
+                Screen::Dialog(t, Dialog::new(
+                    "Reset",
+                    "Reset snf-image-creator? Every change made so far is dropped and the original media is opened again.",
+                    &["Yes", "No"],
+                ).defaulting_to(1))
+            }),
+            _ => {
+                let lines = HELP.lines().map(str::to_owned).collect();
+                self.expert(Tag::Help, |t| Screen::Text(t, TextView::new("Help", lines, &["Close"])))
+            }
+        }
+    }
+
+    fn open_properties(&mut self) {
+        let items = self.metadata().into_iter().collect();
+        self.expert(Tag::Properties, |t| {
+            Screen::Menu(
+                t,
+                Menu::new(
+                    "Image Properties",
+                    "The properties the image will carry.",
+                    items,
+                    &["Edit", "Add", "Delete", "Back"],
+                ),
+            )
+        });
+    }
+
+    /// Replace the Properties menu under the current screen with a fresh one.
+    fn reopen_properties(&mut self) {
+        if let Some(Screen::Menu(AppTag::Expert(Tag::Properties), _)) = self.stack.last() {
+            self.stack.pop();
+        }
+        self.open_properties();
+    }
+
+    fn on_properties(&mut self, menu: &Menu, reply: Reply) {
+        let key = menu.current().map(str::to_owned);
+        self.push(Screen::Menu(AppTag::Expert(Tag::Properties), menu.clone()));
+        match (reply, key) {
+            (Reply::Button(0), Some(key)) => {
+                let value = self.metadata().get(&key).cloned().unwrap_or_default();
+                self.expert(Tag::PropertyValue(key.clone()), |t| {
+                    Screen::Input(
+                        t,
+                        Input::new(
+                            "Edit property",
+                            &format!("Value of {key}:"),
+                            &value,
+                            &["OK", "Cancel"],
+                        ),
+                    )
+                });
+            }
+            (Reply::Button(1), _) => self.expert(Tag::PropertyNewKey, |t| {
+                Screen::Input(
+                    t,
+                    Input::new(
+                        "Add property",
+                        "Name (letters, digits and _):",
+                        "",
+                        &["OK", "Cancel"],
+                    ),
+                )
+            }),
+            (Reply::Button(2), Some(key)) => self.expert(Tag::ConfirmDelete(key.clone()), |t| {
+                Screen::Dialog(
+                    t,
+                    Dialog::new(
+                        "Delete property",
+                        &format!("Delete the property {key}?"),
+                        &["Yes", "No"],
+                    )
+                    .defaulting_to(1),
+                )
+            }),
+            _ => {
+                self.stack.pop();
+            }
+        }
+    }
+
+    /// Take the value of an input; an unusable one comes back as the title
+    /// and text of a notice.
+    fn on_expert_input(&mut self, tag: Tag, value: String) -> Result<(), (&'static str, String)> {
+        match tag {
+            Tag::PropertyValue(key) | Tag::PropertyNewValue(key) => {
+                if value.is_empty() {
+                    return Err((
+                        "Invalid value",
+                        "A property needs a value; use Delete to remove it.".into(),
+                    ));
+                }
+                self.edits.unset.remove(&key);
+                self.edits.set.insert(key, value);
+                self.reopen_properties();
+            }
+            Tag::PropertyNewKey => {
+                let key = validate_key(&value).map_err(|e| ("Invalid name", e.to_string()))?;
+                if self.metadata().contains_key(&key) {
+                    return Err((
+                        "Invalid name",
+                        format!("{key} already exists: edit it instead."),
+                    ));
+                }
+                self.expert(Tag::PropertyNewValue(key.clone()), |t| {
+                    Screen::Input(
+                        t,
+                        Input::new(
+                            "Add property",
+                            &format!("Value of {key}:"),
+                            "",
+                            &["OK", "Cancel"],
+                        ),
+                    )
+                });
+            }
+            Tag::ExtractPath => {
+                let path = PathBuf::from(value);
+                if path.as_os_str().is_empty() || path.is_dir() {
+                    return Err((
+                        "Extract",
+                        "Give the name of a file, not a directory.".into(),
+                    ));
+                }
+                self.ask_extract(path);
+            }
+            Tag::LogSavePath => {
+                std::fs::write(&value, self.log.join("\n") + "\n")
+                    .map_err(|e| ("Error", format!("cannot write {value}: {e}")))?;
+                self.notice("Log saved", &format!("The log was saved to {value}."));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn open_exclude(&mut self) {
+        if self
+            .session
+            .as_ref()
+            .is_some_and(|s| s.unsupported.is_some())
+        {
+            return self.notice(
+                "Exclude",
+                "Every deployment task is excluded for unsupported media.",
+            );
+        }
+        let meta = self.metadata();
+        let family = meta.get("OSFAMILY").cloned().unwrap_or_default();
+        let tasks = DEPLOY_TASKS
+            .iter()
+            .filter(|(_, _, fams)| fams.is_empty() || fams.contains(&family.as_str()))
+            .map(|(name, what, _)| {
+                let excluded = meta.contains_key(&format!("EXCLUDE_TASK_{}", name.to_uppercase()));
+                (name.to_string(), what.to_string(), !excluded)
+            })
+            .collect();
+        self.expert(Tag::Exclude, |t| {
+            Screen::Checklist(
+                t,
+                Checklist::new(
+                    "Exclude Configuration Tasks",
+                    "The tasks snf-image runs when a VM is deployed; untick the ones to exclude.",
+                    tasks,
+                    &["OK", "No Config", "Back"],
+                ),
+            )
+        });
+    }
+
+    fn on_exclude(&mut self, list: &Checklist, reply: Reply) {
+        match reply {
+            Reply::Button(0) => {
+                for (name, _, run) in &list.items {
+                    let key = format!("EXCLUDE_TASK_{}", name.to_uppercase());
+                    if *run {
+                        self.edits.set.remove(&key);
+                        self.edits.unset.insert(key);
+                    } else {
+                        self.edits.unset.remove(&key);
+                        self.edits.set.insert(key, "yes".into());
+                    }
+                }
+            }
+            Reply::Button(1) => {
+                self.edits
+                    .set
+                    .insert("EXCLUDE_ALL_TASKS".into(), "yes".into());
+                self.notice(
+                    "No Config",
+                    "Every deployment task is excluded (EXCLUDE_ALL_TASKS=yes).",
+                );
+            }
+            _ => {}
+        }
+    }
+
+    fn ask_extract(&mut self, path: PathBuf) {
+        let existing = crate::plan::output_paths(&path)
+            .into_iter()
+            .find(|p| p.exists());
+        match existing {
+            Some(p) => self.expert(Tag::ExtractOverwrite(path), |t| {
+                Screen::Dialog(
+                    t,
+                    Dialog::new(
+                        "Overwrite?",
+                        &format!(
+                            "{} already exists. Overwrite the image and its side files?",
+                            p.display()
+                        ),
+                        &["Yes", "No"],
+                    )
+                    .defaulting_to(1),
+                )
+            }),
+            None => self.extract(path),
+        }
+    }
+
+    fn extract(&mut self, path: PathBuf) {
+        if let Some(request) = self.export_request(&path) {
+            self.start_job(JobKind::Extract, "Image Extraction", request);
+        }
+    }
+
+    /// The extraction ended: list the files, or say what went wrong.
+    pub fn on_extracted(&mut self, result: JobResult) {
+        match result {
+            Ok(outcome) => {
+                let files: Vec<String> = outcome
+                    .written
+                    .iter()
+                    .map(|p| format!(" * {}", p.display()))
+                    .collect();
+                self.notice(
+                    "Image Extraction",
+                    &format!("The image was extracted:\n{}", files.join("\n")),
+                );
+            }
+            Err(e) => self.notice("Image Extraction failed", &e),
+        }
+    }
+}

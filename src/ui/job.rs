@@ -1,0 +1,232 @@
+//! Running the pipeline off the UI thread. A job runs [`pipeline::run`] on
+//! its own thread with a reporter that forwards every progress event to the
+//! UI's event queue; [`RunView`] turns those events into the same
+//! `title ... result` lines the command line prints, with a gauge for the
+//! step that reports progress.
+
+use std::sync::mpsc::Sender;
+use std::thread::JoinHandle;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Stylize;
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Clear, Gauge, Paragraph, Widget};
+
+use super::AppEvent;
+use crate::pipeline::{self, Outcome};
+use crate::plan::Plan;
+use crate::process::Cancel;
+use crate::progress::{Event, Reporter, StepId, Unit};
+
+/// What a job is for, so its end can be routed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    /// Snapshot, helper VM, inspection, metadata: what the menus need.
+    Initialize,
+    /// The wizard's run to its end.
+    Wizard,
+    /// The expert menu's Extract.
+    Extract,
+}
+
+/// A reporter that sends events to the UI thread.
+pub struct ChannelReporter {
+    tx: Sender<AppEvent>,
+}
+
+impl Reporter for ChannelReporter {
+    fn emit(&self, event: Event) {
+        // The UI is gone only when the program is ending.
+        let _ = self.tx.send(AppEvent::Progress(event));
+    }
+}
+
+/// A pipeline run in the background.
+pub struct Job {
+    pub kind: JobKind,
+    pub cancel: Cancel,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Job {
+    /// Start `plan` on a thread; its end arrives as [`AppEvent::JobDone`].
+    pub fn start(kind: JobKind, plan: Plan, tx: Sender<AppEvent>) -> Job {
+        let cancel = Cancel::new();
+        let job_cancel = cancel.clone();
+        let thread = std::thread::spawn(move || {
+            let reporter = ChannelReporter { tx: tx.clone() };
+            let result = pipeline::run(&plan, &reporter, &job_cancel);
+            let _ = tx.send(AppEvent::JobDone(
+                kind,
+                result.map(Box::new).map_err(|e| format!("{e:#}")),
+            ));
+        });
+        Job {
+            kind,
+            cancel,
+            thread: Some(thread),
+        }
+    }
+
+    /// Ask the job to stop, and wait until its guards have cleaned up.
+    pub fn cancel_and_wait(mut self) {
+        self.cancel.cancel();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+
+    /// Wait for a finished job's thread.
+    pub fn join(mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The result of a job as the UI receives it.
+pub type JobResult = Result<Box<Outcome>, String>;
+
+/// The progress of a job as lines on screen.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunView {
+    pub title: String,
+    /// Finished lines, and the open step's title last.
+    pub lines: Vec<String>,
+    open: Vec<(StepId, usize)>,
+    /// The open step's progress: done, total, unit.
+    pub gauge: Option<(u64, u64, Unit)>,
+    pub cancelling: bool,
+}
+
+impl RunView {
+    pub fn new(title: &str) -> RunView {
+        RunView {
+            title: title.into(),
+            ..RunView::default()
+        }
+    }
+
+    /// Take one progress event; returns the line for the log, if any.
+    pub fn on_event(&mut self, event: &Event) -> Option<String> {
+        match event {
+            Event::Section(s) | Event::Info(s) => self.push(s.clone()),
+            Event::Warning(w) => self.push(format!("Warning: {w}")),
+            Event::Begin { id, title, total } => {
+                self.lines.push(format!("{title} ..."));
+                self.open.push((*id, self.lines.len() - 1));
+                self.gauge = total.map(|(t, u)| (0, t, u));
+                None
+            }
+            Event::Advance { done, .. } => {
+                if let Some(g) = &mut self.gauge {
+                    g.0 = *done;
+                }
+                None
+            }
+            Event::End { id, result } => {
+                self.gauge = None;
+                let at = self.open.iter().position(|(i, _)| i == id)?;
+                let (_, line) = self.open.remove(at);
+                self.lines[line] = format!("{} {result}", self.lines[line]);
+                Some(self.lines[line].clone())
+            }
+            Event::Listing(text) => {
+                self.lines.extend(text.lines().map(str::to_owned));
+                Some(text.clone())
+            }
+            Event::Metadata(_) => None,
+        }
+    }
+
+    fn push(&mut self, line: String) -> Option<String> {
+        self.lines.push(line.clone());
+        Some(line)
+    }
+}
+
+impl Widget for &RunView {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        Clear.render(area, buf);
+        let block =
+            Block::bordered().title(Line::from(format!(" {} ", self.title)).bold().centered());
+        let inner = block.inner(area);
+        block.render(area, buf);
+        let [text, gauge, help] = Layout::vertical([
+            Constraint::Min(1),
+            Constraint::Length(u16::from(self.gauge.is_some())),
+            Constraint::Length(1),
+        ])
+        .areas(inner);
+        let skip = self.lines.len().saturating_sub(text.height as usize);
+        let shown: Vec<Line> = self.lines[skip..]
+            .iter()
+            .map(|l| Line::from(l.as_str()))
+            .collect();
+        Paragraph::new(shown).render(text, buf);
+        if let Some((done, total, unit)) = self.gauge {
+            let ratio = if total == 0 {
+                0.0
+            } else {
+                (done as f64 / total as f64).clamp(0.0, 1.0)
+            };
+            let label = match unit {
+                Unit::Bytes => format!("{} / {} MiB", done >> 20, total >> 20),
+                Unit::Items => format!("{done} / {total}"),
+            };
+            Gauge::default()
+                .ratio(ratio)
+                .label(label)
+                .render(gauge, buf);
+        }
+        let hint = if self.cancelling {
+            "Cancelling: cleaning up…"
+        } else {
+            "Ctrl-C: stop and exit"
+        };
+        Line::from(hint).italic().centered().render(help, buf);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_become_lines() {
+        let mut v = RunView::new("Initialization");
+        let id = StepId(7);
+        v.on_event(&Event::Begin {
+            id,
+            title: "Launching helper VM".into(),
+            total: None,
+        });
+        assert_eq!(v.lines, vec!["Launching helper VM ..."]);
+        let logged = v.on_event(&Event::End {
+            id,
+            result: "done".into(),
+        });
+        assert_eq!(logged.as_deref(), Some("Launching helper VM ... done"));
+        v.on_event(&Event::Warning("careful".into()));
+        assert_eq!(v.lines[1], "Warning: careful");
+    }
+
+    #[test]
+    fn gauge_follows_progress() {
+        let mut v = RunView::new("Extract");
+        let id = StepId(1);
+        v.on_event(&Event::Begin {
+            id,
+            title: "Dumping image file".into(),
+            total: Some((100, Unit::Items)),
+        });
+        v.on_event(&Event::Advance { id, done: 40 });
+        assert_eq!(v.gauge, Some((40, 100, Unit::Items)));
+        v.on_event(&Event::End {
+            id,
+            result: "done".into(),
+        });
+        assert_eq!(v.gauge, None);
+    }
+}

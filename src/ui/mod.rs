@@ -1,0 +1,185 @@
+//! The terminal UI (`snf-image-creator` with no subcommand): media
+//! selection, initialization, wizard and expert modes, all on the same
+//! pipeline `snf-mkimage` runs.
+//!
+//! Threads: an input thread reads the terminal, a job thread runs the
+//! pipeline (at most one at a time), and the main thread owns the [`App`],
+//! takes [`AppEvent`]s from one channel and redraws. Rendering reads the
+//! state only.
+
+pub mod app;
+pub mod browser;
+pub mod expert;
+pub mod job;
+#[cfg(test)]
+mod tests;
+pub mod widgets;
+pub mod wizard;
+
+use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Sender, channel};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use ratatui::crossterm::event::{self, Event as TermEvent, KeyEventKind};
+
+use crate::progress::Event;
+pub use app::App;
+use job::{JobKind, JobResult};
+
+/// How often the screen is redrawn while nothing happens (progress gauges,
+/// signal checks).
+const TICK: Duration = Duration::from_millis(100);
+
+/// The UI's command-line options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UiOptions {
+    /// The media to open; the browser is shown without it.
+    pub media: Option<PathBuf>,
+    pub tmpdir: Option<PathBuf>,
+    pub no_snapshot: bool,
+    /// Where the log goes (also libguestfs's own messages).
+    pub logfile: Option<PathBuf>,
+}
+
+/// Everything the main loop reacts to.
+#[derive(Debug)]
+pub enum AppEvent {
+    Key(event::KeyEvent),
+    Progress(Event),
+    JobDone(JobKind, JobResult),
+    /// SIGINT, SIGTERM or SIGHUP.
+    Interrupt,
+}
+
+/// Run the UI until the user leaves; the exit code says how.
+pub fn run(opts: UiOptions) -> ExitCode {
+    match run_inner(opts) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run_inner(opts: UiOptions) -> Result<u8> {
+    let quiet = StderrRedirect::to(opts.logfile.as_deref())?;
+    let signals = Arc::new(AtomicBool::new(false));
+    for sig in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
+        signal_hook::flag::register(sig, signals.clone()).context("watching signals")?;
+    }
+    let logfile = opts.logfile.clone();
+    let (tx, rx) = channel();
+    let stop = Arc::new(AtomicBool::new(false));
+    let input = spawn_input(tx.clone(), stop.clone());
+    let mut terminal = ratatui::init();
+    let mut app = App::new(opts, tx);
+    let result = (|| -> Result<u8> {
+        loop {
+            terminal
+                .draw(|f| app.render(f))
+                .context("drawing the screen")?;
+            if let Some(code) = app.exit {
+                return Ok(code);
+            }
+            if signals.swap(false, Ordering::SeqCst) {
+                app.on_event(AppEvent::Interrupt);
+                continue;
+            }
+            if let Ok(ev) = rx.recv_timeout(TICK) {
+                app.on_event(ev);
+            }
+        }
+    })();
+    if let Some(job) = app.job.take() {
+        job.cancel_and_wait();
+    }
+    ratatui::restore();
+    stop.store(true, Ordering::SeqCst);
+    let _ = input.join();
+    drop(quiet);
+    if let Some(path) = logfile {
+        write_log(&path, &app.log)?;
+    }
+    if result.as_ref().is_ok_and(|c| *c == 0) {
+        println!("Thank you for using snf-image-creator. Bye");
+    }
+    result
+}
+
+/// The input thread: terminal keys into the event queue, until `stop`.
+fn spawn_input(tx: Sender<AppEvent>, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::SeqCst) {
+            match event::poll(TICK) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(_) => return,
+            }
+            if let Ok(TermEvent::Key(key)) = event::read()
+                && key.kind == KeyEventKind::Press
+                && tx.send(AppEvent::Key(key)).is_err()
+            {
+                return;
+            }
+        }
+    })
+}
+
+fn write_log(path: &std::path::Path, lines: &[String]) -> Result<()> {
+    use std::io::Write;
+    let mut f = File::options()
+        .append(true)
+        .create(true)
+        .open(path)
+        .with_context(|| format!("opening the log file {}", path.display()))?;
+    for line in lines {
+        writeln!(f, "{line}").with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// While the UI owns the terminal, file descriptor 2 points at the log
+/// file (or /dev/null): libguestfs prints the errors it returns there, and
+/// they would tear the screen. Dropping it puts stderr back.
+struct StderrRedirect {
+    saved: std::os::fd::OwnedFd,
+}
+
+impl StderrRedirect {
+    fn to(log: Option<&std::path::Path>) -> Result<StderrRedirect> {
+        let target = match log {
+            Some(p) => File::options()
+                .append(true)
+                .create(true)
+                .open(p)
+                .with_context(|| format!("opening the log file {}", p.display()))?,
+            None => File::options()
+                .write(true)
+                .open("/dev/null")
+                .context("opening /dev/null")?,
+        };
+        let saved = std::io::stderr()
+            .as_fd()
+            .try_clone_to_owned()
+            .context("saving stderr")?;
+        nix::unistd::dup2(target.as_raw_fd(), 2).context("redirecting stderr")?;
+        Ok(StderrRedirect { saved })
+    }
+}
+
+impl Drop for StderrRedirect {
+    fn drop(&mut self) {
+        let _ = nix::unistd::dup2(self.saved.as_raw_fd(), 2);
+    }
+}

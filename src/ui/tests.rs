@@ -1,0 +1,348 @@
+//! Screens at 80×24 (insta snapshots of ratatui's TestBackend) and key
+//! sequences through the wizard and the expert menus. No job is started
+//! here: pressing a button that would run the pipeline is what the tmux
+//! end-to-end test does.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::channel;
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent};
+
+use super::app::{App, Screen, Session, Tag};
+use super::expert::Tag as ExpertTag;
+use super::wizard::Page;
+use super::{AppEvent, UiOptions};
+use crate::guest::OsInfo;
+use crate::guest::metadata::Metadata;
+
+fn session() -> Session {
+    let mut metadata = Metadata::new();
+    for (k, v) in [
+        ("OSFAMILY", "linux"),
+        ("OS", "debian"),
+        ("DESCRIPTION", "Debian GNU/Linux 12 (bookworm)"),
+        ("USERS", "debian"),
+        ("PARTITION_TABLE", "gpt"),
+        ("ROOT_PARTITION", "2"),
+    ] {
+        metadata.insert(k.into(), v.into());
+    }
+    Session {
+        source: PathBuf::from("/images/debian.qcow2"),
+        os: Some(OsInfo {
+            os_type: "linux".into(),
+            distro: "debian".into(),
+            ..OsInfo::default()
+        }),
+        metadata,
+        size: 2 << 30,
+        unsupported: None,
+    }
+}
+
+/// An app over a made-up session, with nothing on screen yet.
+fn app() -> App {
+    let (tx, _rx) = channel();
+    let mut app = App::new(UiOptions::default(), tx);
+    app.stack.clear();
+    app.session = Some(session());
+    app
+}
+
+fn press(app: &mut App, keys: &[KeyCode]) {
+    for k in keys {
+        app.on_event(AppEvent::Key(KeyEvent::from(*k)));
+    }
+}
+
+fn type_text(app: &mut App, text: &str) {
+    for c in text.chars() {
+        press(app, &[KeyCode::Char(c)]);
+    }
+}
+
+fn screen_text(app: &App) -> String {
+    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    t.draw(|f| app.render(f)).unwrap();
+    format!("{}", t.backend())
+}
+
+fn snapshot(name: &str, app: &App) {
+    // The version changes with every release; the layout does not.
+    let text = screen_text(app).replace(env!("CARGO_PKG_VERSION"), "[version]");
+    insta::assert_snapshot!(name, text);
+}
+
+fn top_tag(app: &App) -> Option<Tag> {
+    match app.stack.last()? {
+        Screen::Menu(t, _)
+        | Screen::Dialog(t, _)
+        | Screen::Input(t, _)
+        | Screen::Checklist(t, _)
+        | Screen::Text(t, _) => Some(t.clone()),
+        _ => None,
+    }
+}
+
+fn mode_choice(app: &mut App) {
+    app.open_expert();
+    app.stack.clear();
+    app.push(Screen::Dialog(
+        Tag::ModeChoice,
+        super::widgets::Dialog::new("Wizard or Expert", "Wizard?", &["Wizard", "Expert"]),
+    ));
+}
+
+#[test]
+fn wizard_pages_and_confirmation() {
+    let mut a = app();
+    mode_choice(&mut a);
+    press(&mut a, &[KeyCode::Enter]);
+    assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Name)));
+    snapshot("wizard_name", &a);
+    press(&mut a, &[KeyCode::Backspace; 6]);
+    press(&mut a, &[KeyCode::Enter]);
+    assert_eq!(top_tag(&a), Some(Tag::Notice), "an empty name is refused");
+    press(&mut a, &[KeyCode::Enter]);
+    type_text(&mut a, "Debian 12 base");
+    press(&mut a, &[KeyCode::Enter]);
+    assert_eq!(a.answers.name, "Debian 12 base");
+    snapshot("wizard_description", &a);
+    press(&mut a, &[KeyCode::Enter, KeyCode::Down]);
+    snapshot("wizard_registration", &a);
+    press(&mut a, &[KeyCode::Enter]);
+    assert!(a.answers.public);
+    assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Output)));
+    press(&mut a, &[KeyCode::Enter]);
+    assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Confirm)));
+    snapshot("wizard_confirm", &a);
+    // Back returns to the last page, with the answer kept.
+    press(&mut a, &[KeyCode::Tab, KeyCode::Enter]);
+    assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Output)));
+    press(&mut a, &[KeyCode::Tab, KeyCode::Enter]);
+    press(&mut a, &[KeyCode::Tab, KeyCode::Enter]);
+    press(&mut a, &[KeyCode::Tab, KeyCode::Enter]);
+    press(&mut a, &[KeyCode::Tab, KeyCode::Enter]);
+    assert_eq!(top_tag(&a), Some(Tag::ModeChoice), "Back on page 1 leaves");
+    assert_eq!(a.exit, None);
+}
+
+#[test]
+fn wizard_quit_leaves() {
+    let mut a = app();
+    mode_choice(&mut a);
+    press(&mut a, &[KeyCode::Enter; 5]);
+    assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Confirm)));
+    press(&mut a, &[KeyCode::Left, KeyCode::Enter]);
+    assert_eq!(a.exit, Some(0));
+}
+
+#[test]
+fn expert_main_and_help() {
+    let mut a = app();
+    a.open_expert();
+    snapshot("expert_main", &a);
+    press(&mut a, &[KeyCode::End, KeyCode::Enter]);
+    assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::Help)));
+    snapshot("expert_help", &a);
+    press(&mut a, &[KeyCode::Enter]);
+    assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::Main)));
+    // Exit asks first; No keeps the menu.
+    press(&mut a, &[KeyCode::Esc]);
+    assert_eq!(top_tag(&a), Some(Tag::ConfirmExit));
+    press(&mut a, &[KeyCode::Enter]);
+    assert_eq!(a.exit, None);
+    press(&mut a, &[KeyCode::Esc, KeyCode::Left, KeyCode::Enter]);
+    assert_eq!(a.exit, Some(0));
+}
+
+#[test]
+fn expert_properties_add_edit_delete() {
+    let mut a = app();
+    a.open_expert();
+    press(&mut a, &[KeyCode::Enter]);
+    snapshot("expert_customize", &a);
+    press(&mut a, &[KeyCode::Enter]);
+    snapshot("expert_properties", &a);
+    // Add: a bad name is refused with the -m rule, a good one upper-cased.
+    press(&mut a, &[KeyCode::Tab, KeyCode::Enter]);
+    type_text(&mut a, "bad-key");
+    press(&mut a, &[KeyCode::Enter]);
+    assert_eq!(top_tag(&a), Some(Tag::Notice));
+    assert!(screen_text(&a).contains("not a valid metadata key"));
+    // The field stays, to be mended.
+    press(&mut a, &[KeyCode::Enter]);
+    assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::PropertyNewKey)));
+    press(&mut a, &[KeyCode::Backspace; 7]);
+    type_text(&mut a, "image_owner");
+    press(&mut a, &[KeyCode::Enter]);
+    type_text(&mut a, "ops team");
+    press(&mut a, &[KeyCode::Enter]);
+    assert_eq!(a.metadata()["IMAGE_OWNER"], "ops team");
+    // Edit the first property (DESCRIPTION).
+    press(&mut a, &[KeyCode::Home, KeyCode::Enter]);
+    press(&mut a, &[KeyCode::Backspace; 10]);
+    press(&mut a, &[KeyCode::Enter]);
+    assert_eq!(a.metadata()["DESCRIPTION"], "Debian GNU/Linux 12");
+    // Delete USERS.
+    let users = a.metadata().keys().position(|k| k == "USERS").unwrap();
+    press(&mut a, &[KeyCode::Home]);
+    press(&mut a, &vec![KeyCode::Down; users]);
+    press(&mut a, &[KeyCode::Tab, KeyCode::Tab, KeyCode::Enter]);
+    snapshot("expert_property_delete", &a);
+    press(&mut a, &[KeyCode::Left, KeyCode::Enter]);
+    assert!(!a.metadata().contains_key("USERS"));
+    let request = a.export_request(Path::new("/tmp/x.diskdump")).unwrap();
+    assert_eq!(request.unset, vec!["USERS".to_string()]);
+    assert!(
+        request
+            .metadata
+            .contains(&"IMAGE_OWNER=ops team".to_string())
+    );
+}
+
+#[test]
+fn expert_exclude_tasks() {
+    let mut a = app();
+    a.open_expert();
+    press(&mut a, &[KeyCode::Enter, KeyCode::Down, KeyCode::Enter]);
+    assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::Exclude)));
+    snapshot("expert_exclude", &a);
+    // Untick the swap task (linux), then OK.
+    press(
+        &mut a,
+        &[
+            KeyCode::Down,
+            KeyCode::Down,
+            KeyCode::Down,
+            KeyCode::Char(' '),
+        ],
+    );
+    press(&mut a, &[KeyCode::Enter]);
+    assert_eq!(a.metadata()["EXCLUDE_TASK_ADDSWAP"], "yes");
+    // No Config excludes everything.
+    press(
+        &mut a,
+        &[KeyCode::Down, KeyCode::Enter, KeyCode::Tab, KeyCode::Enter],
+    );
+    assert_eq!(a.metadata()["EXCLUDE_ALL_TASKS"], "yes");
+}
+
+#[test]
+fn expert_extract_asks_before_overwriting() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("debian.diskdump");
+    std::fs::write(out.with_extension("diskdump.md5sum"), b"old").unwrap();
+    let mut a = app();
+    a.open_expert();
+    press(&mut a, &[KeyCode::Down, KeyCode::Enter]);
+    assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::ExtractPath)));
+    press(&mut a, &[KeyCode::Backspace; 20]);
+    type_text(&mut a, out.to_str().unwrap());
+    press(&mut a, &[KeyCode::Enter]);
+    assert_eq!(
+        top_tag(&a),
+        Some(Tag::Expert(ExpertTag::ExtractOverwrite(out.clone())))
+    );
+    assert!(screen_text(&a).contains("already exists"));
+    // No (the default) keeps the file and starts nothing.
+    press(&mut a, &[KeyCode::Enter]);
+    assert!(a.job.is_none());
+    assert_eq!(
+        std::fs::read(out.with_extension("diskdump.md5sum")).unwrap(),
+        b"old"
+    );
+}
+
+#[test]
+fn log_view_and_save() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = app();
+    a.log = vec![
+        "Launching helper VM ... done".into(),
+        "Inspecting Operating System ... debian".into(),
+    ];
+    a.open_expert();
+    press(&mut a, &[KeyCode::Down, KeyCode::Down, KeyCode::Enter]);
+    snapshot("expert_log", &a);
+    press(&mut a, &[KeyCode::Tab, KeyCode::Enter]);
+    press(&mut a, &[KeyCode::Backspace; 40]);
+    let saved = dir.path().join("run.log");
+    type_text(&mut a, saved.to_str().unwrap());
+    press(&mut a, &[KeyCode::Enter]);
+    assert_eq!(
+        std::fs::read_to_string(&saved).unwrap(),
+        "Launching helper VM ... done\nInspecting Operating System ... debian\n"
+    );
+}
+
+#[test]
+fn unsupported_media_goes_to_expert_with_everything_excluded() {
+    let mut a = app();
+    if let Some(s) = &mut a.session {
+        s.unsupported = Some("no operating system was found on the media".into());
+    }
+    a.push(Screen::Dialog(
+        Tag::Unsupported,
+        super::widgets::Dialog::new("Unsupported media", "Go on?", &["Yes", "No"]),
+    ));
+    press(&mut a, &[KeyCode::Enter]);
+    assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::Main)));
+    assert_eq!(a.metadata()["EXCLUDE_ALL_TASKS"], "yes");
+    press(&mut a, &[KeyCode::Enter, KeyCode::Down, KeyCode::Enter]);
+    assert!(screen_text(&a).contains("Every deployment task is excluded"));
+}
+
+#[test]
+fn running_view_and_status_line() {
+    let mut a = app();
+    a.push(Screen::Running(super::job::RunView::new("Initialization")));
+    let id = crate::progress::StepId(1);
+    a.on_event(AppEvent::Progress(crate::progress::Event::Begin {
+        id,
+        title: "Launching helper VM (may take a while)".into(),
+        total: None,
+    }));
+    a.on_event(AppEvent::Progress(crate::progress::Event::End {
+        id,
+        result: "done".into(),
+    }));
+    a.on_event(AppEvent::Progress(crate::progress::Event::Begin {
+        id: crate::progress::StepId(2),
+        title: "Dumping image file".into(),
+        total: Some((4 << 20, crate::progress::Unit::Bytes)),
+    }));
+    a.on_event(AppEvent::Progress(crate::progress::Event::Advance {
+        id: crate::progress::StepId(2),
+        done: 1 << 20,
+    }));
+    snapshot("running", &a);
+    assert_eq!(
+        a.log,
+        vec!["Launching helper VM (may take a while) ... done"]
+    );
+    assert!(
+        screen_text(&a)
+            .contains("OS: linux, Distro: debian, Size: 2048 MB, Source: /images/debian.qcow2")
+    );
+}
+
+#[test]
+fn browser_screen() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("vms")).unwrap();
+    std::fs::write(dir.path().join("debian.qcow2"), vec![0u8; 3 << 10]).unwrap();
+    let mut a = app();
+    a.session = None;
+    a.push(Screen::Browser(super::browser::Browser::open(dir.path())));
+    let text = screen_text(&a).replace(dir.path().to_str().unwrap(), "[dir]");
+    insta::assert_snapshot!(
+        "browser",
+        text.replace(env!("CARGO_PKG_VERSION"), "[version]")
+    );
+    // Bundle Host is not there yet, and says so.
+    press(&mut a, &[KeyCode::Tab, KeyCode::Enter]);
+    assert!(screen_text(&a).contains("not available yet"));
+}

@@ -1,0 +1,251 @@
+//! The wizard: a few pages of questions, a confirmation, then one run of
+//! the same pipeline `snf-mkimage` runs, built from the answers. Back on
+//! the first page leaves the wizard.
+
+use std::path::PathBuf;
+
+use super::app::{App, Screen, Tag};
+use super::job::{JobKind, JobResult};
+use super::widgets::{Dialog, Input, Menu, Reply};
+
+/// The wizard's pages, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    Name,
+    Description,
+    Registration,
+    Output,
+    Confirm,
+    /// The run finished: its summary.
+    Finished,
+}
+
+const PAGES: [Page; 5] = [
+    Page::Name,
+    Page::Description,
+    Page::Registration,
+    Page::Output,
+    Page::Confirm,
+];
+
+/// The answers so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Answers {
+    pub name: String,
+    pub description: String,
+    pub public: bool,
+    pub output: PathBuf,
+}
+
+impl Page {
+    fn index(self) -> usize {
+        PAGES.iter().position(|p| *p == self).unwrap_or(0)
+    }
+
+    fn title(self) -> String {
+        let name = match self {
+            Page::Name => "Image Name",
+            Page::Description => "Image Description",
+            Page::Registration => "Registration Type",
+            Page::Output => "Image File",
+            Page::Confirm | Page::Finished => "Confirmation",
+        };
+        format!("({}/{}) {name}", self.index() + 1, PAGES.len())
+    }
+}
+
+impl App {
+    /// Begin the wizard with defaults from the detected metadata.
+    pub fn start_wizard(&mut self) {
+        let (os_type, distro) = self.os_names();
+        let name = if distro == "unknown" { os_type } else { distro };
+        let meta = self.metadata();
+        self.answers = Answers {
+            output: PathBuf::from(format!("{name}.diskdump")),
+            name,
+            description: meta.get("DESCRIPTION").cloned().unwrap_or_default(),
+            public: false,
+        };
+        self.show_page(Page::Name);
+    }
+
+    fn show_page(&mut self, page: Page) {
+        let a = &self.answers;
+        let title = page.title();
+        let screen = match page {
+            Page::Name => Screen::Input(
+                Tag::Wizard(page),
+                Input::new(
+                    &title,
+                    "Please provide a name for the image:",
+                    &a.name,
+                    &["Next", "Back"],
+                ),
+            ),
+            Page::Description => Screen::Input(
+                Tag::Wizard(page),
+                Input::new(
+                    &title,
+                    "Please provide a description for the image:",
+                    &a.description,
+                    &["Next", "Back"],
+                ),
+            ),
+            Page::Registration => {
+                let mut menu = Menu::new(
+                    &title,
+                    "Please provide a registration type:",
+                    vec![
+                        (
+                            "Private".into(),
+                            "Image is accessible only by this user".into(),
+                        ),
+                        (
+                            "Public".into(),
+                            "Everyone can create VMs from this image".into(),
+                        ),
+                    ],
+                    &["Next", "Back"],
+                );
+                menu.selected = usize::from(a.public);
+                Screen::Menu(Tag::Wizard(page), menu)
+            }
+            Page::Output => Screen::Input(
+                Tag::Wizard(page),
+                Input::new(
+                    &title,
+                    "Where should the image file be saved? Its .meta, .md5sum, .sha256sum and .variant files go beside it.",
+                    &a.output.to_string_lossy(),
+                    &["Next", "Back"],
+                ),
+            ),
+            Page::Confirm | Page::Finished => Screen::Dialog(
+                Tag::Wizard(Page::Confirm),
+                Dialog::new(&title, &self.summary(), &["Yes", "Back", "Quit"]),
+            ),
+        };
+        self.push(screen);
+    }
+
+    fn summary(&self) -> String {
+        let a = &self.answers;
+        format!(
+            "All necessary information has been gathered:\n\n * Image Name: {}\n * Image Description: {}\n * Registration Type: {}\n * Image File: {}\n\nContinue with the image creation process?",
+            a.name,
+            a.description,
+            if a.public { "Public" } else { "Private" },
+            a.output.display()
+        )
+    }
+
+    /// A reply on a wizard page: store the answer, then go on or back.
+    pub fn on_wizard(&mut self, page: Page, screen: Screen, reply: Reply) {
+        let forward = reply == Reply::Button(0);
+        match (&screen, page) {
+            // "Thank you for using snf-image-creator."
+            (_, Page::Finished) => {
+                self.exit = Some(0);
+                return;
+            }
+            (Screen::Dialog(..), Page::Confirm) => return self.on_confirm(reply),
+            (Screen::Input(_, input), _) if forward => {
+                let value = input.value.trim().to_owned();
+                if let Some(problem) = self.store(page, value) {
+                    self.push(screen);
+                    return self.notice("Invalid answer", &problem);
+                }
+            }
+            (Screen::Menu(_, menu), Page::Registration) if forward => {
+                self.answers.public = menu.selected == 1;
+            }
+            _ => {}
+        }
+        let at = page.index();
+        match (forward, at) {
+            (true, _) => self.show_page(PAGES[at + 1]),
+            (false, 0) => self.open_mode_choice(),
+            (false, _) => self.show_page(PAGES[at - 1]),
+        }
+    }
+
+    /// Keep an answer; say what is wrong with it instead.
+    fn store(&mut self, page: Page, value: String) -> Option<String> {
+        match page {
+            Page::Name if value.is_empty() => return Some("The image needs a name.".into()),
+            Page::Name => self.answers.name = value,
+            Page::Description => self.answers.description = value,
+            Page::Output if value.is_empty() => return Some("Give a file name.".into()),
+            Page::Output => self.answers.output = PathBuf::from(value),
+            _ => {}
+        }
+        None
+    }
+
+    fn open_mode_choice(&mut self) {
+        let (os_type, distro) = self.os_names();
+        let text = format!(
+            "snf-image-creator detected a {os_type} ({distro}) system on the input media. Would you like to run a wizard to assist you through the image creation process?\n\nChoose Expert for the full menu."
+        );
+        self.push(Screen::Dialog(
+            Tag::ModeChoice,
+            Dialog::new("Wizard or Expert", &text, &["Wizard", "Expert"]),
+        ));
+    }
+
+    fn on_confirm(&mut self, reply: Reply) {
+        match reply {
+            Reply::Button(0) => {
+                let a = self.answers.clone();
+                self.edits
+                    .set
+                    .insert("DESCRIPTION".into(), a.description.clone());
+                let Some(request) = self.export_request(&a.output) else {
+                    return;
+                };
+                // An existing file is replaced only after a question.
+                if a.output.exists() {
+                    self.push(Screen::Dialog(
+                        Tag::Wizard(Page::Confirm),
+                        Dialog::new("Confirmation", &self.summary(), &["Yes", "Back", "Quit"]),
+                    ));
+                    return self.notice(
+                        "File exists",
+                        &format!(
+                            "{} already exists: go back and choose another image file.",
+                            a.output.display()
+                        ),
+                    );
+                }
+                self.start_job(JobKind::Wizard, "Image creation", request);
+            }
+            Reply::Button(1) | Reply::Cancel => self.show_page(Page::Output),
+            _ => self.exit = Some(0),
+        }
+    }
+
+    /// The run ended: say where the image is, or what went wrong.
+    pub fn on_wizard_done(&mut self, result: JobResult) {
+        match result {
+            Ok(outcome) => {
+                let files: Vec<String> = outcome
+                    .written
+                    .iter()
+                    .map(|p| format!(" * {}", p.display()))
+                    .collect();
+                let text = format!(
+                    "The image was created:\n{}\n\nmd5sum: {}",
+                    files.join("\n"),
+                    outcome.digests.as_ref().map_or("", |d| d.md5.as_str())
+                );
+                self.push(Screen::Dialog(
+                    Tag::Wizard(Page::Finished),
+                    Dialog::new("Image creation finished", &text, &["OK"]),
+                ));
+            }
+            Err(e) => {
+                self.show_page(Page::Confirm);
+                self.notice("Image creation failed", &e);
+            }
+        }
+    }
+}

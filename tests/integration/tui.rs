@@ -1,0 +1,235 @@
+//! The terminal UI end to end: the real binary in a real terminal (tmux,
+//! 80×24), driven by keys, on a real fixture image with a real helper VM.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+
+/// A tmux server of our own, with one 80×24 window running a command.
+/// Dropping it ends the server and whatever still runs in it.
+struct Tmux {
+    socket: String,
+    done: PathBuf,
+}
+
+impl Tmux {
+    fn start(command: &str, dir: &Path) -> Tmux {
+        let socket = format!(
+            "snf-test-{}-{}",
+            std::process::id(),
+            dir.display().to_string().len()
+        );
+        let done = dir.join("exit-code");
+        // The pane outlives the program, so the screen it leaves behind
+        // can be read.
+        let script = format!("{command}; echo $? > {}; exec sleep 600", done.display());
+        let status = Command::new("tmux")
+            .args(["-L", &socket, "new-session", "-d", "-x", "80", "-y", "24"])
+            .arg(script)
+            .env("TERM", "xterm-256color")
+            .status()
+            .expect("running tmux (package tmux)");
+        assert!(status.success(), "tmux could not start");
+        Tmux { socket, done }
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            let status = Command::new("tmux")
+                .args(["-L", &self.socket, "send-keys", k])
+                .status()
+                .unwrap();
+            assert!(status.success());
+            // One key at a time, as a person types: the UI redraws between.
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+
+    fn text(&self, text: &str) {
+        let status = Command::new("tmux")
+            .args(["-L", &self.socket, "send-keys", "-l", text])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        std::thread::sleep(Duration::from_millis(300));
+    }
+
+    /// Wait until the screen shows `text`; fail with the screen if it does
+    /// not within `limit`.
+    fn wait_for(&self, text: &str, limit: Duration) {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if screen.contains(text) {
+                return;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "{text:?} did not appear within {limit:?}; the screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    /// Wait for the program to end and return its exit code.
+    fn exit_code(&self, limit: Duration) -> i32 {
+        let start = Instant::now();
+        while !self.done.exists() {
+            assert!(
+                start.elapsed() < limit,
+                "the UI did not exit; the screen:\n{}",
+                self.screen()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        std::fs::read_to_string(&self.done)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+    }
+}
+
+const LAUNCH: Duration = Duration::from_secs(300);
+
+fn start_ui(tmp: &Path, image: &Path, dir: &Path) -> Tmux {
+    let cmd = format!(
+        "{} --tmpdir {} {}",
+        env!("CARGO_BIN_EXE_snf-image-creator"),
+        tmp.display(),
+        image.display()
+    );
+    let ui = Tmux::start(&cmd, dir);
+    ui.wait_for("Initialization", Duration::from_secs(30));
+    ui.wait_for("Would you like to run a wizard", LAUNCH);
+    assert!(
+        ui.screen().contains("OS: linux, Distro: debian, Size: "),
+        "status line:\n{}",
+        ui.screen()
+    );
+    ui
+}
+
+fn assert_exported(image: &Path) {
+    let dir = image.parent().unwrap();
+    let name = image.file_name().unwrap().to_str().unwrap();
+    for tool in ["md5sum", "sha256sum"] {
+        let out = Command::new(tool)
+            .args(["-c", &format!("{name}.{tool}")])
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{tool} -c of {name}");
+    }
+    let meta = std::fs::read_to_string(format!("{}.meta", image.display())).unwrap();
+    assert!(meta.contains("\"OS\": \"debian\""), "{meta}");
+}
+
+#[test]
+fn expert_extract_and_wizard_in_a_terminal() {
+    let (src, _) = fixture("debian-gpt.qcow2");
+    let before = sha256_file(&src);
+    let work = scratch();
+    let tmp = scratch();
+    let out = scratch();
+
+    // Expert: add a property, then Extract.
+    let ui = start_ui(tmp.path(), &src, work.path());
+    ui.keys(&["Right", "Enter"]);
+    ui.wait_for("Image Creator (snf-image-creator", Duration::from_secs(10));
+    ui.keys(&["Enter", "Enter", "Tab", "Enter"]);
+    ui.wait_for("Name (letters, digits and _)", Duration::from_secs(10));
+    ui.text("build_id");
+    ui.keys(&["Enter"]);
+    ui.text("42");
+    ui.keys(&["Enter"]);
+    ui.wait_for("BUILD_ID", Duration::from_secs(10));
+    ui.keys(&["Tab", "Tab", "Tab", "Enter", "Tab", "Enter"]);
+    ui.wait_for("Dump image to local file system", Duration::from_secs(10));
+    let expert_image = out.path().join("expert.diskdump");
+    ui.keys(&["Down", "Enter", "C-u"]);
+    ui.text(expert_image.to_str().unwrap());
+    ui.keys(&["Enter"]);
+    ui.wait_for("Image Extraction", Duration::from_secs(10));
+    ui.wait_for("The image was extracted", LAUNCH);
+    ui.keys(&["Enter", "Escape"]);
+    ui.wait_for("Do you want to exit?", Duration::from_secs(10));
+    ui.keys(&["Left", "Enter"]);
+    assert_eq!(ui.exit_code(Duration::from_secs(60)), 0);
+    assert_exported(&expert_image);
+    let meta = std::fs::read_to_string(format!("{}.meta", expert_image.display())).unwrap();
+    assert!(meta.contains("\"BUILD_ID\": \"42\""), "{meta}");
+    assert_empty_dir(tmp.path());
+    drop(ui);
+
+    // Wizard: name, description, registration, file, confirm.
+    let work = scratch();
+    let ui = start_ui(tmp.path(), &src, work.path());
+    ui.keys(&["Enter"]);
+    ui.wait_for("(1/5) Image Name", Duration::from_secs(10));
+    ui.keys(&["Enter", "C-u"]);
+    ui.text("Debian from the wizard");
+    ui.keys(&["Enter", "Enter", "C-u"]);
+    let wizard_image = out.path().join("wizard.diskdump");
+    ui.text(wizard_image.to_str().unwrap());
+    ui.keys(&["Enter"]);
+    ui.wait_for(
+        "All necessary information has been gathered",
+        Duration::from_secs(10),
+    );
+    ui.keys(&["Enter"]);
+    ui.wait_for("Image creation finished", LAUNCH);
+    ui.keys(&["Enter"]);
+    assert_eq!(ui.exit_code(Duration::from_secs(60)), 0);
+    assert_exported(&wizard_image);
+    let meta = std::fs::read_to_string(format!("{}.meta", wizard_image.display())).unwrap();
+    assert!(
+        meta.contains("\"DESCRIPTION\": \"Debian from the wizard\""),
+        "{meta}"
+    );
+    assert_empty_dir(tmp.path());
+    drop(ui);
+    assert_no_process_mentions(&tmp.path().to_string_lossy());
+    assert_eq!(sha256_file(&src), before, "the source changed");
+}
+
+#[test]
+fn ctrl_c_during_initialization_cleans_up() {
+    let (src, _) = fixture("debian-mbr.qcow2");
+    let work = scratch();
+    let tmp = scratch();
+    let cmd = format!(
+        "{} --tmpdir {} {}",
+        env!("CARGO_BIN_EXE_snf-image-creator"),
+        tmp.path().display(),
+        src.display()
+    );
+    let ui = Tmux::start(&cmd, work.path());
+    ui.wait_for("Launching helper VM", Duration::from_secs(60));
+    ui.keys(&["C-c"]);
+    assert_eq!(ui.exit_code(Duration::from_secs(120)), 130);
+    assert_empty_dir(tmp.path());
+    // The terminal was restored: the UI's frame went with the alternate
+    // screen.
+    assert!(!ui.screen().contains("Initialization"), "{}", ui.screen());
+    drop(ui);
+    assert_no_process_mentions(&tmp.path().to_string_lossy());
+}
