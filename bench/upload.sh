@@ -96,7 +96,8 @@ t0=$(now)
 curl -sf -T "$IMG" --aws-sigv4 aws:amz:us-east-1:s3 --user AKIDBENCH:SECRETBENCH \
     "http://127.0.0.1:$port/bench/curl.img" -o /dev/null
 s3_curl=$(echo "$(now) - $t0" | bc)
-kill "$weed_pid"; wait "$weed_pid" 2>/dev/null || true
+# `weed mini` does not end on SIGTERM.
+kill -9 "$weed_pid"
 
 echo "== serve (Pithos API), $((SIZE / 1048576)) MiB, best of $RUNS"
 printf '%-44s %8.2f s  %7s MiB/s\n' "(a) snf-image-creator upload (hashmap)" "$best_ours" "$(mibs "$best_ours")"
