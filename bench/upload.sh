@@ -6,6 +6,8 @@
 #   (a)  snf-image-creator upload FILE   (hash, hashmap PUT → 409, blocks, PUT)
 #   (b)  curl -T FILE .../object         (one streaming PUT)
 #   (c)  snf-image-creator upload -f FILE again: blocks sent, seconds
+#   (d)  snf-image-creator upload -c s3:BUCKET to SeaweedFS (multipart)
+#   (e)  curl -T --aws-sigv4 of the same file to the same SeaweedFS
 #
 # The image (1 GiB: 896 MiB of random data and 128 MiB of zeros) is built
 # once under $SNF_BENCH_DIR (default /var/tmp/snf-bench). Each upload goes
@@ -81,7 +83,28 @@ for run in $(seq 1 "$RUNS"); do
     rm -rf "$WORK/ours-$run" "$WORK/curl-$run"
 done
 
+# SeaweedFS (S3): our multipart upload against curl's SigV4 PUT.
+weed_dir=$WORK/weed; port=$((20000 + RANDOM % 20000))
+weed_pid=$("$ROOT/scripts/cloudlab/start-seaweedfs.sh" "$weed_dir" "$port" AKIDBENCH SECRETBENCH)
+s3env=(env AWS_ACCESS_KEY_ID=AKIDBENCH AWS_SECRET_ACCESS_KEY=SECRETBENCH AWS_REGION=us-east-1
+       AWS_ENDPOINT_URL=http://127.0.0.1:$port)
+curl -sf -X PUT --aws-sigv4 aws:amz:us-east-1:s3 --user AKIDBENCH:SECRETBENCH "http://127.0.0.1:$port/bench" -o /dev/null
+t0=$(now)
+"${s3env[@]}" "$BIN" upload -s -f -c s3:bench "$IMG" > /dev/null
+s3_ours=$(echo "$(now) - $t0" | bc)
+t0=$(now)
+curl -sf -T "$IMG" --aws-sigv4 aws:amz:us-east-1:s3 --user AKIDBENCH:SECRETBENCH \
+    "http://127.0.0.1:$port/bench/curl.img" -o /dev/null
+s3_curl=$(echo "$(now) - $t0" | bc)
+# `weed mini` does not end on SIGTERM.
+kill -9 "$weed_pid"
+
+echo "== serve (Pithos API), $((SIZE / 1048576)) MiB, best of $RUNS"
 printf '%-44s %8.2f s  %7s MiB/s\n' "(a) snf-image-creator upload (hashmap)" "$best_ours" "$(mibs "$best_ours")"
 printf '%-44s %8.2f s  %7s MiB/s\n' "(b) curl -T (one PUT)" "$best_curl" "$(mibs "$best_curl")"
 printf 'ratio (a)/(b) throughput: %s\n' "$(echo "scale=2; $best_curl / $best_ours" | bc)"
 printf '(c) re-upload of the unchanged image: %s, %.2f s\n' "$sent" "$again"
+echo "== SeaweedFS (S3), one run each"
+printf '%-44s %8.2f s  %7s MiB/s\n' "(d) snf-image-creator upload -c s3: (multipart)" "$s3_ours" "$(mibs "$s3_ours")"
+printf '%-44s %8.2f s  %7s MiB/s\n' "(e) curl -T --aws-sigv4 (one PUT)" "$s3_curl" "$(mibs "$s3_curl")"
+printf 'ratio (d)/(e) throughput: %s\n' "$(echo "scale=2; $s3_curl / $s3_ours" | bc)"

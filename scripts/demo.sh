@@ -15,7 +15,7 @@ scripts/setup.sh
 scripts/fixtures.sh
 fixtures=${SNF_FIXTURES:-/var/tmp/snf-image-creator-fixtures}
 mkdir -p "$out"
-export SNF_IMAGE_STORE=${SNF_IMAGE_STORE:-$PWD/$out/store}
+export SNF_IMAGE_STORE=${SNF_IMAGE_STORE:-$(cd "$out" && pwd)/store}
 target/release/snf-mkimage -f -o "$out/debian.diskdump" \
     -u debian.diskdump -r "Debian 12" "$fixtures/debian-gpt.qcow2" > "$out/registration.json"
 ls -ls "$out"

@@ -4,8 +4,9 @@
 //! once), and the object's Merkle hash over the block hashes.
 
 use std::fs::File;
-use std::io::Read;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -88,27 +89,53 @@ fn unhex32(h: &str) -> [u8; 32] {
     out
 }
 
-/// Hash a file block by block, reporting the bytes done.
+/// Hash a file block by block on a few threads (hashing is the upload's
+/// CPU cost), reporting the bytes done.
 pub fn hash_file(
     path: &Path,
     block_size: u64,
-    on_progress: &dyn Fn(u64),
+    on_progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Hashmap, CloudError> {
-    let mut file = File::open(path).map_err(|e| CloudError::io("opening", path, e))?;
+    let file = File::open(path).map_err(|e| CloudError::io("opening", path, e))?;
     let bytes = file
         .metadata()
         .map_err(|e| CloudError::io("reading the size of", path, e))?
         .len();
-    let mut hashes = Vec::new();
-    let mut buf = vec![0u8; block_size as usize];
-    let mut done = 0u64;
-    while done < bytes {
-        let n = (bytes - done).min(block_size) as usize;
-        file.read_exact(&mut buf[..n])
-            .map_err(|e| CloudError::io("reading", path, e))?;
-        hashes.push(block_hash(&buf[..n]));
-        done += n as u64;
-        on_progress(done);
+    let count = block_count(bytes, block_size) as usize;
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
+    let next = AtomicUsize::new(0);
+    let done = AtomicU64::new(0);
+    let mut hashes = vec![String::new(); count];
+    let results: Vec<Result<Vec<(usize, String)>, CloudError>> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads.min(count.max(1)))
+            .map(|_| {
+                s.spawn(|| {
+                    let mut out = Vec::new();
+                    let mut buf = vec![0u8; block_size as usize];
+                    loop {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        if i >= count {
+                            return Ok(out);
+                        }
+                        let off = i as u64 * block_size;
+                        let n = (bytes - off).min(block_size) as usize;
+                        file.read_exact_at(&mut buf[..n], off)
+                            .map_err(|e| CloudError::io("reading", path, e))?;
+                        out.push((i, block_hash(&buf[..n])));
+                        on_progress(done.fetch_add(n as u64, Ordering::SeqCst) + n as u64);
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("hashing thread"))
+            .collect()
+    });
+    for r in results {
+        for (i, h) in r? {
+            hashes[i] = h;
+        }
     }
     Ok(Hashmap {
         block_size,

@@ -17,6 +17,9 @@ use super::error::{CloudError, short_message};
 const ATTEMPTS: u32 = 5;
 /// The first backoff; it doubles after each failed attempt.
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+/// Seconds a request may take before it is given up and retried
+/// (`SNF_HTTP_TIMEOUT` overrides the default of 300).
+pub const TIMEOUT_ENV: &str = "SNF_HTTP_TIMEOUT";
 
 /// A finished exchange, body read.
 #[derive(Debug)]
@@ -80,7 +83,7 @@ impl Http {
     pub fn new() -> Result<Http, CloudError> {
         let client = Client::builder()
             .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(300))
+            .timeout(request_timeout())
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("snf-image-creator/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -169,6 +172,15 @@ impl Http {
             url,
         })
     }
+}
+
+fn request_timeout() -> Duration {
+    let secs = std::env::var(TIMEOUT_ENV)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|&s| s > 0)
+        .unwrap_or(300);
+    Duration::from_secs(secs)
 }
 
 /// A URL for messages: scheme, host and path, without credentials or query.

@@ -246,7 +246,29 @@ impl S3Backend {
         let count = size.div_ceil(part) as usize;
         let f = File::open(file).map_err(|e| CloudError::io("opening", file, e))?;
         let step = begin_step(r, "Uploading parts", Some((size, Unit::Bytes)));
-        let etags: Mutex<Vec<Option<String>>> = Mutex::new(vec![None; count]);
+        let read = |i: usize| -> Result<Vec<u8>, CloudError> {
+            let off = i as u64 * part;
+            let mut buf = vec![0u8; (size - off).min(part) as usize];
+            f.read_exact_at(&mut buf, off)
+                .map_err(|e| CloudError::io("reading", file, e))?;
+            Ok(buf)
+        };
+        let tags = self.put_parts(key, id, count, &read, &|n| step.advance(n))?;
+        self.complete(key, id, &tags)?;
+        step.done(format!("{count} parts"));
+        Ok(count)
+    }
+
+    /// Send parts `1..=count` on a few threads; their ETags in order.
+    fn put_parts(
+        &self,
+        key: &str,
+        id: &str,
+        count: usize,
+        read: &(dyn Fn(usize) -> Result<Vec<u8>, CloudError> + Sync),
+        on_progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<Vec<String>, CloudError> {
+        let etags: Mutex<Vec<String>> = Mutex::new(vec![String::new(); count]);
         let next = AtomicUsize::new(0);
         let done = AtomicU64::new(0);
         let failure: Mutex<Option<CloudError>> = Mutex::new(None);
@@ -259,22 +281,21 @@ impl S3Backend {
                         if failure.lock().map(|f| f.is_some()).unwrap_or(true) {
                             return;
                         }
-                        let off = i as u64 * part;
-                        let mut buf = vec![0u8; (size - off).min(part) as usize];
-                        let res = f
-                            .read_exact_at(&mut buf, off)
-                            .map_err(|e| CloudError::io("reading", file, e))
-                            .and_then(|_| self.put_part(key, id, i + 1, &buf));
-                        match res {
-                            Ok(tag) => {
-                                etags.lock().expect("etags")[i] = Some(tag);
-                                step.advance(
-                                    done.fetch_add(buf.len() as u64, Ordering::SeqCst)
-                                        + buf.len() as u64,
-                                );
+                        let sent = read(i).and_then(|buf| {
+                            let tag = self.put_part(key, id, i + 1, &buf)?;
+                            Ok((tag, buf.len() as u64))
+                        });
+                        match sent {
+                            Ok((tag, n)) => {
+                                if let Ok(mut t) = etags.lock() {
+                                    t[i] = tag;
+                                }
+                                on_progress(done.fetch_add(n, Ordering::SeqCst) + n);
                             }
                             Err(e) => {
-                                failure.lock().expect("failure").get_or_insert(e);
+                                if let Ok(mut f) = failure.lock() {
+                                    f.get_or_insert(e);
+                                }
                             }
                         }
                     }
@@ -284,12 +305,11 @@ impl S3Backend {
         if let Some(e) = failure.into_inner().ok().flatten() {
             return Err(e);
         }
-        let tags: Vec<String> = etags
-            .into_inner()
-            .unwrap_or_default()
-            .into_iter()
-            .flatten()
-            .collect();
+        Ok(etags.into_inner().unwrap_or_default())
+    }
+
+    /// `POST ?uploadId`: assemble the parts (errors may come inside a 200).
+    fn complete(&self, key: &str, id: &str, tags: &[String]) -> Result<(), CloudError> {
         let parts: String = tags
             .iter()
             .enumerate()
@@ -311,8 +331,7 @@ impl S3Backend {
                 super::error::short_message(&done.text())
             )));
         }
-        step.done(format!("{count} parts"));
-        Ok(count)
+        Ok(())
     }
 
     fn put_part(&self, key: &str, id: &str, n: usize, data: &[u8]) -> Result<String, CloudError> {

@@ -60,9 +60,6 @@ pub fn sign(
     // 2026-11-22T12:00:00+00:00 → 20261122T120000Z
     let amz_date: String = format!("{}Z", &stamp[..19]).replace(['-', ':'], "");
     let date = &amz_date[..8];
-    let mut q: Vec<(String, String)> = query.iter().map(|(k, v)| (encode(k), encode(v))).collect();
-    q.sort();
-    let canonical_query: Vec<String> = q.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let mut headers = vec![
         ("host".to_owned(), host.to_owned()),
         ("x-amz-content-sha256".to_owned(), payload_hash.to_owned()),
@@ -79,27 +76,13 @@ pub fn sign(
     headers.sort();
     let signed: Vec<&str> = headers.iter().map(|(k, _)| k.as_str()).collect();
     let signed = signed.join(";");
-    let canonical_headers: String = headers
-        .iter()
-        .map(|(k, v)| format!("{k}:{}\n", v.trim()))
-        .collect();
-    let canonical = format!(
-        "{method}\n{path}\n{}\n{canonical_headers}\n{signed}\n{payload_hash}",
-        canonical_query.join("&")
-    );
+    let canonical = canonical_request(method, path, query, &headers, &signed, payload_hash);
     let scope = format!("{date}/{region}/s3/aws4_request");
     let to_sign = format!(
         "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
         sha256_hex(canonical.as_bytes())
     );
-    let mut key = hmac(
-        format!("AWS4{}", creds.secret_key.expose()).as_bytes(),
-        date,
-    );
-    for part in [region, "s3", "aws4_request"] {
-        key = hmac(&key, part);
-    }
-    let signature = hex(&hmac(&key, &to_sign));
+    let signature = hex(&hmac(&signing_key(creds, date, region), &to_sign));
     let auth = format!(
         "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed}, Signature={signature}",
         creds.access_key
@@ -107,6 +90,40 @@ pub fn sign(
     let mut out: Vec<(String, String)> = headers.into_iter().filter(|(k, _)| k != "host").collect();
     out.push(("authorization".into(), auth));
     out
+}
+
+/// The canonical request: method, path, sorted query, sorted headers.
+fn canonical_request(
+    method: &str,
+    path: &str,
+    query: &[(String, String)],
+    headers: &[(String, String)],
+    signed: &str,
+    payload_hash: &str,
+) -> String {
+    let mut q: Vec<(String, String)> = query.iter().map(|(k, v)| (encode(k), encode(v))).collect();
+    q.sort();
+    let canonical_query: Vec<String> = q.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let canonical_headers: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}:{}\n", v.trim()))
+        .collect();
+    format!(
+        "{method}\n{path}\n{}\n{canonical_headers}\n{signed}\n{payload_hash}",
+        canonical_query.join("&")
+    )
+}
+
+/// The key derived from the secret for one day, region and service.
+fn signing_key(creds: &Credentials, date: &str, region: &str) -> Vec<u8> {
+    let mut key = hmac(
+        format!("AWS4{}", creds.secret_key.expose()).as_bytes(),
+        date,
+    );
+    for part in [region, "s3", "aws4_request"] {
+        key = hmac(&key, part);
+    }
+    key
 }
 
 #[cfg(test)]

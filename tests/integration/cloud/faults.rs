@@ -1,6 +1,7 @@
 //! Faults between our client and `serve`: a small fault-injecting TCP
-//! proxy answers the first connections with 503 or resets them; the upload
-//! retries (and says so), then completes and verifies.
+//! proxy answers the first connections with 503, resets them or lets them
+//! hang; the upload retries (and says so), then completes and verifies.
+//! A full disk on the server ends the upload with one line.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -16,6 +17,8 @@ enum Fault {
     Pass,
     Unavailable,
     Reset,
+    /// Read the request, then answer nothing for a long time.
+    Stall,
 }
 
 /// Start a proxy to `upstream` that applies `plan` to the first
@@ -44,6 +47,10 @@ fn proxy(upstream: u16, plan: Vec<Fault>) -> (u16, Arc<AtomicUsize>) {
                     Fault::Reset => {
                         counter.fetch_add(1, Ordering::SeqCst);
                         drop(client);
+                    }
+                    Fault::Stall => {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        std::thread::sleep(std::time::Duration::from_secs(20));
                     }
                 }
             });
@@ -83,7 +90,7 @@ fn pump(client: TcpStream, upstream: u16, head: &[u8]) {
 }
 
 #[test]
-fn unavailable_and_reset_connections_are_retried() {
+fn unavailable_reset_and_stalled_requests_are_retried() {
     let dir = scratch();
     let srv = Serve::start(&store_dir(dir.path()), dir.path());
     let upstream: u16 = srv
@@ -99,7 +106,15 @@ fn unavailable_and_reset_connections_are_retried() {
     use Fault::*;
     let (port, injected) = proxy(
         upstream,
-        vec![Unavailable, Reset, Pass, Unavailable, Reset, Unavailable],
+        vec![
+            Unavailable,
+            Reset,
+            Stall,
+            Pass,
+            Unavailable,
+            Reset,
+            Unavailable,
+        ],
     );
     let url = format!("http://127.0.0.1:{port}/identity/v2.0");
     let img = dir.path().join("f.img");
@@ -109,19 +124,24 @@ fn unavailable_and_reset_connections_are_retried() {
         10,
     );
 
-    let r = upload(&[s(&img), "-r", "Faulty", "-a", &url, "-t", &srv.token]);
+    // A stalled request is given up after 2 s and retried.
+    let r = run(creator()
+        .env("SNF_HTTP_TIMEOUT", "2")
+        .args(["upload", "-r", "Faulty", "-a", &url, "-t", &srv.token])
+        .arg(&img));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    // Authentication alone meets the first two faults; how many of the others
-    // are met depends on how many connections the client opens.
+    // Authentication alone meets the first three faults; how many of the
+    // others are met depends on how many connections the client opens.
     let injected = injected.load(Ordering::SeqCst);
-    assert!(injected >= 2, "the faults were not hit");
+    assert!(injected >= 3, "the faults were not hit");
+    assert!(r.stderr.contains("timed out"), "{}", r.stderr);
     let retries = r
         .stderr
         .lines()
         .filter(|l| l.starts_with("Warning:") && l.contains("retrying in"))
         .count();
     assert!(
-        retries >= 2 && retries <= injected,
+        retries >= 3,
         "each fault is retried and logged:\n{}",
         r.stderr
     );

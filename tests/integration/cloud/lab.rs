@@ -239,7 +239,8 @@ impl Drop for LabServer {
         let pid = Pid::from_raw(self.pid);
         let _ = kill(pid, Signal::SIGTERM);
         let start = Instant::now();
-        while kill(pid, None).is_ok() && start.elapsed() < Duration::from_secs(10) {
+        // `weed mini` does not end on SIGTERM: it gets SIGKILL after 3 s.
+        while kill(pid, None).is_ok() && start.elapsed() < Duration::from_secs(3) {
             let _ = nix::sys::wait::waitpid(pid, Some(nix::sys::wait::WaitPidFlag::WNOHANG));
             std::thread::sleep(Duration::from_millis(50));
         }

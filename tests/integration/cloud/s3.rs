@@ -132,4 +132,13 @@ fn multipart_upload_to_seaweedfs() {
         .arg(&img));
     r.assert_error(1, "refused");
     assert!(!r.stderr.contains("wrong-secret"), "{}", r.stderr);
+
+    // A missing bucket: one line, before anything is sent.
+    let mut cmd = creator();
+    aws(&mut cmd);
+    let r = run(cmd
+        .args(["upload", "-c", "s3:nobucket", "-r", "X"])
+        .arg(&img));
+    r.assert_error(1, "bucket nobucket does not exist");
+    assert!(!r.stderr.contains("Uploading"), "{}", r.stderr);
 }
