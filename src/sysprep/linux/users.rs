@@ -116,6 +116,12 @@ pub(super) fn remove_user_accounts(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
         }
         changes.extend(delete_present(cx.guest, &[&format!("/var/mail/{name}")])?);
     }
+    drop_from_users(cx, &removed);
+    Ok(changes)
+}
+
+/// Take the removed accounts out of `USERS` (the key goes when empty).
+fn drop_from_users(cx: &mut Ctx<'_>, removed: &BTreeMap<String, Removed>) {
     if let Some(users) = cx.meta.get("USERS") {
         let kept: Vec<&str> = users
             .split_whitespace()
@@ -128,7 +134,6 @@ pub(super) fn remove_user_accounts(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
             cx.meta.insert("USERS".into(), kept);
         }
     }
-    Ok(changes)
 }
 
 pub(super) fn cleanup_passwords(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
@@ -163,18 +168,8 @@ pub(super) fn remove_passwd_backups(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
 mod tests {
     use crate::guest::memfs::MemGuest;
     use crate::guest::metadata::Metadata;
-    use crate::sysprep::unix::tests::plan_with;
+    use crate::sysprep::unix::tests::{plan_with, written_text as text};
     use crate::sysprep::{Change, Params};
-
-    fn text(changes: &[Change], path: &str) -> String {
-        changes
-            .iter()
-            .find_map(|c| match c {
-                Change::Write(p, d) if p == path => Some(String::from_utf8(d.clone()).unwrap()),
-                _ => None,
-            })
-            .unwrap_or_else(|| panic!("{path} not rewritten: {changes:?}"))
-    }
 
     #[test]
     fn users_in_range_go_nobody_stays() {
