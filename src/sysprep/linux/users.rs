@@ -134,6 +134,17 @@ fn drop_from_users(cx: &mut Ctx<'_>, removed: &BTreeMap<String, Removed>) {
             cx.meta.insert("USERS".into(), kept);
         }
     }
+    if let Some(remote) = cx.meta.get("REMOTE_CONNECTION") {
+        let removed_user = |e: &str| {
+            e.split([':', ',']).any(|kv| {
+                kv.strip_prefix("user=")
+                    .is_some_and(|u| removed.contains_key(u))
+            })
+        };
+        let kept: Vec<&str> = remote.split(' ').filter(|e| !removed_user(e)).collect();
+        let kept = kept.join(" ");
+        cx.meta.insert("REMOTE_CONNECTION".into(), kept);
+    }
 }
 
 pub(super) fn cleanup_passwords(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
@@ -188,6 +199,10 @@ mod tests {
             .file("/var/mail/user", "x");
         let mut meta = Metadata::new();
         meta.insert("USERS".into(), "root user".into());
+        meta.insert(
+            "REMOTE_CONNECTION".into(),
+            "ssh:port=22,user=root ssh:port=22,user=user x2go:session=XFCE".into(),
+        );
         let c = plan_with(
             "remove-user-accounts",
             &mut g,
@@ -212,6 +227,10 @@ mod tests {
             assert!(c.contains(&Change::Delete(p.into())), "{p}: {c:?}");
         }
         assert_eq!(meta["USERS"], "root");
+        assert_eq!(
+            meta["REMOTE_CONNECTION"],
+            "ssh:port=22,user=root x2go:session=XFCE"
+        );
     }
 
     #[test]
