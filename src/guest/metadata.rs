@@ -180,6 +180,21 @@ pub fn recollect_cloud_init(
     if !cloud.users.is_empty() {
         meta.insert("USERS".into(), cloud.users.join(" "));
     }
+    // The ssh entries of REMOTE_CONNECTION are for USERS: make them again.
+    if let (Some(remote), Some(users)) = (meta.get("REMOTE_CONNECTION"), meta.get("USERS"))
+        && remote.split(' ').any(|e| e.starts_with("ssh:"))
+    {
+        let users: Vec<String> = users.split(' ').map(str::to_owned).collect();
+        let config = sshd::load(guest, reporter).context("reading the sshd configuration")?;
+        let mut entries = sshd::ssh_entries(config, &users);
+        entries.extend(
+            remote
+                .split(' ')
+                .filter(|e| !e.starts_with("ssh:"))
+                .map(str::to_owned),
+        );
+        meta.insert("REMOTE_CONNECTION".into(), entries.join(" "));
+    }
     Ok(())
 }
 

@@ -28,12 +28,7 @@ pub(super) fn prepare(
 ) -> Result<Vec<TaskOutcome>> {
     let opts = &plan.sysprep;
     let tasks = sysprep::tasks_for(profile);
-    if opts.print_tasks {
-        reporter.emit(Event::Listing(listing::tasks_text(&tasks, &opts.selection)));
-    }
-    if opts.print_params {
-        reporter.emit(Event::Listing(listing::params_text(&opts.params)));
-    }
+    print_listings(&tasks, opts, reporter);
     let scripts = if opts.dry_run {
         &[][..]
     } else {
@@ -79,4 +74,14 @@ pub(super) fn prepare(
         reporter.emit(Event::Listing(text));
     }
     Ok(outcomes)
+}
+
+/// `--print-syspreps` and `--print-sysprep-params`.
+fn print_listings(tasks: &[&sysprep::Task], opts: &sysprep::Options, reporter: &dyn Reporter) {
+    if opts.print_tasks {
+        reporter.emit(Event::Listing(listing::tasks_text(tasks, &opts.selection)));
+    }
+    if opts.print_params {
+        reporter.emit(Event::Listing(listing::params_text(&opts.params)));
+    }
 }

@@ -118,14 +118,18 @@ impl std::fmt::Debug for Task {
     }
 }
 
+/// The device-level tasks every Unix-like family ends with, after its
+/// file-level tasks (shrinking the image goes here).
+pub const FINAL: &[Task] = &[];
+
 /// Every table, for name lookups before the OS is known.
-pub const TABLES: &[&[Task]] = &[unix::TASKS, linux::TASKS];
+pub const TABLES: &[&[Task]] = &[unix::TASKS, linux::TASKS, FINAL];
 
 /// The tasks for an OS profile, in the order they run.
 pub fn tasks_for(profile: &Profile) -> Vec<&'static Task> {
     let layers: &[&[Task]] = match profile {
-        Profile::Linux(_) => &[unix::TASKS, linux::TASKS],
-        Profile::Bsd(_) | Profile::Hurd => &[unix::TASKS],
+        Profile::Linux(_) => &[unix::TASKS, linux::TASKS, FINAL],
+        Profile::Bsd(_) | Profile::Hurd => &[unix::TASKS, FINAL],
         Profile::Windows | Profile::Unsupported(_) => &[],
     };
     layers.iter().flat_map(|l| l.iter()).collect()

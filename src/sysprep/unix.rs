@@ -176,6 +176,17 @@ pub(crate) mod tests {
         plan(&mut cx).unwrap()
     }
 
+    /// The new text of `path` among `changes` (which must rewrite it).
+    pub(crate) fn written_text(changes: &[Change], path: &str) -> String {
+        changes
+            .iter()
+            .find_map(|c| match c {
+                Change::Write(p, d) if p == path => Some(String::from_utf8(d.clone()).unwrap()),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("{path} not rewritten: {changes:?}"))
+    }
+
     fn paths(changes: &[Change]) -> Vec<String> {
         changes
             .iter()

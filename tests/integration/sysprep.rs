@@ -198,6 +198,12 @@ fn every_task_on_the_debian_image() {
     let p = &meta["properties"];
     assert_eq!(p["CLOUD_INIT_DEFAULT_USER"], "cloud", "{meta}");
     assert_eq!(p["USERS"], "cloud root", "{meta}");
+    let port = facts["sshd_port"].as_u64().unwrap();
+    assert_eq!(
+        p["REMOTE_CONNECTION"],
+        format!("ssh:port={port},user=cloud ssh:port={port},user=root"),
+        "{meta}"
+    );
     assert!(real.stderr.contains("\nReport:\nSTEP"), "{}", real.stderr);
     let report: Value = serde_json::from_str(
         &std::fs::read_to_string(format!("{}.report.json", out.display())).unwrap(),

@@ -311,18 +311,8 @@ fn cmdline_uuids(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
 mod tests {
     use crate::guest::memfs::MemGuest;
     use crate::guest::metadata::Metadata;
-    use crate::sysprep::unix::tests::{plan, plan_with};
-    use crate::sysprep::{Change, Params};
-
-    fn text(changes: &[Change], path: &str) -> String {
-        changes
-            .iter()
-            .find_map(|c| match c {
-                Change::Write(p, d) if p == path => Some(String::from_utf8(d.clone()).unwrap()),
-                _ => None,
-            })
-            .unwrap_or_else(|| panic!("{path} not rewritten: {changes:?}"))
-    }
+    use crate::sysprep::Params;
+    use crate::sysprep::unix::tests::{plan, plan_with, written_text as text};
 
     const GRUB_CFG: &str = "set timeout=5\nmenuentry 'D' {\n\tlinux\t/vmlinuz root=/dev/sda2 ro console=tty0 console=ttyS0,115200n8 quiet\n}\n";
     const DEFAULT: &str = "GRUB_TIMEOUT=5\nGRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\nGRUB_CMDLINE_LINUX=\"console=tty0 console=ttyS0,115200n8 root=/dev/sda2\"\n";

@@ -74,6 +74,13 @@ pub(super) fn remove_mac_pinning(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
             changes.push(Change::Delete(path));
         }
     }
+    changes.extend(ifupdown_ifcfg_without_macs(cx)?);
+    Ok(changes)
+}
+
+/// ifupdown's `hwaddress` and ifcfg's `HWADDR=`/`MACADDR=` lines dropped.
+fn ifupdown_ifcfg_without_macs(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
+    let mut changes = Vec::new();
     let drop_words = |l: &str, keys: &[&str]| {
         let first = l.trim_start().split(['=', ' ', '\t']).next().unwrap_or("");
         if keys.iter().any(|k| first.eq_ignore_ascii_case(k)) {
@@ -249,6 +256,16 @@ pub(super) fn disable_ipv6_privacy(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
     if seen.iter().all(|s| *s) {
         return Ok(changes);
     }
+    add_missing_tempaddr(cx, changes, seen)
+}
+
+/// Add the keys no file set to `/etc/sysctl.conf` (on top of its rewrite,
+/// when it had one of them).
+fn add_missing_tempaddr(
+    cx: &mut Ctx<'_>,
+    mut changes: Vec<Change>,
+    seen: [bool; 2],
+) -> Result<Vec<Change>> {
     let old = read_text(cx.guest, "/etc/sysctl.conf")?.unwrap_or_default();
     let base = changes
         .iter()
@@ -277,7 +294,7 @@ pub(super) fn disable_ipv6_privacy(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
 mod tests {
     use super::*;
     use crate::guest::memfs::MemGuest;
-    use crate::sysprep::unix::tests::plan;
+    use crate::sysprep::unix::tests::{plan, written_text};
 
     const NETPLAN: &str = "network:\n    version: 2\n    ethernets:\n        eth0:\n            dhcp4: true\n            match:\n                macaddress: 52:54:00:12:34:56\n            set-name: eth0\n";
 
@@ -302,14 +319,7 @@ mod tests {
                 "auto eth0\niface eth0 inet dhcp\n    hwaddress ether aa\n",
             );
         let c = plan("remove-network-mac-pinning", &mut g);
-        let get = |p: &str| {
-            c.iter()
-                .find_map(|x| match x {
-                    Change::Write(q, d) if q == p => Some(String::from_utf8(d.clone()).unwrap()),
-                    _ => None,
-                })
-                .unwrap()
-        };
+        let get = |p: &str| written_text(&c, p);
         let np = &YamlLoader::load_from_str(&get("/etc/netplan/50-cloud-init.yaml")).unwrap()[0];
         assert_eq!(
             np["network"]["ethernets"]["eth0"]["dhcp4"].as_bool(),

@@ -116,6 +116,12 @@ pub(super) fn remove_user_accounts(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
         }
         changes.extend(delete_present(cx.guest, &[&format!("/var/mail/{name}")])?);
     }
+    drop_from_users(cx, &removed);
+    Ok(changes)
+}
+
+/// Take the removed accounts out of `USERS` (the key goes when empty).
+fn drop_from_users(cx: &mut Ctx<'_>, removed: &BTreeMap<String, Removed>) {
     if let Some(users) = cx.meta.get("USERS") {
         let kept: Vec<&str> = users
             .split_whitespace()
@@ -128,7 +134,17 @@ pub(super) fn remove_user_accounts(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
             cx.meta.insert("USERS".into(), kept);
         }
     }
-    Ok(changes)
+    if let Some(remote) = cx.meta.get("REMOTE_CONNECTION") {
+        let removed_user = |e: &str| {
+            e.split([':', ',']).any(|kv| {
+                kv.strip_prefix("user=")
+                    .is_some_and(|u| removed.contains_key(u))
+            })
+        };
+        let kept: Vec<&str> = remote.split(' ').filter(|e| !removed_user(e)).collect();
+        let kept = kept.join(" ");
+        cx.meta.insert("REMOTE_CONNECTION".into(), kept);
+    }
 }
 
 pub(super) fn cleanup_passwords(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
@@ -163,18 +179,8 @@ pub(super) fn remove_passwd_backups(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
 mod tests {
     use crate::guest::memfs::MemGuest;
     use crate::guest::metadata::Metadata;
-    use crate::sysprep::unix::tests::plan_with;
+    use crate::sysprep::unix::tests::{plan_with, written_text as text};
     use crate::sysprep::{Change, Params};
-
-    fn text(changes: &[Change], path: &str) -> String {
-        changes
-            .iter()
-            .find_map(|c| match c {
-                Change::Write(p, d) if p == path => Some(String::from_utf8(d.clone()).unwrap()),
-                _ => None,
-            })
-            .unwrap_or_else(|| panic!("{path} not rewritten: {changes:?}"))
-    }
 
     #[test]
     fn users_in_range_go_nobody_stays() {
@@ -193,6 +199,10 @@ mod tests {
             .file("/var/mail/user", "x");
         let mut meta = Metadata::new();
         meta.insert("USERS".into(), "root user".into());
+        meta.insert(
+            "REMOTE_CONNECTION".into(),
+            "ssh:port=22,user=root ssh:port=22,user=user x2go:session=XFCE".into(),
+        );
         let c = plan_with(
             "remove-user-accounts",
             &mut g,
@@ -217,6 +227,10 @@ mod tests {
             assert!(c.contains(&Change::Delete(p.into())), "{p}: {c:?}");
         }
         assert_eq!(meta["USERS"], "root");
+        assert_eq!(
+            meta["REMOTE_CONNECTION"],
+            "ssh:port=22,user=root x2go:session=XFCE"
+        );
     }
 
     #[test]
