@@ -110,10 +110,21 @@ impl NbdServer {
                     read_log(log)
                 );
             }
-            // The probe connection is closed at once; `--persistent` keeps
+            // qemu-nbd creates its socket before it opens the image, so a
+            // connection alone proves nothing: the server is ready once it
+            // greets. The probe is closed at once; `--persistent` keeps
             // qemu-nbd from taking its close as the end of the session.
             match UnixStream::connect(&self.socket) {
-                Ok(_probe) => return Ok(()),
+                Ok(probe) if greets(&probe, deadline) => return Ok(()),
+                // No greeting: it is exiting (the next try_wait says why)
+                // or still opening the image.
+                Ok(_) if Instant::now() < deadline => {}
+                Ok(_) => bail!(
+                    "qemu-nbd did not answer on {} within {START_TIMEOUT:?} (serving {}): {}",
+                    self.socket.display(),
+                    self.image.display(),
+                    read_log(log)
+                ),
                 Err(e) if is_not_listening_yet(&e) && Instant::now() < deadline => {}
                 Err(e) => {
                     return Err(e).with_context(|| {
@@ -183,7 +194,6 @@ impl Drop for NbdServer {
 /// The qemu-nbd command line; each flag is chosen on purpose.
 fn qemu_nbd_command(image: &Path, format: &str, socket: &Path) -> Command {
     let mut cmd = Command::new("qemu-nbd");
-    cmd.env("GLIBC_TUNABLES", std::env::var("XTUNE").unwrap_or_default());
     cmd.args([
         // The export is only read; this also takes a shared image lock, so
         // a helper VM still writing the image makes qemu-nbd fail loudly.
@@ -200,6 +210,18 @@ fn qemu_nbd_command(image: &Path, format: &str, socket: &Path) -> Command {
     .arg(socket)
     .arg(image);
     cmd
+}
+
+/// Whether the server on `probe` sends its 18-byte greeting before
+/// `deadline`.
+fn greets(mut probe: &UnixStream, deadline: Instant) -> bool {
+    let wait = deadline.saturating_duration_since(Instant::now());
+    let mut greeting = [0u8; 18];
+    probe
+        .set_read_timeout(Some(wait.max(Duration::from_millis(1))))
+        .is_ok()
+        && probe.read_exact(&mut greeting).is_ok()
+        && be64(&greeting[0..8]) == NBDMAGIC
 }
 
 fn is_not_listening_yet(e: &io::Error) -> bool {
