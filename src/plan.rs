@@ -40,6 +40,8 @@ pub struct Request {
     pub print_metadata: bool,
     /// `KEY=VALUE` strings as typed.
     pub metadata: Vec<String>,
+    /// Keep the image at its full size.
+    pub no_shrink: bool,
 }
 
 /// A validated run.
@@ -56,6 +58,8 @@ pub struct Plan {
     pub print_metadata: bool,
     /// User metadata, keys upper-cased, in the order given.
     pub metadata: Vec<(String, String)>,
+    /// Shrink the image to the smallest size that still boots.
+    pub shrink: bool,
 }
 
 impl Request {
@@ -94,6 +98,7 @@ impl Request {
             allow_unsupported: self.allow_unsupported,
             print_metadata: self.print_metadata,
             metadata,
+            shrink: !self.no_shrink,
         })
     }
 }
@@ -183,6 +188,7 @@ mod tests {
         r.metadata = vec!["description=Debian = good".into()];
         let plan = r.validate().unwrap();
         assert!(plan.snapshot);
+        assert!(plan.shrink);
         assert_eq!(
             plan.metadata,
             vec![("DESCRIPTION".into(), "Debian = good".into())]

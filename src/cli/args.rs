@@ -61,6 +61,10 @@ pub struct MkimageArgs {
     /// EXCLUDE_ALL_TASKS=yes in the metadata.
     #[arg(long)]
     pub allow_unsupported: bool,
+
+    /// Do not shrink the image (export the disk at its full size).
+    #[arg(long)]
+    pub no_shrink: bool,
 }
 
 impl MkimageArgs {
@@ -75,6 +79,7 @@ impl MkimageArgs {
             allow_unsupported: self.allow_unsupported,
             print_metadata: self.print_metadata,
             metadata: self.metadata.clone(),
+            no_shrink: self.no_shrink,
         }
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod doctor;
 pub mod outputs;
+pub mod shrink;
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +17,7 @@ use anyhow::{Result, bail};
 use crate::guest::appliance::Appliance;
 use crate::guest::metadata::{self, Metadata};
 use crate::guest::profile::{Profile, profile_for};
+use crate::guest::shrink::ShrinkOutcome;
 use crate::guest::{DiskInfo, OsInfo};
 use crate::media::export::{Digests, export};
 use crate::media::nbd::NbdServer;
@@ -38,6 +40,8 @@ pub struct Outcome {
     pub digests: Option<Digests>,
     /// Files written, image first.
     pub written: Vec<PathBuf>,
+    /// What shrinking did, when it ran.
+    pub shrink: Option<ShrinkOutcome>,
 }
 
 /// The disk the helper VM works on: the overlay, or the source itself.
@@ -52,6 +56,7 @@ struct Inspected {
     disk: Option<DiskInfo>,
     unsupported: Option<String>,
     metadata: Metadata,
+    shrunk: Option<ShrinkOutcome>,
 }
 
 /// Run a plan to the end.
@@ -72,8 +77,10 @@ fn run_inner(plan: &Plan, reporter: &dyn Reporter, cancel: &Cancel) -> Result<Ou
     let workdir = WorkDir::create(plan.tmpdir.as_deref())?;
     let disk = prepare_disk(plan, &source, &workdir, reporter)?;
     cancel.check()?;
-    let inspected = inspect(&disk, reporter, cancel)?;
+    let inspected = inspect(&disk, plan.shrink, reporter, cancel)?;
     let mut meta = inspected.metadata;
+    let mut size = inspected.disk.as_ref().map_or(source.size, |d| d.size);
+    shrink::apply(inspected.shrunk.as_ref(), &mut meta, &mut size);
     if let Some(reason) = &inspected.unsupported {
         if !plan.allow_unsupported {
             bail!(
@@ -93,7 +100,6 @@ fn run_inner(plan: &Plan, reporter: &dyn Reporter, cancel: &Cancel) -> Result<Ou
             meta.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         ));
     }
-    let size = inspected.disk.as_ref().map_or(source.size, |d| d.size);
     let mut outcome = Outcome {
         source,
         os: inspected.os,
@@ -101,6 +107,7 @@ fn run_inner(plan: &Plan, reporter: &dyn Reporter, cancel: &Cancel) -> Result<Ou
         size,
         digests: None,
         written: Vec::new(),
+        shrink: inspected.shrunk,
     };
     if let Some(output) = &plan.output {
         cancel.check()?;
@@ -147,7 +154,12 @@ fn prepare_disk(
     })
 }
 
-fn inspect(disk: &WorkDisk, reporter: &dyn Reporter, cancel: &Cancel) -> Result<Inspected> {
+fn inspect(
+    disk: &WorkDisk,
+    shrink: bool,
+    reporter: &dyn Reporter,
+    cancel: &Cancel,
+) -> Result<Inspected> {
     let step = begin_step(reporter, "Launching helper VM (may take a while)", None);
     let mut vm = Appliance::launch(&disk.path, &disk.format, reporter)?;
     step.done("done");
@@ -182,6 +194,7 @@ fn inspect(disk: &WorkDisk, reporter: &dyn Reporter, cancel: &Cancel) -> Result<
     vm.umount_all()?;
     step.done("done");
     let unsupported = support_checks(&vm, &profile, reporter)?;
+    let shrunk = shrink::run(&mut vm, shrink && unsupported.is_none(), reporter)?;
     let step = begin_step(reporter, "Shutting down helper VM", None);
     vm.shutdown()?;
     step.done("done");
@@ -190,6 +203,7 @@ fn inspect(disk: &WorkDisk, reporter: &dyn Reporter, cancel: &Cancel) -> Result<
         disk: Some(disk_info),
         unsupported,
         metadata,
+        shrunk,
     })
 }
 
@@ -199,6 +213,7 @@ fn unsupported(reason: &str) -> Inspected {
         disk: None,
         unsupported: Some(reason.to_owned()),
         metadata: Metadata::new(),
+        shrunk: None,
     }
 }
 

@@ -2,7 +2,8 @@
 //! format go through `snf-mkimage -o` on a real helper VM; the source stays
 //! byte-identical, the outputs verify, the image is sparse, its metadata
 //! matches what the fixture holds, and the exported images inspect as
-//! Debian again.
+//! Debian again. With `--no-shrink` the image is the source disk byte for
+//! byte; by default it is shrunk, and `shrink::check_shrunk` checks that.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -30,22 +31,34 @@ const STEPS: &[&str] = &[
 ];
 
 /// One exported image, kept until the end of the test.
-struct Export {
+pub struct Export {
     dir: tempfile::TempDir,
-    image: PathBuf,
-    facts: &'static Value,
+    pub image: PathBuf,
+    pub facts: &'static Value,
+}
+
+/// Whether the export shrinks the image.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Shrink {
+    Yes,
+    No,
 }
 
 /// Export one fixture and check everything one run can show.
-fn export(name: &str) -> Export {
+pub fn export(name: &str, shrink: Shrink) -> Export {
     let (src, facts) = fixture(name);
     let before = sha256_file(&src);
     let tmp = scratch();
     let dir = scratch();
     let image = dir.path().join("debian.diskdump");
+    let extra: &[&str] = match shrink {
+        Shrink::No => &["--no-shrink"],
+        Shrink::Yes => &[],
+    };
     let r = run(mkimage()
         .arg("--tmpdir")
         .arg(tmp.path())
+        .args(extra)
         .arg("-o")
         .arg(&image)
         .arg(&src));
@@ -56,7 +69,13 @@ fn export(name: &str) -> Export {
     assert_empty_dir(tmp.path());
     assert_no_process_mentions(&tmp.path().to_string_lossy());
     check_outputs(dir.path(), &image);
-    check_content(&image, facts);
+    match shrink {
+        Shrink::No => {
+            assert!(!r.stderr.contains("Shrinking image"), "{}", r.stderr);
+            check_content(&image, facts);
+        }
+        Shrink::Yes => crate::shrink::check_shrunk(&image, facts, &r.stderr),
+    }
     check_metadata(&image, facts);
     Export { dir, image, facts }
 }
@@ -112,8 +131,8 @@ fn check_outputs(dir: &Path, image: &Path) {
     assert_eq!(names.len(), 5, "no temporary files may remain: {names:?}");
 }
 
-/// Without system preparation the diskdump is the source disk, byte for
-/// byte, and it is written sparse.
+/// Without system preparation and shrinking the diskdump is the source
+/// disk, byte for byte, and it is written sparse.
 fn check_content(image: &Path, facts: &Value) {
     let size = std::fs::metadata(image).unwrap().len();
     assert_eq!(
@@ -170,7 +189,7 @@ fn check_metadata(image: &Path, facts: &Value) {
 
 /// One helper VM with every exported image attached read-only: each must
 /// inspect as Debian again.
-fn inspect_exports(exports: &[Export]) {
+pub fn inspect_exports(exports: &[Export]) {
     let g = guestfs::Handle::create().unwrap();
     g.set_backend("direct").unwrap();
     if probe_kvm(&g.get_hv().unwrap()).is_err() {
@@ -208,21 +227,25 @@ fn every_format_of_the_mbr_image() {
         "debian-mbr.vhdx",
     ]
     .into_iter()
-    .map(export)
+    .map(|name| export(name, Shrink::No))
     .collect();
     inspect_exports(&exports);
 }
 
+/// Every layout with ext4 filesystems, shrunk (the default), checked by
+/// `shrink::check_shrunk`; the exports still inspect as Debian.
 #[test]
 fn every_layout() {
     let exports: Vec<Export> = [
+        "debian-mbr.raw",
         "debian-gpt.qcow2",
         "debian-mbr-swap.vmdk",
         "debian-mbr-boot.vdi",
         "debian-gpt-boot.qcow2",
+        "debian-mbr-logical.raw",
     ]
     .into_iter()
-    .map(export)
+    .map(|name| export(name, Shrink::Yes))
     .collect();
     inspect_exports(&exports);
 }

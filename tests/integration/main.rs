@@ -3,6 +3,8 @@
 //! are built once); each test shares helper-VM launches where it can.
 
 mod bad_input;
+mod boot;
 mod cli;
 mod export;
+mod shrink;
 mod support;
