@@ -19,6 +19,13 @@
 #       mbr-swap  p1 /, p2 swap (last)      mbr-boot  p1 /boot, p2 /
 #       gpt-boot  p1 BIOS boot, p2 /boot, p3 swap, p4 /  (fstab: UUID= for / and /boot)
 #     the others' fstab and grub.cfg name /dev/sdaN.
+#   debian-{mbr-logical,gpt-btrfs,mbr-ntfs}.raw   what shrinking must handle:
+#       mbr-logical  p1 /boot, p2 extended, p5 swap, p6 / (a logical partition last)
+#       gpt-btrfs    p1 BIOS boot, p2 /, p3 btrfs /srv (data, last)
+#       mbr-ntfs     p1 /, p2 NTFS /data (data, last)
+#   debian-gpt-bootable.raw  the gpt layout made bootable (EXTLINUX, the host
+#     kernel and initrd); a systemd unit prints snf-image-creator-fixture-booted
+#     on ttyS0 once the system is up
 #   debian-mbr.{qcow2,vmdk,vhd,vdi,vhdx}  debian-mbr.raw converted (the .vhd is
 #     qemu's "vpc" format: open it with -f vpc / format=vpc; its virtual size is
 #     a little larger than the raw one, CHS rounding)
@@ -68,6 +75,7 @@ missing=()
 for spec in debootstrap:debootstrap chroot:coreutils sfdisk:fdisk mke2fs:e2fsprogs \
             debugfs:e2fsprogs mkswap:util-linux blkid:util-linux flock:util-linux \
             uuidgen:uuid-runtime qemu-img:qemu-utils python3:python3 \
+            mkfs.btrfs:btrfs-progs mkntfs:ntfs-3g ntfscp:ntfs-3g guestfish:libguestfs-tools \
             ssh-keygen:openssh-client openssl:openssl md5sum:coreutils \
             sha256sum:coreutils truncate:coreutils gzip:gzip; do
     command -v "${spec%%:*}" >/dev/null 2>&1 || missing+=("${spec%%:*} (package ${spec#*:})")
@@ -115,7 +123,7 @@ for f in vmlinuz initrd.img config System.map; do
 done
 H_BASE=$(hash_of "$FX"/mk-base.sh)
 H_TREE=$(hash_of "=$H_BASE" "$FX"/mk-rootfs.sh "=$(stat -c '%n %s %Y' /boot/*-"$KVER")")
-H_DISK=$(hash_of "=$H_TREE" "$FX"/mk-disk.sh "$ROOT"/scripts/fixtures.sh)
+H_DISK=$(hash_of "=$H_TREE" "$FX"/mk-disk.sh "$FX"/mk-bootable.sh "$ROOT"/scripts/fixtures.sh)
 H_FACTS=$(hash_of "=$H_DISK" "$FX"/facts.py)
 
 # ---- the make step ----
@@ -164,6 +172,7 @@ b_base()   { "$FX"/mk-base.sh "$1" "$DIR"/cache/debs; }
 b_rootfs() { "$FX"/mk-rootfs.sh "$DIR"/cache/base "$1" "$KVER"; }
 b_disk()   { "$FX"/mk-disk.sh "$2" "$DIR"/cache/rootfs "$1"; }
 b_noos()   { "$FX"/mk-disk.sh no-os - "$1"; }
+b_bootable() { BOOTABLE=1 "$FX"/mk-disk.sh "$2" "$DIR"/cache/rootfs "$1"; }
 b_conv()   { qemu-img convert -f raw -O "$3" "$DIR/$2" "$1"; }
 b_random() {
     head -c 8388608 /dev/zero |
@@ -175,7 +184,7 @@ b_facts()  { "$PY" "$FX"/facts.py "$DIR/$2" "$3" "$4" >"$1"; }
 step cache/base "$H_BASE" "" b_base
 step cache/rootfs "$H_TREE" "cache/base" b_rootfs
 
-LAYOUTS=(mbr gpt mbr-swap mbr-boot gpt-boot)
+LAYOUTS=(mbr gpt mbr-swap mbr-boot gpt-boot mbr-logical gpt-btrfs mbr-ntfs)
 IMAGES=()     # "file format layout"
 for l in "${LAYOUTS[@]}"; do
     step "debian-$l.raw" "$H_DISK" "cache/rootfs" b_disk "$l"
@@ -187,6 +196,8 @@ for spec in mbr:qcow2:qcow2 mbr:vmdk:vmdk mbr:vhd:vpc mbr:vdi:vdi mbr:vhdx:vhdx 
     step "debian-$l.$ext" "$H_DISK" "debian-$l.raw" b_conv "debian-$l.raw" "$fmt"
     IMAGES+=("debian-$l.$ext $fmt $l")
 done
+step debian-gpt-bootable.raw "$H_DISK" "cache/rootfs" b_bootable gpt
+IMAGES+=("debian-gpt-bootable.raw raw gpt-bootable")
 step no-os.raw "$H_DISK" "" b_noos
 step random.raw "$H_DISK" "" b_random
 step truncated.qcow2 "$H_DISK" "debian-mbr.qcow2" b_trunc debian-mbr.qcow2

@@ -114,6 +114,13 @@ pub struct Plan {
     pub unset: Vec<String>,
 }
 
+impl Plan {
+    /// Whether the run writes an image: to a file, or to upload it.
+    pub fn exports(&self) -> bool {
+        self.output.is_some() || self.upload.is_some()
+    }
+}
+
 impl Request {
     /// Check everything that can be checked without opening the media.
     pub fn validate(self) -> Result<Plan, UsageError> {

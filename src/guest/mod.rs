@@ -12,6 +12,7 @@ pub mod bootloader;
 pub mod memfs;
 pub mod metadata;
 pub mod profile;
+pub mod shrink;
 
 use anyhow::Result;
 

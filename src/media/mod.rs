@@ -5,8 +5,10 @@
 //! overlay whose backing file is the source, opened with its format given
 //! explicitly (never probed after the first look).
 
+pub mod blockio;
 pub mod export;
 pub mod nbd;
+pub mod partition;
 pub mod qemu_img;
 pub mod source;
 pub mod workdir;

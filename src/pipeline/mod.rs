@@ -10,6 +10,7 @@ pub mod doctor;
 mod host_run;
 pub mod outputs;
 pub mod report;
+pub mod shrink;
 mod sysprep;
 pub mod upload;
 
@@ -20,6 +21,7 @@ use anyhow::{Context, Result, bail};
 use crate::guest::appliance::Appliance;
 use crate::guest::metadata::{self, Metadata};
 use crate::guest::profile::{Profile, profile_for};
+use crate::guest::shrink::ShrinkOutcome;
 use crate::guest::{DiskInfo, OsInfo};
 use crate::media::export::{Digests, export};
 use crate::media::nbd::NbdServer;
@@ -46,6 +48,8 @@ pub struct Outcome {
     pub tasks: Vec<crate::sysprep::TaskOutcome>,
     /// The image as registered, when it was.
     pub image: Option<crate::cloud::RemoteImage>,
+    /// What shrinking did, when it ran.
+    pub shrink: Option<ShrinkOutcome>,
 }
 
 /// The disk the helper VM works on: the overlay, or the source itself.
@@ -62,6 +66,7 @@ struct Inspected {
     metadata: Metadata,
     /// What each system preparation task did.
     tasks: Vec<crate::sysprep::TaskOutcome>,
+    shrunk: Option<ShrinkOutcome>,
 }
 
 /// Run a plan to the end.
@@ -87,6 +92,8 @@ fn run_inner(plan: &Plan, reporter: &dyn Reporter, cancel: &Cancel) -> Result<Ou
     cancel.check()?;
     let inspected = inspect(&disk, plan, reporter, cancel)?;
     let mut meta = inspected.metadata;
+    let mut size = inspected.disk.as_ref().map_or(source.size, |d| d.size);
+    shrink::apply(inspected.shrunk.as_ref(), &mut meta, &mut size);
     if let Some(reason) = &inspected.unsupported {
         if !plan.allow_unsupported {
             bail!(
@@ -109,7 +116,6 @@ fn run_inner(plan: &Plan, reporter: &dyn Reporter, cancel: &Cancel) -> Result<Ou
             meta.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         ));
     }
-    let size = inspected.disk.as_ref().map_or(source.size, |d| d.size);
     let mut outcome = Outcome {
         source,
         os: inspected.os,
@@ -117,10 +123,10 @@ fn run_inner(plan: &Plan, reporter: &dyn Reporter, cancel: &Cancel) -> Result<Ou
         size,
         digests: None,
         written: Vec::new(),
-        tasks: Vec::new(),
+        tasks: inspected.tasks,
         image: None,
+        shrink: inspected.shrunk,
     };
-    outcome.tasks = inspected.tasks;
     if plan.sysprep.dry_run {
         workdir.close()?;
         return Ok(outcome);
@@ -236,9 +242,9 @@ fn inspect(
     vm.umount_all()?;
     step.done("done");
     let unsupported = support_checks(&vm, &profile, reporter)?;
-    let tasks = match unsupported {
+    let (tasks, shrunk) = match unsupported {
         None => sysprep::prepare(&mut vm, &os, &profile, &mut metadata, plan, reporter)?,
-        Some(_) => Vec::new(),
+        Some(_) => (Vec::new(), None),
     };
     cancel.check()?;
     let step = begin_step(reporter, "Shutting down helper VM", None);
@@ -250,6 +256,7 @@ fn inspect(
         unsupported,
         metadata,
         tasks,
+        shrunk,
     })
 }
 
@@ -260,6 +267,7 @@ fn unsupported(reason: &str) -> Inspected {
         unsupported: Some(reason.to_owned()),
         metadata: Metadata::new(),
         tasks: Vec::new(),
+        shrunk: None,
     }
 }
 

@@ -11,6 +11,7 @@ use crate::guest::OsInfo;
 use crate::guest::appliance::Appliance;
 use crate::guest::metadata::Metadata;
 use crate::guest::profile::Profile;
+use crate::guest::shrink::ShrinkOutcome;
 use crate::plan::Plan;
 use crate::progress::{Event, Reporter, begin_step};
 use crate::sysprep::{self, TaskOutcome, listing, report, runner};
@@ -25,7 +26,7 @@ pub(super) fn prepare(
     meta: &mut Metadata,
     plan: &Plan,
     reporter: &dyn Reporter,
-) -> Result<Vec<TaskOutcome>> {
+) -> Result<(Vec<TaskOutcome>, Option<ShrinkOutcome>)> {
     let opts = &plan.sysprep;
     let tasks = sysprep::tasks_for(profile);
     print_listings(&tasks, opts, reporter);
@@ -37,9 +38,10 @@ pub(super) fn prepare(
     if opts.dry_run && !plan.host_run.is_empty() {
         reporter.warn("--host-run scripts are not run in a dry run");
     }
-    let run_tasks = opts.run && (plan.output.is_some() || opts.dry_run);
-    if !run_tasks && (scripts.is_empty() || plan.output.is_none()) {
-        return Ok(Vec::new());
+    let chosen = opts.run || !opts.selection.enable.is_empty();
+    let run_tasks = chosen && (plan.exports() || opts.dry_run);
+    if !run_tasks && (scripts.is_empty() || !plan.exports()) {
+        return Ok((Vec::new(), None));
     }
     if run_tasks && tasks.is_empty() {
         reporter.warn("there are no system preparation tasks for this operating system");
@@ -64,7 +66,8 @@ pub(super) fn prepare(
     vm.umount_all()?;
     step.done("done");
     let mut outcomes = done?;
-    outcomes.extend(runner::run_devices(&enabled, opts, vm, os, meta, reporter)?);
+    let (device, shrunk) = runner::run_devices(&enabled, opts, vm, os, meta, reporter)?;
+    outcomes.extend(device);
     if opts.dry_run {
         let text = if opts.json {
             report::dry_run_json(&outcomes)
@@ -73,7 +76,7 @@ pub(super) fn prepare(
         };
         reporter.emit(Event::Listing(text));
     }
-    Ok(outcomes)
+    Ok((outcomes, shrunk))
 }
 
 /// `--print-syspreps` and `--print-sysprep-params`.

@@ -20,6 +20,7 @@ pub mod staged;
 mod util;
 
 mod linux;
+mod shrink;
 mod unix;
 
 use std::time::Duration;
@@ -74,6 +75,8 @@ pub struct DeviceCtx<'a> {
     pub reporter: &'a dyn Reporter,
     /// True for `--dry-run`: say what would be done, change nothing.
     pub dry_run: bool,
+    /// Set by `shrink`: what it did, which decides the exported size.
+    pub shrunk: Option<crate::guest::shrink::ShrinkOutcome>,
 }
 
 /// Plan a file-level task's changes.
@@ -120,7 +123,7 @@ impl std::fmt::Debug for Task {
 
 /// The device-level tasks every Unix-like family ends with, after its
 /// file-level tasks (shrinking the image goes here).
-pub const FINAL: &[Task] = &[];
+pub const FINAL: &[Task] = &[shrink::SHRINK];
 
 /// Every table, for name lookups before the OS is known.
 pub const TABLES: &[&[Task]] = &[unix::TASKS, linux::TASKS, FINAL];

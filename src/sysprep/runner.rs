@@ -13,6 +13,7 @@ use super::staged::Staged;
 use super::{Action, Change, Ctx, DeviceCtx, Options, Task, TaskOutcome, util};
 use crate::guest::appliance::Appliance;
 use crate::guest::metadata::Metadata;
+use crate::guest::shrink::ShrinkOutcome;
 use crate::guest::{EntryKind, Guest, OsInfo};
 use crate::progress::{Reporter, begin_step};
 
@@ -21,7 +22,15 @@ pub fn enabled<'t>(tasks: &[&'t Task], opts: &Options) -> Vec<&'t Task> {
     tasks
         .iter()
         .copied()
-        .filter(|t| opts.selection.enabled(t))
+        .filter(|t| {
+            // `--no-sysprep` runs only what is named with --enable-sysprep
+            // (`--no-sysprep --enable-sysprep shrink`: shrink alone).
+            if opts.run {
+                opts.selection.enabled(t)
+            } else {
+                opts.selection.enable.iter().any(|n| n == t.name)
+            }
+        })
         .collect()
 }
 
@@ -83,7 +92,7 @@ pub fn run_devices(
     os: &OsInfo,
     meta: &mut Metadata,
     reporter: &dyn Reporter,
-) -> Result<Vec<TaskOutcome>> {
+) -> Result<(Vec<TaskOutcome>, Option<ShrinkOutcome>)> {
     let mut cx = DeviceCtx {
         vm,
         os,
@@ -91,6 +100,7 @@ pub fn run_devices(
         meta,
         reporter,
         dry_run: opts.dry_run,
+        shrunk: None,
     };
     let mut outcomes = Vec::new();
     for (i, task) in enabled.iter().enumerate() {
@@ -110,7 +120,7 @@ pub fn run_devices(
             duration: start.elapsed(),
         });
     }
-    Ok(outcomes)
+    Ok((outcomes, cx.shrunk))
 }
 
 /// Apply the changes that change something, and say what each freed.

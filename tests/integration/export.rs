@@ -2,7 +2,8 @@
 //! format go through `snf-mkimage -o` on a real helper VM; the source stays
 //! byte-identical, the outputs verify, the image is sparse, its metadata
 //! matches what the fixture holds, and the exported images inspect as
-//! Debian again.
+//! Debian again. With `--no-sysprep` the image is the source disk byte for
+//! byte; by default it is shrunk, and `shrink::check_shrunk` checks that.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -30,60 +31,59 @@ const STEPS: &[&str] = &[
 ];
 
 /// One exported image, kept until the end of the test.
-struct Export {
+pub struct Export {
     dir: tempfile::TempDir,
-    image: PathBuf,
-    facts: &'static Value,
+    pub image: PathBuf,
+    pub facts: &'static Value,
 }
 
-/// Export one fixture with system preparation off (the diskdump must be
-/// the source disk, byte for byte) and check everything one run can show.
-fn export(name: &str) -> Export {
-    export_with(name, &["--no-sysprep"], Content::Identical)
+/// What the export does to the disk.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Prep {
+    /// `--no-sysprep`: the diskdump is the source, byte for byte.
+    Untouched,
+    /// `--no-sysprep --enable-sysprep shrink`: shrunk, every file kept.
+    ShrinkOnly,
+    /// The default system preparation tasks, shrink last.
+    Defaults,
 }
 
-/// Export one fixture with the default system preparation tasks.
-fn export_prepared(name: &str) -> Export {
-    export_with(name, &[], Content::Prepared)
-}
-
-/// What the diskdump holds compared with the source.
-#[derive(Clone, Copy, PartialEq)]
-enum Content {
-    /// The same bytes.
-    Identical,
-    /// The same size, other bytes: the tasks changed the guest.
-    Prepared,
-}
-
-fn export_with(name: &str, args: &[&str], content: Content) -> Export {
+/// Export one fixture and check everything one run can show.
+pub fn export(name: &str, prep: Prep) -> Export {
     let (src, facts) = fixture(name);
     let before = sha256_file(&src);
     let tmp = scratch();
     let dir = scratch();
     let image = dir.path().join("debian.diskdump");
+    let extra: &[&str] = match prep {
+        Prep::Untouched => &["--no-sysprep"],
+        Prep::ShrinkOnly => &["--no-sysprep", "--enable-sysprep", "shrink"],
+        Prep::Defaults => &[],
+    };
     let r = run(mkimage()
         .arg("--tmpdir")
         .arg(tmp.path())
-        .args(args)
+        .args(extra)
         .arg("-o")
         .arg(&image)
         .arg(&src));
     assert_eq!(r.code, 0, "{name}: {}", r.stderr);
     assert_steps_in_order(&r.stderr);
     let prepared = r.stderr.contains("Preparing system for image creation:");
-    assert_eq!(
-        prepared,
-        content == Content::Prepared,
-        "{name}: {}",
-        r.stderr
-    );
+    assert_eq!(prepared, prep != Prep::Untouched, "{name}: {}", r.stderr);
     assert_accel_said_once(&r.stderr);
     assert_eq!(sha256_file(&src), before, "{name}: the source changed");
     assert_empty_dir(tmp.path());
     assert_no_process_mentions(&tmp.path().to_string_lossy());
     check_outputs(dir.path(), &image);
-    check_content(&image, facts, content);
+    match prep {
+        Prep::Untouched => {
+            assert!(!r.stderr.contains("Shrinking image"), "{}", r.stderr);
+            check_content(&image, facts);
+        }
+        Prep::ShrinkOnly => crate::shrink::check_shrunk(&image, facts, &r.stderr),
+        Prep::Defaults => crate::shrink::check_shrunk_table(&image, facts, &r.stderr),
+    }
     check_metadata(&image, facts);
     Export { dir, image, facts }
 }
@@ -162,18 +162,20 @@ fn check_outputs(dir: &Path, image: &Path) {
     assert!(report["seconds"].as_f64().unwrap() > 0.0);
 }
 
-/// Without system preparation the diskdump is the source disk, byte for
-/// byte; with it, a disk of the same size that the tasks changed. Either
-/// way it is written sparse.
-fn check_content(image: &Path, facts: &Value, content: Content) {
+/// Without system preparation and shrinking the diskdump is the source
+/// disk, byte for byte, and it is written sparse.
+fn check_content(image: &Path, facts: &Value) {
     let size = std::fs::metadata(image).unwrap().len();
     assert_eq!(
         size,
         facts["virtual_size"].as_u64().unwrap(),
         "diskdump size"
     );
-    let same = md5_file(image) == facts["raw_md5"].as_str().unwrap();
-    assert_eq!(same, content == Content::Identical, "diskdump content");
+    assert_eq!(
+        md5_file(image),
+        facts["raw_md5"].as_str().unwrap(),
+        "diskdump content"
+    );
     let used = allocated(image);
     assert!(
         used < size * 9 / 10,
@@ -218,7 +220,7 @@ fn check_metadata(image: &Path, facts: &Value) {
 
 /// One helper VM with every exported image attached read-only: each must
 /// inspect as Debian again.
-fn inspect_exports(exports: &[Export]) {
+pub fn inspect_exports(exports: &[Export]) {
     let g = guestfs::Handle::create().unwrap();
     g.set_backend("direct").unwrap();
     if probe_kvm(&g.get_hv().unwrap()).is_err() {
@@ -290,21 +292,25 @@ fn every_format_of_the_mbr_image() {
         "debian-mbr.vhdx",
     ]
     .into_iter()
-    .map(export)
+    .map(|name| export(name, Prep::Untouched))
     .collect();
     inspect_exports(&exports);
 }
 
+/// Every layout with ext4 filesystems, shrunk (the default), checked by
+/// `shrink::check_shrunk`; the exports still inspect as Debian.
 #[test]
 fn every_layout() {
     let exports: Vec<Export> = [
+        "debian-mbr.raw",
         "debian-gpt.qcow2",
         "debian-mbr-swap.vmdk",
         "debian-mbr-boot.vdi",
         "debian-gpt-boot.qcow2",
+        "debian-mbr-logical.raw",
     ]
     .into_iter()
-    .map(export_prepared)
+    .map(|name| export(name, Prep::ShrinkOnly))
     .collect();
     inspect_exports(&exports);
 }

@@ -3,9 +3,11 @@
 //! are built once); each test shares helper-VM launches where it can.
 
 mod bad_input;
+mod boot;
 mod cli;
 mod cloud;
 mod export;
+mod shrink;
 mod support;
 mod sysprep;
 mod tui;

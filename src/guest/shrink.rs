@@ -1,0 +1,441 @@
+//! Shrinking the disk in the helper VM: trailing swap and empty extended
+//! partitions go, the filesystem of the last partition is shrunk offline to
+//! its minimum plus [`HEADROOM`], the partition is cut to fit (through
+//! [`crate::media::partition`], which keeps every GPT entry's identity),
+//! the filesystem is grown to fill its partition exactly, and an EXTLINUX
+//! boot sector on it is reinstalled, since shrinking may have moved
+//! `ldlinux.sys`. The caller then exports only [`ShrinkOutcome::new_size`]
+//! bytes.
+//!
+//! ext2/3/4, btrfs and NTFS are shrunk; any other filesystem (XFS, UFS…)
+//! gets a warning and the image is only trimmed after its last partition.
+
+use std::io::{self, Read, Seek, SeekFrom, Write};
+
+use anyhow::{Context, Result};
+use guestfs::Handle;
+
+use super::appliance::{Appliance, describe, gerr};
+use crate::media::blockio::PageCache;
+use crate::media::partition::{MIB, Part, PartKind, PartitionTable, TableError, align_up};
+use crate::progress::Reporter;
+
+/// Free space left in a shrunk filesystem. The original's 8 MiB: enough
+/// for an EXTLINUX reinstall and a first boot's logs; the deploying side
+/// grows the last partition to the disk anyway.
+pub const HEADROOM: u64 = 8 * MIB;
+
+/// The disk as the helper VM shows it.
+const DISK: &str = "/dev/sda";
+
+/// A trailing swap partition that was removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SwapRemoved {
+    /// Its partition number.
+    pub number: u32,
+    /// Its size in MiB, rounded up.
+    pub mib: u64,
+}
+
+impl SwapRemoved {
+    /// The `SWAP` image property: `<number>:<MiB>`.
+    pub fn property(&self) -> String {
+        format!("{}:{}", self.number, self.mib)
+    }
+}
+
+/// What shrinking did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShrinkOutcome {
+    /// The disk's size before, in bytes.
+    pub old_size: u64,
+    /// The bytes to export: the end of the last partition (plus the GPT
+    /// backup area), aligned to 1 MiB.
+    pub new_size: u64,
+    /// The trailing swap partition that was removed.
+    pub swap: Option<SwapRemoved>,
+    /// The filesystem of the last partition, when one was found.
+    pub filesystem: Option<String>,
+}
+
+impl ShrinkOutcome {
+    /// Bytes the image lost.
+    pub fn saved(&self) -> u64 {
+        self.old_size - self.new_size
+    }
+
+    /// The original's `Image size is N MB` line, with the size before and
+    /// the bytes saved.
+    pub fn size_line(&self) -> String {
+        format!(
+            "Image size is {} MB (was {} MB; {} bytes saved)",
+            self.new_size.div_ceil(crate::media::partition::MIB),
+            self.old_size.div_ceil(crate::media::partition::MIB),
+            self.saved()
+        )
+    }
+}
+
+/// Shrink the disk of a helper VM whose guest is not mounted.
+pub fn shrink(vm: &Appliance, reporter: &dyn Reporter) -> Result<ShrinkOutcome> {
+    let g = vm.handle();
+    let old_size = device_size(g, DISK)?;
+    let mut outcome = ShrinkOutcome {
+        old_size,
+        new_size: old_size,
+        swap: None,
+        filesystem: None,
+    };
+    let mut disk = PageCache::new(Device { g, pos: 0 }, old_size);
+    let Some(mut table) = read_table(&mut disk, reporter)? else {
+        return Ok(outcome);
+    };
+    outcome.swap = drop_trailing(g, &mut table)?;
+    let Some(last) = table.last() else {
+        reporter.warn("not shrinking the image: it has no partition left to shrink");
+        return Ok(outcome);
+    };
+    let fs = vfs_type(g, last.number);
+    let resized = shrink_fs(g, &last, &fs, reporter)?;
+    if let Some(size) = resized {
+        let end = align_up(last.start + size, MIB).min(last.end);
+        table
+            .resize(last.number, end)
+            .context("resizing the last partition")?;
+    }
+    outcome.new_size = table.fitted_len(old_size);
+    write_table(g, &mut disk, &mut table, outcome.new_size)?;
+    if resized.is_some() {
+        grow_fs(g, last.number, &fs)?;
+        reinstall_extlinux(g, last.number, reporter)?;
+    }
+    outcome.filesystem = Some(fs).filter(|f| !f.is_empty());
+    Ok(outcome)
+}
+
+/// The disk's partition table, or `None` (with a warning) when it has
+/// none this module can shrink.
+fn read_table(
+    disk: &mut PageCache<Device<'_>>,
+    reporter: &dyn Reporter,
+) -> Result<Option<PartitionTable>> {
+    match PartitionTable::read(disk) {
+        Ok(t) => Ok(Some(t)),
+        Err(TableError::Unsupported(why)) => {
+            reporter.warn(&format!("not shrinking the image: {why}"));
+            Ok(None)
+        }
+        Err(e) => Err(e).context("reading the partition table"),
+    }
+}
+
+/// Write the table for a disk of `len` bytes and make the kernel of the
+/// helper VM see the new partitions.
+fn write_table(
+    g: &Handle,
+    disk: &mut PageCache<Device<'_>>,
+    table: &mut PartitionTable,
+    len: u64,
+) -> Result<()> {
+    table
+        .write(disk, len)
+        .context("writing the partition table")?;
+    disk.flush_pages().context("writing the partition table")?;
+    g.blockdev_rereadpt(DISK)
+        .map_err(gerr("re-reading the partition table"))
+}
+
+fn device_size(g: &Handle, dev: &str) -> Result<u64> {
+    let size = g
+        .blockdev_getsize64(dev)
+        .map_err(gerr(format!("reading the size of {dev}")))?;
+    Ok(u64::try_from(size).unwrap_or(0))
+}
+
+fn part_dev(number: u32) -> String {
+    format!("{DISK}{number}")
+}
+
+/// The filesystem on a partition, or `""` when none is recognised.
+fn vfs_type(g: &Handle, number: u32) -> String {
+    g.vfs_type(&part_dev(number)).unwrap_or_default()
+}
+
+/// Remove trailing swap and empty extended partitions; the last swap
+/// removed (the first on the disk) is the one to recreate on deployment.
+fn drop_trailing(g: &Handle, table: &mut PartitionTable) -> Result<Option<SwapRemoved>> {
+    let mut swap = None;
+    while let Some(last) = table.last() {
+        match last.kind {
+            PartKind::Extended => {}
+            _ if vfs_type(g, last.number) == "swap" => {
+                swap = Some(SwapRemoved {
+                    number: last.number,
+                    mib: last.size().div_ceil(MIB),
+                })
+            }
+            _ => break,
+        }
+        table
+            .remove(last.number)
+            .with_context(|| format!("removing partition {}", last.number))?;
+    }
+    Ok(swap)
+}
+
+/// Shrink the filesystem of `part`; returns the size its partition needs
+/// (filesystem plus headroom), or `None` when it was left as it was.
+fn shrink_fs(g: &Handle, part: &Part, fs: &str, reporter: &dyn Reporter) -> Result<Option<u64>> {
+    let dev = part_dev(part.number);
+    match fs {
+        "ext2" | "ext3" | "ext4" => shrink_ext(g, &dev).map(Some),
+        "btrfs" => shrink_btrfs(g, &dev, part.size()),
+        "ntfs" => shrink_ntfs(g, &dev, part.size()),
+        _ => {
+            let why = if fs.is_empty() {
+                "could not detect its file system".to_owned()
+            } else {
+                format!("don't know how to shrink {fs} file systems")
+            };
+            reporter.warn(&format!(
+                "Unable to shrink partition {}: {why}; the image is only trimmed after it",
+                part.number
+            ));
+            Ok(None)
+        }
+    }
+}
+
+/// Forced check, `resize2fs -M`; returns the new size plus headroom.
+fn shrink_ext(g: &Handle, dev: &str) -> Result<u64> {
+    let opts = guestfs::E2fsckOptArgs {
+        correct: Some(true),
+        forceall: None,
+    };
+    if let Err(e) = g.e2fsck(dev, opts) {
+        // e2fsck exits 1 when it fixed something; libguestfs reports that
+        // as an error although the filesystem is now clean.
+        let why = describe(&e);
+        if !why.contains("MODIFIED") {
+            anyhow::bail!("checking {dev} failed: {why}");
+        }
+    }
+    g.resize2fs_M(dev)
+        .map_err(gerr(format!("shrinking {dev} to its minimum size")))?;
+    let info = g
+        .tune2fs_l(dev)
+        .map_err(gerr(format!("reading the superblock of {dev}")))?;
+    let field = |k: &str| -> Result<u64> {
+        info.get(k)
+            .and_then(|v| v.trim().parse().ok())
+            .with_context(|| format!("{dev}: no {k} in its superblock"))
+    };
+    Ok(field("Block count")? * field("Block size")? + HEADROOM)
+}
+
+/// The smallest a btrfs filesystem can be resized to (the kernel refuses
+/// less with EINVAL).
+const BTRFS_MIN_SIZE: u64 = 256 * MIB;
+
+/// The minimum size libguestfs computes, in whole MiB.
+fn minimum_size(g: &Handle, dev: &str) -> Result<u64> {
+    let min = g
+        .vfs_minimum_size(dev)
+        .map_err(gerr(format!("computing the minimum size of {dev}")))?;
+    Ok(align_up(u64::try_from(min).unwrap_or(0), MIB))
+}
+
+/// btrfs is measured and resized mounted (libguestfs's minimum size for
+/// it asks the mounted filesystem).
+fn shrink_btrfs(g: &Handle, dev: &str, current: u64) -> Result<Option<u64>> {
+    with_mounted(g, dev, || {
+        let size = minimum_size(g, dev)?.max(BTRFS_MIN_SIZE);
+        if size + HEADROOM >= current {
+            return Ok(None);
+        }
+        btrfs_resize(g, dev, Some(size))?;
+        Ok(Some(size + HEADROOM))
+    })
+}
+
+/// Resize the btrfs filesystem mounted at `/` (`None`: to fill its device).
+fn btrfs_resize(g: &Handle, dev: &str, size: Option<u64>) -> Result<()> {
+    let opts = guestfs::BtrfsFilesystemResizeOptArgs {
+        size: size.map(|s| s as i64),
+    };
+    g.btrfs_filesystem_resize("/", opts)
+        .map_err(gerr(format!("resizing the btrfs filesystem on {dev}")))
+}
+
+/// Run `f` with `dev` mounted on `/`, unmounting it whatever happens.
+fn with_mounted<T>(g: &Handle, dev: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    g.mount(dev, "/").map_err(gerr(format!("mounting {dev}")))?;
+    let result = f();
+    let unmounted = g
+        .umount("/", Default::default())
+        .map_err(gerr(format!("unmounting {dev}")));
+    let value = result?;
+    unmounted?;
+    Ok(value)
+}
+
+fn shrink_ntfs(g: &Handle, dev: &str, current: u64) -> Result<Option<u64>> {
+    let size = minimum_size(g, dev)?;
+    if size + HEADROOM >= current {
+        return Ok(None);
+    }
+    let opts = guestfs::NtfsresizeOptArgs {
+        size: Some(size as i64),
+        force: None,
+    };
+    g.ntfsresize(dev, opts)
+        .map_err(gerr(format!("shrinking the NTFS filesystem on {dev}")))?;
+    Ok(Some(size + HEADROOM))
+}
+
+/// Grow the filesystem to fill its (now smaller) partition exactly.
+fn grow_fs(g: &Handle, number: u32, fs: &str) -> Result<()> {
+    let dev = part_dev(number);
+    match fs {
+        "ext2" | "ext3" | "ext4" => g
+            .resize2fs(&dev)
+            .map_err(gerr(format!("growing {dev} to its partition"))),
+        "btrfs" => with_mounted(g, &dev, || btrfs_resize(g, &dev, None)),
+        // NTFS marks itself for a check after a resize; ntfsresize then
+        // refuses a second resize unless forced.
+        "ntfs" => g
+            .ntfsresize(
+                &dev,
+                guestfs::NtfsresizeOptArgs {
+                    size: None,
+                    force: Some(true),
+                },
+            )
+            .map_err(gerr(format!("growing {dev} to its partition"))),
+        _ => Ok(()),
+    }
+}
+
+/// Where `extlinux --install` may have put `ldlinux.sys`.
+const SYSLINUX_DIRS: &[&str] = &[
+    "/boot/extlinux",
+    "/boot/syslinux",
+    "/boot",
+    "/extlinux",
+    "/syslinux",
+    "/",
+];
+
+/// Whether a volume boot record is SYSLINUX/EXTLINUX's.
+pub fn is_syslinux_vbr(vbr: &[u8]) -> bool {
+    vbr.windows(8).any(|w| w == b"SYSLINUX" || w == b"EXTLINUX")
+}
+
+/// Reinstall EXTLINUX on a resized partition that boots with it: its boot
+/// sector holds a map of `ldlinux.sys`'s blocks, which the shrink may have
+/// moved.
+fn reinstall_extlinux(g: &Handle, number: u32, reporter: &dyn Reporter) -> Result<()> {
+    let dev = part_dev(number);
+    let vbr = g
+        .pread_device(&dev, 512, 0)
+        .map_err(gerr(format!("reading the boot sector of {dev}")))?;
+    if !is_syslinux_vbr(&vbr) {
+        return Ok(());
+    }
+    with_mounted(g, &dev, || {
+        let dir = SYSLINUX_DIRS.iter().find(|d| {
+            let path = format!("{}/ldlinux.sys", d.trim_end_matches('/'));
+            g.is_file(&path, Default::default()).unwrap_or(false)
+        });
+        match dir {
+            Some(dir) => g
+                .extlinux(dir)
+                .map_err(gerr(format!("reinstalling EXTLINUX in {dir} on {dev}"))),
+            None => {
+                reporter.warn(&format!(
+                    "{dev} has an EXTLINUX boot sector but no ldlinux.sys: the boot loader was not reinstalled"
+                ));
+                Ok(())
+            }
+        }
+    })
+}
+
+/// The helper VM's disk as a seekable byte device.
+struct Device<'a> {
+    g: &'a Handle,
+    pos: u64,
+}
+
+fn to_io(e: guestfs::Error) -> io::Error {
+    io::Error::other(describe(&e))
+}
+
+impl Read for Device<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // libguestfs caps one message at a few MiB.
+        let count = buf.len().min(1 << 20) as i32;
+        let data = self
+            .g
+            .pread_device(DISK, count, self.pos as i64)
+            .map_err(to_io)?;
+        buf[..data.len()].copy_from_slice(&data);
+        self.pos += data.len() as u64;
+        Ok(data.len())
+    }
+}
+
+impl Write for Device<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let chunk = &buf[..buf.len().min(1 << 20)];
+        let n = self
+            .g
+            .pwrite_device(DISK, chunk, self.pos as i64)
+            .map_err(to_io)?;
+        self.pos += n as u64;
+        Ok(n as usize)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.g.sync().map_err(to_io)
+    }
+}
+
+impl Seek for Device<'_> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        match to {
+            SeekFrom::Start(p) => self.pos = p,
+            SeekFrom::Current(d) => {
+                self.pos = self.pos.checked_add_signed(d).ok_or_else(|| {
+                    io::Error::new(io::ErrorKind::InvalidInput, "seek before the disk start")
+                })?
+            }
+            SeekFrom::End(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "seek from the end of the helper VM's disk",
+                ));
+            }
+        }
+        Ok(self.pos)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn swap_property() {
+        let s = SwapRemoved { number: 3, mib: 64 };
+        assert_eq!(s.property(), "3:64");
+    }
+
+    #[test]
+    fn syslinux_boot_sectors() {
+        let mut vbr = vec![0u8; 512];
+        assert!(!is_syslinux_vbr(&vbr));
+        vbr[3..11].copy_from_slice(b"EXTLINUX");
+        assert!(is_syslinux_vbr(&vbr));
+    }
+}
