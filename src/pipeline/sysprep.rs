@@ -52,20 +52,13 @@ pub(super) fn prepare(
         Vec::new()
     };
     reporter.section("Preparing system for image creation:");
-    let how = if opts.dry_run {
-        "read-only (dry run)"
+    let mut outcomes = if needs_mount(&enabled, scripts) {
+        run_mounted(vm, os, meta, plan, scripts, &enabled, reporter)?
     } else {
-        "read-write"
+        // Only device-level tasks (`shrink` alone): a read-write mount
+        // would still change the filesystems (mount counts, journal).
+        Vec::new()
     };
-    let step = begin_step(reporter, &format!("Mounting the media {how}"), None);
-    vm.mount(os, opts.dry_run, reporter)?;
-    step.done("done");
-    let done = host_run::run_scripts(vm, scripts, meta, reporter)
-        .and_then(|()| runner::run_files(&enabled, opts, vm, os, meta, reporter));
-    let step = begin_step(reporter, "Umounting the media", None);
-    vm.umount_all()?;
-    step.done("done");
-    let mut outcomes = done?;
     let (device, shrunk) = runner::run_devices(&enabled, opts, vm, os, meta, reporter)?;
     outcomes.extend(device);
     if opts.dry_run {
@@ -77,6 +70,42 @@ pub(super) fn prepare(
         reporter.emit(Event::Listing(text));
     }
     Ok((outcomes, shrunk))
+}
+
+/// Whether anything has to run inside the mounted guest.
+fn needs_mount(enabled: &[&sysprep::Task], scripts: &[std::path::PathBuf]) -> bool {
+    !scripts.is_empty()
+        || enabled
+            .iter()
+            .any(|t| matches!(t.action, sysprep::Action::Files { .. }))
+}
+
+/// The host scripts and the file-level tasks, inside one mount of the
+/// guest (read-only for a dry run, whose changes stay in memory).
+fn run_mounted(
+    vm: &mut Appliance,
+    os: &OsInfo,
+    meta: &mut Metadata,
+    plan: &Plan,
+    scripts: &[std::path::PathBuf],
+    enabled: &[&sysprep::Task],
+    reporter: &dyn Reporter,
+) -> Result<Vec<TaskOutcome>> {
+    let opts = &plan.sysprep;
+    let how = if opts.dry_run {
+        "read-only (dry run)"
+    } else {
+        "read-write"
+    };
+    let step = begin_step(reporter, &format!("Mounting the media {how}"), None);
+    vm.mount(os, opts.dry_run, reporter)?;
+    step.done("done");
+    let done = host_run::run_scripts(vm, scripts, meta, reporter)
+        .and_then(|()| runner::run_files(enabled, opts, vm, os, meta, reporter));
+    let step = begin_step(reporter, "Umounting the media", None);
+    vm.umount_all()?;
+    step.done("done");
+    done
 }
 
 /// `--print-syspreps` and `--print-sysprep-params`.

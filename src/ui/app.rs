@@ -84,6 +84,9 @@ pub struct App {
     pub session: Option<Session>,
     pub edits: Edits,
     pub answers: Answers,
+    /// The clouds the wizard offers, read from kamaki's configuration when
+    /// the wizard first needs them.
+    pub clouds: Option<Vec<(String, String)>>,
     /// Every progress line of every job, for the Log screen.
     pub log: Vec<String>,
     pub job: Option<Job>,
@@ -103,6 +106,7 @@ impl App {
             session: None,
             edits: Edits::default(),
             answers: Answers::default(),
+            clouds: None,
             log: Vec::new(),
             job: None,
             exit: None,

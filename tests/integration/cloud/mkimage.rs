@@ -1,6 +1,7 @@
 //! The main job into the default target: `snf-mkimage -u … -r …` on a
-//! real Debian image exports into the work directory, uploads into the
-//! local store and registers the image with its detected metadata.
+//! real Debian image prepares and shrinks it, exports it into the work
+//! directory, uploads it into the local store and registers it with its
+//! metadata.
 
 use super::lab::*;
 use crate::support::*;
@@ -38,6 +39,8 @@ fn mkimage_uploads_and_registers_into_the_local_store() {
         r.stderr
     );
     for step in [
+        "Preparing system for image creation:",
+        "Shrinking image (may take a while) ... done",
         "Uploading missing blocks ...",
         "Uploading md5sum file ... done",
         "Registering private image with the compute service ... done",
@@ -54,7 +57,11 @@ fn mkimage_uploads_and_registers_into_the_local_store() {
         reg["properties"]["ROOT_PARTITION"],
         facts["root_partition"].to_string()
     );
-    assert_eq!(reg["size"], facts["virtual_size"]);
+    let size = reg["size"].as_u64().unwrap();
+    assert!(
+        size < facts["virtual_size"].as_u64().unwrap(),
+        "the registered image is the shrunk one: {size} bytes"
+    );
 
     // What the store holds is the exported disk: its MD5 is the .md5sum's.
     let st = Store::open(&store).unwrap();
@@ -74,10 +81,11 @@ fn mkimage_uploads_and_registers_into_the_local_store() {
         String::from_utf8(text).unwrap(),
         format!("{}  debian.diskdump\n", md5.hex())
     );
-    assert_eq!(
+    assert_eq!(obj.bytes, size, "the object is the registered size");
+    assert_ne!(
         md5.hex(),
         facts["raw_md5"].as_str().unwrap(),
-        "no sysprep yet: the disk as it was"
+        "the default tasks changed the disk"
     );
 
     // The export went into the work directory, which is gone.
