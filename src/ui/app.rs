@@ -337,14 +337,7 @@ impl App {
                 Dialog::new("Unsupported media", &text, &["Yes", "No"]).defaulting_to(1),
             ));
         }
-        let (os_type, distro) = self.os_names();
-        let text = format!(
-            "snf-image-creator detected a {os_type} ({distro}) system on the input media. Would you like to run a wizard to assist you through the image creation process?\n\nChoose Expert for the full menu."
-        );
-        self.push(Screen::Dialog(
-            Tag::ModeChoice,
-            Dialog::new("Wizard or Expert", &text, &["Wizard", "Expert"]),
-        ));
+        self.open_mode_choice();
     }
 
     /// OS type and distro of the session, as the status line shows them.

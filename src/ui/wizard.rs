@@ -243,7 +243,8 @@ impl App {
         None
     }
 
-    fn open_mode_choice(&mut self) {
+    /// Ask whether to run the wizard or go to the expert menu.
+    pub(super) fn open_mode_choice(&mut self) {
         let (os_type, distro) = self.os_names();
         let text = format!(
             "snf-image-creator detected a {os_type} ({distro}) system on the input media. Would you like to run a wizard to assist you through the image creation process?\n\nChoose Expert for the full menu."
@@ -313,14 +314,24 @@ impl App {
     pub fn on_wizard_done(&mut self, result: JobResult) {
         match result {
             Ok(outcome) => {
-                let files: Vec<String> = outcome
-                    .written
-                    .iter()
-                    .map(|p| format!(" * {}", p.display()))
-                    .collect();
+                let mut lines: Vec<String> = Vec::new();
+                if let Some(image) = &outcome.image {
+                    lines.push(format!(
+                        "The image was registered as \"{}\" ({}), id {}.",
+                        image.name,
+                        if image.is_public { "public" } else { "private" },
+                        image.id
+                    ));
+                }
+                lines.extend(
+                    outcome
+                        .written
+                        .first()
+                        .map(|p| format!("Local copy: {}", p.display())),
+                );
                 let text = format!(
-                    "The image was created:\n{}\n\nmd5sum: {}",
-                    files.join("\n"),
+                    "{}\n\nmd5sum: {}",
+                    lines.join("\n"),
                     outcome.digests.as_ref().map_or("", |d| d.md5.as_str())
                 );
                 self.push(Screen::Dialog(

@@ -229,31 +229,6 @@ fn expert_extract_and_wizard_in_a_terminal() {
     assert_empty_dir(tmp.path());
     drop(ui);
 
-    // Wizard: name, description, registration, file, confirm.
-    let work = scratch();
-    let ui = start_ui(tmp.path(), &src, work.path());
-    ui.keys(&["Enter"]);
-    ui.wait_for("(1/5) Image Name", Duration::from_secs(10));
-    ui.keys(&["Enter", "C-u"]);
-    ui.text("Debian from the wizard");
-    ui.keys(&["Enter", "Enter", "C-u"]);
-    let wizard_image = out.path().join("wizard.diskdump");
-    ui.text(wizard_image.to_str().unwrap());
-    ui.keys(&["Enter"]);
-    ui.wait_for(
-        "All necessary information has been gathered",
-        Duration::from_secs(10),
-    );
-    ui.keys(&["Enter"]);
-    ui.wait_for("Image creation finished", LAUNCH);
-    ui.keys(&["Enter"]);
-    assert_eq!(ui.exit_code(Duration::from_secs(60)), 0);
-    assert_exported(&wizard_image);
-    let meta = std::fs::read_to_string(format!("{}.meta", wizard_image.display())).unwrap();
-    assert!(
-        meta.contains("\"DESCRIPTION\": \"Debian from the wizard\""),
-        "{meta}"
-    );
     assert_empty_dir(tmp.path());
     drop(ui);
     assert_no_process_mentions(&tmp.path().to_string_lossy());
