@@ -84,6 +84,9 @@ pub struct App {
     pub session: Option<Session>,
     pub edits: Edits,
     pub answers: Answers,
+    /// The clouds the wizard offers, read from kamaki's configuration when
+    /// the wizard first needs them.
+    pub clouds: Option<Vec<(String, String)>>,
     /// Every progress line of every job, for the Log screen.
     pub log: Vec<String>,
     pub job: Option<Job>,
@@ -103,6 +106,7 @@ impl App {
             session: None,
             edits: Edits::default(),
             answers: Answers::default(),
+            clouds: None,
             log: Vec::new(),
             job: None,
             exit: None,
@@ -333,14 +337,7 @@ impl App {
                 Dialog::new("Unsupported media", &text, &["Yes", "No"]).defaulting_to(1),
             ));
         }
-        let (os_type, distro) = self.os_names();
-        let text = format!(
-            "snf-image-creator detected a {os_type} ({distro}) system on the input media. Would you like to run a wizard to assist you through the image creation process?\n\nChoose Expert for the full menu."
-        );
-        self.push(Screen::Dialog(
-            Tag::ModeChoice,
-            Dialog::new("Wizard or Expert", &text, &["Wizard", "Expert"]),
-        ));
+        self.open_mode_choice();
     }
 
     /// OS type and distro of the session, as the status line shows them.

@@ -47,6 +47,10 @@ fn app() -> App {
     let (tx, _rx) = channel();
     let mut app = App::new(UiOptions::default(), tx);
     app.stack.clear();
+    app.clouds = Some(vec![
+        ("local".into(), "The built-in local image store".into()),
+        ("mycloud".into(), "Synnefo cloud (~/.kamakirc)".into()),
+    ]);
     app.session = Some(session());
     app
 }
@@ -100,6 +104,10 @@ fn wizard_pages_and_confirmation() {
     let mut a = app();
     mode_choice(&mut a);
     press(&mut a, &[KeyCode::Enter]);
+    assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Cloud)));
+    snapshot("wizard_cloud", &a);
+    press(&mut a, &[KeyCode::Down, KeyCode::Enter]);
+    assert_eq!(a.answers.cloud.as_deref(), Some("mycloud"));
     assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Name)));
     snapshot("wizard_name", &a);
     press(&mut a, &[KeyCode::Backspace; 6]);
@@ -115,25 +123,44 @@ fn wizard_pages_and_confirmation() {
     press(&mut a, &[KeyCode::Enter]);
     assert!(a.answers.public);
     assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Output)));
+    type_text(&mut a, "/var/tmp/copy.diskdump");
     press(&mut a, &[KeyCode::Enter]);
     assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Confirm)));
     snapshot("wizard_confirm", &a);
     // Back returns to the last page, with the answer kept.
     press(&mut a, &[KeyCode::Tab, KeyCode::Enter]);
     assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Output)));
-    press(&mut a, &[KeyCode::Tab, KeyCode::Enter]);
-    press(&mut a, &[KeyCode::Tab, KeyCode::Enter]);
-    press(&mut a, &[KeyCode::Tab, KeyCode::Enter]);
-    press(&mut a, &[KeyCode::Tab, KeyCode::Enter]);
+    for _ in 0..5 {
+        press(&mut a, &[KeyCode::Tab, KeyCode::Enter]);
+    }
     assert_eq!(top_tag(&a), Some(Tag::ModeChoice), "Back on page 1 leaves");
     assert_eq!(a.exit, None);
+}
+
+#[test]
+fn wizard_request_uploads_registers_and_copies() {
+    let mut a = app();
+    a.start_wizard();
+    a.answers.cloud = None;
+    a.answers.name = "deb".into();
+    a.answers.description = "Debian".into();
+    a.answers.public = true;
+    a.answers.output = PathBuf::from("/var/tmp/copy.diskdump");
+    let r = a.wizard_request(&a.answers.clone()).unwrap();
+    assert_eq!(r.outfile, Some(PathBuf::from("/var/tmp/copy.diskdump")));
+    assert!(r.cloud.upload.as_deref().unwrap().starts_with("deb-"));
+    assert_eq!(r.cloud.register.as_deref(), Some("deb"));
+    assert!(r.cloud.public);
+    assert_eq!(r.cloud.account.cloud, None, "the local store");
+    a.answers.output = PathBuf::new();
+    assert_eq!(a.wizard_request(&a.answers.clone()).unwrap().outfile, None);
 }
 
 #[test]
 fn wizard_quit_leaves() {
     let mut a = app();
     mode_choice(&mut a);
-    press(&mut a, &[KeyCode::Enter; 5]);
+    press(&mut a, &[KeyCode::Enter; 6]);
     assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Confirm)));
     press(&mut a, &[KeyCode::Left, KeyCode::Enter]);
     assert_eq!(a.exit, Some(0));

@@ -1,16 +1,22 @@
 //! The wizard: a few pages of questions, a confirmation, then one run of
-//! the same pipeline `snf-mkimage` runs, built from the answers. Back on
-//! the first page leaves the wizard.
+//! the same pipeline `snf-mkimage` runs, built from the answers: system
+//! preparation with the default tasks (shrink last), upload and
+//! registration into the chosen cloud (the built-in local store is always
+//! offered), and a local copy when one is asked for. Back on the first page
+//! leaves the wizard.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::app::{App, Screen, Tag};
 use super::job::{JobKind, JobResult};
 use super::widgets::{Dialog, Input, Menu, Reply};
+use crate::cloud::request::{AccountRequest, UploadRequest};
+use crate::plan::Request;
 
 /// The wizard's pages, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Page {
+    Cloud,
     Name,
     Description,
     Registration,
@@ -20,7 +26,8 @@ pub enum Page {
     Finished,
 }
 
-const PAGES: [Page; 5] = [
+const PAGES: [Page; 6] = [
+    Page::Cloud,
     Page::Name,
     Page::Description,
     Page::Registration,
@@ -31,10 +38,34 @@ const PAGES: [Page; 5] = [
 /// The answers so far.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Answers {
+    /// A cloud saved in kamaki's configuration; `None`: the local store.
+    pub cloud: Option<String>,
     pub name: String,
     pub description: String,
     pub public: bool,
+    /// Where to keep a local copy; empty: none.
     pub output: PathBuf,
+}
+
+/// The menu entry of the built-in store.
+const LOCAL_STORE: &str = "local";
+
+/// The clouds the wizard offers: the local store, then kamaki's.
+fn clouds() -> Vec<(String, String)> {
+    let mut items = vec![(
+        LOCAL_STORE.to_owned(),
+        "The built-in local image store".to_owned(),
+    )];
+    let config = crate::cloud::accounts::KamakiConfig::load(&crate::cloud::accounts::config_path());
+    if let Ok(config) = config {
+        items.extend(
+            config
+                .cloud_names()
+                .into_iter()
+                .map(|n| (n, "Synnefo cloud (~/.kamakirc)".to_owned())),
+        );
+    }
+    items
 }
 
 impl Page {
@@ -44,10 +75,11 @@ impl Page {
 
     fn title(self) -> String {
         let name = match self {
+            Page::Cloud => "Clouds",
             Page::Name => "Image Name",
             Page::Description => "Image Description",
             Page::Registration => "Registration Type",
-            Page::Output => "Image File",
+            Page::Output => "Local Copy",
             Page::Confirm | Page::Finished => "Confirmation",
         };
         format!("({}/{}) {name}", self.index() + 1, PAGES.len())
@@ -61,18 +93,35 @@ impl App {
         let name = if distro == "unknown" { os_type } else { distro };
         let meta = self.metadata();
         self.answers = Answers {
-            output: PathBuf::from(format!("{name}.diskdump")),
+            cloud: None,
+            output: PathBuf::new(),
             name,
             description: meta.get("DESCRIPTION").cloned().unwrap_or_default(),
             public: false,
         };
-        self.show_page(Page::Name);
+        self.show_page(PAGES[0]);
     }
 
     fn show_page(&mut self, page: Page) {
+        let items = self.clouds.get_or_insert_with(clouds).clone();
         let a = &self.answers;
         let title = page.title();
         let screen = match page {
+            Page::Cloud => {
+                let mut menu = Menu::new(
+                    &title,
+                    "Please select a cloud to upload the image to and register it with:",
+                    items,
+                    &["Next", "Back"],
+                );
+                let chosen = a.cloud.as_deref().unwrap_or(LOCAL_STORE);
+                menu.selected = menu
+                    .items
+                    .iter()
+                    .position(|(n, _)| n == chosen)
+                    .unwrap_or(0);
+                Screen::Menu(Tag::Wizard(page), menu)
+            }
             Page::Name => Screen::Input(
                 Tag::Wizard(page),
                 Input::new(
@@ -130,11 +179,16 @@ impl App {
     fn summary(&self) -> String {
         let a = &self.answers;
         format!(
-            "All necessary information has been gathered:\n\n * Image Name: {}\n * Image Description: {}\n * Registration Type: {}\n * Image File: {}\n\nContinue with the image creation process?",
+            "All necessary information has been gathered:\n\n * Cloud: {}\n * Image Name: {}\n * Image Description: {}\n * Registration Type: {}\n * Local Copy: {}\n\nContinue with the image creation process?",
+            a.cloud.as_deref().unwrap_or("the local image store"),
             a.name,
             a.description,
             if a.public { "Public" } else { "Private" },
-            a.output.display()
+            if a.output.as_os_str().is_empty() {
+                "none".to_owned()
+            } else {
+                a.output.display().to_string()
+            }
         )
     }
 
@@ -158,6 +212,12 @@ impl App {
             (Screen::Menu(_, menu), Page::Registration) if forward => {
                 self.answers.public = menu.selected == 1;
             }
+            (Screen::Menu(_, menu), Page::Cloud) if forward => {
+                self.answers.cloud = menu
+                    .current()
+                    .filter(|c| *c != LOCAL_STORE)
+                    .map(str::to_owned);
+            }
             _ => {}
         }
         let at = page.index();
@@ -174,14 +234,17 @@ impl App {
             Page::Name if value.is_empty() => return Some("The image needs a name.".into()),
             Page::Name => self.answers.name = value,
             Page::Description => self.answers.description = value,
-            Page::Output if value.is_empty() => return Some("Give a file name.".into()),
+            Page::Output if PathBuf::from(&value).is_dir() => {
+                return Some("Give a file name, not a directory.".into());
+            }
             Page::Output => self.answers.output = PathBuf::from(value),
             _ => {}
         }
         None
     }
 
-    fn open_mode_choice(&mut self) {
+    /// Ask whether to run the wizard or go to the expert menu.
+    pub(super) fn open_mode_choice(&mut self) {
         let (os_type, distro) = self.os_names();
         let text = format!(
             "snf-image-creator detected a {os_type} ({distro}) system on the input media. Would you like to run a wizard to assist you through the image creation process?\n\nChoose Expert for the full menu."
@@ -199,21 +262,18 @@ impl App {
                 self.edits
                     .set
                     .insert("DESCRIPTION".into(), a.description.clone());
-                let Some(request) = self.export_request(&a.output) else {
+                let Some(request) = self.wizard_request(&a) else {
                     return;
                 };
-                // An existing file is replaced only after a question.
-                if a.output.exists() {
+                // An existing copy is replaced only after a question.
+                if !a.output.as_os_str().is_empty() && a.output.exists() {
                     self.push(Screen::Dialog(
                         Tag::Wizard(Page::Confirm),
                         Dialog::new("Confirmation", &self.summary(), &["Yes", "Back", "Quit"]),
                     ));
                     return self.notice(
                         "File exists",
-                        &format!(
-                            "{} already exists: go back and choose another image file.",
-                            a.output.display()
-                        ),
+                        &format!("{} already exists: go back and choose another name for the local copy.", a.output.display()),
                     );
                 }
                 self.start_job(JobKind::Wizard, "Image creation", request);
@@ -223,18 +283,55 @@ impl App {
         }
     }
 
+    /// The run the answers describe: default tasks, upload as
+    /// `<name>-<time>.diskdump`, registration, and the local copy.
+    pub fn wizard_request(&self, a: &Answers) -> Option<Request> {
+        let session = self.session.as_ref()?;
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let object = format!("{}-{stamp}.diskdump", a.name.replace('/', "_"));
+        let output = (!a.output.as_os_str().is_empty()).then(|| a.output.clone());
+        let mut request = self.export_request(output.as_deref().unwrap_or(Path::new("")))?;
+        request.outfile = output;
+        request.force = false;
+        request.allow_unsupported = session.unsupported.is_some();
+        request.cloud = UploadRequest {
+            upload: Some(object),
+            register: Some(a.name.clone()),
+            public: a.public,
+            description: Some(a.description.clone()),
+            container: None,
+            account: AccountRequest {
+                cloud: a.cloud.clone(),
+                ..AccountRequest::default()
+            },
+        };
+        Some(request)
+    }
+
     /// The run ended: say where the image is, or what went wrong.
     pub fn on_wizard_done(&mut self, result: JobResult) {
         match result {
             Ok(outcome) => {
-                let files: Vec<String> = outcome
-                    .written
-                    .iter()
-                    .map(|p| format!(" * {}", p.display()))
-                    .collect();
+                let mut lines: Vec<String> = Vec::new();
+                if let Some(image) = &outcome.image {
+                    lines.push(format!(
+                        "The image was registered as \"{}\" ({}), id {}.",
+                        image.name,
+                        if image.is_public { "public" } else { "private" },
+                        image.id
+                    ));
+                }
+                lines.extend(
+                    outcome
+                        .written
+                        .first()
+                        .map(|p| format!("Local copy: {}", p.display())),
+                );
                 let text = format!(
-                    "The image was created:\n{}\n\nmd5sum: {}",
-                    files.join("\n"),
+                    "{}\n\nmd5sum: {}",
+                    lines.join("\n"),
                     outcome.digests.as_ref().map_or("", |d| d.md5.as_str())
                 );
                 self.push(Screen::Dialog(

@@ -110,9 +110,12 @@ impl Drop for Tmux {
 
 const LAUNCH: Duration = Duration::from_secs(300);
 
+/// The UI on `image`, with its own image store and no kamaki clouds.
 fn start_ui(tmp: &Path, image: &Path, dir: &Path) -> Tmux {
     let cmd = format!(
-        "{} --tmpdir {} {}",
+        "env SNF_IMAGE_STORE={} KAMAKI_CONFIG={} {} --tmpdir {} {}",
+        dir.join("store").display(),
+        dir.join("no-kamakirc").display(),
         env!("CARGO_BIN_EXE_snf-image-creator"),
         tmp.display(),
         image.display()
@@ -180,14 +183,19 @@ fn expert_extract_and_wizard_in_a_terminal() {
     assert_empty_dir(tmp.path());
     drop(ui);
 
-    // Wizard: name, description, registration, file, confirm.
+    // Wizard: the local store, name, description, registration, a local
+    // copy, confirm; the image is uploaded and registered.
     let work = scratch();
     let ui = start_ui(tmp.path(), &src, work.path());
     ui.keys(&["Enter"]);
-    ui.wait_for("(1/5) Image Name", Duration::from_secs(10));
+    ui.wait_for("(1/6) Clouds", Duration::from_secs(10));
+    assert!(ui.screen().contains("The built-in local image store"));
+    ui.keys(&["Enter"]);
+    ui.wait_for("(2/6) Image Name", Duration::from_secs(10));
     ui.keys(&["Enter", "C-u"]);
     ui.text("Debian from the wizard");
-    ui.keys(&["Enter", "Enter", "C-u"]);
+    ui.keys(&["Enter", "Enter"]);
+    ui.wait_for("(5/6) Local Copy", Duration::from_secs(10));
     let wizard_image = out.path().join("wizard.diskdump");
     ui.text(wizard_image.to_str().unwrap());
     ui.keys(&["Enter"]);
@@ -197,6 +205,11 @@ fn expert_extract_and_wizard_in_a_terminal() {
     );
     ui.keys(&["Enter"]);
     ui.wait_for("Image creation finished", LAUNCH);
+    assert!(
+        ui.screen().contains("The image was registered as"),
+        "{}",
+        ui.screen()
+    );
     ui.keys(&["Enter"]);
     assert_eq!(ui.exit_code(Duration::from_secs(60)), 0);
     assert_exported(&wizard_image);
@@ -205,6 +218,14 @@ fn expert_extract_and_wizard_in_a_terminal() {
         meta.contains("\"DESCRIPTION\": \"Debian from the wizard\""),
         "{meta}"
     );
+    let show = run(creator()
+        .args(["images", "show", "debian"])
+        .env("SNF_IMAGE_STORE", work.path().join("store")));
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    let image: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
+    assert_eq!(image["properties"]["DESCRIPTION"], "Debian from the wizard");
+    assert_eq!(image["properties"]["OS"], "debian");
+    assert_eq!(image["is_public"], false);
     assert_empty_dir(tmp.path());
     drop(ui);
     assert_no_process_mentions(&tmp.path().to_string_lossy());
