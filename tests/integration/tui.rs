@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::support::*;
@@ -16,10 +17,12 @@ struct Tmux {
 
 impl Tmux {
     fn start(command: &str, dir: &Path) -> Tmux {
+        // One server per UI: tests run side by side in one process.
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
         let socket = format!(
             "snf-test-{}-{}",
             std::process::id(),
-            dir.display().to_string().len()
+            NEXT.fetch_add(1, Ordering::Relaxed)
         );
         let done = dir.join("exit-code");
         // The pane outlives the program, so the screen it leaves behind
