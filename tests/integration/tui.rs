@@ -13,6 +13,8 @@ use crate::support::*;
 struct Tmux {
     socket: String,
     done: PathBuf,
+    /// The server's process, whose command line names the UI's.
+    server: String,
 }
 
 impl Tmux {
@@ -35,7 +37,16 @@ impl Tmux {
             .status()
             .expect("running tmux (package tmux)");
         assert!(status.success(), "tmux could not start");
-        Tmux { socket, done }
+        let pid = Command::new("tmux")
+            .args(["-L", &socket, "display-message", "-p", "#{pid}"])
+            .output()
+            .expect("asking tmux for its server's pid");
+        let server = String::from_utf8_lossy(&pid.stdout).trim().to_owned();
+        Tmux {
+            socket,
+            done,
+            server,
+        }
     }
 
     fn screen(&self) -> String {
@@ -108,6 +119,12 @@ impl Drop for Tmux {
         let _ = Command::new("tmux")
             .args(["-L", &self.socket, "kill-server"])
             .status();
+        // kill-server returns before the server has exited.
+        let proc = Path::new("/proc").join(&self.server);
+        let start = Instant::now();
+        while proc.exists() && start.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 }
 
