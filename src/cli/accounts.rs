@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 
+use crate::cloud::Secret;
 use crate::cloud::accounts::{CloudAccount, KamakiConfig, config_path};
-use crate::cloud::{self, DEFAULT_CONTAINER, Secret, Target};
 use crate::plan::UsageError;
 
 /// `snf-image-creator accounts`: the saved clouds.
@@ -135,15 +135,8 @@ fn add(
     Ok(())
 }
 
-/// Authenticate with the cloud, as `-c NAME` would.
-pub fn check(account: &CloudAccount) -> Result<()> {
-    let target = Target::Synnefo {
-        label: account.name.clone(),
-        url: account.url.clone(),
-        token: account.token.clone(),
-    };
-    let mut backend = cloud::connect(&target, DEFAULT_CONTAINER)?;
-    backend.authenticate().with_context(|| {
+fn check(account: &CloudAccount) -> Result<()> {
+    crate::cloud::accounts::check(account).with_context(|| {
         format!(
             "checking the token of cloud `{}' at {} (use --no-check to save it anyway)",
             account.name, account.url

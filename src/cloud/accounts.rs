@@ -27,6 +27,33 @@ pub struct CloudAccount {
     pub description: Option<String>,
 }
 
+/// Check a cloud name: letters, digits and `~@#$:-_`, as the original
+/// allowed (kamaki also allows dots).
+pub fn check_name(name: &str) -> Result<(), CloudError> {
+    let ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || "~@#$:-_".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(CloudError::Config(format!(
+            "bad cloud name `{name}': use letters, digits and ~@#$:-_"
+        )))
+    }
+}
+
+/// Check a cloud's token by authenticating with its Astakos, as `-c NAME`
+/// does before a run.
+pub fn check(account: &CloudAccount) -> Result<(), CloudError> {
+    let target = super::Target::Synnefo {
+        label: account.name.clone(),
+        url: account.url.clone(),
+        token: account.token.clone(),
+    };
+    super::connect(&target, super::DEFAULT_CONTAINER)?.authenticate()
+}
+
 /// The configuration file, section by section, in file order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KamakiConfig {
@@ -144,17 +171,7 @@ impl KamakiConfig {
 
     /// Save a cloud and make it the default (as the original's dialog does).
     pub fn add_cloud(&mut self, account: &CloudAccount) -> Result<(), CloudError> {
-        let ok = !account.name.is_empty()
-            && account
-                .name
-                .chars()
-                .all(|c| c.is_alphanumeric() || "~@#$:-_".contains(c));
-        if !ok {
-            return Err(CloudError::Config(format!(
-                "bad cloud name `{}': use letters, digits and ~@#$:-_",
-                account.name
-            )));
-        }
+        check_name(&account.name)?;
         let section = cloud_section(&account.name);
         self.set(&section, "url", &account.url);
         self.set(&section, "token", account.token.expose());

@@ -7,10 +7,15 @@
 //! takes [`AppEvent`]s from one channel and redraws. Rendering reads the
 //! state only.
 
+pub mod accounts;
 pub mod app;
 pub mod browser;
 pub mod expert;
+pub mod form;
 pub mod job;
+pub mod register;
+#[cfg(test)]
+mod register_tests;
 #[cfg(test)]
 mod tests;
 pub mod widgets;
@@ -53,6 +58,8 @@ pub enum AppEvent {
     Key(event::KeyEvent),
     Progress(Event),
     JobDone(JobKind, JobResult),
+    /// A cloud task (account check, registration) ended.
+    CloudDone(job::CloudResult),
     /// SIGINT, SIGTERM or SIGHUP.
     Interrupt,
 }

@@ -171,7 +171,7 @@ fn expert_extract_and_wizard_in_a_terminal() {
     ui.keys(&["Tab", "Tab", "Tab", "Enter", "Tab", "Enter"]);
     ui.wait_for("Dump image to local file system", Duration::from_secs(10));
     let expert_image = out.path().join("expert.diskdump");
-    ui.keys(&["Down", "Enter", "C-u"]);
+    ui.keys(&["Down", "Down", "Enter", "C-u"]);
     ui.text(expert_image.to_str().unwrap());
     ui.keys(&["Enter"]);
     ui.wait_for("Image Extraction", Duration::from_secs(10));
