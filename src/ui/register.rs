@@ -21,6 +21,7 @@ use crate::cloud::store::Store;
 use crate::cloud::{DEFAULT_CONTAINER, RemoteImage, Target, Uploaded};
 use crate::guest::metadata::Metadata;
 use crate::pipeline::upload;
+use crate::plan::Request;
 use crate::progress::{Reporter, begin_step};
 
 /// The Register screens.
@@ -96,6 +97,18 @@ impl Default for CloudState {
             task: None,
         }
     }
+}
+
+/// The Info screen's document, in reading order.
+#[derive(serde::Serialize)]
+struct Info<'a> {
+    cloud: &'a str,
+    container: &'a str,
+    object: &'a str,
+    location: &'a str,
+    size: u64,
+    image_id: Option<&'a str>,
+    image: Option<&'a RemoteImage>,
 }
 
 const OBJECT: &str = "Object name";
@@ -344,22 +357,28 @@ impl App {
     }
 
     /// The one pipeline run that exports the image with the session's
-    /// edits and uploads it (overwriting: the user was asked).
-    fn upload(&mut self, object: String, container: String) {
-        let Some(mut request) = self.export_request(Path::new("")) else {
-            return;
-        };
+    /// edits and uploads it to the selected cloud (overwriting: the user
+    /// was asked).
+    pub fn upload_request(&self, object: &str, container: &str) -> Option<Request> {
+        let mut request = self.export_request(Path::new(""))?;
         request.outfile = None;
         request.force = true;
         request.cloud = UploadRequest {
-            upload: Some(object.clone()),
-            container: Some(container.clone()),
+            upload: Some(object.to_owned()),
+            container: Some(container.to_owned()),
             account: AccountRequest {
                 cloud: self.cloud.selected.clone(),
                 store: self.cloud.selected.is_none().then(|| self.store_root()),
                 ..AccountRequest::default()
             },
             ..UploadRequest::default()
+        };
+        Some(request)
+    }
+
+    fn upload(&mut self, object: String, container: String) {
+        let Some(request) = self.upload_request(&object, &container) else {
+            return;
         };
         self.cloud.task = Some(Task::Upload { object, container });
         self.start_job(JobKind::Upload, "Image Upload", request);
@@ -480,19 +499,21 @@ impl App {
         self.notice("Image Registration", &text);
     }
 
-    /// What was uploaded to and registered with the selected cloud, as JSON.
+    /// What was uploaded to and registered with the selected cloud, as JSON
+    /// (the upload first, then the image as the cloud registered it).
     pub fn info_text(&self) -> String {
         let Some(p) = self.cloud.published.get(&self.cloud.selected) else {
             return String::new();
         };
-        let info = serde_json::json!({
-            "cloud": self.cloud.selected.as_deref().unwrap_or("local"),
-            "container": p.container,
-            "object": p.object,
-            "location": p.uploaded.location,
-            "size": p.uploaded.transfer.bytes,
-            "image": p.image,
-        });
+        let info = Info {
+            cloud: self.cloud.selected.as_deref().unwrap_or("local"),
+            container: &p.container,
+            object: &p.object,
+            location: &p.uploaded.location,
+            size: p.uploaded.transfer.bytes,
+            image_id: p.image.as_ref().map(|i| i.id.as_str()),
+            image: p.image.as_ref(),
+        };
         serde_json::to_string_pretty(&info).unwrap_or_default() + "\n"
     }
 

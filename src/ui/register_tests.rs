@@ -327,3 +327,23 @@ fn expert_upload_register_info_save() {
     assert_eq!(info["object"], "debian.diskdump");
     assert!(Path::new(&saved).exists());
 }
+
+#[test]
+fn upload_exports_with_the_session_edits() {
+    let lab = lab();
+    let (mut a, _rx) = app_in(&lab);
+    a.edits.set.insert("BUILD_ID".into(), "42".into());
+    a.edits.unset.insert("USERS".into());
+    let r = a.upload_request("deb.diskdump", "builds").unwrap();
+    assert!(r.metadata.contains(&"BUILD_ID=42".to_string()));
+    assert_eq!(r.unset, vec!["USERS".to_string()]);
+    assert_eq!(r.outfile, None, "no local copy");
+    assert_eq!(r.cloud.upload.as_deref(), Some("deb.diskdump"));
+    assert_eq!(r.cloud.container.as_deref(), Some("builds"));
+    assert_eq!(r.cloud.register, None, "registered later");
+    assert_eq!(r.cloud.account.store.as_deref(), Some(lab.store.as_path()));
+    a.cloud.selected = Some("lab".into());
+    let r = a.upload_request("deb.diskdump", "builds").unwrap();
+    assert_eq!(r.cloud.account.cloud.as_deref(), Some("lab"));
+    assert_eq!(r.cloud.account.store, None);
+}
