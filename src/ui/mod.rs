@@ -18,6 +18,7 @@ pub mod register;
 mod register_tests;
 #[cfg(test)]
 mod tests;
+pub mod upload;
 pub mod widgets;
 pub mod wizard;
 

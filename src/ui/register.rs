@@ -5,24 +5,21 @@
 //! **Register** (registers the uploaded object, with no second run: see
 //! [`crate::pipeline::upload::register_existing`]) and **Info** (what was
 //! uploaded and registered, with Save). What was uploaded and registered
-//! is kept per cloud.
+//! is kept per cloud. The Upload screens are in `upload.rs`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::accounts::{Back, DESCRIPTION, LOCAL_IS_FIXED, PendingAccount};
 use super::app::{App, Screen, Tag as AppTag};
 use super::form::Form;
-use super::job::{CloudReply, CloudResult, Job, JobKind, JobResult, RunView};
+use super::job::{CloudReply, CloudResult, Job, RunView};
 use super::widgets::{Dialog, Input, Menu, Reply, TextView};
-use crate::cloud::accounts::{KamakiConfig, config_path};
-use crate::cloud::request::{AccountRequest, UploadPlan, UploadRequest};
-use crate::cloud::store::Store;
-use crate::cloud::{DEFAULT_CONTAINER, RemoteImage, Target, Uploaded};
+use crate::cloud::accounts::config_path;
+use crate::cloud::{RemoteImage, Uploaded};
 use crate::guest::metadata::Metadata;
 use crate::pipeline::upload;
-use crate::plan::Request;
-use crate::progress::{Reporter, begin_step};
+use crate::progress::Reporter;
 
 /// The Register screens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +55,7 @@ pub struct Published {
 
 /// The cloud work in flight, so its end can be routed.
 #[derive(Debug, Clone, PartialEq)]
-enum Task {
+pub(super) enum Task {
     /// Checking whether the upload's objects exist.
     Exists {
         object: String,
@@ -83,7 +80,7 @@ pub struct CloudState {
     /// Per cloud (`None`: the local store).
     pub published: BTreeMap<Option<String>, Published>,
     pub(super) pending_account: Option<PendingAccount>,
-    task: Option<Task>,
+    pub(super) task: Option<Task>,
 }
 
 impl Default for CloudState {
@@ -111,13 +108,11 @@ struct Info<'a> {
     image: Option<&'a RemoteImage>,
 }
 
-const OBJECT: &str = "Object name";
-const CONTAINER: &str = "Container";
 const REG_NAME: &str = "Registration name";
 
 impl App {
     /// The name of the selected cloud, for messages.
-    fn cloud_label(&self) -> String {
+    pub(super) fn cloud_label(&self) -> String {
         match &self.cloud.selected {
             Some(name) => format!("cloud {name}"),
             None => "the local image store".into(),
@@ -191,18 +186,7 @@ impl App {
             (Tag::ConfirmOverwrite { object, container }, _) if ok => {
                 self.upload(object, container)
             }
-            (Tag::RegisterForm, Screen::Form(t, form)) if ok => {
-                let (name, description) = (form.value(REG_NAME), form.value(DESCRIPTION));
-                if name.is_empty() {
-                    self.push(Screen::Form(t, form));
-                    return self.notice("Register", "The image needs a registration name.");
-                }
-                let text = "Make the image public (everyone can create VMs from it)?";
-                self.push(Screen::Dialog(
-                    AppTag::Register(Tag::Public { name, description }),
-                    Dialog::new("Registration type", text, &["Yes", "No"]).defaulting_to(1),
-                ));
-            }
+            (Tag::RegisterForm, Screen::Form(t, form)) if ok => self.ask_public(t, form),
             (Tag::Public { name, description }, _) if reply != Reply::Cancel => {
                 self.register(name, description, ok)
             }
@@ -215,14 +199,7 @@ impl App {
                     &["OK", "Cancel"],
                 ),
             )),
-            (Tag::InfoSavePath, Screen::Input(t, input)) if ok => {
-                let path = input.value.trim().to_owned();
-                if let Err(e) = std::fs::write(&path, self.info_text()) {
-                    self.push(Screen::Input(t, input));
-                    return self.notice("Error", &format!("cannot write {path}: {e}"));
-                }
-                self.notice("Save", &format!("The information was saved to {path}."));
-            }
+            (Tag::InfoSavePath, Screen::Input(t, input)) if ok => self.save_info(t, input),
             _ => {}
         }
     }
@@ -265,153 +242,26 @@ impl App {
         }
     }
 
-    fn open_upload_form(&mut self) {
-        let (os_type, distro) = self.os_names();
-        let name = if distro == "unknown" { os_type } else { distro };
-        let published = self.cloud.published.get(&self.cloud.selected);
-        let object = published.map_or(format!("{name}.diskdump"), |p| p.object.clone());
-        let container = published.map_or(DEFAULT_CONTAINER.into(), |p| p.container.clone());
-        let text = format!("Upload the image to {}.", self.cloud_label());
-        let form = Form::new(
-            "Upload",
-            &text,
-            &[(OBJECT, &object), (CONTAINER, &container)],
-            &["OK", "Cancel"],
-        );
-        self.push(Screen::Form(AppTag::Register(Tag::UploadForm), form));
-    }
-
-    fn on_upload_form(&mut self, tag: AppTag, form: Form) {
-        let (object, container) = (form.value(OBJECT), form.value(CONTAINER));
-        let plan = self.upload_plan(&object, &container, None);
-        let plan = match plan {
-            Ok(plan) => plan,
-            Err(e) => {
-                self.push(Screen::Form(tag, form));
-                return self.notice("Upload", &e);
-            }
-        };
-        self.cloud.task = Some(Task::Exists {
-            object: object.clone(),
-            container,
-        });
-        self.start_cloud("Upload", move |r| {
-            let names = [
-                object.clone(),
-                format!("{object}.md5sum"),
-                format!("{object}.meta"),
-            ];
-            let mut backend = crate::cloud::connect(&plan.target, &plan.container)?;
-            let step = begin_step(r, &format!("Checking {}", backend.describe()), None);
-            backend.authenticate()?;
-            let mut existing = Vec::new();
-            for name in names {
-                if backend.exists(&name)? {
-                    existing.push(name);
-                }
-            }
-            step.done("done");
-            Ok(CloudReply::Existing(existing))
-        });
-    }
-
-    /// The upload to the selected cloud, validated as `-u`, `--container`
-    /// and `-r` are.
-    fn upload_plan(
-        &self,
-        object: &str,
-        container: &str,
-        register: Option<(&str, &str, bool)>,
-    ) -> Result<UploadPlan, String> {
-        let local = self.cloud.selected.is_none();
-        let request = UploadRequest {
-            upload: Some(object.to_owned()),
-            container: Some(container.to_owned()),
-            register: register.map(|r| r.0.to_owned()),
-            description: register.map(|r| r.1.to_owned()).filter(|d| !d.is_empty()),
-            public: register.is_some_and(|r| r.2),
-            account: AccountRequest {
-                cloud: self.cloud.selected.clone(),
-                store: local.then(|| self.store_root()),
-                ..AccountRequest::default()
-            },
-        };
-        let mut plan = request.validate()?.ok_or("nothing to upload")?;
-        // The accounts the session reads, not only the default file.
-        if let Some(name) = &self.cloud.selected {
-            let config = KamakiConfig::load(&self.cloud.config).map_err(|e| e.to_string())?;
-            let account = config
-                .cloud(name)
-                .ok_or_else(|| format!("cloud {name} has no url and token"))?;
-            plan.target = Target::Synnefo {
-                label: name.clone(),
-                url: account.url,
-                token: account.token,
-            };
+    fn ask_public(&mut self, tag: AppTag, form: Form) {
+        let (name, description) = (form.value(REG_NAME), form.value(DESCRIPTION));
+        if name.is_empty() {
+            self.push(Screen::Form(tag, form));
+            return self.notice("Register", "The image needs a registration name.");
         }
-        Ok(plan)
+        let text = "Make the image public (everyone can create VMs from it)?";
+        self.push(Screen::Dialog(
+            AppTag::Register(Tag::Public { name, description }),
+            Dialog::new("Registration type", text, &["Yes", "No"]).defaulting_to(1),
+        ));
     }
 
-    fn store_root(&self) -> PathBuf {
-        self.cloud.store.clone().unwrap_or_else(Store::default_root)
-    }
-
-    /// The one pipeline run that exports the image with the session's
-    /// edits and uploads it to the selected cloud (overwriting: the user
-    /// was asked).
-    pub fn upload_request(&self, object: &str, container: &str) -> Option<Request> {
-        let mut request = self.export_request(Path::new(""))?;
-        request.outfile = None;
-        request.force = true;
-        request.cloud = UploadRequest {
-            upload: Some(object.to_owned()),
-            container: Some(container.to_owned()),
-            account: AccountRequest {
-                cloud: self.cloud.selected.clone(),
-                store: self.cloud.selected.is_none().then(|| self.store_root()),
-                ..AccountRequest::default()
-            },
-            ..UploadRequest::default()
-        };
-        Some(request)
-    }
-
-    fn upload(&mut self, object: String, container: String) {
-        let Some(request) = self.upload_request(&object, &container) else {
-            return;
-        };
-        self.cloud.task = Some(Task::Upload { object, container });
-        self.start_job(JobKind::Upload, "Image Upload", request);
-    }
-
-    /// The upload run ended.
-    pub fn on_uploaded(&mut self, result: JobResult) {
-        let Some(Task::Upload { object, container }) = self.cloud.task.take() else {
-            return;
-        };
-        let outcome = match result {
-            Ok(o) => o,
-            Err(e) => return self.notice("Image Upload failed", &e),
-        };
-        let Some(uploaded) = outcome.uploaded.clone() else {
-            return self.notice("Image Upload failed", "nothing was uploaded");
-        };
-        let text = format!(
-            "The image was uploaded to {} as {object} in container {container} ({}).",
-            self.cloud_label(),
-            uploaded.location
-        );
-        self.cloud.published.insert(
-            self.cloud.selected.clone(),
-            Published {
-                object,
-                container,
-                uploaded,
-                metadata: outcome.metadata.clone(),
-                image: None,
-            },
-        );
-        self.notice("Image Upload", &text);
+    fn save_info(&mut self, tag: AppTag, input: Input) {
+        let path = input.value.trim().to_owned();
+        if let Err(e) = std::fs::write(&path, self.info_text()) {
+            self.push(Screen::Input(tag, input));
+            return self.notice("Error", &format!("cannot write {path}: {e}"));
+        }
+        self.notice("Save", &format!("The information was saved to {path}."));
     }
 
     fn open_register_form(&mut self) {
