@@ -16,12 +16,23 @@ use ratatui::widgets::{Paragraph, Widget, Wrap};
 use super::widgets::{Buttons, Reply, centered, edit_text, frame};
 
 /// One field of a form.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Field {
     pub label: String,
     pub value: String,
-    /// Drawn as stars (a token).
+    /// Drawn as stars (a token), and never shown by `Debug`.
     pub secret: bool,
+}
+
+impl std::fmt::Debug for Field {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let value = if self.secret {
+            "<redacted>"
+        } else {
+            &self.value
+        };
+        write!(f, "Field({}: {value:?})", self.label)
+    }
 }
 
 /// Labelled fields with buttons.
@@ -71,6 +82,7 @@ impl Form {
             .unwrap_or_default()
     }
 
+    /// Move between fields, edit the current one, or press a button.
     pub fn on_key(&mut self, key: KeyEvent) -> Reply {
         let last = self.fields.len().saturating_sub(1);
         match key.code {
@@ -148,6 +160,7 @@ mod tests {
         }
         assert_eq!(f.value("Name"), "a");
         assert_eq!(f.value("Token"), "s3cr3t");
+        assert!(!format!("{f:?}").contains("s3cr3t"));
         assert_eq!(f.on_key(KeyEvent::from(KeyCode::Tab)), Reply::None);
         assert_eq!(f.on_key(KeyEvent::from(KeyCode::Enter)), Reply::Button(1));
         assert_eq!(f.on_key(KeyEvent::from(KeyCode::Esc)), Reply::Cancel);

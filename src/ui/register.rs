@@ -45,11 +45,14 @@ pub enum Tag {
 /// An upload, and its registration once there is one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Published {
+    /// The image's object name in its container.
     pub object: String,
     pub container: String,
+    /// What the upload run's outcome kept (location, size, hash).
     pub uploaded: Uploaded,
     /// The properties the image was exported with.
     pub metadata: Metadata,
+    /// The image as the cloud registered it.
     pub image: Option<RemoteImage>,
 }
 
@@ -57,14 +60,10 @@ pub struct Published {
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Task {
     /// Checking whether the upload's objects exist.
-    Exists {
-        object: String,
-        container: String,
-    },
-    Upload {
-        object: String,
-        container: String,
-    },
+    Exists { object: String, container: String },
+    /// The export-and-upload run.
+    Upload { object: String, container: String },
+    /// Registering the uploaded object.
     Register,
 }
 

@@ -94,4 +94,27 @@ fn accounts_add_list_remove_as_kamaki_reads_them() {
     let gone = kamaki(&cfg, &["config", "get", "cloud.lab.url"]);
     assert!(!gone.stdout.contains(&srv.url), "{}", gone.stdout);
     accounts(&cfg, &["remove", "lab"]).assert_error(2, "no cloud named `lab'");
+    accounts(&cfg, &["add", "x", "--url", "not-a-url", "--token", "t"])
+        .assert_error(2, "--url not-a-url");
+    accounts(&cfg, &["add", "a b", "--url", &srv.url, "--token", "t"])
+        .assert_error(2, "bad cloud name `a b'");
+    // --no-check saves without asking the cloud.
+    let unchecked = accounts(
+        &cfg,
+        &[
+            "add",
+            "later",
+            "--url",
+            &srv.url,
+            "--token",
+            "t",
+            "--no-check",
+        ],
+    );
+    assert_eq!(unchecked.code, 0, "{}", unchecked.stderr);
+    assert!(
+        std::fs::read_to_string(&cfg)
+            .unwrap()
+            .contains("[cloud \"later\"]")
+    );
 }
