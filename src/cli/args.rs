@@ -221,4 +221,7 @@ pub enum Command {
     Serve(super::cloud::ServeArgs),
     /// Upload (and register) an image exported before with -o.
     Upload(super::cloud::UploadArgs),
+    /// List, add, remove or pick the default of the Synnefo clouds saved in
+    /// kamaki's configuration (~/.kamakirc, or $KAMAKI_CONFIG).
+    Accounts(super::accounts::AccountsArgs),
 }

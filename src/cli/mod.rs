@@ -3,6 +3,7 @@
 //! pipeline with a [`console::Console`], and maps the outcome to an exit
 //! code: 0 success, 1 runtime error, 2 usage error, 130 interrupted.
 
+pub mod accounts;
 pub mod args;
 pub mod cloud;
 pub mod console;
@@ -41,6 +42,7 @@ pub fn main() -> ExitCode {
         Some(Command::Images(args)) => cloud::images(&args),
         Some(Command::Serve(args)) => cloud::serve(&args),
         Some(Command::Upload(args)) => cloud::upload(&args),
+        Some(Command::Accounts(args)) => accounts::run(&args),
         None => ui(&cli.ui),
     }
 }

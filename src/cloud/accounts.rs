@@ -27,6 +27,33 @@ pub struct CloudAccount {
     pub description: Option<String>,
 }
 
+/// Check a cloud name: letters, digits and `~@#$:-_`, as the original
+/// allowed (kamaki also allows dots).
+pub fn check_name(name: &str) -> Result<(), CloudError> {
+    let ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || "~@#$:-_".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(CloudError::Config(format!(
+            "bad cloud name `{name}': use letters, digits and ~@#$:-_"
+        )))
+    }
+}
+
+/// Check a cloud's token by authenticating with its Astakos, as `-c NAME`
+/// does before a run.
+pub fn check(account: &CloudAccount) -> Result<(), CloudError> {
+    let target = super::Target::Synnefo {
+        label: account.name.clone(),
+        url: account.url.clone(),
+        token: account.token.clone(),
+    };
+    super::connect(&target, super::DEFAULT_CONTAINER)?.authenticate()
+}
+
 /// The configuration file, section by section, in file order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KamakiConfig {
@@ -138,26 +165,13 @@ impl KamakiConfig {
     /// The default cloud: `global.default_cloud` when it names a saved
     /// cloud, else the first cloud.
     pub fn default_cloud(&self) -> Option<String> {
-        let names = self.cloud_names();
-        self.get("global", "default_cloud")
-            .filter(|d| names.iter().any(|n| n == d))
-            .map(str::to_owned)
-            .or_else(|| names.first().cloned())
+        self.explicit_default()
+            .or_else(|| self.cloud_names().first().cloned())
     }
 
     /// Save a cloud and make it the default (as the original's dialog does).
     pub fn add_cloud(&mut self, account: &CloudAccount) -> Result<(), CloudError> {
-        let ok = !account.name.is_empty()
-            && account
-                .name
-                .chars()
-                .all(|c| c.is_alphanumeric() || "~@#$:-_".contains(c));
-        if !ok {
-            return Err(CloudError::Config(format!(
-                "bad cloud name `{}': use letters, digits and ~@#$:-_",
-                account.name
-            )));
-        }
+        check_name(&account.name)?;
         let section = cloud_section(&account.name);
         self.set(&section, "url", &account.url);
         self.set(&section, "token", account.token.expose());
@@ -166,6 +180,80 @@ impl KamakiConfig {
         }
         self.set("global", "default_cloud", &account.name);
         Ok(())
+    }
+
+    /// Save a cloud, replacing its url, token and description, without
+    /// changing the default cloud (unless there was no usable default:
+    /// kamaki needs one to work without `--cloud`).
+    pub fn put_cloud(&mut self, account: &CloudAccount) -> Result<(), CloudError> {
+        let previous = self.explicit_default();
+        self.add_cloud(account)?;
+        if account.description.is_none() {
+            self.unset(&cloud_section(&account.name), "description");
+        }
+        if let Some(name) = previous {
+            self.set("global", "default_cloud", &name);
+        }
+        Ok(())
+    }
+
+    /// `global.default_cloud`, when it names a saved cloud.
+    fn explicit_default(&self) -> Option<String> {
+        let names = self.cloud_names();
+        self.get("global", "default_cloud")
+            .filter(|d| names.iter().any(|n| n == d))
+            .map(str::to_owned)
+    }
+
+    /// Make a saved cloud the default.
+    pub fn set_default(&mut self, name: &str) -> Result<(), CloudError> {
+        if !self.cloud_names().iter().any(|n| n == name) {
+            return Err(self.unknown(name));
+        }
+        self.set("global", "default_cloud", name);
+        Ok(())
+    }
+
+    /// Remove a saved cloud (every section of that name). When it was the
+    /// default, the first remaining cloud becomes the default.
+    pub fn remove_cloud(&mut self, name: &str) -> Result<(), CloudError> {
+        if !self.cloud_names().iter().any(|n| n == name) {
+            return Err(self.unknown(name));
+        }
+        let was_default = self.explicit_default().as_deref() == Some(name);
+        let section = cloud_section(name);
+        self.sections.retain(|(s, _)| *s != section);
+        if was_default {
+            self.unset("global", "default_cloud");
+            if let Some(first) = self.cloud_names().first().cloned() {
+                self.set("global", "default_cloud", &first);
+            }
+        }
+        Ok(())
+    }
+
+    fn unknown(&self, name: &str) -> CloudError {
+        let names = self.cloud_names();
+        let known = if names.is_empty() {
+            "none are saved".to_owned()
+        } else {
+            format!("saved clouds: {}", names.join(", "))
+        };
+        CloudError::NotFound(format!("no cloud named `{name}' ({known})"))
+    }
+
+    /// A cloud's url and description as saved (either may be missing),
+    /// for listings that must not show the token.
+    pub fn cloud_summary(&self, name: &str) -> (Option<String>, Option<String>) {
+        let section = cloud_section(name);
+        let get = |k| self.get(&section, k).map(str::to_owned);
+        (get("url"), get("description"))
+    }
+
+    fn unset(&mut self, section: &str, key: &str) {
+        for (_, entries) in self.sections.iter_mut().filter(|(s, _)| s == section) {
+            entries.retain(|(k, _)| k != key);
+        }
     }
 
     /// The file's text.
@@ -216,6 +304,45 @@ mod tests {
         let mut c2 = c.clone();
         c2.set("global", "default_cloud", "gone");
         assert_eq!(c2.default_cloud().as_deref(), Some("okeanos"));
+    }
+
+    #[test]
+    fn put_remove_and_default() {
+        let mut c = KamakiConfig::parse(SAMPLE).unwrap();
+        let acct = CloudAccount {
+            name: "new".into(),
+            url: "http://h/identity/v2.0".into(),
+            token: Secret::new("tok"),
+            description: Some("mine".into()),
+        };
+        c.put_cloud(&acct).unwrap();
+        assert_eq!(c.default_cloud().as_deref(), Some("lab"), "default kept");
+        assert_eq!(
+            c.cloud_summary("new"),
+            (Some("http://h/identity/v2.0".into()), Some("mine".into()))
+        );
+        c.put_cloud(&CloudAccount {
+            description: None,
+            ..acct.clone()
+        })
+        .unwrap();
+        assert_eq!(c.cloud("new").unwrap().description, None);
+        c.set_default("new").unwrap();
+        assert_eq!(c.get("global", "default_cloud"), Some("new"));
+        assert!(c.set_default("nope").is_err());
+        c.remove_cloud("new").unwrap();
+        assert_eq!(c.cloud_names(), vec!["okeanos", "lab"]);
+        assert_eq!(c.get("global", "default_cloud"), Some("okeanos"));
+        assert_eq!(c.get("global", "colors"), Some("off"), "other keys kept");
+        assert_eq!(c.get("cloud \"lab\"", "pithos_container"), Some("x"));
+        let msg = c.remove_cloud("new").unwrap_err().to_string();
+        assert!(msg.contains("okeanos, lab"), "{msg}");
+        // The first cloud of an empty file becomes the default.
+        let mut empty = KamakiConfig::default();
+        empty.put_cloud(&acct).unwrap();
+        assert_eq!(empty.get("global", "default_cloud"), Some("new"));
+        empty.remove_cloud("new").unwrap();
+        assert_eq!(empty.get("global", "default_cloud"), None);
     }
 
     #[test]

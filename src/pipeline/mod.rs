@@ -48,6 +48,8 @@ pub struct Outcome {
     pub tasks: Vec<crate::sysprep::TaskOutcome>,
     /// The image as registered, when it was.
     pub image: Option<crate::cloud::RemoteImage>,
+    /// The image object as uploaded, when it was (to register it later).
+    pub uploaded: Option<crate::cloud::Uploaded>,
     /// What shrinking did, when it ran.
     pub shrink: Option<ShrinkOutcome>,
 }
@@ -125,6 +127,7 @@ fn run_inner(plan: &Plan, reporter: &dyn Reporter, cancel: &Cancel) -> Result<Ou
         written: Vec::new(),
         tasks: inspected.tasks,
         image: None,
+        uploaded: None,
         shrink: inspected.shrunk,
     };
     if plan.sysprep.dry_run {
@@ -136,7 +139,7 @@ fn run_inner(plan: &Plan, reporter: &dyn Reporter, cancel: &Cancel) -> Result<Ou
         write_outputs(output, &disk, &workdir, &mut outcome, reporter, cancel)?;
     }
     cancel.check()?;
-    outcome.image = upload::run(cloud.as_ref(), &outcome, reporter)?;
+    upload::run(cloud.as_ref(), &mut outcome, reporter)?;
     workdir.close()?;
     Ok(outcome)
 }

@@ -84,19 +84,23 @@ fn base_name(object: &str) -> &str {
     object.rsplit('/').next().unwrap_or(object)
 }
 
-/// Upload the exported image, register it, and upload its side files.
+/// Upload the exported image, register it, and upload its side files;
+/// the outcome keeps the uploaded object and the registered image.
 pub fn run(
     prepared: Option<&Prepared>,
-    outcome: &Outcome,
+    outcome: &mut Outcome,
     reporter: &dyn Reporter,
-) -> Result<Option<RemoteImage>> {
+) -> Result<()> {
     let Some(prepared) = prepared else {
-        return Ok(None);
+        return Ok(());
     };
-    match (outcome.written.first(), &outcome.digests) {
-        (Some(path), Some(d)) => publish(prepared, path, &d.md5, &outcome.metadata, reporter),
-        _ => anyhow::bail!("the image was not exported, so there is nothing to upload"),
-    }
+    let (Some(path), Some(d)) = (outcome.written.first(), &outcome.digests) else {
+        anyhow::bail!("the image was not exported, so there is nothing to upload");
+    };
+    let uploaded = upload_image(prepared, path, &d.md5, reporter)?;
+    outcome.image = register_uploaded(prepared, &uploaded, &outcome.metadata, reporter)?;
+    outcome.uploaded = Some(uploaded);
+    Ok(())
 }
 
 /// Upload an image file (whose MD5 is `md5`) and its side files, and
@@ -108,14 +112,24 @@ pub fn publish(
     properties: &Metadata,
     reporter: &dyn Reporter,
 ) -> Result<Option<RemoteImage>> {
+    let uploaded = upload_image(prepared, image, md5, reporter)?;
+    register_uploaded(prepared, &uploaded, properties, reporter)
+}
+
+/// Upload an image file and its `.md5sum`.
+pub fn upload_image(
+    prepared: &Prepared,
+    image: &Path,
+    md5: &str,
+    reporter: &dyn Reporter,
+) -> Result<cloud::Uploaded> {
     let Prepared { backend, plan } = prepared;
-    let [object, md5_name, meta_name] = object_names(&plan.object);
+    let [object, md5_name, _] = object_names(&plan.object);
     reporter.section("Uploading image to the storage service:");
     let uploaded = backend
         .upload(image, &object, reporter)
         .with_context(|| format!("uploading {} as {object}", image.display()))?;
-    let sides = backend.keeps_side_files();
-    if sides {
+    if backend.keeps_side_files() {
         let text = checksum_file(md5, Path::new(base_name(&object)));
         put_side_file(
             backend.as_ref(),
@@ -126,18 +140,26 @@ pub fn publish(
             reporter,
         )?;
     }
+    Ok(uploaded)
+}
+
+/// Register an uploaded object when the plan names a registration, then
+/// upload the registration as `.meta` and share the side files of a public
+/// image. No helper VM is involved: this is all a later registration of
+/// an earlier upload needs.
+pub fn register_uploaded(
+    prepared: &Prepared,
+    uploaded: &cloud::Uploaded,
+    properties: &Metadata,
+    reporter: &dyn Reporter,
+) -> Result<Option<RemoteImage>> {
+    let Prepared { backend, plan } = prepared;
+    let [_, md5_name, meta_name] = object_names(&plan.object);
     let Some(name) = &plan.register else {
         return Ok(None);
     };
-    let registered = register(
-        backend.as_ref(),
-        plan,
-        name,
-        &uploaded,
-        properties,
-        reporter,
-    )?;
-    if !sides {
+    let registered = register(backend.as_ref(), plan, name, uploaded, properties, reporter)?;
+    if !backend.keeps_side_files() {
         return Ok(Some(registered));
     }
     let json = serde_json::to_string_pretty(&registered)? + "\n";
@@ -157,6 +179,24 @@ pub fn publish(
         )?;
     }
     Ok(Some(registered))
+}
+
+/// Register an object uploaded by an earlier run (`uploaded`, as that run's
+/// outcome kept it) as `plan` says, with `properties` and the plan's
+/// description.
+pub fn register_existing(
+    plan: &UploadPlan,
+    uploaded: &cloud::Uploaded,
+    properties: &Metadata,
+    reporter: &dyn Reporter,
+) -> Result<RemoteImage> {
+    let prepared = connect(plan, true, reporter)?;
+    let mut properties = properties.clone();
+    if let Some(d) = &plan.description {
+        properties.insert("DESCRIPTION".into(), d.clone());
+    }
+    register_uploaded(&prepared, uploaded, &properties, reporter)?
+        .ok_or_else(|| anyhow::anyhow!("no registration name was given"))
 }
 
 /// Share the side files of a public image, in the container used.

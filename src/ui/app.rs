@@ -44,6 +44,10 @@ pub enum Tag {
     Wizard(Page),
     /// The expert menus.
     Expert(ExpertTag),
+    /// The cloud account forms (wizard and expert).
+    Account(super::accounts::Tag),
+    /// The expert Register menu.
+    Register(super::register::Tag),
 }
 
 /// One screen of the stack.
@@ -56,6 +60,7 @@ pub enum Screen {
     Input(Tag, Input),
     Checklist(Tag, Checklist),
     Text(Tag, TextView),
+    Form(Tag, super::form::Form),
 }
 
 /// What initialization found out about the media.
@@ -87,6 +92,8 @@ pub struct App {
     /// The clouds the wizard offers, read from kamaki's configuration when
     /// the wizard first needs them.
     pub clouds: Option<Vec<(String, String)>>,
+    /// Cloud accounts, uploads and registrations of the Register menu.
+    pub cloud: super::register::CloudState,
     /// Every progress line of every job, for the Log screen.
     pub log: Vec<String>,
     pub job: Option<Job>,
@@ -94,7 +101,7 @@ pub struct App {
     pub exit: Option<u8>,
     /// Ctrl-C was pressed during a job: leave once it has stopped.
     leaving: bool,
-    tx: Sender<AppEvent>,
+    pub(super) tx: Sender<AppEvent>,
 }
 
 impl App {
@@ -107,6 +114,7 @@ impl App {
             edits: Edits::default(),
             answers: Answers::default(),
             clouds: None,
+            cloud: Default::default(),
             log: Vec::new(),
             job: None,
             exit: None,
@@ -145,6 +153,11 @@ impl App {
                 }
             }
             AppEvent::JobDone(kind, result) => self.on_job_done(kind, result),
+            AppEvent::CloudDone(result) => {
+                if self.finish_job(result.as_ref().err()) {
+                    self.on_cloud_done(result);
+                }
+            }
             AppEvent::Interrupt => self.interrupt(),
         }
     }
@@ -183,6 +196,7 @@ impl App {
             Screen::Input(_, w) => w.on_key(key),
             Screen::Checklist(_, w) => w.on_key(key),
             Screen::Text(_, w) => w.on_key(key),
+            Screen::Form(_, w) => w.on_key(key),
         };
         if reply == Reply::None {
             self.stack.push(screen);
@@ -219,7 +233,8 @@ impl App {
             | Screen::Dialog(t, _)
             | Screen::Input(t, _)
             | Screen::Checklist(t, _)
-            | Screen::Text(t, _) => t.clone(),
+            | Screen::Text(t, _)
+            | Screen::Form(t, _) => t.clone(),
             Screen::Browser(_) | Screen::Running(_) => return self.stack.push(screen),
         };
         match tag {
@@ -252,6 +267,8 @@ impl App {
             }
             Tag::Wizard(page) => self.on_wizard(page, screen, reply),
             Tag::Expert(tag) => self.on_expert(tag, screen, reply),
+            Tag::Account(tag) => self.on_account(tag, screen, reply),
+            Tag::Register(tag) => self.on_register(tag, screen, reply),
         }
     }
 
@@ -288,24 +305,34 @@ impl App {
     }
 
     fn on_job_done(&mut self, kind: JobKind, result: JobResult) {
-        if let Some(job) = self.job.take() {
-            job.join();
-        }
-        if let Some(Screen::Running(_)) = self.stack.last() {
-            self.stack.pop();
-        }
-        if let Err(e) = &result {
-            self.log.push(format!("Error: {e}"));
-        }
-        if self.leaving {
-            self.exit = Some(EXIT_INTERRUPTED);
+        if !self.finish_job(result.as_ref().err()) {
             return;
         }
         match kind {
             JobKind::Initialize => self.on_initialized(result),
             JobKind::Wizard => self.on_wizard_done(result),
             JobKind::Extract => self.on_extracted(result),
+            JobKind::Upload => self.on_uploaded(result),
+            JobKind::Cloud => {}
         }
+    }
+
+    /// A job ended: join it, take its screen away, log its error. False
+    /// when the UI is leaving (Ctrl-C during the job).
+    fn finish_job(&mut self, error: Option<&String>) -> bool {
+        if let Some(job) = self.job.take() {
+            job.join();
+        }
+        if let Some(Screen::Running(_)) = self.stack.last() {
+            self.stack.pop();
+        }
+        if let Some(e) = error {
+            self.log.push(format!("Error: {e}"));
+        }
+        if self.leaving {
+            self.exit = Some(EXIT_INTERRUPTED);
+        }
+        !self.leaving
     }
 
     fn on_initialized(&mut self, result: JobResult) {
@@ -410,6 +437,7 @@ impl App {
                 Screen::Input(_, w) => frame.render_widget(w, body),
                 Screen::Checklist(_, w) => frame.render_widget(w, body),
                 Screen::Text(_, w) => frame.render_widget(w, body),
+                Screen::Form(_, w) => frame.render_widget(w, body),
             }
         }
         frame.render_widget(

@@ -100,6 +100,7 @@ impl App {
             "Choose one of the following or press <Exit> to exit.",
             items(&[
                 ("Customize", "Customize image & cloud deployment options"),
+                ("Register", "Register image to a cloud"),
                 ("Extract", "Dump image to local file system"),
                 ("Log", "Show the log of every step"),
                 ("Reset", "Start again from the original media"),
@@ -187,6 +188,7 @@ impl App {
                     &["Select", "Back"],
                 ))
             }),
+            "Register" => self.open_register(),
             "Extract" => {
                 let (os_type, distro) = self.os_names();
                 let name = if distro == "unknown" { os_type } else { distro };

@@ -28,7 +28,25 @@ pub enum JobKind {
     Wizard,
     /// The expert menu's Extract.
     Extract,
+    /// The expert Register menu's Upload.
+    Upload,
+    /// A cloud task with no pipeline run (see [`Job::spawn_cloud`]).
+    Cloud,
 }
+
+/// What a cloud task answers.
+#[derive(Debug)]
+pub enum CloudReply {
+    /// The account's credentials work.
+    Checked,
+    /// These of the objects an upload would write exist already.
+    Existing(Vec<String>),
+    /// The uploaded image was registered.
+    Registered(Box<crate::cloud::RemoteImage>),
+}
+
+/// The result of a cloud task as the UI receives it.
+pub type CloudResult = Result<CloudReply, String>;
 
 /// A reporter that sends events to the UI thread.
 pub struct ChannelReporter {
@@ -65,6 +83,24 @@ impl Job {
         Job {
             kind,
             cancel,
+            thread: Some(thread),
+        }
+    }
+
+    /// Run a short cloud task (authentication, registration: no helper VM)
+    /// on a thread; its end arrives as [`AppEvent::CloudDone`].
+    pub fn spawn_cloud<F>(work: F, tx: Sender<AppEvent>) -> Job
+    where
+        F: FnOnce(&dyn Reporter) -> anyhow::Result<CloudReply> + Send + 'static,
+    {
+        let thread = std::thread::spawn(move || {
+            let reporter = ChannelReporter { tx: tx.clone() };
+            let result = work(&reporter).map_err(|e| format!("{e:#}"));
+            let _ = tx.send(AppEvent::CloudDone(result));
+        });
+        Job {
+            kind: JobKind::Cloud,
+            cancel: Cancel::new(),
             thread: Some(thread),
         }
     }

@@ -7,12 +7,18 @@
 //! takes [`AppEvent`]s from one channel and redraws. Rendering reads the
 //! state only.
 
+pub mod accounts;
 pub mod app;
 pub mod browser;
 pub mod expert;
+pub mod form;
 pub mod job;
+pub mod register;
+#[cfg(test)]
+mod register_tests;
 #[cfg(test)]
 mod tests;
+pub mod upload;
 pub mod widgets;
 pub mod wizard;
 
@@ -53,6 +59,8 @@ pub enum AppEvent {
     Key(event::KeyEvent),
     Progress(Event),
     JobDone(JobKind, JobResult),
+    /// A cloud task (account check, registration) ended.
+    CloudDone(job::CloudResult),
     /// SIGINT, SIGTERM or SIGHUP.
     Interrupt,
 }

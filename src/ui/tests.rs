@@ -17,7 +17,7 @@ use super::{AppEvent, UiOptions};
 use crate::guest::OsInfo;
 use crate::guest::metadata::Metadata;
 
-fn session() -> Session {
+pub(super) fn session() -> Session {
     let mut metadata = Metadata::new();
     for (k, v) in [
         ("OSFAMILY", "linux"),
@@ -43,7 +43,7 @@ fn session() -> Session {
 }
 
 /// An app over a made-up session, with nothing on screen yet.
-fn app() -> App {
+pub(super) fn app() -> App {
     let (tx, _rx) = channel();
     let mut app = App::new(UiOptions::default(), tx);
     app.stack.clear();
@@ -55,37 +55,38 @@ fn app() -> App {
     app
 }
 
-fn press(app: &mut App, keys: &[KeyCode]) {
+pub(super) fn press(app: &mut App, keys: &[KeyCode]) {
     for k in keys {
         app.on_event(AppEvent::Key(KeyEvent::from(*k)));
     }
 }
 
-fn type_text(app: &mut App, text: &str) {
+pub(super) fn type_text(app: &mut App, text: &str) {
     for c in text.chars() {
         press(app, &[KeyCode::Char(c)]);
     }
 }
 
-fn screen_text(app: &App) -> String {
+pub(super) fn screen_text(app: &App) -> String {
     let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
     t.draw(|f| app.render(f)).unwrap();
     format!("{}", t.backend())
 }
 
-fn snapshot(name: &str, app: &App) {
+pub(super) fn snapshot(name: &str, app: &App) {
     // The version changes with every release; the layout does not.
     let text = screen_text(app).replace(env!("CARGO_PKG_VERSION"), "[version]");
     insta::assert_snapshot!(name, text);
 }
 
-fn top_tag(app: &App) -> Option<Tag> {
+pub(super) fn top_tag(app: &App) -> Option<Tag> {
     match app.stack.last()? {
         Screen::Menu(t, _)
         | Screen::Dialog(t, _)
         | Screen::Input(t, _)
         | Screen::Checklist(t, _)
-        | Screen::Text(t, _) => Some(t.clone()),
+        | Screen::Text(t, _)
+        | Screen::Form(t, _) => Some(t.clone()),
         _ => None,
     }
 }
@@ -131,7 +132,7 @@ fn wizard_pages_and_confirmation() {
     press(&mut a, &[KeyCode::Tab, KeyCode::Enter]);
     assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Output)));
     for _ in 0..5 {
-        press(&mut a, &[KeyCode::Tab, KeyCode::Enter]);
+        press(&mut a, &[KeyCode::Left, KeyCode::Enter]);
     }
     assert_eq!(top_tag(&a), Some(Tag::ModeChoice), "Back on page 1 leaves");
     assert_eq!(a.exit, None);
@@ -264,7 +265,7 @@ fn expert_extract_asks_before_overwriting() {
     std::fs::write(out.with_extension("diskdump.md5sum"), b"old").unwrap();
     let mut a = app();
     a.open_expert();
-    press(&mut a, &[KeyCode::Down, KeyCode::Enter]);
+    press(&mut a, &[KeyCode::Down, KeyCode::Down, KeyCode::Enter]);
     assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::ExtractPath)));
     press(&mut a, &[KeyCode::Backspace; 20]);
     type_text(&mut a, out.to_str().unwrap());
@@ -292,7 +293,10 @@ fn log_view_and_save() {
         "Inspecting Operating System ... debian".into(),
     ];
     a.open_expert();
-    press(&mut a, &[KeyCode::Down, KeyCode::Down, KeyCode::Enter]);
+    press(
+        &mut a,
+        &[KeyCode::Down, KeyCode::Down, KeyCode::Down, KeyCode::Enter],
+    );
     snapshot("expert_log", &a);
     press(&mut a, &[KeyCode::Tab, KeyCode::Enter]);
     press(&mut a, &[KeyCode::Backspace; 40]);

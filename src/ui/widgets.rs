@@ -42,7 +42,7 @@ impl Buttons {
     }
 
     /// Handle the keys every widget shares: button choice, Enter, Esc.
-    fn on_key(&mut self, key: KeyEvent) -> Reply {
+    pub(super) fn on_key(&mut self, key: KeyEvent) -> Reply {
         let n = self.labels.len().max(1);
         match key.code {
             KeyCode::Tab | KeyCode::Right => self.current = (self.current + 1) % n,
@@ -54,7 +54,7 @@ impl Buttons {
         Reply::None
     }
 
-    fn line(&self) -> Line<'_> {
+    pub(super) fn line(&self) -> Line<'_> {
         let mut spans = Vec::new();
         for (i, label) in self.labels.iter().enumerate() {
             let text = format!("< {label} >");
@@ -98,7 +98,7 @@ pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
 
 /// Draw the frame of a dialog box and return the inside, split into the
 /// text part and the one-line button row.
-fn frame(title: &str, area: Rect, buf: &mut Buffer) -> (Rect, Rect) {
+pub(super) fn frame(title: &str, area: Rect, buf: &mut Buffer) -> (Rect, Rect) {
     Clear.render(area, buf);
     let block = Block::bordered().title(Line::from(format!(" {title} ")).bold().centered());
     let inner = block.inner(area);
@@ -254,20 +254,27 @@ impl Input {
     }
 
     pub fn on_key(&mut self, key: KeyEvent) -> Reply {
-        match key.code {
-            KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => {
-                self.value.clear()
-            }
-            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
-                self.value.push(c)
-            }
-            KeyCode::Backspace => {
-                self.value.pop();
-            }
-            _ => return self.buttons.on_key(key),
+        if edit_text(&mut self.value, key) {
+            Reply::None
+        } else {
+            self.buttons.on_key(key)
         }
-        Reply::None
     }
+}
+
+/// Apply an editing key to a text value: a character, Backspace, Ctrl-U
+/// (clear). False for any other key.
+pub(super) fn edit_text(value: &mut String, key: KeyEvent) -> bool {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    match key.code {
+        KeyCode::Char('u') if ctrl => value.clear(),
+        KeyCode::Char(c) if !ctrl => value.push(c),
+        KeyCode::Backspace => {
+            value.pop();
+        }
+        _ => return false,
+    }
+    true
 }
 
 impl Widget for &Input {

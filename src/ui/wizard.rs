@@ -50,20 +50,19 @@ pub struct Answers {
 /// The menu entry of the built-in store.
 const LOCAL_STORE: &str = "local";
 
-/// The clouds the wizard offers: the local store, then kamaki's.
-fn clouds() -> Vec<(String, String)> {
+/// The clouds the wizard offers: the local store, then those saved in
+/// kamaki's configuration at `config`, with their descriptions.
+pub(super) fn clouds(config: &Path) -> Vec<(String, String)> {
     let mut items = vec![(
         LOCAL_STORE.to_owned(),
         "The built-in local image store".to_owned(),
     )];
-    let config = crate::cloud::accounts::KamakiConfig::load(&crate::cloud::accounts::config_path());
-    if let Ok(config) = config {
-        items.extend(
-            config
-                .cloud_names()
-                .into_iter()
-                .map(|n| (n, "Synnefo cloud (~/.kamakirc)".to_owned())),
-        );
+    if let Ok(config) = crate::cloud::accounts::KamakiConfig::load(config) {
+        items.extend(config.cloud_names().into_iter().map(|n| {
+            let (url, description) = config.cloud_summary(&n);
+            let about = description.or(url).unwrap_or_default();
+            (n, about)
+        }));
     }
     items
 }
@@ -102,8 +101,9 @@ impl App {
         self.show_page(PAGES[0]);
     }
 
-    fn show_page(&mut self, page: Page) {
-        let items = self.clouds.get_or_insert_with(clouds).clone();
+    pub(super) fn show_page(&mut self, page: Page) {
+        let config = self.cloud.config.clone();
+        let items = self.clouds.get_or_insert_with(|| clouds(&config)).clone();
         let a = &self.answers;
         let title = page.title();
         let screen = match page {
@@ -112,7 +112,7 @@ impl App {
                     &title,
                     "Please select a cloud to upload the image to and register it with:",
                     items,
-                    &["Next", "Back"],
+                    &["Next", "Add", "Edit", "Back"],
                 );
                 let chosen = a.cloud.as_deref().unwrap_or(LOCAL_STORE);
                 menu.selected = menu
@@ -202,6 +202,10 @@ impl App {
                 return;
             }
             (Screen::Dialog(..), Page::Confirm) => return self.on_confirm(reply),
+            (Screen::Menu(_, menu), Page::Cloud) if matches!(reply, Reply::Button(1 | 2)) => {
+                let name = (menu.selected > 0).then(|| menu.current().map(str::to_owned));
+                return self.on_wizard_account(reply == Reply::Button(2), name.flatten(), screen);
+            }
             (Screen::Input(_, input), _) if forward => {
                 let value = input.value.trim().to_owned();
                 if let Some(problem) = self.store(page, value) {

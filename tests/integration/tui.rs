@@ -188,7 +188,7 @@ fn expert_extract_and_wizard_in_a_terminal() {
     ui.keys(&["Tab", "Tab", "Tab", "Enter", "Tab", "Enter"]);
     ui.wait_for("Dump image to local file system", Duration::from_secs(10));
     let expert_image = out.path().join("expert.diskdump");
-    ui.keys(&["Down", "Enter", "C-u"]);
+    ui.keys(&["Down", "Down", "Enter", "C-u"]);
     ui.text(expert_image.to_str().unwrap());
     ui.keys(&["Enter"]);
     ui.wait_for("Image Extraction", Duration::from_secs(10));
@@ -271,6 +271,78 @@ fn ctrl_c_during_initialization_cleans_up() {
     // The terminal was restored: the UI's frame went with the alternate
     // screen.
     assert!(!ui.screen().contains("Initialization"), "{}", ui.screen());
+    drop(ui);
+    assert_no_process_mentions(&tmp.path().to_string_lossy());
+}
+
+#[test]
+fn register_upload_register_info_save() {
+    let (src, _) = fixture("debian-gpt.qcow2");
+    let work = scratch();
+    let tmp = scratch();
+    let info = work.path().join("info.json");
+
+    // Expert → Register → Upload into the test's own local store.
+    let ui = start_ui(tmp.path(), &src, work.path());
+    ui.keys(&["Right", "Enter"]);
+    ui.wait_for("Image Creator (snf-image-creator", Duration::from_secs(10));
+    ui.keys(&["Down", "Enter"]);
+    ui.wait_for("Image Registration Menu", Duration::from_secs(10));
+    ui.keys(&["Down", "Enter"]);
+    ui.wait_for("Object name", Duration::from_secs(10));
+    ui.keys(&["C-u"]);
+    ui.text("tui-register.diskdump");
+    ui.keys(&["Enter"]);
+    ui.wait_for("The image was uploaded to the local image store", LAUNCH);
+    // Register it, private, with a name and a description.
+    ui.keys(&["Enter", "Down", "Enter"]);
+    ui.wait_for("Registration name", Duration::from_secs(10));
+    ui.keys(&["C-u"]);
+    ui.text("Debian from Register");
+    ui.keys(&["Down", "C-u"]);
+    ui.text("Registered in expert mode");
+    ui.keys(&["Enter"]);
+    ui.wait_for("Make the image public", Duration::from_secs(10));
+    ui.keys(&["Enter"]);
+    ui.wait_for("The image was registered with", Duration::from_secs(60));
+    // Info, saved to a file.
+    ui.keys(&["Enter", "Down", "Enter"]);
+    ui.wait_for(
+        "\"object\": \"tui-register.diskdump\"",
+        Duration::from_secs(10),
+    );
+    assert!(ui.screen().contains("\"image_id\": \""), "{}", ui.screen());
+    ui.keys(&["Tab", "Enter", "C-u"]);
+    ui.text(info.to_str().unwrap());
+    ui.keys(&["Enter"]);
+    ui.wait_for("The information was saved", Duration::from_secs(10));
+    ui.keys(&["Enter", "Escape", "Escape"]);
+    ui.wait_for("Do you want to exit?", Duration::from_secs(10));
+    ui.keys(&["Left", "Enter"]);
+    assert_eq!(ui.exit_code(Duration::from_secs(60)), 0);
+
+    let show = run(creator()
+        .args(["images", "show", "Debian from Register"])
+        .env("SNF_IMAGE_STORE", work.path().join("store")));
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    let image: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
+    assert_eq!(
+        image["properties"]["DESCRIPTION"],
+        "Registered in expert mode"
+    );
+    assert_eq!(image["properties"]["OS"], "debian");
+    assert_eq!(image["is_public"], false);
+    assert!(
+        image["location"]
+            .as_str()
+            .unwrap()
+            .ends_with("/images/tui-register.diskdump"),
+        "{image}"
+    );
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&info).unwrap()).unwrap();
+    assert_eq!(saved["image"]["id"], image["id"]);
+    assert_empty_dir(tmp.path());
     drop(ui);
     assert_no_process_mentions(&tmp.path().to_string_lossy());
 }

@@ -37,7 +37,7 @@ fn kamaki_dir() -> &'static Path {
 }
 
 /// kamaki with a configuration file (written by our writer) for `srv`.
-fn kamaki(cfg: &Path, args: &[&str]) -> Run {
+pub(super) fn kamaki(cfg: &Path, args: &[&str]) -> Run {
     let dir = kamaki_dir();
     let python = std::env::var("PYTHON2")
         .unwrap_or_else(|_| "/root/.pyenv/versions/2.7.18/bin/python".into());

@@ -4,6 +4,7 @@
 //! Most tests upload generated files with `snf-image-creator upload`; one
 //! runs the whole job with `snf-mkimage -u … -r …` on a fixture image.
 
+mod accounts;
 mod faults;
 mod kamaki;
 mod lab;

@@ -1,0 +1,376 @@
+//! The expert Register menu, as the original's Image Registration Menu:
+//! **Cloud** (pick the account: the built-in local store, always there, or
+//! a saved Synnefo cloud; add, edit, delete), **Upload** (one pipeline run
+//! that exports the image with the session's edits and uploads it),
+//! **Register** (registers the uploaded object, with no second run: see
+//! [`crate::pipeline::upload::register_existing`]) and **Info** (what was
+//! uploaded and registered, with Save). What was uploaded and registered
+//! is kept per cloud. The Upload screens are in `upload.rs`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::accounts::{Back, DESCRIPTION, LOCAL_IS_FIXED, PendingAccount};
+use super::app::{App, Screen, Tag as AppTag};
+use super::form::Form;
+use super::job::{CloudReply, CloudResult, Job, RunView};
+use super::widgets::{Dialog, Input, Menu, Reply, TextView};
+use crate::cloud::accounts::config_path;
+use crate::cloud::{RemoteImage, Uploaded};
+use crate::guest::metadata::Metadata;
+use crate::pipeline::upload;
+use crate::progress::Reporter;
+
+/// The Register screens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tag {
+    Menu,
+    Clouds,
+    UploadForm,
+    /// Some objects exist: overwrite them?
+    ConfirmOverwrite {
+        object: String,
+        container: String,
+    },
+    RegisterForm,
+    /// Public or private, for a registration of this name and description.
+    Public {
+        name: String,
+        description: String,
+    },
+    Info,
+    InfoSavePath,
+}
+
+/// An upload, and its registration once there is one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Published {
+    /// The image's object name in its container.
+    pub object: String,
+    pub container: String,
+    /// What the upload run's outcome kept (location, size, hash).
+    pub uploaded: Uploaded,
+    /// The properties the image was exported with.
+    pub metadata: Metadata,
+    /// The image as the cloud registered it.
+    pub image: Option<RemoteImage>,
+}
+
+/// The cloud work in flight, so its end can be routed.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Task {
+    /// Checking whether the upload's objects exist.
+    Exists { object: String, container: String },
+    /// The export-and-upload run.
+    Upload { object: String, container: String },
+    /// Registering the uploaded object.
+    Register,
+}
+
+/// The accounts, uploads and registrations of the session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CloudState {
+    /// kamaki's configuration file.
+    pub config: PathBuf,
+    /// The local store (`None`: the default one).
+    pub store: Option<PathBuf>,
+    /// The cloud uploads go to; `None`: the local store.
+    pub selected: Option<String>,
+    /// Per cloud (`None`: the local store).
+    pub published: BTreeMap<Option<String>, Published>,
+    pub(super) pending_account: Option<PendingAccount>,
+    pub(super) task: Option<Task>,
+}
+
+impl Default for CloudState {
+    fn default() -> CloudState {
+        CloudState {
+            config: config_path(),
+            store: None,
+            selected: None,
+            published: BTreeMap::new(),
+            pending_account: None,
+            task: None,
+        }
+    }
+}
+
+/// The Info screen's document, in reading order.
+#[derive(serde::Serialize)]
+struct Info<'a> {
+    cloud: &'a str,
+    container: &'a str,
+    object: &'a str,
+    location: &'a str,
+    size: u64,
+    image_id: Option<&'a str>,
+    image: Option<&'a RemoteImage>,
+}
+
+const REG_NAME: &str = "Registration name";
+
+impl App {
+    /// The name of the selected cloud, for messages.
+    pub(super) fn cloud_label(&self) -> String {
+        match &self.cloud.selected {
+            Some(name) => format!("cloud {name}"),
+            None => "the local image store".into(),
+        }
+    }
+
+    /// Show the Register menu.
+    pub fn open_register(&mut self) {
+        let items = vec![
+            (
+                "Cloud".to_owned(),
+                format!("Select, add, edit or delete clouds (now: {})", {
+                    self.cloud.selected.as_deref().unwrap_or("local store")
+                }),
+            ),
+            ("Upload".into(), "Upload the image to the cloud".into()),
+            ("Register".into(), "Register the uploaded image".into()),
+            ("Info".into(), "What was uploaded and registered".into()),
+        ];
+        let menu = Menu::new(
+            "Image Registration Menu",
+            "Choose one of the following or press <Back> to go back.",
+            items,
+            &["Select", "Back"],
+        );
+        self.push(Screen::Menu(AppTag::Register(Tag::Menu), menu));
+    }
+
+    /// Show the Register menu again (its text names the selected cloud).
+    fn reopen_register(&mut self) {
+        if let Some(Screen::Menu(AppTag::Register(Tag::Menu), _)) = self.stack.last() {
+            self.stack.pop();
+        }
+        self.open_register();
+    }
+
+    /// Show the list of clouds: the local store first, then kamaki's.
+    pub fn open_register_clouds(&mut self) {
+        let config = self.cloud.config.clone();
+        let mut items = super::wizard::clouds(&config);
+        let current = self
+            .cloud
+            .selected
+            .as_ref()
+            .and_then(|s| items.iter().skip(1).position(|(n, _)| n == s))
+            .map_or(0, |i| i + 1);
+        if let Some(item) = items.get_mut(current) {
+            item.1 = format!("{} [selected]", item.1);
+        }
+        let mut menu = Menu::new(
+            "Clouds",
+            "Select the cloud to upload to and register with, or add, edit or delete one.",
+            items,
+            &["Select", "Add", "Edit", "Delete", "Back"],
+        );
+        menu.selected = current;
+        self.push(Screen::Menu(AppTag::Register(Tag::Clouds), menu));
+    }
+
+    /// A reply on a Register screen.
+    pub fn on_register(&mut self, tag: Tag, screen: Screen, reply: Reply) {
+        let ok = reply == Reply::Button(0);
+        match (tag, screen) {
+            (Tag::Menu, Screen::Menu(t, menu)) if ok => {
+                let choice = menu.current().map(str::to_owned);
+                self.push(Screen::Menu(t, menu));
+                self.on_register_choice(choice.as_deref().unwrap_or_default());
+            }
+            (Tag::Clouds, Screen::Menu(t, menu)) => self.on_clouds(t, menu, reply),
+            (Tag::UploadForm, Screen::Form(t, form)) if ok => self.on_upload_form(t, form),
+            (Tag::ConfirmOverwrite { object, container }, _) if ok => {
+                self.upload(object, container)
+            }
+            (Tag::RegisterForm, Screen::Form(t, form)) if ok => self.ask_public(t, form),
+            (Tag::Public { name, description }, _) if reply != Reply::Cancel => {
+                self.register(name, description, ok)
+            }
+            (Tag::Info, _) if reply == Reply::Button(1) => self.push(Screen::Input(
+                AppTag::Register(Tag::InfoSavePath),
+                Input::new(
+                    "Save",
+                    "Save the information as:",
+                    "image-info.json",
+                    &["OK", "Cancel"],
+                ),
+            )),
+            (Tag::InfoSavePath, Screen::Input(t, input)) if ok => self.save_info(t, input),
+            _ => {}
+        }
+    }
+
+    fn on_register_choice(&mut self, choice: &str) {
+        let published = self.cloud.published.get(&self.cloud.selected).cloned();
+        match (choice, published) {
+            ("Cloud", _) => self.open_register_clouds(),
+            ("Upload", _) => self.open_upload_form(),
+            ("Register", Some(_)) => self.open_register_form(),
+            ("Info", Some(_)) => self.open_info(),
+            (what, None) => {
+                let text = format!(
+                    "Nothing was uploaded to {} yet: use Upload first.",
+                    self.cloud_label()
+                );
+                self.notice(what, &text);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_clouds(&mut self, tag: AppTag, menu: Menu, reply: Reply) {
+        let name = (menu.selected > 0)
+            .then(|| menu.current().map(str::to_owned))
+            .flatten();
+        match (reply, name) {
+            (Reply::Button(0), name) => {
+                self.cloud.selected = name;
+                self.reopen_register();
+            }
+            (Reply::Button(1), _) => self.open_account_form(None, Back::Expert),
+            (Reply::Button(2), Some(name)) => self.open_account_form(Some(name), Back::Expert),
+            (Reply::Button(3), Some(name)) => self.confirm_delete_account(&name),
+            (Reply::Button(2 | 3), None) => {
+                self.push(Screen::Menu(tag, menu));
+                self.notice("Clouds", LOCAL_IS_FIXED);
+            }
+            _ => {}
+        }
+    }
+
+    fn ask_public(&mut self, tag: AppTag, form: Form) {
+        let (name, description) = (form.value(REG_NAME), form.value(DESCRIPTION));
+        if name.is_empty() {
+            self.push(Screen::Form(tag, form));
+            return self.notice("Register", "The image needs a registration name.");
+        }
+        let text = "Make the image public (everyone can create VMs from it)?";
+        self.push(Screen::Dialog(
+            AppTag::Register(Tag::Public { name, description }),
+            Dialog::new("Registration type", text, &["Yes", "No"]).defaulting_to(1),
+        ));
+    }
+
+    fn save_info(&mut self, tag: AppTag, input: Input) {
+        let path = input.value.trim().to_owned();
+        if let Err(e) = std::fs::write(&path, self.info_text()) {
+            self.push(Screen::Input(tag, input));
+            return self.notice("Error", &format!("cannot write {path}: {e}"));
+        }
+        self.notice("Save", &format!("The information was saved to {path}."));
+    }
+
+    fn open_register_form(&mut self) {
+        let (os_type, distro) = self.os_names();
+        let name = if distro == "unknown" { os_type } else { distro };
+        let description = self
+            .metadata()
+            .get("DESCRIPTION")
+            .cloned()
+            .unwrap_or_default();
+        let form = Form::new(
+            "Register",
+            &format!("Register the uploaded image with {}.", self.cloud_label()),
+            &[(REG_NAME, &name), (DESCRIPTION, &description)],
+            &["OK", "Cancel"],
+        );
+        self.push(Screen::Form(AppTag::Register(Tag::RegisterForm), form));
+    }
+
+    /// Register the uploaded object in a job: no pipeline run.
+    fn register(&mut self, name: String, description: String, public: bool) {
+        let Some(p) = self.cloud.published.get(&self.cloud.selected).cloned() else {
+            return;
+        };
+        let plan = self.upload_plan(&p.object, &p.container, Some((&name, &description, public)));
+        let plan = match plan {
+            Ok(plan) => plan,
+            Err(e) => return self.notice("Register", &e),
+        };
+        self.cloud.task = Some(Task::Register);
+        self.start_cloud("Image Registration", move |r| {
+            let image = upload::register_existing(&plan, &p.uploaded, &p.metadata, r)?;
+            Ok(CloudReply::Registered(Box::new(image)))
+        });
+    }
+
+    /// Run a cloud task as a job, with its progress on screen.
+    pub(super) fn start_cloud<F>(&mut self, title: &str, work: F)
+    where
+        F: FnOnce(&dyn Reporter) -> anyhow::Result<CloudReply> + Send + 'static,
+    {
+        self.log.push(format!("== {title}"));
+        self.push(Screen::Running(RunView::new(title)));
+        self.job = Some(Job::spawn_cloud(work, self.tx.clone()));
+    }
+
+    /// A cloud task ended: route its answer.
+    pub fn on_cloud_done(&mut self, result: CloudResult) {
+        if self.cloud.pending_account.is_some() {
+            return self.on_account_checked(result.map(|_| ()));
+        }
+        match (self.cloud.task.take(), result) {
+            (Some(Task::Exists { object, container }), Ok(CloudReply::Existing(found))) => {
+                if found.is_empty() {
+                    return self.upload(object, container);
+                }
+                let text = format!(
+                    "{} already exist{} in container {container} of {}. Overwrite?",
+                    found.join(", "),
+                    if found.len() == 1 { "s" } else { "" },
+                    self.cloud_label()
+                );
+                self.push(Screen::Dialog(
+                    AppTag::Register(Tag::ConfirmOverwrite { object, container }),
+                    Dialog::new("Upload", &text, &["Yes", "No"]).defaulting_to(1),
+                ));
+            }
+            (_, Ok(CloudReply::Registered(image))) => self.on_registered(*image),
+            (_, Ok(CloudReply::Existing(_) | CloudReply::Checked)) => {}
+            (_, Err(e)) => self.notice("Error", &e),
+        }
+    }
+
+    fn on_registered(&mut self, image: RemoteImage) {
+        let text = format!(
+            "The image was registered with {} as \"{}\" ({}), id {}.",
+            self.cloud_label(),
+            image.name,
+            if image.is_public { "public" } else { "private" },
+            image.id
+        );
+        if let Some(p) = self.cloud.published.get_mut(&self.cloud.selected) {
+            p.image = Some(image);
+        }
+        self.notice("Image Registration", &text);
+    }
+
+    /// What was uploaded to and registered with the selected cloud, as JSON
+    /// (the upload first, then the image as the cloud registered it).
+    pub fn info_text(&self) -> String {
+        let Some(p) = self.cloud.published.get(&self.cloud.selected) else {
+            return String::new();
+        };
+        let info = Info {
+            cloud: self.cloud.selected.as_deref().unwrap_or("local"),
+            container: &p.container,
+            object: &p.object,
+            location: &p.uploaded.location,
+            size: p.uploaded.transfer.bytes,
+            image_id: p.image.as_ref().map(|i| i.id.as_str()),
+            image: p.image.as_ref(),
+        };
+        serde_json::to_string_pretty(&info).unwrap_or_default() + "\n"
+    }
+
+    fn open_info(&mut self) {
+        let lines = self.info_text().lines().map(str::to_owned).collect();
+        self.push(Screen::Text(
+            AppTag::Register(Tag::Info),
+            TextView::new("Info", lines, &["Close", "Save"]),
+        ));
+    }
+}
