@@ -23,6 +23,7 @@ use super::{AppEvent, UiOptions};
 use crate::guest::OsInfo;
 use crate::guest::metadata::Metadata;
 use crate::plan::{Plan, Request};
+use crate::progress::Event;
 
 /// Exit code of a UI left with Ctrl-C or a signal.
 pub const EXIT_INTERRUPTED: u8 = 130;
@@ -62,6 +63,8 @@ pub enum Screen {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     pub source: PathBuf,
+    /// The source's qemu format.
+    pub format: String,
     pub os: Option<OsInfo>,
     pub metadata: Metadata,
     /// The size the image will have, in bytes.
@@ -83,6 +86,10 @@ pub struct App {
     pub stack: Vec<Screen>,
     pub session: Option<Session>,
     pub edits: Edits,
+    /// System preparation choices (Customize → Sysprep).
+    pub sysprep: super::sysprep::Choices,
+    /// The session's overlay and the running Mount (Customize → Mount).
+    pub mount: super::mount::MountState,
     pub answers: Answers,
     /// The clouds the wizard offers, read from kamaki's configuration when
     /// the wizard first needs them.
@@ -105,6 +112,8 @@ impl App {
             stack: Vec::new(),
             session: None,
             edits: Edits::default(),
+            sysprep: Default::default(),
+            mount: Default::default(),
             answers: Answers::default(),
             clouds: None,
             log: Vec::new(),
@@ -142,6 +151,9 @@ impl App {
                     && let Some(line) = view.on_event(&ev)
                 {
                     self.log.push(line);
+                }
+                if let Event::Mounted(dir) = ev {
+                    self.on_mounted(dir);
                 }
             }
             AppEvent::JobDone(kind, result) => self.on_job_done(kind, result),
@@ -257,6 +269,8 @@ impl App {
 
     /// Start initialization on `media`: snapshot, helper VM, inspection.
     pub fn open_media(&mut self, media: &Path) {
+        // A new start: the session's overlay goes.
+        self.mount = Default::default();
         let request = Request {
             source: media.to_owned(),
             print_metadata: true,
@@ -291,6 +305,10 @@ impl App {
         if let Some(job) = self.job.take() {
             job.join();
         }
+        let listing = match self.stack.last() {
+            Some(Screen::Running(view)) => view.listing.clone(),
+            _ => String::new(),
+        };
         if let Some(Screen::Running(_)) = self.stack.last() {
             self.stack.pop();
         }
@@ -305,6 +323,8 @@ impl App {
             JobKind::Initialize => self.on_initialized(result),
             JobKind::Wizard => self.on_wizard_done(result),
             JobKind::Extract => self.on_extracted(result),
+            JobKind::Preview => self.on_previewed(result, listing),
+            JobKind::Mount => self.on_mount_done(result),
         }
     }
 
@@ -321,8 +341,10 @@ impl App {
         let unsupported = outcome.metadata.get("UNSUPPORTED").cloned();
         self.stack.clear();
         self.edits = Edits::default();
+        self.sysprep = Default::default();
         self.session = Some(Session {
             source: outcome.source.path.clone(),
+            format: outcome.source.format.clone(),
             os: outcome.os.clone(),
             metadata: outcome.metadata.clone(),
             size: outcome.size,
@@ -376,7 +398,8 @@ impl App {
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect(),
             unset: self.edits.unset.iter().cloned().collect(),
-            ..self.base_request(&session.source)
+            sysprep: self.sysprep_request(),
+            ..self.base_request(&self.work_source()?)
         })
     }
 

@@ -28,6 +28,10 @@ pub enum JobKind {
     Wizard,
     /// The expert menu's Extract.
     Extract,
+    /// Sysprep's dry-run preview.
+    Preview,
+    /// Customize → Mount.
+    Mount,
 }
 
 /// A reporter that sends events to the UI thread.
@@ -98,6 +102,8 @@ pub struct RunView {
     /// The open step's progress: done, total, unit.
     pub gauge: Option<(u64, u64, Unit)>,
     pub cancelling: bool,
+    /// Every listing the run printed (a dry run's), as it came.
+    pub listing: String,
 }
 
 impl RunView {
@@ -133,9 +139,11 @@ impl RunView {
                 Some(self.lines[line].clone())
             }
             Event::Listing(text) => {
+                self.listing.push_str(text);
                 self.lines.extend(text.lines().map(str::to_owned));
                 Some(text.clone())
             }
+            Event::Mounted(dir) => self.push(format!("The guest is mounted on {}", dir.display())),
             Event::Metadata(_) => None,
         }
     }

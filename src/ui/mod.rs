@@ -9,8 +9,13 @@
 
 pub mod app;
 pub mod browser;
+pub mod customize;
+#[cfg(test)]
+mod customize_tests;
 pub mod expert;
 pub mod job;
+pub mod mount;
+pub mod sysprep;
 #[cfg(test)]
 mod tests;
 pub mod widgets;

@@ -17,7 +17,7 @@ use super::{AppEvent, UiOptions};
 use crate::guest::OsInfo;
 use crate::guest::metadata::Metadata;
 
-fn session() -> Session {
+pub(super) fn session() -> Session {
     let mut metadata = Metadata::new();
     for (k, v) in [
         ("OSFAMILY", "linux"),
@@ -31,6 +31,7 @@ fn session() -> Session {
     }
     Session {
         source: PathBuf::from("/images/debian.qcow2"),
+        format: "qcow2".into(),
         os: Some(OsInfo {
             os_type: "linux".into(),
             distro: "debian".into(),
@@ -43,7 +44,7 @@ fn session() -> Session {
 }
 
 /// An app over a made-up session, with nothing on screen yet.
-fn app() -> App {
+pub(super) fn app() -> App {
     let (tx, _rx) = channel();
     let mut app = App::new(UiOptions::default(), tx);
     app.stack.clear();
@@ -55,31 +56,31 @@ fn app() -> App {
     app
 }
 
-fn press(app: &mut App, keys: &[KeyCode]) {
+pub(super) fn press(app: &mut App, keys: &[KeyCode]) {
     for k in keys {
         app.on_event(AppEvent::Key(KeyEvent::from(*k)));
     }
 }
 
-fn type_text(app: &mut App, text: &str) {
+pub(super) fn type_text(app: &mut App, text: &str) {
     for c in text.chars() {
         press(app, &[KeyCode::Char(c)]);
     }
 }
 
-fn screen_text(app: &App) -> String {
+pub(super) fn screen_text(app: &App) -> String {
     let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
     t.draw(|f| app.render(f)).unwrap();
     format!("{}", t.backend())
 }
 
-fn snapshot(name: &str, app: &App) {
+pub(super) fn snapshot(name: &str, app: &App) {
     // The version changes with every release; the layout does not.
     let text = screen_text(app).replace(env!("CARGO_PKG_VERSION"), "[version]");
     insta::assert_snapshot!(name, text);
 }
 
-fn top_tag(app: &App) -> Option<Tag> {
+pub(super) fn top_tag(app: &App) -> Option<Tag> {
     match app.stack.last()? {
         Screen::Menu(t, _)
         | Screen::Dialog(t, _)
@@ -191,7 +192,10 @@ fn expert_properties_add_edit_delete() {
     a.open_expert();
     press(&mut a, &[KeyCode::Enter]);
     snapshot("expert_customize", &a);
-    press(&mut a, &[KeyCode::Enter]);
+    press(
+        &mut a,
+        &[KeyCode::Down, KeyCode::Down, KeyCode::Down, KeyCode::Enter],
+    );
     snapshot("expert_properties", &a);
     // Add: a bad name is refused with the -m rule, a good one upper-cased.
     press(&mut a, &[KeyCode::Tab, KeyCode::Enter]);
@@ -234,7 +238,7 @@ fn expert_properties_add_edit_delete() {
 fn expert_exclude_tasks() {
     let mut a = app();
     a.open_expert();
-    press(&mut a, &[KeyCode::Enter, KeyCode::Down, KeyCode::Enter]);
+    press(&mut a, &[KeyCode::Enter, KeyCode::End, KeyCode::Enter]);
     assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::Exclude)));
     snapshot("expert_exclude", &a);
     // Untick the swap task (linux), then OK.
@@ -318,7 +322,7 @@ fn unsupported_media_goes_to_expert_with_everything_excluded() {
     press(&mut a, &[KeyCode::Enter]);
     assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::Main)));
     assert_eq!(a.metadata()["EXCLUDE_ALL_TASKS"], "yes");
-    press(&mut a, &[KeyCode::Enter, KeyCode::Down, KeyCode::Enter]);
+    press(&mut a, &[KeyCode::Enter, KeyCode::End, KeyCode::Enter]);
     assert!(screen_text(&a).contains("Every deployment task is excluded"));
 }
 
