@@ -8,7 +8,8 @@
 //!
 //! libguestfs serves the FUSE mount from the thread that calls
 //! `mount_local_run`, until the mount goes away; so the scripts run on a
-//! second thread, which unmounts when they are done.
+//! second thread, which unmounts when they are done ([`serve_local`], which
+//! the UI's Mount shares).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

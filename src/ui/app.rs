@@ -173,7 +173,13 @@ impl App {
         if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
             // As in snf-mkimage: stop, clean up, leave. A running step is
             // told to stop and the UI leaves when it has cleaned up, so
-            // the screen says what is happening meanwhile.
+            // the screen says what is happening meanwhile (a screen a
+            // job put over its view, as Mount's, goes).
+            if self.job.is_some() && self.stack.iter().any(|s| matches!(s, Screen::Running(_))) {
+                while !matches!(self.stack.last(), Some(Screen::Running(_))) {
+                    self.stack.pop();
+                }
+            }
             if let (Some(job), Some(Screen::Running(view))) = (&self.job, self.stack.last_mut()) {
                 job.cancel.cancel();
                 view.cancelling = true;

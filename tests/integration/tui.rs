@@ -105,9 +105,23 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
+        let pid = Command::new("tmux")
+            .args(["-L", &self.socket, "display-message", "-p", "#{pid}"])
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
         let _ = Command::new("tmux")
             .args(["-L", &self.socket, "kill-server"])
             .status();
+        // kill-server returns before the server has exited; wait, so that
+        // no test sees it still running.
+        let Some(proc_dir) = pid.filter(|p| !p.is_empty()).map(|p| format!("/proc/{p}")) else {
+            return;
+        };
+        let start = Instant::now();
+        while Path::new(&proc_dir).exists() && start.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 }
 
@@ -275,8 +289,9 @@ fn mounted_dir(screen: &str, tmp: &Path) -> PathBuf {
 
 /// Expert Sysprep (one default task unticked, one parameter set), then
 /// Mount (a file written into the mounted guest from outside), then
-/// Extract: the image carries the choices and the file, the source is
-/// untouched and nothing is left behind.
+/// Extract: the image carries the choices and the file. Then Mount again
+/// and Ctrl-C: the source is untouched and nothing is left behind (mount,
+/// session overlay, processes).
 #[test]
 fn expert_sysprep_and_mount_then_extract() {
     let (src, facts) = fixture("debian-gpt.qcow2");
@@ -320,11 +335,16 @@ fn expert_sysprep_and_mount_then_extract() {
     ui.text(image.to_str().unwrap());
     ui.keys(&["Enter"]);
     ui.wait_for("The image was extracted", LAUNCH);
-    ui.keys(&["Enter", "Escape"]);
-    ui.wait_for("Do you want to exit?", Duration::from_secs(10));
-    ui.keys(&["Left", "Enter"]);
-    assert_eq!(ui.exit_code(Duration::from_secs(60)), 0);
+    // Mount again and leave with Ctrl-C: unmounted, overlay deleted.
+    ui.keys(&["Enter", "Up", "Enter"]);
+    ui.wait_for("Image Customization Menu", Duration::from_secs(10));
+    ui.keys(&["Enter"]);
+    ui.wait_for("< Unmount >", LAUNCH);
+    ui.keys(&["C-c"]);
+    assert_eq!(ui.exit_code(Duration::from_secs(120)), 130);
     drop(ui);
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+    assert!(!mounts.contains(tmp.path().to_str().unwrap()), "{mounts}");
     assert_exported(&image);
     assert_empty_dir(tmp.path());
     assert_no_process_mentions(&tmp.path().to_string_lossy());
