@@ -49,6 +49,8 @@ pub struct Request {
     pub cloud: crate::cloud::request::UploadRequest,
     /// Detected properties to leave out (the UI's Properties → Delete).
     pub unset: Vec<String>,
+    /// Mount the guest on the host until released (the UI's Mount).
+    pub mount: Option<crate::pipeline::mount::MountRequest>,
 }
 
 /// The system preparation options, before validation.
@@ -112,6 +114,8 @@ pub struct Plan {
     /// Keys (upper-cased) removed from the detected metadata before the
     /// user's are added.
     pub unset: Vec<String>,
+    /// Mount the guest on the host until released.
+    pub mount: Option<crate::pipeline::mount::MountRequest>,
 }
 
 impl Plan {
@@ -133,7 +137,12 @@ impl Request {
         let sysprep = self.sysprep.validate()?;
         let prints = self.print_metadata || sysprep.print_tasks || sysprep.print_params;
         let upload = self.cloud.clone().validate().map_err(usage)?;
-        if self.outfile.is_none() && !prints && !sysprep.dry_run && upload.is_none() {
+        if self.outfile.is_none()
+            && !prints
+            && !sysprep.dry_run
+            && upload.is_none()
+            && self.mount.is_none()
+        {
             return Err(usage(
                 "nothing to do: give -o FILE to export the image, -u NAME to upload it, or --print-metadata",
             ));
@@ -175,6 +184,7 @@ impl Request {
             host_run: self.host_run,
             upload,
             unset,
+            mount: self.mount,
         })
     }
 }

@@ -47,6 +47,9 @@ pub enum Event {
     /// A listing the user asked for (`--print-syspreps`, `--dry-run`…):
     /// front ends print it as it is, on standard output.
     Listing(String),
+    /// The guest is mounted on this host directory until the run is
+    /// released (the UI's Mount).
+    Mounted(std::path::PathBuf),
 }
 
 /// Something that long-running work reports to.

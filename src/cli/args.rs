@@ -146,6 +146,7 @@ impl MkimageArgs {
             host_run: self.host_run.clone(),
             cloud: self.cloud.request(),
             unset: Vec::new(),
+            mount: None,
         }
     }
 }

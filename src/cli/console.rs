@@ -230,6 +230,10 @@ impl Reporter for Console {
                 st.close_open_line(self.tty);
                 let _ = writeln!(st.out, "{msg}");
             }
+            Event::Mounted(dir) => {
+                st.close_open_line(self.tty);
+                let _ = writeln!(st.out, "The guest is mounted on {}", dir.display());
+            }
             Event::Warning(_) | Event::Metadata(_) | Event::Listing(_) => {}
         }
     }

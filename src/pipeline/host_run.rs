@@ -8,7 +8,8 @@
 //!
 //! libguestfs serves the FUSE mount from the thread that calls
 //! `mount_local_run`, until the mount goes away; so the scripts run on a
-//! second thread, which unmounts when they are done.
+//! second thread, which unmounts when they are done ([`serve_local`], which
+//! the UI's Mount shares).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -37,38 +38,64 @@ pub(super) fn run_scripts(
         .prefix("snf-guest.")
         .tempdir()
         .context("creating a mount point for --host-run")?;
-    let mp = dir
-        .path()
-        .to_str()
-        .context("the mount point is not UTF-8")?
-        .to_owned();
-    vm.handle()
-        .mount_local(&mp, Default::default())
-        .map_err(gerr(format!("mounting the guest on {mp}")))?;
     let env: Vec<(String, String)> = meta
         .iter()
         .map(|(k, v)| (format!("SNF_IMAGE_CREATOR_METADATA_{k}"), v.clone()))
         .collect();
+    serve_local(vm, dir.path(), |mp| run_all(scripts, mp, &env, reporter))
+}
+
+/// Export the guest's mounted filesystems on the local directory `mp`
+/// (FUSE), run `work` on a second thread while this one serves the files,
+/// then unmount (unless `work` already did).
+pub(super) fn serve_local<T: Send>(
+    vm: &Appliance,
+    mp: &Path,
+    work: impl FnOnce(&Path) -> Result<T> + Send,
+) -> Result<T> {
+    let name = mp.to_str().context("the mount point is not UTF-8")?;
+    vm.handle()
+        .mount_local(name, Default::default())
+        .map_err(gerr(format!("mounting the guest on {name}")))?;
     std::thread::scope(|s| {
         let worker = s.spawn(|| {
-            let result = run_all(scripts, Path::new(&mp), &env, reporter);
-            (result, unmount(Path::new(&mp)))
+            let result = work(mp);
+            let unmounted = if is_mounted(mp) { unmount(mp) } else { Ok(()) };
+            (result, unmounted)
         });
         let served = vm
             .handle()
             .mount_local_run()
             .map_err(gerr("serving the guest's files"));
         if served.is_err() {
-            // The scripts may be waiting on a mount nobody serves.
-            let _ = unmount(Path::new(&mp));
+            // The worker may be waiting on a mount nobody serves.
+            let _ = unmount(mp);
         }
         let (result, unmounted) = worker
             .join()
-            .map_err(|_| anyhow!("a --host-run thread panicked"))?;
+            .map_err(|_| anyhow!("a thread using the mounted guest panicked"))?;
         served?;
-        result?;
-        unmounted
+        let value = result?;
+        unmounted?;
+        Ok(value)
     })
+}
+
+/// Whether `mp` is a mount point now (per `/proc/self/mounts`, whose
+/// paths escape blanks as octal).
+pub(super) fn is_mounted(mp: &Path) -> bool {
+    let Ok(mounts) = std::fs::read_to_string("/proc/self/mounts") else {
+        return false;
+    };
+    let escaped = mp
+        .to_string_lossy()
+        .replace('\\', "\\134")
+        .replace(' ', "\\040")
+        .replace('\t', "\\011")
+        .replace('\n', "\\012");
+    mounts
+        .lines()
+        .any(|l| l.split(' ').nth(1) == Some(escaped.as_str()))
 }
 
 fn run_all(
@@ -96,7 +123,7 @@ fn run_all(
 }
 
 /// Unmount the FUSE mount, retrying while a process still uses it.
-fn unmount(mp: &Path) -> Result<()> {
+pub(super) fn unmount(mp: &Path) -> Result<()> {
     let mut last = None;
     // A script's child may still hold the directory for a moment; ten
     // tries 200 ms apart bound the wait at two seconds.

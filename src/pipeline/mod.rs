@@ -8,6 +8,7 @@
 
 pub mod doctor;
 mod host_run;
+pub mod mount;
 pub mod outputs;
 pub mod report;
 pub mod shrink;
@@ -186,10 +187,14 @@ fn prepare_disk(
     reporter: &dyn Reporter,
 ) -> Result<WorkDisk> {
     if !plan.snapshot {
-        reporter.warn(&format!(
-            "--no-snapshot: working directly on {}. THIS WILL ALTER THE ORIGINAL MEDIA!",
-            source.path.display()
-        ));
+        // A mount works on the disk it is given on purpose (the UI's
+        // session overlay); the UI warns when that is the original.
+        if plan.mount.is_none() {
+            reporter.warn(&format!(
+                "--no-snapshot: working directly on {}. THIS WILL ALTER THE ORIGINAL MEDIA!",
+                source.path.display()
+            ));
+        }
         return Ok(WorkDisk {
             path: source.path.clone(),
             format: source.format.clone(),
@@ -249,6 +254,7 @@ fn inspect(
         None => sysprep::prepare(&mut vm, &os, &profile, &mut metadata, plan, reporter)?,
         Some(_) => (Vec::new(), None),
     };
+    mount::serve(&vm, &os, plan, reporter, cancel)?;
     cancel.check()?;
     let step = begin_step(reporter, "Shutting down helper VM", None);
     vm.shutdown()?;

@@ -23,6 +23,7 @@ use super::{AppEvent, UiOptions};
 use crate::guest::OsInfo;
 use crate::guest::metadata::Metadata;
 use crate::plan::{Plan, Request};
+use crate::progress::Event;
 
 /// Exit code of a UI left with Ctrl-C or a signal.
 pub const EXIT_INTERRUPTED: u8 = 130;
@@ -67,6 +68,8 @@ pub enum Screen {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     pub source: PathBuf,
+    /// The source's qemu format.
+    pub format: String,
     pub os: Option<OsInfo>,
     pub metadata: Metadata,
     /// The size the image will have, in bytes.
@@ -88,6 +91,10 @@ pub struct App {
     pub stack: Vec<Screen>,
     pub session: Option<Session>,
     pub edits: Edits,
+    /// System preparation choices (Customize → Sysprep).
+    pub sysprep: super::sysprep::Choices,
+    /// The session's overlay and the running Mount (Customize → Mount).
+    pub mount: super::mount::MountState,
     pub answers: Answers,
     /// The clouds the wizard offers, read from kamaki's configuration when
     /// the wizard first needs them.
@@ -112,6 +119,8 @@ impl App {
             stack: Vec::new(),
             session: None,
             edits: Edits::default(),
+            sysprep: Default::default(),
+            mount: Default::default(),
             answers: Answers::default(),
             clouds: None,
             cloud: Default::default(),
@@ -151,6 +160,9 @@ impl App {
                 {
                     self.log.push(line);
                 }
+                if let Event::Mounted(dir) = ev {
+                    self.on_mounted(dir);
+                }
             }
             AppEvent::JobDone(kind, result) => self.on_job_done(kind, result),
             AppEvent::CloudDone(result) => {
@@ -174,7 +186,13 @@ impl App {
         if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
             // As in snf-mkimage: stop, clean up, leave. A running step is
             // told to stop and the UI leaves when it has cleaned up, so
-            // the screen says what is happening meanwhile.
+            // the screen says what is happening meanwhile (a screen a
+            // job put over its view, as Mount's, goes).
+            if self.job.is_some() && self.stack.iter().any(|s| matches!(s, Screen::Running(_))) {
+                while !matches!(self.stack.last(), Some(Screen::Running(_))) {
+                    self.stack.pop();
+                }
+            }
             if let (Some(job), Some(Screen::Running(view))) = (&self.job, self.stack.last_mut()) {
                 job.cancel.cancel();
                 view.cancelling = true;
@@ -274,6 +292,8 @@ impl App {
 
     /// Start initialization on `media`: snapshot, helper VM, inspection.
     pub fn open_media(&mut self, media: &Path) {
+        // A new start: the session's overlay goes.
+        self.mount = Default::default();
         let request = Request {
             source: media.to_owned(),
             print_metadata: true,
@@ -305,6 +325,10 @@ impl App {
     }
 
     fn on_job_done(&mut self, kind: JobKind, result: JobResult) {
+        let listing = match self.stack.last() {
+            Some(Screen::Running(view)) => view.listing.clone(),
+            _ => String::new(),
+        };
         if !self.finish_job(result.as_ref().err()) {
             return;
         }
@@ -314,6 +338,8 @@ impl App {
             JobKind::Extract => self.on_extracted(result),
             JobKind::Upload => self.on_uploaded(result),
             JobKind::Cloud => {}
+            JobKind::Preview => self.on_previewed(result, listing),
+            JobKind::Mount => self.on_mount_done(result),
         }
     }
 
@@ -348,8 +374,10 @@ impl App {
         let unsupported = outcome.metadata.get("UNSUPPORTED").cloned();
         self.stack.clear();
         self.edits = Edits::default();
+        self.sysprep = Default::default();
         self.session = Some(Session {
             source: outcome.source.path.clone(),
+            format: outcome.source.format.clone(),
             os: outcome.os.clone(),
             metadata: outcome.metadata.clone(),
             size: outcome.size,
@@ -403,7 +431,8 @@ impl App {
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect(),
             unset: self.edits.unset.iter().cloned().collect(),
-            ..self.base_request(&session.source)
+            sysprep: self.sysprep_request(),
+            ..self.base_request(&self.work_source()?)
         })
     }
 

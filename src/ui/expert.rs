@@ -1,6 +1,7 @@
 //! Expert mode: the main menu and its submenus (Customize → Properties and
-//! Exclude, Extract, Log, Reset, Help). Each answer either edits the
-//! session's pending changes or starts a run of the pipeline.
+//! Exclude here, the other Customize entries in their own modules; Extract,
+//! Log, Reset, Help). Each answer either edits the session's pending
+//! changes or starts a run of the pipeline.
 
 use std::path::PathBuf;
 
@@ -14,6 +15,12 @@ use crate::guest::metadata::validate_key;
 pub enum Tag {
     Main,
     Customize,
+    /// The system preparation screens.
+    Sysprep(super::sysprep::Tag),
+    /// "The guest is mounted on DIR".
+    Mounted,
+    /// `--no-snapshot`: mount the original media?
+    ConfirmMountOriginal,
     Properties,
     /// Editing the value of this property.
     PropertyValue(String),
@@ -130,13 +137,10 @@ impl App {
                     )),
                 }
             }
-            (Tag::Customize, Screen::Menu(t, menu)) if reply == Reply::Button(0) => {
-                let choice = menu.current().map(str::to_owned);
-                self.push(Screen::Menu(t, menu));
-                match choice.as_deref() {
-                    Some("Properties") => self.open_properties(),
-                    _ => self.open_exclude(),
-                }
+            (Tag::Customize, Screen::Menu(_, menu)) => self.on_customize(menu, reply),
+            (Tag::Sysprep(tag), screen) => self.on_sysprep(tag, screen, reply),
+            (tag @ (Tag::Mounted | Tag::ConfirmMountOriginal), _) => {
+                self.on_mount_reply(tag, reply)
             }
             (Tag::Properties, Screen::Menu(_, menu)) => self.on_properties(&menu, reply),
             (tag, Screen::Input(t, input)) if reply == Reply::Button(0) => {
@@ -177,17 +181,7 @@ impl App {
 
     fn on_main(&mut self, choice: &str) {
         match choice {
-            "Customize" => self.expert(Tag::Customize, |t| {
-                Screen::Menu(t, Menu::new(
-                    "Image Customization Menu",
-                    "Choose one of the following or press <Back> to go back.",
-                    items(&[
-                        ("Properties", "View & modify image properties"),
-                        ("Exclude", "Exclude various deployment tasks from running"),
-                    ]),
-                    &["Select", "Back"],
-                ))
-            }),
+            "Customize" => self.open_customize(),
             "Register" => self.open_register(),
             "Extract" => {
                 let (os_type, distro) = self.os_names();
@@ -214,7 +208,7 @@ impl App {
         }
     }
 
-    fn open_properties(&mut self) {
+    pub(super) fn open_properties(&mut self) {
         let items = self.metadata().into_iter().collect();
         self.expert(Tag::Properties, |t| {
             Screen::Menu(
@@ -338,7 +332,7 @@ impl App {
         Ok(())
     }
 
-    fn open_exclude(&mut self) {
+    pub(super) fn open_exclude(&mut self) {
         if self
             .session
             .as_ref()

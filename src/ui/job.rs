@@ -32,6 +32,10 @@ pub enum JobKind {
     Upload,
     /// A cloud task with no pipeline run (see [`Job::spawn_cloud`]).
     Cloud,
+    /// Sysprep's dry-run preview.
+    Preview,
+    /// Customize → Mount.
+    Mount,
 }
 
 /// What a cloud task answers.
@@ -134,6 +138,8 @@ pub struct RunView {
     /// The open step's progress: done, total, unit.
     pub gauge: Option<(u64, u64, Unit)>,
     pub cancelling: bool,
+    /// Every listing the run printed (a dry run's), as it came.
+    pub listing: String,
 }
 
 impl RunView {
@@ -169,9 +175,11 @@ impl RunView {
                 Some(self.lines[line].clone())
             }
             Event::Listing(text) => {
+                self.listing.push_str(text);
                 self.lines.extend(text.lines().map(str::to_owned));
                 Some(text.clone())
             }
+            Event::Mounted(dir) => self.push(format!("The guest is mounted on {}", dir.display())),
             Event::Metadata(_) => None,
         }
     }

@@ -10,9 +10,14 @@
 pub mod accounts;
 pub mod app;
 pub mod browser;
+pub mod customize;
+#[cfg(test)]
+mod customize_tests;
 pub mod expert;
 pub mod form;
 pub mod job;
+pub mod mount;
+pub mod sysprep;
 pub mod register;
 #[cfg(test)]
 mod register_tests;

@@ -31,6 +31,7 @@ pub(super) fn session() -> Session {
     }
     Session {
         source: PathBuf::from("/images/debian.qcow2"),
+        format: "qcow2".into(),
         os: Some(OsInfo {
             os_type: "linux".into(),
             distro: "debian".into(),
@@ -192,7 +193,10 @@ fn expert_properties_add_edit_delete() {
     a.open_expert();
     press(&mut a, &[KeyCode::Enter]);
     snapshot("expert_customize", &a);
-    press(&mut a, &[KeyCode::Enter]);
+    press(
+        &mut a,
+        &[KeyCode::Down, KeyCode::Down, KeyCode::Down, KeyCode::Enter],
+    );
     snapshot("expert_properties", &a);
     // Add: a bad name is refused with the -m rule, a good one upper-cased.
     press(&mut a, &[KeyCode::Tab, KeyCode::Enter]);
@@ -235,7 +239,7 @@ fn expert_properties_add_edit_delete() {
 fn expert_exclude_tasks() {
     let mut a = app();
     a.open_expert();
-    press(&mut a, &[KeyCode::Enter, KeyCode::Down, KeyCode::Enter]);
+    press(&mut a, &[KeyCode::Enter, KeyCode::End, KeyCode::Enter]);
     assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::Exclude)));
     snapshot("expert_exclude", &a);
     // Untick the swap task (linux), then OK.
@@ -322,7 +326,7 @@ fn unsupported_media_goes_to_expert_with_everything_excluded() {
     press(&mut a, &[KeyCode::Enter]);
     assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::Main)));
     assert_eq!(a.metadata()["EXCLUDE_ALL_TASKS"], "yes");
-    press(&mut a, &[KeyCode::Enter, KeyCode::Down, KeyCode::Enter]);
+    press(&mut a, &[KeyCode::Enter, KeyCode::End, KeyCode::Enter]);
     assert!(screen_text(&a).contains("Every deployment task is excluded"));
 }
 

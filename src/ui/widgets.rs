@@ -365,12 +365,14 @@ impl Widget for &Checklist {
         Paragraph::new(self.text.as_str())
             .wrap(Wrap { trim: true })
             .render(text, buf);
+        // Long names do not push every description out of the box.
         let width = self
             .items
             .iter()
             .map(|(n, _, _)| n.len())
             .max()
-            .unwrap_or(0);
+            .unwrap_or(0)
+            .min(32);
         let items: Vec<ListItem> = self
             .items
             .iter()

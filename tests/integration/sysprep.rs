@@ -43,7 +43,7 @@ fn sysprep_args(keys: &Path) -> Vec<String> {
 /// Dump `COMPARED` of the ext4 root filesystem at `offset` in a raw image
 /// into `into` (debugfs: no mount, no helper VM) and describe every entry:
 /// path → md5 (regular files), link target, or `(dir)`.
-fn tree(image: &Path, offset: u64, into: &Path) -> BTreeMap<String, String> {
+pub(crate) fn tree(image: &Path, offset: u64, into: &Path) -> BTreeMap<String, String> {
     std::fs::create_dir_all(into).unwrap();
     let cmds = into.with_extension("cmds");
     let text: String = COMPARED
@@ -96,14 +96,14 @@ fn differences(a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) -> Ve
         .collect()
 }
 
-fn read(root: &Path, path: &str) -> String {
+pub(crate) fn read(root: &Path, path: &str) -> String {
     let p = root.join(path.trim_start_matches('/'));
     String::from_utf8_lossy(&std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
         .into_owned()
 }
 
 /// The byte offset of the root filesystem in a fixture's layout.
-fn root_offset(facts: &Value) -> u64 {
+pub(crate) fn root_offset(facts: &Value) -> u64 {
     let root = facts["root_partition"].as_u64().unwrap();
     let part = facts["partitions"]
         .as_array()

@@ -178,7 +178,7 @@ fn expert_extract_and_wizard_in_a_terminal() {
     let ui = start_ui(tmp.path(), &src, work.path());
     ui.keys(&["Right", "Enter"]);
     ui.wait_for("Image Creator (snf-image-creator", Duration::from_secs(10));
-    ui.keys(&["Enter", "Enter", "Tab", "Enter"]);
+    ui.keys(&["Enter", "Down", "Down", "Down", "Enter", "Tab", "Enter"]);
     ui.wait_for("Name (letters, digits and _)", Duration::from_secs(10));
     ui.text("build_id");
     ui.keys(&["Enter"]);
@@ -345,4 +345,97 @@ fn register_upload_register_info_save() {
     assert_empty_dir(tmp.path());
     drop(ui);
     assert_no_process_mentions(&tmp.path().to_string_lossy());
+}
+
+/// The directory the Mount screen names (under the UI's `--tmpdir`).
+fn mounted_dir(screen: &str, tmp: &Path) -> PathBuf {
+    let prefix = tmp.to_str().unwrap();
+    let line = screen
+        .lines()
+        .find(|l| l.contains(prefix) && l.contains("/guest"))
+        .unwrap_or_else(|| panic!("no mount point on the screen:\n{screen}"));
+    let start = line.find(prefix).unwrap();
+    let path: String = line[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '│')
+        .collect();
+    PathBuf::from(path)
+}
+
+/// Expert Sysprep (one default task unticked, one parameter set), then
+/// Mount (a file written into the mounted guest from outside), then
+/// Extract: the image carries the choices and the file. Then Mount again
+/// and Ctrl-C: the source is untouched and nothing is left behind (mount,
+/// session overlay, processes).
+#[test]
+fn expert_sysprep_and_mount_then_extract() {
+    let (src, facts) = fixture("debian-gpt.qcow2");
+    let before = sha256_file(&src);
+    let (work, tmp, out) = (scratch(), scratch(), scratch());
+    let ui = start_ui(tmp.path(), &src, work.path());
+    ui.keys(&["Right", "Enter"]);
+    ui.wait_for("Image Creator (snf-image-creator", Duration::from_secs(10));
+    // Customize → Sysprep: untick cleanup-tmp; bootmenu_timeout=3.
+    ui.keys(&["Enter", "Down", "Down", "Enter"]);
+    ui.wait_for("[X] cleanup-tmp", Duration::from_secs(10));
+    ui.keys(&["Down", "Space", "Tab", "Tab", "Enter"]);
+    ui.wait_for("System Preparation Parameters", Duration::from_secs(10));
+    ui.keys(&["Down", "Enter"]);
+    ui.wait_for("Parameter bootmenu_timeout", Duration::from_secs(10));
+    ui.keys(&["C-u"]);
+    ui.text("3");
+    ui.keys(&["Enter"]);
+    ui.wait_for("bootmenu_timeout    3", Duration::from_secs(10));
+    ui.keys(&["Tab", "Enter"]);
+    ui.wait_for("[ ] cleanup-tmp", Duration::from_secs(10));
+    ui.keys(&["BTab", "BTab", "Enter"]);
+    ui.wait_for("Image Customization Menu", Duration::from_secs(10));
+    // Mount, write a file into the guest from outside, unmount.
+    ui.keys(&["Up", "Up", "Enter"]);
+    ui.wait_for("< Unmount >", LAUNCH);
+    let dir = mounted_dir(&ui.screen(), tmp.path());
+    assert!(
+        dir.join("etc/hostname").is_file(),
+        "{} does not hold the guest",
+        dir.display()
+    );
+    std::fs::write(dir.join("etc/written-through-mount"), "from the host\n").unwrap();
+    ui.keys(&["Enter"]);
+    ui.wait_for("The guest was unmounted", Duration::from_secs(120));
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+    assert!(!mounts.contains(tmp.path().to_str().unwrap()), "{mounts}");
+    // Back to the main menu, Extract.
+    ui.keys(&["Enter", "Escape", "Down", "Down", "Enter", "C-u"]);
+    let image = out.path().join("custom.diskdump");
+    ui.text(image.to_str().unwrap());
+    ui.keys(&["Enter"]);
+    ui.wait_for("The image was extracted", LAUNCH);
+    // Mount again and leave with Ctrl-C: unmounted, overlay deleted.
+    ui.keys(&["Enter", "Up", "Up", "Enter"]);
+    ui.wait_for("Image Customization Menu", Duration::from_secs(10));
+    ui.keys(&["Enter"]);
+    ui.wait_for("< Unmount >", LAUNCH);
+    ui.keys(&["C-c"]);
+    assert_eq!(ui.exit_code(Duration::from_secs(120)), 130);
+    drop(ui);
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+    assert!(!mounts.contains(tmp.path().to_str().unwrap()), "{mounts}");
+    assert_exported(&image);
+    assert_empty_dir(tmp.path());
+    assert_no_process_mentions(&tmp.path().to_string_lossy());
+    assert_eq!(sha256_file(&src), before, "the source changed");
+
+    let files = work.path().join("tree");
+    let t = crate::sysprep::tree(&image, crate::sysprep::root_offset(facts), &files);
+    assert!(t.contains_key("/tmp/junk.txt"), "cleanup-tmp ran");
+    assert!(
+        !t.contains_key("/var/cache/man/index.db"),
+        "cleanup-cache did not run"
+    );
+    let grub = crate::sysprep::read(&files, "/etc/default/grub");
+    assert!(grub.contains("GRUB_TIMEOUT=3\n"), "{grub}");
+    assert_eq!(
+        crate::sysprep::read(&files, "/etc/written-through-mount"),
+        "from the host\n"
+    );
 }

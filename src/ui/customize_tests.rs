@@ -1,0 +1,275 @@
+//! The Customize entries added to expert mode (Sysprep, Mount, VirtIO):
+//! their screens at 80×24 and key sequences through them. Jobs are not
+//! started here; their progress events and ends are fed in as a job would
+//! send them.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::app::{Screen, Tag};
+use super::expert::Tag as ExpertTag;
+use super::job::{JobKind, RunView};
+use super::sysprep::Tag as SysprepTag;
+use super::tests::{app, press, screen_text, snapshot, top_tag, type_text};
+use super::{App, AppEvent};
+use crate::pipeline::Outcome;
+use crate::progress::Event;
+use crate::sysprep::TaskOutcome;
+use crate::sysprep::report::{Planned, dry_run_text};
+
+fn sysprep_tag(t: SysprepTag) -> Option<Tag> {
+    Some(Tag::Expert(ExpertTag::Sysprep(t)))
+}
+
+/// Expert → Customize → the entry at `index`.
+fn customize(a: &mut App, index: usize) {
+    a.open_expert();
+    press(a, &[KeyCode::Enter]);
+    press(a, &vec![KeyCode::Down; index]);
+    press(a, &[KeyCode::Enter]);
+}
+
+fn ctrl_u(a: &mut App) {
+    a.on_event(AppEvent::Key(KeyEvent::new(
+        KeyCode::Char('u'),
+        KeyModifiers::CONTROL,
+    )));
+}
+
+/// What a finished job hands back, enough for the screens.
+fn outcome() -> Box<Outcome> {
+    Box::new(Outcome {
+        source: crate::media::Source {
+            path: PathBuf::from("/images/debian.qcow2"),
+            kind: crate::media::source::SourceKind::File,
+            format: "qcow2".into(),
+            size: 2 << 30,
+        },
+        os: None,
+        metadata: Default::default(),
+        size: 2 << 30,
+        digests: None,
+        written: Vec::new(),
+        tasks: Vec::new(),
+        image: None,
+        shrink: None,
+    })
+}
+
+#[test]
+fn customize_menu_in_the_original_order() {
+    let mut a = app();
+    a.open_expert();
+    press(&mut a, &[KeyCode::Enter]);
+    assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::Customize)));
+    snapshot("customize_menu", &a);
+    let text = screen_text(&a);
+    let at = |w: &str| text.find(w).unwrap();
+    assert!(at("Mount") < at("VirtIO") && at("VirtIO") < at("Sysprep"));
+    assert!(at("Sysprep") < at("Properties") && at("Properties") < at("Exclude"));
+}
+
+#[test]
+fn sysprep_untick_and_parameter_reach_the_extract_request() {
+    let mut a = app();
+    customize(&mut a, 2);
+    assert_eq!(top_tag(&a), sysprep_tag(SysprepTag::Tasks));
+    snapshot("sysprep_tasks", &a);
+    // Untick cleanup-tmp (the second task), then Params.
+    press(&mut a, &[KeyCode::Down, KeyCode::Char(' ')]);
+    press(&mut a, &[KeyCode::Tab, KeyCode::Tab, KeyCode::Enter]);
+    assert_eq!(top_tag(&a), sysprep_tag(SysprepTag::Params));
+    snapshot("sysprep_params", &a);
+    // bootmenu_timeout is the second parameter.
+    press(&mut a, &[KeyCode::Down, KeyCode::Enter]);
+    let param = sysprep_tag(SysprepTag::Param("bootmenu_timeout".into()));
+    assert_eq!(top_tag(&a), param);
+    snapshot("sysprep_param_input", &a);
+    // Refused as --sysprep-param refuses it; the field stays.
+    ctrl_u(&mut a);
+    type_text(&mut a, "0");
+    press(&mut a, &[KeyCode::Enter]);
+    assert_eq!(top_tag(&a), Some(Tag::Notice));
+    snapshot("sysprep_param_rejected", &a);
+    assert!(screen_text(&a).contains("`0` is not a positive integer"));
+    press(&mut a, &[KeyCode::Enter]);
+    assert_eq!(top_tag(&a), param);
+    press(&mut a, &[KeyCode::Backspace]);
+    type_text(&mut a, "3");
+    press(&mut a, &[KeyCode::Enter]);
+    assert_eq!(top_tag(&a), sysprep_tag(SysprepTag::Params));
+    assert!(screen_text(&a).contains("bootmenu_timeout    3"));
+    // Back to the checklist, OK.
+    press(&mut a, &[KeyCode::Tab, KeyCode::Enter]);
+    press(
+        &mut a,
+        &[KeyCode::BackTab, KeyCode::BackTab, KeyCode::Enter],
+    );
+    assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::Customize)));
+    let r = a.export_request(Path::new("/tmp/x.diskdump")).unwrap();
+    assert_eq!(r.sysprep.disable, vec!["cleanup-tmp".to_string()]);
+    assert!(r.sysprep.enable.is_empty());
+    assert_eq!(r.sysprep.params, vec!["bootmenu_timeout=3".to_string()]);
+    assert!(!r.sysprep.dry_run);
+    // The request goes through the same validation as the command line.
+    let opts = r.sysprep.validate().unwrap();
+    assert_eq!(opts.params.int("bootmenu_timeout"), 3);
+    assert_eq!(opts.selection.disable, vec!["cleanup-tmp".to_string()]);
+    // The checklist shows the choices when opened again.
+    press(&mut a, &[KeyCode::Enter]);
+    assert!(screen_text(&a).contains("[ ] cleanup-tmp"));
+    assert!(screen_text(&a).contains("[X] cleanup-cache"));
+}
+
+#[test]
+fn sysprep_back_drops_unsaved_ticks_and_default_value_is_dropped() {
+    let mut a = app();
+    customize(&mut a, 2);
+    press(&mut a, &[KeyCode::Char(' '), KeyCode::Esc]);
+    assert!(a.sysprep.tasks.is_empty());
+    // Ticking an off-by-default task enables it.
+    press(&mut a, &[KeyCode::Enter]);
+    press(&mut a, &[KeyCode::Down, KeyCode::Down, KeyCode::Down]);
+    press(&mut a, &[KeyCode::Char(' '), KeyCode::Enter]);
+    let r = a.export_request(Path::new("/tmp/x.diskdump")).unwrap();
+    assert_eq!(r.sysprep.enable, vec!["cleanup-mail".to_string()]);
+    // A parameter set back to its default is not passed on.
+    press(
+        &mut a,
+        &[KeyCode::Enter, KeyCode::Tab, KeyCode::Tab, KeyCode::Enter],
+    );
+    press(&mut a, &[KeyCode::Down, KeyCode::Down, KeyCode::Enter]);
+    ctrl_u(&mut a);
+    type_text(&mut a, "/sbin/poweroff");
+    press(&mut a, &[KeyCode::Enter]);
+    assert_eq!(a.sysprep.params["powerbtn_action"], "/sbin/poweroff");
+    press(&mut a, &[KeyCode::Enter, KeyCode::Tab, KeyCode::Enter]);
+    assert!(a.sysprep.params.is_empty(), "Default drops the value");
+}
+
+#[test]
+fn sysprep_help_describes_the_task_under_the_cursor() {
+    let mut a = app();
+    customize(&mut a, 2);
+    press(&mut a, &[KeyCode::Down]);
+    for _ in 0..3 {
+        press(&mut a, &[KeyCode::Tab]);
+    }
+    press(&mut a, &[KeyCode::Enter]);
+    assert_eq!(top_tag(&a), sysprep_tag(SysprepTag::Help));
+    snapshot("sysprep_help", &a);
+    let text = screen_text(&a);
+    assert!(text.contains("cleanup-tmp: Removing files under /tmp and /var/tmp"));
+    press(&mut a, &[KeyCode::Enter]);
+    assert_eq!(top_tag(&a), sysprep_tag(SysprepTag::Tasks));
+}
+
+#[test]
+fn sysprep_preview_shows_the_dry_run_listing() {
+    let mut a = app();
+    customize(&mut a, 2);
+    press(&mut a, &[KeyCode::Down, KeyCode::Char(' '), KeyCode::Enter]);
+    let r = a.preview_request().unwrap();
+    assert!(r.sysprep.dry_run && r.outfile.is_none());
+    assert_eq!(r.sysprep.disable, vec!["cleanup-tmp".to_string()]);
+    assert!(r.validate().is_err(), "the made-up source does not exist");
+    // As the job would report it.
+    a.push(Screen::Running(RunView::new("System Preparation Preview")));
+    let listing = dry_run_text(&[TaskOutcome {
+        name: "cleanup-cache",
+        message: "Removing files under /var/cache",
+        changes: vec![Planned {
+            action: "delete",
+            path: "/var/cache/man/index.db".into(),
+            bytes: 3 << 20,
+        }],
+        freed: 3 << 20,
+        duration: Duration::from_millis(3),
+    }]);
+    a.on_event(AppEvent::Progress(Event::Listing(listing)));
+    a.on_event(AppEvent::JobDone(JobKind::Preview, Ok(outcome())));
+    assert_eq!(top_tag(&a), sysprep_tag(SysprepTag::Preview));
+    snapshot("sysprep_preview", &a);
+    assert!(screen_text(&a).contains("/var/cache/man/index.db"));
+}
+
+#[test]
+fn sysprep_is_not_offered_for_unsupported_media() {
+    let mut a = app();
+    if let Some(s) = &mut a.session {
+        s.unsupported = Some("the media contains logical volumes".into());
+    }
+    customize(&mut a, 2);
+    assert_eq!(top_tag(&a), Some(Tag::Notice));
+    assert!(screen_text(&a).contains("not offered for unsupported media"));
+}
+
+#[test]
+fn mount_screen_and_its_end() {
+    let mut a = app();
+    a.open_expert();
+    press(&mut a, &[KeyCode::Enter]);
+    // The job's view, then its "mounted" event.
+    a.push(Screen::Running(RunView::new("Mount")));
+    let dir = PathBuf::from("/var/tmp/.snf_image_creator.Ab12Cd/guest");
+    a.on_event(AppEvent::Progress(Event::Mounted(dir)));
+    assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::Mounted)));
+    snapshot("mount_mounted", &a);
+    press(&mut a, &[KeyCode::Enter]);
+    assert!(matches!(a.stack.last(), Some(Screen::Running(_))));
+    a.on_event(AppEvent::JobDone(JobKind::Mount, Ok(outcome())));
+    assert!(screen_text(&a).contains("The guest was unmounted"));
+    press(&mut a, &[KeyCode::Enter]);
+    assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::Customize)));
+}
+
+#[test]
+fn mount_warns_before_changing_the_original() {
+    let mut a = app();
+    a.opts.no_snapshot = true;
+    customize(&mut a, 0);
+    assert_eq!(
+        top_tag(&a),
+        Some(Tag::Expert(ExpertTag::ConfirmMountOriginal))
+    );
+    assert!(screen_text(&a).contains("changes the ORIGINAL media"));
+    press(&mut a, &[KeyCode::Enter]);
+    assert!(a.job.is_none(), "No is the default");
+}
+
+#[test]
+fn later_runs_start_from_the_session_overlay() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = dir.path().join("disk.raw");
+    std::fs::write(&original, vec![0u8; 1 << 20]).unwrap();
+    let mut a = app();
+    if let Some(s) = &mut a.session {
+        s.source = original.clone();
+        s.format = "raw".into();
+    }
+    a.opts.tmpdir = Some(dir.path().to_owned());
+    let scratch =
+        crate::pipeline::mount::SessionOverlay::create(&original, "raw", Some(dir.path()), true)
+            .unwrap();
+    let overlay = scratch.overlay().unwrap().to_owned();
+    a.mount.scratch = Some(scratch);
+    let r = a.export_request(Path::new("/tmp/x.diskdump")).unwrap();
+    assert_eq!(r.source, overlay);
+    assert!(!r.no_snapshot, "snapshotted as usual");
+    assert!(a.status_line().contains(original.to_str().unwrap()));
+    drop(a);
+    assert!(!overlay.exists(), "leaving removes the overlay");
+}
+
+#[test]
+fn virtio_says_linux_needs_none() {
+    let mut a = app();
+    customize(&mut a, 1);
+    assert_eq!(top_tag(&a), Some(Tag::Notice));
+    snapshot("virtio_notice", &a);
+    let text = screen_text(&a);
+    assert!(text.contains("VirtIO drivers are needed by Windows guests only; Linux has"));
+    assert!(text.contains("them built in."));
+}
