@@ -64,6 +64,17 @@ impl BlockStore for LocalBackend {
     fn put_block(&self, data: &[u8]) -> Result<String, CloudError> {
         self.store()?.put_block(data)
     }
+
+    fn missing(
+        &self,
+        _name: &str,
+        hashes: &[String],
+        _block_size: u64,
+        _content_type: &str,
+    ) -> Result<Vec<String>, CloudError> {
+        let s = self.store()?;
+        Ok(hashes.iter().filter(|h| !s.has_block(h)).cloned().collect())
+    }
 }
 
 impl CloudBackend for LocalBackend {
@@ -83,6 +94,17 @@ impl CloudBackend for LocalBackend {
     fn upload(&self, file: &Path, name: &str, r: &dyn Reporter) -> Result<Uploaded, CloudError> {
         let t = transfer::upload_file(self, file, name, "application/octet-stream", r)?;
         self.uploaded(name, t)
+    }
+
+    fn upload_md5(
+        &self,
+        file: &Path,
+        name: &str,
+        r: &dyn Reporter,
+    ) -> Result<(Uploaded, String), CloudError> {
+        let (t, md5) =
+            transfer::upload_file_md5(self, file, name, "application/octet-stream", r, true)?;
+        Ok((self.uploaded(name, t)?, md5.unwrap_or_default()))
     }
 
     fn upload_bytes(

@@ -16,6 +16,7 @@ pub mod http;
 pub mod ids;
 pub mod images;
 pub mod local;
+pub mod onepass;
 pub mod plankton;
 pub mod request;
 pub mod s3;
@@ -126,6 +127,25 @@ pub trait CloudBackend: Send + Sync {
     fn exists(&self, name: &str) -> Result<bool, CloudError>;
     /// Upload a file, sending only what the cloud does not have.
     fn upload(&self, file: &Path, name: &str, r: &dyn Reporter) -> Result<Uploaded, CloudError>;
+    /// Upload a file as [`CloudBackend::upload`] does, and compute its MD5
+    /// (for the `.md5sum` side file). This default reads the file for the
+    /// MD5 on another thread while the upload runs; the block-store
+    /// backends compute it in their single pass over the file.
+    fn upload_md5(
+        &self,
+        file: &Path,
+        name: &str,
+        r: &dyn Reporter,
+    ) -> Result<(Uploaded, String), CloudError> {
+        std::thread::scope(|s| {
+            let md5 = s.spawn(|| onepass::md5_file(file));
+            let uploaded = self.upload(file, name, r);
+            let md5 = md5
+                .join()
+                .unwrap_or_else(|_| Err(CloudError::Protocol("the MD5 thread failed".into())));
+            Ok((uploaded?, md5?))
+        })
+    }
     /// Upload a small file held in memory.
     fn upload_bytes(
         &self,

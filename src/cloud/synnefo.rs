@@ -249,6 +249,18 @@ impl CloudBackend for SynnefoBackend {
         self.uploaded(name, t?)
     }
 
+    fn upload_md5(
+        &self,
+        file: &Path,
+        name: &str,
+        r: &dyn Reporter,
+    ) -> Result<(Uploaded, String), CloudError> {
+        let t = transfer::upload_file_md5(self, file, name, "application/octet-stream", r, true);
+        self.report_notes(r);
+        let (t, md5) = t?;
+        Ok((self.uploaded(name, t)?, md5.unwrap_or_default()))
+    }
+
     fn upload_bytes(
         &self,
         name: &str,

@@ -6,13 +6,13 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use super::error::CloudError;
 use super::hashmap::{self, BLOCK_HASH, Hashmap};
+use super::onepass::{self, Dest, Source};
 use crate::progress::{Reporter, Unit, begin_step};
 
 /// How many blocks are sent at once.
@@ -38,7 +38,36 @@ pub trait BlockStore: Sync {
     fn offer(&self, name: &str, map: &Hashmap, content_type: &str) -> Result<Offer, CloudError>;
     /// Store one block; returns its hash as the store computed it.
     fn put_block(&self, data: &[u8]) -> Result<String, CloudError>;
+    /// Which of `hashes` (blocks of `block_size`) the store lacks. The
+    /// default offers them as a hashmap for `name` with one more block
+    /// that cannot exist, so the store lists what it lacks and never
+    /// creates the object.
+    fn missing(
+        &self,
+        name: &str,
+        hashes: &[String],
+        block_size: u64,
+        content_type: &str,
+    ) -> Result<Vec<String>, CloudError> {
+        let mut probe = hashes.to_vec();
+        probe.push(NO_SUCH_BLOCK.to_owned());
+        let map = Hashmap {
+            block_size,
+            block_hash: BLOCK_HASH.into(),
+            bytes: probe.len() as u64 * block_size,
+            hashes: probe,
+        };
+        match self.offer(name, &map, content_type)? {
+            Offer::Missing(m) => Ok(m.into_iter().filter(|h| h != NO_SUCH_BLOCK).collect()),
+            Offer::Created(_) => Err(CloudError::Protocol(format!(
+                "the server claims a block no data hashes to, offering {name}"
+            ))),
+        }
+    }
 }
+
+/// A block hash no data has (a SHA-256 preimage of all zeros is unknown).
+const NO_SUCH_BLOCK: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// What an upload did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +80,7 @@ pub struct Transfer {
     pub blocks_sent: usize,
 }
 
-/// Upload a file as `name`, reporting the original's three steps.
+/// Upload a file as `name`, reporting the original's two steps.
 pub fn upload_file(
     store: &dyn BlockStore,
     file: &Path,
@@ -59,36 +88,67 @@ pub fn upload_file(
     content_type: &str,
     reporter: &dyn Reporter,
 ) -> Result<Transfer, CloudError> {
+    upload_file_md5(store, file, name, content_type, reporter, false).map(|(t, _)| t)
+}
+
+/// Upload a file as `name`, and, when `want_md5`, compute its MD5 in the
+/// same pass. The first step hashes the file and sends the blocks the
+/// store lacks as it goes ([`onepass`]); the second offers the hashmap
+/// and sends whatever is still missing, in bounded rounds.
+pub fn upload_file_md5(
+    store: &dyn BlockStore,
+    file: &Path,
+    name: &str,
+    content_type: &str,
+    reporter: &dyn Reporter,
+    want_md5: bool,
+) -> Result<(Transfer, Option<String>), CloudError> {
     let (block_size, algo) = store.prepare()?;
     check_algo(&algo)?;
-    let size = std::fs::metadata(file)
+    let handle = File::open(file).map_err(|e| CloudError::io("opening", file, e))?;
+    let size = handle
+        .metadata()
         .map_err(|e| CloudError::io("reading the size of", file, e))?
         .len();
+    let src = Source {
+        file: &handle,
+        path: file,
+        size,
+        block_size,
+    };
     let step = begin_step(
         reporter,
         "(1/2)  Calculating block hashes",
         Some((size, Unit::Bytes)),
     );
-    let map = hashmap::hash_file(file, block_size, &|done| step.advance(done))?;
+    let dest = Dest {
+        store,
+        name,
+        content_type,
+        block_size,
+        senders: PARALLEL,
+        on_progress: &|done| step.advance(done),
+    };
+    let pass = onepass::run(&src, &dest, want_md5)?;
     step.done("done");
+    let map = Hashmap {
+        block_size,
+        block_hash: BLOCK_HASH.into(),
+        bytes: size,
+        hashes: pass.hashes,
+    };
     let step = begin_step(
         reporter,
         "(2/2)  Uploading missing blocks",
         Some((map.hashes.len() as u64, Unit::Items)),
     );
-    let source = File::open(file).map_err(|e| CloudError::io("opening", file, e))?;
-    let read = |index: usize, buf: &mut Vec<u8>| -> Result<(), CloudError> {
-        let off = index as u64 * block_size;
-        buf.resize((size - off).min(block_size) as usize, 0);
-        source
-            .read_exact_at(buf, off)
-            .map_err(|e| CloudError::io("reading", file, e))
-    };
-    let sent = sync(store, name, &map, content_type, &read, reporter, &|n| {
+    let read = |index: usize, buf: &mut Vec<u8>| src.read(index, buf);
+    let mut sent = sync(store, name, &map, content_type, &read, reporter, &|n| {
         step.advance(n)
     })?;
+    sent.blocks_sent += pass.sent;
     step.done(format!("{} of {} sent", sent.blocks_sent, sent.blocks));
-    Ok(sent)
+    Ok((sent, pass.md5))
 }
 
 /// Upload bytes held in memory (the small side files).
