@@ -15,8 +15,10 @@ pub mod hashmap;
 pub mod http;
 pub mod ids;
 pub mod images;
+pub mod keystone;
 pub mod local;
 pub mod onepass;
+pub mod parallel;
 pub mod plankton;
 pub mod request;
 pub mod s3;
@@ -106,6 +108,9 @@ pub struct Uploaded {
     pub location: String,
     pub transfer: Transfer,
 }
+
+/// What an upload answers.
+pub type UploadResult = Result<Uploaded, CloudError>;
 
 /// What to register an uploaded image as.
 #[derive(Debug, Clone, PartialEq)]

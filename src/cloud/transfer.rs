@@ -80,6 +80,18 @@ pub struct Transfer {
     pub blocks_sent: usize,
 }
 
+impl Transfer {
+    /// An object sent whole, in one piece (not as blocks).
+    pub fn whole(bytes: u64, hash: String) -> Transfer {
+        Transfer {
+            bytes,
+            hash,
+            blocks: 1,
+            blocks_sent: 1,
+        }
+    }
+}
+
 /// Upload a file as `name`, reporting the original's two steps.
 pub fn upload_file(
     store: &dyn BlockStore,
