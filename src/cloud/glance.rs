@@ -245,7 +245,7 @@ impl CloudBackend for GlanceBackend {
         Ok(v["images"].as_array().is_some_and(|a| !a.is_empty()))
     }
 
-    fn upload(&self, file: &Path, name: &str, r: &dyn Reporter) -> Result<Uploaded, CloudError> {
+    fn upload(&self, file: &Path, name: &str, r: &dyn Reporter) -> UploadResult {
         let id = self.create(name)?;
         if let Err(e) = self.put_file(&id, file, r) {
             self.delete(&id);

@@ -111,6 +111,9 @@ pub struct Uploaded {
 
 /// What an upload answers.
 pub type UploadResult = Result<Uploaded, CloudError>;
+/// What an upload that computes the file's MD5 answers: the object and
+/// the MD5 in hex.
+pub type Md5Upload = Result<(Uploaded, String), CloudError>;
 
 /// What to register an uploaded image as.
 #[derive(Debug, Clone, PartialEq)]
@@ -131,17 +134,12 @@ pub trait CloudBackend: Send + Sync {
     /// Whether an object of that name is in the container.
     fn exists(&self, name: &str) -> Result<bool, CloudError>;
     /// Upload a file, sending only what the cloud does not have.
-    fn upload(&self, file: &Path, name: &str, r: &dyn Reporter) -> Result<Uploaded, CloudError>;
+    fn upload(&self, file: &Path, name: &str, r: &dyn Reporter) -> UploadResult;
     /// Upload a file as [`CloudBackend::upload`] does, and compute its MD5
     /// (for the `.md5sum` side file). This default reads the file for the
     /// MD5 on another thread while the upload runs; the block-store
     /// backends compute it in their single pass over the file.
-    fn upload_md5(
-        &self,
-        file: &Path,
-        name: &str,
-        r: &dyn Reporter,
-    ) -> Result<(Uploaded, String), CloudError> {
+    fn upload_md5(&self, file: &Path, name: &str, r: &dyn Reporter) -> Md5Upload {
         std::thread::scope(|s| {
             let md5 = s.spawn(|| onepass::md5_file(file));
             let uploaded = self.upload(file, name, r);
@@ -152,13 +150,7 @@ pub trait CloudBackend: Send + Sync {
         })
     }
     /// Upload a small file held in memory.
-    fn upload_bytes(
-        &self,
-        name: &str,
-        data: &[u8],
-        content_type: &str,
-        r: &dyn Reporter,
-    ) -> Result<Uploaded, CloudError>;
+    fn upload_bytes(&self, name: &str, data: &[u8], ctype: &str, r: &dyn Reporter) -> UploadResult;
     /// Register an uploaded image.
     fn register(&self, object: &Uploaded, reg: &Registration) -> Result<RemoteImage, CloudError>;
     /// Make an object readable by everyone.

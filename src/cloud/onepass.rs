@@ -240,3 +240,90 @@ pub fn md5_file(path: &Path) -> Result<String, CloudError> {
         h.update(&buf[..n]);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::super::hashmap::{self, BLOCK_HASH, Hashmap, merkle};
+    use super::super::transfer::Offer;
+    use super::*;
+
+    /// An in-memory block store with Pithos' answers.
+    #[derive(Default)]
+    struct Memory {
+        blocks: Mutex<HashMap<String, Vec<u8>>>,
+        objects: Mutex<Vec<String>>,
+        puts: AtomicUsize,
+    }
+
+    impl BlockStore for Memory {
+        fn prepare(&self) -> Result<(u64, String), CloudError> {
+            Ok((4096, BLOCK_HASH.into()))
+        }
+
+        fn offer(&self, name: &str, map: &Hashmap, _: &str) -> Result<Offer, CloudError> {
+            let blocks = self.blocks.lock().unwrap();
+            let missing: Vec<String> = map
+                .hashes
+                .iter()
+                .filter(|h| !blocks.contains_key(*h))
+                .cloned()
+                .collect();
+            if missing.is_empty() {
+                self.objects.lock().unwrap().push(name.to_owned());
+                return Ok(Offer::Created(merkle(&map.hashes)));
+            }
+            Ok(Offer::Missing(missing))
+        }
+
+        fn put_block(&self, data: &[u8]) -> Result<String, CloudError> {
+            self.puts.fetch_add(1, Ordering::SeqCst);
+            let h = block_hash(data);
+            self.blocks.lock().unwrap().insert(h.clone(), data.to_vec());
+            Ok(h)
+        }
+    }
+
+    fn pass(store: &Memory, path: &Path) -> Pass {
+        let file = File::open(path).unwrap();
+        let src = Source {
+            file: &file,
+            path,
+            size: file.metadata().unwrap().len(),
+            block_size: 4096,
+        };
+        let dest = Dest {
+            store,
+            name: "obj",
+            content_type: "x",
+            block_size: 4096,
+            senders: 3,
+            on_progress: &|_| {},
+        };
+        run(&src, &dest, true).unwrap()
+    }
+
+    #[test]
+    fn one_pass_hashes_sends_each_missing_block_once_and_computes_the_md5() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        // 13 blocks: five distinct ones (one all zeros) and a short tail.
+        let mut data = Vec::new();
+        for i in [1u8, 2, 0, 1, 3, 0, 0, 2, 1, 4, 0, 1, 2] {
+            data.extend(std::iter::repeat_n(i, 4096));
+        }
+        data.extend(b"tail");
+        std::fs::write(&p, &data).unwrap();
+        let store = Memory::default();
+        let first = pass(&store, &p);
+        assert_eq!(first.hashes, hashmap::hash_bytes(&data, 4096).hashes);
+        assert_eq!(first.md5.unwrap(), hex(&Md5::digest(&data)));
+        assert_eq!(first.sent, 6);
+        assert_eq!(store.puts.load(Ordering::SeqCst), 6);
+        // The questions about missing blocks never create the object.
+        assert!(store.objects.lock().unwrap().is_empty());
+        assert_eq!(pass(&store, &p).sent, 0);
+        assert_eq!(store.puts.load(Ordering::SeqCst), 6);
+    }
+}

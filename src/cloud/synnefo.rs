@@ -17,7 +17,9 @@ use super::hashmap::{self, Hashmap};
 use super::http::{self, Http};
 use super::plankton::{image_from_headers, quote};
 use super::transfer::{self, BlockStore, Offer};
-use super::{CloudBackend, Registration, RemoteImage, Secret, Uploaded, images};
+use super::{
+    CloudBackend, Md5Upload, Registration, RemoteImage, Secret, UploadResult, Uploaded, images,
+};
 use crate::progress::Reporter;
 
 /// What authentication taught.
@@ -219,32 +221,21 @@ impl CloudBackend for SynnefoBackend {
         })
     }
 
-    fn upload(&self, file: &Path, name: &str, r: &dyn Reporter) -> Result<Uploaded, CloudError> {
+    fn upload(&self, file: &Path, name: &str, r: &dyn Reporter) -> UploadResult {
         let t = transfer::upload_file(self, file, name, "application/octet-stream", r);
         self.report_notes(r);
         self.uploaded(name, t?)
     }
 
-    fn upload_md5(
-        &self,
-        file: &Path,
-        name: &str,
-        r: &dyn Reporter,
-    ) -> Result<(Uploaded, String), CloudError> {
+    fn upload_md5(&self, file: &Path, name: &str, r: &dyn Reporter) -> Md5Upload {
         let t = transfer::upload_file_md5(self, file, name, "application/octet-stream", r, true);
         self.report_notes(r);
         let (t, md5) = t?;
         Ok((self.uploaded(name, t)?, md5.unwrap_or_default()))
     }
 
-    fn upload_bytes(
-        &self,
-        name: &str,
-        data: &[u8],
-        content_type: &str,
-        r: &dyn Reporter,
-    ) -> Result<Uploaded, CloudError> {
-        let t = transfer::upload_bytes(self, name, data, content_type, r);
+    fn upload_bytes(&self, name: &str, data: &[u8], ctype: &str, r: &dyn Reporter) -> UploadResult {
+        let t = transfer::upload_bytes(self, name, data, ctype, r);
         self.report_notes(r);
         self.uploaded(name, t?)
     }

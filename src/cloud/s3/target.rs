@@ -100,16 +100,14 @@ mod tests {
 
     #[test]
     fn ini_sections_and_keys() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("credentials");
-        std::fs::write(
-            &p,
-            "[default]\naws_access_key_id = A\n[profile x]\nregion = eu-west-1\n",
-        )
-        .unwrap();
-        let p = p.to_str().unwrap();
+        use std::io::Write;
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(b"[default]\naws_access_key_id = A\n[profile x]\nregion = eu-west-1\n")
+            .unwrap();
+        let p = f.path().to_str().unwrap();
         assert_eq!(ini_value(p, "default", "aws_access_key_id").unwrap(), "A");
         assert_eq!(ini_value(p, "profile x", "region").unwrap(), "eu-west-1");
         assert_eq!(ini_value(p, "default", "region"), None);
+        assert_eq!(ini_value("/nonexistent", "default", "region"), None);
     }
 }
