@@ -3,7 +3,8 @@
 # protocol) against `curl -T` of the same bytes to the same server: our
 # `serve` on 127.0.0.1, which stores a plain PUT in the same block store.
 #
-#   (a)  snf-image-creator upload FILE   (hash, hashmap PUT → 409, blocks, PUT)
+#   (a)  snf-image-creator upload FILE   (one pass: read, MD5, hash, ask which
+#        blocks are missing, send them; then the hashmap PUT)
 #   (b)  curl -T FILE .../object         (one streaming PUT)
 #   (c)  snf-image-creator upload -f FILE again: blocks sent, seconds
 #   (d)  snf-image-creator upload -c s3:BUCKET to SeaweedFS (multipart)

@@ -298,6 +298,5 @@ fn upload_inner(
         props.insert("DESCRIPTION".into(), d);
     }
     let prepared = upload::connect(&plan, args.force, console)?;
-    let md5 = upload::md5_file(&args.file, console)?;
-    upload::publish(&prepared, &args.file, &md5, &props, console)
+    upload::publish_file(&prepared, &args.file, &props, console)
 }

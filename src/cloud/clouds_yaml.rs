@@ -98,34 +98,8 @@ pub fn parse(text: &str, name: &str) -> Result<Option<OsCloud>, String> {
     if c.is_badvalue() {
         return Ok(None);
     }
-    let s = |y: &Yaml| y.as_str().map(str::to_owned);
-    let a = &c["auth"];
-    let need = |k: &str| s(&a[k]).ok_or_else(|| format!("cloud {name}: auth.{k} is missing"));
-    let domain = |base: &str| {
-        s(&a[format!("{base}_id").as_str()])
-            .map(|id| format!("id:{id}"))
-            .or_else(|| s(&a[format!("{base}_name").as_str()]).map(|n| format!("name:{n}")))
-            .unwrap_or_else(|| "id:default".into())
-    };
-    let auth = match s(&c["auth_type"]).as_deref().unwrap_or("password") {
-        "none" | "noauth" => OsAuth::None,
-        "password" | "v3password" => OsAuth::Password {
-            auth_url: need("auth_url")?,
-            username: need("username")?,
-            password: Secret::new(need("password")?),
-            project_name: need("project_name")?,
-            user_domain: domain("user_domain"),
-            project_domain: domain("project_domain"),
-        },
-        "token" | "v3token" => OsAuth::Token {
-            auth_url: need("auth_url")?,
-            token: Secret::new(need("token")?),
-            project_name: need("project_name")?,
-            project_domain: domain("project_domain"),
-        },
-        other => return Err(format!("cloud {name}: auth_type {other} is not supported")),
-    };
-    let image_endpoint = s(&c["image_endpoint_override"]);
+    let auth = auth(c, name)?;
+    let image_endpoint = text_of(&c["image_endpoint_override"]);
     if auth == OsAuth::None && image_endpoint.is_none() {
         return Err(format!(
             "cloud {name}: auth_type none needs image_endpoint_override"
@@ -134,9 +108,45 @@ pub fn parse(text: &str, name: &str) -> Result<Option<OsCloud>, String> {
     Ok(Some(OsCloud {
         name: name.to_owned(),
         auth,
-        region: s(&c["region_name"]),
+        region: text_of(&c["region_name"]),
         image_endpoint,
     }))
+}
+
+fn text_of(y: &Yaml) -> Option<String> {
+    y.as_str().map(str::to_owned)
+}
+
+/// The `auth_type` and `auth` of cloud `name` (its entry `c`).
+fn auth(c: &Yaml, name: &str) -> Result<OsAuth, String> {
+    let a = &c["auth"];
+    let need = |k: &str| text_of(&a[k]).ok_or_else(|| format!("cloud {name}: auth.{k} is missing"));
+    let domain = |base: &str| {
+        text_of(&a[format!("{base}_id").as_str()])
+            .map(|id| format!("id:{id}"))
+            .or_else(|| text_of(&a[format!("{base}_name").as_str()]).map(|n| format!("name:{n}")))
+            .unwrap_or_else(|| "id:default".into())
+    };
+    Ok(
+        match text_of(&c["auth_type"]).as_deref().unwrap_or("password") {
+            "none" | "noauth" => OsAuth::None,
+            "password" | "v3password" => OsAuth::Password {
+                auth_url: need("auth_url")?,
+                username: need("username")?,
+                password: Secret::new(need("password")?),
+                project_name: need("project_name")?,
+                user_domain: domain("user_domain"),
+                project_domain: domain("project_domain"),
+            },
+            "token" | "v3token" => OsAuth::Token {
+                auth_url: need("auth_url")?,
+                token: Secret::new(need("token")?),
+                project_name: need("project_name")?,
+                project_domain: domain("project_domain"),
+            },
+            other => return Err(format!("cloud {name}: auth_type {other} is not supported")),
+        },
+    )
 }
 
 #[cfg(test)]

@@ -13,16 +13,18 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
+use reqwest::Method;
 use reqwest::blocking::{Body, Client, RequestBuilder};
 use serde_json::{Value, json};
 
-use super::clouds_yaml::{OsAuth, OsCloud};
+use super::clouds_yaml::OsCloud;
 use super::error::CloudError;
-use super::http::Http;
+use super::http::{self, Http};
+use super::keystone::{self, Session};
 use super::plankton::quote;
 use super::transfer::Transfer;
-use super::{CloudBackend, Registration, RemoteImage, Secret, Uploaded};
-use crate::progress::{Reporter, Unit, begin_step};
+use super::{CloudBackend, Registration, RemoteImage, UploadResult, Uploaded};
+use crate::progress::{Reporter, Step, Unit, begin_step};
 
 /// Glance's own fields of an image; everything else is a property.
 const STANDARD: &[&str] = &[
@@ -53,11 +55,6 @@ const STANDARD: &[&str] = &[
     "stores",
 ];
 
-struct Session {
-    token: Option<Secret>,
-    glance: String,
-}
-
 /// One OpenStack cloud's image service.
 pub struct GlanceBackend {
     cloud: OsCloud,
@@ -76,40 +73,53 @@ impl GlanceBackend {
     }
 
     fn session(&self) -> Result<&Session, CloudError> {
-        self.session
-            .get()
-            .ok_or_else(|| CloudError::Protocol("not authenticated yet".into()))
+        http::session(&self.session)
     }
 
-    fn req(&self, c: &Client, method: reqwest::Method, path: &str) -> RequestBuilder {
+    /// A request to `path` under the Glance URL, with the token if any.
+    fn req(&self, c: &Client, method: Method, path: &str) -> RequestBuilder {
         let s = self.session.get();
         let url = format!("{}{path}", s.map_or("", |s| s.glance.as_str()));
-        let b = c.request(method, url);
-        match s.and_then(|s| s.token.as_ref()) {
-            Some(t) => b.header("X-Auth-Token", t.expose()),
-            None => b,
-        }
+        http::with_token(c.request(method, url), s.and_then(|s| s.token.as_ref()))
     }
 
     fn image(&self, id: &str) -> Result<RemoteImage, CloudError> {
         let path = format!("/v2/images/{id}");
+        let what = format!("reading image {id}");
         let r = self
             .http
-            .send("reading the image", &|c| {
-                self.req(c, reqwest::Method::GET, &path)
-            })?
-            .expect(&[200], "reading the image")?;
-        Ok(to_image(
-            &r.json("reading the image")?,
-            &self.session()?.glance,
-        ))
+            .call(&what, &[200], &|c| self.req(c, Method::GET, &path))?;
+        Ok(to_image(&r.json(&what)?, &self.session()?.glance))
     }
 
+    /// Remove an image left half-made by a failed upload (a failure
+    /// here leaves the upload's own error to be reported).
     fn delete(&self, id: &str) {
         let path = format!("/v2/images/{id}");
-        let _ = self.http.send("deleting the image", &|c| {
-            self.req(c, reqwest::Method::DELETE, &path)
+        let what = format!("deleting image {id}");
+        let _ = self.http.call(&what, &[204, 200, 404], &|c| {
+            self.req(c, Method::DELETE, &path)
         });
+    }
+
+    /// Create a private, raw image named `name`; its id.
+    fn create(&self, name: &str) -> Result<String, CloudError> {
+        let body = json!({"name": name, "disk_format": "raw", "container_format": "bare",
+                          "visibility": "private"})
+        .to_string();
+        let what = format!("creating image {name}");
+        let r = self.http.call(&what, &[201], &|c| {
+            self.req(c, Method::POST, "/v2/images")
+                .header("Content-Type", "application/json")
+                .body(body.clone())
+        })?;
+        let v: Value = r.json(&what)?;
+        match v["id"].as_str() {
+            Some(id) if !id.is_empty() => Ok(id.to_owned()),
+            _ => Err(CloudError::Protocol(format!(
+                "{what}: no image id in the answer"
+            ))),
+        }
     }
 
     fn put_file(&self, id: &str, file: &Path, r: &dyn Reporter) -> Result<(), CloudError> {
@@ -120,18 +130,10 @@ impl GlanceBackend {
             .len();
         let step = begin_step(r, "Uploading image data", Some((size, Unit::Bytes)));
         let path = format!("/v2/images/{id}/file");
+        let what = format!("uploading the data of image {id}");
         let sent = Arc::new(AtomicU64::new(0));
-        let finished = AtomicBool::new(false);
-        let result = std::thread::scope(|s| {
-            // The body is read on reqwest's own thread: show its progress
-            // from here, a few times a second.
-            s.spawn(|| {
-                while !finished.load(Ordering::SeqCst) {
-                    step.advance(sent.load(Ordering::SeqCst));
-                    std::thread::sleep(std::time::Duration::from_millis(200));
-                }
-            });
-            let r = self.http.send("uploading the image data", &|c| {
+        with_progress(&step, &sent, || {
+            self.http.call(&what, &[204, 201, 200], &|c| {
                 sent.store(0, Ordering::SeqCst);
                 let reader = AtReader {
                     file: f.clone(),
@@ -139,17 +141,31 @@ impl GlanceBackend {
                     len: size,
                     sent: sent.clone(),
                 };
-                self.req(c, reqwest::Method::PUT, &path)
+                self.req(c, Method::PUT, &path)
                     .header("Content-Type", "application/octet-stream")
                     .body(Body::sized(reader, size))
-            });
-            finished.store(true, Ordering::SeqCst);
-            r
-        });
-        result?.expect(&[204, 201, 200], "uploading the image data")?;
+            })
+        })?;
         step.done("done");
         Ok(())
     }
+}
+
+/// Run `send` while showing the bytes `sent` on `step` a few times a
+/// second (the body is read on reqwest's own thread).
+fn with_progress<T>(step: &Step<'_>, sent: &AtomicU64, send: impl FnOnce() -> T) -> T {
+    let finished = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !finished.load(Ordering::SeqCst) {
+                step.advance(sent.load(Ordering::SeqCst));
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+        });
+        let result = send();
+        finished.store(true, Ordering::SeqCst);
+        result
+    })
 }
 
 /// A file read from offset 0 with `read_at`, so every retry can start over
@@ -203,147 +219,34 @@ fn to_image(v: &Value, glance: &str) -> RemoteImage {
     }
 }
 
-/// The image endpoint from a Keystone v3 catalog.
-fn image_endpoint(token: &Value, region: Option<&str>) -> Option<String> {
-    token["catalog"]
-        .as_array()?
-        .iter()
-        .filter(|s| s["type"] == "image")
-        .flat_map(|s| s["endpoints"].as_array().into_iter().flatten())
-        .find(|e| {
-            e["interface"] == "public"
-                && region.is_none_or(|r| e["region_id"] == r || e["region"] == r)
-        })?["url"]
-        .as_str()
-        .map(|u| u.trim_end_matches('/').to_owned())
-}
-
-/// `{"id": x}` or `{"name": x}` from our `id:`/`name:` domain form.
-fn domain(d: &str) -> Value {
-    match d.split_once(':') {
-        Some(("id", id)) => json!({"id": id}),
-        Some((_, name)) => json!({"name": name}),
-        None => json!({"id": d}),
-    }
-}
-
-/// The Keystone v3 request body for an account.
-fn keystone_body(auth: &OsAuth) -> Option<(String, Value)> {
-    let (url, identity, project, pdomain) = match auth {
-        OsAuth::None => return None,
-        OsAuth::Password {
-            auth_url,
-            username,
-            password,
-            project_name,
-            user_domain,
-            project_domain,
-        } => (
-            auth_url,
-            json!({"methods": ["password"], "password": {"user": {
-                "name": username, "domain": domain(user_domain), "password": password.expose()}}}),
-            project_name,
-            project_domain,
-        ),
-        OsAuth::Token {
-            auth_url,
-            token,
-            project_name,
-            project_domain,
-        } => (
-            auth_url,
-            json!({"methods": ["token"], "token": {"id": token.expose()}}),
-            project_name,
-            project_domain,
-        ),
-    };
-    let base = url.trim_end_matches('/');
-    let base = if base.ends_with("/v3") {
-        base.to_owned()
-    } else {
-        format!("{base}/v3")
-    };
-    let body = json!({"auth": {"identity": identity,
-        "scope": {"project": {"name": project, "domain": domain(pdomain)}}}});
-    Some((format!("{base}/auth/tokens"), body))
-}
-
 impl CloudBackend for GlanceBackend {
     fn describe(&self) -> String {
         format!("OpenStack cloud `{}'", self.cloud.name)
     }
 
     fn authenticate(&mut self) -> Result<(), CloudError> {
-        let Some((url, body)) = keystone_body(&self.cloud.auth) else {
-            let glance = self.cloud.image_endpoint.clone().unwrap_or_default();
-            self.session = OnceLock::from(Session {
-                token: None,
-                glance: glance.trim_end_matches('/').into(),
-            });
-            return self.images().map(|_| ());
-        };
-        let text = body.to_string();
-        let r = self.http.send("authenticating", &|c| {
-            c.post(&url)
-                .header("Content-Type", "application/json")
-                .body(text.clone())
-        })?;
-        if matches!(r.status, 401 | 403) {
-            return Err(CloudError::Auth {
-                url: r.url.clone(),
-                status: r.status,
-                message: "the credentials were refused: check the cloud's auth in clouds.yaml"
-                    .into(),
-            });
+        let session = keystone::authenticate(&self.http, &self.cloud)?;
+        let no_auth = session.token.is_none();
+        self.session = OnceLock::from(session);
+        if no_auth {
+            // Nothing checked the endpoint yet: list what it holds.
+            self.images()?;
         }
-        let r = r.expect(&[201, 200], "authenticating")?;
-        let token = r
-            .header("X-Subject-Token")
-            .ok_or_else(|| CloudError::Protocol(format!("{url} gave no X-Subject-Token")))?
-            .to_owned();
-        let v: Value = r.json("authenticating")?;
-        let glance = match &self.cloud.image_endpoint {
-            Some(e) => e.trim_end_matches('/').to_owned(),
-            None => image_endpoint(&v["token"], self.cloud.region.as_deref()).ok_or_else(|| {
-                CloudError::NotFound(format!(
-                    "no image service in the catalog of {}",
-                    self.cloud.name
-                ))
-            })?,
-        };
-        self.session = OnceLock::from(Session {
-            token: Some(Secret::new(token)),
-            glance,
-        });
         Ok(())
     }
 
     fn exists(&self, name: &str) -> Result<bool, CloudError> {
         let path = format!("/v2/images?name={}", quote(name));
+        let what = format!("looking image {name} up");
         let r = self
             .http
-            .send("looking the image up", &|c| {
-                self.req(c, reqwest::Method::GET, &path)
-            })?
-            .expect(&[200], "looking the image up")?;
-        let v: Value = r.json("looking the image up")?;
+            .call(&what, &[200], &|c| self.req(c, Method::GET, &path))?;
+        let v: Value = r.json(&what)?;
         Ok(v["images"].as_array().is_some_and(|a| !a.is_empty()))
     }
 
-    fn upload(&self, file: &Path, name: &str, r: &dyn Reporter) -> Result<Uploaded, CloudError> {
-        let body = json!({"name": name, "disk_format": "raw", "container_format": "bare",
-                          "visibility": "private"})
-        .to_string();
-        let created = self
-            .http
-            .send("creating the image", &|c| {
-                self.req(c, reqwest::Method::POST, "/v2/images")
-                    .header("Content-Type", "application/json")
-                    .body(body.clone())
-            })?
-            .expect(&[201], "creating the image")?;
-        let v: Value = created.json("creating the image")?;
-        let id = v["id"].as_str().unwrap_or_default().to_owned();
+    fn upload(&self, file: &Path, name: &str, r: &dyn Reporter) -> UploadResult {
+        let id = self.create(name)?;
         if let Err(e) = self.put_file(&id, file, r) {
             self.delete(&id);
             return Err(e);
@@ -352,56 +255,29 @@ impl CloudBackend for GlanceBackend {
         Ok(Uploaded {
             name: name.to_owned(),
             location: id,
-            transfer: Transfer {
-                bytes: img.size,
-                hash: img.checksum,
-                blocks: 1,
-                blocks_sent: 1,
-            },
+            transfer: Transfer::whole(img.size, img.checksum),
         })
     }
 
-    fn upload_bytes(
-        &self,
-        name: &str,
-        data: &[u8],
-        _ct: &str,
-        _r: &dyn Reporter,
-    ) -> Result<Uploaded, CloudError> {
-        Ok(Uploaded {
-            name: name.to_owned(),
-            location: String::new(),
-            transfer: Transfer {
-                bytes: data.len() as u64,
-                hash: String::new(),
-                blocks: 0,
-                blocks_sent: 0,
-            },
-        })
+    fn upload_bytes(&self, name: &str, _: &[u8], _: &str, _: &dyn Reporter) -> UploadResult {
+        Err(CloudError::Config(format!(
+            "{}: Glance keeps images only, not side files such as {name}",
+            self.cloud.name
+        )))
     }
 
     fn register(&self, object: &Uploaded, reg: &Registration) -> Result<RemoteImage, CloudError> {
-        let mut ops = vec![
-            json!({"op": "replace", "path": "/name", "value": reg.name}),
-            json!({"op": "replace", "path": "/visibility",
-                   "value": if reg.public { "public" } else { "private" }}),
-            json!({"op": "add", "path": "/snf_disk_format", "value": "diskdump"}),
-        ];
-        for (k, v) in &reg.properties {
-            ops.push(json!({"op": "add", "path": format!("/{k}"), "value": v}));
-        }
-        let body = Value::Array(ops).to_string();
+        let body = Value::Array(patch(reg)).to_string();
         let path = format!("/v2/images/{}", object.location);
-        self.http
-            .send("setting the image properties", &|c| {
-                self.req(c, reqwest::Method::PATCH, &path)
-                    .header(
-                        "Content-Type",
-                        "application/openstack-images-v2.1-json-patch",
-                    )
-                    .body(body.clone())
-            })?
-            .expect(&[200], "setting the image properties")?;
+        let what = format!("setting the properties of image {}", object.location);
+        self.http.call(&what, &[200], &|c| {
+            self.req(c, Method::PATCH, &path)
+                .header(
+                    "Content-Type",
+                    "application/openstack-images-v2.1-json-patch",
+                )
+                .body(body.clone())
+        })?;
         self.image(&object.location)
     }
 
@@ -410,13 +286,11 @@ impl CloudBackend for GlanceBackend {
     }
 
     fn images(&self) -> Result<Vec<RemoteImage>, CloudError> {
+        let what = "listing images";
         let r = self
             .http
-            .send("listing images", &|c| {
-                self.req(c, reqwest::Method::GET, "/v2/images")
-            })?
-            .expect(&[200], "listing images")?;
-        let v: Value = r.json("listing images")?;
+            .call(what, &[200], &|c| self.req(c, Method::GET, "/v2/images"))?;
+        let v: Value = r.json(what)?;
         let glance = &self.session()?.glance;
         Ok(v["images"]
             .as_array()
@@ -433,4 +307,19 @@ impl CloudBackend for GlanceBackend {
     fn keeps_side_files(&self) -> bool {
         false
     }
+}
+
+/// The JSON patch that names a created image, sets its visibility and
+/// adds the image's properties.
+fn patch(reg: &Registration) -> Vec<Value> {
+    let visibility = if reg.public { "public" } else { "private" };
+    let mut ops = vec![
+        json!({"op": "replace", "path": "/name", "value": reg.name}),
+        json!({"op": "replace", "path": "/visibility", "value": visibility}),
+        json!({"op": "add", "path": "/snf_disk_format", "value": "diskdump"}),
+    ];
+    for (k, v) in &reg.properties {
+        ops.push(json!({"op": "add", "path": format!("/{k}"), "value": v}));
+    }
+    ops
 }

@@ -3,15 +3,8 @@
 //! stripped (so every all-zero block is the hash of nothing and is stored
 //! once), and the object's Merkle hash over the block hashes.
 
-use std::fs::File;
-use std::os::unix::fs::FileExt;
-use std::path::Path;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-
-use super::error::CloudError;
 
 /// Synnefo's default block size.
 pub const DEFAULT_BLOCK_SIZE: u64 = 4 * 1024 * 1024;
@@ -89,62 +82,6 @@ fn unhex32(h: &str) -> [u8; 32] {
     out
 }
 
-/// Hash a file block by block on a few threads (hashing is the upload's
-/// CPU cost), reporting the bytes done.
-pub fn hash_file(
-    path: &Path,
-    block_size: u64,
-    on_progress: &(dyn Fn(u64) + Sync),
-) -> Result<Hashmap, CloudError> {
-    let file = File::open(path).map_err(|e| CloudError::io("opening", path, e))?;
-    let bytes = file
-        .metadata()
-        .map_err(|e| CloudError::io("reading the size of", path, e))?
-        .len();
-    let count = block_count(bytes, block_size) as usize;
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
-    let next = AtomicUsize::new(0);
-    let done = AtomicU64::new(0);
-    let mut hashes = vec![String::new(); count];
-    let results: Vec<Result<Vec<(usize, String)>, CloudError>> = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..threads.min(count.max(1)))
-            .map(|_| {
-                s.spawn(|| {
-                    let mut out = Vec::new();
-                    let mut buf = vec![0u8; block_size as usize];
-                    loop {
-                        let i = next.fetch_add(1, Ordering::SeqCst);
-                        if i >= count {
-                            return Ok(out);
-                        }
-                        let off = i as u64 * block_size;
-                        let n = (bytes - off).min(block_size) as usize;
-                        file.read_exact_at(&mut buf[..n], off)
-                            .map_err(|e| CloudError::io("reading", path, e))?;
-                        out.push((i, block_hash(&buf[..n])));
-                        on_progress(done.fetch_add(n as u64, Ordering::SeqCst) + n as u64);
-                    }
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().expect("hashing thread"))
-            .collect()
-    });
-    for r in results {
-        for (i, h) in r? {
-            hashes[i] = h;
-        }
-    }
-    Ok(Hashmap {
-        block_size,
-        block_hash: BLOCK_HASH.into(),
-        bytes,
-        hashes,
-    })
-}
-
 /// Hash bytes held in memory.
 pub fn hash_bytes(data: &[u8], block_size: u64) -> Hashmap {
     Hashmap {
@@ -191,17 +128,5 @@ mod tests {
         let left = pair(&unhex32(&a), &unhex32(&b));
         let right = pair(&unhex32(&c), &[0; 32]);
         assert_eq!(merkle(&[a, b, c]), hex(&pair(&left, &right)));
-    }
-
-    #[test]
-    fn file_and_bytes_agree() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("f");
-        let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
-        std::fs::write(&p, &data).unwrap();
-        let hm = hash_file(&p, 4096, &|_| {}).unwrap();
-        assert_eq!(hm, hash_bytes(&data, 4096));
-        assert_eq!(hm.hashes.len() as u64, block_count(10_000, 4096));
-        assert!(is_hash(&hm.hashes[0]));
     }
 }

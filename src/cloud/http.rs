@@ -5,12 +5,13 @@
 //! bodies are never half-consumed. Nothing here ever logs a header value:
 //! tokens travel only in headers.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use reqwest::blocking::{Client, RequestBuilder};
 use reqwest::header::HeaderMap;
 
+use super::Secret;
 use super::error::{CloudError, short_message};
 
 /// Attempts per request, the first included.
@@ -40,15 +41,6 @@ impl Reply {
     /// The body as (lossy) text.
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    /// Fail unless the status is one of `ok`.
-    pub fn expect(self, ok: &[u16], what: &str) -> Result<Reply, CloudError> {
-        if ok.contains(&self.status) {
-            Ok(self)
-        } else {
-            Err(self.error(what))
-        }
     }
 
     /// This reply as an error of `what`.
@@ -113,8 +105,62 @@ impl Http {
         }
     }
 
+    /// The one way the cloud clients make a request: send what `build`
+    /// makes (rebuilt for every attempt), retrying transient failures, and
+    /// pass the reply only if its status is one of `ok`. Any other status
+    /// is an error naming `what` (which names the object), the URL
+    /// without credentials and the server's short message; 401 and 403
+    /// are of [`ErrorKind::Auth`](super::ErrorKind::Auth).
+    pub fn call(
+        &self,
+        what: &str,
+        ok: &[u16],
+        build: &dyn Fn(&Client) -> RequestBuilder,
+    ) -> Result<Reply, CloudError> {
+        let reply = self.send(what, build)?;
+        if ok.contains(&reply.status) {
+            Ok(reply)
+        } else {
+            Err(reply.error(what))
+        }
+    }
+
+    /// [`Http::call`] for a HEAD or GET that tells whether something is
+    /// there: `true` on 200 or 204, `false` on 404.
+    pub fn exists(
+        &self,
+        what: &str,
+        build: &dyn Fn(&Client) -> RequestBuilder,
+    ) -> Result<bool, CloudError> {
+        Ok(self.call(what, &[200, 204, 404], build)?.status != 404)
+    }
+
+    /// [`Http::call`] for a request that checks credentials: a refusal
+    /// (401, 403) becomes [`CloudError::Auth`] with `hint`, which says
+    /// what to check.
+    pub fn authenticate(
+        &self,
+        what: &str,
+        ok: &[u16],
+        hint: &str,
+        build: &dyn Fn(&Client) -> RequestBuilder,
+    ) -> Result<Reply, CloudError> {
+        self.call(what, ok, build).map_err(|e| match e {
+            CloudError::Status {
+                url,
+                status: status @ (401 | 403),
+                ..
+            } => CloudError::Auth {
+                url,
+                status,
+                message: hint.to_owned(),
+            },
+            other => other,
+        })
+    }
+
     /// Send the request `build` makes, retrying transient failures.
-    pub fn send(
+    fn send(
         &self,
         what: &str,
         build: &dyn Fn(&Client) -> RequestBuilder,
@@ -171,6 +217,21 @@ impl Http {
             body,
             url,
         })
+    }
+}
+
+/// What authentication taught a backend, once it has authenticated.
+pub fn session<T>(cell: &OnceLock<T>) -> Result<&T, CloudError> {
+    cell.get()
+        .ok_or_else(|| CloudError::Protocol("not authenticated yet".into()))
+}
+
+/// A request carrying `token` as `X-Auth-Token` (Astakos, Keystone),
+/// when there is one.
+pub fn with_token(b: RequestBuilder, token: Option<&Secret>) -> RequestBuilder {
+    match token {
+        Some(t) => b.header("X-Auth-Token", t.expose()),
+        None => b,
     }
 }
 

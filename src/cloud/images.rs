@@ -11,7 +11,7 @@ use super::RemoteImage;
 use super::error::CloudError;
 use super::ids;
 use super::plankton::quote;
-use super::store::Store;
+use super::store::{ObjectRecord, Store};
 
 /// What a registration asks for.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -57,6 +57,52 @@ pub fn parse_location(loc: &str) -> Result<(String, String, String), CloudError>
     Ok((d(a), d(c), d(n)))
 }
 
+/// Refuse a size or checksum that is not the object's.
+fn check_matches(req: &ImageRequest, obj: &ObjectRecord) -> Result<(), CloudError> {
+    if req.size.is_some_and(|s| s != obj.bytes) {
+        return Err(CloudError::Protocol(format!(
+            "the size given does not match the object's {} bytes",
+            obj.bytes
+        )));
+    }
+    if req
+        .checksum
+        .as_ref()
+        .is_some_and(|c| !c.is_empty() && *c != obj.hash)
+    {
+        return Err(CloudError::Protocol(
+            "the checksum given does not match the object's hash".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The image `req` makes of `obj` (first registered at `created`, if it
+/// was before).
+fn new_image(
+    req: &ImageRequest,
+    owner: &str,
+    obj: &ObjectRecord,
+    created: Option<String>,
+) -> RemoteImage {
+    let now = ids::rfc3339(ids::unix_now());
+    RemoteImage {
+        id: obj.uuid.clone(),
+        name: req.name.clone(),
+        location: req.location.clone(),
+        owner: owner.to_owned(),
+        disk_format: or(&req.disk_format, "diskdump"),
+        container_format: or(&req.container_format, "bare"),
+        size: obj.bytes,
+        checksum: obj.hash.clone(),
+        is_public: req.is_public,
+        status: "available".into(),
+        created_at: created.unwrap_or_else(|| now.clone()),
+        updated_at: now,
+        properties: req.properties.clone(),
+    }
+}
+
 impl Store {
     /// Register (or re-register) the object at `req.location` for `owner`.
     pub fn register(&self, owner: &str, req: &ImageRequest) -> Result<RemoteImage, CloudError> {
@@ -73,38 +119,10 @@ impl Store {
         let mut obj = self
             .object(&account, &container, &name)?
             .ok_or_else(|| CloudError::NotFound(format!("no object at {}", req.location)))?;
-        if req.size.is_some_and(|s| s != obj.bytes) {
-            return Err(CloudError::Protocol(format!(
-                "the size given does not match the object's {} bytes",
-                obj.bytes
-            )));
-        }
-        if req
-            .checksum
-            .as_ref()
-            .is_some_and(|c| !c.is_empty() && *c != obj.hash)
-        {
-            return Err(CloudError::Protocol(
-                "the checksum given does not match the object's hash".into(),
-            ));
-        }
-        let old = self.image(&obj.uuid)?;
-        let now = ids::rfc3339(ids::unix_now());
-        let image = RemoteImage {
-            id: obj.uuid.clone(),
-            name: req.name.clone(),
-            location: location(&account, &container, &name),
-            owner: owner.to_owned(),
-            disk_format: or(&req.disk_format, "diskdump"),
-            container_format: or(&req.container_format, "bare"),
-            size: obj.bytes,
-            checksum: obj.hash.clone(),
-            is_public: req.is_public,
-            status: "available".into(),
-            created_at: old.map_or_else(|| now.clone(), |o| o.created_at),
-            updated_at: now,
-            properties: req.properties.clone(),
-        };
+        check_matches(req, &obj)?;
+        let created = self.image(&obj.uuid)?.map(|o| o.created_at);
+        let mut image = new_image(req, owner, &obj, created);
+        image.location = location(&account, &container, &name);
         if req.is_public && !obj.is_world_readable() {
             obj.sharing = Some("read=*".into());
             self.save_object(&account, &container, &obj)?;
@@ -181,32 +199,12 @@ mod tests {
 
     #[test]
     fn register_checks_and_publishes() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(dir.path()).unwrap();
+        let (_dir, s, mut req) = store_with_object();
         let me = s.owner().to_owned();
-        s.create_container(&me, "images").unwrap();
-        s.put_data(
-            &me,
-            "images",
-            "d.img",
-            &mut &b"data"[..],
-            "application/octet-stream",
-        )
-        .unwrap();
-        let mut req = ImageRequest {
-            name: "Debian".into(),
-            location: location(&me, "images", "d.img"),
-            is_public: true,
-            ..Default::default()
-        };
         let img = s.register(&me, &req).unwrap();
         assert_eq!((img.size, img.disk_format.as_str()), (4, "diskdump"));
-        assert!(
-            s.object(&me, "images", "d.img")
-                .unwrap()
-                .unwrap()
-                .is_world_readable()
-        );
+        let obj = s.object(&me, "images", "d.img").unwrap().unwrap();
+        assert!(obj.is_world_readable());
         assert_eq!(s.images(Some("someone-else")).unwrap().len(), 1);
         req.is_public = false;
         req.name = "Debian 2".into();
@@ -220,5 +218,26 @@ mod tests {
         ));
         req.location = location("other", "images", "d.img");
         assert!(s.register(&me, &req).is_err());
+        req.location = location(&me, "images", "d.img");
+        req.size = Some(5);
+        assert!(s.register(&me, &req).is_err());
+    }
+
+    /// A store holding `images/d.img` (4 bytes), and a public request for it.
+    fn store_with_object() -> (tempfile::TempDir, Store, ImageRequest) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let me = s.owner().to_owned();
+        s.create_container(&me, "images").unwrap();
+        let data = &mut &b"data"[..];
+        s.put_data(&me, "images", "d.img", data, "application/octet-stream")
+            .unwrap();
+        let req = ImageRequest {
+            name: "Debian".into(),
+            location: location(&me, "images", "d.img"),
+            is_public: true,
+            ..Default::default()
+        };
+        (dir, s, req)
     }
 }

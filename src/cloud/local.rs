@@ -9,7 +9,7 @@ use super::hashmap::{BLOCK_HASH, DEFAULT_BLOCK_SIZE, Hashmap};
 use super::images::{ImageRequest, location};
 use super::store::Store;
 use super::transfer::{self, BlockStore, Offer};
-use super::{CloudBackend, Registration, RemoteImage, Uploaded};
+use super::{CloudBackend, Md5Upload, Registration, RemoteImage, UploadResult, Uploaded};
 use crate::progress::Reporter;
 
 /// The local store, one container of it.
@@ -64,6 +64,17 @@ impl BlockStore for LocalBackend {
     fn put_block(&self, data: &[u8]) -> Result<String, CloudError> {
         self.store()?.put_block(data)
     }
+
+    fn missing(
+        &self,
+        _name: &str,
+        hashes: &[String],
+        _block_size: u64,
+        _content_type: &str,
+    ) -> Result<Vec<String>, CloudError> {
+        let s = self.store()?;
+        Ok(hashes.iter().filter(|h| !s.has_block(h)).cloned().collect())
+    }
 }
 
 impl CloudBackend for LocalBackend {
@@ -80,19 +91,19 @@ impl CloudBackend for LocalBackend {
         Ok(s.object(s.owner(), &self.container, name)?.is_some())
     }
 
-    fn upload(&self, file: &Path, name: &str, r: &dyn Reporter) -> Result<Uploaded, CloudError> {
+    fn upload(&self, file: &Path, name: &str, r: &dyn Reporter) -> UploadResult {
         let t = transfer::upload_file(self, file, name, "application/octet-stream", r)?;
         self.uploaded(name, t)
     }
 
-    fn upload_bytes(
-        &self,
-        name: &str,
-        data: &[u8],
-        content_type: &str,
-        r: &dyn Reporter,
-    ) -> Result<Uploaded, CloudError> {
-        let t = transfer::upload_bytes(self, name, data, content_type, r)?;
+    fn upload_md5(&self, file: &Path, name: &str, r: &dyn Reporter) -> Md5Upload {
+        let (t, md5) =
+            transfer::upload_file_md5(self, file, name, "application/octet-stream", r, true)?;
+        Ok((self.uploaded(name, t)?, md5.unwrap_or_default()))
+    }
+
+    fn upload_bytes(&self, name: &str, data: &[u8], ctype: &str, r: &dyn Reporter) -> UploadResult {
+        let t = transfer::upload_bytes(self, name, data, ctype, r)?;
         self.uploaded(name, t)
     }
 

@@ -15,7 +15,10 @@ pub mod hashmap;
 pub mod http;
 pub mod ids;
 pub mod images;
+pub mod keystone;
 pub mod local;
+pub mod onepass;
+pub mod parallel;
 pub mod plankton;
 pub mod request;
 pub mod s3;
@@ -106,6 +109,12 @@ pub struct Uploaded {
     pub transfer: Transfer,
 }
 
+/// What an upload answers.
+pub type UploadResult = Result<Uploaded, CloudError>;
+/// What an upload that computes the file's MD5 answers: the object and
+/// the MD5 in hex.
+pub type Md5Upload = Result<(Uploaded, String), CloudError>;
+
 /// What to register an uploaded image as.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Registration {
@@ -125,15 +134,23 @@ pub trait CloudBackend: Send + Sync {
     /// Whether an object of that name is in the container.
     fn exists(&self, name: &str) -> Result<bool, CloudError>;
     /// Upload a file, sending only what the cloud does not have.
-    fn upload(&self, file: &Path, name: &str, r: &dyn Reporter) -> Result<Uploaded, CloudError>;
+    fn upload(&self, file: &Path, name: &str, r: &dyn Reporter) -> UploadResult;
+    /// Upload a file as [`CloudBackend::upload`] does, and compute its MD5
+    /// (for the `.md5sum` side file). This default reads the file for the
+    /// MD5 on another thread while the upload runs; the block-store
+    /// backends compute it in their single pass over the file.
+    fn upload_md5(&self, file: &Path, name: &str, r: &dyn Reporter) -> Md5Upload {
+        std::thread::scope(|s| {
+            let md5 = s.spawn(|| onepass::md5_file(file));
+            let uploaded = self.upload(file, name, r);
+            let md5 = md5
+                .join()
+                .unwrap_or_else(|_| Err(CloudError::Protocol("the MD5 thread failed".into())));
+            Ok((uploaded?, md5?))
+        })
+    }
     /// Upload a small file held in memory.
-    fn upload_bytes(
-        &self,
-        name: &str,
-        data: &[u8],
-        content_type: &str,
-        r: &dyn Reporter,
-    ) -> Result<Uploaded, CloudError>;
+    fn upload_bytes(&self, name: &str, data: &[u8], ctype: &str, r: &dyn Reporter) -> UploadResult;
     /// Register an uploaded image.
     fn register(&self, object: &Uploaded, reg: &Registration) -> Result<RemoteImage, CloudError>;
     /// Make an object readable by everyone.

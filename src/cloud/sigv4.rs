@@ -56,24 +56,9 @@ pub fn sign(
     extra: &[(&str, &str)],
     unix_time: u64,
 ) -> Vec<(String, String)> {
-    let stamp = rfc3339(unix_time);
-    // 2026-11-22T12:00:00+00:00 → 20261122T120000Z
-    let amz_date: String = format!("{}Z", &stamp[..19]).replace(['-', ':'], "");
+    let amz_date = amz_date(unix_time);
     let date = &amz_date[..8];
-    let mut headers = vec![
-        ("host".to_owned(), host.to_owned()),
-        ("x-amz-content-sha256".to_owned(), payload_hash.to_owned()),
-        ("x-amz-date".to_owned(), amz_date.clone()),
-    ];
-    headers.extend(
-        extra
-            .iter()
-            .map(|(k, v)| (k.to_ascii_lowercase(), (*v).to_owned())),
-    );
-    if let Some(t) = &creds.session_token {
-        headers.push(("x-amz-security-token".into(), t.expose().to_owned()));
-    }
-    headers.sort();
+    let headers = headers_to_sign(creds, host, payload_hash, &amz_date, extra);
     let signed: Vec<&str> = headers.iter().map(|(k, _)| k.as_str()).collect();
     let signed = signed.join(";");
     let canonical = canonical_request(method, path, query, &headers, &signed, payload_hash);
@@ -90,6 +75,38 @@ pub fn sign(
     let mut out: Vec<(String, String)> = headers.into_iter().filter(|(k, _)| k != "host").collect();
     out.push(("authorization".into(), auth));
     out
+}
+
+/// `20261122T120000Z` for a Unix time.
+fn amz_date(unix_time: u64) -> String {
+    // 2026-11-22T12:00:00+00:00 → 20261122T120000Z
+    let stamp = rfc3339(unix_time);
+    format!("{}Z", &stamp[..19]).replace(['-', ':'], "")
+}
+
+/// The headers that are signed, lower-case and sorted.
+fn headers_to_sign(
+    creds: &Credentials,
+    host: &str,
+    payload_hash: &str,
+    amz_date: &str,
+    extra: &[(&str, &str)],
+) -> Vec<(String, String)> {
+    let mut headers = vec![
+        ("host".to_owned(), host.to_owned()),
+        ("x-amz-content-sha256".to_owned(), payload_hash.to_owned()),
+        ("x-amz-date".to_owned(), amz_date.to_owned()),
+    ];
+    headers.extend(
+        extra
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), (*v).to_owned())),
+    );
+    if let Some(t) = &creds.session_token {
+        headers.push(("x-amz-security-token".into(), t.expose().to_owned()));
+    }
+    headers.sort();
+    headers
 }
 
 /// The canonical request: method, path, sorted query, sorted headers.

@@ -285,23 +285,20 @@ impl Store {
         if !missing.is_empty() {
             return Ok((Offer::Missing(missing), None));
         }
-        let record = self.write_object(account, container, name, map, content_type)?;
+        let record = self.write_object((account, container), name, map, content_type)?;
         Ok((Offer::Created(record.hash.clone()), Some(record)))
     }
 
+    /// Write `map` as the new version of object `name` (or as a new
+    /// object), keeping its UUID and sharing.
     fn write_object(
         &self,
-        account: &str,
-        container: &str,
+        (account, container): (&str, &str),
         name: &str,
         map: &Hashmap,
         content_type: &str,
     ) -> Result<ObjectRecord, CloudError> {
         let old = self.object(account, container, name)?;
-        let uuid = match &old {
-            Some(o) => o.uuid.clone(),
-            None => ids::uuid4().map_err(|e| CloudError::io("reading", "/dev/urandom", e))?,
-        };
         let record = ObjectRecord {
             name: name.to_owned(),
             bytes: map.bytes,
@@ -309,7 +306,10 @@ impl Store {
             hashes: map.hashes.clone(),
             hash: hashmap::merkle(&map.hashes),
             content_type: content_type.to_owned(),
-            uuid,
+            uuid: match &old {
+                Some(o) => o.uuid.clone(),
+                None => ids::uuid4().map_err(|e| CloudError::io("reading", "/dev/urandom", e))?,
+            },
             version: old.as_ref().map_or(1, |o| o.version + 1),
             modified: ids::unix_now(),
             meta: BTreeMap::new(),
@@ -346,7 +346,7 @@ impl Store {
             bytes,
             hashes,
         };
-        self.write_object(account, container, name, &map, content_type)
+        self.write_object((account, container), name, &map, content_type)
     }
 
     /// Write an object's bytes to `out`.

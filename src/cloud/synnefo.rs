@@ -8,15 +8,18 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
+use reqwest::Method;
 use reqwest::blocking::{Client, RequestBuilder};
 use serde_json::{Value, json};
 
 use super::error::CloudError;
 use super::hashmap::{self, Hashmap};
-use super::http::Http;
+use super::http::{self, Http};
 use super::plankton::{image_from_headers, quote};
 use super::transfer::{self, BlockStore, Offer};
-use super::{CloudBackend, Registration, RemoteImage, Secret, Uploaded, images};
+use super::{
+    CloudBackend, Md5Upload, Registration, RemoteImage, Secret, UploadResult, Uploaded, images,
+};
 use crate::progress::Reporter;
 
 /// What authentication taught.
@@ -59,15 +62,12 @@ impl SynnefoBackend {
     }
 
     fn session(&self) -> Result<&Session, CloudError> {
-        self.session
-            .get()
-            .ok_or_else(|| CloudError::Protocol("not authenticated yet".into()))
+        http::session(&self.session)
     }
 
     /// An authenticated request.
-    fn req(&self, c: &Client, method: reqwest::Method, url: &str) -> RequestBuilder {
-        c.request(method, url)
-            .header("X-Auth-Token", self.token.expose())
+    fn req(&self, c: &Client, method: Method, url: &str) -> RequestBuilder {
+        http::with_token(c.request(method, url), Some(&self.token))
     }
 
     fn container_url(&self) -> Result<String, CloudError> {
@@ -100,6 +100,20 @@ impl SynnefoBackend {
     }
 }
 
+/// What an Astakos `access` answer from `url` says about the account.
+fn session_of(access: &Value, url: &str) -> Result<Session, CloudError> {
+    let missing =
+        |what: &str| CloudError::Protocol(format!("the identity service at {url} gave no {what}"));
+    Ok(Session {
+        account: access["user"]["id"]
+            .as_str()
+            .ok_or_else(|| missing("user id"))?
+            .to_owned(),
+        pithos: endpoint(access, "object-store").ok_or_else(|| missing("object-store endpoint"))?,
+        plankton: endpoint(access, "image").ok_or_else(|| missing("image endpoint"))?,
+    })
+}
+
 /// The public URL of the first endpoint of a service type in the catalog.
 fn endpoint(access: &Value, service_type: &str) -> Option<String> {
     access["serviceCatalog"]
@@ -113,17 +127,13 @@ fn endpoint(access: &Value, service_type: &str) -> Option<String> {
 impl BlockStore for SynnefoBackend {
     fn prepare(&self) -> Result<(u64, String), CloudError> {
         let url = self.container_url()?;
-        self.http
-            .send("creating the container", &|c| {
-                self.req(c, reqwest::Method::PUT, &url)
-                    .header("Content-Length", "0")
-            })?
-            .expect(
-                &[201, 202],
-                &format!("creating container {}", self.container),
-            )?;
-        let r = self.http.send("reading the container", &|c| {
-            self.req(c, reqwest::Method::HEAD, &url)
+        let what = format!("creating container {}", self.container);
+        self.http.call(&what, &[201, 202], &|c| {
+            self.req(c, Method::PUT, &url).header("Content-Length", "0")
+        })?;
+        let what = format!("reading container {}", self.container);
+        let r = self.http.call(&what, &[200, 204, 404], &|c| {
+            self.req(c, Method::HEAD, &url)
         })?;
         if r.status == 404 {
             return Err(CloudError::NotFound(format!(
@@ -131,10 +141,6 @@ impl BlockStore for SynnefoBackend {
                 self.container, self.label
             )));
         }
-        let r = r.expect(
-            &[200, 204],
-            &format!("reading container {}", self.container),
-        )?;
         let size = r
             .header("X-Container-Block-Size")
             .and_then(|v| v.parse().ok())
@@ -154,36 +160,32 @@ impl BlockStore for SynnefoBackend {
         let url = format!("{}?hashmap&format=json", self.object_url(name)?);
         let body = serde_json::to_vec(&json!({"bytes": map.bytes, "hashes": map.hashes}))
             .map_err(|e| CloudError::Protocol(e.to_string()))?;
-        let r = self
-            .http
-            .send(&format!("uploading the hashmap of {name}"), &|c| {
-                self.req(c, reqwest::Method::PUT, &url)
-                    .header("Content-Type", content_type)
-                    .body(body.clone())
-            })?;
-        match r.status {
-            201 => Ok(Offer::Created(
-                r.header("X-Object-Hash")
-                    .or(r.header("ETag"))
-                    .map(|h| h.trim_matches('"').to_owned())
-                    .unwrap_or_else(|| hashmap::merkle(&map.hashes)),
-            )),
-            409 => Ok(Offer::Missing(r.json(&format!("uploading {name}"))?)),
-            _ => Err(r.error(&format!("uploading {name}"))),
+        let what = format!("uploading {name}");
+        let r = self.http.call(&what, &[201, 409], &|c| {
+            self.req(c, Method::PUT, &url)
+                .header("Content-Type", content_type)
+                .body(body.clone())
+        })?;
+        if r.status == 409 {
+            return Ok(Offer::Missing(r.json(&what)?));
         }
+        Ok(Offer::Created(
+            r.header("X-Object-Hash")
+                .or(r.header("ETag"))
+                .map(|h| h.trim_matches('"').to_owned())
+                .unwrap_or_else(|| hashmap::merkle(&map.hashes)),
+        ))
     }
 
     fn put_block(&self, data: &[u8]) -> Result<String, CloudError> {
         let url = format!("{}?update&format=json", self.container_url()?);
-        let r = self
-            .http
-            .send("uploading a block", &|c| {
-                self.req(c, reqwest::Method::POST, &url)
-                    .header("Content-Type", "application/octet-stream")
-                    .body(data.to_vec())
-            })?
-            .expect(&[202, 201], "uploading a block")?;
-        let hashes: Vec<String> = r.json("uploading a block")?;
+        let what = "uploading a block";
+        let r = self.http.call(what, &[202, 201], &|c| {
+            self.req(c, Method::POST, &url)
+                .header("Content-Type", "application/octet-stream")
+                .body(data.to_vec())
+        })?;
+        let hashes: Vec<String> = r.json(what)?;
         hashes
             .into_iter()
             .next()
@@ -199,100 +201,72 @@ impl CloudBackend for SynnefoBackend {
     fn authenticate(&mut self) -> Result<(), CloudError> {
         let url = format!("{}/tokens", self.auth_url);
         let body = json!({"auth": {"token": {"id": self.token.expose()}}}).to_string();
-        let r = self.http.send("authenticating", &|c| {
-            c.post(&url)
-                .header("Content-Type", "application/json")
-                .body(body.clone())
-        })?;
-        if matches!(r.status, 401 | 403) {
-            return Err(CloudError::Auth {
-                url: r.url.clone(),
-                status: r.status,
-                message:
-                    "the token was refused: check it (-t, or the cloud's token in ~/.kamakirc)"
-                        .into(),
-            });
-        }
-        let v: Value = r.expect(&[200], "authenticating")?.json("authenticating")?;
-        let access = &v["access"];
-        let missing = |what: &str| {
-            CloudError::Protocol(format!("the identity service at {url} gave no {what}"))
-        };
-        let session = Session {
-            account: access["user"]["id"]
-                .as_str()
-                .ok_or_else(|| missing("user id"))?
-                .to_owned(),
-            pithos: endpoint(access, "object-store")
-                .ok_or_else(|| missing("object-store endpoint"))?,
-            plankton: endpoint(access, "image").ok_or_else(|| missing("image endpoint"))?,
-        };
-        self.session = OnceLock::from(session);
+        let hint = "the token was refused: check it (-t, or the cloud's token in ~/.kamakirc)";
+        let r = self
+            .http
+            .authenticate("authenticating", &[200], hint, &|c| {
+                c.post(&url)
+                    .header("Content-Type", "application/json")
+                    .body(body.clone())
+            })?;
+        let v: Value = r.json("authenticating")?;
+        self.session = OnceLock::from(session_of(&v["access"], &url)?);
         Ok(())
     }
 
     fn exists(&self, name: &str) -> Result<bool, CloudError> {
         let url = self.object_url(name)?;
-        let r = self.http.send(&format!("checking {name}"), &|c| {
-            self.req(c, reqwest::Method::HEAD, &url)
-        })?;
-        match r.status {
-            200 | 204 => Ok(true),
-            404 => Ok(false),
-            _ => Err(r.error(&format!("checking {name}"))),
-        }
+        self.http.exists(&format!("checking {name}"), &|c| {
+            self.req(c, Method::HEAD, &url)
+        })
     }
 
-    fn upload(&self, file: &Path, name: &str, r: &dyn Reporter) -> Result<Uploaded, CloudError> {
+    fn upload(&self, file: &Path, name: &str, r: &dyn Reporter) -> UploadResult {
         let t = transfer::upload_file(self, file, name, "application/octet-stream", r);
         self.report_notes(r);
         self.uploaded(name, t?)
     }
 
-    fn upload_bytes(
-        &self,
-        name: &str,
-        data: &[u8],
-        content_type: &str,
-        r: &dyn Reporter,
-    ) -> Result<Uploaded, CloudError> {
-        let t = transfer::upload_bytes(self, name, data, content_type, r);
+    fn upload_md5(&self, file: &Path, name: &str, r: &dyn Reporter) -> Md5Upload {
+        let t = transfer::upload_file_md5(self, file, name, "application/octet-stream", r, true);
+        self.report_notes(r);
+        let (t, md5) = t?;
+        Ok((self.uploaded(name, t)?, md5.unwrap_or_default()))
+    }
+
+    fn upload_bytes(&self, name: &str, data: &[u8], ctype: &str, r: &dyn Reporter) -> UploadResult {
+        let t = transfer::upload_bytes(self, name, data, ctype, r);
         self.report_notes(r);
         self.uploaded(name, t?)
     }
 
     fn register(&self, object: &Uploaded, reg: &Registration) -> Result<RemoteImage, CloudError> {
         let url = format!("{}/images/", self.session()?.plankton);
-        let r = self.http.send("registering the image", &|c| {
+        let r = self.http.call("registering the image", &[200, 201], &|c| {
             let mut b = self
-                .req(c, reqwest::Method::POST, &url)
+                .req(c, Method::POST, &url)
                 .header("X-Image-Meta-Name", quote(&reg.name))
                 .header("X-Image-Meta-Location", &object.location)
                 .header("X-Image-Meta-Disk-Format", "diskdump")
                 .header("X-Image-Meta-Container-Format", "bare")
-                .header(
-                    "X-Image-Meta-Is-Public",
-                    if reg.public { "true" } else { "false" },
-                )
+                .header("X-Image-Meta-Is-Public", reg.public.to_string())
                 .header("Content-Length", "0");
             for (k, v) in &reg.properties {
                 b = b.header(format!("X-Image-Meta-Property-{k}"), quote(v));
             }
             b
         })?;
-        let r = r.expect(&[200, 201], "registering the image")?;
         image_from_headers(&r.headers)
     }
 
     fn share(&self, name: &str) -> Result<(), CloudError> {
         let url = format!("{}?update", self.object_url(name)?);
         self.http
-            .send(&format!("sharing {name}"), &|c| {
-                self.req(c, reqwest::Method::POST, &url)
+            .call(&format!("sharing {name}"), &[202, 204], &|c| {
+                self.req(c, Method::POST, &url)
                     .header("X-Object-Sharing", "read=*")
                     .header("Content-Length", "0")
-            })?
-            .expect(&[202, 204], &format!("sharing {name}"))?;
+            })?;
         Ok(())
     }
 
@@ -302,12 +276,9 @@ impl CloudBackend for SynnefoBackend {
 
     fn images(&self) -> Result<Vec<RemoteImage>, CloudError> {
         let url = format!("{}/images/detail", self.session()?.plankton);
-        let r = self
-            .http
-            .send("listing images", &|c| {
-                self.req(c, reqwest::Method::GET, &url)
-            })?
-            .expect(&[200], "listing images")?;
+        let r = self.http.call("listing images", &[200], &|c| {
+            self.req(c, Method::GET, &url)
+        })?;
         let list: Vec<Value> = r.json("listing images")?;
         Ok(list
             .iter()

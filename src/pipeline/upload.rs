@@ -97,7 +97,7 @@ pub fn run(
     let (Some(path), Some(d)) = (outcome.written.first(), &outcome.digests) else {
         anyhow::bail!("the image was not exported, so there is nothing to upload");
     };
-    let uploaded = upload_image(prepared, path, &d.md5, reporter)?;
+    let uploaded = upload_image(prepared, path, Some(&d.md5), reporter)?;
     outcome.image = register_uploaded(prepared, &uploaded, &outcome.metadata, reporter)?;
     outcome.uploaded = Some(uploaded);
     Ok(())
@@ -112,25 +112,78 @@ pub fn publish(
     properties: &Metadata,
     reporter: &dyn Reporter,
 ) -> Result<Option<RemoteImage>> {
+    publish_with(prepared, image, Some(md5), properties, reporter)
+}
+
+/// As [`publish`], for an image whose MD5 is not known yet: it is
+/// computed while the image is uploaded.
+pub fn publish_file(
+    prepared: &Prepared,
+    image: &Path,
+    properties: &Metadata,
+    reporter: &dyn Reporter,
+) -> Result<Option<RemoteImage>> {
+    publish_with(prepared, image, None, properties, reporter)
+}
+
+fn publish_with(
+    prepared: &Prepared,
+    image: &Path,
+    md5: Option<&str>,
+    properties: &Metadata,
+    reporter: &dyn Reporter,
+) -> Result<Option<RemoteImage>> {
     let uploaded = upload_image(prepared, image, md5, reporter)?;
     register_uploaded(prepared, &uploaded, properties, reporter)
 }
 
-/// Upload an image file and its `.md5sum`.
+/// Send the image itself; its MD5, computed on the way when not known and
+/// the target keeps an `.md5sum` next to it.
+fn send_image(
+    backend: &dyn CloudBackend,
+    image: &Path,
+    object: &str,
+    md5: Option<&str>,
+    reporter: &dyn Reporter,
+) -> Result<(cloud::Uploaded, String)> {
+    let context = || format!("uploading {} as {object}", image.display());
+    match md5 {
+        Some(m) => {
+            let up = backend
+                .upload(image, object, reporter)
+                .with_context(context)?;
+            Ok((up, m.to_owned()))
+        }
+        None if !backend.keeps_side_files() => {
+            let up = backend
+                .upload(image, object, reporter)
+                .with_context(context)?;
+            Ok((up, String::new()))
+        }
+        None => {
+            let (up, m) = backend
+                .upload_md5(image, object, reporter)
+                .with_context(context)?;
+            begin_step(reporter, "Calculating md5sum", None).done(m.clone());
+            Ok((up, m))
+        }
+    }
+}
+
+/// Upload an image file and its `.md5sum` (the MD5 is computed on the way
+/// when `md5` is not known).
 pub fn upload_image(
     prepared: &Prepared,
     image: &Path,
-    md5: &str,
+    md5: Option<&str>,
     reporter: &dyn Reporter,
 ) -> Result<cloud::Uploaded> {
     let Prepared { backend, plan } = prepared;
     let [object, md5_name, _] = object_names(&plan.object);
     reporter.section("Uploading image to the storage service:");
-    let uploaded = backend
-        .upload(image, &object, reporter)
-        .with_context(|| format!("uploading {} as {object}", image.display()))?;
+    let (uploaded, md5) = send_image(backend.as_ref(), image, &object, md5, reporter)?;
     if backend.keeps_side_files() {
-        let text = checksum_file(md5, Path::new(base_name(&object)));
+        let text = checksum_file(&md5, Path::new(base_name(&object)));
         put_side_file(
             backend.as_ref(),
             "md5sum",
@@ -256,36 +309,6 @@ fn register(
         .with_context(|| format!("registering {} as `{name}'", uploaded.location))?;
     step.done("done");
     Ok(image)
-}
-
-/// The MD5 of a file, reported as the original's "Calculating md5sum" step.
-pub fn md5_file(path: &Path, reporter: &dyn Reporter) -> Result<String> {
-    use md5::Digest;
-    use std::io::Read;
-    let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let size = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let step = begin_step(
-        reporter,
-        "Calculating md5sum",
-        Some((size, crate::progress::Unit::Bytes)),
-    );
-    let mut h = md5::Md5::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut done = 0u64;
-    loop {
-        let n = f
-            .read(&mut buf)
-            .with_context(|| format!("reading {}", path.display()))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-        done += n as u64;
-        step.advance(done);
-    }
-    let hex = cloud::hashmap::hex(&h.finalize());
-    step.done(hex.clone());
-    Ok(hex)
 }
 
 /// The properties in an exported image's `.meta` file, if it has one.

@@ -54,6 +54,7 @@ fn outcome() -> Box<Outcome> {
         written: Vec::new(),
         tasks: Vec::new(),
         image: None,
+        uploaded: None,
         shrink: None,
     })
 }

@@ -17,10 +17,10 @@ pub mod expert;
 pub mod form;
 pub mod job;
 pub mod mount;
-pub mod sysprep;
 pub mod register;
 #[cfg(test)]
 mod register_tests;
+pub mod sysprep;
 #[cfg(test)]
 mod tests;
 pub mod upload;

@@ -234,7 +234,7 @@ fn uploaded(lab: &Lab) -> cloud::Uploaded {
     .unwrap()
     .unwrap();
     let prepared = upload::connect(&plan, false, &NullReporter).unwrap();
-    upload::upload_image(&prepared, &file, "0123", &NullReporter).unwrap()
+    upload::upload_image(&prepared, &file, Some("0123"), &NullReporter).unwrap()
 }
 
 /// A snapshot with the server's address (a free port) left out.

@@ -27,6 +27,8 @@ use super::store::Store;
 
 /// Worker threads answering requests.
 const WORKERS: usize = 8;
+/// The largest request body buffer allocated before any of it arrives.
+const MAX_PRESIZE: usize = 64 << 20;
 
 /// Who a token belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,7 +224,9 @@ impl Call<'_> {
     }
 
     pub(crate) fn read_body(&mut self) -> Result<Vec<u8>, Answer> {
-        let mut body = Vec::new();
+        // Sized up front: a block is read without growing the buffer.
+        let len = self.req.body_length().unwrap_or(0).min(MAX_PRESIZE);
+        let mut body = Vec::with_capacity(len);
         self.req
             .as_reader()
             .read_to_end(&mut body)

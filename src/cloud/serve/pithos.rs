@@ -212,26 +212,9 @@ fn put_object(
         return Ok(Answer::text(411, "Content-Type is required"));
     };
     let rec = if call.has("hashmap") {
-        let body = match call.read_body() {
-            Ok(b) => b,
-            Err(a) => return Ok(a),
-        };
-        let v: Value = serde_json::from_slice(&body)
-            .map_err(|e| CloudError::Protocol(format!("the hashmap is not JSON: {e}")))?;
-        let map = Hashmap {
-            block_size: v["block_size"].as_u64().unwrap_or(DEFAULT_BLOCK_SIZE),
-            block_hash: v["block_hash"].as_str().unwrap_or(BLOCK_HASH).to_owned(),
-            bytes: v["bytes"]
-                .as_u64()
-                .ok_or_else(|| CloudError::Protocol("the hashmap has no bytes".into()))?,
-            hashes: serde_json::from_value(v["hashes"].clone())
-                .map_err(|_| CloudError::Protocol("the hashmap has no hashes".into()))?,
-        };
-        match store.offer(account, container, name, &map, &ctype)? {
-            (Offer::Missing(m), _) => return Ok(Answer::json(409, &json!(m))),
-            (Offer::Created(_), rec) => {
-                rec.ok_or_else(|| CloudError::Protocol("no record".into()))?
-            }
+        match put_hashmap(call, (account, container), name, &ctype)? {
+            Ok(rec) => rec,
+            Err(answer) => return Ok(answer),
         }
     } else {
         let mut reader = call.req.as_reader();
@@ -242,6 +225,36 @@ fn put_object(
     Ok(Answer::new(201)
         .header("ETag", rec.hash.clone())
         .header("X-Object-Version", rec.version.to_string()))
+}
+
+/// `PUT ?hashmap`: the new object, or the answer to give instead (409
+/// with the missing blocks, or a bad request).
+fn put_hashmap(
+    call: &mut Call<'_>,
+    (account, container): (&str, &str),
+    name: &str,
+    ctype: &str,
+) -> Result<Result<ObjectRecord, Answer>, CloudError> {
+    let body = match call.read_body() {
+        Ok(b) => b,
+        Err(a) => return Ok(Err(a)),
+    };
+    let v: Value = serde_json::from_slice(&body)
+        .map_err(|e| CloudError::Protocol(format!("the hashmap is not JSON: {e}")))?;
+    let map = Hashmap {
+        block_size: v["block_size"].as_u64().unwrap_or(DEFAULT_BLOCK_SIZE),
+        block_hash: v["block_hash"].as_str().unwrap_or(BLOCK_HASH).to_owned(),
+        bytes: v["bytes"]
+            .as_u64()
+            .ok_or_else(|| CloudError::Protocol("the hashmap has no bytes".into()))?,
+        hashes: serde_json::from_value(v["hashes"].clone())
+            .map_err(|_| CloudError::Protocol("the hashmap has no hashes".into()))?,
+    };
+    match call.store.offer(account, container, name, &map, ctype)? {
+        (Offer::Missing(m), _) => Ok(Err(Answer::json(409, &json!(m)))),
+        (Offer::Created(_), Some(rec)) => Ok(Ok(rec)),
+        (Offer::Created(_), None) => Err(CloudError::Protocol("no record".into())),
+    }
 }
 
 /// Take `X-Object-Meta-*` and `X-Object-Sharing` from the request.

@@ -1,6 +1,6 @@
 //! S3: the real SeaweedFS (`weed mini`, which checks SigV4 and the 5 MiB
 //! part minimum): a multipart upload, the metadata object next to the
-//! image, and refused credentials.
+//! image, refused credentials, and `--public` (anonymous reads).
 
 use super::lab::*;
 use crate::support::*;
@@ -42,18 +42,18 @@ fn s3(method: &str, endpoint: &str, path: &str) -> reqwest::blocking::Response {
     b.send().unwrap()
 }
 
-#[test]
-fn multipart_upload_to_seaweedfs() {
-    let dir = scratch();
+/// A SeaweedFS on a free port with an `images` bucket, stopped when
+/// dropped; its endpoint URL.
+fn seaweedfs(dir: &std::path::Path) -> (LabServer, String) {
     let port = loop {
         let p = free_port();
         if p < 50_000 {
             break p;
         }
     };
-    let _weed = LabServer::start(
+    let weed = LabServer::start(
         "start-seaweedfs.sh",
-        &dir.path().join("weed"),
+        &dir.join("weed"),
         &[&port.to_string(), ACCESS, SECRET],
     );
     let endpoint = format!("http://127.0.0.1:{port}");
@@ -63,6 +63,92 @@ fn multipart_upload_to_seaweedfs() {
         "creating the bucket: {}",
         made.status()
     );
+    (weed, endpoint)
+}
+
+/// `snf-image-creator` with the S3 credentials and endpoint.
+fn creator_s3(endpoint: &str, home: &std::path::Path) -> std::process::Command {
+    let mut c = creator();
+    c.env("AWS_ACCESS_KEY_ID", ACCESS)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET)
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("HOME", home);
+    c
+}
+
+/// An unsigned GET: its status and body.
+fn anonymous_get(endpoint: &str, path: &str) -> (u16, Vec<u8>) {
+    let r = reqwest::blocking::get(format!("{endpoint}{path}")).unwrap();
+    (r.status().as_u16(), r.bytes().unwrap().to_vec())
+}
+
+#[test]
+fn public_images_are_readable_anonymously_and_private_ones_are_not() {
+    let dir = scratch();
+    let (_weed, endpoint) = seaweedfs(dir.path());
+    let private = dir.path().join("private.diskdump");
+    make_file(&private, &[Fill::Random(71)], 100);
+    // Over 8 MiB: a multipart upload, shared once complete.
+    let public = dir.path().join("public.diskdump");
+    make_file(
+        &public,
+        &[Fill::Random(72), Fill::Random(73), Fill::Zero],
+        200,
+    );
+
+    let r = run(creator_s3(&endpoint, dir.path())
+        .args(["upload", "-c", "s3:images", "-r", "Private"])
+        .arg(&private));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(json(&r.stdout)["is_public"], false);
+    let r = run(creator_s3(&endpoint, dir.path())
+        .args(["upload", "-c", "s3:images", "-r", "Public", "--public"])
+        .arg(&public));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(json(&r.stdout)["is_public"], true);
+    assert!(
+        r.stderr.contains("Sharing metadata file ... done"),
+        "{}",
+        r.stderr
+    );
+
+    let (status, body) = anonymous_get(&endpoint, "/images/public.diskdump");
+    assert_eq!(status, 200, "the public image is not readable anonymously");
+    assert!(
+        body == std::fs::read(&public).unwrap(),
+        "the anonymous read gave other bytes"
+    );
+    let (status, meta) = anonymous_get(&endpoint, "/images/public.diskdump.meta");
+    assert_eq!(status, 200, "the public image's metadata is not readable");
+    let meta: serde_json::Value = serde_json::from_slice(&meta).unwrap();
+    assert_eq!(meta["name"], "Public");
+    assert_eq!(meta["is_public"], true);
+    let (status, md5) = anonymous_get(&endpoint, "/images/public.diskdump.md5sum");
+    assert_eq!(status, 200);
+    assert_eq!(
+        String::from_utf8(md5).unwrap(),
+        format!("{}  public.diskdump\n", md5_file(&public))
+    );
+
+    // Without --public, nothing is readable without the keys, even after
+    // another image of the bucket was made public.
+    for key in [
+        "private.diskdump",
+        "private.diskdump.meta",
+        "private.diskdump.md5sum",
+    ] {
+        let (status, _) = anonymous_get(&endpoint, &format!("/images/{key}"));
+        assert_eq!(status, 403, "{key} is readable anonymously");
+        let signed = s3("GET", &endpoint, &format!("/images/{key}"));
+        assert_eq!(signed.status().as_u16(), 200, "{key} with the keys");
+    }
+}
+
+#[test]
+fn multipart_upload_to_seaweedfs() {
+    let dir = scratch();
+    let (_weed, endpoint) = seaweedfs(dir.path());
 
     let img = dir.path().join("s.diskdump");
     // 5 × 4 MiB + a tail: three 8 MiB parts.
@@ -77,16 +163,8 @@ fn multipart_upload_to_seaweedfs() {
         ],
         3333,
     );
-    let aws = |c: &mut std::process::Command| {
-        c.env("AWS_ACCESS_KEY_ID", ACCESS)
-            .env("AWS_SECRET_ACCESS_KEY", SECRET)
-            .env("AWS_ENDPOINT_URL", &endpoint)
-            .env("AWS_REGION", "us-east-1")
-            .env("HOME", dir.path());
-    };
-    let mut cmd = creator();
-    aws(&mut cmd);
-    let r = run(cmd
+    let cmd = || creator_s3(&endpoint, dir.path());
+    let r = run(cmd()
         .args([
             "upload",
             "-c",
@@ -121,12 +199,8 @@ fn multipart_upload_to_seaweedfs() {
         .unwrap();
     assert_eq!(md5, format!("{}  s.diskdump\n", md5_file(&img)));
 
-    let mut cmd = creator();
-    aws(&mut cmd);
-    run(cmd.args(["upload", "-c", "s3:images"]).arg(&img)).assert_error(2, "already exists");
-    let mut cmd = creator();
-    aws(&mut cmd);
-    let r = run(cmd
+    run(cmd().args(["upload", "-c", "s3:images"]).arg(&img)).assert_error(2, "already exists");
+    let r = run(cmd()
         .env("AWS_SECRET_ACCESS_KEY", "wrong-secret")
         .args(["upload", "-c", "s3:images", "-f"])
         .arg(&img));
@@ -134,9 +208,7 @@ fn multipart_upload_to_seaweedfs() {
     assert!(!r.stderr.contains("wrong-secret"), "{}", r.stderr);
 
     // A missing bucket: one line, before anything is sent.
-    let mut cmd = creator();
-    aws(&mut cmd);
-    let r = run(cmd
+    let r = run(cmd()
         .args(["upload", "-c", "s3:nobucket", "-r", "X"])
         .arg(&img));
     r.assert_error(1, "bucket nobucket does not exist");
