@@ -74,6 +74,8 @@ pub struct Session {
     pub metadata: Metadata,
     /// The size the image will have, in bytes.
     pub size: u64,
+    /// A run shrank the image, and `size` is what it shrank to.
+    pub shrunk: bool,
     /// Why the media is not supported, when it is not.
     pub unsupported: Option<String>,
 }
@@ -332,6 +334,12 @@ impl App {
         if !self.finish_job(result.as_ref().err()) {
             return;
         }
+        if let (Ok(o), Some(s)) = (&result, self.session.as_mut())
+            && o.shrink.is_some()
+        {
+            s.size = o.size;
+            s.shrunk = true;
+        }
         match kind {
             JobKind::Initialize => self.on_initialized(result),
             JobKind::Wizard => self.on_wizard_done(result),
@@ -381,6 +389,7 @@ impl App {
             os: outcome.os.clone(),
             metadata: outcome.metadata.clone(),
             size: outcome.size,
+            shrunk: false,
             unsupported: unsupported.clone(),
         });
         if let Some(reason) = unsupported {
@@ -482,8 +491,9 @@ impl App {
             return "No media selected".into();
         };
         let (os_type, distro) = self.os_names();
+        let shrunk = if s.shrunk { " (shrunk)" } else { "" };
         format!(
-            "OS: {os_type}, Distro: {distro}, Size: {} MB, Source: {}",
+            "OS: {os_type}, Distro: {distro}, Size: {} MB{shrunk}, Source: {}",
             s.size.div_ceil(1 << 20),
             s.source.display()
         )

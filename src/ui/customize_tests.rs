@@ -274,3 +274,27 @@ fn virtio_says_linux_needs_none() {
     assert!(text.contains("VirtIO drivers are needed by Windows guests only; Linux has"));
     assert!(text.contains("them built in."));
 }
+
+#[test]
+fn a_run_that_shrank_the_image_shows_in_the_status_line() {
+    let mut a = app();
+    a.push(Screen::Running(RunView::new("Image Extraction")));
+    let mut done = outcome();
+    done.size = 289 << 20;
+    done.shrink = Some(crate::guest::shrink::ShrinkOutcome {
+        old_size: 2 << 30,
+        new_size: 289 << 20,
+        swap: None,
+        filesystem: Some("ext4".into()),
+    });
+    a.on_event(AppEvent::JobDone(JobKind::Extract, Ok(done)));
+    assert!(
+        a.status_line().contains("Size: 289 MB (shrunk)"),
+        "{}",
+        a.status_line()
+    );
+    // A run that did not shrink leaves the status line as it was.
+    a.push(Screen::Running(RunView::new("Image Extraction")));
+    a.on_event(AppEvent::JobDone(JobKind::Extract, Ok(outcome())));
+    assert!(a.status_line().contains("Size: 289 MB (shrunk)"));
+}

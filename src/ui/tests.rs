@@ -39,6 +39,7 @@ pub(super) fn session() -> Session {
         }),
         metadata,
         size: 2 << 30,
+        shrunk: false,
         unsupported: None,
     }
 }
