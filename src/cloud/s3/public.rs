@@ -16,6 +16,9 @@ use super::{S3Backend, S3Req};
 /// The `Sid` of the policy statement that lists the public objects.
 const SID: &str = "SnfImageCreatorPublicRead";
 
+/// How long a new bucket policy may take to apply.
+const POLICY_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
 impl S3Backend {
     /// Make `key` readable by anyone.
     pub(super) fn make_public(&self, key: &str) -> Result<(), CloudError> {
@@ -31,8 +34,14 @@ impl S3Backend {
             return Ok(());
         }
         self.add_to_policy(key)?;
-        if self.anyone_reads(key)? {
-            return Ok(());
+        // Servers apply a new policy asynchronously (SeaweedFS's gateway
+        // learns it from its filer; AWS is eventually consistent).
+        let start = std::time::Instant::now();
+        while start.elapsed() < POLICY_WAIT {
+            if self.anyone_reads(key)? {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(250));
         }
         Err(CloudError::Protocol(format!(
             "sharing {key}: bucket {} still refuses anonymous reads of it: check its public access settings",

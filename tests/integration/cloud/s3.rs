@@ -8,6 +8,14 @@ use snf_image_creator::cloud::Secret;
 use snf_image_creator::cloud::sigv4::{self, Credentials};
 
 const ACCESS: &str = "AKIDSNFTEST";
+
+/// `weed mini` binds ports of its own besides the ones it is given, so two
+/// cannot run at once: the S3 tests take turns.
+static ONE_WEED: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_weed() -> std::sync::MutexGuard<'static, ()> {
+    ONE_WEED.lock().unwrap_or_else(|e| e.into_inner())
+}
 const SECRET: &str = "SECRETSNFTEST";
 
 /// A signed request to the S3 endpoint (to make the bucket, read back).
@@ -85,6 +93,7 @@ fn anonymous_get(endpoint: &str, path: &str) -> (u16, Vec<u8>) {
 
 #[test]
 fn public_images_are_readable_anonymously_and_private_ones_are_not() {
+    let _turn = one_weed();
     let dir = scratch();
     let (_weed, endpoint) = seaweedfs(dir.path());
     let private = dir.path().join("private.diskdump");
@@ -147,6 +156,7 @@ fn public_images_are_readable_anonymously_and_private_ones_are_not() {
 
 #[test]
 fn multipart_upload_to_seaweedfs() {
+    let _turn = one_weed();
     let dir = scratch();
     let (_weed, endpoint) = seaweedfs(dir.path());
 
