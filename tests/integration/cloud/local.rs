@@ -142,31 +142,3 @@ fn public_image_shares_side_files_in_its_container() {
             .ends_with("/mine/os/x.diskdump")
     );
 }
-
-#[test]
-fn cloud_usage_errors() {
-    let dir = scratch();
-    let img = dir.path().join("x.img");
-    std::fs::write(&img, b"x").unwrap();
-    let store = store_dir(dir.path());
-    upload(&[s(&img), "--public", "--store", s(&store)]).assert_error(2, "--public");
-    upload(&[
-        s(&img),
-        "-a",
-        "http://127.0.0.1:9/identity/v2.0",
-        "--store",
-        s(&store),
-    ])
-    .assert_error(2, "--store");
-    upload(&[s(&img), "-t", "sekrit-token"]).assert_error(2, "-t TOKEN needs -a URL");
-    let r = run(mkimage().args(["-r", "X"]).arg(&img));
-    r.assert_error(2, "-r/--register needs -u");
-    let cfg = dir.path().join("kamakirc");
-    std::fs::write(&cfg, "[cloud \"lab\"]\nurl = http://h/x\ntoken = t\n").unwrap();
-    let r = run(creator()
-        .env("KAMAKI_CONFIG", &cfg)
-        .args(["upload", "-c", "other"])
-        .arg(&img));
-    r.assert_error(2, "saved clouds: lab");
-    assert!(!store.exists(), "nothing may be created on a usage error");
-}
