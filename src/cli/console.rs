@@ -1,18 +1,15 @@
 //! The terminal side of progress reporting: the original's `title ... result`
-//! lines on stderr, with a progress bar on long steps when stderr is a
-//! terminal and plain lines otherwise.
+//! lines on stderr, with an `indicatif` progress bar on long steps when
+//! stderr is a terminal and plain lines otherwise.
 
 use std::fs::File;
 use std::io::{IsTerminal, Write};
 use std::os::fd::AsFd;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
 
 use crate::progress::{Event, Reporter, StepId, Unit};
-
-/// How often a progress bar is redrawn at most.
-const REDRAW: Duration = Duration::from_millis(100);
-const BAR_WIDTH: usize = 30;
 
 /// Where our messages go.
 pub struct Console {
@@ -31,17 +28,15 @@ struct OpenStep {
     id: StepId,
     title: String,
     total: Option<(u64, Unit)>,
-    last_draw: Option<Instant>,
     screen: Screen,
 }
 
 /// What the open step's line shows right now.
-#[derive(Clone, Copy, PartialEq, Eq)]
 enum Screen {
     /// `title ... ` waiting for its result.
     Title,
     /// A progress bar (terminal only).
-    Bar,
+    Bar(ProgressBar),
     /// Another message ended the line; the result needs the title again.
     Broken,
 }
@@ -108,16 +103,13 @@ impl State {
     /// on a line of its own.
     fn close_open_line(&mut self, tty: bool) {
         if let Some(step) = &mut self.open {
-            match step.screen {
-                Screen::Bar if tty => {
-                    let _ = write!(self.out, "\r\x1b[K");
-                }
+            match std::mem::replace(&mut step.screen, Screen::Broken) {
+                Screen::Bar(bar) if tty => bar.finish_and_clear(),
                 Screen::Broken => {}
                 _ => {
                     let _ = writeln!(self.out);
                 }
             }
-            step.screen = Screen::Broken;
         }
     }
 
@@ -129,7 +121,6 @@ impl State {
             id,
             title: title.to_owned(),
             total,
-            last_draw: None,
             screen: Screen::Title,
         });
     }
@@ -141,14 +132,20 @@ impl State {
         let Some((total, unit)) = step.total else {
             return;
         };
-        if !tty || step.last_draw.is_some_and(|t| t.elapsed() < REDRAW) {
+        if !tty {
             return;
         }
-        step.last_draw = Some(Instant::now());
-        step.screen = Screen::Bar;
-        let line = bar_line(&step.title, done, total, unit);
-        let _ = write!(self.out, "\r\x1b[K{line}");
-        let _ = self.out.flush();
+        if let Screen::Bar(bar) = &step.screen {
+            bar.set_position(done);
+            return;
+        }
+        let Ok(out) = self.out.try_clone() else {
+            return;
+        };
+        let _ = write!(self.out, "\r\x1b[K");
+        let bar = progress_bar(&step.title, total, unit, out);
+        bar.set_position(done);
+        step.screen = Screen::Bar(bar);
     }
 
     fn end(&mut self, id: StepId, result: &str) {
@@ -156,8 +153,9 @@ impl State {
             Some(step) if step.id == id => {
                 match step.screen {
                     Screen::Title => {}
-                    Screen::Bar => {
-                        let _ = write!(self.out, "\r\x1b[K{} ... ", step.title);
+                    Screen::Bar(bar) => {
+                        bar.finish_and_clear();
+                        let _ = write!(self.out, "{} ... ", step.title);
                     }
                     Screen::Broken => {
                         let _ = write!(self.out, "{} ... ", step.title);
@@ -170,24 +168,71 @@ impl State {
     }
 }
 
-/// One progress bar line: `Dumping image file: [#####     ]  50% 512/1024 MiB`.
-pub fn bar_line(title: &str, done: u64, total: u64, unit: Unit) -> String {
-    let frac = if total == 0 {
-        1.0
-    } else {
-        (done.min(total) as f64) / (total as f64)
-    };
-    let filled = (frac * BAR_WIDTH as f64).round() as usize;
+/// The bar of a long step: `Dumping image file: [#####     ]  50% 512 MiB/1 GiB`.
+fn progress_bar(title: &str, total: u64, unit: Unit, out: File) -> ProgressBar {
     let amount = match unit {
-        Unit::Bytes => format!("{}/{} MiB", done >> 20, total.div_ceil(1 << 20)),
-        Unit::Items => format!("{done}/{total}"),
+        Unit::Bytes => "{binary_bytes}/{binary_total_bytes}",
+        Unit::Items => "{pos}/{len}",
     };
-    format!(
-        "{title}: [{}{}] {:3.0}% {amount}",
-        "#".repeat(filled),
-        " ".repeat(BAR_WIDTH - filled),
-        frac * 100.0
-    )
+    let template = format!("{{msg}}: [{{bar:30}}] {{percent:>3}}% {amount}");
+    let style = ProgressStyle::with_template(&template)
+        .expect("a valid progress template")
+        .progress_chars("## ");
+    let target = ProgressDrawTarget::term_like(Box::new(Stderr(Mutex::new(out))));
+    ProgressBar::with_draw_target(Some(total), target)
+        .with_style(style)
+        .with_message(title.to_owned())
+}
+
+/// Our duplicate of stderr as the terminal `indicatif` draws on (file
+/// descriptor 2 itself points at /dev/null while we run).
+#[derive(Debug)]
+struct Stderr(Mutex<File>);
+
+impl Stderr {
+    /// Move the cursor `n` cells (`CSI 0 A` would move it one).
+    fn move_by(&self, n: usize, code: char) -> std::io::Result<()> {
+        if n == 0 {
+            return Ok(());
+        }
+        self.put(&format!("\x1b[{n}{code}"))
+    }
+
+    fn put(&self, text: &str) -> std::io::Result<()> {
+        let mut out = self.0.lock().map_err(|_| std::io::ErrorKind::Other)?;
+        out.write_all(text.as_bytes())
+    }
+}
+
+impl TermLike for Stderr {
+    fn width(&self) -> u16 {
+        ratatui::crossterm::terminal::size().map_or(80, |(w, _)| w)
+    }
+    fn move_cursor_up(&self, n: usize) -> std::io::Result<()> {
+        self.move_by(n, 'A')
+    }
+    fn move_cursor_down(&self, n: usize) -> std::io::Result<()> {
+        self.move_by(n, 'B')
+    }
+    fn move_cursor_right(&self, n: usize) -> std::io::Result<()> {
+        self.move_by(n, 'C')
+    }
+    fn move_cursor_left(&self, n: usize) -> std::io::Result<()> {
+        self.move_by(n, 'D')
+    }
+    fn write_line(&self, s: &str) -> std::io::Result<()> {
+        self.put(&format!("{s}\n"))
+    }
+    fn write_str(&self, s: &str) -> std::io::Result<()> {
+        self.put(s)
+    }
+    fn clear_line(&self) -> std::io::Result<()> {
+        self.put("\r\x1b[2K")
+    }
+    fn flush(&self) -> std::io::Result<()> {
+        let mut out = self.0.lock().map_err(|_| std::io::ErrorKind::Other)?;
+        out.flush()
+    }
 }
 
 /// The metadata table of `--print-metadata`.
@@ -244,16 +289,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bar() {
-        assert_eq!(
-            bar_line("Dumping", 512 << 20, 1 << 30, Unit::Bytes),
-            format!(
-                "Dumping: [{}{}]  50% 512/1024 MiB",
-                "#".repeat(15),
-                " ".repeat(15)
-            )
-        );
-        assert!(bar_line("x", 0, 0, Unit::Items).contains("100%"));
+    fn bar_draws_title_fill_and_amount() {
+        let file = tempfile::tempfile().unwrap();
+        let bar = progress_bar("Dumping", 1 << 30, Unit::Bytes, file.try_clone().unwrap());
+        bar.set_position(512 << 20);
+        bar.finish();
+        let mut text = String::new();
+        let mut file = file;
+        std::io::Seek::rewind(&mut file).unwrap();
+        std::io::Read::read_to_string(&mut file, &mut text).unwrap();
+        assert!(text.contains("Dumping: [###"), "{text:?}");
+        assert!(text.contains("/1.00 GiB"), "{text:?}");
     }
 
     #[test]
