@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 
 use crate::cloud::Secret;
-use crate::cloud::accounts::{CloudAccount, KamakiConfig, config_path};
+use crate::cloud::config::kamakirc::{CloudAccount, KamakiConfig, config_path};
 use crate::plan::UsageError;
 
 /// `snf-image-creator accounts`: the saved clouds.
@@ -136,7 +136,7 @@ fn add(
 }
 
 fn check(account: &CloudAccount) -> Result<()> {
-    crate::cloud::accounts::check(account).with_context(|| {
+    crate::cloud::config::kamakirc::check(account).with_context(|| {
         format!(
             "checking the token of cloud `{}' at {} (use --no-check to save it anyway)",
             account.name, account.url

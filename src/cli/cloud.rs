@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
+use crate::cloud::local::serve::{Server, Tokens};
+use crate::cloud::local::store::Store;
 use crate::cloud::request::{AccountRequest, UploadRequest};
-use crate::cloud::serve::{Server, Tokens};
-use crate::cloud::store::Store;
 use crate::cloud::{self, DEFAULT_CONTAINER, RemoteImage, Secret};
 
 fn parse_secret(s: &str) -> Result<Secret, String> {

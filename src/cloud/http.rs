@@ -11,8 +11,8 @@ use std::time::Duration;
 use reqwest::blocking::{Client, RequestBuilder};
 use reqwest::header::HeaderMap;
 
-use super::Secret;
-use super::error::{CloudError, short_message};
+use crate::cloud::Secret;
+use crate::cloud::error::{CloudError, short_message};
 
 /// Attempts per request, the first included.
 const ATTEMPTS: u32 = 5;
@@ -110,7 +110,7 @@ impl Http {
     /// pass the reply only if its status is one of `ok`. Any other status
     /// is an error naming `what` (which names the object), the URL
     /// without credentials and the server's short message; 401 and 403
-    /// are of [`ErrorKind::Auth`](super::ErrorKind::Auth).
+    /// are of [`ErrorKind::Auth`](crate::cloud::ErrorKind::Auth).
     pub fn call(
         &self,
         what: &str,

@@ -4,7 +4,7 @@
 use std::io::Read;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::hashmap::hex;
+use crate::cloud::pithos::hashmap::hex;
 
 /// `n` random bytes from /dev/urandom.
 pub fn random_bytes(n: usize) -> std::io::Result<Vec<u8>> {

@@ -7,34 +7,26 @@
 //! Credentials live in [`Secret`]s, which never print; errors name URLs
 //! and status codes, never tokens.
 
-pub mod accounts;
-pub mod clouds_yaml;
+pub mod clients;
+pub mod config;
 pub mod error;
-pub mod glance;
-pub mod hashmap;
 pub mod http;
 pub mod ids;
-pub mod images;
-pub mod keystone;
 pub mod local;
-pub mod onepass;
 pub mod parallel;
-pub mod plankton;
+pub mod pithos;
 pub mod request;
-pub mod s3;
-pub mod serve;
-pub mod sigv4;
-pub mod store;
-pub mod synnefo;
-pub mod transfer;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use clients::{glance, s3, synnefo};
+use config::clouds_yaml;
 pub use error::{CloudError, ErrorKind};
-use transfer::Transfer;
+use pithos::onepass;
+use pithos::transfer::Transfer;
 
 use crate::progress::Reporter;
 

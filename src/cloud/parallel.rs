@@ -4,7 +4,7 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::error::CloudError;
+use crate::cloud::error::CloudError;
 
 /// Run `work` for every index below `count` on at most `threads`
 /// threads. The first error stops the workers from taking more indices

@@ -4,10 +4,10 @@
 
 use std::path::PathBuf;
 
-use super::accounts::{KamakiConfig, config_path};
-use super::clouds_yaml;
-use super::store::Store;
-use super::{DEFAULT_CONTAINER, Secret, Target};
+use crate::cloud::config::clouds_yaml;
+use crate::cloud::config::kamakirc::{KamakiConfig, config_path};
+use crate::cloud::local::store::Store;
+use crate::cloud::{DEFAULT_CONTAINER, Secret, Target};
 
 /// Which account to use: a saved cloud, an URL and token, or a local
 /// store (the default).
@@ -60,7 +60,7 @@ impl AccountRequest {
             (None, None, Some(_)) => Err("-t TOKEN needs -a URL".into()),
             (Some(name), None, None) => match name.split_once(':').unwrap_or((name, "")) {
                 ("openstack", os) => clouds_yaml::find(os).map(Target::OpenStack),
-                ("s3", bucket) => super::s3::target(bucket).map(Target::S3),
+                ("s3", bucket) => crate::cloud::clients::s3::target(bucket).map(Target::S3),
                 _ => saved_cloud(&config_path(), name),
             },
         }

@@ -2,7 +2,7 @@
 //! saved in kamaki's configuration, checked by authenticating in a job (off
 //! the UI thread) before it is saved, and the deletion of one. The wizard's
 //! Clouds page and the expert Register menu both use it, and both save
-//! through [`crate::cloud::accounts`], as `snf-image-creator accounts` does.
+//! through [`crate::cloud::config::kamakirc`], as `snf-image-creator accounts` does.
 //! The built-in local store is always offered and has nothing to edit.
 
 use super::app::{App, Screen, Tag as AppTag};
@@ -11,7 +11,7 @@ use super::job::CloudReply;
 use super::widgets::{Dialog, Reply};
 use super::wizard::Page;
 use crate::cloud::Secret;
-use crate::cloud::accounts::{self, CloudAccount, KamakiConfig};
+use crate::cloud::config::kamakirc::{self, CloudAccount, KamakiConfig};
 use crate::progress::begin_step;
 
 /// Where a finished account form goes back to.
@@ -137,7 +137,7 @@ impl App {
                 &format!("Checking the account of cloud `{}'", account.name),
                 None,
             );
-            accounts::check(&account)?;
+            kamakirc::check(&account)?;
             step.done("done");
             Ok(CloudReply::Checked)
         });
@@ -214,7 +214,7 @@ fn account_from(form: &Form, editing: Option<&str>) -> Result<CloudAccount, Stri
     let url = form.value(URL);
     let token = form.value(TOKEN);
     let description = form.value(DESCRIPTION);
-    accounts::check_name(&name).map_err(|e| e.to_string())?;
+    kamakirc::check_name(&name).map_err(|e| e.to_string())?;
     if reqwest::Url::parse(&url).is_err() {
         return Err("Give the cloud's authentication URL, such as https://accounts.example.org/identity/v2.0.".into());
     }

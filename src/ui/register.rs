@@ -15,7 +15,7 @@ use super::app::{App, Screen, Tag as AppTag};
 use super::form::Form;
 use super::job::{CloudReply, CloudResult, Job, RunView};
 use super::widgets::{Dialog, Input, Menu, Reply, TextView};
-use crate::cloud::accounts::config_path;
+use crate::cloud::config::kamakirc::config_path;
 use crate::cloud::{RemoteImage, Uploaded};
 use crate::guest::metadata::Metadata;
 use crate::pipeline::upload;

@@ -57,7 +57,7 @@ pub(super) fn clouds(config: &Path) -> Vec<(String, String)> {
         LOCAL_STORE.to_owned(),
         "The built-in local image store".to_owned(),
     )];
-    if let Ok(config) = crate::cloud::accounts::KamakiConfig::load(config) {
+    if let Ok(config) = crate::cloud::config::kamakirc::KamakiConfig::load(config) {
         items.extend(config.cloud_names().into_iter().map(|n| {
             let (url, description) = config.cloud_summary(&n);
             let about = description.or(url).unwrap_or_default();

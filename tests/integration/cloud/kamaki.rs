@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use super::lab::*;
 use crate::support::*;
 use snf_image_creator::cloud::Secret;
-use snf_image_creator::cloud::accounts::{CloudAccount, KamakiConfig};
+use snf_image_creator::cloud::config::kamakirc::{CloudAccount, KamakiConfig};
 
 /// The cloud-lab cache directory the install scripts fill.
 pub fn cloudlab() -> PathBuf {

@@ -3,7 +3,7 @@
 
 use super::lab::*;
 use crate::support::*;
-use snf_image_creator::cloud::store::Store;
+use snf_image_creator::cloud::local::store::Store;
 
 /// Six blocks: four distinct random ones, a zero block and a repeat, plus
 /// a short tail: five distinct blocks to send the first time.

@@ -5,7 +5,7 @@
 
 use super::lab::*;
 use crate::support::*;
-use snf_image_creator::cloud::store::Store;
+use snf_image_creator::cloud::local::store::Store;
 
 #[test]
 fn mkimage_uploads_and_registers_into_the_local_store() {

@@ -5,7 +5,7 @@
 use super::lab::*;
 use crate::support::*;
 use snf_image_creator::cloud::Secret;
-use snf_image_creator::cloud::sigv4::{self, Credentials};
+use snf_image_creator::cloud::clients::s3::sigv4::{self, Credentials};
 
 const ACCESS: &str = "AKIDSNFTEST";
 

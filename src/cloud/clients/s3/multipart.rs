@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use reqwest::Method;
 
-use super::super::error::{CloudError, short_message};
-use super::super::parallel;
 use super::{S3Backend, S3Req, etag};
+use crate::cloud::error::{CloudError, short_message};
+use crate::cloud::parallel;
 use crate::progress::{Reporter, Unit, begin_step};
 
 /// The smallest part we send (S3's minimum is 5 MiB).

@@ -7,8 +7,8 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_perc
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
-use super::RemoteImage;
-use super::error::CloudError;
+use crate::cloud::RemoteImage;
+use crate::cloud::error::CloudError;
 
 /// Python's `urllib.quote` safe set: letters, digits, `_.-` and `/`.
 const PY_QUOTE: &AsciiSet = &NON_ALPHANUMERIC
@@ -20,6 +20,16 @@ const PY_QUOTE: &AsciiSet = &NON_ALPHANUMERIC
 /// Percent-quote as Python 2's `urllib.quote` does.
 pub fn quote(s: &str) -> String {
     utf8_percent_encode(s, PY_QUOTE).to_string()
+}
+
+/// `pithos://account/container/name`, each part percent-encoded.
+pub fn location(account: &str, container: &str, name: &str) -> String {
+    format!(
+        "pithos://{}/{}/{}",
+        quote(account),
+        quote(container),
+        quote(name)
+    )
 }
 
 /// Undo [`quote`].

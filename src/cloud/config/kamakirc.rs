@@ -10,8 +10,8 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use super::Secret;
-use super::error::CloudError;
+use crate::cloud::Secret;
+use crate::cloud::error::CloudError;
 
 /// The environment variable kamaki reads its configuration path from.
 pub const CONFIG_ENV: &str = "KAMAKI_CONFIG";
@@ -46,12 +46,12 @@ pub fn check_name(name: &str) -> Result<(), CloudError> {
 /// Check a cloud's token by authenticating with its Astakos, as `-c NAME`
 /// does before a run.
 pub fn check(account: &CloudAccount) -> Result<(), CloudError> {
-    let target = super::Target::Synnefo {
+    let target = crate::cloud::Target::Synnefo {
         label: account.name.clone(),
         url: account.url.clone(),
         token: account.token.clone(),
     };
-    super::connect(&target, super::DEFAULT_CONTAINER)?.authenticate()
+    crate::cloud::connect(&target, crate::cloud::DEFAULT_CONTAINER)?.authenticate()
 }
 
 /// The configuration file, section by section, in file order.

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use yaml_rust2::{Yaml, YamlLoader};
 
-use super::Secret;
+use crate::cloud::Secret;
 
 /// How to authenticate.
 #[derive(Debug, Clone, PartialEq, Eq)]

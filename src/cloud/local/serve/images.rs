@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::super::RemoteImage;
-use super::super::images::ImageRequest;
-use super::super::plankton::{PROPERTY_PREFIX, image_headers, unquote};
 use super::{Answer, Call, unauthorized};
+use crate::cloud::RemoteImage;
+use crate::cloud::local::registry::ImageRequest;
+use crate::cloud::pithos::plankton::{PROPERTY_PREFIX, image_headers, unquote};
 
 /// Route `/image/v1.0/images/…`.
 pub(super) fn dispatch(call: &mut Call<'_>) -> Answer {
@@ -34,7 +34,7 @@ pub(super) fn dispatch(call: &mut Call<'_>) -> Answer {
     result.unwrap_or_else(|e| Answer::from_error(&e))
 }
 
-type Res = Result<Answer, super::super::CloudError>;
+type Res = Result<Answer, crate::cloud::CloudError>;
 
 fn with_image_headers(mut a: Answer, img: &RemoteImage) -> Answer {
     for (k, v) in image_headers(img) {
@@ -101,7 +101,7 @@ fn visible(
     call: &Call<'_>,
     viewer: &str,
     id: &str,
-) -> Result<Option<RemoteImage>, super::super::CloudError> {
+) -> Result<Option<RemoteImage>, crate::cloud::CloudError> {
     Ok(call
         .store
         .image(id)?

@@ -21,9 +21,9 @@ use std::sync::Arc;
 
 use percent_encoding::percent_decode_str;
 
-use super::error::{CloudError, ErrorKind};
-use super::ids;
-use super::store::Store;
+use crate::cloud::error::{CloudError, ErrorKind};
+use crate::cloud::ids;
+use crate::cloud::local::store::Store;
 
 /// Worker threads answering requests.
 const WORKERS: usize = 8;

@@ -1,15 +1,22 @@
-//! The built-in store as a [`CloudBackend`]: the same hashmap upload,
-//! dedupe and registration as a Synnefo cloud, on a local directory.
+//! The built-in image store: blocks and hashmaps on a local directory
+//! ([`store`]), its registry of images ([`registry`]), the store as a
+//! [`CloudBackend`] (the same hashmap upload, dedupe and registration as a
+//! Synnefo cloud), and `serve`, which exposes it over the Synnefo APIs.
+
+pub mod registry;
+pub mod serve;
+pub mod store;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use super::error::CloudError;
-use super::hashmap::{BLOCK_HASH, DEFAULT_BLOCK_SIZE, Hashmap};
-use super::images::{ImageRequest, location};
-use super::store::Store;
-use super::transfer::{self, BlockStore, Offer};
-use super::{CloudBackend, Md5Upload, Registration, RemoteImage, UploadResult, Uploaded};
+use crate::cloud::error::CloudError;
+use crate::cloud::local::registry::ImageRequest;
+use crate::cloud::local::store::Store;
+use crate::cloud::pithos::hashmap::{BLOCK_HASH, DEFAULT_BLOCK_SIZE, Hashmap};
+use crate::cloud::pithos::plankton::location;
+use crate::cloud::pithos::transfer::{self, BlockStore, Offer};
+use crate::cloud::{CloudBackend, Md5Upload, Registration, RemoteImage, UploadResult, Uploaded};
 use crate::progress::Reporter;
 
 /// The local store, one container of it.

@@ -5,8 +5,8 @@
 //! `~/.aws/config` (`AWS_CONFIG_FILE`); the endpoint from
 //! `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL`.
 
-use super::super::Secret;
-use super::super::sigv4::Credentials;
+use crate::cloud::Secret;
+use crate::cloud::clients::s3::sigv4::Credentials;
 
 /// One bucket.
 #[derive(Debug, Clone, PartialEq, Eq)]

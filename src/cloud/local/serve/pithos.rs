@@ -8,12 +8,12 @@ use std::io::Read;
 
 use serde_json::{Value, json};
 
-use super::super::error::CloudError;
-use super::super::hashmap::{BLOCK_HASH, DEFAULT_BLOCK_SIZE, Hashmap};
-use super::super::ids::rfc3339;
-use super::super::store::{ObjectRecord, Store};
-use super::super::transfer::Offer;
 use super::{Answer, Body, Call, User, unauthorized};
+use crate::cloud::error::CloudError;
+use crate::cloud::ids::rfc3339;
+use crate::cloud::local::store::{ObjectRecord, Store};
+use crate::cloud::pithos::hashmap::{BLOCK_HASH, DEFAULT_BLOCK_SIZE, Hashmap};
+use crate::cloud::pithos::transfer::Offer;
 
 /// Route `/object-store/v1/ACCOUNT[/CONTAINER[/OBJECT…]]`.
 pub(super) fn dispatch(call: &mut Call<'_>) -> Answer {

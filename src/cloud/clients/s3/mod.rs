@@ -7,6 +7,7 @@
 
 mod multipart;
 mod public;
+pub mod sigv4;
 mod target;
 
 use std::path::Path;
@@ -16,13 +17,13 @@ use reqwest::blocking::{Client, RequestBuilder};
 
 pub use target::{S3Target, target};
 
-use super::error::CloudError;
-use super::http::{Http, Reply};
-use super::ids::unix_now;
-use super::sigv4::{self, sha256_hex};
-use super::transfer::Transfer;
-use super::{CloudBackend, Registration, RemoteImage, UploadResult, Uploaded};
+use crate::cloud::error::CloudError;
+use crate::cloud::http::{Http, Reply};
+use crate::cloud::ids::unix_now;
+use crate::cloud::pithos::transfer::Transfer;
+use crate::cloud::{CloudBackend, Registration, RemoteImage, UploadResult, Uploaded};
 use crate::progress::Reporter;
+use sigv4::sha256_hex;
 
 /// One request to the bucket, signed anew for every attempt.
 #[derive(Clone, Copy)]
@@ -248,7 +249,7 @@ impl CloudBackend for S3Backend {
         if reg.public {
             self.share(&object.name)?;
         }
-        let now = super::ids::rfc3339(unix_now());
+        let now = crate::cloud::ids::rfc3339(unix_now());
         Ok(RemoteImage {
             id: object.location.clone(),
             name: reg.name.clone(),

@@ -4,10 +4,10 @@
 
 use serde_json::{Value, json};
 
-use super::Secret;
-use super::clouds_yaml::{OsAuth, OsCloud};
-use super::error::CloudError;
-use super::http::Http;
+use crate::cloud::Secret;
+use crate::cloud::config::clouds_yaml::{OsAuth, OsCloud};
+use crate::cloud::error::CloudError;
+use crate::cloud::http::Http;
 
 /// A token and the Glance URL to use it with.
 pub struct Session {

@@ -18,10 +18,10 @@ use std::path::{Path, PathBuf};
 use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
 
-use super::error::CloudError;
-use super::hashmap::{self, BLOCK_HASH, DEFAULT_BLOCK_SIZE, Hashmap};
-use super::ids;
-use super::transfer::Offer;
+use crate::cloud::error::CloudError;
+use crate::cloud::ids;
+use crate::cloud::pithos::hashmap::{self, BLOCK_HASH, DEFAULT_BLOCK_SIZE, Hashmap};
+use crate::cloud::pithos::transfer::Offer;
 
 /// Environment variable naming the store directory.
 pub const STORE_ENV: &str = "SNF_IMAGE_STORE";

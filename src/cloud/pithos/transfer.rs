@@ -9,10 +9,10 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::error::CloudError;
-use super::hashmap::{self, BLOCK_HASH, Hashmap};
-use super::onepass::{self, Dest, Source};
-use super::parallel;
+use crate::cloud::error::CloudError;
+use crate::cloud::parallel;
+use crate::cloud::pithos::hashmap::{self, BLOCK_HASH, Hashmap};
+use crate::cloud::pithos::onepass::{self, Dest, Source};
 use crate::progress::{Reporter, Unit, begin_step};
 
 /// How many blocks are sent at once.

@@ -10,8 +10,8 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::super::error::CloudError;
 use super::{S3Backend, S3Req};
+use crate::cloud::error::CloudError;
 
 /// The `Sid` of the policy statement that lists the public objects.
 const SID: &str = "SnfImageCreatorPublicRead";

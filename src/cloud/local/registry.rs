@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 
 use percent_encoding::percent_decode_str;
 
-use super::RemoteImage;
-use super::error::CloudError;
-use super::ids;
-use super::plankton::quote;
-use super::store::{ObjectRecord, Store};
+use crate::cloud::RemoteImage;
+use crate::cloud::error::CloudError;
+use crate::cloud::ids;
+use crate::cloud::local::store::{ObjectRecord, Store};
+use crate::cloud::pithos::plankton::location;
 
 /// What a registration asks for.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -26,16 +26,6 @@ pub struct ImageRequest {
     pub size: Option<u64>,
     /// When given, must equal the object's hash.
     pub checksum: Option<String>,
-}
-
-/// `pithos://account/container/name`, each part percent-encoded.
-pub fn location(account: &str, container: &str, name: &str) -> String {
-    format!(
-        "pithos://{}/{}/{}",
-        quote(account),
-        quote(container),
-        quote(name)
-    )
 }
 
 /// Split a location into (account, container, name).

@@ -12,13 +12,13 @@ use reqwest::Method;
 use reqwest::blocking::{Client, RequestBuilder};
 use serde_json::{Value, json};
 
-use super::error::CloudError;
-use super::hashmap::{self, Hashmap};
-use super::http::{self, Http};
-use super::plankton::{image_from_headers, quote};
-use super::transfer::{self, BlockStore, Offer};
-use super::{
-    CloudBackend, Md5Upload, Registration, RemoteImage, Secret, UploadResult, Uploaded, images,
+use crate::cloud::error::CloudError;
+use crate::cloud::http::{self, Http};
+use crate::cloud::pithos::hashmap::{self, Hashmap};
+use crate::cloud::pithos::plankton::{image_from_headers, quote};
+use crate::cloud::pithos::transfer::{self, BlockStore, Offer};
+use crate::cloud::{
+    CloudBackend, Md5Upload, Registration, RemoteImage, Secret, UploadResult, Uploaded,
 };
 use crate::progress::Reporter;
 
@@ -88,7 +88,11 @@ impl SynnefoBackend {
     fn uploaded(&self, name: &str, t: transfer::Transfer) -> Result<Uploaded, CloudError> {
         Ok(Uploaded {
             name: name.to_owned(),
-            location: images::location(&self.session()?.account, &self.container, name),
+            location: crate::cloud::pithos::plankton::location(
+                &self.session()?.account,
+                &self.container,
+                name,
+            ),
             transfer: t,
         })
     }
@@ -282,7 +286,7 @@ impl CloudBackend for SynnefoBackend {
         let list: Vec<Value> = r.json("listing images")?;
         Ok(list
             .iter()
-            .filter_map(super::plankton::image_from_json)
+            .filter_map(crate::cloud::pithos::plankton::image_from_json)
             .collect())
     }
 }

@@ -21,9 +21,9 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use md5::{Digest, Md5};
 
-use super::error::CloudError;
-use super::hashmap::{block_count, block_hash, hex};
-use super::transfer::BlockStore;
+use crate::cloud::error::CloudError;
+use crate::cloud::pithos::hashmap::{block_count, block_hash, hex};
+use crate::cloud::pithos::transfer::BlockStore;
 
 /// Blocks per batch: one "which of these are missing?" question each.
 const BATCH: usize = 4;
@@ -245,9 +245,9 @@ pub fn md5_file(path: &Path) -> Result<String, CloudError> {
 mod tests {
     use std::collections::HashMap;
 
-    use super::super::hashmap::{self, BLOCK_HASH, Hashmap, merkle};
-    use super::super::transfer::Offer;
     use super::*;
+    use crate::cloud::pithos::hashmap::{self, BLOCK_HASH, Hashmap, merkle};
+    use crate::cloud::pithos::transfer::Offer;
 
     /// An in-memory block store with Pithos' answers.
     #[derive(Default)]

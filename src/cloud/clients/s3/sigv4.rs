@@ -7,9 +7,9 @@ use hmac::{Hmac, Mac};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use sha2::{Digest, Sha256};
 
-use super::Secret;
-use super::hashmap::hex;
-use super::ids::rfc3339;
+use crate::cloud::Secret;
+use crate::cloud::ids::rfc3339;
+use crate::cloud::pithos::hashmap::hex;
 
 /// Characters left as they are: the unreserved set.
 const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC

@@ -17,13 +17,13 @@ use reqwest::Method;
 use reqwest::blocking::{Body, Client, RequestBuilder};
 use serde_json::{Value, json};
 
-use super::clouds_yaml::OsCloud;
-use super::error::CloudError;
-use super::http::{self, Http};
-use super::keystone::{self, Session};
-use super::plankton::quote;
-use super::transfer::Transfer;
-use super::{CloudBackend, Registration, RemoteImage, UploadResult, Uploaded};
+use crate::cloud::clients::keystone::{self, Session};
+use crate::cloud::config::clouds_yaml::OsCloud;
+use crate::cloud::error::CloudError;
+use crate::cloud::http::{self, Http};
+use crate::cloud::pithos::plankton::quote;
+use crate::cloud::pithos::transfer::Transfer;
+use crate::cloud::{CloudBackend, Registration, RemoteImage, UploadResult, Uploaded};
 use crate::progress::{Reporter, Step, Unit, begin_step};
 
 /// Glance's own fields of an image; everything else is a property.
