@@ -59,6 +59,15 @@ pub struct ShrinkOutcome {
 }
 
 impl ShrinkOutcome {
+    /// Carry what the shrink did into the image: its exported size, and
+    /// the removed swap as the `SWAP` property.
+    pub fn apply(&self, meta: &mut super::metadata::Metadata, size: &mut u64) {
+        *size = self.new_size;
+        if let Some(swap) = self.swap {
+            meta.insert("SWAP".into(), swap.property());
+        }
+    }
+
     /// Bytes the image lost.
     pub fn saved(&self) -> u64 {
         self.old_size - self.new_size
@@ -424,6 +433,28 @@ impl Seek for Device<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outcome_reaches_size_and_metadata() {
+        let o = ShrinkOutcome {
+            old_size: 600 * MIB,
+            new_size: 300 * MIB + 1,
+            swap: Some(SwapRemoved { number: 2, mib: 64 }),
+            filesystem: Some("ext4".into()),
+        };
+        assert_eq!(
+            o.size_line(),
+            format!(
+                "Image size is 301 MB (was 600 MB; {} bytes saved)",
+                300 * MIB - 1
+            )
+        );
+        let mut meta = crate::guest::metadata::Metadata::new();
+        let mut size = 600 * MIB;
+        o.apply(&mut meta, &mut size);
+        assert_eq!(size, 300 * MIB + 1);
+        assert_eq!(meta.get("SWAP").map(String::as_str), Some("2:64"));
+    }
 
     #[test]
     fn swap_property() {

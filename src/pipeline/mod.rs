@@ -2,7 +2,7 @@
 //! export. Both front ends run it with a [`Plan`] and a [`Reporter`]; it
 //! never prints.
 //!
-//! Every resource is a guard owned by [`Session`] (work directory, helper
+//! Every resource is a guard owned by the run (work directory, helper
 //! VM, NBD server, half-written outputs), so success, failure and
 //! interruption all leave the machine as it was, and the source untouched.
 
@@ -11,7 +11,6 @@ mod host_run;
 pub mod mount;
 pub mod outputs;
 pub mod report;
-pub mod shrink;
 mod sysprep;
 pub mod upload;
 
@@ -96,7 +95,9 @@ fn run_inner(plan: &Plan, reporter: &dyn Reporter, cancel: &Cancel) -> Result<Ou
     let inspected = inspect(&disk, plan, reporter, cancel)?;
     let mut meta = inspected.metadata;
     let mut size = inspected.disk.as_ref().map_or(source.size, |d| d.size);
-    shrink::apply(inspected.shrunk.as_ref(), &mut meta, &mut size);
+    if let Some(shrunk) = &inspected.shrunk {
+        shrunk.apply(&mut meta, &mut size);
+    }
     if let Some(reason) = &inspected.unsupported {
         if !plan.allow_unsupported {
             bail!(

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::progress::{Event, Reporter, StepId};
 use crate::sysprep::TaskOutcome;
-use crate::sysprep::report::human_bytes;
+use crate::sysprep::changes::human_bytes;
 
 /// One row of the report.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -14,7 +14,7 @@ use crate::guest::profile::Profile;
 use crate::guest::shrink::ShrinkOutcome;
 use crate::plan::Plan;
 use crate::progress::{Event, Reporter, begin_step};
-use crate::sysprep::{self, TaskOutcome, listing, report, runner};
+use crate::sysprep::{self, TaskOutcome, changes, listing, runner};
 
 use super::host_run;
 
@@ -63,9 +63,9 @@ pub(super) fn prepare(
     outcomes.extend(device);
     if opts.dry_run {
         let text = if opts.json {
-            report::dry_run_json(&outcomes)
+            changes::dry_run_json(&outcomes)
         } else {
-            report::dry_run_text(&outcomes)
+            changes::dry_run_text(&outcomes)
         };
         reporter.emit(Event::Listing(text));
     }

@@ -12,15 +12,14 @@
 //! device-level task ([`Action::Device`]) works on the helper VM's disk
 //! after the guest is unmounted (shrinking is one); it always comes last.
 
+pub mod changes;
 pub mod listing;
 pub mod params;
-pub mod report;
 pub mod runner;
 pub mod staged;
 mod util;
 
 mod linux;
-mod shrink;
 mod unix;
 
 use std::time::Duration;
@@ -123,7 +122,7 @@ impl std::fmt::Debug for Task {
 
 /// The device-level tasks every Unix-like family ends with, after its
 /// file-level tasks (shrinking the image goes here).
-pub const FINAL: &[Task] = &[shrink::SHRINK];
+pub const FINAL: &[Task] = &[SHRINK];
 
 /// Every table, for name lookups before the OS is known.
 pub const TABLES: &[&[Task]] = &[unix::TASKS, linux::TASKS, FINAL];
@@ -206,7 +205,7 @@ pub struct Options {
 pub struct TaskOutcome {
     pub name: &'static str,
     pub message: &'static str,
-    pub changes: Vec<report::Planned>,
+    pub changes: Vec<changes::Planned>,
     /// Bytes freed (negative when the task added data).
     pub freed: i64,
     pub duration: Duration,
@@ -237,6 +236,38 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
+}
+
+/// `shrink`, the last task of every table: make the last filesystem and
+/// its partition as small as they can be, drop a trailing swap partition,
+/// and cut the image after the new end ([`crate::guest::shrink`]). It runs
+/// on the disk itself, after the guest is unmounted.
+pub const SHRINK: Task = Task {
+    name: "shrink",
+    message: "Shrinking image (may take a while)",
+    description: "Shrink the last filesystem (ext2/3/4, btrfs, NTFS) to its minimum plus \
+                  headroom, resize its partition to fit (MBR, logical partitions and GPT, \
+                  whose entries keep their type, GUID, name and attributes), remove a \
+                  trailing swap partition (recorded as SWAP=<number>:<MiB> for snf-image \
+                  to recreate it) and end the image after the last partition. Other \
+                  filesystems are only trimmed after their partition.",
+    default: true,
+    params: &[],
+    action: Action::Device(shrink),
+};
+
+/// Shrink, or in a dry run say that it would; returns the bytes saved.
+fn shrink(cx: &mut DeviceCtx<'_>) -> Result<i64> {
+    if cx.dry_run {
+        cx.reporter
+            .info("a real run shrinks the last filesystem and partition here");
+        return Ok(0);
+    }
+    let outcome = crate::guest::shrink::shrink(cx.vm, cx.reporter)?;
+    cx.reporter.info(&outcome.size_line());
+    let saved = i64::try_from(outcome.saved()).unwrap_or(i64::MAX);
+    cx.shrunk = Some(outcome);
+    Ok(saved)
 }
 
 #[cfg(test)]

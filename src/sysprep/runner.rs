@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use super::report::{Planned, summary};
+use super::changes::{Planned, summary};
 use super::staged::Staged;
 use super::{Action, Change, Ctx, DeviceCtx, Options, Task, TaskOutcome, util};
 use crate::guest::appliance::Appliance;

@@ -17,7 +17,7 @@ use super::{App, AppEvent};
 use crate::pipeline::Outcome;
 use crate::progress::Event;
 use crate::sysprep::TaskOutcome;
-use crate::sysprep::report::{Planned, dry_run_text};
+use crate::sysprep::changes::{Planned, dry_run_text};
 
 fn sysprep_tag(t: SysprepTag) -> Option<Tag> {
     Some(Tag::Expert(ExpertTag::Sysprep(t)))

@@ -17,7 +17,7 @@ use reqwest::Method;
 use reqwest::blocking::{Body, Client, RequestBuilder};
 use serde_json::{Value, json};
 
-use crate::cloud::clients::keystone::{self, Session};
+use crate::cloud::clients::keystone::{self, GlanceAccess};
 use crate::cloud::config::clouds_yaml::OsCloud;
 use crate::cloud::error::CloudError;
 use crate::cloud::http::{self, Http};
@@ -59,7 +59,7 @@ const STANDARD: &[&str] = &[
 pub struct GlanceBackend {
     cloud: OsCloud,
     http: Http,
-    session: OnceLock<Session>,
+    session: OnceLock<GlanceAccess>,
 }
 
 impl GlanceBackend {
@@ -72,7 +72,7 @@ impl GlanceBackend {
         })
     }
 
-    fn session(&self) -> Result<&Session, CloudError> {
+    fn session(&self) -> Result<&GlanceAccess, CloudError> {
         http::session(&self.session)
     }
 

@@ -10,7 +10,7 @@ use crate::cloud::error::CloudError;
 use crate::cloud::http::Http;
 
 /// A token and the Glance URL to use it with.
-pub struct Session {
+pub struct GlanceAccess {
     /// `None` for a Glance in no-auth mode.
     pub token: Option<Secret>,
     pub glance: String,
@@ -18,10 +18,10 @@ pub struct Session {
 
 /// Authenticate `cloud` (through `http`): a token and the Glance URL, or
 /// only the configured Glance URL when the cloud needs no auth.
-pub fn authenticate(http: &Http, cloud: &OsCloud) -> Result<Session, CloudError> {
+pub fn authenticate(http: &Http, cloud: &OsCloud) -> Result<GlanceAccess, CloudError> {
     let Some((url, body)) = token_request(&cloud.auth) else {
         let glance = cloud.image_endpoint.clone().unwrap_or_default();
-        return Ok(Session {
+        return Ok(GlanceAccess {
             token: None,
             glance: glance.trim_end_matches('/').into(),
         });
@@ -44,7 +44,7 @@ pub fn authenticate(http: &Http, cloud: &OsCloud) -> Result<Session, CloudError>
             CloudError::NotFound(format!("no image service in the catalog of {}", cloud.name))
         })?,
     };
-    Ok(Session {
+    Ok(GlanceAccess {
         token: Some(Secret::new(token)),
         glance,
     })

@@ -24,7 +24,7 @@ use crate::progress::Reporter;
 
 /// What authentication taught.
 #[derive(Debug, Clone)]
-struct Session {
+struct Endpoints {
     /// The user's UUID: the Pithos account.
     account: String,
     /// Pithos' public URL (…/object-store/v1).
@@ -40,7 +40,7 @@ pub struct SynnefoBackend {
     token: Secret,
     container: String,
     http: Http,
-    session: OnceLock<Session>,
+    session: OnceLock<Endpoints>,
 }
 
 impl SynnefoBackend {
@@ -61,7 +61,7 @@ impl SynnefoBackend {
         })
     }
 
-    fn session(&self) -> Result<&Session, CloudError> {
+    fn session(&self) -> Result<&Endpoints, CloudError> {
         http::session(&self.session)
     }
 
@@ -105,10 +105,10 @@ impl SynnefoBackend {
 }
 
 /// What an Astakos `access` answer from `url` says about the account.
-fn session_of(access: &Value, url: &str) -> Result<Session, CloudError> {
+fn session_of(access: &Value, url: &str) -> Result<Endpoints, CloudError> {
     let missing =
         |what: &str| CloudError::Protocol(format!("the identity service at {url} gave no {what}"));
-    Ok(Session {
+    Ok(Endpoints {
         account: access["user"]["id"]
             .as_str()
             .ok_or_else(|| missing("user id"))?
