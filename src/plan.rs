@@ -138,7 +138,11 @@ impl Plan {
     /// Refuse the run when an output is one of `inputs` (the source and
     /// its backing chain, once examined).
     pub fn check_inputs_untouched(&self, inputs: &[PathBuf]) -> Result<(), UsageError> {
-        check_inputs_untouched(self.output.as_ref(), self.upload.as_ref(), inputs)
+        let out = match &self.output {
+            Some(Output::File(out)) => Some(out.as_path()),
+            _ => None,
+        };
+        check_inputs_untouched(out, self.upload.as_ref(), inputs)
     }
 }
 
@@ -146,12 +150,12 @@ impl Plan {
 /// file are compared with every input (device and inode, or path), and no
 /// input may lie in the local store an upload writes to.
 fn check_inputs_untouched(
-    output: Option<&Output>,
+    output: Option<&Path>,
     upload: Option<&crate::cloud::request::UploadPlan>,
     inputs: &[PathBuf],
 ) -> Result<(), UsageError> {
     use crate::media::identity::{find_clash, inside};
-    if let Some(Output::File(out)) = output
+    if let Some(out) = output
         && let Some(c) = find_clash(&output_paths(out), inputs)
     {
         return Err(usage(format!(
@@ -201,14 +205,14 @@ impl Request {
         for script in &self.host_run {
             check_script(script)?;
         }
+        let mut inputs = vec![self.source.clone()];
+        inputs.extend(self.overlay_of.clone());
+        check_inputs_untouched(self.outfile.as_deref(), upload.as_ref(), &inputs)?;
         let output = self
             .outfile
             .as_deref()
             .map(|o| check_output(o, self.force))
             .transpose()?;
-        let mut inputs = vec![self.source.clone()];
-        inputs.extend(self.overlay_of.clone());
-        check_inputs_untouched(output.as_ref(), upload.as_ref(), &inputs)?;
         let mut metadata: Vec<(String, String)> = self
             .metadata
             .iter()
@@ -410,6 +414,29 @@ mod tests {
         let mut r = request(dir.path());
         r.sysprep.json = true;
         assert!(err(r).contains("--dry-run"));
+    }
+
+    #[test]
+    fn an_output_is_never_an_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let mut r = request(d);
+        r.outfile = Some(r.source.clone());
+        r.force = true;
+        assert!(err(r).contains("is the same file as the input"));
+        let mut r = request(d);
+        std::fs::hard_link(&r.source, d.join("out.diskdump.sha256sum")).unwrap();
+        r.force = true;
+        let msg = err(r);
+        assert!(
+            msg.contains("out.diskdump.sha256sum is the same file as the input"),
+            "{msg}"
+        );
+        let mut r = request(d);
+        r.outfile = Some(d.join("elsewhere"));
+        let plan = r.validate().unwrap();
+        let inputs = vec![d.join("elsewhere.meta")];
+        assert!(plan.check_inputs_untouched(&inputs).is_err());
     }
 
     #[test]

@@ -71,9 +71,7 @@ pub enum ChainError {
     )]
     NotAllowed { top: String, chain: Chain },
     /// A reference no flag makes acceptable.
-    #[error(
-        "{image}: its {what} {name} is refused: {why} (even with --allow-backing-file; flatten the image on a machine you trust)"
-    )]
+    #[error("{image}: its {what} {name} is refused: {why} (even with --allow-backing-file)")]
     Refused {
         image: String,
         what: &'static str,

@@ -59,3 +59,85 @@ impl App {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use ratatui::crossterm::event::KeyCode;
+
+    use super::*;
+    use crate::media::chain::Layer;
+    use crate::ui::AppEvent;
+    use crate::ui::job::JobKind;
+    use crate::ui::tests::{app, press, screen_text, snapshot, top_tag, type_text};
+
+    fn refused(a: &mut App, top: &Path) {
+        let layer = |p: &Path, f: &str| Layer {
+            path: p.to_owned(),
+            format: f.into(),
+        };
+        let chain = Chain {
+            layers: vec![
+                layer(top, "qcow2"),
+                layer(Path::new("/srv/base.raw"), "raw"),
+            ],
+        };
+        a.on_event(AppEvent::BackingChain(chain));
+        a.on_event(AppEvent::JobDone(
+            JobKind::Initialize,
+            Err("refused".into()),
+        ));
+    }
+
+    #[test]
+    fn backing_chain_dialog_asks_before_using_the_chain() {
+        let mut a = app();
+        a.session = None;
+        let top = Path::new("/images/nowhere/top.qcow2");
+        refused(&mut a, top);
+        assert_eq!(top_tag(&a), Some(Tag::BackingChain));
+        snapshot("backing_chain", &a);
+        // Cancel is the default: back to the browser, nothing allowed.
+        press(&mut a, &[KeyCode::Enter]);
+        assert!(matches!(a.stack.last(), Some(Screen::Browser(_))));
+        assert!(a.chain.allowed_for.is_none() && a.job.is_none());
+        assert!(!a.base_request(top).allow_backing_file);
+
+        refused(&mut a, top);
+        press(&mut a, &[KeyCode::Left, KeyCode::Enter]);
+        assert_eq!(a.chain.allowed_for.as_deref(), Some(top));
+        assert!(a.base_request(top).allow_backing_file);
+        assert!(
+            !a.base_request(Path::new("/images/other.qcow2"))
+                .allow_backing_file
+        );
+        // The media was opened again, with the chain allowed (it does not
+        // exist here, so the request is refused before any job starts).
+        assert!(screen_text(&a).contains("does not exist"));
+        assert!(a.job.is_none());
+    }
+
+    #[test]
+    fn extract_refuses_the_media_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("disk.img");
+        std::fs::write(&src, b"x").unwrap();
+        let link = dir.path().join("link.diskdump");
+        std::os::unix::fs::symlink(&src, &link).unwrap();
+        let mut a = app();
+        if let Some(s) = &mut a.session {
+            s.source = src.clone();
+            s.inputs = vec![src.clone()];
+        }
+        a.open_expert();
+        press(&mut a, &[KeyCode::Down, KeyCode::Down, KeyCode::Enter]);
+        press(&mut a, &[KeyCode::Backspace; 20]);
+        type_text(&mut a, link.to_str().unwrap());
+        press(&mut a, &[KeyCode::Enter]);
+        let text = screen_text(&a);
+        assert!(text.contains("which is never written to"), "{text}");
+        assert!(a.job.is_none());
+        assert_eq!(std::fs::read(&src).unwrap(), b"x");
+    }
+}

@@ -11,7 +11,7 @@ use crate::support::*;
 
 /// Run snf-mkimage with `--tmpdir` pointing at a fresh directory, then check
 /// the error, the exit code and that the tmpdir is empty.
-fn expect_error(args: &[&str], code: i32, text: &str) -> Run {
+pub fn expect_error(args: &[&str], code: i32, text: &str) -> Run {
     let tmp = scratch();
     let r = run(mkimage().arg("--tmpdir").arg(tmp.path()).args(args));
     r.assert_error(code, text);
@@ -211,6 +211,7 @@ fn interrupt_during_export() {
     let mut child = mkimage()
         .arg("--tmpdir")
         .arg(tmp.path())
+        .arg("--allow-backing-file")
         .arg("-o")
         .arg(&out)
         .arg(&big)
@@ -231,6 +232,9 @@ fn interrupt_during_export() {
         assert!(n > 0, "the run ended before the export:\n{seen}");
         seen.push_str(&String::from_utf8_lossy(&buf[..n]));
     }
+    // The chain was shown, and used only because the flag was given.
+    let chain = format!("with backing chain {} (qcow2) -> ", big.display());
+    assert!(seen.contains(&chain), "{seen}");
     std::thread::sleep(Duration::from_millis(500));
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
