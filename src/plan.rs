@@ -38,6 +38,10 @@ pub struct Request {
     pub tmpdir: Option<PathBuf>,
     pub no_snapshot: bool,
     pub allow_unsupported: bool,
+    /// Use an image that has a backing file.
+    pub allow_backing_file: bool,
+    /// The source is the product's own overlay of this (examined) original.
+    pub overlay_of: Option<PathBuf>,
     pub print_metadata: bool,
     /// `KEY=VALUE` strings as typed.
     pub metadata: Vec<String>,
@@ -103,6 +107,13 @@ pub struct Plan {
     /// Work on an overlay (always, unless the user insists otherwise).
     pub snapshot: bool,
     pub allow_unsupported: bool,
+    /// Use an image that has a backing file (whose links all pass the
+    /// rules of [`crate::media::chain`]).
+    pub allow_backing_file: bool,
+    /// The source is the product's own qcow2 overlay (the UI's session
+    /// overlay) of this original: the chain rules apply to the original,
+    /// not to the overlay's link to it.
+    pub overlay_of: Option<PathBuf>,
     pub print_metadata: bool,
     /// User metadata, keys upper-cased, in the order given.
     pub metadata: Vec<(String, String)>,
@@ -123,6 +134,47 @@ impl Plan {
     pub fn exports(&self) -> bool {
         self.output.is_some() || self.upload.is_some()
     }
+
+    /// Refuse the run when an output is one of `inputs` (the source and
+    /// its backing chain, once examined).
+    pub fn check_inputs_untouched(&self, inputs: &[PathBuf]) -> Result<(), UsageError> {
+        let out = match &self.output {
+            Some(Output::File(out)) => Some(out.as_path()),
+            _ => None,
+        };
+        check_inputs_untouched(out, self.upload.as_ref(), inputs)
+    }
+}
+
+/// No output may be an input, even with -f: the diskdump and each side
+/// file are compared with every input (device and inode, or path), and no
+/// input may lie in the local store an upload writes to.
+fn check_inputs_untouched(
+    output: Option<&Path>,
+    upload: Option<&crate::cloud::request::UploadPlan>,
+    inputs: &[PathBuf],
+) -> Result<(), UsageError> {
+    use crate::media::identity::{find_clash, inside};
+    if let Some(out) = output
+        && let Some(c) = find_clash(&output_paths(out), inputs)
+    {
+        return Err(usage(format!(
+            "-o {}: {} is the same file as the input {}, which must never be written to (refused even with -f): choose another -o",
+            out.display(),
+            c.output.display(),
+            c.input.display()
+        )));
+    }
+    if let Some(crate::cloud::Target::Local(root)) = upload.map(|u| &u.target)
+        && let Some(input) = inside(root, inputs)
+    {
+        return Err(usage(format!(
+            "the input {} is inside the local image store {}, which the upload writes to: move it out of the store, or give another --store",
+            input.display(),
+            root.display()
+        )));
+    }
+    Ok(())
 }
 
 impl Request {
@@ -153,6 +205,9 @@ impl Request {
         for script in &self.host_run {
             check_script(script)?;
         }
+        let mut inputs = vec![self.source.clone()];
+        inputs.extend(self.overlay_of.clone());
+        check_inputs_untouched(self.outfile.as_deref(), upload.as_ref(), &inputs)?;
         let output = self
             .outfile
             .as_deref()
@@ -178,6 +233,8 @@ impl Request {
             tmpdir: self.tmpdir,
             snapshot: !self.no_snapshot,
             allow_unsupported: self.allow_unsupported,
+            allow_backing_file: self.allow_backing_file,
+            overlay_of: self.overlay_of,
             print_metadata: self.print_metadata,
             metadata,
             sysprep,
@@ -357,6 +414,29 @@ mod tests {
         let mut r = request(dir.path());
         r.sysprep.json = true;
         assert!(err(r).contains("--dry-run"));
+    }
+
+    #[test]
+    fn an_output_is_never_an_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let mut r = request(d);
+        r.outfile = Some(r.source.clone());
+        r.force = true;
+        assert!(err(r).contains("is the same file as the input"));
+        let mut r = request(d);
+        std::fs::hard_link(&r.source, d.join("out.diskdump.sha256sum")).unwrap();
+        r.force = true;
+        let msg = err(r);
+        assert!(
+            msg.contains("out.diskdump.sha256sum is the same file as the input"),
+            "{msg}"
+        );
+        let mut r = request(d);
+        r.outfile = Some(d.join("elsewhere"));
+        let plan = r.validate().unwrap();
+        let inputs = vec![d.join("elsewhere.meta")];
+        assert!(plan.check_inputs_untouched(&inputs).is_err());
     }
 
     #[test]

@@ -62,6 +62,14 @@ pub struct MkimageArgs {
     #[arg(long)]
     pub allow_unsupported: bool,
 
+    /// Use an image that has a backing file (a qcow2 overlay…): what the
+    /// image does not hold is read from it, so it ends up in the output.
+    /// Devices, FIFOs, /proc and /sys, network backing files, external
+    /// data files and backing files of unrecorded format are refused even
+    /// so.
+    #[arg(long)]
+    pub allow_backing_file: bool,
+
     #[command(flatten)]
     pub sysprep: SysprepArgs,
 
@@ -140,6 +148,8 @@ impl MkimageArgs {
             tmpdir: self.tmpdir.clone(),
             no_snapshot: self.no_snapshot,
             allow_unsupported: self.allow_unsupported,
+            allow_backing_file: self.allow_backing_file,
+            overlay_of: None,
             print_metadata: self.print_metadata,
             metadata: self.metadata.clone(),
             sysprep: self.sysprep.request(),

@@ -6,7 +6,9 @@
 //! explicitly (never probed after the first look).
 
 pub mod blockio;
+pub mod chain;
 pub mod export;
+pub mod identity;
 pub mod nbd;
 pub mod partition;
 pub mod qemu_img;

@@ -20,6 +20,32 @@ pub struct ImageInfo {
     pub actual_size: Option<u64>,
     #[serde(rename = "backing-filename", default)]
     pub backing_filename: Option<String>,
+    /// The backing file's format as recorded in the image, if it is.
+    #[serde(rename = "backing-filename-format", default)]
+    pub backing_format: Option<String>,
+    #[serde(rename = "format-specific", default)]
+    pub format_specific: Option<FormatSpecific>,
+}
+
+/// The part of `format-specific` that matters to us.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct FormatSpecific {
+    #[serde(default)]
+    pub data: FormatData,
+}
+
+/// Format-specific fields (qcow2's external data file).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct FormatData {
+    #[serde(rename = "data-file", default)]
+    pub data_file: Option<String>,
+}
+
+impl ImageInfo {
+    /// The external data file the image keeps its data in (qcow2), if any.
+    pub fn data_file(&self) -> Option<&str> {
+        self.format_specific.as_ref()?.data.data_file.as_deref()
+    }
 }
 
 /// Parse `qemu-img info --output=json`.
@@ -28,12 +54,24 @@ pub fn parse_info(json: &str) -> Result<ImageInfo> {
 }
 
 /// Run `qemu-img info` on an image, letting qemu detect the format. This is
-/// the only place the format is probed; everything after passes it.
+/// the only place the format is probed; everything after passes it. qemu
+/// does not open the backing file.
 pub fn info(path: &Path) -> Result<ImageInfo> {
-    let out = Command::new("qemu-img")
-        .args(["info", "--output=json"])
-        .arg(path)
-        .run_capture()?;
+    run_info(path, None)
+}
+
+/// `qemu-img info` on an image of a known format.
+pub fn info_as(path: &Path, format: &str) -> Result<ImageInfo> {
+    run_info(path, Some(format))
+}
+
+fn run_info(path: &Path, format: Option<&str>) -> Result<ImageInfo> {
+    let mut cmd = Command::new("qemu-img");
+    cmd.args(["info", "--output=json"]);
+    if let Some(f) = format {
+        cmd.args(["-f", f]);
+    }
+    let out = cmd.arg(path).run_capture()?;
     parse_info(&out).with_context(|| format!("reading the format of {}", path.display()))
 }
 

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 
+use super::chain::{self, Chain};
 use super::qemu_img;
 
 /// What kind of thing the source is.
@@ -39,10 +40,35 @@ pub struct Source {
     pub format: String,
     /// The virtual disk size in bytes.
     pub size: u64,
+    /// The user's media and its backing files (for the UI's own overlay:
+    /// those of the original it was made of).
+    pub chain: Chain,
 }
 
-/// Look at `path` and decide whether it is media we can work on.
-pub fn examine(path: &Path) -> Result<Source> {
+impl Source {
+    /// The result of the "Examining source media" step.
+    pub fn describe(&self) -> String {
+        let kind = self.kind.describe();
+        if self.chain.has_backing() {
+            format!("{kind}, with backing chain {}", self.chain)
+        } else {
+            kind.to_owned()
+        }
+    }
+
+    /// Every file the run reads: the source and its chain.
+    pub fn inputs(&self) -> Vec<PathBuf> {
+        let mut files = vec![self.path.clone()];
+        files.extend(self.chain.files().map(Path::to_owned));
+        files.dedup();
+        files
+    }
+}
+
+/// Look at `path` and decide whether it is media we can work on. A backing
+/// chain is examined first and used only when `allow_backing` is given
+/// (see [`chain`]).
+pub fn examine(path: &Path, allow_backing: bool) -> Result<Source> {
     let kind = kind_of(path)?;
     File::open(path).map_err(|e| match e.kind() {
         ErrorKind::PermissionDenied => anyhow::anyhow!(
@@ -54,7 +80,7 @@ pub fn examine(path: &Path) -> Result<Source> {
     if kind == SourceKind::File && fs::metadata(path)?.len() == 0 {
         bail!("{} is empty: it holds no disk image", path.display());
     }
-    let info = qemu_img::info(path)?;
+    let (info, chain) = chain::examine(path, allow_backing)?;
     if info.virtual_size == 0 {
         bail!("{} is empty: its disk has a size of 0", path.display());
     }
@@ -64,6 +90,21 @@ pub fn examine(path: &Path) -> Result<Source> {
         kind,
         format: info.format,
         size: info.virtual_size,
+        chain,
+    })
+}
+
+/// The product's own qcow2 overlay of an examined original (the UI's
+/// session overlay): its one link, to the original, is ours and needs no
+/// examination; the original's chain stands for it.
+pub fn own_overlay(overlay: &Path, original: Source) -> Result<Source> {
+    let info = qemu_img::info_as(overlay, "qcow2")?;
+    Ok(Source {
+        path: overlay.to_owned(),
+        kind: SourceKind::File,
+        format: info.format,
+        size: info.virtual_size,
+        chain: original.chain,
     })
 }
 
@@ -110,7 +151,7 @@ mod tests {
     use super::*;
 
     fn err(path: &Path) -> String {
-        format!("{:#}", examine(path).unwrap_err())
+        format!("{:#}", examine(path, false).unwrap_err())
     }
 
     #[test]
@@ -130,7 +171,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let img = dir.path().join("disk.img");
         File::create(&img).unwrap().set_len(4 << 20).unwrap();
-        let src = examine(&img).unwrap();
+        let src = examine(&img, false).unwrap();
         assert_eq!(src.kind, SourceKind::File);
         assert_eq!(src.format, "raw");
         assert_eq!(src.size, 4 << 20);

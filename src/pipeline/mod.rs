@@ -14,7 +14,7 @@ pub mod report;
 mod sysprep;
 pub mod upload;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 
@@ -87,7 +87,7 @@ pub fn run(plan: &Plan, reporter: &dyn Reporter, cancel: &Cancel) -> Result<Outc
 
 fn run_inner(plan: &Plan, reporter: &dyn Reporter, cancel: &Cancel) -> Result<Outcome> {
     let cloud = upload::prepare(plan, reporter)?;
-    let source = examine(&plan.source, reporter)?;
+    let source = examine(plan, reporter)?;
     cancel.check()?;
     let workdir = WorkDir::create(plan.tmpdir.as_deref())?;
     let disk = prepare_disk(plan, &source, &workdir, reporter)?;
@@ -170,14 +170,21 @@ fn write_report(
     Ok(outcome)
 }
 
-fn examine(path: &Path, reporter: &dyn Reporter) -> Result<Source> {
+/// Examine the source and its backing chain before anything opens it, and
+/// check that no output is one of the files it reads.
+fn examine(plan: &Plan, reporter: &dyn Reporter) -> Result<Source> {
+    let original = plan.overlay_of.as_deref().unwrap_or(&plan.source);
     let step = begin_step(
         reporter,
-        &format!("Examining source media `{}'", path.display()),
+        &format!("Examining source media `{}'", original.display()),
         None,
     );
-    let source = media::examine(path)?;
-    step.done(source.kind.describe());
+    let mut source = media::examine(original, plan.allow_backing_file)?;
+    if plan.overlay_of.is_some() {
+        source = media::source::own_overlay(&plan.source, source)?;
+    }
+    step.done(source.describe());
+    plan.check_inputs_untouched(&source.inputs())?;
     Ok(source)
 }
 

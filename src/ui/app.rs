@@ -41,6 +41,8 @@ pub enum Tag {
     ModeChoice,
     /// Unsupported media: go on in expert mode?
     Unsupported,
+    /// The media has a backing chain: use it?
+    BackingChain,
     /// A wizard page.
     Wizard(Page),
     /// The expert menus.
@@ -78,6 +80,9 @@ pub struct Session {
     pub shrunk: bool,
     /// Why the media is not supported, when it is not.
     pub unsupported: Option<String>,
+    /// Every file the media reads (itself and its backing chain), which
+    /// no output may be.
+    pub inputs: Vec<PathBuf>,
 }
 
 /// Property changes the user made on top of the detected metadata.
@@ -97,6 +102,8 @@ pub struct App {
     pub sysprep: super::sysprep::Choices,
     /// The session's overlay and the running Mount (Customize → Mount).
     pub mount: super::mount::MountState,
+    /// Whether the user accepted the media's backing chain.
+    pub chain: super::chain::ChainState,
     pub answers: Answers,
     /// The clouds the wizard offers, read from kamaki's configuration when
     /// the wizard first needs them.
@@ -123,6 +130,7 @@ impl App {
             edits: Edits::default(),
             sysprep: Default::default(),
             mount: Default::default(),
+            chain: Default::default(),
             answers: Answers::default(),
             clouds: None,
             cloud: Default::default(),
@@ -167,6 +175,7 @@ impl App {
                 }
             }
             AppEvent::JobDone(kind, result) => self.on_job_done(kind, result),
+            AppEvent::BackingChain(chain) => self.chain.asking = Some(chain),
             AppEvent::CloudDone(result) => {
                 if self.finish_job(result.as_ref().err()) {
                     self.on_cloud_done(result);
@@ -285,6 +294,7 @@ impl App {
                     self.exit = Some(0);
                 }
             }
+            Tag::BackingChain => self.on_backing_reply(reply),
             Tag::Wizard(page) => self.on_wizard(page, screen, reply),
             Tag::Expert(tag) => self.on_expert(tag, screen, reply),
             Tag::Account(tag) => self.on_account(tag, screen, reply),
@@ -303,16 +313,6 @@ impl App {
             ..self.base_request(media)
         };
         self.start_job(JobKind::Initialize, "Initialization", request);
-    }
-
-    /// The options every run shares.
-    pub fn base_request(&self, media: &Path) -> Request {
-        Request {
-            source: media.to_owned(),
-            tmpdir: self.opts.tmpdir.clone(),
-            no_snapshot: self.opts.no_snapshot,
-            ..Request::default()
-        }
     }
 
     /// Validate a request and run it as a job, or say what is wrong.
@@ -372,6 +372,7 @@ impl App {
     fn on_initialized(&mut self, result: JobResult) {
         let outcome = match result {
             Ok(o) => o,
+            Err(_) if self.chain.asking.is_some() => return self.ask_backing(),
             Err(e) => {
                 return self.push(Screen::Dialog(
                     Tag::InitFailed,
@@ -391,6 +392,7 @@ impl App {
             size: outcome.size,
             shrunk: false,
             unsupported: unsupported.clone(),
+            inputs: outcome.source.inputs(),
         });
         if let Some(reason) = unsupported {
             let text = format!(
@@ -424,25 +426,6 @@ impl App {
         }
         meta.extend(self.edits.set.clone());
         meta
-    }
-
-    /// The request of a run that exports with the user's edits.
-    pub fn export_request(&self, out: &Path) -> Option<Request> {
-        let session = self.session.as_ref()?;
-        Some(Request {
-            outfile: Some(out.to_owned()),
-            force: true,
-            allow_unsupported: session.unsupported.is_some(),
-            metadata: self
-                .edits
-                .set
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect(),
-            unset: self.edits.unset.iter().cloned().collect(),
-            sysprep: self.sysprep_request(),
-            ..self.base_request(&self.work_source()?)
-        })
     }
 
     /// Draw the title bar, the screens and the status line.

@@ -46,6 +46,12 @@ fn outcome() -> Box<Outcome> {
             kind: crate::media::source::SourceKind::File,
             format: "qcow2".into(),
             size: 2 << 30,
+            chain: crate::media::chain::Chain {
+                layers: vec![crate::media::chain::Layer {
+                    path: PathBuf::from("/images/debian.qcow2"),
+                    format: "qcow2".into(),
+                }],
+            },
         },
         os: None,
         metadata: Default::default(),

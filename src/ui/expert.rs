@@ -3,7 +3,7 @@
 //! Log, Reset, Help). Each answer either edits the session's pending
 //! changes or starts a run of the pipeline.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::app::{App, Screen, Tag as AppTag};
 use super::job::{JobKind, JobResult};
@@ -320,6 +320,16 @@ impl App {
                         "Give the name of a file, not a directory.".into(),
                     ));
                 }
+                if let Some(c) = self.clash_with_media(&path) {
+                    return Err((
+                        "Extract",
+                        format!(
+                            "{} is {}, which is never written to. Give another name.",
+                            c.output.display(),
+                            c.input.display()
+                        ),
+                    ));
+                }
                 self.ask_extract(path);
             }
             Tag::LogSavePath => {
@@ -391,6 +401,14 @@ impl App {
             }
             _ => {}
         }
+    }
+
+    /// The file of the image or its side files that is one the media
+    /// reads (the media, a backing file, the session's overlay).
+    fn clash_with_media(&self, out: &Path) -> Option<crate::media::identity::Clash> {
+        let mut inputs = self.session.as_ref()?.inputs.clone();
+        inputs.extend(self.work_source());
+        crate::media::identity::find_clash(&crate::plan::output_paths(out), &inputs)
     }
 
     fn ask_extract(&mut self, path: PathBuf) {

@@ -14,6 +14,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Clear, Gauge, Paragraph, Widget};
 
 use super::AppEvent;
+use crate::media::chain::ChainError;
 use crate::pipeline::{self, Outcome};
 use crate::plan::Plan;
 use crate::process::Cancel;
@@ -79,6 +80,11 @@ impl Job {
         let thread = std::thread::spawn(move || {
             let reporter = ChannelReporter { tx: tx.clone() };
             let result = pipeline::run(&plan, &reporter, &job_cancel);
+            if let Err(e) = &result
+                && let Some(ChainError::NotAllowed { chain, .. }) = e.downcast_ref()
+            {
+                let _ = tx.send(AppEvent::BackingChain(chain.clone()));
+            }
             let _ = tx.send(AppEvent::JobDone(
                 kind,
                 result.map(Box::new).map_err(|e| format!("{e:#}")),

@@ -10,6 +10,7 @@
 pub mod accounts;
 pub mod app;
 pub mod browser;
+pub mod chain;
 pub mod customize;
 #[cfg(test)]
 mod customize_tests;
@@ -20,6 +21,7 @@ pub mod mount;
 pub mod register;
 #[cfg(test)]
 mod register_tests;
+pub mod requests;
 pub mod sysprep;
 #[cfg(test)]
 mod tests;
@@ -64,6 +66,9 @@ pub enum AppEvent {
     Key(event::KeyEvent),
     Progress(Event),
     JobDone(JobKind, JobResult),
+    /// The job that is ending refused media with a backing chain, which
+    /// the user may accept (before its [`AppEvent::JobDone`]).
+    BackingChain(crate::media::chain::Chain),
     /// A cloud task (account check, registration) ended.
     CloudDone(job::CloudResult),
     /// SIGINT, SIGTERM or SIGHUP.

@@ -41,6 +41,7 @@ pub(super) fn session() -> Session {
         size: 2 << 30,
         shrunk: false,
         unsupported: None,
+        inputs: vec![PathBuf::from("/images/debian.qcow2")],
     }
 }
 

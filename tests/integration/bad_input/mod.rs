@@ -11,6 +11,7 @@
 //! Two runners walk the table: the rows refused before any helper VM, and
 //! the rows that get into the guest. `SNF_BAD_INPUT=NAME` runs one row.
 
+mod chain;
 mod media;
 mod options;
 
@@ -24,6 +25,10 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 use crate::support::*;
+
+/// What rows plant in host files that must never reach an output or a
+/// message.
+pub const LEAK: &[u8] = b"root:$6$host-secret-LEAK:19000:0:99999:7:::\n";
 
 /// One bad input.
 pub struct Case {
@@ -108,7 +113,9 @@ pub enum How {
 
 /// Every row, in groups.
 fn table() -> impl Iterator<Item = &'static Case> {
-    [media::ROWS, options::ROWS].into_iter().flatten()
+    [media::ROWS, options::ROWS, chain::ROWS]
+        .into_iter()
+        .flatten()
 }
 
 #[test]
@@ -178,6 +185,11 @@ fn check(case: &Case) {
     let before = snapshot(&ctx.dir, &input.sources);
     let r = drive(&ctx, &input);
     assert!(!r.stderr.contains("panicked"), "a panic:\n{}", r.stderr);
+    assert!(
+        !r.stderr.contains("host-secret-LEAK"),
+        "host data leaked:\n{}",
+        r.stderr
+    );
     match case.expect {
         Expect::Error(code, text) => r.assert_error(code, text),
         Expect::Warning(text) => {
