@@ -67,9 +67,14 @@ impl fmt::Display for Chain {
 pub enum ChainError {
     /// A chain every rule accepts, but nobody said to use it.
     #[error(
-        "{top} has a backing file ({chain}): the data it does not hold would be read from it; give --allow-backing-file to use the chain, or flatten it first: qemu-img convert -O qcow2 {top} flat.qcow2"
+        "{top} has {what} ({chain}): the data it does not hold would be read from it; give --allow-backing-file to use the chain, or flatten it first: qemu-img convert -O qcow2 {top} flat.qcow2"
     )]
-    NotAllowed { top: String, chain: Chain },
+    NotAllowed {
+        top: String,
+        /// `a backing file` or `extent files` (a VMDK descriptor's).
+        what: &'static str,
+        chain: Chain,
+    },
     /// A reference no flag makes acceptable.
     #[error("{image}: its {what} {name} is refused: {why} (even with --allow-backing-file)")]
     Refused {
@@ -85,6 +90,8 @@ pub enum ChainError {
 enum LinkKind {
     Backing,
     DataFile,
+    /// A file a VMDK descriptor keeps (part of) the disk in.
+    Extent,
 }
 
 /// A file one layer names, before it is opened.
@@ -197,6 +204,7 @@ fn apply_rules(image: &Path, link: &Link) -> Result<(), ChainError> {
             what: match link.kind {
                 LinkKind::Backing => "backing file",
                 LinkKind::DataFile => "data file",
+                LinkKind::Extent => "extent file",
             },
             name: link.name.to_owned(),
             why,
@@ -228,11 +236,18 @@ fn check_data_file(image: &Path, info: Option<&ImageInfo>) -> Result<(), ChainEr
 /// one file needs `allow_backing`. Answers qemu's information on the top.
 pub fn examine(top: &Path, allow_backing: bool) -> Result<(ImageInfo, Chain)> {
     check_data_file(top, None)?;
+    check_descriptor(top)?;
     let info = qemu_img::info(top)?;
     let chain = walk(top, &info)?;
     if chain.has_backing() && !allow_backing {
+        let what = if info.backing_filename.is_some() {
+            "a backing file"
+        } else {
+            "extent files"
+        };
         return Err(ChainError::NotAllowed {
             top: top.display().to_string(),
+            what,
             chain,
         }
         .into());
@@ -247,11 +262,14 @@ fn walk(top: &Path, info: &ImageInfo) -> Result<Chain> {
         format: info.format.clone(),
     }];
     let mut seen = vec![file_id(top)];
+    let mut extents = Vec::new();
     let mut current = info.clone();
     loop {
         let image = layers[layers.len() - 1].path.clone();
         check_data_file(&image, Some(&current))?;
+        extents.extend(external_extents(&image, &current)?);
         let Some(name) = current.backing_filename.as_deref() else {
+            layers.extend(extents);
             return Ok(Chain { layers });
         };
         let link = Link {
@@ -274,6 +292,7 @@ fn walk(top: &Path, info: &ImageInfo) -> Result<Chain> {
             return Err(refuse(&format!("the chain is longer than {MAX_LAYERS} files")).into());
         }
         check_data_file(&link.path, None)?;
+        check_descriptor(&link.path)?;
         let format = link.format.unwrap_or_default().to_owned();
         let next = qemu_img::info_as(&link.path, &format)?;
         seen.push(file_id(&link.path));
@@ -283,6 +302,69 @@ fn walk(top: &Path, info: &ImageInfo) -> Result<Chain> {
         });
         current = next;
     }
+}
+
+/// The format a chain shows for a VMDK extent file.
+const EXTENT: &str = "vmdk extent";
+
+/// The extents a VMDK text descriptor names, checked against [`RULES`]
+/// before qemu opens the descriptor (and with it every extent). A sparse
+/// VMDK keeps its data in itself; a text descriptor can name any file.
+fn check_descriptor(image: &Path) -> Result<(), ChainError> {
+    let mut head = Vec::new();
+    let Ok(file) = fs::File::open(image) else {
+        return Ok(());
+    };
+    if file.take(64 << 10).read_to_end(&mut head).is_err() || head.contains(&0) {
+        return Ok(());
+    }
+    for name in descriptor_extents(&String::from_utf8_lossy(&head)) {
+        apply_rules(image, &extent_link(image, &name))?;
+    }
+    Ok(())
+}
+
+/// The quoted file names of a VMDK descriptor's extent lines
+/// (`RW 2048 FLAT "disk-flat.vmdk" 0`).
+pub(crate) fn descriptor_extents(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| {
+            let access = l.split_whitespace().next();
+            matches!(access, Some("RW" | "RDONLY" | "NOACCESS"))
+        })
+        .filter_map(|l| {
+            let start = l.find('"')? + 1;
+            let len = l[start..].find('"')?;
+            Some(l[start..start + len].to_owned())
+        })
+        .collect()
+}
+
+fn extent_link<'a>(image: &Path, name: &'a str) -> Link<'a> {
+    Link {
+        kind: LinkKind::Extent,
+        name,
+        format: None,
+        path: resolve(image, name),
+    }
+}
+
+/// The files other than `image` itself that qemu says its extents are in,
+/// each passed through [`RULES`], as layers of the chain.
+fn external_extents(image: &Path, info: &ImageInfo) -> Result<Vec<Layer>, ChainError> {
+    let own = file_id(image);
+    let mut layers: Vec<Layer> = Vec::new();
+    for name in info.extent_files() {
+        let link = extent_link(image, name);
+        apply_rules(image, &link)?;
+        if file_id(&link.path) != own && !layers.iter().any(|l| l.path == link.path) {
+            layers.push(Layer {
+                path: link.path,
+                format: EXTENT.into(),
+            });
+        }
+    }
+    Ok(layers)
 }
 
 /// (device, inode) of a file, to find loops.

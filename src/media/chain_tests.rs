@@ -203,3 +203,15 @@ fn walks_real_chains() {
     );
     assert!(msg.contains("external data file"), "{msg}");
 }
+
+#[test]
+fn vmdk_descriptor_extents() {
+    let text = "# Disk DescriptorFile\nversion=1\ncreateType=\"twoGbMaxExtentFlat\"\n\
+                RW 4192256 FLAT \"disk-f001.vmdk\" 0\nRDONLY 2048 FLAT \"/dev/sda\" 0\n\
+                NOACCESS 10 ZERO\nddb.adapterType = \"ide\"\n";
+    assert_eq!(
+        descriptor_extents(text),
+        vec!["disk-f001.vmdk".to_owned(), "/dev/sda".to_owned()]
+    );
+    assert!(descriptor_extents("RW \"unterminated\nversion=1").is_empty());
+}

@@ -34,17 +34,36 @@ pub struct FormatSpecific {
     pub data: FormatData,
 }
 
-/// Format-specific fields (qcow2's external data file).
+/// Format-specific fields (qcow2's external data file, VMDK's extents).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct FormatData {
     #[serde(rename = "data-file", default)]
     pub data_file: Option<String>,
+    #[serde(default)]
+    pub extents: Vec<Extent>,
+}
+
+/// One VMDK extent as qemu reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct Extent {
+    #[serde(default)]
+    pub filename: String,
 }
 
 impl ImageInfo {
     /// The external data file the image keeps its data in (qcow2), if any.
     pub fn data_file(&self) -> Option<&str> {
         self.format_specific.as_ref()?.data.data_file.as_deref()
+    }
+
+    /// The files a VMDK keeps its extents in (the image itself for a
+    /// sparse VMDK).
+    pub fn extent_files(&self) -> impl Iterator<Item = &str> {
+        let extents = self.format_specific.as_ref().map(|f| &f.data.extents[..]);
+        extents
+            .unwrap_or_default()
+            .iter()
+            .map(|e| e.filename.as_str())
     }
 }
 

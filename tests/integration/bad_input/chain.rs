@@ -70,6 +70,16 @@ fn disk(ctx: &Ctx, name: &str) -> String {
     ctx.path(name)
 }
 
+/// A VMDK text descriptor `name` whose one flat extent is `extent`.
+fn descriptor(ctx: &Ctx, name: &str, extent: &str) -> String {
+    let text = format!(
+        "# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\n\
+         createType=\"monolithicFlat\"\n\nRW 2048 FLAT \"{extent}\" 0\n"
+    );
+    std::fs::write(ctx.dir.join(name), text).unwrap();
+    ctx.path(name)
+}
+
 const SAME: &str = "is the same file as the input";
 
 pub const ROWS: &[Case] = &[
@@ -205,6 +215,25 @@ pub const ROWS: &[Case] = &[
             let rebase = ["rebase", "-q", "-u", "-f", "qcow2", "-F", "qcow2", "-b"];
             qemu_img(&[&rebase[..], &[b.as_str(), a.as_str()]].concat());
             refuse(ctx, &b, &[FLAG])
+        },
+    },
+    Case {
+        name: "VMDK descriptor whose extent is a host file",
+        vm: false,
+        expect: Expect::Error(1, "has extent files"),
+        prepare: |ctx| {
+            let vmdk = descriptor(ctx, "evil.vmdk", &shadow(ctx));
+            refuse(ctx, &vmdk, &[])
+        },
+    },
+    Case {
+        name: "VMDK descriptor whose extent is a FIFO",
+        vm: false,
+        expect: Expect::Error(1, "its extent file fifo is refused: it is a FIFO"),
+        prepare: |ctx| {
+            nix::unistd::mkfifo(&ctx.dir.join("fifo"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+            let vmdk = descriptor(ctx, "fifo.vmdk", "fifo");
+            refuse(ctx, &vmdk, &[FLAG])
         },
     },
     Case {
