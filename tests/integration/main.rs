@@ -3,6 +3,7 @@
 //! are built once); each test shares helper-VM launches where it can.
 
 mod bad_input;
+mod bad_input_signals;
 mod boot;
 mod cli;
 mod cloud;
@@ -11,3 +12,4 @@ mod shrink;
 mod support;
 mod sysprep;
 mod tui;
+mod tui_signals;
