@@ -80,8 +80,8 @@ pub fn run(plan: &Plan, reporter: &dyn Reporter, cancel: &Cancel) -> Result<Outc
     let result = run_inner(plan, &timer, cancel)
         .and_then(|outcome| write_report(plan, &timer, outcome, reporter));
     // A signal that arrives mid-step usually makes that step fail (the
-    // helper VM's qemu gets the terminal's SIGINT too): report the
-    // interruption, not its side effect.
+    // helper VM was stopped for it, or got the terminal's SIGINT too):
+    // report the interruption, not its side effect.
     match result {
         Err(_) if cancel.is_cancelled() => Err(cancel.interrupted().into()),
         other => other,
