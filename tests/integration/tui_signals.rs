@@ -102,24 +102,47 @@ fn tui_ends_when_its_terminal_is_killed() {
     assert_cleaned(tmp.path(), &src, &before);
 }
 
-/// SIGTERM while the helper VM starts (work directory, snapshot overlay and
-/// VM present): gone within 5 s, all of it cleaned, terminal restored.
+/// SIGTERM, SIGHUP and SIGINT (sent with kill, not typed) while the helper
+/// VM starts (work directory, snapshot overlay and VM present): gone within
+/// 5 s with 128 + the signal, all of it cleaned, terminal restored.
 #[test]
-fn tui_sigterm_while_the_helper_vm_runs() {
+fn tui_signals_while_the_helper_vm_runs() {
+    use nix::sys::signal::Signal;
     let (src, _) = fixture("debian-mbr.qcow2");
     let before = sha256_file(&src);
-    let (work, tmp) = (scratch(), scratch());
+    for signal in [Signal::SIGTERM, Signal::SIGHUP, Signal::SIGINT] {
+        let (work, tmp) = (scratch(), scratch());
+        let ui = start_until_the_vm_runs(&src, work.path(), tmp.path());
+        let pid = ui_pid(&ui);
+        let at_kill = stat(pid).expect("the UI runs").cpu_ticks;
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal).unwrap();
+        let (took, cpu) = watch_end(pid, at_kill);
+        eprintln!(
+            "{signal} during the launch: the UI ended {took:?} after it, using {cpu:.2} s of CPU"
+        );
+        assert!(took < END_WITHIN, "{signal}: the UI took {took:?} to end");
+        assert_eq!(ui.exit_code(END_WITHIN), 128 + signal as i32, "{signal}");
+        // The terminal was restored: the UI's frame went with the
+        // alternate screen.
+        assert!(!ui.screen().contains("Initialization"), "{}", ui.screen());
+        drop(ui);
+        assert_cleaned(tmp.path(), &src, &before);
+    }
+}
+
+/// The UI on `src` in a kept pane, once its helper VM runs.
+fn start_until_the_vm_runs(src: &Path, work: &Path, tmp: &Path) -> Tmux {
     let cmd = format!(
         "env KAMAKI_CONFIG={} {} --tmpdir {} {}",
-        work.path().join("no-kamakirc").display(),
+        work.join("no-kamakirc").display(),
         env!("CARGO_BIN_EXE_snf-image-creator"),
-        tmp.path().display(),
+        tmp.display(),
         src.display()
     );
-    let ui = Tmux::start_in(&cmd, work.path(), Pane::Kept);
+    let ui = Tmux::start_in(&cmd, work, Pane::Kept);
     ui.wait_for("Launching helper VM", LAUNCH);
     let start = Instant::now();
-    while !helper_vm_runs(tmp.path()) {
+    while !helper_vm_runs(tmp) {
         assert!(
             start.elapsed() < Duration::from_secs(60),
             "no helper VM started; the screen:\n{}",
@@ -127,20 +150,5 @@ fn tui_sigterm_while_the_helper_vm_runs() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    let pid = ui_pid(&ui);
-    let at_kill = stat(pid).expect("the UI runs").cpu_ticks;
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let (took, cpu) = watch_end(pid, at_kill);
-    eprintln!("SIGTERM during the launch: the UI ended {took:?} after it, using {cpu:.2} s of CPU");
-    assert!(took < END_WITHIN, "the UI took {took:?} to end");
-    assert_eq!(ui.exit_code(END_WITHIN), 143);
-    // The terminal was restored: the UI's frame went with the alternate
-    // screen.
-    assert!(!ui.screen().contains("Initialization"), "{}", ui.screen());
-    drop(ui);
-    assert_cleaned(tmp.path(), &src, &before);
+    ui
 }
