@@ -1,5 +1,5 @@
-//! Running external programs, and the cancellation flag every long step
-//! polls.
+//! Running external programs, the cancellation flag every long step polls,
+//! and the signals (SIGINT, SIGTERM, SIGHUP) that raise it.
 //!
 //! Nothing calls `Command::status()` raw: [`CommandExt`] sets stdin to null,
 //! captures stderr and puts the command line and the tail of stderr into the
@@ -8,19 +8,71 @@
 use std::ffi::OsStr;
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use anyhow::{Context, Result, bail};
 use serde::de::DeserializeOwned;
 
-/// The run was interrupted (Ctrl-C, SIGTERM, or the TUI's cancel button).
+/// Why a run stops before its end: the signal, or what stands for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// SIGINT: Ctrl-C, or the TUI's cancel.
+    Interrupt,
+    /// SIGTERM.
+    Terminate,
+    /// SIGHUP, or the terminal went away (end of file, read error).
+    Hangup,
+}
+
+impl StopReason {
+    /// The reasons with their signals, in one table.
+    const SIGNALS: [(StopReason, i32, &'static str); 3] = [
+        (StopReason::Interrupt, libc::SIGINT, "SIGINT"),
+        (StopReason::Terminate, libc::SIGTERM, "SIGTERM"),
+        (StopReason::Hangup, libc::SIGHUP, "SIGHUP"),
+    ];
+
+    fn entry(self) -> (StopReason, i32, &'static str) {
+        Self::SIGNALS
+            .into_iter()
+            .find(|(r, _, _)| *r == self)
+            .unwrap_or(Self::SIGNALS[0])
+    }
+
+    /// The reason a signal stands for, if it is one the product handles.
+    pub fn from_signal(signal: i32) -> Option<StopReason> {
+        Self::SIGNALS
+            .into_iter()
+            .find(|(_, s, _)| *s == signal)
+            .map(|(r, _, _)| r)
+    }
+
+    /// The signal's number.
+    pub fn signal(self) -> i32 {
+        self.entry().1
+    }
+
+    /// The signal's name, for messages.
+    pub fn name(self) -> &'static str {
+        self.entry().2
+    }
+
+    /// The exit code of a run stopped for this reason: 128 + the signal,
+    /// as shells report it (130, 143, 129).
+    pub fn exit_code(self) -> u8 {
+        128 + self.signal() as u8
+    }
+}
+
+/// The run was interrupted (a signal, or the TUI's cancel button).
 #[derive(Debug, thiserror::Error)]
-#[error("interrupted; the work directory and helper processes were cleaned up")]
-pub struct Interrupted;
+#[error("interrupted by {}; the work directory and helper processes were cleaned up", .0.name())]
+pub struct Interrupted(pub StopReason);
 
 /// A flag that a signal handler or a front end raises and long steps poll.
+/// It remembers the first reason it was raised for.
 #[derive(Debug, Clone, Default)]
-pub struct Cancel(Arc<AtomicBool>);
+pub struct Cancel(Arc<AtomicI32>);
 
 impl Cancel {
     /// A flag that is not raised.
@@ -28,29 +80,63 @@ impl Cancel {
         Self::default()
     }
 
-    /// The shared flag itself, for signal handlers.
-    pub fn flag(&self) -> Arc<AtomicBool> {
-        self.0.clone()
+    /// Raise the flag as Ctrl-C does.
+    pub fn cancel(&self) {
+        self.raise(StopReason::Interrupt);
     }
 
-    /// Raise the flag.
-    pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst);
+    /// Raise the flag for `reason`; a flag already raised keeps its first
+    /// reason.
+    pub fn raise(&self, reason: StopReason) {
+        let _ = self
+            .0
+            .compare_exchange(0, reason.signal(), Ordering::SeqCst, Ordering::SeqCst);
+    }
+
+    /// Why the flag was raised, if it was.
+    pub fn reason(&self) -> Option<StopReason> {
+        StopReason::from_signal(self.0.load(Ordering::SeqCst))
     }
 
     /// Whether the flag is raised.
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.reason().is_some()
+    }
+
+    /// The error a run stopped by this flag ends with.
+    pub fn interrupted(&self) -> Interrupted {
+        Interrupted(self.reason().unwrap_or(StopReason::Interrupt))
     }
 
     /// `Err(Interrupted)` once the flag is raised.
     pub fn check(&self) -> Result<(), Interrupted> {
-        if self.is_cancelled() {
-            Err(Interrupted)
-        } else {
-            Ok(())
+        match self.reason() {
+            Some(reason) => Err(Interrupted(reason)),
+            None => Ok(()),
         }
     }
+}
+
+/// Call `on_signal`, on a thread of its own, for every SIGINT, SIGTERM
+/// and SIGHUP the process receives from now on (their default action, to
+/// end the process at once, no longer applies).
+pub fn watch_signals<F>(mut on_signal: F) -> Result<()>
+where
+    F: FnMut(StopReason) + Send + 'static,
+{
+    let signals: Vec<i32> = StopReason::SIGNALS.iter().map(|(_, s, _)| *s).collect();
+    let mut incoming = signal_hook::iterator::Signals::new(&signals).context("watching signals")?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            for signal in incoming.forever() {
+                if let Some(reason) = StopReason::from_signal(signal) {
+                    on_signal(reason);
+                }
+            }
+        })
+        .context("starting the signal thread")?;
+    Ok(())
 }
 
 /// How much of stderr an error message keeps.
@@ -166,5 +252,23 @@ mod tests {
         assert!(c.check().is_ok());
         c.clone().cancel();
         assert!(c.check().is_err());
+    }
+
+    #[test]
+    fn cancel_keeps_the_first_reason() {
+        let c = Cancel::new();
+        c.raise(StopReason::Hangup);
+        c.raise(StopReason::Terminate);
+        assert_eq!(c.reason(), Some(StopReason::Hangup));
+        let msg = c.check().unwrap_err().to_string();
+        assert!(msg.starts_with("interrupted by SIGHUP;"), "{msg}");
+    }
+
+    #[test]
+    fn exit_codes_are_128_plus_the_signal() {
+        assert_eq!(StopReason::Interrupt.exit_code(), 130);
+        assert_eq!(StopReason::Terminate.exit_code(), 143);
+        assert_eq!(StopReason::Hangup.exit_code(), 129);
+        assert_eq!(StopReason::from_signal(libc::SIGUSR1), None);
     }
 }

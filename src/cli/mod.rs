@@ -1,7 +1,8 @@
 //! The command-line front end: `snf-mkimage`, and `snf-image-creator` with
 //! its subcommands. Parses, builds a [`crate::plan::Plan`], runs the
 //! pipeline with a [`console::Console`], and maps the outcome to an exit
-//! code: 0 success, 1 runtime error, 2 usage error, 130 interrupted.
+//! code: 0 success, 1 runtime error, 2 usage error, 128 + the signal when
+//! stopped by one (130 SIGINT, 143 SIGTERM, 129 SIGHUP).
 
 pub mod accounts;
 pub mod args;
@@ -17,12 +18,9 @@ use clap::Parser;
 
 use crate::pipeline::{self, doctor};
 use crate::plan::UsageError;
-use crate::process::{Cancel, Interrupted};
+use crate::process::{Cancel, Interrupted, StopReason};
 use args::{Command, CreatorCli, MkimageArgs, MkimageCli, UiArgs};
 use console::Console;
-
-/// Exit code of a run stopped by a signal (128 + SIGINT, as shells report).
-const EXIT_INTERRUPTED: u8 = 130;
 
 /// Entry point of the binary, under whichever name it was called.
 pub fn main() -> ExitCode {
@@ -104,27 +102,31 @@ fn fail(console: &Console, err: &anyhow::Error) -> ExitCode {
     console.error(&format!("{err:#}"));
     if err.downcast_ref::<UsageError>().is_some() {
         ExitCode::from(2)
-    } else if err.downcast_ref::<Interrupted>().is_some() {
-        ExitCode::from(EXIT_INTERRUPTED)
+    } else if let Some(Interrupted(reason)) = err.downcast_ref::<Interrupted>() {
+        ExitCode::from(reason.exit_code())
     } else {
         ExitCode::from(1)
     }
 }
 
-/// SIGINT, SIGTERM and SIGHUP raise the cancel flag; the pipeline stops at
-/// its next check and its guards clean up. A second signal while the first
-/// is being handled ends the process at once.
+/// SIGINT, SIGTERM and SIGHUP raise the cancel flag with their reason;
+/// the pipeline stops at its next check and its guards clean up. A second
+/// SIGINT (Ctrl-C pressed again) ends the process at once; a repeated
+/// SIGTERM or SIGHUP does not (a lost ssh session sends more than one
+/// SIGHUP, and the clean-up must still happen).
 fn watch_signals(cancel: &Cancel) -> anyhow::Result<()> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    signal_hook::flag::register_conditional_shutdown(
+        SIGINT,
+        StopReason::Interrupt.exit_code().into(),
+        seen.clone(),
+    )?;
     for sig in [SIGINT, SIGTERM, SIGHUP] {
-        signal_hook::flag::register_conditional_shutdown(
-            sig,
-            EXIT_INTERRUPTED.into(),
-            cancel.flag(),
-        )?;
-        signal_hook::flag::register(sig, cancel.flag())?;
+        signal_hook::flag::register(sig, seen.clone())?;
     }
-    Ok(())
+    let cancel = cancel.clone();
+    crate::process::watch_signals(move |reason| cancel.raise(reason))
 }
 
 /// Panics go through our copy of stderr (fd 2 points at /dev/null).

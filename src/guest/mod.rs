@@ -8,6 +8,7 @@
 
 pub mod appliance;
 pub mod bootloader;
+pub mod cancel;
 #[cfg(any(test, feature = "test-util"))]
 pub mod memfs;
 pub mod metadata;

@@ -24,7 +24,7 @@ use md5::Md5;
 use sha2::{Digest, Sha256};
 
 use crate::media::nbd::NbdClient;
-use crate::process::{Cancel, Interrupted};
+use crate::process::Cancel;
 
 /// How much is read, hashed and written at a time.
 pub const CHUNK: usize = 4 << 20;
@@ -79,7 +79,7 @@ impl ReadAt for File {
 /// their checksums. A regular file `out` is truncated first and written
 /// sparsely; anything else (a block device) gets every byte. Calls
 /// `on_progress` with the bytes done after each chunk, and stops with
-/// [`Interrupted`] soon after `cancel` is raised.
+/// [`crate::process::Interrupted`] soon after `cancel` is raised.
 pub fn export<R: ReadAt + ?Sized>(
     src: &mut R,
     size: u64,
@@ -194,7 +194,9 @@ fn copy_chunks(
         let chunk = Arc::new(chunk?);
         for hasher in &hashers {
             // A hasher stops early only when cancelled.
-            hasher.send(chunk.clone()).map_err(|_| Interrupted)?;
+            hasher
+                .send(chunk.clone())
+                .map_err(|_| cancel.interrupted())?;
         }
         if let Some(sink) = sink {
             sink.write(chunk.offset, chunk.bytes())?;
@@ -423,7 +425,10 @@ mod tests {
             }
         };
         let err = export(&mut src, size, None, &cancel, &on_progress).unwrap_err();
-        assert!(err.downcast_ref::<Interrupted>().is_some(), "{err:#}");
+        assert!(
+            err.downcast_ref::<crate::process::Interrupted>().is_some(),
+            "{err:#}"
+        );
         assert_eq!(last.get(), 2 * CHUNK as u64);
     }
 

@@ -27,7 +27,7 @@ use crate::media::export::{Digests, export};
 use crate::media::nbd::NbdServer;
 use crate::media::{self, Source, WorkDir, qemu_img};
 use crate::plan::{Output, Plan};
-use crate::process::{Cancel, Interrupted};
+use crate::process::Cancel;
 use crate::progress::{Event, Reporter, Unit, begin_step};
 use outputs::PendingFile;
 
@@ -74,13 +74,15 @@ struct Inspected {
 /// Run a plan to the end.
 pub fn run(plan: &Plan, reporter: &dyn Reporter, cancel: &Cancel) -> Result<Outcome> {
     let timer = report::StepTimer::new(reporter);
+    // A cancel ends a helper VM at once, not after its current call.
+    let _stop_vm = crate::guest::cancel::StopVmOnCancel::watch(cancel);
     let result = run_inner(plan, &timer, cancel)
         .and_then(|outcome| write_report(plan, &timer, outcome, reporter));
     // A signal that arrives mid-step usually makes that step fail (the
-    // helper VM's qemu gets the terminal's SIGINT too): report the
-    // interruption, not its side effect.
+    // helper VM was stopped for it, or got the terminal's SIGINT too):
+    // report the interruption, not its side effect.
     match result {
-        Err(_) if cancel.is_cancelled() => Err(Interrupted.into()),
+        Err(_) if cancel.is_cancelled() => Err(cancel.interrupted().into()),
         other => other,
     }
 }

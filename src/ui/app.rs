@@ -23,10 +23,8 @@ use super::{AppEvent, UiOptions};
 use crate::guest::OsInfo;
 use crate::guest::metadata::Metadata;
 use crate::plan::{Plan, Request};
+use crate::process::StopReason;
 use crate::progress::Event;
-
-/// Exit code of a UI left with Ctrl-C or a signal.
-pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// What a screen is for: routes its replies.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,16 +179,17 @@ impl App {
                     self.on_cloud_done(result);
                 }
             }
-            AppEvent::Interrupt => self.interrupt(),
+            AppEvent::Interrupt(reason) => self.interrupt(reason),
         }
     }
 
-    /// Ctrl-C or a signal: stop the job (its guards clean up), then leave.
-    pub fn interrupt(&mut self) {
+    /// Ctrl-C, a signal or a lost terminal: stop the job (its guards
+    /// clean up), then leave with the reason's exit code.
+    pub fn interrupt(&mut self, reason: StopReason) {
         if let Some(job) = self.job.take() {
             job.cancel_and_wait();
         }
-        self.exit = Some(EXIT_INTERRUPTED);
+        self.exit = Some(reason.exit_code());
     }
 
     fn on_key(&mut self, key: KeyEvent) {
@@ -209,7 +208,7 @@ impl App {
                 view.cancelling = true;
                 self.leaving = true;
             } else {
-                self.interrupt();
+                self.interrupt(StopReason::Interrupt);
             }
             return;
         }
@@ -364,7 +363,7 @@ impl App {
             self.log.push(format!("Error: {e}"));
         }
         if self.leaving {
-            self.exit = Some(EXIT_INTERRUPTED);
+            self.exit = Some(StopReason::Interrupt.exit_code());
         }
         !self.leaving
     }

@@ -2,10 +2,13 @@
 //! selection, initialization, wizard and expert modes, all on the same
 //! pipeline `snf-mkimage` runs.
 //!
-//! Threads: an input thread reads the terminal, a job thread runs the
-//! pipeline (at most one at a time), and the main thread owns the [`App`],
-//! takes [`AppEvent`]s from one channel and redraws. Rendering reads the
-//! state only.
+//! Threads: an input thread reads the terminal, a signal thread turns
+//! SIGINT, SIGTERM and SIGHUP into events, a job thread runs the pipeline
+//! (at most one at a time), and the main thread owns the [`App`], takes
+//! [`AppEvent`]s from one channel and redraws. Rendering reads the state
+//! only. A signal or a lost terminal (hang-up, read or draw error) ends
+//! the UI as Ctrl-C does, with 128 + the signal as exit code (a lost
+//! terminal counts as SIGHUP).
 
 pub mod accounts;
 pub mod app;
@@ -16,6 +19,7 @@ pub mod customize;
 mod customize_tests;
 pub mod expert;
 pub mod form;
+mod input;
 pub mod job;
 pub mod mount;
 pub mod register;
@@ -33,14 +37,13 @@ use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Sender, channel};
+use std::sync::mpsc::channel;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use ratatui::crossterm::event::{self, Event as TermEvent, KeyEventKind};
+use ratatui::crossterm::event;
 
+use crate::process::StopReason;
 use crate::progress::Event;
 pub use app::App;
 use job::{JobKind, JobResult};
@@ -71,8 +74,8 @@ pub enum AppEvent {
     BackingChain(crate::media::chain::Chain),
     /// A cloud task (account check, registration) ended.
     CloudDone(job::CloudResult),
-    /// SIGINT, SIGTERM or SIGHUP.
-    Interrupt,
+    /// SIGINT, SIGTERM, SIGHUP, or the terminal was lost (as SIGHUP).
+    Interrupt(StopReason),
 }
 
 /// Run the UI until the user leaves; the exit code says how.
@@ -88,70 +91,45 @@ pub fn run(opts: UiOptions) -> ExitCode {
 
 fn run_inner(opts: UiOptions) -> Result<u8> {
     let quiet = StderrRedirect::to(opts.logfile.as_deref())?;
-    let signals = Arc::new(AtomicBool::new(false));
-    for sig in [
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGHUP,
-    ] {
-        signal_hook::flag::register(sig, signals.clone()).context("watching signals")?;
-    }
     let logfile = opts.logfile.clone();
     let (tx, rx) = channel();
-    let stop = Arc::new(AtomicBool::new(false));
-    let input = spawn_input(tx.clone(), stop.clone());
+    let signals = tx.clone();
+    crate::process::watch_signals(move |reason| {
+        let _ = signals.send(AppEvent::Interrupt(reason));
+    })?;
+    let input = input::Input::spawn(tx.clone());
     let mut terminal = ratatui::init();
     let mut app = App::new(opts, tx);
-    let result = (|| -> Result<u8> {
-        loop {
-            terminal
-                .draw(|f| app.render(f))
-                .context("drawing the screen")?;
-            if let Some(code) = app.exit {
-                return Ok(code);
-            }
-            if signals.swap(false, Ordering::SeqCst) {
-                app.on_event(AppEvent::Interrupt);
-                continue;
-            }
-            if let Ok(ev) = rx.recv_timeout(TICK) {
-                app.on_event(ev);
-            }
+    let code = loop {
+        if let Err(e) = terminal.draw(|f| app.render(f))
+            && app.exit.is_none()
+        {
+            app.log.push(format!("Error: drawing the screen: {e}"));
+            app.interrupt(StopReason::Hangup);
         }
-    })();
+        if let Some(code) = app.exit {
+            break code;
+        }
+        if let Ok(ev) = rx.recv_timeout(TICK) {
+            app.on_event(ev);
+        }
+    };
     if let Some(job) = app.job.take() {
         job.cancel_and_wait();
     }
     ratatui::restore();
-    stop.store(true, Ordering::SeqCst);
-    let _ = input.join();
+    // Its drop shows the cursor, and says so on stderr when that fails (a
+    // lost terminal): stderr still points away from the terminal here.
+    drop(terminal);
+    input.stop();
     drop(quiet);
     if let Some(path) = logfile {
         write_log(&path, &app.log)?;
     }
-    if result.as_ref().is_ok_and(|c| *c == 0) {
+    if code == 0 {
         println!("Thank you for using snf-image-creator. Bye");
     }
-    result
-}
-
-/// The input thread: terminal keys into the event queue, until `stop`.
-fn spawn_input(tx: Sender<AppEvent>, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        while !stop.load(Ordering::SeqCst) {
-            match event::poll(TICK) {
-                Ok(true) => {}
-                Ok(false) => continue,
-                Err(_) => return,
-            }
-            if let Ok(TermEvent::Key(key)) = event::read()
-                && key.kind == KeyEventKind::Press
-                && tx.send(AppEvent::Key(key)).is_err()
-            {
-                return;
-            }
-        }
-    })
+    Ok(code)
 }
 
 fn write_log(path: &std::path::Path, lines: &[String]) -> Result<()> {

@@ -11,3 +11,4 @@ mod shrink;
 mod support;
 mod sysprep;
 mod tui;
+mod tui_signals;

@@ -180,3 +180,13 @@ pub fn allocated(path: &Path) -> u64 {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata(path).unwrap().blocks() * 512
 }
+
+/// Whether a qemu runs on a disk under `tmp` (the helper VM on the
+/// snapshot).
+pub fn helper_vm_runs(tmp: &Path) -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+        let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        cmdline.contains("qemu-system") && cmdline.contains(tmp.to_str().unwrap())
+    })
+}

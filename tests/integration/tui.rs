@@ -10,15 +10,29 @@ use crate::support::*;
 
 /// A tmux server of our own, with one 80×24 window running a command.
 /// Dropping it ends the server and whatever still runs in it.
-struct Tmux {
-    socket: String,
+pub(crate) struct Tmux {
+    pub(crate) socket: String,
     done: PathBuf,
     /// The server's process, whose command line names the UI's.
     server: String,
 }
 
+/// What the pane's shell does around the command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pane {
+    /// Stays after the command (sleeping), so its screen can be read.
+    Kept,
+    /// Outlives the hang-up of its terminal (SIGHUP trapped) just long
+    /// enough to record the command's exit code, then ends.
+    Losable,
+}
+
 impl Tmux {
     fn start(command: &str, dir: &Path) -> Tmux {
+        Tmux::start_in(command, dir, Pane::Kept)
+    }
+
+    pub(crate) fn start_in(command: &str, dir: &Path, pane: Pane) -> Tmux {
         // One server per UI: tests run side by side in one process.
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let socket = format!(
@@ -27,9 +41,12 @@ impl Tmux {
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
         let done = dir.join("exit-code");
-        // The pane outlives the program, so the screen it leaves behind
+        // A kept pane outlives the program, so the screen it leaves behind
         // can be read.
-        let script = format!("{command}; echo $? > {}; exec sleep 600", done.display());
+        let script = match pane {
+            Pane::Kept => format!("{command}; echo $? > {}; exec sleep 600", done.display()),
+            Pane::Losable => format!("trap : HUP; {command}; echo $? > {}", done.display()),
+        };
         let status = Command::new("tmux")
             .args(["-L", &socket, "new-session", "-d", "-x", "80", "-y", "24"])
             .arg(script)
@@ -49,7 +66,7 @@ impl Tmux {
         }
     }
 
-    fn screen(&self) -> String {
+    pub(crate) fn screen(&self) -> String {
         let out = Command::new("tmux")
             .args(["-L", &self.socket, "capture-pane", "-p"])
             .output()
@@ -80,7 +97,7 @@ impl Tmux {
 
     /// Wait until the screen shows `text`; fail with the screen if it does
     /// not within `limit`.
-    fn wait_for(&self, text: &str, limit: Duration) {
+    pub(crate) fn wait_for(&self, text: &str, limit: Duration) {
         let start = Instant::now();
         loop {
             let screen = self.screen();
@@ -96,7 +113,7 @@ impl Tmux {
     }
 
     /// Wait for the program to end and return its exit code.
-    fn exit_code(&self, limit: Duration) -> i32 {
+    pub(crate) fn exit_code(&self, limit: Duration) -> i32 {
         let start = Instant::now();
         while !self.done.exists() {
             assert!(
@@ -118,7 +135,7 @@ impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = Command::new("tmux")
             .args(["-L", &self.socket, "kill-server"])
-            .status();
+            .output();
         // kill-server returns before the server has exited.
         let proc = Path::new("/proc").join(&self.server);
         let start = Instant::now();
@@ -128,10 +145,15 @@ impl Drop for Tmux {
     }
 }
 
-const LAUNCH: Duration = Duration::from_secs(300);
+pub(crate) const LAUNCH: Duration = Duration::from_secs(300);
 
 /// The UI on `image`, with its own image store and no kamaki clouds.
 fn start_ui(tmp: &Path, image: &Path, dir: &Path) -> Tmux {
+    start_ui_in(tmp, image, dir, Pane::Kept)
+}
+
+/// [`start_ui`] in a pane of either kind.
+pub(crate) fn start_ui_in(tmp: &Path, image: &Path, dir: &Path, pane: Pane) -> Tmux {
     let cmd = format!(
         "env SNF_IMAGE_STORE={} KAMAKI_CONFIG={} {} --tmpdir {} {}",
         dir.join("store").display(),
@@ -140,7 +162,7 @@ fn start_ui(tmp: &Path, image: &Path, dir: &Path) -> Tmux {
         tmp.display(),
         image.display()
     );
-    let ui = Tmux::start(&cmd, dir);
+    let ui = Tmux::start_in(&cmd, dir, pane);
     ui.wait_for("Initialization", Duration::from_secs(30));
     ui.wait_for("Would you like to run a wizard", LAUNCH);
     assert!(

@@ -164,19 +164,36 @@ pub const ROWS: &[Case] = &[
     Case {
         name: "Ctrl-C during the export",
         vm: true,
-        expect: Expect::Error(130, "interrupted"),
+        expect: Expect::Error(130, "interrupted by SIGINT"),
+        prepare: |ctx| big_disk(ctx).how(How::Signal("Dumping image file", Signal::SIGINT)),
+    },
+    Case {
+        name: "SIGTERM during the export",
+        vm: true,
+        expect: Expect::Error(143, "interrupted by SIGTERM"),
+        prepare: |ctx| big_disk(ctx).how(How::Signal("Dumping image file", Signal::SIGTERM)),
+    },
+    Case {
+        name: "SIGHUP (a lost ssh session) while the helper VM starts",
+        vm: true,
+        expect: Expect::Error(129, "interrupted by SIGHUP"),
         prepare: |ctx| {
-            // A large virtual disk (mostly zeros), so that the export runs
-            // long enough to be interrupted.
-            let big = ctx.dir.join("big.qcow2");
-            qemu_img(&["convert", "-O", "qcow2", &debian(), &big.to_string_lossy()]);
-            qemu_img(&["resize", "-q", &big.to_string_lossy(), "40G"]);
-            let out = ctx.path("out.diskdump");
-            let args = ctx.mkimage(&["-o", &out, &big.to_string_lossy()]);
-            Input::new(args, &[&big]).how(How::Signal("Dumping image file", Signal::SIGINT))
+            let input = on_debian(ctx, &[]);
+            input.how(How::SignalVm("Launching helper VM", Signal::SIGHUP))
         },
     },
 ];
+
+/// A large virtual disk (mostly zeros), so that the export runs long
+/// enough to be stopped; a copy, not an overlay, so that it has no backing
+/// file.
+fn big_disk(ctx: &Ctx) -> Input {
+    let big = ctx.dir.join("big.qcow2");
+    qemu_img(&["convert", "-O", "qcow2", &debian(), &big.to_string_lossy()]);
+    qemu_img(&["resize", "-q", &big.to_string_lossy(), "40G"]);
+    let out = ctx.path("out.diskdump");
+    Input::new(ctx.mkimage(&["-o", &out, &big.to_string_lossy()]), &[&big])
+}
 
 /// Run qemu-img, which must succeed.
 pub fn qemu_img(args: &[&str]) {

@@ -109,6 +109,8 @@ pub enum How {
     AsNobody,
     /// A signal once standard error shows the text.
     Signal(&'static str, Signal),
+    /// A signal once standard error shows the text and the helper VM runs.
+    SignalVm(&'static str, Signal),
 }
 
 /// Every row, in groups.
@@ -259,14 +261,17 @@ fn drive(ctx: &Ctx, input: &Input) -> Run {
         cmd.env(k, v);
     }
     match input.how {
-        How::Signal(after, signal) => signal_after(cmd, after, signal),
+        How::Signal(after, signal) => signal_after(cmd, after, signal, &|| true),
+        How::SignalVm(after, signal) => {
+            signal_after(cmd, after, signal, &|| helper_vm_runs(&ctx.tmp))
+        }
         _ => run(&mut cmd),
     }
 }
 
-/// Start the run, wait for `after` on its standard error, send `signal`,
-/// and collect the rest.
-fn signal_after(mut cmd: Command, after: &str, signal: Signal) -> Run {
+/// Start the run, wait for `after` on its standard error and for `ready`,
+/// send `signal`, and collect the rest.
+fn signal_after(mut cmd: Command, after: &str, signal: Signal, ready: &dyn Fn() -> bool) -> Run {
     let mut child = cmd
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
@@ -285,11 +290,18 @@ fn signal_after(mut cmd: Command, after: &str, signal: Signal) -> Run {
         assert!(n > 0, "the run ended before {after:?}:\n{seen}");
         seen.push_str(&String::from_utf8_lossy(&buf[..n]));
     }
+    while !ready() {
+        assert!(start.elapsed() < Duration::from_secs(300), "never ready");
+        std::thread::sleep(Duration::from_millis(200));
+    }
     std::thread::sleep(Duration::from_millis(500));
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
     nix::sys::signal::kill(pid, signal).unwrap();
+    let signalled = Instant::now();
     stderr.read_to_string(&mut seen).unwrap();
     let status = child.wait().unwrap();
+    let ended = signalled.elapsed().as_secs_f64();
+    eprintln!("{signal} after {after:?}: the run ended {ended:.2} s later");
     Run {
         code: status.code().unwrap_or(-1),
         stdout: String::new(),
