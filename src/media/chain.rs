@@ -85,6 +85,8 @@ pub enum ChainError {
 enum LinkKind {
     Backing,
     DataFile,
+    /// A vmdk extent in a file of its own.
+    Extent,
 }
 
 /// A file one layer names, before it is opened.
@@ -197,6 +199,7 @@ fn apply_rules(image: &Path, link: &Link) -> Result<(), ChainError> {
             what: match link.kind {
                 LinkKind::Backing => "backing file",
                 LinkKind::DataFile => "data file",
+                LinkKind::Extent => "extent",
             },
             name: link.name.to_owned(),
             why,
@@ -228,6 +231,7 @@ fn check_data_file(image: &Path, info: Option<&ImageInfo>) -> Result<(), ChainEr
 /// one file needs `allow_backing`. Answers qemu's information on the top.
 pub fn examine(top: &Path, allow_backing: bool) -> Result<(ImageInfo, Chain)> {
     check_data_file(top, None)?;
+    extents(top, &vmdk_descriptor_extents(top))?;
     let info = qemu_img::info(top)?;
     let chain = walk(top, &info)?;
     if chain.has_backing() && !allow_backing {
@@ -248,9 +252,11 @@ fn walk(top: &Path, info: &ImageInfo) -> Result<Chain> {
     }];
     let mut seen = vec![file_id(top)];
     let mut current = info.clone();
+    let mut image = top.to_owned();
     loop {
-        let image = layers[layers.len() - 1].path.clone();
         check_data_file(&image, Some(&current))?;
+        let names: Vec<&str> = current.extents().collect();
+        layers.extend(extents(&image, &names)?);
         let Some(name) = current.backing_filename.as_deref() else {
             return Ok(Chain { layers });
         };
@@ -274,15 +280,74 @@ fn walk(top: &Path, info: &ImageInfo) -> Result<Chain> {
             return Err(refuse(&format!("the chain is longer than {MAX_LAYERS} files")).into());
         }
         check_data_file(&link.path, None)?;
+        extents(&link.path, &vmdk_descriptor_extents(&link.path))?;
         let format = link.format.unwrap_or_default().to_owned();
         let next = qemu_img::info_as(&link.path, &format)?;
         seen.push(file_id(&link.path));
+        image = link.path.clone();
         layers.push(Layer {
             path: link.path,
             format,
         });
         current = next;
     }
+}
+
+/// The vmdk extents in files other than `image`, checked against the
+/// rules, as layers of the chain (they are read as a backing file is).
+fn extents<S: AsRef<str>>(image: &Path, names: &[S]) -> Result<Vec<Layer>, ChainError> {
+    let mut layers = Vec::new();
+    for name in names.iter().map(AsRef::as_ref) {
+        let path = resolve(image, name);
+        if super::identity::same_file(&path, image) {
+            continue;
+        }
+        let link = Link {
+            kind: LinkKind::Extent,
+            name,
+            format: None,
+            path,
+        };
+        apply_rules(image, &link)?;
+        layers.push(Layer {
+            path: link.path,
+            format: "vmdk extent".into(),
+        });
+    }
+    Ok(layers)
+}
+
+/// The extent files a vmdk descriptor names, read before qemu opens the
+/// image: a text descriptor file, or the one embedded in a sparse vmdk.
+fn vmdk_descriptor_extents(path: &Path) -> Vec<String> {
+    const LIMIT: u64 = 64 << 10;
+    let Ok(mut f) = fs::File::open(path) else {
+        return Vec::new();
+    };
+    let mut head = [0u8; 44];
+    let Ok(()) = f.read_exact(&mut head) else {
+        return Vec::new();
+    };
+    let mut text = Vec::new();
+    if head.starts_with(b"# Disk DescriptorFile") {
+        text.extend_from_slice(&head);
+        let _ = f.take(LIMIT).read_to_end(&mut text);
+    } else if head.starts_with(b"KDMV") {
+        let sector =
+            |at: usize| u64::from_le_bytes(head[at..at + 8].try_into().unwrap_or_default());
+        let (offset, size) = (sector(28) * 512, (sector(36) * 512).min(LIMIT));
+        let _ = std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(offset));
+        let _ = f.take(size).read_to_end(&mut text);
+    }
+    String::from_utf8_lossy(&text)
+        .lines()
+        .filter(|l| {
+            ["RW ", "RDONLY ", "NOACCESS "]
+                .iter()
+                .any(|a| l.starts_with(a))
+        })
+        .filter_map(|l| l.split('"').nth(1).map(str::to_owned))
+        .collect()
 }
 
 /// (device, inode) of a file, to find loops.

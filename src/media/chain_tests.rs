@@ -66,7 +66,9 @@ fn parses_chain_fields() {
     assert_eq!(dat.backing_filename, None);
     let nofmt = parse_info(NO_FORMAT).unwrap();
     assert_eq!(nofmt.backing_format, None);
-    assert_eq!(parse_info(VMDK).unwrap().data_file(), None);
+    let vmdk = parse_info(VMDK).unwrap();
+    assert_eq!(vmdk.data_file(), None);
+    assert_eq!(vmdk.extents().collect::<Vec<_>>(), ["d.vmdk"]);
 }
 
 #[test]

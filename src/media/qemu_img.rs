@@ -39,12 +39,29 @@ pub struct FormatSpecific {
 pub struct FormatData {
     #[serde(rename = "data-file", default)]
     pub data_file: Option<String>,
+    /// The files a vmdk keeps its data in (itself, or others).
+    #[serde(default)]
+    pub extents: Vec<Extent>,
+}
+
+/// One vmdk extent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct Extent {
+    #[serde(default)]
+    pub filename: String,
 }
 
 impl ImageInfo {
     /// The external data file the image keeps its data in (qcow2), if any.
     pub fn data_file(&self) -> Option<&str> {
         self.format_specific.as_ref()?.data.data_file.as_deref()
+    }
+
+    /// The files a vmdk's descriptor names for its data.
+    pub fn extents(&self) -> impl Iterator<Item = &str> {
+        let data = self.format_specific.as_ref().map(|f| &f.data);
+        data.into_iter()
+            .flat_map(|d| d.extents.iter().map(|e| e.filename.as_str()))
     }
 }
 

@@ -39,6 +39,14 @@ fn forget_backing_format(img: &Path) {
     std::fs::write(img, data).unwrap();
 }
 
+/// A vmdk descriptor whose one flat extent is `extent`.
+fn vmdk(path: &Path, extent: &str) {
+    let text = format!(
+        "# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType=\"monolithicFlat\"\nRW 2048 FLAT \"{extent}\" 0\nddb.adapterType = \"ide\"\n"
+    );
+    std::fs::write(path, text).unwrap();
+}
+
 /// The files of a directory, by name.
 fn listing(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
@@ -112,6 +120,9 @@ fn backing_chains_refused() {
         &s("loop-b.qcow2"),
         &s("loop-a.qcow2"),
     ]);
+    vmdk(&p("evil.vmdk"), &s("shadow"));
+    vmdk(&p("zero.vmdk"), "/dev/zero");
+    vmdk(&p("fifo.vmdk"), &s("fifo"));
     let before = listing(d);
     let inputs: Vec<PathBuf> = before.iter().map(|n| p(n)).collect();
     let sums = digests(&inputs);
@@ -141,6 +152,10 @@ fn backing_chains_refused() {
         ("data.qcow2", &[flag], "its data file (declared in its header) is refused: an external data file"),
         ("data.qcow2", &[], "an external data file"),
         ("loop-b.qcow2", &[flag], "the chain loops back"),
+        // A vmdk descriptor reads its data from the files it names.
+        ("evil.vmdk", &[], "(vmdk extent)): the data it does not hold"),
+        ("zero.vmdk", &[flag], "its extent /dev/zero is refused: it is a character device"),
+        ("fifo.vmdk", &[flag], "it is a FIFO"),
     ];
     for (image, extra, text) in rows {
         let mut args: Vec<&str> = extra.to_vec();
