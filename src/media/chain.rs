@@ -230,8 +230,7 @@ fn check_data_file(image: &Path, info: Option<&ImageInfo>) -> Result<(), ChainEr
 /// may be used: every link must pass [`RULES`], and a chain of more than
 /// one file needs `allow_backing`. Answers qemu's information on the top.
 pub fn examine(top: &Path, allow_backing: bool) -> Result<(ImageInfo, Chain)> {
-    check_data_file(top, None)?;
-    extents(top, &vmdk_descriptor_extents(top))?;
+    check_before_opening(top)?;
     let info = qemu_img::info(top)?;
     let chain = walk(top, &info)?;
     if chain.has_backing() && !allow_backing {
@@ -267,20 +266,8 @@ fn walk(top: &Path, info: &ImageInfo) -> Result<Chain> {
             path: resolve(&image, name),
         };
         apply_rules(&image, &link)?;
-        let refuse = |why: &str| ChainError::Refused {
-            image: image.display().to_string(),
-            what: "backing file",
-            name: name.to_owned(),
-            why: why.to_owned(),
-        };
-        if seen.contains(&file_id(&link.path)) {
-            return Err(refuse("the chain loops back to a file already in it").into());
-        }
-        if layers.len() >= MAX_LAYERS {
-            return Err(refuse(&format!("the chain is longer than {MAX_LAYERS} files")).into());
-        }
-        check_data_file(&link.path, None)?;
-        extents(&link.path, &vmdk_descriptor_extents(&link.path))?;
+        check_growth(&image, &link, &seen, layers.len())?;
+        check_before_opening(&link.path)?;
         let format = link.format.unwrap_or_default().to_owned();
         let next = qemu_img::info_as(&link.path, &format)?;
         seen.push(file_id(&link.path));
@@ -291,6 +278,35 @@ fn walk(top: &Path, info: &ImageInfo) -> Result<Chain> {
         });
         current = next;
     }
+}
+
+/// What a layer's header or descriptor says, checked before qemu opens it.
+fn check_before_opening(path: &Path) -> Result<(), ChainError> {
+    check_data_file(path, None)?;
+    extents(path, &vmdk_descriptor_extents(path)).map(drop)
+}
+
+/// A backing file may not be a file already in the chain, nor make it
+/// longer than [`MAX_LAYERS`].
+fn check_growth(
+    image: &Path,
+    link: &Link,
+    seen: &[Option<(u64, u64)>],
+    len: usize,
+) -> Result<(), ChainError> {
+    let why = if seen.contains(&file_id(&link.path)) {
+        "the chain loops back to a file already in it".to_owned()
+    } else if len >= MAX_LAYERS {
+        format!("the chain is longer than {MAX_LAYERS} files")
+    } else {
+        return Ok(());
+    };
+    Err(ChainError::Refused {
+        image: image.display().to_string(),
+        what: "backing file",
+        name: link.name.to_owned(),
+        why,
+    })
 }
 
 /// The vmdk extents in files other than `image`, checked against the
