@@ -67,14 +67,9 @@ impl fmt::Display for Chain {
 pub enum ChainError {
     /// A chain every rule accepts, but nobody said to use it.
     #[error(
-        "{top} has {what} ({chain}): the data it does not hold would be read from it; give --allow-backing-file to use the chain, or flatten it first: qemu-img convert -O qcow2 {top} flat.qcow2"
+        "{top} has a backing file ({chain}): the data it does not hold would be read from it; give --allow-backing-file to use the chain, or flatten it first: qemu-img convert -O qcow2 {top} flat.qcow2"
     )]
-    NotAllowed {
-        top: String,
-        /// `a backing file` or `extent files` (a VMDK descriptor's).
-        what: &'static str,
-        chain: Chain,
-    },
+    NotAllowed { top: String, chain: Chain },
     /// A reference no flag makes acceptable.
     #[error("{image}: its {what} {name} is refused: {why} (even with --allow-backing-file)")]
     Refused {
@@ -90,7 +85,7 @@ pub enum ChainError {
 enum LinkKind {
     Backing,
     DataFile,
-    /// A file a VMDK descriptor keeps (part of) the disk in.
+    /// A vmdk extent in a file of its own.
     Extent,
 }
 
@@ -204,7 +199,7 @@ fn apply_rules(image: &Path, link: &Link) -> Result<(), ChainError> {
             what: match link.kind {
                 LinkKind::Backing => "backing file",
                 LinkKind::DataFile => "data file",
-                LinkKind::Extent => "extent file",
+                LinkKind::Extent => "extent",
             },
             name: link.name.to_owned(),
             why,
@@ -235,19 +230,12 @@ fn check_data_file(image: &Path, info: Option<&ImageInfo>) -> Result<(), ChainEr
 /// may be used: every link must pass [`RULES`], and a chain of more than
 /// one file needs `allow_backing`. Answers qemu's information on the top.
 pub fn examine(top: &Path, allow_backing: bool) -> Result<(ImageInfo, Chain)> {
-    check_data_file(top, None)?;
-    check_descriptor(top)?;
+    check_before_opening(top)?;
     let info = qemu_img::info(top)?;
     let chain = walk(top, &info)?;
     if chain.has_backing() && !allow_backing {
-        let what = if info.backing_filename.is_some() {
-            "a backing file"
-        } else {
-            "extent files"
-        };
         return Err(ChainError::NotAllowed {
             top: top.display().to_string(),
-            what,
             chain,
         }
         .into());
@@ -262,14 +250,13 @@ fn walk(top: &Path, info: &ImageInfo) -> Result<Chain> {
         format: info.format.clone(),
     }];
     let mut seen = vec![file_id(top)];
-    let mut extents = Vec::new();
     let mut current = info.clone();
+    let mut image = top.to_owned();
     loop {
-        let image = layers[layers.len() - 1].path.clone();
         check_data_file(&image, Some(&current))?;
-        extents.extend(external_extents(&image, &current)?);
+        let names: Vec<&str> = current.extents().collect();
+        layers.extend(extents(&image, &names)?);
         let Some(name) = current.backing_filename.as_deref() else {
-            layers.extend(extents);
             return Ok(Chain { layers });
         };
         let link = Link {
@@ -279,23 +266,12 @@ fn walk(top: &Path, info: &ImageInfo) -> Result<Chain> {
             path: resolve(&image, name),
         };
         apply_rules(&image, &link)?;
-        let refuse = |why: &str| ChainError::Refused {
-            image: image.display().to_string(),
-            what: "backing file",
-            name: name.to_owned(),
-            why: why.to_owned(),
-        };
-        if seen.contains(&file_id(&link.path)) {
-            return Err(refuse("the chain loops back to a file already in it").into());
-        }
-        if layers.len() >= MAX_LAYERS {
-            return Err(refuse(&format!("the chain is longer than {MAX_LAYERS} files")).into());
-        }
-        check_data_file(&link.path, None)?;
-        check_descriptor(&link.path)?;
+        check_growth(&image, &link, &seen, layers.len())?;
+        check_before_opening(&link.path)?;
         let format = link.format.unwrap_or_default().to_owned();
         let next = qemu_img::info_as(&link.path, &format)?;
         seen.push(file_id(&link.path));
+        image = link.path.clone();
         layers.push(Layer {
             path: link.path,
             format,
@@ -304,67 +280,90 @@ fn walk(top: &Path, info: &ImageInfo) -> Result<Chain> {
     }
 }
 
-/// The format a chain shows for a VMDK extent file.
-const EXTENT: &str = "vmdk extent";
+/// What a layer's header or descriptor says, checked before qemu opens it.
+fn check_before_opening(path: &Path) -> Result<(), ChainError> {
+    check_data_file(path, None)?;
+    extents(path, &vmdk_descriptor_extents(path)).map(drop)
+}
 
-/// The extents a VMDK text descriptor names, checked against [`RULES`]
-/// before qemu opens the descriptor (and with it every extent). A sparse
-/// VMDK keeps its data in itself; a text descriptor can name any file.
-fn check_descriptor(image: &Path) -> Result<(), ChainError> {
-    let mut head = Vec::new();
-    let Ok(file) = fs::File::open(image) else {
+/// A backing file may not be a file already in the chain, nor make it
+/// longer than [`MAX_LAYERS`].
+fn check_growth(
+    image: &Path,
+    link: &Link,
+    seen: &[Option<(u64, u64)>],
+    len: usize,
+) -> Result<(), ChainError> {
+    let why = if seen.contains(&file_id(&link.path)) {
+        "the chain loops back to a file already in it".to_owned()
+    } else if len >= MAX_LAYERS {
+        format!("the chain is longer than {MAX_LAYERS} files")
+    } else {
         return Ok(());
     };
-    if file.take(64 << 10).read_to_end(&mut head).is_err() || head.contains(&0) {
-        return Ok(());
-    }
-    for name in descriptor_extents(&String::from_utf8_lossy(&head)) {
-        apply_rules(image, &extent_link(image, &name))?;
-    }
-    Ok(())
+    Err(ChainError::Refused {
+        image: image.display().to_string(),
+        what: "backing file",
+        name: link.name.to_owned(),
+        why,
+    })
 }
 
-/// The quoted file names of a VMDK descriptor's extent lines
-/// (`RW 2048 FLAT "disk-flat.vmdk" 0`).
-pub(crate) fn descriptor_extents(text: &str) -> Vec<String> {
-    text.lines()
-        .filter(|l| {
-            let access = l.split_whitespace().next();
-            matches!(access, Some("RW" | "RDONLY" | "NOACCESS"))
-        })
-        .filter_map(|l| {
-            let start = l.find('"')? + 1;
-            let len = l[start..].find('"')?;
-            Some(l[start..start + len].to_owned())
-        })
-        .collect()
-}
-
-fn extent_link<'a>(image: &Path, name: &'a str) -> Link<'a> {
-    Link {
-        kind: LinkKind::Extent,
-        name,
-        format: None,
-        path: resolve(image, name),
-    }
-}
-
-/// The files other than `image` itself that qemu says its extents are in,
-/// each passed through [`RULES`], as layers of the chain.
-fn external_extents(image: &Path, info: &ImageInfo) -> Result<Vec<Layer>, ChainError> {
-    let own = file_id(image);
-    let mut layers: Vec<Layer> = Vec::new();
-    for name in info.extent_files() {
-        let link = extent_link(image, name);
-        apply_rules(image, &link)?;
-        if file_id(&link.path) != own && !layers.iter().any(|l| l.path == link.path) {
-            layers.push(Layer {
-                path: link.path,
-                format: EXTENT.into(),
-            });
+/// The vmdk extents in files other than `image`, checked against the
+/// rules, as layers of the chain (they are read as a backing file is).
+fn extents<S: AsRef<str>>(image: &Path, names: &[S]) -> Result<Vec<Layer>, ChainError> {
+    let mut layers = Vec::new();
+    for name in names.iter().map(AsRef::as_ref) {
+        let path = resolve(image, name);
+        if super::identity::same_file(&path, image) {
+            continue;
         }
+        let link = Link {
+            kind: LinkKind::Extent,
+            name,
+            format: None,
+            path,
+        };
+        apply_rules(image, &link)?;
+        layers.push(Layer {
+            path: link.path,
+            format: "vmdk extent".into(),
+        });
     }
     Ok(layers)
+}
+
+/// The extent files a vmdk descriptor names, read before qemu opens the
+/// image: a text descriptor file, or the one embedded in a sparse vmdk.
+fn vmdk_descriptor_extents(path: &Path) -> Vec<String> {
+    const LIMIT: u64 = 64 << 10;
+    let Ok(mut f) = fs::File::open(path) else {
+        return Vec::new();
+    };
+    let mut head = [0u8; 44];
+    let Ok(()) = f.read_exact(&mut head) else {
+        return Vec::new();
+    };
+    let mut text = Vec::new();
+    if head.starts_with(b"# Disk DescriptorFile") {
+        text.extend_from_slice(&head);
+        let _ = f.take(LIMIT).read_to_end(&mut text);
+    } else if head.starts_with(b"KDMV") {
+        let sector =
+            |at: usize| u64::from_le_bytes(head[at..at + 8].try_into().unwrap_or_default());
+        let (offset, size) = (sector(28) * 512, (sector(36) * 512).min(LIMIT));
+        let _ = std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(offset));
+        let _ = f.take(size).read_to_end(&mut text);
+    }
+    String::from_utf8_lossy(&text)
+        .lines()
+        .filter(|l| {
+            ["RW ", "RDONLY ", "NOACCESS "]
+                .iter()
+                .any(|a| l.starts_with(a))
+        })
+        .filter_map(|l| l.split('"').nth(1).map(str::to_owned))
+        .collect()
 }
 
 /// (device, inode) of a file, to find loops.

@@ -66,7 +66,9 @@ fn parses_chain_fields() {
     assert_eq!(dat.backing_filename, None);
     let nofmt = parse_info(NO_FORMAT).unwrap();
     assert_eq!(nofmt.backing_format, None);
-    assert_eq!(parse_info(VMDK).unwrap().data_file(), None);
+    let vmdk = parse_info(VMDK).unwrap();
+    assert_eq!(vmdk.data_file(), None);
+    assert_eq!(vmdk.extents().collect::<Vec<_>>(), ["d.vmdk"]);
 }
 
 #[test]
@@ -202,16 +204,4 @@ fn walks_real_chains() {
         examine(Path::new(&p("dat.qcow2")), true).unwrap_err()
     );
     assert!(msg.contains("external data file"), "{msg}");
-}
-
-#[test]
-fn vmdk_descriptor_extents() {
-    let text = "# Disk DescriptorFile\nversion=1\ncreateType=\"twoGbMaxExtentFlat\"\n\
-                RW 4192256 FLAT \"disk-f001.vmdk\" 0\nRDONLY 2048 FLAT \"/dev/sda\" 0\n\
-                NOACCESS 10 ZERO\nddb.adapterType = \"ide\"\n";
-    assert_eq!(
-        descriptor_extents(text),
-        vec!["disk-f001.vmdk".to_owned(), "/dev/sda".to_owned()]
-    );
-    assert!(descriptor_extents("RW \"unterminated\nversion=1").is_empty());
 }

@@ -34,16 +34,17 @@ pub struct FormatSpecific {
     pub data: FormatData,
 }
 
-/// Format-specific fields (qcow2's external data file, VMDK's extents).
+/// Format-specific fields (qcow2's external data file).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct FormatData {
     #[serde(rename = "data-file", default)]
     pub data_file: Option<String>,
+    /// The files a vmdk keeps its data in (itself, or others).
     #[serde(default)]
     pub extents: Vec<Extent>,
 }
 
-/// One VMDK extent as qemu reports it.
+/// One vmdk extent.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct Extent {
     #[serde(default)]
@@ -56,14 +57,11 @@ impl ImageInfo {
         self.format_specific.as_ref()?.data.data_file.as_deref()
     }
 
-    /// The files a VMDK keeps its extents in (the image itself for a
-    /// sparse VMDK).
-    pub fn extent_files(&self) -> impl Iterator<Item = &str> {
-        let extents = self.format_specific.as_ref().map(|f| &f.data.extents[..]);
-        extents
-            .unwrap_or_default()
-            .iter()
-            .map(|e| e.filename.as_str())
+    /// The files a vmdk's descriptor names for its data.
+    pub fn extents(&self) -> impl Iterator<Item = &str> {
+        let data = self.format_specific.as_ref().map(|f| &f.data);
+        data.into_iter()
+            .flat_map(|d| d.extents.iter().map(|e| e.filename.as_str()))
     }
 }
 

@@ -23,6 +23,7 @@ fn answers_under_both_names() {
         "--print-metadata",
         "--metadata",
         "--allow-unsupported",
+        "--allow-backing-file",
         "--no-sysprep",
         "--enable-sysprep",
         "--disable-sysprep",

@@ -220,7 +220,7 @@ pub const ROWS: &[Case] = &[
     Case {
         name: "VMDK descriptor whose extent is a host file",
         vm: false,
-        expect: Expect::Error(1, "has extent files"),
+        expect: Expect::Error(1, "(vmdk extent)): the data it does not hold"),
         prepare: |ctx| {
             let vmdk = descriptor(ctx, "evil.vmdk", &shadow(ctx));
             refuse(ctx, &vmdk, &[])
@@ -229,10 +229,22 @@ pub const ROWS: &[Case] = &[
     Case {
         name: "VMDK descriptor whose extent is a FIFO",
         vm: false,
-        expect: Expect::Error(1, "its extent file fifo is refused: it is a FIFO"),
+        expect: Expect::Error(1, "its extent fifo is refused: it is a FIFO"),
         prepare: |ctx| {
             nix::unistd::mkfifo(&ctx.dir.join("fifo"), nix::sys::stat::Mode::S_IRWXU).unwrap();
             let vmdk = descriptor(ctx, "fifo.vmdk", "fifo");
+            refuse(ctx, &vmdk, &[FLAG])
+        },
+    },
+    Case {
+        name: "VMDK descriptor whose extent is a character device",
+        vm: false,
+        expect: Expect::Error(
+            1,
+            "its extent /dev/zero is refused: it is a character device",
+        ),
+        prepare: |ctx| {
+            let vmdk = descriptor(ctx, "zero.vmdk", "/dev/zero");
             refuse(ctx, &vmdk, &[FLAG])
         },
     },
