@@ -38,6 +38,8 @@ pub struct Request {
     pub tmpdir: Option<PathBuf>,
     pub no_snapshot: bool,
     pub allow_unsupported: bool,
+    /// Upload and register an image the secret scan found secrets in.
+    pub allow_secrets: bool,
     pub print_metadata: bool,
     /// `KEY=VALUE` strings as typed.
     pub metadata: Vec<String>,
@@ -103,6 +105,8 @@ pub struct Plan {
     /// Work on an overlay (always, unless the user insists otherwise).
     pub snapshot: bool,
     pub allow_unsupported: bool,
+    /// Upload and register an image the secret scan found secrets in.
+    pub allow_secrets: bool,
     pub print_metadata: bool,
     /// User metadata, keys upper-cased, in the order given.
     pub metadata: Vec<(String, String)>,
@@ -178,6 +182,7 @@ impl Request {
             tmpdir: self.tmpdir,
             snapshot: !self.no_snapshot,
             allow_unsupported: self.allow_unsupported,
+            allow_secrets: self.allow_secrets,
             print_metadata: self.print_metadata,
             metadata,
             sysprep,

@@ -62,6 +62,11 @@ pub struct MkimageArgs {
     #[arg(long)]
     pub allow_unsupported: bool,
 
+    /// Upload and register the image even when the secret scan finds
+    /// private keys, credentials, tokens or usable passwords in it.
+    #[arg(long)]
+    pub allow_secrets: bool,
+
     #[command(flatten)]
     pub sysprep: SysprepArgs,
 
@@ -140,6 +145,7 @@ impl MkimageArgs {
             tmpdir: self.tmpdir.clone(),
             no_snapshot: self.no_snapshot,
             allow_unsupported: self.allow_unsupported,
+            allow_secrets: self.allow_secrets,
             print_metadata: self.print_metadata,
             metadata: self.metadata.clone(),
             sysprep: self.sysprep.request(),

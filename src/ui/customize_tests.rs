@@ -56,6 +56,7 @@ fn outcome() -> Box<Outcome> {
         image: None,
         uploaded: None,
         shrink: None,
+        secrets: Vec::new(),
     })
 }
 

@@ -1,0 +1,95 @@
+//! The secret scan step: inside the helper VM, after system preparation
+//! (so only what survives it is found), one read-only pass over the guest
+//! ([`crate::guest::secrets`]). A run with findings does not upload or
+//! register the image unless `--allow-secrets` is given; a local export
+//! goes on, with the findings as warnings.
+
+use anyhow::Result;
+
+use crate::guest::OsInfo;
+use crate::guest::appliance::Appliance;
+use crate::guest::secrets::{self, Finding};
+use crate::plan::Plan;
+use crate::progress::{Reporter, begin_step};
+use crate::sysprep::TaskOutcome;
+
+/// Findings stop an upload: exit 1, one line.
+#[derive(Debug)]
+pub struct SecretsFound {
+    pub count: usize,
+}
+
+impl std::fmt::Display for SecretsFound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (s, them) = if self.count == 1 {
+            ("", "it")
+        } else {
+            ("s", "them")
+        };
+        write!(
+            f,
+            "the image holds {} secret{s} (listed above): remove {them} (e.g. with --host-run), or give --allow-secrets to upload it anyway",
+            self.count
+        )
+    }
+}
+
+impl std::error::Error for SecretsFound {}
+
+/// Scan the prepared guest, when the run exports or lists anything.
+pub(super) fn scan(
+    vm: &mut Appliance,
+    os: &OsInfo,
+    plan: &Plan,
+    tasks: &[TaskOutcome],
+    reporter: &dyn Reporter,
+) -> Result<Vec<Finding>> {
+    if !plan.exports() && !plan.sysprep.dry_run {
+        return Ok(Vec::new());
+    }
+    let step = begin_step(reporter, "Scanning for secrets", None);
+    vm.mount(os, true, reporter)?;
+    let scanned = secrets::scan(vm);
+    vm.umount_all()?;
+    let scan = scanned?;
+    let mut findings = scan.findings;
+    if plan.sysprep.dry_run {
+        // A dry run changed nothing: what its tasks would remove is not a
+        // finding of the real run.
+        findings.retain(|f| !changed_by(tasks, &f.path));
+    }
+    step.done(match findings.len() {
+        0 => format!("none in {} files", scan.files),
+        n => format!("{n} found in {} files", scan.files),
+    });
+    for dir in &scan.skipped {
+        reporter.warn(&format!(
+            "not scanned for secrets: {dir} (too many big files)"
+        ));
+    }
+    Ok(findings)
+}
+
+/// Whether a (planned) task change deletes, empties or rewrites `path`.
+fn changed_by(tasks: &[TaskOutcome], path: &str) -> bool {
+    tasks.iter().flat_map(|t| &t.changes).any(|c| {
+        c.path == path
+            || (c.action == "delete"
+                && path.starts_with(&format!("{}/", c.path.trim_end_matches('/'))))
+    })
+}
+
+/// Warn about every finding; refuse an upload with findings unless the
+/// plan allows them.
+pub(super) fn check(findings: &[Finding], plan: &Plan, reporter: &dyn Reporter) -> Result<()> {
+    for f in findings {
+        reporter.warn(&format!("secret left in the image: {f}"));
+    }
+    if findings.is_empty() || plan.upload.is_none() || plan.allow_secrets || plan.sysprep.dry_run {
+        return Ok(());
+    }
+    Err(SecretsFound {
+        count: findings.len(),
+    }
+    .into())
+}
