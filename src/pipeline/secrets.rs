@@ -4,7 +4,9 @@
 //! register the image unless `--allow-secrets` is given; a local export
 //! goes on, with the findings as warnings.
 
-use anyhow::Result;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
 
 use crate::guest::OsInfo;
 use crate::guest::appliance::Appliance;
@@ -12,6 +14,9 @@ use crate::guest::secrets::{self, Finding};
 use crate::plan::Plan;
 use crate::progress::{Reporter, begin_step};
 use crate::sysprep::TaskOutcome;
+
+/// A `.report.json` larger than this is not one the product wrote.
+const REPORT_LIMIT: usize = 16 * 1024 * 1024;
 
 /// Findings stop an upload: exit 1, one line.
 #[derive(Debug)]
@@ -77,6 +82,41 @@ fn changed_by(tasks: &[TaskOutcome], path: &str) -> bool {
             || (c.action == "delete"
                 && path.starts_with(&format!("{}/", c.path.trim_end_matches('/'))))
     })
+}
+
+/// The findings an earlier export recorded in its `.report.json`, as
+/// `path: kind` lines (none when it has no report).
+pub fn recorded(image: &Path) -> Result<Vec<String>> {
+    let path = crate::plan::with_suffix(image, ".report.json");
+    let text = match std::fs::read(&path) {
+        Ok(t) if t.len() <= REPORT_LIMIT => t,
+        Ok(_) => bail!("{} is larger than a report can be", path.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let report: serde_json::Value =
+        serde_json::from_slice(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let found = report["secrets"].as_array().cloned().unwrap_or_default();
+    Ok(found
+        .iter()
+        .map(|f| {
+            let kind = f["kind"].as_str().unwrap_or("secret");
+            format!("{}: {kind}", f["path"].as_str().unwrap_or("?"))
+        })
+        .collect())
+}
+
+/// Refuse to upload an image exported before whose report lists secrets,
+/// unless `allowed`.
+pub fn check_recorded(image: &Path, allowed: bool, reporter: &dyn Reporter) -> Result<()> {
+    let found = recorded(image)?;
+    for f in &found {
+        reporter.warn(&format!("secret left in the image: {f}"));
+    }
+    if found.is_empty() || allowed {
+        return Ok(());
+    }
+    Err(SecretsFound { count: found.len() }.into())
 }
 
 /// Warn about every finding; refuse an upload with findings unless the

@@ -210,3 +210,41 @@ fn the_prepared_debian_fixture_has_no_secrets() {
         "secret scan of the prepared Debian fixture: {scan:.2} s (helper VM launch: {launch:.1} s)"
     );
 }
+
+/// `upload` of an image exported before reads the findings its report
+/// recorded: refused without --allow-secrets, nothing stored.
+#[test]
+fn upload_of_an_earlier_export_with_findings_is_refused() {
+    let dir = scratch();
+    let image = dir.path().join("old.diskdump");
+    std::fs::write(&image, vec![0u8; 1 << 20]).unwrap();
+    let report = r#"{"steps": [], "secrets": [{"path": "/root/.aws/credentials", "kind": "aws-credentials"}]}"#;
+    std::fs::write(dir.path().join("old.diskdump.report.json"), report).unwrap();
+    let store = dir.path().join("store");
+    let r = run(crate::support::creator()
+        .arg("upload")
+        .arg(&image)
+        .arg("--store")
+        .arg(&store));
+    r.assert_error(1, "the image holds 1 secret (listed above)");
+    assert!(
+        r.stderr
+            .contains("Warning: secret left in the image: /root/.aws/credentials: aws-credentials"),
+        "{}",
+        r.stderr
+    );
+    assert!(files_below(&store).is_empty(), "{:?}", files_below(&store));
+    let r = run(crate::support::creator()
+        .arg("upload")
+        .arg(&image)
+        .arg("--allow-secrets")
+        .arg("--store")
+        .arg(&store));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        files_below(&store)
+            .iter()
+            .any(|f| f.contains("old.diskdump"))
+            || !files_below(&store).is_empty()
+    );
+}
