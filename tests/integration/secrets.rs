@@ -241,10 +241,6 @@ fn upload_of_an_earlier_export_with_findings_is_refused() {
         .arg("--store")
         .arg(&store));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(
-        files_below(&store)
-            .iter()
-            .any(|f| f.contains("old.diskdump"))
-            || !files_below(&store).is_empty()
-    );
+    let stored = files_below(&store);
+    assert!(stored.len() > 1, "the image should be stored: {stored:?}");
 }
