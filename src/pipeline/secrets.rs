@@ -12,7 +12,7 @@ use crate::guest::OsInfo;
 use crate::guest::appliance::Appliance;
 use crate::guest::secrets::{self, Finding};
 use crate::plan::Plan;
-use crate::progress::{Reporter, begin_step};
+use crate::progress::{Event, Reporter, begin_step};
 use crate::sysprep::TaskOutcome;
 
 /// A `.report.json` larger than this is not one the product wrote.
@@ -124,6 +124,11 @@ pub fn check_recorded(image: &Path, allowed: bool, reporter: &dyn Reporter) -> R
 pub(super) fn check(findings: &[Finding], plan: &Plan, reporter: &dyn Reporter) -> Result<()> {
     for f in findings {
         reporter.warn(&format!("secret left in the image: {f}"));
+    }
+    if !findings.is_empty() {
+        reporter.emit(Event::Secrets(
+            findings.iter().map(ToString::to_string).collect(),
+        ));
     }
     if findings.is_empty() || plan.upload.is_none() || plan.allow_secrets || plan.sysprep.dry_run {
         return Ok(());

@@ -20,6 +20,7 @@ pub mod mount;
 pub mod register;
 #[cfg(test)]
 mod register_tests;
+pub mod secrets;
 pub mod sysprep;
 #[cfg(test)]
 mod tests;
