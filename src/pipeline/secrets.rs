@@ -138,3 +138,41 @@ pub(super) fn check(findings: &[Finding], plan: &Plan, reporter: &dyn Reporter) 
     }
     .into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sysprep::report::Planned;
+
+    #[test]
+    fn planned_changes_cover_their_paths() {
+        let task = TaskOutcome {
+            name: "t",
+            message: "m",
+            changes: vec![
+                Planned {
+                    action: "delete",
+                    path: "/root/.ssh".into(),
+                    bytes: 0,
+                },
+                Planned {
+                    action: "write",
+                    path: "/etc/shadow".into(),
+                    bytes: 0,
+                },
+            ],
+            freed: 0,
+            duration: std::time::Duration::ZERO,
+        };
+        let tasks = [task];
+        assert!(changed_by(&tasks, "/root/.ssh/id_rsa"));
+        assert!(changed_by(&tasks, "/etc/shadow"));
+        assert!(!changed_by(&tasks, "/root/.sshx/id_rsa"));
+        assert!(!changed_by(&tasks, "/etc/shadow/x"));
+        let err = SecretsFound { count: 1 }.to_string();
+        assert!(
+            err.starts_with("the image holds 1 secret (listed above): remove it "),
+            "{err}"
+        );
+    }
+}

@@ -244,3 +244,27 @@ fn upload_of_an_earlier_export_with_findings_is_refused() {
     let stored = files_below(&store);
     assert!(stored.len() > 1, "the image should be stored: {stored:?}");
 }
+
+/// A dry run changes nothing, yet lists what the real run would leave:
+/// the SSH host keys its tasks were told to keep, and nothing the tasks
+/// would remove (the users' keys, the passwords).
+#[test]
+fn a_dry_run_lists_the_secrets_that_would_survive() {
+    let (src, _) = fixture("debian-mbr.qcow2");
+    let r = run(mkimage()
+        .args(["--dry-run", "--disable-sysprep", "remove-ssh-host-keys"])
+        .arg(&src));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let found: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("Warning: secret left in the image: "))
+        .collect();
+    assert!(!found.is_empty(), "{}", r.stderr);
+    assert!(
+        found
+            .iter()
+            .all(|f| f.starts_with("/etc/ssh/ssh_host_") && f.ends_with(": private key (OpenSSH)")),
+        "{found:?}"
+    );
+}
