@@ -112,6 +112,9 @@ fn run_inner(plan: &Plan, reporter: &dyn Reporter, cancel: &Cancel) -> Result<Ou
         meta.insert("UNSUPPORTED".into(), reason.clone());
         meta.insert("EXCLUDE_ALL_TASKS".into(), "yes".into());
     }
+    if inspected.os.is_none() && plan.exports() {
+        reporter.warn("no operating system was found, so the image was not scanned for secrets");
+    }
     secrets::check(&inspected.secrets, plan, reporter)?;
     for k in &plan.unset {
         meta.remove(k);

@@ -73,12 +73,27 @@ pub struct Finding {
 
 impl std::fmt::Display for Finding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.path, self.kind.describe())?;
+        write!(f, "{}: {}", printable(&self.path), self.kind.describe())?;
         if !self.labels.is_empty() {
-            write!(f, " ({})", self.labels.join(", "))?;
+            let labels: Vec<String> = self.labels.iter().map(|l| printable(l)).collect();
+            write!(f, " ({})", labels.join(", "))?;
         }
         Ok(())
     }
+}
+
+/// Guest names as they can be shown: control characters (a terminal's
+/// escape sequences) escaped.
+fn printable(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// What a scan found and covered.

@@ -169,6 +169,19 @@ fn empty_passwords_count_and_accounts_are_named_not_hashes() {
 }
 
 #[test]
+fn names_are_shown_without_control_characters() {
+    let f = Finding {
+        path: "/root/\x1b[2Jx.pem".into(),
+        kind: Kind::PemPrivateKey,
+        labels: vec!["a\nb".into()],
+    };
+    assert_eq!(
+        f.to_string(),
+        "/root/\\u{1b}[2Jx.pem: private key (PEM) (a\\nb)"
+    );
+}
+
+#[test]
 fn binary_files_are_not_scanned() {
     let mut data = b"\0ELF".to_vec();
     data.extend_from_slice(GH.as_bytes());
