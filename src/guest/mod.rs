@@ -14,7 +14,7 @@ pub mod metadata;
 pub mod profile;
 pub mod secrets;
 pub mod shrink;
-mod tar_stream;
+pub mod tar_stream;
 mod tree_out;
 
 use anyhow::Result;

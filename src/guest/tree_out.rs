@@ -45,7 +45,7 @@ pub(super) fn each_small_file(
     for name in prune {
         ex.patterns.push(format!("./{}", escape(name)));
     }
-    split(g, base, "", cap, !prune.is_empty(), prune, &mut ex)?;
+    split(g, base, "", cap, prune, &mut ex)?;
     let file = tempfile::tempfile().context("creating a temporary file for the guest's files")?;
     let target = format!("/dev/fd/{}", file.as_raw_fd());
     let refs: Vec<&str> = ex.patterns.iter().map(String::as_str).collect();
@@ -63,30 +63,26 @@ pub(super) fn each_small_file(
     Ok(ex.skipped)
 }
 
-/// Decide what of `base/rel` to leave out. `force` examines the entries
-/// even when the whole is small (a directory with pruned children, whose
-/// usage counts them).
+/// Decide what of `base/rel` to leave out. The usage of the tree counts
+/// its pruned children too: one measure is cheaper than one per child.
 fn split(
     g: &Handle,
     base: &str,
     rel: &str,
     cap: u64,
-    force: bool,
     prune: &[&str],
     ex: &mut Excludes,
 ) -> Result<()> {
     let path = format!("{base}{rel}");
     let depth = rel.matches('/').count();
-    if !force {
-        let used = g.du(&path).map_err(gerr(format!("measuring {path}")))? * 1024;
-        if used <= BUDGET {
-            return Ok(());
-        }
-        if depth >= MAX_DEPTH {
-            ex.exclude(rel);
-            ex.skipped.push(path);
-            return Ok(());
-        }
+    let used = g.du(&path).map_err(gerr(format!("measuring {path}")))? * 1024;
+    if used <= BUDGET {
+        return Ok(());
+    }
+    if depth >= MAX_DEPTH {
+        ex.exclude(rel);
+        ex.skipped.push(path);
+        return Ok(());
     }
     let names = g.ls(&path).map_err(gerr(format!("listing {path}")))?;
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
@@ -100,7 +96,7 @@ fn split(
         let child = format!("{rel}/{name}");
         match st.st_mode & 0o170000 {
             0o100000 if u64::try_from(st.st_size).unwrap_or(u64::MAX) > cap => ex.exclude(&child),
-            0o040000 => split(g, base, &child, cap, false, prune, ex)?,
+            0o040000 => split(g, base, &child, cap, prune, ex)?,
             _ => {}
         }
     }
