@@ -42,6 +42,8 @@ pub struct Request {
     pub allow_backing_file: bool,
     /// The source is the product's own overlay of this (examined) original.
     pub overlay_of: Option<PathBuf>,
+    /// Upload and register an image the secret scan found secrets in.
+    pub allow_secrets: bool,
     pub print_metadata: bool,
     /// `KEY=VALUE` strings as typed.
     pub metadata: Vec<String>,
@@ -114,6 +116,8 @@ pub struct Plan {
     /// overlay) of this original: the chain rules apply to the original,
     /// not to the overlay's link to it.
     pub overlay_of: Option<PathBuf>,
+    /// Upload and register an image the secret scan found secrets in.
+    pub allow_secrets: bool,
     pub print_metadata: bool,
     /// User metadata, keys upper-cased, in the order given.
     pub metadata: Vec<(String, String)>,
@@ -235,6 +239,7 @@ impl Request {
             allow_unsupported: self.allow_unsupported,
             allow_backing_file: self.allow_backing_file,
             overlay_of: self.overlay_of,
+            allow_secrets: self.allow_secrets,
             print_metadata: self.print_metadata,
             metadata,
             sysprep,

@@ -50,6 +50,9 @@ pub enum Event {
     /// The guest is mounted on this host directory until the run is
     /// released (the UI's Mount).
     Mounted(std::path::PathBuf),
+    /// The secret scan found these (`path: kind` lines, never values);
+    /// each was also a warning.
+    Secrets(Vec<String>),
 }
 
 /// Something that long-running work reports to.

@@ -69,6 +69,10 @@ pub struct MkimageArgs {
     /// so.
     #[arg(long)]
     pub allow_backing_file: bool,
+    /// Upload and register the image even when the secret scan finds
+    /// private keys, credentials, tokens or usable passwords in it.
+    #[arg(long)]
+    pub allow_secrets: bool,
 
     #[command(flatten)]
     pub sysprep: SysprepArgs,
@@ -150,6 +154,7 @@ impl MkimageArgs {
             allow_unsupported: self.allow_unsupported,
             allow_backing_file: self.allow_backing_file,
             overlay_of: None,
+            allow_secrets: self.allow_secrets,
             print_metadata: self.print_metadata,
             metadata: self.metadata.clone(),
             sysprep: self.sysprep.request(),

@@ -238,6 +238,11 @@ pub struct UploadArgs {
     #[arg(short = 's', long)]
     pub silent: bool,
 
+    /// Upload the image even when its FILE.report.json lists secrets the
+    /// scan found.
+    #[arg(long)]
+    pub allow_secrets: bool,
+
     #[command(flatten)]
     pub cloud: CloudArgs,
 }
@@ -297,6 +302,7 @@ fn upload_inner(
     if let Some(d) = description {
         props.insert("DESCRIPTION".into(), d);
     }
+    crate::pipeline::secrets::check_recorded(&args.file, args.allow_secrets, console)?;
     let prepared = upload::connect(&plan, args.force, console)?;
     upload::publish_file(&prepared, &args.file, &props, console)
 }

@@ -279,7 +279,7 @@ impl Reporter for Console {
                 st.close_open_line(self.tty);
                 let _ = writeln!(st.out, "The guest is mounted on {}", dir.display());
             }
-            Event::Warning(_) | Event::Metadata(_) | Event::Listing(_) => {}
+            Event::Warning(_) | Event::Metadata(_) | Event::Listing(_) | Event::Secrets(_) => {}
         }
     }
 }

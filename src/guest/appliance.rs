@@ -418,6 +418,16 @@ impl Guest for Appliance {
             .map_err(gerr(format!("creating the directory {path}")))
     }
 
+    fn each_small_file(
+        &mut self,
+        dir: &str,
+        cap: u64,
+        prune: &[&str],
+        each: &mut dyn FnMut(&str, &[u8]) -> Result<()>,
+    ) -> Result<Vec<String>> {
+        super::tree_out::each_small_file(&self.g, dir, cap, prune, each)
+    }
+
     fn mode(&mut self, path: &str) -> Result<Option<u32>> {
         let st = self
             .g

@@ -13,7 +13,10 @@ pub mod cancel;
 pub mod memfs;
 pub mod metadata;
 pub mod profile;
+pub mod secrets;
 pub mod shrink;
+pub mod tar_stream;
+mod tree_out;
 
 use anyhow::Result;
 
@@ -82,6 +85,30 @@ pub trait Guest {
     fn remove_all(&mut self, path: &str) -> Result<()>;
     /// Create a directory and its missing parents.
     fn mkdir_p(&mut self, path: &str) -> Result<()>;
+
+    /// Call `each` with the path and content of every regular file below
+    /// `dir` of at most `cap` bytes, except below the children of `dir`
+    /// named in `prune`; no symlink is followed. Returns the directories
+    /// left out unread because they are too big. The default finds the
+    /// files and reads them one by one; the helper VM sends whole trees.
+    fn each_small_file(
+        &mut self,
+        dir: &str,
+        cap: u64,
+        prune: &[&str],
+        each: &mut dyn FnMut(&str, &[u8]) -> Result<()>,
+    ) -> Result<Vec<String>> {
+        let base = dir.trim_end_matches('/');
+        let pruned: Vec<String> = prune.iter().map(|n| format!("{base}/{n}/")).collect();
+        for e in self.find(dir)? {
+            let in_pruned = pruned.iter().any(|p| e.path.starts_with(p));
+            if e.kind == EntryKind::File && e.size <= cap && !in_pruned {
+                let data = self.read_file(&e.path)?;
+                each(&e.path, &data)?;
+            }
+        }
+        Ok(Vec::new())
+    }
 
     /// A file as text (lossy UTF-8: guest files are not always UTF-8).
     fn read_to_string(&mut self, path: &str) -> Result<String> {

@@ -11,6 +11,7 @@ mod host_run;
 pub mod mount;
 pub mod outputs;
 pub mod report;
+pub mod secrets;
 mod sysprep;
 pub mod upload;
 
@@ -52,6 +53,8 @@ pub struct Outcome {
     pub uploaded: Option<crate::cloud::Uploaded>,
     /// What shrinking did, when it ran.
     pub shrink: Option<ShrinkOutcome>,
+    /// The secrets the scan found in the prepared guest.
+    pub secrets: Vec<crate::guest::secrets::Finding>,
 }
 
 /// The disk the helper VM works on: the overlay, or the source itself.
@@ -69,6 +72,7 @@ struct Inspected {
     /// What each system preparation task did.
     tasks: Vec<crate::sysprep::TaskOutcome>,
     shrunk: Option<ShrinkOutcome>,
+    secrets: Vec<crate::guest::secrets::Finding>,
 }
 
 /// Run a plan to the end.
@@ -111,6 +115,10 @@ fn run_inner(plan: &Plan, reporter: &dyn Reporter, cancel: &Cancel) -> Result<Ou
         meta.insert("UNSUPPORTED".into(), reason.clone());
         meta.insert("EXCLUDE_ALL_TASKS".into(), "yes".into());
     }
+    if inspected.os.is_none() && plan.exports() {
+        reporter.warn("no operating system was found, so the image was not scanned for secrets");
+    }
+    secrets::check(&inspected.secrets, plan, reporter)?;
     for k in &plan.unset {
         meta.remove(k);
     }
@@ -133,6 +141,7 @@ fn run_inner(plan: &Plan, reporter: &dyn Reporter, cancel: &Cancel) -> Result<Ou
         image: None,
         uploaded: None,
         shrink: inspected.shrunk,
+        secrets: inspected.secrets,
     };
     if plan.sysprep.dry_run {
         workdir.close()?;
@@ -166,8 +175,11 @@ fn write_report(
     reporter.info(report::table(&rows).trim_end());
     let path = crate::plan::with_suffix(image, ".report.json");
     let pending = PendingFile::create(&path)?;
-    std::io::Write::write_all(&mut pending.file(), report::json(&rows).as_bytes())
-        .with_context(|| format!("writing {}", path.display()))?;
+    std::io::Write::write_all(
+        &mut pending.file(),
+        report::json(&rows, &outcome.secrets).as_bytes(),
+    )
+    .with_context(|| format!("writing {}", path.display()))?;
     outcome.written.push(pending.commit()?);
     Ok(outcome)
 }
@@ -264,6 +276,7 @@ fn inspect(
         None => sysprep::prepare(&mut vm, &os, &profile, &mut metadata, plan, reporter)?,
         Some(_) => (Vec::new(), None),
     };
+    let secrets = secrets::scan(&mut vm, &os, plan, &tasks, reporter)?;
     mount::serve(&vm, &os, plan, reporter, cancel)?;
     cancel.check()?;
     let step = begin_step(reporter, "Shutting down helper VM", None);
@@ -276,6 +289,7 @@ fn inspect(
         metadata,
         tasks,
         shrunk,
+        secrets,
     })
 }
 
@@ -287,6 +301,7 @@ fn unsupported(reason: &str) -> Inspected {
         metadata: Metadata::new(),
         tasks: Vec::new(),
         shrunk: None,
+        secrets: Vec::new(),
     }
 }
 

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::guest::secrets::Finding;
 use crate::progress::{Event, Reporter, StepId};
 use crate::sysprep::TaskOutcome;
 use crate::sysprep::changes::human_bytes;
@@ -113,11 +114,16 @@ pub fn table(rows: &[Row]) -> String {
     text
 }
 
-/// The report as JSON.
-pub fn json(rows: &[Row]) -> String {
+/// The report as JSON, with the secrets the scan found (path and kind).
+pub fn json(rows: &[Row], secrets: &[Finding]) -> String {
     let freed: i64 = rows.iter().filter_map(|r| r.bytes_freed).sum();
     let seconds: f64 = rows.iter().map(|r| r.seconds).sum();
-    let value = serde_json::json!({ "steps": rows, "seconds": seconds, "bytes_freed": freed });
+    let value = serde_json::json!({
+        "steps": rows,
+        "seconds": seconds,
+        "bytes_freed": freed,
+        "secrets": secrets,
+    });
     format!(
         "{}\n",
         serde_json::to_string_pretty(&value).unwrap_or_default()
@@ -151,8 +157,9 @@ mod tests {
             t.contains("(1/1) Removing files under /tmp") && t.contains("4.0 KiB"),
             "{t}"
         );
-        let v: serde_json::Value = serde_json::from_str(&json(&rows)).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&json(&rows, &[])).unwrap();
         assert_eq!(v["steps"][1]["bytes_freed"], 4096);
         assert_eq!(v["bytes_freed"], 4096);
+        assert_eq!(v["secrets"], serde_json::json!([]));
     }
 }

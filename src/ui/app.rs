@@ -49,6 +49,8 @@ pub enum Tag {
     Account(super::accounts::Tag),
     /// The expert Register menu.
     Register(super::register::Tag),
+    /// The secret scan found secrets before an upload: go on?
+    Secrets,
 }
 
 /// One screen of the stack.
@@ -115,6 +117,8 @@ pub struct App {
     pub exit: Option<u8>,
     /// Ctrl-C was pressed during a job: leave once it has stopped.
     leaving: bool,
+    /// The last job started, to run again (the secrets page's Continue).
+    pub(super) last_run: Option<super::secrets::Held>,
     pub(super) tx: Sender<AppEvent>,
 }
 
@@ -134,6 +138,7 @@ impl App {
             cloud: Default::default(),
             log: Vec::new(),
             job: None,
+            last_run: None,
             exit: None,
             leaving: false,
             tx,
@@ -298,6 +303,7 @@ impl App {
             Tag::Expert(tag) => self.on_expert(tag, screen, reply),
             Tag::Account(tag) => self.on_account(tag, screen, reply),
             Tag::Register(tag) => self.on_register(tag, screen, reply),
+            Tag::Secrets => self.on_secrets(screen, reply),
         }
     }
 
@@ -316,23 +322,39 @@ impl App {
 
     /// Validate a request and run it as a job, or say what is wrong.
     pub fn start_job(&mut self, kind: JobKind, title: &str, request: Request) {
-        let plan: Plan = match request.validate() {
+        let plan: Plan = match request.clone().validate() {
             Ok(plan) => plan,
             Err(e) => return self.notice("Error", &e.0),
         };
+        self.last_run = Some(super::secrets::Held {
+            kind,
+            title: title.to_owned(),
+            request,
+            error: String::new(),
+        });
         self.log.push(format!("== {title}"));
         self.push(Screen::Running(RunView::new(title)));
         self.job = Some(Job::start(kind, plan, self.tx.clone()));
     }
 
     fn on_job_done(&mut self, kind: JobKind, result: JobResult) {
-        let listing = match self.stack.last() {
-            Some(Screen::Running(view)) => view.listing.clone(),
-            _ => String::new(),
+        let (listing, secrets) = match self.stack.last() {
+            Some(Screen::Running(view)) => (view.listing.clone(), view.secrets.clone()),
+            _ => Default::default(),
         };
         if !self.finish_job(result.as_ref().err()) {
             return;
         }
+        if let Err(e) = &result
+            && self.hold_for_secrets(&secrets, e)
+        {
+            return;
+        }
+        self.dispatch_job(kind, result, listing);
+    }
+
+    /// What a finished job leads to.
+    pub(super) fn dispatch_job(&mut self, kind: JobKind, result: JobResult, listing: String) {
         if let (Ok(o), Some(s)) = (&result, self.session.as_mut())
             && o.shrink.is_some()
         {

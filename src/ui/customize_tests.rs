@@ -62,6 +62,7 @@ fn outcome() -> Box<Outcome> {
         image: None,
         uploaded: None,
         shrink: None,
+        secrets: Vec::new(),
     })
 }
 

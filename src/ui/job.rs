@@ -146,6 +146,8 @@ pub struct RunView {
     pub cancelling: bool,
     /// Every listing the run printed (a dry run's), as it came.
     pub listing: String,
+    /// What the secret scan found, if it did.
+    pub secrets: Vec<String>,
 }
 
 impl RunView {
@@ -186,6 +188,10 @@ impl RunView {
                 Some(text.clone())
             }
             Event::Mounted(dir) => self.push(format!("The guest is mounted on {}", dir.display())),
+            Event::Secrets(found) => {
+                self.secrets.clone_from(found);
+                None
+            }
             Event::Metadata(_) => None,
         }
     }

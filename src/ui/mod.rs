@@ -26,6 +26,7 @@ pub mod register;
 #[cfg(test)]
 mod register_tests;
 pub mod requests;
+pub mod secrets;
 pub mod sysprep;
 #[cfg(test)]
 mod tests;

@@ -12,6 +12,7 @@
 //! the rows that get into the guest. `SNF_BAD_INPUT=NAME` runs one row.
 
 mod chain;
+mod guest;
 mod media;
 mod options;
 
@@ -115,7 +116,7 @@ pub enum How {
 
 /// Every row, in groups.
 fn table() -> impl Iterator<Item = &'static Case> {
-    [media::ROWS, options::ROWS, chain::ROWS]
+    [media::ROWS, options::ROWS, chain::ROWS, guest::ROWS]
         .into_iter()
         .flatten()
 }

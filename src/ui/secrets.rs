@@ -1,0 +1,157 @@
+//! The secrets page: a run that would upload an image the secret scan
+//! found secrets in stops (the pipeline refuses without `--allow-secrets`);
+//! this page lists the findings, by path and kind, and asks. Continue runs
+//! the same job again with the secrets allowed; Cancel ends the job as the
+//! failure it was.
+
+use super::app::{App, Screen, Tag};
+use super::job::JobKind;
+use super::widgets::{Dialog, Reply};
+use crate::plan::Request;
+
+/// Findings shown on the page; the rest are counted.
+const SHOWN: usize = 8;
+
+/// A job stopped by its findings, kept to run again or to fail.
+#[derive(Debug, Clone)]
+pub struct Held {
+    pub kind: JobKind,
+    pub title: String,
+    pub request: Request,
+    /// The job's error, for Cancel.
+    pub error: String,
+}
+
+/// What the user chose on the page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    /// Upload anyway.
+    Continue,
+    Cancel,
+}
+
+impl Choice {
+    fn of(reply: Reply) -> Option<Choice> {
+        match reply {
+            Reply::Button(0) => Some(Choice::Continue),
+            Reply::Button(_) | Reply::Cancel => Some(Choice::Cancel),
+            Reply::None => None,
+        }
+    }
+}
+
+/// The page for `findings` (`path: kind` lines).
+pub fn page(findings: &[String]) -> Dialog {
+    let mut text = format!(
+        "The image holds {} secret(s) that must not be published:\n\n",
+        findings.len()
+    );
+    for f in findings.iter().take(SHOWN) {
+        text.push_str(&format!("  {f}\n"));
+    }
+    if findings.len() > SHOWN {
+        text.push_str(&format!(
+            "  … and {} more (see the log)\n",
+            findings.len() - SHOWN
+        ));
+    }
+    text.push_str("\nUpload the image anyway?");
+    Dialog::new("Secrets found", &text, &["Continue", "Cancel"]).defaulting_to(1)
+}
+
+impl App {
+    /// A job with findings failed: hold it and ask, when it was refused
+    /// for its secrets. True when the page is shown.
+    pub(super) fn hold_for_secrets(&mut self, findings: &[String], error: &str) -> bool {
+        let Some(mut held) = self.last_run.take() else {
+            return false;
+        };
+        if findings.is_empty() || held.request.allow_secrets || !error.contains("--allow-secrets") {
+            return false;
+        }
+        held.error = error.to_owned();
+        self.last_run = Some(held);
+        self.push(Screen::Dialog(Tag::Secrets, page(findings)));
+        true
+    }
+
+    pub(super) fn on_secrets(&mut self, screen: Screen, reply: Reply) {
+        let Some(choice) = Choice::of(reply) else {
+            return self.push(screen);
+        };
+        let Some(held) = self.last_run.take() else {
+            return;
+        };
+        match choice {
+            Choice::Continue => {
+                let mut request = held.request;
+                request.allow_secrets = true;
+                self.start_job(held.kind, &held.title, request);
+            }
+            Choice::Cancel => self.dispatch_job(held.kind, Err(held.error), String::new()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::tests::{app, snapshot};
+
+    fn held_app() -> App {
+        let mut a = app();
+        a.last_run = Some(Held {
+            kind: JobKind::Upload,
+            title: "Image Upload".into(),
+            request: Request::default(),
+            error: String::new(),
+        });
+        let shown = a.hold_for_secrets(
+            &[
+                "/root/.aws/credentials: AWS credentials".into(),
+                "/etc/shadow: account with a usable password (or none needed) (root)".into(),
+            ],
+            "the image holds 2 secrets (listed above): remove them (e.g. with --host-run), or give --allow-secrets to upload it anyway",
+        );
+        assert!(shown);
+        a
+    }
+
+    #[test]
+    fn the_page_lists_path_and_kind_and_defaults_to_cancel() {
+        let a = held_app();
+        snapshot("secrets_page", &a);
+        assert!(matches!(
+            a.stack.last(),
+            Some(Screen::Dialog(Tag::Secrets, _))
+        ));
+    }
+
+    #[test]
+    fn cancel_ends_the_job_as_failed() {
+        let mut a = held_app();
+        a.cloud.task = None;
+        crate::ui::tests::press(&mut a, &[ratatui::crossterm::event::KeyCode::Enter]);
+        assert!(a.last_run.is_none());
+        assert!(!matches!(
+            a.stack.last(),
+            Some(Screen::Dialog(Tag::Secrets, _))
+        ));
+        assert!(a.job.is_none());
+    }
+
+    #[test]
+    fn only_a_refusal_for_secrets_holds_the_job() {
+        let mut a = app();
+        a.last_run = Some(Held {
+            kind: JobKind::Upload,
+            title: "Image Upload".into(),
+            request: Request::default(),
+            error: String::new(),
+        });
+        assert!(!a.hold_for_secrets(&["/x: y".into()], "connection refused"));
+        assert!(!a.hold_for_secrets(&[], "give --allow-secrets"));
+        assert_eq!(Choice::of(Reply::Button(0)), Some(Choice::Continue));
+        assert_eq!(Choice::of(Reply::Cancel), Some(Choice::Cancel));
+    }
+}
