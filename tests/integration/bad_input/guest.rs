@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
 use super::media::on_debian;
-use super::{Case, Ctx, Expect, Input};
+use super::{Case, Ctx, Expect};
 
 /// A `--host-run` script in the row's directory that writes `text` into
 /// the mounted guest at `path` (relative to its root).
