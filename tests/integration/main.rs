@@ -3,6 +3,7 @@
 //! are built once); each test shares helper-VM launches where it can.
 
 mod bad_input;
+mod bad_input_guest;
 mod boot;
 mod cli;
 mod cloud;

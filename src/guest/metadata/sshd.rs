@@ -102,7 +102,7 @@ fn read_directives(
     out: &mut Vec<Directive>,
     reporter: &dyn Reporter,
 ) -> Result<()> {
-    let Some(text) = files::read_text(guest, path)? else {
+    let Some(text) = files::read_text(guest, path, reporter)? else {
         return Ok(());
     };
     for (keyword, args) in text.lines().filter_map(parse_line) {
