@@ -102,7 +102,8 @@ fn hostile_guest_files_are_warnings() {
     let r = run(mkimage()
         .arg("--tmpdir")
         .arg(tmp.path())
-        .arg("-o")
+        // The task that reads /etc/passwd is not on by default.
+        .args(["--enable-sysprep", "remove-user-accounts", "-o"])
         .arg(&out)
         .arg(&img));
     assert_eq!(r.code, 0, "{}", r.stderr);

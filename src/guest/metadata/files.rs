@@ -114,6 +114,27 @@ mod tests {
     }
 
     #[test]
+    fn oversized_files_are_a_warning_and_absent() {
+        let big = vec![b'x'; (CONFIG_LIMIT + 1) as usize];
+        let mut g = MemGuest::new()
+            .file("/usr/lib/os-release", &big)
+            .symlink("/etc/os-release", "../usr/lib/os-release")
+            .file("/etc/hostname", vec![b'y'; CONFIG_LIMIT as usize]);
+        let r = crate::progress::RecordingReporter::default();
+        assert_eq!(read_text(&mut g, "/etc/os-release", &r).unwrap(), None);
+        assert_eq!(
+            r.warnings(),
+            [format!(
+                "Ignoring /etc/os-release: {} bytes, over the {CONFIG_LIMIT} byte limit",
+                CONFIG_LIMIT + 1
+            )]
+        );
+        // At the limit is still read.
+        assert!(read_text(&mut g, "/etc/hostname", &r).unwrap().is_some());
+        assert_eq!(r.warnings().len(), 1);
+    }
+
+    #[test]
     fn executables_through_a_merged_usr() {
         let mut g = MemGuest::new()
             .symlink("/bin", "usr/bin")
