@@ -393,6 +393,39 @@ mod tests {
         assert_eq!(parse_range("items=1-2", 100), None);
     }
 
+    /// A request body past the limit is refused (413), not read whole.
+    #[test]
+    fn oversized_bodies_are_refused() {
+        const UUID: &str = "0b0e2f1a-1111-4222-8333-944445555666";
+        let dir = tempfile::tempdir().unwrap();
+        let tokens = dir.path().join("tokens");
+        std::fs::write(&tokens, format!("tok {UUID} tester\n")).unwrap();
+        let server = super::super::Server::start(
+            &dir.path().join("store"),
+            "127.0.0.1:0",
+            super::super::Tokens::load(&tokens).unwrap(),
+            std::sync::Arc::new(|_| {}),
+        )
+        .unwrap();
+        let base = format!("http://{}/object-store/v1/{UUID}/images", server.addr());
+        let http = reqwest::blocking::Client::new();
+        let put = |url: String, body: Vec<u8>| {
+            http.put(url)
+                .header("X-Auth-Token", "tok")
+                .header("Content-Type", "application/json")
+                .body(body)
+                .send()
+                .unwrap()
+                .status()
+                .as_u16()
+        };
+        assert!((200..300).contains(&put(base.clone(), Vec::new())));
+        let big = vec![b' '; super::super::MAX_BODY as usize + 1];
+        assert_eq!(put(format!("{base}/big?hashmap"), big), 413);
+        let small = br#"{"bytes": 0, "hashes": []}"#.to_vec();
+        assert_eq!(put(format!("{base}/empty?hashmap"), small), 201);
+    }
+
     #[test]
     fn reader_pads_and_ranges() {
         let dir = tempfile::tempdir().unwrap();
