@@ -125,7 +125,7 @@ impl PartitionTable {
             .filter(|p| p.is_used())
             .collect();
         if !entries.iter().any(|p| p.sys == PROTECTIVE) {
-            check_mbr(&header, disk)?;
+            check::mbr(&header, disk)?;
             let mbr = MBR::read_from(disk, 512).map_err(io_err("reading the MBR"))?;
             return Ok(PartitionTable::Mbr(mbr));
         }
@@ -134,7 +134,9 @@ impl PartitionTable {
                 "the disk has a hybrid MBR (a GPT and MBR partitions side by side)".into(),
             ));
         }
+        check::gpt_headers(disk)?;
         let gpt = GPT::find_from(disk).map_err(io_err("reading the GPT"))?;
+        check::gpt_entries(&gpt, disk)?;
         Ok(PartitionTable::Gpt(gpt, header))
     }
 
@@ -317,56 +319,6 @@ impl PartitionTable {
     }
 }
 
-/// Refuse an MBR that `mbrman` would trip over (a panic, or sums that
-/// overflow): a used entry starting at sector 0 (on the MBR itself), an
-/// entry or a logical partition ending past 2^32 sectors.
-fn check_mbr<D: Read + Seek>(header: &MBRHeader, disk: &mut D) -> Result<(), TableError> {
-    let damaged = |why: String| TableError::Unsupported(format!("the MBR is damaged: {why}"));
-    for (n, p) in header.iter().filter(|(_, p)| p.is_used()) {
-        if p.starting_lba == 0 {
-            return Err(damaged(format!("partition {n} starts at sector 0")));
-        }
-        if p.starting_lba.checked_add(p.sectors).is_none() {
-            return Err(damaged(format!("partition {n} ends past 2^32 sectors")));
-        }
-        if p.is_extended() {
-            check_ebr_chain(p.starting_lba, disk).map_err(damaged)?;
-        }
-    }
-    Ok(())
-}
-
-/// Walk the chain of extended boot records as `mbrman` does (512-byte
-/// sectors), checking each sum it and [`fit_extended`] compute. A chain
-/// that ends in something other than an EBR is left for `mbrman` to report.
-fn check_ebr_chain<D: Read + Seek>(ext_start: u32, disk: &mut D) -> Result<(), String> {
-    let too_far = || "a logical partition lies past 2^32 sectors".to_owned();
-    let mut relative: u32 = 0;
-    loop {
-        let ebr = ext_start.checked_add(relative).ok_or_else(too_far)?;
-        let mut sector = [0u8; 512];
-        let read = disk
-            .seek(SeekFrom::Start(u64::from(ebr) * 512))
-            .and_then(|_| disk.read_exact(&mut sector));
-        if read.is_err() || sector[510..] != [0x55, 0xaa] {
-            return Ok(());
-        }
-        let field = |entry: usize, at: usize| {
-            let i = 446 + 16 * entry + at;
-            u32::from_le_bytes([sector[i], sector[i + 1], sector[i + 2], sector[i + 3]])
-        };
-        ebr.checked_add(field(0, 8))
-            .and_then(|start| start.checked_add(field(0, 12)))
-            .ok_or_else(too_far)?;
-        let next = field(1, 8);
-        if next == 0 || next <= relative {
-            // The end, or a loop `mbrman` refuses.
-            return Ok(());
-        }
-        relative = next;
-    }
-}
-
 /// Sectors of one copy of the GPT partition array.
 fn array_sectors(g: &GPT) -> u64 {
     let bytes = u64::from(g.header.number_of_partition_entries)
@@ -438,6 +390,9 @@ fn write_gpt<D: Read + Write + Seek>(
         .map_err(io_err("seeking on the disk"))?;
     Ok(())
 }
+
+#[path = "partition_check.rs"]
+mod check;
 
 #[cfg(test)]
 #[path = "partition_tests.rs"]

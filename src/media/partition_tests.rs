@@ -289,6 +289,48 @@ fn hostile_mbrs_are_refused() {
     assert_eq!(t.partitions().len(), 3);
 }
 
+/// CRC-32 (IEEE), as GPT checksums are computed.
+fn crc32(data: &[u8]) -> u32 {
+    !data.iter().fold(!0u32, |crc, &byte| {
+        (0..8).fold(crc ^ u32::from(byte), |c, _| {
+            (c >> 1) ^ (0xedb8_8320 & (c & 1).wrapping_neg())
+        })
+    })
+}
+
+/// A forged GPT header (its checksum is easy to make valid) declaring
+/// 2^32 - 1 entries made `gptman` try to allocate hundreds of GiB; an
+/// entry ending past the disk overflowed the byte sums. Both are refused.
+#[test]
+fn hostile_gpts_are_refused() {
+    let d = disk(32, GPT_SCRIPT);
+    let bytes = std::fs::read(d.path()).unwrap();
+    let forged = |at: usize, value: &[u8]| {
+        let mut b = bytes.clone();
+        b[512 + at..512 + at + value.len()].copy_from_slice(value);
+        PartitionTable::read(&mut std::io::Cursor::new(b))
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(forged(80, &u32::MAX.to_le_bytes()).contains("declares 4294967295 partition entries"));
+    assert!(forged(84, &7u32.to_le_bytes()).contains("partition entries are 7 bytes"));
+    assert!(forged(72, &u64::MAX.to_le_bytes()).contains("partition array lies past the end"));
+
+    // Entry 2 made to end past the disk, both checksums made valid again.
+    let mut b = bytes.clone();
+    let entry = 2 * 512 + 128;
+    b[entry + 40..entry + 48].copy_from_slice(&(u64::MAX - 1).to_le_bytes());
+    let array = crc32(&b[1024..1024 + 128 * 128]);
+    b[512 + 88..512 + 92].copy_from_slice(&array.to_le_bytes());
+    b[512 + 16..512 + 20].fill(0);
+    let header = crc32(&b[512..512 + 92]);
+    b[512 + 16..512 + 20].copy_from_slice(&header.to_le_bytes());
+    let err = PartitionTable::read(&mut std::io::Cursor::new(b))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("partition 2 spans sectors 4096..="), "{err}");
+}
+
 #[test]
 fn refusals() {
     let blank = tempfile::NamedTempFile::new().unwrap();
