@@ -7,6 +7,8 @@
 
 pub mod cli;
 pub mod cloud;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod guest;
 pub mod media;
 pub mod pipeline;
@@ -15,3 +17,4 @@ pub mod process;
 pub mod progress;
 pub mod sysprep;
 pub mod ui;
+pub mod untrusted;

@@ -79,7 +79,8 @@ pub struct MkimageArgs {
 
     /// Run SCRIPT on this machine before system preparation, with the
     /// guest mounted read-write as its working directory and the metadata
-    /// in SNF_IMAGE_CREATOR_METADATA_<KEY> variables. Not jailed.
+    /// in SNF_IMAGE_CREATOR_METADATA_<KEY> variables. Not jailed: the
+    /// guest's symlinks lead to this machine's files for the script.
     /// Repeatable; a script that fails stops the run.
     #[arg(long = "host-run", value_name = "SCRIPT")]
     pub host_run: Vec<PathBuf>,

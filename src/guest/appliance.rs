@@ -355,6 +355,14 @@ impl Guest for Appliance {
         Ok(u64::try_from(st.st_size).unwrap_or(0))
     }
 
+    fn file_size(&mut self, path: &str) -> Result<u64> {
+        let st = self
+            .g
+            .statns(path)
+            .map_err(gerr(format!("examining {path}")))?;
+        Ok(u64::try_from(st.st_size).unwrap_or(0))
+    }
+
     fn find(&mut self, dir: &str) -> Result<Vec<FoundEntry>> {
         let names = self.g.find(dir).map_err(gerr(format!("listing {dir}")))?;
         let base = dir.trim_end_matches('/');

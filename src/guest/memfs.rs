@@ -291,6 +291,14 @@ impl Guest for MemGuest {
         })
     }
 
+    fn file_size(&mut self, path: &str) -> Result<u64> {
+        match self.require(path, true)? {
+            (_, Node::File { data, .. }) => Ok(data.len() as u64),
+            (_, Node::Dir) => Ok(4096),
+            _ => Ok(0),
+        }
+    }
+
     fn find(&mut self, dir: &str) -> Result<Vec<FoundEntry>> {
         let (real, node) = self.require(dir, true)?;
         if *node != Node::Dir {
@@ -461,7 +469,7 @@ mod tests {
         let mut g = tree();
         let wanted = "/etc/systemd/system/multi-user.target.wants/ssh.service";
         assert_eq!(
-            g.read_to_string(wanted).unwrap(),
+            g.read_to_string(wanted, 1 << 20).unwrap(),
             "ExecStart=/usr/sbin/sshd -D\n"
         );
         assert!(g.is_file(wanted).unwrap());

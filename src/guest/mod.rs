@@ -20,6 +20,8 @@ mod tree_out;
 
 use anyhow::Result;
 
+use crate::progress::Reporter;
+
 /// Kind of a directory entry, as far as the tasks care.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryKind {
@@ -110,9 +112,86 @@ pub trait Guest {
         Ok(Vec::new())
     }
 
-    /// A file as text (lossy UTF-8: guest files are not always UTF-8).
-    fn read_to_string(&mut self, path: &str) -> Result<String> {
-        Ok(String::from_utf8_lossy(&self.read_file(path)?).into_owned())
+    /// The size in bytes of what `path` leads to (symlinks followed).
+    fn file_size(&mut self, path: &str) -> Result<u64>;
+
+    /// The content of a regular file of at most `limit` bytes; a bigger
+    /// one is a [`TooLarge`] error and is not read.
+    fn read_limited(&mut self, path: &str, limit: u64) -> Result<Vec<u8>> {
+        let size = self.file_size(path)?;
+        if size > limit {
+            return Err(TooLarge::new(path, size, limit).into());
+        }
+        let data = self.read_file(path)?;
+        if data.len() as u64 > limit {
+            return Err(TooLarge::new(path, data.len() as u64, limit).into());
+        }
+        Ok(data)
+    }
+
+    /// A file of at most `limit` bytes as text (lossy UTF-8: guest files
+    /// are not always UTF-8).
+    fn read_to_string(&mut self, path: &str, limit: u64) -> Result<String> {
+        Ok(String::from_utf8_lossy(&self.read_limited(path, limit)?).into_owned())
+    }
+}
+
+/// The most the product reads of a guest configuration file (os-release,
+/// passwd, fstab, sshd_config, cloud.cfg, boot loader configurations…).
+pub const CONFIG_LIMIT: u64 = 1 << 20;
+/// The most it reads of a guest database that grows with the system
+/// (dpkg's status file).
+pub const DATABASE_LIMIT: u64 = 64 << 20;
+
+/// A guest file too big to read: skipped with a warning, never loaded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path} is {size} bytes, more than the {limit} bytes read of such a file")]
+pub struct TooLarge {
+    pub path: String,
+    pub size: u64,
+    pub limit: u64,
+}
+
+impl TooLarge {
+    fn new(path: &str, size: u64, limit: u64) -> Self {
+        Self {
+            path: path.to_owned(),
+            size,
+            limit,
+        }
+    }
+}
+
+/// Whether `path` leads to a regular file (absent for dangling links and
+/// loops: `exists` answers `false` for those where `is_file` may fail).
+pub fn is_file(g: &mut dyn Guest, path: &str) -> Result<bool> {
+    Ok(g.exists(path)? && g.is_file(path)?)
+}
+
+/// The text of a regular file of at most `limit` bytes, or `None` when
+/// there is no regular file at `path` or it is bigger (which `reporter`
+/// is told, naming the file).
+pub fn read_text(
+    g: &mut dyn Guest,
+    path: &str,
+    limit: u64,
+    reporter: &dyn Reporter,
+) -> Result<Option<String>> {
+    if !is_file(g, path)? {
+        return Ok(None);
+    }
+    match g.read_to_string(path, limit) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) => match e.downcast_ref::<TooLarge>() {
+            Some(big) => {
+                reporter.warn(&format!(
+                    "Ignoring {}: {} bytes, over the {} byte limit",
+                    big.path, big.size, big.limit
+                ));
+                Ok(None)
+            }
+            None => Err(e),
+        },
     }
 }
 

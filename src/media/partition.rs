@@ -125,6 +125,7 @@ impl PartitionTable {
             .filter(|p| p.is_used())
             .collect();
         if !entries.iter().any(|p| p.sys == PROTECTIVE) {
+            check::mbr(&header, disk)?;
             let mbr = MBR::read_from(disk, 512).map_err(io_err("reading the MBR"))?;
             return Ok(PartitionTable::Mbr(mbr));
         }
@@ -133,7 +134,9 @@ impl PartitionTable {
                 "the disk has a hybrid MBR (a GPT and MBR partitions side by side)".into(),
             ));
         }
+        check::gpt_headers(disk)?;
         let gpt = GPT::find_from(disk).map_err(io_err("reading the GPT"))?;
+        check::gpt_entries(&gpt, disk)?;
         Ok(PartitionTable::Gpt(gpt, header))
     }
 
@@ -254,8 +257,12 @@ impl PartitionTable {
                 let sectors = u32::try_from(sectors)
                     .map_err(|_| TableError::Invalid("partition too large for an MBR".into()))?;
                 let entry = &mut m[number as usize];
+                let last = entry
+                    .starting_lba
+                    .checked_add(sectors - 1)
+                    .ok_or_else(|| TableError::Invalid("partition too large for an MBR".into()))?;
                 entry.sectors = sectors;
-                entry.last_chs = chs(entry.starting_lba + sectors - 1);
+                entry.last_chs = chs(last);
             }
         }
         Ok(())
@@ -383,6 +390,9 @@ fn write_gpt<D: Read + Write + Seek>(
         .map_err(io_err("seeking on the disk"))?;
     Ok(())
 }
+
+#[path = "partition_check.rs"]
+mod check;
 
 #[cfg(test)]
 #[path = "partition_tests.rs"]

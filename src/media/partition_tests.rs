@@ -233,6 +233,104 @@ fn mbr_trailing_logical_swap_and_empty_extended_go() {
     assert_eq!(std::fs::metadata(d.path()).unwrap().len(), 11 * MIB);
 }
 
+/// A 32 KiB disk with MBR entries `(type, start, sectors)` and, for each
+/// `(lba, start, sectors, next)`, an EBR.
+fn raw_mbr(entries: &[(u8, u32, u32)], ebrs: &[(usize, u32, u32, u32)]) -> Vec<u8> {
+    let mut d = vec![0u8; 64 * 512];
+    let mut put = |sector: usize, i: usize, (sys, start, sectors): (u8, u32, u32)| {
+        let e = sector * 512 + 446 + 16 * i;
+        d[e + 4] = sys;
+        d[e + 8..e + 12].copy_from_slice(&start.to_le_bytes());
+        d[e + 12..e + 16].copy_from_slice(&sectors.to_le_bytes());
+        d[sector * 512 + 510..sector * 512 + 512].copy_from_slice(&[0x55, 0xaa]);
+    };
+    for (i, e) in entries.iter().enumerate() {
+        put(0, i, *e);
+    }
+    for &(lba, start, sectors, next) in ebrs {
+        put(lba, 0, (0x83, start, sectors));
+        if next > 0 {
+            put(lba, 1, (0x05, next, 1));
+        }
+    }
+    d
+}
+
+/// Fuzzing (partition_table) found `mbrman` panicking (an unwrap in its
+/// alignment guess) on an MBR whose only used entry starts at sector 0;
+/// sums past 2^32 sectors overflowed. Each is now a refusal.
+#[test]
+fn hostile_mbrs_are_refused() {
+    let cases = [
+        (
+            raw_mbr(&[(0x83, 0, 95)], &[]),
+            "partition 1 starts at sector 0",
+        ),
+        (
+            raw_mbr(&[(0x83, 8, 8), (0x83, u32::MAX - 4, 10)], &[]),
+            "partition 2 ends past 2^32 sectors",
+        ),
+        (
+            raw_mbr(&[(0x05, 2, 60)], &[(2, u32::MAX - 1, 10, 0)]),
+            "a logical partition lies past 2^32 sectors",
+        ),
+        (
+            raw_mbr(&[(0x05, 2, 60)], &[(2, 1, 4, u32::MAX - 1)]),
+            "a logical partition lies past 2^32 sectors",
+        ),
+    ];
+    for (disk, why) in cases {
+        let err = PartitionTable::read(&mut std::io::Cursor::new(disk)).unwrap_err();
+        assert!(err.to_string().contains(why), "{err} (wanted {why})");
+    }
+    // A sound chain still reads: two logical partitions.
+    let good = raw_mbr(&[(0x05, 2, 60)], &[(2, 1, 4, 10), (12, 1, 4, 0)]);
+    let t = PartitionTable::read(&mut std::io::Cursor::new(good)).unwrap();
+    assert_eq!(t.partitions().len(), 3);
+}
+
+/// CRC-32 (IEEE), as GPT checksums are computed.
+fn crc32(data: &[u8]) -> u32 {
+    !data.iter().fold(!0u32, |crc, &byte| {
+        (0..8).fold(crc ^ u32::from(byte), |c, _| {
+            (c >> 1) ^ (0xedb8_8320 & (c & 1).wrapping_neg())
+        })
+    })
+}
+
+/// A forged GPT header (its checksum is easy to make valid) declaring
+/// 2^32 - 1 entries made `gptman` try to allocate hundreds of GiB; an
+/// entry ending past the disk overflowed the byte sums. Both are refused.
+#[test]
+fn hostile_gpts_are_refused() {
+    let d = disk(32, GPT_SCRIPT);
+    let bytes = std::fs::read(d.path()).unwrap();
+    let forged = |at: usize, value: &[u8]| {
+        let mut b = bytes.clone();
+        b[512 + at..512 + at + value.len()].copy_from_slice(value);
+        PartitionTable::read(&mut std::io::Cursor::new(b))
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(forged(80, &u32::MAX.to_le_bytes()).contains("declares 4294967295 partition entries"));
+    assert!(forged(84, &7u32.to_le_bytes()).contains("partition entries are 7 bytes"));
+    assert!(forged(72, &u64::MAX.to_le_bytes()).contains("partition array lies past the end"));
+
+    // Entry 2 made to end past the disk, both checksums made valid again.
+    let mut b = bytes.clone();
+    let entry = 2 * 512 + 128;
+    b[entry + 40..entry + 48].copy_from_slice(&(u64::MAX - 1).to_le_bytes());
+    let array = crc32(&b[1024..1024 + 128 * 128]);
+    b[512 + 88..512 + 92].copy_from_slice(&array.to_le_bytes());
+    b[512 + 16..512 + 20].fill(0);
+    let header = crc32(&b[512..512 + 92]);
+    b[512 + 16..512 + 20].copy_from_slice(&header.to_le_bytes());
+    let err = PartitionTable::read(&mut std::io::Cursor::new(b))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("partition 2 spans sectors 4096..="), "{err}");
+}
+
 #[test]
 fn refusals() {
     let blank = tempfile::NamedTempFile::new().unwrap();

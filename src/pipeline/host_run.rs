@@ -33,7 +33,9 @@ pub(super) fn run_scripts(
     if scripts.is_empty() {
         return Ok(());
     }
-    reporter.warn("--host-run scripts run on this machine as they are, not jailed in the guest");
+    reporter.warn(
+        "--host-run scripts run on this machine as they are, not jailed in the guest: a guest symlink they follow leads to this machine's file",
+    );
     let dir = tempfile::Builder::new()
         .prefix("snf-guest.")
         .tempdir()

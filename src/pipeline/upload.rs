@@ -314,7 +314,7 @@ fn register(
 /// The properties in an exported image's `.meta` file, if it has one.
 pub fn properties_of(image: &Path) -> Result<Metadata> {
     let meta = crate::plan::with_suffix(image, ".meta");
-    let text = match std::fs::read_to_string(&meta) {
+    let text = match crate::untrusted::read_text(&meta, crate::untrusted::CONFIG_LIMIT) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Metadata::new()),
         Err(e) => return Err(e).with_context(|| format!("reading {}", meta.display())),

@@ -179,17 +179,19 @@ fn measure(g: &mut dyn Guest, change: &Change) -> Result<Option<Planned>> {
             false => None,
         },
         Change::Write(p, content) => {
-            let old = if util::is_file(g, p)? {
-                Some(g.read_file(p)?)
-            } else {
-                None
+            // Only a file of the same size can hold the same bytes: a big
+            // guest file is never read just to be compared.
+            let old_size = match util::is_file(g, p)? {
+                true => Some(g.file_size(p)?),
+                false => None,
             };
-            match old {
-                Some(old) if old == *content => None,
+            let same = old_size == Some(content.len() as u64) && g.read_file(p)? == *content;
+            match old_size {
+                _ if same => None,
                 old => planned(
                     "write",
                     p,
-                    old.map_or(0, |o| o.len() as i64) - content.len() as i64,
+                    old.map_or(0, |o| o as i64) - content.len() as i64,
                 ),
             }
         }

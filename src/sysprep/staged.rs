@@ -115,6 +115,16 @@ impl Guest for Staged<'_> {
         self.inner.size(path)
     }
 
+    fn file_size(&mut self, path: &str) -> Result<u64> {
+        if let Some(data) = self.written.get(path) {
+            return Ok(data.len() as u64);
+        }
+        if self.hidden(path) {
+            bail!("{path}: No such file or directory");
+        }
+        self.inner.file_size(path)
+    }
+
     fn find(&mut self, dir: &str) -> Result<Vec<FoundEntry>> {
         if self.hidden(dir) {
             bail!("{dir}: No such file or directory");

@@ -5,24 +5,20 @@
 use anyhow::Result;
 
 use super::Change;
-use crate::guest::{EntryKind, FoundEntry, Guest};
+use crate::guest::{CONFIG_LIMIT, EntryKind, FoundEntry, Guest};
+use crate::progress::Reporter;
 
-/// Whether `path` leads to a regular file.
-pub fn is_file(g: &mut dyn Guest, path: &str) -> Result<bool> {
-    Ok(g.exists(path)? && g.is_file(path)?)
-}
+pub use crate::guest::is_file;
 
 /// Whether `path` leads to a directory.
 pub fn is_dir(g: &mut dyn Guest, path: &str) -> Result<bool> {
     Ok(g.exists(path)? && g.is_dir(path)?)
 }
 
-/// The text of a file, or `None` when it is not a regular file.
-pub fn read_text(g: &mut dyn Guest, path: &str) -> Result<Option<String>> {
-    if !is_file(g, path)? {
-        return Ok(None);
-    }
-    Ok(Some(g.read_to_string(path)?))
+/// The text of a configuration file of at most [`CONFIG_LIMIT`] bytes, or
+/// `None` when it is not a regular file (or is too big: a warning).
+pub fn read_text(g: &mut dyn Guest, reporter: &dyn Reporter, path: &str) -> Result<Option<String>> {
+    crate::guest::read_text(g, path, CONFIG_LIMIT, reporter)
 }
 
 /// `dir/name`.
@@ -115,10 +111,11 @@ pub fn rewrite(path: &str, old: &str, new: String) -> Option<Change> {
 /// line (none to drop it). Nothing when the file is missing or unchanged.
 pub fn edit_lines(
     g: &mut dyn Guest,
+    reporter: &dyn Reporter,
     path: &str,
     mut edit: impl FnMut(&str) -> Vec<String>,
 ) -> Result<Option<Change>> {
-    let Some(old) = read_text(g, path)? else {
+    let Some(old) = read_text(g, reporter, path)? else {
         return Ok(None);
     };
     let mut new = String::with_capacity(old.len());
@@ -161,6 +158,7 @@ pub fn syslinux_configs(g: &mut dyn Guest) -> Result<Vec<String>> {
 mod tests {
     use super::*;
     use crate::guest::memfs::MemGuest;
+    use crate::progress::NullReporter;
 
     #[test]
     fn helpers() {
@@ -177,13 +175,13 @@ mod tests {
             Some(Change::Delete("/etc/dangling".into()))
         );
         assert_eq!(delete_if_present(&mut g, "/etc/none").unwrap(), None);
-        let c = edit_lines(&mut g, "/etc/fstab", |l| {
+        let c = edit_lines(&mut g, &NullReporter, "/etc/fstab", |l| {
             if l == "a" { vec![] } else { vec![l.to_owned()] }
         })
         .unwrap();
         assert_eq!(c, Some(Change::Write("/etc/fstab".into(), b"b\n".to_vec())));
         assert_eq!(
-            edit_lines(&mut g, "/etc/fstab", |l| vec![l.into()]).unwrap(),
+            edit_lines(&mut g, &NullReporter, "/etc/fstab", |l| vec![l.into()]).unwrap(),
             None
         );
     }

@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use yaml_rust2::{Yaml, YamlLoader};
+use yaml_rust2::Yaml;
 
 use crate::cloud::Secret;
 
@@ -74,8 +74,10 @@ pub fn find(name: &str) -> Result<OsCloud, String> {
     };
     let paths = search_path();
     for p in &paths {
-        let Ok(text) = std::fs::read_to_string(p) else {
-            continue;
+        let text = match crate::untrusted::read_text(p, crate::untrusted::CONFIG_LIMIT) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(format!("{}: {e}", p.display())),
         };
         if let Some(c) = parse(&text, &name).map_err(|e| format!("{}: {e}", p.display()))? {
             return Ok(c);
@@ -90,7 +92,7 @@ pub fn find(name: &str) -> Result<OsCloud, String> {
 
 /// Cloud `name` from the text of a clouds.yaml.
 pub fn parse(text: &str, name: &str) -> Result<Option<OsCloud>, String> {
-    let docs = YamlLoader::load_from_str(text).map_err(|e| e.to_string())?;
+    let docs = crate::untrusted::load_yaml(text)?;
     let Some(doc) = docs.first() else {
         return Ok(None);
     };

@@ -78,7 +78,7 @@ fn cloud_section(name: &str) -> String {
 impl KamakiConfig {
     /// Read a configuration file; a missing file is an empty configuration.
     pub fn load(path: &Path) -> Result<KamakiConfig, CloudError> {
-        match fs::read_to_string(path) {
+        match crate::untrusted::read_text(path, crate::untrusted::CONFIG_LIMIT) {
             Ok(text) => Self::parse(&text).map_err(|e| {
                 CloudError::Config(format!("kamaki configuration {}: {e}", path.display()))
             }),

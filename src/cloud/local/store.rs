@@ -277,8 +277,9 @@ impl Store {
             )));
         }
         let mut missing: Vec<String> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for h in &map.hashes {
-            if !self.has_block(h) && !missing.contains(h) {
+            if seen.insert(h.as_str()) && !self.has_block(h) {
                 missing.push(h.clone());
             }
         }

@@ -94,7 +94,7 @@ pub(super) fn usable_users(
     root_first: bool,
     reporter: &dyn Reporter,
 ) -> Result<Vec<String>> {
-    let Some(text) = files::read_text(guest, path)? else {
+    let Some(text) = files::read_text(guest, path, reporter)? else {
         reporter.warn(&format!("Unable to collect user info: {path} is missing"));
         return Ok(Vec::new());
     };

@@ -45,7 +45,7 @@ pub(super) fn collect(
         "KERNEL".into(),
         format!("{} {}.{}", bsd.name(), os.major, os.minor),
     );
-    if sshd_enabled(bsd, guest).context("finding out whether sshd starts on boot")? {
+    if sshd_enabled(bsd, guest, reporter).context("finding out whether sshd starts on boot")? {
         let config = sshd::load(guest, reporter).context("reading the sshd configuration")?;
         meta.insert(
             "REMOTE_CONNECTION".into(),
@@ -58,7 +58,7 @@ pub(super) fn collect(
 }
 
 /// Whether sshd starts on boot, per the rc.conf files of `bsd`.
-fn sshd_enabled(bsd: BsdFlavor, guest: &mut dyn Guest) -> Result<bool> {
+fn sshd_enabled(bsd: BsdFlavor, guest: &mut dyn Guest, reporter: &dyn Reporter) -> Result<bool> {
     let (variable, paths, default): (&str, &[&str], bool) = match bsd {
         BsdFlavor::FreeBsd => (
             "sshd_enable",
@@ -70,7 +70,7 @@ fn sshd_enabled(bsd: BsdFlavor, guest: &mut dyn Guest) -> Result<bool> {
     };
     let mut value = None;
     for path in paths {
-        if let Some(text) = files::read_text(guest, path)? {
+        if let Some(text) = files::read_text(guest, path, reporter)? {
             value = last_assignment(&text, variable).or(value);
         }
     }

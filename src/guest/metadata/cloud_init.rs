@@ -12,7 +12,7 @@
 use std::collections::BTreeSet;
 
 use anyhow::Result;
-use yaml_rust2::{Yaml, YamlLoader};
+use yaml_rust2::Yaml;
 
 use super::files;
 use crate::guest::{EntryKind, Guest};
@@ -66,11 +66,11 @@ pub(super) fn merged(
     let mut config = Yaml::Hash(Default::default());
     let mut read = Vec::new();
     for path in config_files(guest)? {
-        let Some(text) = files::read_text(guest, &path)? else {
+        let Some(text) = files::read_text(guest, &path, reporter)? else {
             continue;
         };
         read.push(path.clone());
-        match YamlLoader::load_from_str(&text) {
+        match crate::untrusted::load_yaml(&text) {
             Ok(docs) => docs
                 .into_iter()
                 .filter(|d| matches!(d, Yaml::Hash(_)))
@@ -205,6 +205,8 @@ fn truthy(value: &Yaml) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use yaml_rust2::YamlLoader;
+
     use super::*;
     use crate::guest::memfs::MemGuest;
     use crate::progress::{NullReporter, RecordingReporter};

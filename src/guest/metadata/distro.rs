@@ -19,7 +19,8 @@ use anyhow::Result;
 
 use super::{Metadata, files};
 use crate::guest::profile::LinuxFlavor;
-use crate::guest::{Guest, OsInfo};
+use crate::guest::{DATABASE_LIMIT, Guest, OsInfo};
+use crate::progress::Reporter;
 
 const OS_RELEASE: &[&str] = &["/etc/os-release", "/usr/lib/os-release"];
 const DPKG_STATUS: &str = "/var/lib/dpkg/status";
@@ -36,18 +37,19 @@ pub(super) fn refine(
     flavor: LinuxFlavor,
     guest: &mut dyn Guest,
     meta: &mut Metadata,
+    reporter: &dyn Reporter,
 ) -> Result<()> {
     if wants_pretty_name(os)
-        && let Some(pretty) = pretty_name(guest)?
+        && let Some(pretty) = pretty_name(guest, reporter)?
     {
         meta.insert("DESCRIPTION".into(), pretty);
     }
     match flavor {
         LinuxFlavor::Ubuntu => {
-            ubuntu_variant(guest, meta)?;
-            bitnami(guest, meta)
+            ubuntu_variant(guest, meta, reporter)?;
+            bitnami(guest, meta, reporter)
         }
-        LinuxFlavor::Rhel => oracle(guest, meta),
+        LinuxFlavor::Rhel => oracle(guest, meta, reporter),
         _ => Ok(()),
     }
 }
@@ -59,9 +61,9 @@ fn wants_pretty_name(os: &OsInfo) -> bool {
         || !name.chars().any(char::is_alphabetic)
 }
 
-fn pretty_name(guest: &mut dyn Guest) -> Result<Option<String>> {
+fn pretty_name(guest: &mut dyn Guest, reporter: &dyn Reporter) -> Result<Option<String>> {
     for path in OS_RELEASE {
-        if let Some(text) = files::read_text(guest, path)? {
+        if let Some(text) = files::read_text(guest, path, reporter)? {
             return Ok(os_release_value(&text, "PRETTY_NAME").filter(|v| !v.is_empty()));
         }
     }
@@ -120,8 +122,13 @@ pub(super) fn installed_packages(status: &str, packages: &[&str]) -> Vec<bool> {
     installed
 }
 
-fn ubuntu_variant(guest: &mut dyn Guest, meta: &mut Metadata) -> Result<()> {
-    let Some(status) = files::read_text(guest, DPKG_STATUS)? else {
+fn ubuntu_variant(
+    guest: &mut dyn Guest,
+    meta: &mut Metadata,
+    reporter: &dyn Reporter,
+) -> Result<()> {
+    let Some(status) = crate::guest::read_text(guest, DPKG_STATUS, DATABASE_LIMIT, reporter)?
+    else {
         return Ok(());
     };
     let packages: Vec<&str> = UBUNTU_VARIANTS.iter().map(|v| v.0).collect();
@@ -141,12 +148,12 @@ fn ubuntu_variant(guest: &mut dyn Guest, meta: &mut Metadata) -> Result<()> {
     Ok(())
 }
 
-fn bitnami(guest: &mut dyn Guest, meta: &mut Metadata) -> Result<()> {
+fn bitnami(guest: &mut dyn Guest, meta: &mut Metadata, reporter: &dyn Reporter) -> Result<()> {
     if !files::is_dir(guest, "/opt/bitnami")? {
         return Ok(());
     }
     meta.insert("OS".into(), "bitnami".into());
-    if let Some(line) = files::first_line(guest, "/opt/bitnami/README.txt")?
+    if let Some(line) = files::first_line(guest, "/opt/bitnami/README.txt", reporter)?
         && let Some(previous) = meta.insert("DESCRIPTION".into(), line)
     {
         meta.insert("OSVERSION".into(), previous);
@@ -154,13 +161,13 @@ fn bitnami(guest: &mut dyn Guest, meta: &mut Metadata) -> Result<()> {
     Ok(())
 }
 
-fn oracle(guest: &mut dyn Guest, meta: &mut Metadata) -> Result<()> {
+fn oracle(guest: &mut dyn Guest, meta: &mut Metadata, reporter: &dyn Reporter) -> Result<()> {
     const RELEASE: &str = "/etc/oracle-release";
     if !files::is_file(guest, RELEASE)? {
         return Ok(());
     }
     meta.insert("OS".into(), "oraclelinux".into());
-    if let Some(line) = files::first_line(guest, RELEASE)? {
+    if let Some(line) = files::first_line(guest, RELEASE, reporter)? {
         meta.insert("DESCRIPTION".into(), line);
     }
     Ok(())
@@ -192,7 +199,7 @@ mod tests {
 
     fn refined(os: &OsInfo, flavor: LinuxFlavor, g: &mut MemGuest) -> Metadata {
         let mut meta = base(os);
-        refine(os, flavor, g, &mut meta).unwrap();
+        refine(os, flavor, g, &mut meta, &crate::progress::NullReporter).unwrap();
         meta
     }
 

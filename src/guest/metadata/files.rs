@@ -9,26 +9,25 @@ use std::collections::BTreeSet;
 
 use anyhow::Result;
 
-use crate::guest::{EntryKind, Guest};
+use crate::guest::{CONFIG_LIMIT, EntryKind, Guest};
+use crate::progress::Reporter;
 
-/// Whether `path` leads to a regular file (absent for dangling links and
-/// loops: `exists` answers `false` for those where `is_file` may fail).
-pub(super) fn is_file(guest: &mut dyn Guest, path: &str) -> Result<bool> {
-    Ok(guest.exists(path)? && guest.is_file(path)?)
-}
+/// Whether `path` leads to a regular file.
+pub(super) use crate::guest::is_file;
 
 /// Whether `path` leads to a directory.
 pub(super) fn is_dir(guest: &mut dyn Guest, path: &str) -> Result<bool> {
     Ok(guest.exists(path)? && guest.is_dir(path)?)
 }
 
-/// The text of a regular file, or `None` when there is none at `path`.
-pub(super) fn read_text(guest: &mut dyn Guest, path: &str) -> Result<Option<String>> {
-    if is_file(guest, path)? {
-        guest.read_to_string(path).map(Some)
-    } else {
-        Ok(None)
-    }
+/// The text of a configuration file of at most [`CONFIG_LIMIT`] bytes, or
+/// `None` when there is none at `path` (or it is too big: a warning).
+pub(super) fn read_text(
+    guest: &mut dyn Guest,
+    path: &str,
+    reporter: &dyn Reporter,
+) -> Result<Option<String>> {
+    crate::guest::read_text(guest, path, CONFIG_LIMIT, reporter)
 }
 
 /// The entries of a directory, or nothing when there is no directory.
@@ -42,8 +41,12 @@ pub(super) fn list_dir(guest: &mut dyn Guest, dir: &str) -> Result<Vec<(String, 
 
 /// The first line of a file, trimmed, when the file exists and the line is
 /// not empty.
-pub(super) fn first_line(guest: &mut dyn Guest, path: &str) -> Result<Option<String>> {
-    Ok(read_text(guest, path)?
+pub(super) fn first_line(
+    guest: &mut dyn Guest,
+    path: &str,
+    reporter: &dyn Reporter,
+) -> Result<Option<String>> {
+    Ok(read_text(guest, path, reporter)?
         .and_then(|text| text.lines().next().map(|l| l.trim().to_owned()))
         .filter(|line| !line.is_empty()))
 }
@@ -79,6 +82,7 @@ pub(super) fn strip_comment(line: &str) -> &str {
 mod tests {
     use super::*;
     use crate::guest::memfs::MemGuest;
+    use crate::progress::NullReporter;
 
     #[test]
     fn absent_things_are_none() {
@@ -88,17 +92,46 @@ mod tests {
             .symlink("/etc/loop", "/etc/loop")
             .dir("/etc/dir");
         assert_eq!(
-            read_text(&mut g, "/etc/hostname").unwrap().as_deref(),
+            read_text(&mut g, "/etc/hostname", &NullReporter)
+                .unwrap()
+                .as_deref(),
             Some("box\n")
         );
         for path in ["/etc/missing", "/etc/dangling", "/etc/loop", "/etc/dir"] {
-            assert_eq!(read_text(&mut g, path).unwrap(), None, "{path}");
+            assert_eq!(
+                read_text(&mut g, path, &NullReporter).unwrap(),
+                None,
+                "{path}"
+            );
         }
         assert!(list_dir(&mut g, "/nope").unwrap().is_empty());
         assert_eq!(
-            first_line(&mut g, "/etc/hostname").unwrap().as_deref(),
+            first_line(&mut g, "/etc/hostname", &NullReporter)
+                .unwrap()
+                .as_deref(),
             Some("box")
         );
+    }
+
+    #[test]
+    fn oversized_files_are_a_warning_and_absent() {
+        let big = vec![b'x'; (CONFIG_LIMIT + 1) as usize];
+        let mut g = MemGuest::new()
+            .file("/usr/lib/os-release", &big)
+            .symlink("/etc/os-release", "../usr/lib/os-release")
+            .file("/etc/hostname", vec![b'y'; CONFIG_LIMIT as usize]);
+        let r = crate::progress::RecordingReporter::default();
+        assert_eq!(read_text(&mut g, "/etc/os-release", &r).unwrap(), None);
+        assert_eq!(
+            r.warnings(),
+            [format!(
+                "Ignoring /etc/os-release: {} bytes, over the {CONFIG_LIMIT} byte limit",
+                CONFIG_LIMIT + 1
+            )]
+        );
+        // At the limit is still read.
+        assert!(read_text(&mut g, "/etc/hostname", &r).unwrap().is_some());
+        assert_eq!(r.warnings().len(), 1);
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub(super) fn collect(
     reporter: &dyn Reporter,
     meta: &mut Metadata,
 ) -> Result<()> {
-    distro::refine(os, flavor, guest, meta).context("refining OS and DESCRIPTION")?;
+    distro::refine(os, flavor, guest, meta, reporter).context("refining OS and DESCRIPTION")?;
     let executables = files::executables(guest).context("listing the executables")?;
     meta.insert("GUI".into(), desktop::gui(&executables));
     if let Some(kernel) = newest_kernel(flavor, guest, reporter).context("collecting KERNEL")? {

@@ -90,15 +90,15 @@ impl BootScan {
     pub(super) fn load(guest: &mut dyn Guest, reporter: &dyn Reporter) -> Result<Self> {
         let mut scan = BootScan::default();
         for unit in wanted_files(guest, WANTS, |_| true, reporter)? {
-            scan.add_unit(guest, &unit)?;
+            scan.add_unit(guest, &unit, reporter)?;
         }
         for socket in wanted_files(guest, SOCKETS, |n| n.ends_with(".socket"), reporter)? {
-            if let Some(unit) = socket_service(guest, &socket)? {
-                scan.add_unit(guest, &unit)?;
+            if let Some(unit) = socket_service(guest, &socket, reporter)? {
+                scan.add_unit(guest, &unit, reporter)?;
             }
         }
         for job in wanted_files(guest, "/etc/init", |n| n.ends_with(".conf"), reporter)? {
-            scan.add_script(guest, &job)?;
+            scan.add_script(guest, &job, reporter)?;
         }
         // rc2.d to rc5.d usually link the same script: read each one once.
         let mut seen = BTreeSet::new();
@@ -106,15 +106,20 @@ impl BootScan {
             for script in wanted_files(guest, &dir, |n| n.starts_with('S'), reporter)? {
                 let target = guest.read_link(&script).unwrap_or_else(|_| script.clone());
                 if seen.insert((parent, target)) {
-                    scan.add_script(guest, &script)?;
+                    scan.add_script(guest, &script, reporter)?;
                 }
             }
         }
         Ok(scan)
     }
 
-    fn add_unit(&mut self, guest: &mut dyn Guest, path: &str) -> Result<()> {
-        let text = files::read_text(guest, path)?.unwrap_or_default();
+    fn add_unit(
+        &mut self,
+        guest: &mut dyn Guest,
+        path: &str,
+        reporter: &dyn Reporter,
+    ) -> Result<()> {
+        let text = files::read_text(guest, path, reporter)?.unwrap_or_default();
         self.exec_starts.extend(
             text.lines()
                 .filter_map(|l| l.trim().strip_prefix("ExecStart="))
@@ -123,8 +128,13 @@ impl BootScan {
         Ok(())
     }
 
-    fn add_script(&mut self, guest: &mut dyn Guest, path: &str) -> Result<()> {
-        let text = files::read_text(guest, path)?.unwrap_or_default();
+    fn add_script(
+        &mut self,
+        guest: &mut dyn Guest,
+        path: &str,
+        reporter: &dyn Reporter,
+    ) -> Result<()> {
+        let text = files::read_text(guest, path, reporter)?.unwrap_or_default();
         self.script_lines.extend(
             text.lines()
                 .map(files::strip_comment)
@@ -182,8 +192,12 @@ fn wanted_files(
 /// The service unit a socket unit activates: its `Service=`, else the unit
 /// of the same name (`ssh.socket` → `ssh.service`, or `ssh@.service` for
 /// `Accept=yes` sockets), looked up in the systemd unit directories.
-fn socket_service(guest: &mut dyn Guest, socket: &str) -> Result<Option<String>> {
-    let text = files::read_text(guest, socket)?.unwrap_or_default();
+fn socket_service(
+    guest: &mut dyn Guest,
+    socket: &str,
+    reporter: &dyn Reporter,
+) -> Result<Option<String>> {
+    let text = files::read_text(guest, socket, reporter)?.unwrap_or_default();
     let stem = socket
         .rsplit('/')
         .next()

@@ -22,6 +22,9 @@ pub(super) const SSHD_CONFIG: &str = "/etc/ssh/sshd_config";
 
 /// sshd's limit on nested `Include`s.
 const MAX_INCLUDE_DEPTH: usize = 16;
+/// The most files read for one configuration: a file that includes itself
+/// twice would otherwise be read 2^16 times.
+const MAX_FILES: usize = 256;
 
 /// What `REMOTE_CONNECTION` needs from the sshd configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,18 +94,36 @@ pub(super) fn settings(directives: &[Directive], reporter: &dyn Reporter) -> Ssh
 /// Read the sshd configuration of the guest (defaults when it has none).
 pub(super) fn load(guest: &mut dyn Guest, reporter: &dyn Reporter) -> Result<SshdConfig> {
     let mut directives = Vec::new();
-    read_directives(guest, SSHD_CONFIG, 0, &mut directives, reporter)?;
+    let mut files = 0;
+    read_directives(
+        guest,
+        SSHD_CONFIG,
+        (0, &mut files),
+        &mut directives,
+        reporter,
+    )?;
     Ok(settings(&directives, reporter))
 }
 
+/// Read the directives of `path`, `depth` includes down, `files` files
+/// having been read so far.
 fn read_directives(
     guest: &mut dyn Guest,
     path: &str,
-    depth: usize,
+    (depth, files): (usize, &mut usize),
     out: &mut Vec<Directive>,
     reporter: &dyn Reporter,
 ) -> Result<()> {
-    let Some(text) = files::read_text(guest, path)? else {
+    *files += 1;
+    if *files > MAX_FILES {
+        if *files == MAX_FILES + 1 {
+            reporter.warn(&format!(
+                "Ignoring Include of {path} and after: more than {MAX_FILES} sshd configuration files"
+            ));
+        }
+        return Ok(());
+    }
+    let Some(text) = files::read_text(guest, path, reporter)? else {
         return Ok(());
     };
     for (keyword, args) in text.lines().filter_map(parse_line) {
@@ -114,7 +135,7 @@ fn read_directives(
             "include" => {
                 for pattern in args.split_whitespace() {
                     for file in expand_include(guest, pattern)? {
-                        read_directives(guest, &file, depth + 1, out, reporter)?;
+                        read_directives(guest, &file, (depth + 1, &mut *files), out, reporter)?;
                     }
                 }
             }
@@ -213,6 +234,24 @@ mod tests {
         );
         assert_eq!(parse_line("#Port 22"), None);
         assert_eq!(parse_line("   "), None);
+    }
+
+    /// Fuzzing (sshd_config) timed out on a file that includes itself
+    /// twice: 2^16 reads. The files read are now capped.
+    #[test]
+    fn a_file_including_itself_is_read_a_bounded_number_of_times() {
+        let mut g = MemGuest::new().file(
+            SSHD_CONFIG,
+            "Port=2222\nInclude sshd_config\nInclude sshd_config\nPort 23\n",
+        );
+        let r = RecordingReporter::default();
+        assert_eq!(load(&mut g, &r).unwrap().port, 2222);
+        let warnings = r.warnings();
+        let limit = format!(
+            "Ignoring Include of {SSHD_CONFIG} and after: more than {MAX_FILES} sshd configuration files"
+        );
+        assert_eq!(warnings.iter().filter(|w| **w == limit).count(), 1);
+        assert!(warnings.len() <= MAX_FILES + 1, "{}", warnings.len());
     }
 
     #[test]

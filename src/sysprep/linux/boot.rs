@@ -24,7 +24,7 @@ fn edit_each(
 ) -> Result<Vec<Change>> {
     let mut changes = Vec::new();
     for p in paths {
-        changes.extend(edit_lines(cx.guest, p, |l| vec![edit(l)])?);
+        changes.extend(edit_lines(cx.guest, cx.reporter, p, |l| vec![edit(l)])?);
     }
     Ok(changes)
 }
@@ -43,7 +43,7 @@ fn fstab_fields(line: &str) -> Vec<&str> {
 }
 
 pub(super) fn remove_swap_entry(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
-    Ok(edit_lines(cx.guest, "/etc/fstab", |l| {
+    Ok(edit_lines(cx.guest, cx.reporter, "/etc/fstab", |l| {
         let f = fstab_fields(l);
         if f.len() == 6 && f[2] == "swap" {
             vec![]
@@ -67,14 +67,18 @@ fn set_shell_var(line: &str, key: &str, value: &str) -> String {
 fn set_word_after(line: &str, prefix: &str, value: &str) -> String {
     let trimmed = line.trim_start();
     let lead = &line[..line.len() - trimmed.len()];
-    let matches = trimmed.len() >= prefix.len()
-        && trimmed[..prefix.len()].eq_ignore_ascii_case(prefix)
-        && trimmed[prefix.len()..]
-            .trim()
-            .chars()
-            .all(|c| c.is_ascii_digit() || c == '-');
-    if matches && !trimmed[prefix.len()..].trim().is_empty() {
-        format!("{lead}{}{value}", &trimmed[..prefix.len()])
+    // `get`, not indexing: the prefix's length may fall inside a
+    // multi-byte character of a guest's line.
+    let (Some(head), Some(rest)) = (trimmed.get(..prefix.len()), trimmed.get(prefix.len()..))
+    else {
+        return line.to_owned();
+    };
+    let rest = rest.trim();
+    let matches = head.eq_ignore_ascii_case(prefix)
+        && !rest.is_empty()
+        && rest.chars().all(|c| c.is_ascii_digit() || c == '-');
+    if matches {
+        format!("{lead}{head}{value}")
     } else {
         line.to_owned()
     }
@@ -220,7 +224,7 @@ pub(super) fn persistent_block_names(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
 /// out.
 fn fstab_uuids(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
     let mut changes = Vec::new();
-    if let Some(fstab) = crate::sysprep::util::read_text(cx.guest, "/etc/fstab")? {
+    if let Some(fstab) = crate::sysprep::util::read_text(cx.guest, cx.reporter, "/etc/fstab")? {
         let mut new = String::new();
         for line in fstab.lines() {
             let f = fstab_fields(line);
@@ -251,7 +255,7 @@ fn referenced_partitions(cx: &mut Ctx<'_>) -> Result<std::collections::BTreeSet<
     files.extend(syslinux_configs(cx.guest)?);
     let mut found = std::collections::BTreeSet::new();
     for f in files {
-        let Some(text) = crate::sysprep::util::read_text(cx.guest, &f)? else {
+        let Some(text) = crate::sysprep::util::read_text(cx.guest, cx.reporter, &f)? else {
             continue;
         };
         for word in text.split(|c: char| c.is_whitespace() || c == '"' || c == '\'') {
@@ -326,6 +330,22 @@ mod tests {
             .file("/etc/fstab", "/dev/sda2\t/\text4\tdefaults\t0\t1\n/dev/sda3\tnone\tswap\tsw\t0\t0\n/dev/sr0 /media/cdrom0 udf user 0 0\n")
             .fs_uuid_of("/dev/sda2", "1111-root")
             .fs_uuid_of("/dev/sda3", "3333-swap")
+    }
+
+    /// Fuzzing (grub): a multi-byte character where the prefix ends
+    /// panicked on a slice inside it.
+    #[test]
+    fn multibyte_line_does_not_panic() {
+        let line = "G\u{fffd}\u{fffd}\u{fffd}INE_LINUX=\"root=/dev/sda1\"";
+        assert_eq!(super::set_word_after(line, "timeout ", "5"), line);
+        assert_eq!(
+            super::set_word_after("  TIMEOUT 50", "timeout ", "5"),
+            "  TIMEOUT 5"
+        );
+        assert_eq!(
+            super::set_word_after("timeout ", "timeout ", "5"),
+            "timeout "
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use anyhow::Result;
 use yaml_rust2::yaml::Hash;
-use yaml_rust2::{Yaml, YamlEmitter, YamlLoader};
+use yaml_rust2::{Yaml, YamlEmitter};
 
 use crate::guest::metadata::{cloud_init_config, recollect_cloud_init};
 use crate::sysprep::util::{delete_children, read_text};
@@ -36,10 +36,11 @@ pub(super) fn rename_default_user(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
     let mut changes = Vec::new();
     let mut found = false;
     for path in files {
-        let Some(text) = read_text(cx.guest, &path)? else {
+        let Some(text) = read_text(cx.guest, cx.reporter, &path)? else {
             continue;
         };
-        let Ok(mut docs) = YamlLoader::load_from_str(&text) else {
+        // An invalid file was warned about when the configuration was merged.
+        let Ok(mut docs) = crate::untrusted::load_yaml(&text) else {
             continue;
         };
         let Some(doc) = docs.first_mut() else {
@@ -66,7 +67,7 @@ pub(super) fn rename_default_user(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
 }
 
 fn reparsed_name(text: &str) -> Option<String> {
-    let docs = YamlLoader::load_from_str(text).ok()?;
+    let docs = crate::untrusted::load_yaml(text).ok()?;
     docs.first()?["system_info"]["default_user"]["name"]
         .as_str()
         .map(str::to_owned)
@@ -168,6 +169,8 @@ pub(super) fn cleanup_state(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
 
 #[cfg(test)]
 mod tests {
+    use yaml_rust2::YamlLoader;
+
     use super::*;
     use crate::guest::memfs::MemGuest;
     use crate::guest::metadata::Metadata;

@@ -3,7 +3,7 @@
 //! temporary addresses).
 
 use anyhow::Result;
-use yaml_rust2::{Yaml, YamlEmitter, YamlLoader};
+use yaml_rust2::{Yaml, YamlEmitter};
 
 use crate::guest::EntryKind;
 use crate::sysprep::util::{
@@ -53,11 +53,18 @@ pub(super) fn remove_mac_pinning(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
     let mut changes = Vec::new();
     for (path, kind) in children(cx.guest, "/etc/netplan")? {
         if kind == EntryKind::File && path.ends_with(".yaml") {
-            let Some(text) = read_text(cx.guest, &path)? else {
+            let Some(text) = read_text(cx.guest, cx.reporter, &path)? else {
                 continue;
             };
-            if let Some(new) = netplan_without_macs(&text) {
-                changes.extend(rewrite(&path, &text, new));
+            match crate::untrusted::load_yaml(&text) {
+                Ok(docs) => {
+                    if let Some(new) = netplan_without_macs(docs) {
+                        changes.extend(rewrite(&path, &text, new));
+                    }
+                }
+                Err(e) => cx.reporter.warn(&format!(
+                    "remove-network-mac-pinning: ignoring {path}, which is not valid YAML: {e}"
+                )),
             }
         }
     }
@@ -65,7 +72,7 @@ pub(super) fn remove_mac_pinning(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
         if kind != EntryKind::File {
             continue;
         }
-        let Some(text) = read_text(cx.guest, &path)? else {
+        let Some(text) = read_text(cx.guest, cx.reporter, &path)? else {
             continue;
         };
         if path.ends_with(".network") {
@@ -89,11 +96,14 @@ fn ifupdown_ifcfg_without_macs(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
             vec![l.to_owned()]
         }
     };
-    changes.extend(edit_lines(cx.guest, "/etc/network/interfaces", |l| {
-        drop_words(l, &["hwaddress"])
-    })?);
+    changes.extend(edit_lines(
+        cx.guest,
+        cx.reporter,
+        "/etc/network/interfaces",
+        |l| drop_words(l, &["hwaddress"]),
+    )?);
     for (path, _) in children(cx.guest, "/etc/network/interfaces.d")? {
-        changes.extend(edit_lines(cx.guest, &path, |l| {
+        changes.extend(edit_lines(cx.guest, cx.reporter, &path, |l| {
             drop_words(l, &["hwaddress"])
         })?);
     }
@@ -103,7 +113,7 @@ fn ifupdown_ifcfg_without_macs(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
             .next()
             .is_some_and(|n| n.starts_with("ifcfg-"))
         {
-            changes.extend(edit_lines(cx.guest, &path, |l| {
+            changes.extend(edit_lines(cx.guest, cx.reporter, &path, |l| {
                 drop_words(l, &["HWADDR", "MACADDR"])
             })?);
         }
@@ -111,8 +121,7 @@ fn ifupdown_ifcfg_without_macs(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
     Ok(changes)
 }
 
-fn netplan_without_macs(text: &str) -> Option<String> {
-    let mut docs = YamlLoader::load_from_str(text).ok()?;
+fn netplan_without_macs(mut docs: Vec<Yaml>) -> Option<String> {
     let doc = docs.first_mut()?;
     let key = |s: &str| Yaml::String(s.into());
     let mut changed = false;
@@ -193,7 +202,7 @@ fn networkd_without_macs(text: &str) -> String {
 /// hostname service writes the new machine's); a line left without names
 /// goes. localhost lines are kept.
 pub(super) fn remove_hostname_from_hosts(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
-    let Some(hostname) = read_text(cx.guest, "/etc/hostname")? else {
+    let Some(hostname) = read_text(cx.guest, cx.reporter, "/etc/hostname")? else {
         return Ok(Vec::new());
     };
     let host = hostname.trim().to_owned();
@@ -204,7 +213,7 @@ pub(super) fn remove_hostname_from_hosts(cx: &mut Ctx<'_>) -> Result<Vec<Change>
     let is_ours = |name: &str| {
         name == host || name == short || name.split('.').next() == Some(short.as_str())
     };
-    Ok(edit_lines(cx.guest, "/etc/hosts", |line| {
+    Ok(edit_lines(cx.guest, cx.reporter, "/etc/hosts", |line| {
         let body = line.split('#').next().unwrap_or("");
         let words: Vec<&str> = body.split_whitespace().collect();
         if words.len() < 2 || !words[1..].iter().any(|w| is_ours(w)) {
@@ -237,7 +246,7 @@ pub(super) fn disable_ipv6_privacy(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
     let mut seen = [false; 2];
     let mut changes = Vec::new();
     for file in &files {
-        changes.extend(edit_lines(cx.guest, file, |line| {
+        changes.extend(edit_lines(cx.guest, cx.reporter, file, |line| {
             let key = line
                 .split('=')
                 .next()
@@ -266,7 +275,7 @@ fn add_missing_tempaddr(
     mut changes: Vec<Change>,
     seen: [bool; 2],
 ) -> Result<Vec<Change>> {
-    let old = read_text(cx.guest, "/etc/sysctl.conf")?.unwrap_or_default();
+    let old = read_text(cx.guest, cx.reporter, "/etc/sysctl.conf")?.unwrap_or_default();
     let base = changes
         .iter()
         .find_map(|c| match c {
@@ -292,6 +301,8 @@ fn add_missing_tempaddr(
 
 #[cfg(test)]
 mod tests {
+    use yaml_rust2::YamlLoader;
+
     use super::*;
     use crate::guest::memfs::MemGuest;
     use crate::sysprep::unix::tests::{plan, written_text};

@@ -132,7 +132,9 @@ pub(super) fn add_root_authorized_keys(cx: &mut Ctx<'_>) -> Result<Vec<Change>> 
             .warn("add-root-authorized-keys: no authorized_keys parameter given: nothing to add");
         return Ok(Vec::new());
     }
-    let keys = std::fs::read(file).with_context(|| format!("reading {file}"))?;
+    let keys =
+        crate::untrusted::read_file(std::path::Path::new(file), crate::untrusted::CONFIG_LIMIT)
+            .with_context(|| format!("reading {file}"))?;
     Ok(vec![Change::Write(
         "/root/.ssh/authorized_keys".into(),
         keys,
@@ -152,7 +154,7 @@ pub(super) fn fix_acpid(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
         if kind != EntryKind::File {
             continue;
         }
-        let Some(text) = read_text(cx.guest, &path)? else {
+        let Some(text) = read_text(cx.guest, cx.reporter, &path)? else {
             continue;
         };
         match power_event(&text) {

@@ -52,6 +52,16 @@ fn removed_accounts(passwd: &str, range: (u64, u64)) -> BTreeMap<String, Removed
         .collect()
 }
 
+/// Lines of a passwd file that are not blank, not comments and not seven
+/// `:`-separated fields.
+fn malformed_lines(passwd: &str) -> usize {
+    passwd
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter(|l| l.split(':').count() != 7)
+        .count()
+}
+
 /// A group line without the removed users: `None` drops the line (a
 /// removed user's private group).
 fn edit_group_line(
@@ -82,12 +92,18 @@ fn edit_group_line(
 }
 
 pub(super) fn remove_user_accounts(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
-    let Some(passwd) = read_text(cx.guest, "/etc/passwd")? else {
+    let Some(passwd) = read_text(cx.guest, cx.reporter, "/etc/passwd")? else {
         cx.reporter
             .warn("remove-user-accounts: /etc/passwd is missing: no account removed");
         return Ok(Vec::new());
     };
-    let defs = read_text(cx.guest, "/etc/login.defs")?;
+    let defs = read_text(cx.guest, cx.reporter, "/etc/login.defs")?;
+    let malformed = malformed_lines(&passwd);
+    if malformed > 0 {
+        cx.reporter.warn(&format!(
+            "remove-user-accounts: ignoring {malformed} malformed line(s) of /etc/passwd"
+        ));
+    }
     let removed = removed_accounts(&passwd, uid_range(defs.as_deref()));
     if removed.is_empty() {
         return Ok(Vec::new());
@@ -102,16 +118,24 @@ pub(super) fn remove_user_accounts(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
     };
     let mut changes = Vec::new();
     for file in ["/etc/passwd", "/etc/shadow", "/etc/subuid", "/etc/subgid"] {
-        changes.extend(edit_lines(cx.guest, file, keep_unless_removed)?);
+        changes.extend(edit_lines(
+            cx.guest,
+            cx.reporter,
+            file,
+            keep_unless_removed,
+        )?);
     }
-    changes.extend(edit_lines(cx.guest, "/etc/group", |l| {
+    changes.extend(edit_lines(cx.guest, cx.reporter, "/etc/group", |l| {
         edit_group_line(l, &removed, Some(2)).into_iter().collect()
     })?);
-    changes.extend(edit_lines(cx.guest, "/etc/gshadow", |l| {
+    changes.extend(edit_lines(cx.guest, cx.reporter, "/etc/gshadow", |l| {
         edit_group_line(l, &removed, None).into_iter().collect()
     })?);
     for (name, user) in &removed {
-        if user.home.starts_with("/home/") && user.home.len() > "/home/".len() {
+        if user.home.starts_with("/home/")
+            && user.home.len() > "/home/".len()
+            && !user.home.split('/').any(|c| c == "..")
+        {
             changes.extend(delete_if_present(cx.guest, &user.home)?);
         }
         changes.extend(delete_present(cx.guest, &[&format!("/var/mail/{name}")])?);
@@ -148,7 +172,7 @@ fn drop_from_users(cx: &mut Ctx<'_>, removed: &BTreeMap<String, Removed>) {
 }
 
 pub(super) fn cleanup_passwords(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
-    let mut changes: Vec<Change> = edit_lines(cx.guest, "/etc/shadow", |line| {
+    let mut changes: Vec<Change> = edit_lines(cx.guest, cx.reporter, "/etc/shadow", |line| {
         let mut f: Vec<&str> = line.split(':').collect();
         if f.len() >= 2 && f[1] != "*" && f[1] != "!" && !line.starts_with('#') {
             f[1] = "!";
@@ -181,6 +205,28 @@ mod tests {
     use crate::guest::metadata::Metadata;
     use crate::sysprep::unix::tests::{plan_with, written_text as text};
     use crate::sysprep::{Change, Params};
+
+    #[test]
+    fn hostile_passwd_lines() {
+        // Binary garbage, a short line and a home that climbs out of /home.
+        let passwd = "\u{1}\u{fffd}garbage\nshort:x:1000\n\
+                      evil:x:1000:1000::/home/../etc:/bin/sh\n# comment\n";
+        assert_eq!(super::malformed_lines(passwd), 2);
+        let mut g = MemGuest::new()
+            .file("/etc/passwd", passwd)
+            .file("/etc/hostname", "keep");
+        let c = plan_with(
+            "remove-user-accounts",
+            &mut g,
+            &Params::default(),
+            &mut Metadata::new(),
+        );
+        assert!(
+            !c.iter()
+                .any(|c| matches!(c, Change::Delete(p) if p.starts_with("/etc"))),
+            "{c:?}"
+        );
+    }
 
     #[test]
     fn users_in_range_go_nobody_stays() {

@@ -2,10 +2,83 @@
 //! carry, and guest files written to break the product's parsers.
 
 use std::os::unix::fs::PermissionsExt;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
-use super::media::on_debian;
-use super::{Case, Ctx, Expect};
+use super::media::{debian, on_debian, qemu_img};
+use super::{Case, Ctx, Expect, Input};
+
+/// 64 MiB: far over the 1 MiB read of a configuration file (sparse, so it
+/// costs no space in the guest).
+const OVERSIZED: u64 = 64 << 20;
+
+/// Deterministic binary garbage: NULs, invalid UTF-8, colons, newlines.
+fn garbage(len: usize) -> Vec<u8> {
+    let mut x: u32 = 0x9e37_79b9;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+/// Nine levels of ten aliases each: 10^9 nodes once expanded.
+fn yaml_bomb() -> Vec<u8> {
+    let lols = ["\"lol\""; 10].join(", ");
+    let mut bomb = format!("a: &a [{lols}]\n");
+    for (name, prev) in ('b'..='i').zip('a'..) {
+        let refs = vec![format!("*{prev}"); 10].join(", ");
+        bomb.push_str(&format!("{name}: &{name} [{refs}]\n"));
+    }
+    bomb.push_str("users: *i\n");
+    bomb.into_bytes()
+}
+
+/// A flat qcow2 copy of the Debian fixture with `file` holding `data`
+/// (planted by guestfish: a truncated sparse file when `data` is empty),
+/// run with `ARGS… -o /dev/null` (checksums only: nothing is written).
+fn hostile(ctx: &Ctx, file: &str, data: &[u8], args: &[&str]) -> Input {
+    let img = ctx.path("hostile.qcow2");
+    qemu_img(&["convert", "-f", "qcow2", "-O", "qcow2", &debian(), &img]);
+    let local = ctx.dir.join("planted");
+    std::fs::write(&local, data).unwrap();
+    let plant = if data.is_empty() {
+        format!("rm-f {file}\ntouch {file}\ntruncate-size {file} {OVERSIZED}\n")
+    } else {
+        format!("upload {} {file}\n", local.display())
+    };
+    guestfish(&img, &plant);
+    std::fs::remove_file(&local).unwrap();
+    let mut all = args.to_vec();
+    all.extend(["-o", "/dev/null", &img]);
+    Input::new(ctx.mkimage(&all), &[&img])
+}
+
+/// Run a guestfish script on an image, read-write, under TCG (guestfish,
+/// unlike the product, does not fall back from a broken KVM by itself).
+fn guestfish(img: &str, script: &str) {
+    use std::io::Write;
+    let mut child = Command::new("guestfish")
+        .env("LIBGUESTFS_BACKEND", "direct")
+        .env("LIBGUESTFS_BACKEND_SETTINGS", "force_tcg")
+        .args(["--rw", "-a", img, "-i"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running guestfish");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "guestfish failed: {err}");
+}
 
 /// A `--host-run` script in the row's directory that writes `text` into
 /// the mounted guest at `path` (relative to its root).
@@ -32,16 +105,44 @@ fn store(ctx: &Ctx) -> String {
     store
 }
 
-pub const ROWS: &[Case] = &[Case {
-    name: "an AWS key planted in the guest, before an upload",
-    vm: true,
-    expect: Expect::Error(1, "or give --allow-secrets to upload it anyway"),
-    prepare: |ctx| {
-        let key = "[default]\naws_access_key_id = AKIAQ3EGRUL7TESTK3YS";
-        let script = plant(ctx, "root/.aws/credentials", key);
-        let store = store(ctx);
-        let mut input = on_debian(ctx, &["--host-run", &script, "--store", &store, "-u", "x"]);
-        input.sources.push(script.into());
-        input
+pub const ROWS: &[Case] = &[
+    Case {
+        name: "an oversized /etc/os-release",
+        vm: true,
+        expect: Expect::Warning(
+            "Ignoring /etc/os-release: 67108864 bytes, over the 1048576 byte limit",
+        ),
+        prepare: |ctx| hostile(ctx, "/etc/os-release", b"", &[]),
     },
-}];
+    Case {
+        name: "binary garbage in /etc/passwd",
+        vm: true,
+        expect: Expect::Warning("malformed line(s) of /etc/passwd"),
+        prepare: |ctx| {
+            // The task that reads /etc/passwd is not on by default.
+            let args = ["--enable-sysprep", "remove-user-accounts"];
+            hostile(ctx, "/etc/passwd", &garbage(8192), &args)
+        },
+    },
+    Case {
+        name: "a cloud-init YAML bomb",
+        vm: true,
+        expect: Expect::Warning(
+            "ignoring /etc/cloud/cloud.cfg, which is not valid YAML: more than 100000 nodes once its aliases are expanded",
+        ),
+        prepare: |ctx| hostile(ctx, "/etc/cloud/cloud.cfg", &yaml_bomb(), &[]),
+    },
+    Case {
+        name: "an AWS key planted in the guest, before an upload",
+        vm: true,
+        expect: Expect::Error(1, "or give --allow-secrets to upload it anyway"),
+        prepare: |ctx| {
+            let key = "[default]\naws_access_key_id = AKIAQ3EGRUL7TESTK3YS";
+            let script = plant(ctx, "root/.aws/credentials", key);
+            let store = store(ctx);
+            let mut input = on_debian(ctx, &["--host-run", &script, "--store", &store, "-u", "x"]);
+            input.sources.push(script.into());
+            input
+        },
+    },
+];

@@ -8,7 +8,7 @@ use nix::sys::signal::Signal;
 use super::{Case, Ctx, Expect, How, Input};
 use crate::support::*;
 
-fn debian() -> String {
+pub fn debian() -> String {
     fixture("debian-mbr.qcow2").0.to_string_lossy().into_owned()
 }
 

@@ -79,7 +79,9 @@ fn region(home: &str, profile: &str) -> String {
 
 /// `key` of `[section]` in an INI file.
 fn ini_value(path: &str, section: &str, key: &str) -> Option<String> {
-    let text = std::fs::read_to_string(path).ok()?;
+    let text =
+        crate::untrusted::read_text(std::path::Path::new(path), crate::untrusted::CONFIG_LIMIT)
+            .ok()?;
     let mut current = String::new();
     for line in text.lines().map(str::trim) {
         if let Some(s) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {

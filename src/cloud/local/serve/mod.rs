@@ -13,6 +13,9 @@ mod astakos;
 mod images;
 mod pithos;
 
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) use pithos::{parse_hashmap, parse_range};
+
 use std::collections::HashMap;
 use std::io::Read;
 use std::net::SocketAddr;
@@ -29,6 +32,9 @@ use crate::cloud::local::store::Store;
 const WORKERS: usize = 8;
 /// The largest request body buffer allocated before any of it arrives.
 const MAX_PRESIZE: usize = 64 << 20;
+/// The largest request body read into memory (a block, a hashmap, a JSON
+/// request); object data is streamed to the store instead.
+const MAX_BODY: u64 = 64 << 20;
 
 /// Who a token belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +50,8 @@ pub struct Tokens(HashMap<String, User>);
 impl Tokens {
     /// Read a token file: one `TOKEN UUID [NAME]` per line, `#` comments.
     pub fn load(path: &Path) -> Result<Tokens, CloudError> {
-        let text = std::fs::read_to_string(path).map_err(|e| CloudError::io("reading", path, e))?;
+        let text = crate::untrusted::read_text(path, crate::untrusted::CONFIG_LIMIT)
+            .map_err(|e| CloudError::io("reading", path, e))?;
         let mut map = HashMap::new();
         for line in text
             .lines()
@@ -229,8 +236,15 @@ impl Call<'_> {
         let mut body = Vec::with_capacity(len);
         self.req
             .as_reader()
+            .take(MAX_BODY + 1)
             .read_to_end(&mut body)
             .map_err(|e| Answer::text(400, format!("reading the request body: {e}")))?;
+        if body.len() as u64 > MAX_BODY {
+            return Err(Answer::text(
+                413,
+                format!("the request body is larger than {MAX_BODY} bytes"),
+            ));
+        }
         Ok(body)
     }
 
@@ -315,19 +329,13 @@ impl Drop for Server {
 fn handle(mut req: tiny_http::Request, store: &Store, tokens: &Tokens) -> String {
     let method = req.method().as_str().to_uppercase();
     let url = req.url().to_owned();
-    let (path, query) = url.split_once('?').unwrap_or((&url, ""));
+    let (path, segments, query) = parse_target(&url);
     let host = req
         .headers()
         .iter()
         .find(|h| h.field.equiv("Host"))
         .map(|h| h.value.as_str().to_owned())
         .unwrap_or_else(|| "127.0.0.1".to_owned());
-    let segments: Vec<String> = path
-        .split('/')
-        .skip(1)
-        .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
-        .collect();
-    let query = parse_query(query);
     let head = method == "HEAD";
     let answer = {
         let mut call = Call {
@@ -386,6 +394,18 @@ fn respond(req: tiny_http::Request, a: Answer, head: bool) {
     };
     let resp = tiny_http::Response::new(status, headers, reader, Some(len), None);
     let _ = req.respond(resp);
+}
+
+/// A request target (`/a/b%20c?k=v`): its path, the path's decoded
+/// segments after the leading `/`, and the decoded query.
+pub(crate) fn parse_target(url: &str) -> (&str, Vec<String>, HashMap<String, String>) {
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    let segments = path
+        .split('/')
+        .skip(1)
+        .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .collect();
+    (path, segments, parse_query(query))
 }
 
 fn parse_query(q: &str) -> HashMap<String, String> {

@@ -239,9 +239,20 @@ fn put_hashmap(
         Ok(b) => b,
         Err(a) => return Ok(Err(a)),
     };
-    let v: Value = serde_json::from_slice(&body)
+    let map = parse_hashmap(&body)?;
+    match call.store.offer(account, container, name, &map, ctype)? {
+        (Offer::Missing(m), _) => Ok(Err(Answer::json(409, &json!(m)))),
+        (Offer::Created(_), Some(rec)) => Ok(Ok(rec)),
+        (Offer::Created(_), None) => Err(CloudError::Protocol("no record".into())),
+    }
+}
+
+/// The JSON body of a `PUT ?hashmap`: `bytes` and `hashes`, with
+/// `block_size` and `block_hash` defaulting to Synnefo's.
+pub(crate) fn parse_hashmap(body: &[u8]) -> Result<Hashmap, CloudError> {
+    let v: Value = serde_json::from_slice(body)
         .map_err(|e| CloudError::Protocol(format!("the hashmap is not JSON: {e}")))?;
-    let map = Hashmap {
+    Ok(Hashmap {
         block_size: v["block_size"].as_u64().unwrap_or(DEFAULT_BLOCK_SIZE),
         block_hash: v["block_hash"].as_str().unwrap_or(BLOCK_HASH).to_owned(),
         bytes: v["bytes"]
@@ -249,12 +260,7 @@ fn put_hashmap(
             .ok_or_else(|| CloudError::Protocol("the hashmap has no bytes".into()))?,
         hashes: serde_json::from_value(v["hashes"].clone())
             .map_err(|_| CloudError::Protocol("the hashmap has no hashes".into()))?,
-    };
-    match call.store.offer(account, container, name, &map, ctype)? {
-        (Offer::Missing(m), _) => Ok(Err(Answer::json(409, &json!(m)))),
-        (Offer::Created(_), Some(rec)) => Ok(Ok(rec)),
-        (Offer::Created(_), None) => Err(CloudError::Protocol("no record".into())),
-    }
+    })
 }
 
 /// Take `X-Object-Meta-*` and `X-Object-Sharing` from the request.
@@ -311,7 +317,7 @@ fn get_object(call: &Call<'_>, obj: &ObjectRecord, account: &str) -> Result<Answ
 }
 
 /// `bytes=A-B`, `bytes=A-` or `bytes=-N` → [start, end).
-fn parse_range(h: &str, size: u64) -> Option<(u64, u64)> {
+pub(crate) fn parse_range(h: &str, size: u64) -> Option<(u64, u64)> {
     let spec = h.trim().strip_prefix("bytes=")?;
     let (a, b) = spec.split(',').next()?.split_once('-')?;
     let (start, end) = match (a.trim(), b.trim()) {
@@ -385,6 +391,39 @@ mod tests {
         assert_eq!(parse_range("bytes=0-1000", 100), Some((0, 100)));
         assert_eq!(parse_range("bytes=50-40", 100), None);
         assert_eq!(parse_range("items=1-2", 100), None);
+    }
+
+    /// A request body past the limit is refused (413), not read whole.
+    #[test]
+    fn oversized_bodies_are_refused() {
+        const UUID: &str = "0b0e2f1a-1111-4222-8333-944445555666";
+        let dir = tempfile::tempdir().unwrap();
+        let tokens = dir.path().join("tokens");
+        std::fs::write(&tokens, format!("tok {UUID} tester\n")).unwrap();
+        let server = super::super::Server::start(
+            &dir.path().join("store"),
+            "127.0.0.1:0",
+            super::super::Tokens::load(&tokens).unwrap(),
+            std::sync::Arc::new(|_| {}),
+        )
+        .unwrap();
+        let base = format!("http://{}/object-store/v1/{UUID}/images", server.addr());
+        let http = reqwest::blocking::Client::new();
+        let put = |url: String, body: Vec<u8>| {
+            http.put(url)
+                .header("X-Auth-Token", "tok")
+                .header("Content-Type", "application/json")
+                .body(body)
+                .send()
+                .unwrap()
+                .status()
+                .as_u16()
+        };
+        assert!((200..300).contains(&put(base.clone(), Vec::new())));
+        let big = vec![b' '; super::super::MAX_BODY as usize + 1];
+        assert_eq!(put(format!("{base}/big?hashmap"), big), 413);
+        let small = br#"{"bytes": 0, "hashes": []}"#.to_vec();
+        assert_eq!(put(format!("{base}/empty?hashmap"), small), 201);
     }
 
     #[test]

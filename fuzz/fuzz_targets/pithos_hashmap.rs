@@ -1,0 +1,3 @@
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| snf_image_creator::fuzzing::run("pithos_hashmap", data));
