@@ -6,13 +6,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::crossterm::event::KeyCode;
 
 use super::app::{Screen, Tag};
 use super::expert::Tag as ExpertTag;
 use super::job::{JobKind, RunView};
 use super::sysprep::Tag as SysprepTag;
-use super::tests::{app, press, screen_text, snapshot, top_tag, type_text};
+use super::tests::{app, ctrl_u, press, screen_text, snapshot, top_tag, type_text};
 use super::{App, AppEvent};
 use crate::pipeline::Outcome;
 use crate::progress::Event;
@@ -29,13 +29,6 @@ fn customize(a: &mut App, index: usize) {
     press(a, &[KeyCode::Enter]);
     press(a, &vec![KeyCode::Down; index]);
     press(a, &[KeyCode::Enter]);
-}
-
-fn ctrl_u(a: &mut App) {
-    a.on_event(AppEvent::Key(KeyEvent::new(
-        KeyCode::Char('u'),
-        KeyModifiers::CONTROL,
-    )));
 }
 
 /// What a finished job hands back, enough for the screens.

@@ -72,6 +72,22 @@ pub struct Job {
     thread: Option<JoinHandle<()>>,
 }
 
+/// A failed job's message in the UI's words: a chain no flag makes
+/// acceptable is not worded with the command line's flag.
+fn job_error(e: &anyhow::Error) -> String {
+    match e.downcast_ref::<ChainError>() {
+        Some(ChainError::Refused {
+            image,
+            what,
+            name,
+            why,
+        }) => format!(
+            "{image}: its {what} {name} is refused: {why}. This image cannot be used as it is: flatten it on a machine you trust."
+        ),
+        _ => format!("{e:#}"),
+    }
+}
+
 impl Job {
     /// Start `plan` on a thread; its end arrives as [`AppEvent::JobDone`].
     pub fn start(kind: JobKind, plan: Plan, tx: Sender<AppEvent>) -> Job {
@@ -87,7 +103,7 @@ impl Job {
             }
             let _ = tx.send(AppEvent::JobDone(
                 kind,
-                result.map(Box::new).map_err(|e| format!("{e:#}")),
+                result.map(Box::new).map_err(|e| job_error(&e)),
             ));
         });
         Job {
@@ -248,6 +264,29 @@ impl Widget for &RunView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_chain_is_told_without_the_flag() {
+        let e = anyhow::Error::new(ChainError::Refused {
+            image: "/img/top.qcow2".into(),
+            what: "backing file",
+            name: "/dev/zero".into(),
+            why: "it is a character device, not a regular file".into(),
+        });
+        let cli = format!("{e:#}");
+        assert!(cli.contains("--allow-backing-file"), "{cli}");
+        let ui = job_error(&e);
+        assert!(!ui.contains("--"), "{ui}");
+        assert!(
+            ui.starts_with(
+                "/img/top.qcow2: its backing file /dev/zero is refused: it is a character device"
+            ),
+            "{ui}"
+        );
+        assert!(ui.ends_with("flatten it on a machine you trust."), "{ui}");
+        let other = anyhow::anyhow!("plain").context("outer");
+        assert_eq!(job_error(&other), "outer: plain");
+    }
 
     #[test]
     fn steps_become_lines() {

@@ -10,12 +10,12 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, channel};
 use std::time::Duration;
 
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::crossterm::event::KeyCode;
 
 use super::accounts::{Back, Tag as AccountTag};
 use super::app::{App, Tag};
 use super::register::{Published, Tag as RegisterTag};
-use super::tests::{press, screen_text, session, top_tag, type_text};
+use super::tests::{ctrl_u, press, screen_text, session, top_tag, type_text};
 use super::wizard::Page;
 use super::{AppEvent, UiOptions};
 use crate::cloud::local::serve::{Server, Tokens};
@@ -81,13 +81,6 @@ fn finish_job(app: &mut App, rx: &Receiver<AppEvent>) {
             return;
         }
     }
-}
-
-fn ctrl_u(app: &mut App) {
-    app.on_event(AppEvent::Key(KeyEvent::new(
-        KeyCode::Char('u'),
-        KeyModifiers::CONTROL,
-    )));
 }
 
 fn config_text(lab: &Lab) -> String {

@@ -64,6 +64,14 @@ pub(super) fn press(app: &mut App, keys: &[KeyCode]) {
     }
 }
 
+/// Ctrl-U: clear the field under the cursor.
+pub(super) fn ctrl_u(app: &mut App) {
+    app.on_event(AppEvent::Key(KeyEvent::new(
+        KeyCode::Char('u'),
+        ratatui::crossterm::event::KeyModifiers::CONTROL,
+    )));
+}
+
 pub(super) fn type_text(app: &mut App, text: &str) {
     for c in text.chars() {
         press(app, &[KeyCode::Char(c)]);
