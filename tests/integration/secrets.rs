@@ -4,13 +4,13 @@
 //! and never by value; the clean fixture, prepared by the default tasks,
 //! yields none, and the scan's cost is printed.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
 use crate::support::{
     assert_empty_dir, assert_no_process_mentions, fixture, mkimage, run, scratch, sha256_file,
+    write_script,
 };
 
 /// The planted secrets: guest path, content, the kind reported, and the
@@ -52,8 +52,7 @@ fn plant_script(dir: &Path) -> PathBuf {
         ));
     }
     let script = dir.join("plant.sh");
-    std::fs::write(&script, text).unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    write_script(&script, &text);
     script
 }
 

@@ -190,3 +190,10 @@ pub fn helper_vm_runs(tmp: &Path) -> bool {
         cmdline.contains("qemu-system") && cmdline.contains(tmp.to_str().unwrap())
     })
 }
+
+/// Write an executable script (a `--host-run` script, for instance).
+pub fn write_script(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}

@@ -408,12 +408,6 @@ fn check_effects(g: &Path, a: &BTreeMap<String, String>, b: &BTreeMap<String, St
     assert!(b.contains_key("/etc/ssh/sshd_config") && b.contains_key("/var/lib/cloud/seed"));
 }
 
-fn write_script(path: &Path, text: &str) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::write(path, text).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
-}
-
 /// A failing --host-run script stops the run with its name and exit code,
 /// and leaves no mount, work file or output behind.
 #[test]

@@ -1,11 +1,11 @@
 //! Rows about what is inside the guest: secrets a published image must not
 //! carry, and guest files written to break the product's parsers.
 
-use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 
 use super::media::{debian, on_debian, qemu_img};
 use super::{Case, Ctx, Expect, Input};
+use crate::support::write_script;
 
 /// 64 MiB: far over the 1 MiB read of a configuration file (sparse, so it
 /// costs no space in the guest).
@@ -87,8 +87,7 @@ fn plant(ctx: &Ctx, path: &str, text: &str) -> String {
     let dir = std::path::Path::new(path).parent().unwrap().display();
     let body =
         format!("#!/bin/sh\nset -e\nmkdir -p '{dir}'\ncat > '{path}' <<'END'\n{text}\nEND\n");
-    std::fs::write(&script, body).unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    write_script(&script, &body);
     script.to_string_lossy().into_owned()
 }
 
