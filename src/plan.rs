@@ -1,7 +1,8 @@
 //! The plan: a validated, front-end-neutral description of one run. The
-//! command line and the terminal UI both build one and hand it to the
-//! pipeline; everything checkable without touching the media is checked here,
-//! so that a bad request fails before anything starts.
+//! command line and the terminal UI both build one and hand it to the run
+//! that carries it out; everything checkable without touching the media is
+//! checked here, so that a bad request fails before anything starts. What
+//! the run does with the guest is decided here too, once ([`Work`]).
 
 use std::path::{Path, PathBuf};
 
@@ -55,8 +56,9 @@ pub struct Request {
     pub cloud: crate::cloud::request::UploadRequest,
     /// Detected properties to leave out (the UI's Properties → Delete).
     pub unset: Vec<String>,
-    /// Mount the guest on the host until released (the UI's Mount).
-    pub mount: Option<crate::pipeline::mount::MountRequest>,
+    /// Mount the guest on this (existing, empty) host directory until
+    /// the front end releases it (the UI's Mount).
+    pub mount: Option<PathBuf>,
 }
 
 /// The system preparation options, before validation.
@@ -129,16 +131,60 @@ pub struct Plan {
     /// Keys (upper-cased) removed from the detected metadata before the
     /// user's are added.
     pub unset: Vec<String>,
-    /// Mount the guest on the host until released.
-    pub mount: Option<crate::pipeline::mount::MountRequest>,
+    /// What the run does with the guest.
+    pub work: Work,
+}
+
+/// What a run does with the guest, decided once from the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Work {
+    /// Inspect it and print what was asked for; change nothing.
+    Inspect,
+    /// List what system preparation would change (as JSON when `json`):
+    /// the tasks work on a view in memory, no script runs, nothing is
+    /// written, even with `-o`.
+    DryRun { json: bool },
+    /// Mount it read-write on the host directory `on` until the front end
+    /// releases it; nothing is prepared or written.
+    Mount { on: PathBuf },
+    /// Prepare it (the tasks when `tasks`, the `--host-run` scripts), scan
+    /// it for secrets, and export it (to a file, to upload it, or both).
+    Export { tasks: bool },
+}
+
+impl Work {
+    /// Decide from the validated parts of a request: whether it mounts,
+    /// exports (`-o` or `-u`) or prints anything.
+    fn decide(
+        mount: Option<PathBuf>,
+        exports: bool,
+        prints: bool,
+        sysprep: &sysprep::Options,
+    ) -> Result<Work, UsageError> {
+        match (mount, sysprep.dry_run, exports) {
+            (Some(_), true, _) | (Some(_), _, true) => Err(usage(
+                "a mount only serves the guest on the host: it cannot go with -o, -u or --dry-run",
+            )),
+            (Some(on), false, false) => Ok(Work::Mount { on }),
+            (None, true, _) => Ok(Work::DryRun { json: sysprep.json }),
+            (None, false, true) => Ok(Work::Export {
+                // `--no-sysprep` runs only the tasks named with --enable-sysprep.
+                tasks: sysprep.run || !sysprep.selection.enable.is_empty(),
+            }),
+            (None, false, false) if prints => Ok(Work::Inspect),
+            (None, false, false) => Err(usage(
+                "nothing to do: give -o FILE to export the image, -u NAME to upload it, or --print-metadata",
+            )),
+        }
+    }
+
+    /// Whether the guest is only looked at, its changes kept in memory.
+    pub fn is_dry_run(&self) -> bool {
+        matches!(self, Work::DryRun { .. })
+    }
 }
 
 impl Plan {
-    /// Whether the run writes an image: to a file, or to upload it.
-    pub fn exports(&self) -> bool {
-        self.output.is_some() || self.upload.is_some()
-    }
-
     /// Refuse the run when an output is one of `inputs` (the source and
     /// its backing chain, once examined).
     pub fn check_inputs_untouched(&self, inputs: &[PathBuf]) -> Result<(), UsageError> {
@@ -193,16 +239,8 @@ impl Request {
         let sysprep = self.sysprep.validate()?;
         let prints = self.print_metadata || sysprep.print_tasks || sysprep.print_params;
         let upload = self.cloud.clone().validate().map_err(usage)?;
-        if self.outfile.is_none()
-            && !prints
-            && !sysprep.dry_run
-            && upload.is_none()
-            && self.mount.is_none()
-        {
-            return Err(usage(
-                "nothing to do: give -o FILE to export the image, -u NAME to upload it, or --print-metadata",
-            ));
-        }
+        let exports = self.outfile.is_some() || upload.is_some();
+        let work = Work::decide(self.mount, exports, prints, &sysprep)?;
         if let Some(dir) = &self.tmpdir {
             check_writable_dir(dir, "--tmpdir")?;
         }
@@ -246,7 +284,7 @@ impl Request {
             host_run: self.host_run,
             upload,
             unset,
-            mount: self.mount,
+            work,
         })
     }
 }
@@ -450,5 +488,75 @@ mod tests {
         let mut r = request(dir.path());
         r.outfile = Some("/dev/null".into());
         assert_eq!(r.validate().unwrap().output, Some(Output::Discard));
+    }
+
+    /// The work a request's flags decide on, or the refusal's text.
+    fn work(edit: impl FnOnce(&mut Request)) -> Result<Work, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = request(dir.path());
+        r.outfile = None;
+        edit(&mut r);
+        r.validate().map(|p| p.work).map_err(|e| e.0)
+    }
+
+    #[test]
+    fn flags_decide_the_work() {
+        let out = |r: &mut Request| r.outfile = Some(r.source.with_extension("out"));
+        assert_eq!(work(out), Ok(Work::Export { tasks: true }));
+        let store = tempfile::tempdir().unwrap();
+        let upload = |r: &mut Request| {
+            r.cloud.account.store = Some(store.path().to_owned());
+            r.cloud.upload = Some("debian.diskdump".into());
+        };
+        assert_eq!(work(upload), Ok(Work::Export { tasks: true }));
+        assert_eq!(
+            work(|r| {
+                out(r);
+                r.sysprep.no_sysprep = true;
+            }),
+            Ok(Work::Export { tasks: false })
+        );
+        assert_eq!(
+            work(|r| {
+                out(r);
+                r.sysprep.no_sysprep = true;
+                r.sysprep.enable = vec!["shrink".into()];
+            }),
+            Ok(Work::Export { tasks: true })
+        );
+        assert_eq!(
+            work(|r| r.sysprep.dry_run = true),
+            Ok(Work::DryRun { json: false })
+        );
+        assert_eq!(
+            work(|r| {
+                out(r);
+                r.sysprep.dry_run = true;
+                r.sysprep.json = true;
+            }),
+            Ok(Work::DryRun { json: true }),
+            "a dry run writes nothing, even with -o"
+        );
+        assert_eq!(work(|r| r.print_metadata = true), Ok(Work::Inspect));
+        assert_eq!(work(|r| r.sysprep.print_syspreps = true), Ok(Work::Inspect));
+        assert_eq!(work(|r| r.sysprep.print_params = true), Ok(Work::Inspect));
+        assert!(work(|_| {}).unwrap_err().contains("nothing to do"));
+    }
+
+    #[test]
+    fn a_mount_is_data_and_does_nothing_else() {
+        let on = PathBuf::from("/mnt/guest");
+        let mount = |r: &mut Request| r.mount = Some("/mnt/guest".into());
+        assert_eq!(work(mount), Ok(Work::Mount { on }));
+        let refused = work(|r| {
+            mount(r);
+            r.sysprep.dry_run = true;
+        });
+        assert!(refused.unwrap_err().contains("cannot go with"));
+        let refused = work(|r| {
+            mount(r);
+            r.outfile = Some(r.source.with_extension("out"));
+        });
+        assert!(refused.unwrap_err().contains("cannot go with"));
     }
 }

@@ -82,7 +82,11 @@ fn mkimage(args: &MkimageArgs) -> ExitCode {
     }
     let title = format!("snf-image-creator {}", env!("CARGO_PKG_VERSION"));
     console.line(&format!("{title}\n{}", "=".repeat(title.len())));
-    match pipeline::run(&plan, &console, &cancel) {
+    let control = pipeline::Control {
+        cancel,
+        ..Default::default()
+    };
+    match pipeline::run(&plan, &console, &control) {
         Ok(outcome) => {
             if let Some(image) = &outcome.image {
                 println!(

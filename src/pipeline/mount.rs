@@ -2,7 +2,8 @@
 //! terminal UI's Customize → Mount): the guest's filesystems are mounted
 //! read-write in the helper VM and exported on a local directory through
 //! FUSE (the same serving `--host-run` uses), so that any host tool can
-//! change them. The run then waits for [`Release`] (or cancellation),
+//! change them. The run then waits for its control's [`Release`] (or
+//! cancellation),
 //! unmounts, and ends; the helper VM's shutdown puts every change into the
 //! disk the run works on.
 //!
@@ -18,11 +19,11 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::host_run;
+use super::{Control, host_run};
 use crate::guest::OsInfo;
 use crate::guest::appliance::Appliance;
 use crate::media::{WorkDir, qemu_img};
-use crate::plan::Plan;
+use crate::plan::{Plan, Work};
 use crate::process::Cancel;
 use crate::progress::{Event, Reporter, begin_step};
 
@@ -44,43 +45,28 @@ impl Release {
     }
 }
 
-/// "Mount the guest on `dir` until released."
-#[derive(Debug, Clone)]
-pub struct MountRequest {
-    /// An existing empty directory on the host.
-    pub dir: PathBuf,
-    pub release: Release,
-}
-
-impl PartialEq for MountRequest {
-    fn eq(&self, other: &Self) -> bool {
-        self.dir == other.dir && Arc::ptr_eq(&self.release.0, &other.release.0)
-    }
-}
-
-impl Eq for MountRequest {}
-
 /// How often the waiting run looks at its release and cancel flags.
 const POLL: Duration = Duration::from_millis(100);
 
-/// When the plan asks for it, mount the guest on the host until released.
-/// Emits [`Event::Mounted`] each time the guest is ready for the user
-/// (again after an unmount that failed because the directory was busy).
+/// When the plan's work is [`Work::Mount`], mount the guest on the host
+/// until released. Emits [`Event::Mounted`] each time the guest is ready
+/// for the user (again after an unmount that failed because the directory
+/// was busy).
 pub(super) fn serve(
     vm: &Appliance,
     os: &OsInfo,
     plan: &Plan,
     reporter: &dyn Reporter,
-    cancel: &Cancel,
+    control: &Control,
 ) -> Result<()> {
-    let Some(req) = &plan.mount else {
+    let Work::Mount { on } = &plan.work else {
         return Ok(());
     };
     let step = begin_step(reporter, "Mounting the media read-write", None);
     vm.mount(os, false, reporter)?;
     step.done("done");
-    let served = host_run::serve_local(vm, &req.dir, |mp| {
-        wait_and_unmount(mp, &req.release, reporter, cancel)
+    let served = host_run::serve_local(vm, on, |mp| {
+        wait_and_unmount(mp, &control.release, reporter, &control.cancel)
     });
     let step = begin_step(reporter, "Umounting the media", None);
     vm.umount_all()?;

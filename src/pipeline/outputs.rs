@@ -13,8 +13,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use tempfile::NamedTempFile;
 
+use super::{Outcome, WorkDisk};
 use crate::guest::metadata::Metadata;
-use crate::plan::with_suffix;
+use crate::media::WorkDir;
+use crate::media::export::{Digests, export as export_image};
+use crate::media::nbd::NbdServer;
+use crate::plan::{Output, with_suffix};
+use crate::process::Cancel;
+use crate::progress::{Reporter, Step, Unit, begin_step};
 
 /// JSON of the properties in Python's `json.dumps` layout (`", "` and
 /// `": "`), which is what the original wrote and what people diff against.
@@ -124,6 +130,86 @@ pub fn side_files(
             Ok((what.to_owned(), pending))
         })
         .collect()
+}
+
+/// The export step: read the work disk through NBD once, writing the
+/// diskdump (unless the output is `/dev/null`) and computing its
+/// checksums, then commit it and its side files.
+pub(super) fn export(
+    output: &Output,
+    disk: &WorkDisk,
+    workdir: &WorkDir,
+    outcome: &mut Outcome,
+    reporter: &dyn Reporter,
+    cancel: &Cancel,
+) -> Result<()> {
+    let image = match output {
+        Output::File(path) => Some((path.clone(), PendingFile::create(path)?)),
+        Output::Discard => {
+            reporter.warn("not writing the image to /dev/null: only its checksums are computed");
+            None
+        }
+    };
+    let step = begin_step(
+        reporter,
+        "Dumping image file",
+        Some((outcome.size, Unit::Bytes)),
+    );
+    let file = image.as_ref().map(|(_, p)| p.file());
+    let digests = dump(disk, workdir, outcome.size, file, cancel, &step)?;
+    match &image {
+        None => step.done("done"),
+        Some((path, _)) => step.done(format!(
+            "image file {} was successfully created",
+            path.display()
+        )),
+    }
+    report_digests(&digests, reporter);
+    if let Some((path, pending)) = image {
+        commit(&path, pending, &digests, outcome, reporter, cancel)?;
+    }
+    outcome.digests = Some(digests);
+    Ok(())
+}
+
+/// Copy `size` bytes of the disk into `file` (if any) through an NBD
+/// server that lives as long as the copy.
+fn dump(
+    disk: &WorkDisk,
+    workdir: &WorkDir,
+    size: u64,
+    file: Option<&File>,
+    cancel: &Cancel,
+    step: &Step<'_>,
+) -> Result<Digests> {
+    let server = NbdServer::start(&disk.path, &disk.format, &workdir.join("nbd.sock"))?;
+    let mut client = server.connect()?;
+    export_image(&mut client, size, file, cancel, &|done| step.advance(done))
+}
+
+/// Write the side files, then give the image and each side file its name.
+fn commit(
+    path: &Path,
+    pending: PendingFile,
+    digests: &Digests,
+    outcome: &mut Outcome,
+    reporter: &dyn Reporter,
+    cancel: &Cancel,
+) -> Result<()> {
+    let sides = side_files(path, &outcome.metadata, &digests.md5, &digests.sha256)?;
+    cancel.check()?;
+    outcome.written.push(pending.commit()?);
+    for (what, file) in sides {
+        let step = begin_step(reporter, &format!("Dumping {what} file"), None);
+        outcome.written.push(file.commit()?);
+        step.done("done");
+    }
+    Ok(())
+}
+
+fn report_digests(d: &Digests, reporter: &dyn Reporter) {
+    begin_step(reporter, "Calculating md5sum", None).done(d.md5.clone());
+    begin_step(reporter, "Calculating sha256sum", None).done(d.sha256.clone());
 }
 
 #[cfg(test)]

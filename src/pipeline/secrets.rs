@@ -11,7 +11,7 @@ use anyhow::{Context, Result, bail};
 use crate::guest::OsInfo;
 use crate::guest::appliance::Appliance;
 use crate::guest::secrets::{self, Finding};
-use crate::plan::Plan;
+use crate::plan::{Plan, Work};
 use crate::progress::{Event, Reporter, begin_step};
 use crate::sysprep::TaskOutcome;
 
@@ -41,7 +41,8 @@ impl std::fmt::Display for SecretsFound {
 
 impl std::error::Error for SecretsFound {}
 
-/// Scan the prepared guest, when the run exports or lists anything.
+/// Scan the prepared guest, when the run exports it or lists what a dry
+/// run would change.
 pub(super) fn scan(
     vm: &mut Appliance,
     os: &OsInfo,
@@ -49,16 +50,18 @@ pub(super) fn scan(
     tasks: &[TaskOutcome],
     reporter: &dyn Reporter,
 ) -> Result<Vec<Finding>> {
-    if !plan.exports() && !plan.sysprep.dry_run {
-        return Ok(Vec::new());
-    }
+    let dry_run = match plan.work {
+        Work::Export { .. } => false,
+        Work::DryRun { .. } => true,
+        Work::Inspect | Work::Mount { .. } => return Ok(Vec::new()),
+    };
     let step = begin_step(reporter, "Scanning for secrets", None);
     vm.mount(os, true, reporter)?;
     let scanned = secrets::scan(vm);
     vm.umount_all()?;
     let scan = scanned?;
     let mut findings = scan.findings;
-    if plan.sysprep.dry_run {
+    if dry_run {
         // A dry run changed nothing: what its tasks would remove is not a
         // finding of the real run.
         findings.retain(|f| !changed_by(tasks, &f.path));
@@ -120,7 +123,7 @@ pub fn check_recorded(image: &Path, allowed: bool, reporter: &dyn Reporter) -> R
 }
 
 /// Warn about every finding; refuse an upload with findings unless the
-/// plan allows them.
+/// plan allows them (a dry run uploads nothing).
 pub(super) fn check(findings: &[Finding], plan: &Plan, reporter: &dyn Reporter) -> Result<()> {
     for f in findings {
         reporter.warn(&format!("secret left in the image: {f}"));
@@ -130,7 +133,8 @@ pub(super) fn check(findings: &[Finding], plan: &Plan, reporter: &dyn Reporter) 
             findings.iter().map(ToString::to_string).collect(),
         ));
     }
-    if findings.is_empty() || plan.upload.is_none() || plan.allow_secrets || plan.sysprep.dry_run {
+    let uploads = matches!(plan.work, Work::Export { .. }) && plan.upload.is_some();
+    if findings.is_empty() || !uploads || plan.allow_secrets {
         return Ok(());
     }
     Err(SecretsFound {

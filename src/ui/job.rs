@@ -15,6 +15,7 @@ use ratatui::widgets::{Block, Clear, Gauge, Paragraph, Widget};
 
 use super::AppEvent;
 use crate::media::chain::ChainError;
+use crate::pipeline::mount::Release;
 use crate::pipeline::{self, Outcome};
 use crate::plan::Plan;
 use crate::process::Cancel;
@@ -69,6 +70,8 @@ impl Reporter for ChannelReporter {
 pub struct Job {
     pub kind: JobKind,
     pub cancel: Cancel,
+    /// Raised when the user is done with the guest a Mount job serves.
+    pub release: Release,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -91,11 +94,11 @@ fn job_error(e: &anyhow::Error) -> String {
 impl Job {
     /// Start `plan` on a thread; its end arrives as [`AppEvent::JobDone`].
     pub fn start(kind: JobKind, plan: Plan, tx: Sender<AppEvent>) -> Job {
-        let cancel = Cancel::new();
-        let job_cancel = cancel.clone();
+        let control = pipeline::Control::default();
+        let (cancel, release) = (control.cancel.clone(), control.release.clone());
         let thread = std::thread::spawn(move || {
             let reporter = ChannelReporter { tx: tx.clone() };
-            let result = pipeline::run(&plan, &reporter, &job_cancel);
+            let result = pipeline::run(&plan, &reporter, &control);
             if let Err(e) = &result
                 && let Some(ChainError::NotAllowed { chain, .. }) = e.downcast_ref()
             {
@@ -109,6 +112,7 @@ impl Job {
         Job {
             kind,
             cancel,
+            release,
             thread: Some(thread),
         }
     }
@@ -127,6 +131,7 @@ impl Job {
         Job {
             kind: JobKind::Cloud,
             cancel: Cancel::new(),
+            release: Release::default(),
             thread: Some(thread),
         }
     }

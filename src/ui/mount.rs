@@ -13,7 +13,7 @@ use super::app::{App, Screen, Tag as AppTag};
 use super::expert::Tag as ExpertTag;
 use super::job::{JobKind, JobResult};
 use super::widgets::{Dialog, Reply};
-use crate::pipeline::mount::{MountRequest, Release, SessionOverlay};
+use crate::pipeline::mount::SessionOverlay;
 use crate::plan::Request;
 
 /// What Mount keeps between runs.
@@ -21,8 +21,6 @@ use crate::plan::Request;
 pub struct MountState {
     /// The session's overlay and mount point, from the first Mount on.
     pub scratch: Option<SessionOverlay>,
-    /// The running Mount's release flag.
-    release: Option<Release>,
     /// How often the running Mount said the guest was ready (more than
     /// once: an unmount failed).
     offers: u32,
@@ -78,17 +76,12 @@ impl App {
         let (Some(source), Some(scratch)) = (self.work_source(), &self.mount.scratch) else {
             return;
         };
-        let release = Release::default();
         let request = Request {
             no_snapshot: true,
             allow_unsupported: true,
-            mount: Some(MountRequest {
-                dir: scratch.mountpoint(),
-                release: release.clone(),
-            }),
+            mount: Some(scratch.mountpoint()),
             ..self.base_request(&source)
         };
-        self.mount.release = Some(release);
         self.mount.offers = 0;
         self.start_job(JobKind::Mount, "Mount", request);
     }
@@ -118,14 +111,13 @@ impl App {
 
     /// The user is done with the mounted guest.
     pub(super) fn unmount(&mut self) {
-        if let Some(release) = &self.mount.release {
-            release.release();
+        if let Some(job) = &self.job {
+            job.release.release();
         }
     }
 
     /// The Mount run ended.
     pub(super) fn on_mount_done(&mut self, result: JobResult) {
-        self.mount.release = None;
         self.stack.retain(|s| {
             !matches!(
                 s,

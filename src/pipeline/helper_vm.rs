@@ -1,0 +1,186 @@
+//! The steps inside the helper VM, in order: launch → inspect → collect
+//! metadata → prepare (file-level tasks, `--host-run` scripts) → shrink
+//! (device-level tasks) → scan for secrets → mount for the UI → shutdown.
+//! What runs is the plan's [`Work`](crate::plan::Work), decided at
+//! validation; the VM's shutdown puts every change into the work disk.
+
+use anyhow::Result;
+
+use super::{Control, WorkDisk, mount, secrets, sysprep};
+use crate::guest::appliance::Appliance;
+use crate::guest::metadata::{self, Metadata};
+use crate::guest::profile::{Profile, profile_for};
+use crate::guest::shrink::ShrinkOutcome;
+use crate::guest::{DiskInfo, OsInfo};
+use crate::plan::Plan;
+use crate::progress::{Reporter, begin_step};
+use crate::sysprep::TaskOutcome;
+
+/// What the helper VM found and did.
+pub(super) struct Inspected {
+    pub os: Option<OsInfo>,
+    pub disk: Option<DiskInfo>,
+    pub unsupported: Option<String>,
+    pub metadata: Metadata,
+    /// What each system preparation task did.
+    pub tasks: Vec<TaskOutcome>,
+    pub shrunk: Option<ShrinkOutcome>,
+    pub secrets: Vec<crate::guest::secrets::Finding>,
+}
+
+impl Inspected {
+    /// Media whose operating system cannot be worked on, for `reason`.
+    fn unusable(reason: String) -> Inspected {
+        Inspected {
+            os: None,
+            disk: None,
+            unsupported: Some(reason),
+            metadata: Metadata::new(),
+            tasks: Vec::new(),
+            shrunk: None,
+            secrets: Vec::new(),
+        }
+    }
+}
+
+/// Run the helper VM's steps on `disk`.
+pub(super) fn run(
+    disk: &WorkDisk,
+    plan: &Plan,
+    reporter: &dyn Reporter,
+    control: &Control,
+) -> Result<Inspected> {
+    let mut vm = launch(disk, reporter)?;
+    control.cancel.check()?;
+    let os = match inspect(&vm, reporter)? {
+        Ok(os) => os,
+        Err(reason) => return Ok(Inspected::unusable(reason)),
+    };
+    let disk_info = vm.disk_info(&os.root)?;
+    let profile = profile_for(&os);
+    let mut metadata = collect(&mut vm, &os, &disk_info, &profile, reporter)?;
+    let unsupported = support_checks(&vm, &profile, reporter)?;
+    let (tasks, shrunk) = match unsupported {
+        None => prepare_and_shrink(&mut vm, &os, &profile, &mut metadata, plan, reporter)?,
+        Some(_) => (Vec::new(), None),
+    };
+    let secrets = secrets::scan(&mut vm, &os, plan, &tasks, reporter)?;
+    mount::serve(&vm, &os, plan, reporter, control)?;
+    control.cancel.check()?;
+    shutdown(vm, reporter)?;
+    Ok(Inspected {
+        os: Some(os),
+        disk: Some(disk_info),
+        unsupported,
+        metadata,
+        tasks,
+        shrunk,
+        secrets,
+    })
+}
+
+fn launch(disk: &WorkDisk, reporter: &dyn Reporter) -> Result<Appliance> {
+    let step = begin_step(reporter, "Launching helper VM (may take a while)", None);
+    let vm = Appliance::launch(&disk.path, &disk.format, reporter)?;
+    step.done("done");
+    Ok(vm)
+}
+
+/// The one operating system on the media, or why there is none to work on.
+fn inspect(vm: &Appliance, reporter: &dyn Reporter) -> Result<Result<OsInfo, String>> {
+    let step = begin_step(reporter, "Inspecting Operating System", None);
+    let roots = vm.roots()?;
+    let root = match roots.as_slice() {
+        [root] => root,
+        [] => {
+            step.done("no operating system found");
+            return Ok(Err("no operating system was found on the media".into()));
+        }
+        many => {
+            step.done("more than one operating system found");
+            return Ok(Err(format!(
+                "{} operating systems were found on the media; only one is supported",
+                many.len()
+            )));
+        }
+    };
+    let os = vm.os_info(root)?;
+    step.done(if os.distro == "unknown" {
+        format!("found a(n) {} system", os.os_type)
+    } else {
+        os.distro.clone()
+    });
+    Ok(Ok(os))
+}
+
+/// The image properties read from the guest (mounted read-only).
+fn collect(
+    vm: &mut Appliance,
+    os: &OsInfo,
+    disk: &DiskInfo,
+    profile: &Profile,
+    reporter: &dyn Reporter,
+) -> Result<Metadata> {
+    let step = begin_step(reporter, "Collecting image metadata", None);
+    vm.mount(os, true, reporter)?;
+    let metadata = metadata::collect(os, disk, profile, vm, reporter)?;
+    vm.umount_all()?;
+    step.done("done");
+    Ok(metadata)
+}
+
+/// The checks that can make media unsupported once an OS was found.
+fn support_checks(
+    vm: &Appliance,
+    profile: &Profile,
+    reporter: &dyn Reporter,
+) -> Result<Option<String>> {
+    if let Profile::Unsupported(reason) = profile {
+        return Ok(Some(reason.clone()));
+    }
+    reporter.section("Running OS inspection:");
+    let step = begin_step(
+        reporter,
+        "Checking if the media contains logical volumes (LVM)",
+        None,
+    );
+    let lvs = vm.logical_volumes()?;
+    if lvs.is_empty() {
+        step.done("no");
+        Ok(None)
+    } else {
+        step.done("yes");
+        Ok(Some(format!(
+            "the media contains logical volumes (LVM: {}), which are not supported yet",
+            lvs.join(", ")
+        )))
+    }
+}
+
+/// System preparation, as the plan's work chooses it: the listings, the
+/// file-level tasks and scripts in one mount, then the device-level tasks
+/// (shrinking), then a dry run's list of changes.
+fn prepare_and_shrink(
+    vm: &mut Appliance,
+    os: &OsInfo,
+    profile: &Profile,
+    meta: &mut Metadata,
+    plan: &Plan,
+    reporter: &dyn Reporter,
+) -> Result<(Vec<TaskOutcome>, Option<ShrinkOutcome>)> {
+    let Some(chosen) = sysprep::choose(profile, plan, reporter) else {
+        return Ok((Vec::new(), None));
+    };
+    let mut tasks = sysprep::prepare(vm, os, meta, plan, &chosen, reporter)?;
+    let (device, shrunk) = sysprep::shrink(vm, os, meta, plan, &chosen, reporter)?;
+    tasks.extend(device);
+    sysprep::list_changes(plan, &tasks, reporter);
+    Ok((tasks, shrunk))
+}
+
+fn shutdown(vm: Appliance, reporter: &dyn Reporter) -> Result<()> {
+    let step = begin_step(reporter, "Shutting down helper VM", None);
+    vm.shutdown()?;
+    step.done("done");
+    Ok(())
+}
