@@ -95,7 +95,6 @@ impl SysprepRequest {
             print_tasks: self.print_syspreps,
             print_params: self.print_params,
             dry_run: self.dry_run,
-            json: self.json,
         })
     }
 }
@@ -153,13 +152,13 @@ pub enum Work {
 }
 
 impl Work {
-    /// Decide from the validated parts of a request: whether it mounts,
-    /// exports (`-o` or `-u`) or prints anything.
+    /// Decide from a request whose system preparation flags were checked:
+    /// whether it mounts, exports (`-o` or `-u`) or prints anything.
     fn decide(
         mount: Option<PathBuf>,
         exports: bool,
         prints: bool,
-        sysprep: &sysprep::Options,
+        sysprep: &SysprepRequest,
     ) -> Result<Work, UsageError> {
         match (mount, sysprep.dry_run, exports) {
             (Some(_), true, _) | (Some(_), _, true) => Err(usage(
@@ -169,7 +168,7 @@ impl Work {
             (None, true, _) => Ok(Work::DryRun { json: sysprep.json }),
             (None, false, true) => Ok(Work::Export {
                 // `--no-sysprep` runs only the tasks named with --enable-sysprep.
-                tasks: sysprep.run || !sysprep.selection.enable.is_empty(),
+                tasks: !sysprep.no_sysprep || !sysprep.enable.is_empty(),
             }),
             (None, false, false) if prints => Ok(Work::Inspect),
             (None, false, false) => Err(usage(
@@ -240,7 +239,7 @@ impl Request {
         let prints = self.print_metadata || sysprep.print_tasks || sysprep.print_params;
         let upload = self.cloud.clone().validate().map_err(usage)?;
         let exports = self.outfile.is_some() || upload.is_some();
-        let work = Work::decide(self.mount, exports, prints, &sysprep)?;
+        let work = Work::decide(self.mount, exports, prints, &self.sysprep)?;
         if let Some(dir) = &self.tmpdir {
             check_writable_dir(dir, "--tmpdir")?;
         }

@@ -196,8 +196,6 @@ pub struct Options {
     pub print_params: bool,
     /// List the changes, write nothing.
     pub dry_run: bool,
-    /// Print the dry-run list as JSON.
-    pub json: bool,
 }
 
 /// What one task did (or would do).
