@@ -91,7 +91,7 @@ pub fn run(plan: &Plan, reporter: &dyn Reporter, control: &Control) -> Result<Ou
 
 fn run_steps(plan: &Plan, reporter: &dyn Reporter, control: &Control) -> Result<Outcome> {
     let cancel = &control.cancel;
-    let cloud = upload::prepare(plan, reporter)?;
+    let cloud = upload::connect_planned(plan, reporter)?;
     let source = examine(plan, reporter)?;
     cancel.check()?;
     let workdir = WorkDir::create(plan.tmpdir.as_deref())?;

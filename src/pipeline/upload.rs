@@ -34,7 +34,7 @@ fn object_names(object: &str) -> [String; 3] {
 
 /// Connect to the upload target, authenticate, and refuse to overwrite
 /// existing objects without `-f`. `None` when the plan uploads nothing.
-pub fn prepare(plan: &Plan, reporter: &dyn Reporter) -> Result<Option<Prepared>> {
+pub fn connect_planned(plan: &Plan, reporter: &dyn Reporter) -> Result<Option<Prepared>> {
     match &plan.upload {
         Some(up) => connect(up, plan.force, reporter).map(Some),
         None => Ok(None),
