@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 use crate::guest::metadata::{parse_assignment, validate_key};
 use crate::sysprep;
 
+mod work;
+pub use work::Work;
+
 /// A request that cannot be carried out as given (exit code 2).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -132,55 +135,6 @@ pub struct Plan {
     pub unset: Vec<String>,
     /// What the run does with the guest.
     pub work: Work,
-}
-
-/// What a run does with the guest, decided once from the request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Work {
-    /// Inspect it and print what was asked for; change nothing.
-    Inspect,
-    /// List what system preparation would change (as JSON when `json`):
-    /// the tasks work on a view in memory, no script runs, nothing is
-    /// written, even with `-o`.
-    DryRun { json: bool },
-    /// Mount it read-write on the host directory `on` until the front end
-    /// releases it; nothing is prepared or written.
-    Mount { on: PathBuf },
-    /// Prepare it (the tasks when `tasks`, the `--host-run` scripts), scan
-    /// it for secrets, and export it (to a file, to upload it, or both).
-    Export { tasks: bool },
-}
-
-impl Work {
-    /// Decide from a request whose system preparation flags were checked:
-    /// whether it mounts, exports (`-o` or `-u`) or prints anything.
-    fn decide(
-        mount: Option<PathBuf>,
-        exports: bool,
-        prints: bool,
-        sysprep: &SysprepRequest,
-    ) -> Result<Work, UsageError> {
-        match (mount, sysprep.dry_run, exports) {
-            (Some(_), true, _) | (Some(_), _, true) => Err(usage(
-                "a mount only serves the guest on the host: it cannot go with -o, -u or --dry-run",
-            )),
-            (Some(on), false, false) => Ok(Work::Mount { on }),
-            (None, true, _) => Ok(Work::DryRun { json: sysprep.json }),
-            (None, false, true) => Ok(Work::Export {
-                // `--no-sysprep` runs only the tasks named with --enable-sysprep.
-                tasks: !sysprep.no_sysprep || !sysprep.enable.is_empty(),
-            }),
-            (None, false, false) if prints => Ok(Work::Inspect),
-            (None, false, false) => Err(usage(
-                "nothing to do: give -o FILE to export the image, -u NAME to upload it, or --print-metadata",
-            )),
-        }
-    }
-
-    /// Whether the guest is only looked at, its changes kept in memory.
-    pub fn is_dry_run(&self) -> bool {
-        matches!(self, Work::DryRun { .. })
-    }
 }
 
 impl Plan {
@@ -489,73 +443,20 @@ mod tests {
         assert_eq!(r.validate().unwrap().output, Some(Output::Discard));
     }
 
-    /// The work a request's flags decide on, or the refusal's text.
-    fn work(edit: impl FnOnce(&mut Request)) -> Result<Work, String> {
+    #[test]
+    fn a_request_decides_its_work() {
         let dir = tempfile::tempdir().unwrap();
+        let plan = request(dir.path()).validate().unwrap();
+        assert_eq!(plan.work, Work::Export { tasks: true });
         let mut r = request(dir.path());
         r.outfile = None;
-        edit(&mut r);
-        r.validate().map(|p| p.work).map_err(|e| e.0)
-    }
-
-    #[test]
-    fn flags_decide_the_work() {
-        let out = |r: &mut Request| r.outfile = Some(r.source.with_extension("out"));
-        assert_eq!(work(out), Ok(Work::Export { tasks: true }));
-        let store = tempfile::tempdir().unwrap();
-        let upload = |r: &mut Request| {
-            r.cloud.account.store = Some(store.path().to_owned());
-            r.cloud.upload = Some("debian.diskdump".into());
-        };
-        assert_eq!(work(upload), Ok(Work::Export { tasks: true }));
+        r.mount = Some(dir.path().to_owned());
+        let plan = r.validate().unwrap();
         assert_eq!(
-            work(|r| {
-                out(r);
-                r.sysprep.no_sysprep = true;
-            }),
-            Ok(Work::Export { tasks: false })
+            plan.work,
+            Work::Mount {
+                on: dir.path().to_owned()
+            }
         );
-        assert_eq!(
-            work(|r| {
-                out(r);
-                r.sysprep.no_sysprep = true;
-                r.sysprep.enable = vec!["shrink".into()];
-            }),
-            Ok(Work::Export { tasks: true })
-        );
-        assert_eq!(
-            work(|r| r.sysprep.dry_run = true),
-            Ok(Work::DryRun { json: false })
-        );
-        assert_eq!(
-            work(|r| {
-                out(r);
-                r.sysprep.dry_run = true;
-                r.sysprep.json = true;
-            }),
-            Ok(Work::DryRun { json: true }),
-            "a dry run writes nothing, even with -o"
-        );
-        assert_eq!(work(|r| r.print_metadata = true), Ok(Work::Inspect));
-        assert_eq!(work(|r| r.sysprep.print_syspreps = true), Ok(Work::Inspect));
-        assert_eq!(work(|r| r.sysprep.print_params = true), Ok(Work::Inspect));
-        assert!(work(|_| {}).unwrap_err().contains("nothing to do"));
-    }
-
-    #[test]
-    fn a_mount_is_data_and_does_nothing_else() {
-        let on = PathBuf::from("/mnt/guest");
-        let mount = |r: &mut Request| r.mount = Some("/mnt/guest".into());
-        assert_eq!(work(mount), Ok(Work::Mount { on }));
-        let refused = work(|r| {
-            mount(r);
-            r.sysprep.dry_run = true;
-        });
-        assert!(refused.unwrap_err().contains("cannot go with"));
-        let refused = work(|r| {
-            mount(r);
-            r.outfile = Some(r.source.with_extension("out"));
-        });
-        assert!(refused.unwrap_err().contains("cannot go with"));
     }
 }
