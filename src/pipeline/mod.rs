@@ -23,7 +23,7 @@ use crate::guest::appliance::Appliance;
 use crate::guest::metadata::{self, Metadata};
 use crate::guest::profile::{Profile, profile_for};
 use crate::guest::shrink::ShrinkOutcome;
-use crate::guest::{DiskInfo, OsInfo};
+use crate::guest::{DiskInfo, Distro, OsInfo};
 use crate::media::export::{Digests, export};
 use crate::media::nbd::NbdServer;
 use crate::media::{self, Source, WorkDir, qemu_img};
@@ -39,6 +39,9 @@ pub struct Outcome {
     /// The operating system, when one was found.
     pub os: Option<OsInfo>,
     pub metadata: Metadata,
+    /// Why the media is not supported, when it is not (it was then
+    /// exported as it is, with no system preparation).
+    pub unsupported: Option<String>,
     /// The size of the exported image in bytes.
     pub size: u64,
     /// Checksums of the exported image, when it was exported.
@@ -112,6 +115,7 @@ fn run_inner(plan: &Plan, reporter: &dyn Reporter, cancel: &Cancel) -> Result<Ou
         }
         reporter.warn(&format!("the media is not supported: {reason}"));
         reporter.warn("system preparation is disabled for unsupported media");
+        // The exported image says so itself, beside the task exclusion.
         meta.insert("UNSUPPORTED".into(), reason.clone());
         meta.insert("EXCLUDE_ALL_TASKS".into(), "yes".into());
     }
@@ -134,6 +138,7 @@ fn run_inner(plan: &Plan, reporter: &dyn Reporter, cancel: &Cancel) -> Result<Ou
         source,
         os: inspected.os,
         metadata: meta,
+        unsupported: inspected.unsupported,
         size,
         digests: None,
         written: Vec::new(),
@@ -259,10 +264,9 @@ fn inspect(
         }
     };
     let os = vm.os_info(&root)?;
-    step.done(if os.distro == "unknown" {
-        format!("found a(n) {} system", os.os_type)
-    } else {
-        os.distro.clone()
+    step.done(match os.distro {
+        Distro::Unknown => format!("found a(n) {} system", os.family),
+        ref distro => distro.to_string(),
     });
     let disk_info = vm.disk_info(&root)?;
     let profile = profile_for(&os);

@@ -48,6 +48,7 @@ fn outcome() -> Box<Outcome> {
         },
         os: None,
         metadata: Default::default(),
+        unsupported: None,
         size: 2 << 30,
         digests: None,
         written: Vec::new(),
