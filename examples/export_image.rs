@@ -30,7 +30,11 @@ fn run() -> Result<()> {
         bail!("usage: export_image IMAGE FORMAT OUT (OUT `-`: checksums only)");
     };
     let dir = tempfile::tempdir().context("creating a directory for the socket")?;
-    let server = NbdServer::start(Path::new(image), format, &dir.path().join("nbd.sock"))?;
+    let server = NbdServer::start(
+        Path::new(image),
+        &format.as_str().into(),
+        &dir.path().join("nbd.sock"),
+    )?;
     let mut client = server.connect()?;
     let out = match out.as_str() {
         "-" => None,

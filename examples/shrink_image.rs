@@ -32,7 +32,7 @@ fn run() -> Result<()> {
     };
     let work = WorkDir::create(None)?;
     let overlay = work.join("overlay.qcow2");
-    qemu_img::create_overlay(Path::new(image), format, &overlay)?;
+    qemu_img::create_overlay(Path::new(image), &format.as_str().into(), &overlay)?;
     let start = Instant::now();
     let vm = Appliance::launch(&overlay, "qcow2", &NullReporter)?;
     let launched = start.elapsed();

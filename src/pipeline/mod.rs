@@ -26,7 +26,7 @@ use crate::guest::shrink::ShrinkOutcome;
 use crate::guest::{DiskInfo, Distro, OsInfo};
 use crate::media::export::{Digests, export};
 use crate::media::nbd::NbdServer;
-use crate::media::{self, Source, WorkDir, qemu_img};
+use crate::media::{self, ImageFormat, Source, WorkDir, qemu_img};
 use crate::plan::{Output, Plan};
 use crate::process::Cancel;
 use crate::progress::{Event, Reporter, Unit, begin_step};
@@ -63,7 +63,7 @@ pub struct Outcome {
 /// The disk the helper VM works on: the overlay, or the source itself.
 struct WorkDisk {
     path: PathBuf,
-    format: String,
+    format: ImageFormat,
 }
 
 /// What inspection concluded.
@@ -233,7 +233,7 @@ fn prepare_disk(
     step.done("done");
     Ok(WorkDisk {
         path: overlay,
-        format: "qcow2".into(),
+        format: ImageFormat::Qcow2,
     })
 }
 
@@ -244,7 +244,7 @@ fn inspect(
     cancel: &Cancel,
 ) -> Result<Inspected> {
     let step = begin_step(reporter, "Launching helper VM (may take a while)", None);
-    let mut vm = Appliance::launch(&disk.path, &disk.format, reporter)?;
+    let mut vm = Appliance::launch(&disk.path, disk.format.as_str(), reporter)?;
     step.done("done");
     cancel.check()?;
     let step = begin_step(reporter, "Inspecting Operating System", None);

@@ -22,6 +22,7 @@ use super::wizard::{Answers, Page};
 use super::{AppEvent, UiOptions};
 use crate::guest::metadata::Metadata;
 use crate::guest::{Distro, OsFamily, OsInfo};
+use crate::media::ImageFormat;
 use crate::plan::{Plan, Request};
 use crate::process::StopReason;
 use crate::progress::Event;
@@ -71,7 +72,7 @@ pub enum Screen {
 pub struct Session {
     pub source: PathBuf,
     /// The source's qemu format.
-    pub format: String,
+    pub format: ImageFormat,
     pub os: Option<OsInfo>,
     pub metadata: Metadata,
     /// The size the image will have, in bytes.
