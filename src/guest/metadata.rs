@@ -382,6 +382,23 @@ mod tests {
     }
 
     #[test]
+    fn names_libguestfs_does_not_list_here_are_kept() {
+        let r = RecordingReporter::default();
+        for (os_type, distro, family, name) in [
+            ("plan9", "unknown", "plan9", "plan9"),
+            ("linux", "voidlinux", "linux", "voidlinux"),
+            ("linux", "", "linux", "linux"),
+        ] {
+            let o = os(os_type, distro, "", 1, 0);
+            let meta = collect(&o, &disk(), &profile_for(&o), &mut MemGuest::new(), &r).unwrap();
+            assert_eq!(
+                (meta["OSFAMILY"].as_str(), meta["OS"].as_str()),
+                (family, name)
+            );
+        }
+    }
+
+    #[test]
     fn hurd_gets_gui() {
         let hurd = os("hurd", "debian", "Debian GNU/Hurd", 0, 0);
         let mut g = MemGuest::new()
