@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use snf_image_creator::media::ImageFormat;
 use snf_image_creator::media::export::export;
 use snf_image_creator::media::nbd::NbdServer;
 use snf_image_creator::process::Cancel;
@@ -30,7 +31,11 @@ fn run() -> Result<()> {
         bail!("usage: export_image IMAGE FORMAT OUT (OUT `-`: checksums only)");
     };
     let dir = tempfile::tempdir().context("creating a directory for the socket")?;
-    let server = NbdServer::start(Path::new(image), format, &dir.path().join("nbd.sock"))?;
+    let server = NbdServer::start(
+        Path::new(image),
+        &ImageFormat::parse(format),
+        &dir.path().join("nbd.sock"),
+    )?;
     let mut client = server.connect()?;
     let out = match out.as_str() {
         "-" => None,

@@ -12,7 +12,7 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 use snf_image_creator::guest::appliance::Appliance;
 use snf_image_creator::guest::shrink::shrink;
-use snf_image_creator::media::{WorkDir, qemu_img};
+use snf_image_creator::media::{ImageFormat, WorkDir, qemu_img};
 use snf_image_creator::progress::NullReporter;
 
 fn main() -> ExitCode {
@@ -32,7 +32,7 @@ fn run() -> Result<()> {
     };
     let work = WorkDir::create(None)?;
     let overlay = work.join("overlay.qcow2");
-    qemu_img::create_overlay(Path::new(image), format, &overlay)?;
+    qemu_img::create_overlay(Path::new(image), &ImageFormat::parse(format), &overlay)?;
     let start = Instant::now();
     let vm = Appliance::launch(&overlay, "qcow2", &NullReporter)?;
     let launched = start.elapsed();

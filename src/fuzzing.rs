@@ -14,7 +14,7 @@ use crate::cloud::config::kamakirc::KamakiConfig;
 use crate::guest::memfs::MemGuest;
 use crate::guest::metadata;
 use crate::guest::profile::profile_for;
-use crate::guest::{DiskInfo, OsInfo};
+use crate::guest::{DiskInfo, Distro, OsFamily, OsInfo};
 use crate::media::partition::PartitionTable;
 use crate::media::qemu_img;
 use crate::progress::NullReporter;
@@ -66,8 +66,8 @@ pub fn run(name: &str, data: &[u8]) {
 fn debian() -> OsInfo {
     OsInfo {
         root: "/dev/sda1".into(),
-        os_type: "linux".into(),
-        distro: "debian".into(),
+        family: OsFamily::Linux,
+        distro: Distro::Debian,
         product_name: "12.5".into(),
         major: 12,
         minor: 5,

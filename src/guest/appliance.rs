@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use guestfs::Handle;
 
-use super::{DiskInfo, EntryKind, FoundEntry, Guest, OsInfo};
+use super::{DiskInfo, Distro, EntryKind, FoundEntry, Guest, OsFamily, OsInfo};
 use crate::progress::Reporter;
 
 /// How the helper VM's CPU runs.
@@ -231,8 +231,8 @@ impl Appliance {
         mountpoints.sort_by(|a, b| a.0.len().cmp(&b.0.len()).then(a.0.cmp(&b.0)));
         Ok(OsInfo {
             root: root.to_owned(),
-            os_type: get("type", g.inspect_get_type(root))?,
-            distro: get("distribution", g.inspect_get_distro(root))?,
+            family: OsFamily::parse(&get("type", g.inspect_get_type(root))?),
+            distro: Distro::parse(&get("distribution", g.inspect_get_distro(root))?),
             product_name: get("product name", g.inspect_get_product_name(root))?,
             major: g.inspect_get_major_version(root).unwrap_or(0),
             minor: g.inspect_get_minor_version(root).unwrap_or(0),

@@ -43,7 +43,7 @@ use anyhow::{Context, Result};
 
 use super::bootloader::mbr_bootloader;
 use super::profile::Profile;
-use super::{DiskInfo, Guest, OsInfo};
+use super::{DiskInfo, Distro, Guest, OsFamily, OsInfo};
 use crate::progress::Reporter;
 
 /// Metadata keys (upper-case) and their values.
@@ -93,53 +93,48 @@ fn base_keys(os: &OsInfo, disk: &DiskInfo, profile: &Profile, reporter: &dyn Rep
             os.root
         )),
     }
-    let os_name = if os.distro.is_empty() || os.distro == "unknown" {
-        &os.os_type
-    } else {
-        &os.distro
-    };
-    meta.insert("OSFAMILY".into(), os.os_type.clone());
-    meta.insert("OS".into(), os_name.clone());
+    meta.insert("OSFAMILY".into(), os.family.to_string());
+    meta.insert("OS".into(), os.display_name().to_owned());
     meta.insert("DESCRIPTION".into(), os.product_name.clone());
     meta.insert("SORTORDER".into(), sort_order(os, profile).to_string());
     meta
 }
 
 /// Families in sort order (a higher number sorts first in Synnefo's list).
-const OSTYPE_ORDER: &[(&str, i64)] = &[
-    ("windows", 8),
-    ("linux", 7),
-    ("freebsd", 6),
-    ("netbsd", 5),
-    ("openbsd", 4),
-    ("hurd", 3),
-    ("dos", 2),
-    ("minix", 1),
+const FAMILY_ORDER: &[(OsFamily, i64)] = &[
+    (OsFamily::Windows, 8),
+    (OsFamily::Linux, 7),
+    (OsFamily::FreeBsd, 6),
+    (OsFamily::NetBsd, 5),
+    (OsFamily::OpenBsd, 4),
+    (OsFamily::Hurd, 3),
+    (OsFamily::Dos, 2),
+    (OsFamily::Minix, 1),
 ];
 
 /// Linux distributions in sort order.
-const DISTRO_ORDER: &[(&str, i64)] = &[
-    ("ubuntu", 80),
-    ("linuxmint", 75),
-    ("debian", 70),
-    ("rhel", 60),
-    ("fedora", 58),
-    ("centos", 55),
-    ("scientificlinux", 50),
-    ("sles", 45),
-    ("opensuse", 44),
-    ("archlinux", 40),
-    ("gentoo", 35),
-    ("slackware", 30),
-    ("oraclelinux", 28),
-    ("mageia", 20),
-    ("mandriva", 19),
-    ("cirros", 15),
-    ("pardus", 10),
+const DISTRO_ORDER: &[(Distro, i64)] = &[
+    (Distro::Ubuntu, 80),
+    (Distro::LinuxMint, 75),
+    (Distro::Debian, 70),
+    (Distro::Rhel, 60),
+    (Distro::Fedora, 58),
+    (Distro::Centos, 55),
+    (Distro::ScientificLinux, 50),
+    (Distro::Sles, 45),
+    (Distro::OpenSuse, 44),
+    (Distro::Archlinux, 40),
+    (Distro::Gentoo, 35),
+    (Distro::Slackware, 30),
+    (Distro::OracleLinux, 28),
+    (Distro::Mageia, 20),
+    (Distro::Mandriva, 19),
+    (Distro::Cirros, 15),
+    (Distro::Pardus, 10),
 ];
 
-fn order_of(table: &[(&str, i64)], name: &str) -> Option<i64> {
-    table.iter().find(|(n, _)| *n == name).map(|&(_, o)| o)
+fn order_of<T: PartialEq>(table: &[(T, i64)], key: &T) -> Option<i64> {
+    table.iter().find(|(k, _)| k == key).map(|&(_, o)| o)
 }
 
 /// `SORTORDER`: 1000000 × family order, plus: for Linux, 10000 × distro
@@ -148,7 +143,7 @@ fn order_of(table: &[(&str, i64)], name: &str) -> Option<i64> {
 /// (100 × major plus minor) × 100.
 pub fn sort_order(os: &OsInfo, profile: &Profile) -> i64 {
     let (major, minor) = (i64::from(os.major.max(0)), i64::from(os.minor.max(0)));
-    let family = 1_000_000 * order_of(OSTYPE_ORDER, &os.os_type).unwrap_or(0);
+    let family = 1_000_000 * order_of(FAMILY_ORDER, &os.family).unwrap_or(0);
     family
         + match profile {
             Profile::Linux(_) => order_of(DISTRO_ORDER, &os.distro)
@@ -264,8 +259,8 @@ mod tests {
     fn os(os_type: &str, distro: &str, product: &str, major: i32, minor: i32) -> OsInfo {
         OsInfo {
             root: "/dev/sda1".into(),
-            os_type: os_type.into(),
-            distro: distro.into(),
+            family: OsFamily::parse(os_type),
+            distro: Distro::parse(distro),
             product_name: product.into(),
             major,
             minor,
@@ -384,6 +379,23 @@ mod tests {
         assert_eq!(meta["BOOTSTRAP"], "none");
         assert!(!meta.contains_key("PARTITION_TABLE"));
         assert_eq!(meta.len(), 6, "{meta:?}");
+    }
+
+    #[test]
+    fn names_libguestfs_does_not_list_here_are_kept() {
+        let r = RecordingReporter::default();
+        for (os_type, distro, family, name) in [
+            ("plan9", "unknown", "plan9", "plan9"),
+            ("linux", "voidlinux", "linux", "voidlinux"),
+            ("linux", "", "linux", "linux"),
+        ] {
+            let o = os(os_type, distro, "", 1, 0);
+            let meta = collect(&o, &disk(), &profile_for(&o), &mut MemGuest::new(), &r).unwrap();
+            assert_eq!(
+                (meta["OSFAMILY"].as_str(), meta["OS"].as_str()),
+                (family, name)
+            );
+        }
     }
 
     #[test]

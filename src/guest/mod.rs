@@ -12,6 +12,7 @@ pub mod cancel;
 #[cfg(any(test, feature = "test-util"))]
 pub mod memfs;
 pub mod metadata;
+pub mod os;
 pub mod profile;
 pub mod secrets;
 pub mod shrink;
@@ -19,6 +20,8 @@ pub mod tar_stream;
 mod tree_out;
 
 use anyhow::Result;
+
+pub use os::{Distro, OsFamily};
 
 use crate::progress::Reporter;
 
@@ -200,10 +203,10 @@ pub fn read_text(
 pub struct OsInfo {
     /// The root filesystem's device in the appliance (`/dev/sda1`).
     pub root: String,
-    /// libguestfs's type: `linux`, `windows`, `freebsd`, `netbsd`, `openbsd`, `hurd`…
-    pub os_type: String,
-    /// libguestfs's distro: `debian`, `ubuntu`, `fedora`…, or `unknown`.
-    pub distro: String,
+    /// libguestfs's type: Linux, Windows, the BSDs, GNU/Hurd…
+    pub family: OsFamily,
+    /// libguestfs's distribution: Debian, Ubuntu, Fedora…, or unknown.
+    pub distro: Distro,
     /// The product name (`12.15` for Debian, `Ubuntu 22.04.3 LTS`…).
     pub product_name: String,
     pub major: i32,
@@ -211,6 +214,17 @@ pub struct OsInfo {
     pub arch: String,
     /// Mount points and their devices, shortest mount point first.
     pub mountpoints: Vec<(String, String)>,
+}
+
+impl OsInfo {
+    /// The system's name: the distribution's, else the family's (`debian`,
+    /// `freebsd`).
+    pub fn display_name(&self) -> &str {
+        match self.distro {
+            Distro::Unknown => self.family.as_str(),
+            ref distro => distro.as_str(),
+        }
+    }
 }
 
 /// What the appliance found about the disk itself.

@@ -9,53 +9,7 @@
 //! types it had no class for (`dos`, `minix`…); here they are unsupported
 //! media with a reason that names the type.
 
-use std::fmt;
-
-use super::OsInfo;
-
-/// Operating system families, as libguestfs's inspection types name them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum OsFamily {
-    Linux,
-    FreeBsd,
-    NetBsd,
-    OpenBsd,
-    Hurd,
-    Windows,
-}
-
-impl OsFamily {
-    /// The family of a libguestfs inspection type (`linux`, `freebsd`…).
-    pub fn from_os_type(os_type: &str) -> Option<Self> {
-        FAMILIES
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case(os_type))
-            .map(|&(_, family)| family)
-    }
-
-    /// The libguestfs inspection type of this family.
-    pub fn os_type(self) -> &'static str {
-        FAMILIES
-            .iter()
-            .find(|&&(_, family)| family == self)
-            .map_or("unknown", |&(name, _)| name)
-    }
-}
-
-impl fmt::Display for OsFamily {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.os_type())
-    }
-}
-
-const FAMILIES: &[(&str, OsFamily)] = &[
-    ("linux", OsFamily::Linux),
-    ("freebsd", OsFamily::FreeBsd),
-    ("netbsd", OsFamily::NetBsd),
-    ("openbsd", OsFamily::OpenBsd),
-    ("hurd", OsFamily::Hurd),
-    ("windows", OsFamily::Windows),
-];
+use super::{Distro, OsFamily, OsInfo};
 
 /// Linux distributions that refine the generic Linux behaviour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -130,32 +84,40 @@ impl Profile {
     }
 }
 
-/// Which inspection results a table row matches: an inspection type, and
-/// a distribution or `*` for any.
+/// Which inspection results a table row matches: a family, and a
+/// distribution or `None` for any.
 struct Row {
-    os_type: &'static str,
-    distro: &'static str,
+    family: OsFamily,
+    distro: Option<Distro>,
     profile: Profile,
 }
 
 /// The profile table, most specific rows first; the first match wins.
 const PROFILES: &[Row] = &[
-    row("linux", "ubuntu", Profile::Linux(LinuxFlavor::Ubuntu)),
-    row("linux", "rhel", Profile::Linux(LinuxFlavor::Rhel)),
-    row("linux", "archlinux", Profile::Linux(LinuxFlavor::Archlinux)),
-    row("linux", "slackware", Profile::Linux(LinuxFlavor::Slackware)),
-    row("linux", "*", Profile::Linux(LinuxFlavor::Generic)),
-    row("freebsd", "*", Profile::Bsd(BsdFlavor::FreeBsd)),
-    row("netbsd", "*", Profile::Bsd(BsdFlavor::NetBsd)),
-    row("openbsd", "*", Profile::Bsd(BsdFlavor::OpenBsd)),
-    row("hurd", "*", Profile::Hurd),
-    row("windows", "*", Profile::Windows),
+    linux(Distro::Ubuntu, LinuxFlavor::Ubuntu),
+    linux(Distro::Rhel, LinuxFlavor::Rhel),
+    linux(Distro::Archlinux, LinuxFlavor::Archlinux),
+    linux(Distro::Slackware, LinuxFlavor::Slackware),
+    any(OsFamily::Linux, Profile::Linux(LinuxFlavor::Generic)),
+    any(OsFamily::FreeBsd, Profile::Bsd(BsdFlavor::FreeBsd)),
+    any(OsFamily::NetBsd, Profile::Bsd(BsdFlavor::NetBsd)),
+    any(OsFamily::OpenBsd, Profile::Bsd(BsdFlavor::OpenBsd)),
+    any(OsFamily::Hurd, Profile::Hurd),
+    any(OsFamily::Windows, Profile::Windows),
 ];
 
-const fn row(os_type: &'static str, distro: &'static str, profile: Profile) -> Row {
+const fn linux(distro: Distro, flavor: LinuxFlavor) -> Row {
     Row {
-        os_type,
-        distro,
+        family: OsFamily::Linux,
+        distro: Some(distro),
+        profile: Profile::Linux(flavor),
+    }
+}
+
+const fn any(family: OsFamily, profile: Profile) -> Row {
+    Row {
+        family,
+        distro: None,
         profile,
     }
 }
@@ -163,28 +125,19 @@ const fn row(os_type: &'static str, distro: &'static str, profile: Profile) -> R
 /// The reason given for an `unknown` inspection type (the original's words).
 pub const UNKNOWN_OS: &str = "Unknown Operating System";
 
-/// The profile for what inspection found. Names are compared
-/// case-insensitively with `-` and `_` treated alike, as the original did.
+/// The profile for what inspection found.
 pub fn profile_for(os: &OsInfo) -> Profile {
-    let os_type = canonical(&os.os_type);
-    let distro = canonical(&os.distro);
-    if let Some(row) = PROFILES
-        .iter()
-        .find(|r| r.os_type == os_type && (r.distro == "*" || r.distro == distro))
-    {
+    let matches =
+        |r: &&Row| r.family == os.family && r.distro.as_ref().is_none_or(|d| *d == os.distro);
+    if let Some(row) = PROFILES.iter().find(matches) {
         return row.profile.clone();
     }
-    match os_type.as_str() {
-        "unknown" | "" => Profile::Unsupported(UNKNOWN_OS.to_owned()),
-        _ => Profile::Unsupported(format!(
-            "operating systems of type `{}` are not supported",
-            os.os_type
+    match &os.family {
+        OsFamily::Unknown => Profile::Unsupported(UNKNOWN_OS.to_owned()),
+        other => Profile::Unsupported(format!(
+            "operating systems of type `{other}` are not supported"
         )),
     }
-}
-
-fn canonical(name: &str) -> String {
-    name.trim().to_ascii_lowercase().replace('-', "_")
 }
 
 #[cfg(test)]
@@ -193,8 +146,8 @@ mod tests {
 
     fn os(os_type: &str, distro: &str) -> OsInfo {
         OsInfo {
-            os_type: os_type.into(),
-            distro: distro.into(),
+            family: OsFamily::parse(os_type),
+            distro: Distro::parse(distro),
             ..OsInfo::default()
         }
     }
@@ -260,12 +213,7 @@ mod tests {
     }
 
     #[test]
-    fn families() {
-        for (name, family) in FAMILIES {
-            assert_eq!(OsFamily::from_os_type(name), Some(*family));
-            assert_eq!(family.os_type(), *name);
-        }
-        assert_eq!(OsFamily::from_os_type("dos"), None);
+    fn profile_families() {
         assert_eq!(
             Profile::Bsd(BsdFlavor::NetBsd).family(),
             Some(OsFamily::NetBsd)

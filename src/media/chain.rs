@@ -18,6 +18,7 @@ use std::path::{Component, Path, PathBuf};
 
 use anyhow::Result;
 
+use super::ImageFormat;
 use super::qemu_img::{self, ImageInfo};
 
 /// More layers than this is refused (a loop qemu would follow, or a
@@ -28,8 +29,7 @@ const MAX_LAYERS: usize = 16;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layer {
     pub path: PathBuf,
-    /// qemu's format name.
-    pub format: String,
+    pub format: ImageFormat,
 }
 
 /// The image and its backing files, top first.
@@ -96,7 +96,7 @@ struct Link<'a> {
     /// As recorded in the image.
     name: &'a str,
     /// The backing format recorded in the image (backing files only).
-    format: Option<&'a str>,
+    format: Option<&'a ImageFormat>,
     /// The name resolved against the directory of the layer.
     path: PathBuf,
 }
@@ -262,13 +262,15 @@ fn walk(top: &Path, info: &ImageInfo) -> Result<Chain> {
         let link = Link {
             kind: LinkKind::Backing,
             name,
-            format: current.backing_format.as_deref(),
+            format: current.backing_format.as_ref(),
             path: resolve(&image, name),
         };
         apply_rules(&image, &link)?;
         check_growth(&image, &link, &seen, layers.len())?;
         check_before_opening(&link.path)?;
-        let format = link.format.unwrap_or_default().to_owned();
+        let Some(format) = link.format.cloned() else {
+            unreachable!("RULES refuse a backing file whose format is not recorded");
+        };
         let next = qemu_img::info_as(&link.path, &format)?;
         seen.push(file_id(&link.path));
         image = link.path.clone();
@@ -327,7 +329,7 @@ fn extents<S: AsRef<str>>(image: &Path, names: &[S]) -> Result<Vec<Layer>, Chain
         apply_rules(image, &link)?;
         layers.push(Layer {
             path: link.path,
-            format: "vmdk extent".into(),
+            format: ImageFormat::VmdkExtent,
         });
     }
     Ok(layers)

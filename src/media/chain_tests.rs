@@ -39,7 +39,7 @@ const VMDK: &str = r#"{
         {"filename": "d.vmdk", "format": "FLAT", "virtual-size": 1048576}]}}
 }"#;
 
-fn link<'a>(name: &'a str, format: Option<&'a str>) -> Link<'a> {
+fn link<'a>(name: &'a str, format: Option<&'a ImageFormat>) -> Link<'a> {
     Link {
         kind: LinkKind::Backing,
         name,
@@ -59,7 +59,7 @@ fn parses_chain_fields() {
         top.backing_filename.as_deref(),
         Some("/tmp/chainx/base.raw")
     );
-    assert_eq!(top.backing_format.as_deref(), Some("raw"));
+    assert_eq!(top.backing_format, Some(ImageFormat::Raw));
     assert_eq!(top.data_file(), None);
     let dat = parse_info(DATA_FILE).unwrap();
     assert_eq!(dat.data_file(), Some("/tmp/chainx/data.raw"));
@@ -78,41 +78,64 @@ fn rules_refuse_what_no_flag_allows() {
     std::fs::write(&base, b"x").unwrap();
     let fifo = dir.path().join("fifo");
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
-    let cases: &[(&str, Option<&str>, &str)] = &[
-        ("nbd:127.0.0.1:10809", Some("raw"), "`nbd:` address"),
+    let cases: &[(&str, Option<&ImageFormat>, &str)] = &[
+        (
+            "nbd:127.0.0.1:10809",
+            Some(&ImageFormat::Raw),
+            "`nbd:` address",
+        ),
         (
             "nbd+unix:///x?socket=/s",
-            Some("raw"),
+            Some(&ImageFormat::Raw),
             "`nbd+unix:` address",
         ),
-        ("http://example.com/d.img", Some("raw"), "`http:` address"),
-        ("https://example.com/d.img", Some("raw"), "`https:` address"),
-        ("ssh://h/d.img", Some("raw"), "`ssh:` address"),
+        (
+            "http://example.com/d.img",
+            Some(&ImageFormat::Raw),
+            "`http:` address",
+        ),
+        (
+            "https://example.com/d.img",
+            Some(&ImageFormat::Raw),
+            "`https:` address",
+        ),
+        ("ssh://h/d.img", Some(&ImageFormat::Raw), "`ssh:` address"),
         (
             r#"json:{"file":{"filename":"/etc/shadow"}}"#,
-            Some("raw"),
+            Some(&ImageFormat::Raw),
             "`json:`",
         ),
         ("base.raw", None, "format is not recorded"),
-        ("/proc/self/environ", Some("raw"), "under /proc"),
-        ("/sys/kernel/notes", Some("raw"), "under /sys"),
-        ("/dev/zero", Some("raw"), "a character device"),
-        ("/dev/null", Some("raw"), "a character device"),
-        ("/nonexistent/base.raw", Some("raw"), "cannot be read"),
+        ("/proc/self/environ", Some(&ImageFormat::Raw), "under /proc"),
+        ("/sys/kernel/notes", Some(&ImageFormat::Raw), "under /sys"),
+        ("/dev/zero", Some(&ImageFormat::Raw), "a character device"),
+        ("/dev/null", Some(&ImageFormat::Raw), "a character device"),
+        (
+            "/nonexistent/base.raw",
+            Some(&ImageFormat::Raw),
+            "cannot be read",
+        ),
     ];
     for (name, format, expected) in cases {
         let got = why(&link(name, *format)).unwrap_or_default();
         assert!(got.contains(expected), "{name}: {got:?}");
     }
     let fifo = fifo.to_str().unwrap();
-    assert!(why(&link(fifo, Some("raw"))).unwrap().contains("a FIFO"));
+    assert!(
+        why(&link(fifo, Some(&ImageFormat::Raw)))
+            .unwrap()
+            .contains("a FIFO")
+    );
     let dirname = dir.path().to_str().unwrap();
     assert!(
-        why(&link(dirname, Some("raw")))
+        why(&link(dirname, Some(&ImageFormat::Raw)))
             .unwrap()
             .contains("a directory")
     );
-    assert_eq!(why(&link(base.to_str().unwrap(), Some("raw"))), None);
+    assert_eq!(
+        why(&link(base.to_str().unwrap(), Some(&ImageFormat::Raw))),
+        None
+    );
     let data = Link {
         kind: LinkKind::DataFile,
         ..link(base.to_str().unwrap(), None)

@@ -8,6 +8,7 @@
 pub mod blockio;
 pub mod chain;
 pub mod export;
+pub mod format;
 pub mod identity;
 pub mod nbd;
 pub mod partition;
@@ -15,5 +16,6 @@ pub mod qemu_img;
 pub mod source;
 pub mod workdir;
 
+pub use format::ImageFormat;
 pub use source::{Source, SourceKind, examine};
 pub use workdir::WorkDir;

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 
+use super::ImageFormat;
 use crate::process::command_line;
 
 /// Handshake magic numbers and codes, as named in the protocol document.
@@ -76,7 +77,7 @@ pub struct NbdServer {
 impl NbdServer {
     /// Serve `image` (in qemu format `format`, never probed) on `socket`,
     /// and return once the socket accepts connections.
-    pub fn start(image: &Path, format: &str, socket: &Path) -> Result<NbdServer> {
+    pub fn start(image: &Path, format: &ImageFormat, socket: &Path) -> Result<NbdServer> {
         // qemu reads `name:rest` as a protocol prefix and `-x` as an option;
         // an absolute path is neither.
         let image = std::path::absolute(image)
@@ -192,7 +193,7 @@ impl Drop for NbdServer {
 }
 
 /// The qemu-nbd command line; each flag is chosen on purpose.
-fn qemu_nbd_command(image: &Path, format: &str, socket: &Path) -> Command {
+fn qemu_nbd_command(image: &Path, format: &ImageFormat, socket: &Path) -> Command {
     let mut cmd = Command::new("qemu-nbd");
     cmd.args([
         // The export is only read; this also takes a shared image lock, so
@@ -532,7 +533,7 @@ mod tests {
 
     fn serve(dir: &Path) -> NbdServer {
         let img = fixture(dir);
-        NbdServer::start(&img, "qcow2", &dir.join("nbd.sock")).unwrap()
+        NbdServer::start(&img, &ImageFormat::Qcow2, &dir.join("nbd.sock")).unwrap()
     }
 
     fn expected_byte(at: usize) -> u8 {
@@ -627,7 +628,7 @@ mod tests {
         let raw = dir.path().join("not.qcow2");
         std::fs::write(&raw, vec![0u8; 65536]).unwrap();
         let sock = dir.path().join("nbd.sock");
-        let err = NbdServer::start(&raw, "qcow2", &sock).unwrap_err();
+        let err = NbdServer::start(&raw, &ImageFormat::Qcow2, &sock).unwrap_err();
         let msg = format!("{err:#}");
         assert!(msg.contains("qemu-nbd could not serve"), "{msg}");
         assert!(msg.contains("qcow2"), "{msg}");

@@ -7,13 +7,14 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
+use super::ImageFormat;
 use crate::process::{CommandExt, command_line};
 
 /// What `qemu-img info` says of an image.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct ImageInfo {
-    /// qemu's format name: `raw`, `qcow2`, `vmdk`, `vpc`, `vdi`, `vhdx`…
-    pub format: String,
+    /// The image's format, as qemu probed it.
+    pub format: ImageFormat,
     #[serde(rename = "virtual-size")]
     pub virtual_size: u64,
     #[serde(rename = "actual-size", default)]
@@ -22,7 +23,7 @@ pub struct ImageInfo {
     pub backing_filename: Option<String>,
     /// The backing file's format as recorded in the image, if it is.
     #[serde(rename = "backing-filename-format", default)]
-    pub backing_format: Option<String>,
+    pub backing_format: Option<ImageFormat>,
     #[serde(rename = "format-specific", default)]
     pub format_specific: Option<FormatSpecific>,
 }
@@ -78,22 +79,19 @@ pub fn info(path: &Path) -> Result<ImageInfo> {
 }
 
 /// `qemu-img info` on an image of a known format.
-pub fn info_as(path: &Path, format: &str) -> Result<ImageInfo> {
+pub fn info_as(path: &Path, format: &ImageFormat) -> Result<ImageInfo> {
     run_info(path, Some(format))
 }
 
-fn run_info(path: &Path, format: Option<&str>) -> Result<ImageInfo> {
+fn run_info(path: &Path, format: Option<&ImageFormat>) -> Result<ImageInfo> {
     let mut cmd = Command::new("qemu-img");
     cmd.args(["info", "--output=json"]);
     if let Some(f) = format {
-        cmd.args(["-f", f]);
+        cmd.args(["-f", f.as_str()]);
     }
     let out = cmd.arg(path).run_capture()?;
     parse_info(&out).with_context(|| format!("reading the format of {}", path.display()))
 }
-
-/// Formats whose metadata `qemu-img check` can verify.
-const CHECKABLE: &[&str] = &["qcow2", "qed", "vdi", "vhdx", "parallels"];
 
 /// The result of `qemu-img check --output=json` that matters to us.
 #[derive(Debug, Default, Deserialize)]
@@ -107,12 +105,13 @@ struct CheckReport {
 /// Verify the metadata of an image whose format can be checked, so that a
 /// truncated or damaged file is refused before the helper VM trips over it.
 /// Leaked clusters (exit code 3) are harmless and accepted.
-pub fn check(path: &Path, format: &str) -> Result<()> {
-    if !CHECKABLE.contains(&format) {
+pub fn check(path: &Path, format: &ImageFormat) -> Result<()> {
+    if !format.checkable() {
         return Ok(());
     }
     let mut cmd = Command::new("qemu-img");
-    cmd.args(["check", "--output=json", "-f", format]).arg(path);
+    cmd.args(["check", "--output=json", "-f", format.as_str()])
+        .arg(path);
     let out = cmd
         .stdin(std::process::Stdio::null())
         .output()
@@ -135,11 +134,11 @@ pub fn check(path: &Path, format: &str) -> Result<()> {
 
 /// Create a qcow2 overlay at `overlay` whose backing file is `backing`
 /// (absolute) with the backing format given explicitly.
-pub fn create_overlay(backing: &Path, format: &str, overlay: &Path) -> Result<()> {
+pub fn create_overlay(backing: &Path, format: &ImageFormat, overlay: &Path) -> Result<()> {
     let backing =
         std::path::absolute(backing).with_context(|| format!("resolving {}", backing.display()))?;
     Command::new("qemu-img")
-        .args(["create", "-q", "-f", "qcow2", "-F", format, "-b"])
+        .args(["create", "-q", "-f", "qcow2", "-F", format.as_str(), "-b"])
         .arg(&backing)
         .arg(overlay)
         .run_checked()
@@ -163,7 +162,7 @@ mod tests {
     #[test]
     fn parses_info() {
         let info = parse_info(INFO).unwrap();
-        assert_eq!(info.format, "qcow2");
+        assert_eq!(info.format, ImageFormat::Qcow2);
         assert_eq!(info.virtual_size, 1 << 30);
         assert_eq!(info.actual_size, Some(210042880));
     }
@@ -178,9 +177,9 @@ mod tests {
             .arg("16M")
             .run_checked()
             .unwrap();
-        check(&base, "qcow2").unwrap();
+        check(&base, &ImageFormat::Qcow2).unwrap();
         let ov = dir.path().join("ov.qcow2");
-        create_overlay(&base, "qcow2", &ov).unwrap();
+        create_overlay(&base, &ImageFormat::Qcow2, &ov).unwrap();
         let info = info(&ov).unwrap();
         assert_eq!(info.virtual_size, 16 << 20);
         assert_eq!(info.backing_filename.as_deref(), base.to_str());
@@ -200,7 +199,7 @@ mod tests {
             .unwrap();
         let f = std::fs::OpenOptions::new().write(true).open(&data).unwrap();
         f.set_len(1 << 20).unwrap();
-        let err = check(&data, "qcow2").unwrap_err().to_string();
+        let err = check(&data, &ImageFormat::Qcow2).unwrap_err().to_string();
         assert!(err.contains("damaged qcow2 image"), "{err}");
     }
 }

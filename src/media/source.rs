@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, bail};
 
 use super::chain::{self, Chain};
-use super::qemu_img;
+use super::{ImageFormat, qemu_img};
 
 /// What kind of thing the source is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,8 +36,8 @@ impl SourceKind {
 pub struct Source {
     pub path: PathBuf,
     pub kind: SourceKind,
-    /// qemu's format name, passed explicitly from here on.
-    pub format: String,
+    /// The format, passed explicitly from here on.
+    pub format: ImageFormat,
     /// The virtual disk size in bytes.
     pub size: u64,
     /// The user's media and its backing files (for the UI's own overlay:
@@ -98,7 +98,7 @@ pub fn examine(path: &Path, allow_backing: bool) -> Result<Source> {
 /// session overlay): its one link, to the original, is ours and needs no
 /// examination; the original's chain stands for it.
 pub fn own_overlay(overlay: &Path, original: Source) -> Result<Source> {
-    let info = qemu_img::info_as(overlay, "qcow2")?;
+    let info = qemu_img::info_as(overlay, &ImageFormat::Qcow2)?;
     Ok(Source {
         path: overlay.to_owned(),
         kind: SourceKind::File,
@@ -173,7 +173,7 @@ mod tests {
         File::create(&img).unwrap().set_len(4 << 20).unwrap();
         let src = examine(&img, false).unwrap();
         assert_eq!(src.kind, SourceKind::File);
-        assert_eq!(src.format, "raw");
+        assert_eq!(src.format, ImageFormat::Raw);
         assert_eq!(src.size, 4 << 20);
     }
 }

@@ -11,7 +11,7 @@ use crate::guest::appliance::Appliance;
 use crate::guest::metadata::{self, Metadata};
 use crate::guest::profile::{Profile, profile_for};
 use crate::guest::shrink::ShrinkOutcome;
-use crate::guest::{DiskInfo, OsInfo};
+use crate::guest::{DiskInfo, Distro, OsInfo};
 use crate::plan::Plan;
 use crate::progress::{Reporter, begin_step};
 use crate::sysprep::TaskOutcome;
@@ -81,7 +81,7 @@ pub(super) fn run(
 
 fn launch(disk: &WorkDisk, reporter: &dyn Reporter) -> Result<Appliance> {
     let step = begin_step(reporter, "Launching helper VM (may take a while)", None);
-    let vm = Appliance::launch(&disk.path, &disk.format, reporter)?;
+    let vm = Appliance::launch(&disk.path, disk.format.as_str(), reporter)?;
     step.done("done");
     Ok(vm)
 }
@@ -105,10 +105,9 @@ fn inspect(vm: &Appliance, reporter: &dyn Reporter) -> Result<Result<OsInfo, Str
         }
     };
     let os = vm.os_info(root)?;
-    step.done(if os.distro == "unknown" {
-        format!("found a(n) {} system", os.os_type)
-    } else {
-        os.distro.clone()
+    step.done(match os.distro {
+        Distro::Unknown => format!("found a(n) {} system", os.family),
+        ref distro => distro.to_string(),
     });
     Ok(Ok(os))
 }

@@ -26,7 +26,7 @@ use crate::guest::OsInfo;
 use crate::guest::metadata::Metadata;
 use crate::guest::shrink::ShrinkOutcome;
 use crate::media::export::Digests;
-use crate::media::{self, Source, WorkDir, qemu_img};
+use crate::media::{self, ImageFormat, Source, WorkDir, qemu_img};
 use crate::plan::{Output, Plan, Work};
 use crate::process::Cancel;
 use crate::progress::{Event, Reporter, begin_step};
@@ -40,6 +40,9 @@ pub struct Outcome {
     /// The operating system, when one was found.
     pub os: Option<OsInfo>,
     pub metadata: Metadata,
+    /// Why the media is not supported, when it is not (it was then
+    /// exported as it is, with no system preparation).
+    pub unsupported: Option<String>,
     /// The size of the exported image in bytes.
     pub size: u64,
     /// Checksums of the exported image, when it was exported.
@@ -69,7 +72,7 @@ pub struct Control {
 /// The disk the helper VM works on: the overlay, or the source itself.
 struct WorkDisk {
     path: PathBuf,
-    format: String,
+    format: ImageFormat,
 }
 
 /// Run a plan to the end.
@@ -137,6 +140,7 @@ fn conclude(
         source,
         os: inspected.os,
         metadata: meta,
+        unsupported: inspected.unsupported,
         size,
         digests: None,
         written: Vec::new(),
@@ -252,6 +256,6 @@ fn snapshot(
     step.done("done");
     Ok(WorkDisk {
         path: overlay,
-        format: "qcow2".into(),
+        format: ImageFormat::Qcow2,
     })
 }

@@ -22,7 +22,7 @@ use anyhow::Result;
 use super::{Control, host_run};
 use crate::guest::OsInfo;
 use crate::guest::appliance::Appliance;
-use crate::media::{WorkDir, qemu_img};
+use crate::media::{ImageFormat, WorkDir, qemu_img};
 use crate::plan::{Plan, Work};
 use crate::process::Cancel;
 use crate::progress::{Event, Reporter, begin_step};
@@ -119,7 +119,7 @@ impl SessionOverlay {
     /// false: then only the mount point is made and runs use the original.
     pub fn create(
         source: &Path,
-        format: &str,
+        format: &ImageFormat,
         tmpdir: Option<&Path>,
         snapshot: bool,
     ) -> Result<SessionOverlay> {
@@ -166,7 +166,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let base = dir.path().join("base.raw");
         std::fs::write(&base, vec![0u8; 1 << 20]).unwrap();
-        let s = SessionOverlay::create(&base, "raw", Some(dir.path()), true).unwrap();
+        let s = SessionOverlay::create(&base, &ImageFormat::Raw, Some(dir.path()), true).unwrap();
         let overlay = s.overlay().unwrap().to_owned();
         let info = qemu_img::info(&overlay).unwrap();
         assert_eq!(
@@ -176,7 +176,7 @@ mod tests {
         assert!(s.mountpoint().is_dir());
         drop(s);
         assert!(!overlay.exists());
-        let s = SessionOverlay::create(&base, "raw", Some(dir.path()), false).unwrap();
+        let s = SessionOverlay::create(&base, &ImageFormat::Raw, Some(dir.path()), false).unwrap();
         assert!(s.overlay().is_none());
         drop(s);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);

@@ -5,7 +5,7 @@ use anyhow::Result;
 
 use super::util::{children, delete_children, files_under, join};
 use super::{Action, Change, Ctx, Task};
-use crate::guest::EntryKind;
+use crate::guest::{Distro, EntryKind};
 
 /// The Unix tasks, in the order they run.
 pub const TASKS: &[Task] = &[
@@ -84,7 +84,7 @@ fn cleanup_tmp(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
 }
 
 fn cleanup_log(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
-    let slackware = cx.os.distro == "slackware";
+    let slackware = cx.os.distro == Distro::Slackware;
     Ok(files_under(cx.guest, "/var/log")?
         .into_iter()
         .filter(|e| !e.path.starts_with("/var/log/journal/"))
@@ -163,7 +163,7 @@ pub(crate) mod tests {
             panic!()
         };
         let os = OsInfo {
-            distro: "debian".into(),
+            distro: Distro::Debian,
             ..OsInfo::default()
         };
         let mut cx = Ctx {

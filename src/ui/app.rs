@@ -20,8 +20,9 @@ use super::job::{Job, JobKind, JobResult, RunView};
 use super::widgets::{Checklist, Dialog, Input, Menu, Reply, TextView};
 use super::wizard::{Answers, Page};
 use super::{AppEvent, UiOptions};
-use crate::guest::OsInfo;
 use crate::guest::metadata::Metadata;
+use crate::guest::{Distro, OsFamily, OsInfo};
+use crate::media::ImageFormat;
 use crate::plan::{Plan, Request};
 use crate::process::StopReason;
 use crate::progress::Event;
@@ -71,7 +72,7 @@ pub enum Screen {
 pub struct Session {
     pub source: PathBuf,
     /// The source's qemu format.
-    pub format: String,
+    pub format: ImageFormat,
     pub os: Option<OsInfo>,
     pub metadata: Metadata,
     /// The size the image will have, in bytes.
@@ -401,7 +402,7 @@ impl App {
                 ));
             }
         };
-        let unsupported = outcome.metadata.get("UNSUPPORTED").cloned();
+        let unsupported = outcome.unsupported.clone();
         self.stack.clear();
         self.edits = Edits::default();
         self.sysprep = Default::default();
@@ -429,10 +430,21 @@ impl App {
 
     /// OS type and distro of the session, as the status line shows them.
     pub fn os_names(&self) -> (String, String) {
-        match self.session.as_ref().and_then(|s| s.os.as_ref()) {
-            Some(os) => (os.os_type.clone(), os.distro.clone()),
-            None => ("unknown".into(), "unknown".into()),
+        match self.os() {
+            Some(os) => (os.family.to_string(), os.distro.to_string()),
+            None => (OsFamily::Unknown.to_string(), Distro::Unknown.to_string()),
         }
+    }
+
+    /// The session's system name (see [`OsInfo::display_name`]).
+    pub fn os_name(&self) -> String {
+        self.os()
+            .map_or(OsFamily::Unknown.as_str(), OsInfo::display_name)
+            .to_owned()
+    }
+
+    fn os(&self) -> Option<&OsInfo> {
+        self.session.as_ref().and_then(|s| s.os.as_ref())
     }
 
     /// The metadata the image will carry: detected, then the user's edits.

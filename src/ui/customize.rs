@@ -5,6 +5,7 @@
 use super::app::{App, Screen, Tag as AppTag};
 use super::expert::Tag as ExpertTag;
 use super::widgets::{Menu, Reply};
+use crate::guest::OsFamily;
 
 const ENTRIES: &[(&str, &str)] = &[
     ("Mount", "Mount the image's filesystems here to change them"),
@@ -55,27 +56,15 @@ impl App {
             .session
             .as_ref()
             .and_then(|s| s.os.as_ref())
-            .map(|os| os.os_type.clone());
-        let text = match os.as_deref() {
-            Some("windows") => "Windows guests need the VirtIO drivers, but installing them is not available yet: this version does not prepare Windows images.".to_owned(),
-            Some(os) => format!(
+            .map(|os| &os.family);
+        let text = match os {
+            Some(OsFamily::Windows) => "Windows guests need the VirtIO drivers, but installing them is not available yet: this version does not prepare Windows images.".to_owned(),
+            Some(family) => format!(
                 "VirtIO drivers are needed by Windows guests only; {} has them built in.",
-                display_name(os)
+                family.title()
             ),
             None => "VirtIO drivers are needed by Windows guests only; no operating system was found on the media.".to_owned(),
         };
         self.notice("VirtIO", &text);
-    }
-}
-
-/// How an OS type reads in a sentence.
-fn display_name(os_type: &str) -> String {
-    match os_type {
-        "linux" => "Linux".into(),
-        "freebsd" => "FreeBSD".into(),
-        "netbsd" => "NetBSD".into(),
-        "openbsd" => "OpenBSD".into(),
-        "hurd" => "GNU/Hurd".into(),
-        other => other.to_owned(),
     }
 }

@@ -48,6 +48,7 @@ fn outcome() -> Box<Outcome> {
         },
         os: None,
         metadata: Default::default(),
+        unsupported: None,
         size: 2 << 30,
         digests: None,
         written: Vec::new(),
@@ -251,9 +252,13 @@ fn later_runs_start_from_the_session_overlay() {
         s.format = "raw".into();
     }
     a.opts.tmpdir = Some(dir.path().to_owned());
-    let scratch =
-        crate::pipeline::mount::SessionOverlay::create(&original, "raw", Some(dir.path()), true)
-            .unwrap();
+    let scratch = crate::pipeline::mount::SessionOverlay::create(
+        &original,
+        &"raw".into(),
+        Some(dir.path()),
+        true,
+    )
+    .unwrap();
     let overlay = scratch.overlay().unwrap().to_owned();
     a.mount.scratch = Some(scratch);
     let r = a.export_request(Path::new("/tmp/x.diskdump")).unwrap();

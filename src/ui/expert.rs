@@ -184,8 +184,7 @@ impl App {
             "Customize" => self.open_customize(),
             "Register" => self.open_register(),
             "Extract" => {
-                let (os_type, distro) = self.os_names();
-                let name = if distro == "unknown" { os_type } else { distro };
+                let name = self.os_name();
                 self.expert(Tag::ExtractPath, |t| {
                     Screen::Input(t, Input::new("Extract", "Save image as:", &format!("{name}.diskdump"), &["OK", "Cancel"]))
                 })

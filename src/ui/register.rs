@@ -264,8 +264,7 @@ impl App {
     }
 
     fn open_register_form(&mut self) {
-        let (os_type, distro) = self.os_names();
-        let name = if distro == "unknown" { os_type } else { distro };
+        let name = self.os_name();
         let description = self
             .metadata()
             .get("DESCRIPTION")

@@ -71,7 +71,7 @@ impl App {
         if tasks.is_empty() {
             return Err(format!(
                 "There are no system preparation tasks for {} systems yet.",
-                os.os_type
+                os.family
             ));
         }
         Ok(tasks)

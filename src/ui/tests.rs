@@ -14,8 +14,8 @@ use super::app::{App, Screen, Session, Tag};
 use super::expert::Tag as ExpertTag;
 use super::wizard::Page;
 use super::{AppEvent, UiOptions};
-use crate::guest::OsInfo;
 use crate::guest::metadata::Metadata;
+use crate::guest::{Distro, OsFamily, OsInfo};
 
 pub(super) fn session() -> Session {
     let mut metadata = Metadata::new();
@@ -33,8 +33,8 @@ pub(super) fn session() -> Session {
         source: PathBuf::from("/images/debian.qcow2"),
         format: "qcow2".into(),
         os: Some(OsInfo {
-            os_type: "linux".into(),
-            distro: "debian".into(),
+            family: OsFamily::Linux,
+            distro: Distro::Debian,
             ..OsInfo::default()
         }),
         metadata,

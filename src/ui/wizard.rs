@@ -88,8 +88,7 @@ impl Page {
 impl App {
     /// Begin the wizard with defaults from the detected metadata.
     pub fn start_wizard(&mut self) {
-        let (os_type, distro) = self.os_names();
-        let name = if distro == "unknown" { os_type } else { distro };
+        let name = self.os_name();
         let meta = self.metadata();
         self.answers = Answers {
             cloud: None,

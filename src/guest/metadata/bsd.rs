@@ -101,6 +101,7 @@ fn is_yes(value: &str) -> bool {
 mod tests {
     use super::*;
     use crate::guest::memfs::MemGuest;
+    use crate::guest::{Distro, OsFamily};
     use crate::progress::RecordingReporter;
 
     const MASTER_PASSWD: &str = "\
@@ -114,8 +115,8 @@ beastie:$6$b:1001:1001::0:0:Beastie:/home/beastie:/bin/sh
 
     fn freebsd() -> OsInfo {
         OsInfo {
-            os_type: "freebsd".into(),
-            distro: "freebsd".into(),
+            family: OsFamily::FreeBsd,
+            distro: Distro::FreeBsd,
             product_name: "FreeBSD 13.2-RELEASE #0 releng/13.2: Fri Apr  7 02:19:49 UTC 2023"
                 .into(),
             major: 13,

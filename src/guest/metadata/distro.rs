@@ -19,7 +19,7 @@ use anyhow::Result;
 
 use super::{Metadata, files};
 use crate::guest::profile::LinuxFlavor;
-use crate::guest::{DATABASE_LIMIT, Guest, OsInfo};
+use crate::guest::{DATABASE_LIMIT, Distro, Guest, OsInfo};
 use crate::progress::Reporter;
 
 const OS_RELEASE: &[&str] = &["/etc/os-release", "/usr/lib/os-release"];
@@ -56,7 +56,7 @@ pub(super) fn refine(
 
 fn wants_pretty_name(os: &OsInfo) -> bool {
     let name = os.product_name.trim();
-    os.distro == "debian"
+    os.distro == Distro::Debian
         || name.eq_ignore_ascii_case("unknown")
         || !name.chars().any(char::is_alphabetic)
 }
@@ -176,6 +176,7 @@ fn oracle(guest: &mut dyn Guest, meta: &mut Metadata, reporter: &dyn Reporter) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::guest::OsFamily;
     use crate::guest::memfs::MemGuest;
 
     const DEBIAN_OS_RELEASE: &str = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n\
@@ -183,8 +184,8 @@ mod tests {
 
     fn os(distro: &str, product: &str) -> OsInfo {
         OsInfo {
-            os_type: "linux".into(),
-            distro: distro.into(),
+            family: OsFamily::Linux,
+            distro: Distro::parse(distro),
             product_name: product.into(),
             ..OsInfo::default()
         }
@@ -192,7 +193,7 @@ mod tests {
 
     fn base(os: &OsInfo) -> Metadata {
         Metadata::from([
-            ("OS".to_owned(), os.distro.clone()),
+            ("OS".to_owned(), os.distro.to_string()),
             ("DESCRIPTION".to_owned(), os.product_name.clone()),
         ])
     }

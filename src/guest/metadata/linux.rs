@@ -87,6 +87,7 @@ fn users(
 mod tests {
     use super::*;
     use crate::guest::memfs::MemGuest;
+    use crate::guest::{Distro, OsFamily};
     use crate::progress::RecordingReporter;
 
     const SSH_UNIT: &str = "[Service]\nExecStart=/usr/sbin/sshd -D $SSHD_OPTS\n";
@@ -94,8 +95,8 @@ mod tests {
 
     fn debian() -> OsInfo {
         OsInfo {
-            os_type: "linux".into(),
-            distro: "debian".into(),
+            family: OsFamily::Linux,
+            distro: Distro::Debian,
             product_name: "12.5".into(),
             major: 12,
             minor: 5,
