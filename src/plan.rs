@@ -8,10 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::guest::metadata::{parse_assignment, validate_key};
 use crate::sysprep;
 
-/// A request that cannot be carried out as given (exit code 2).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
+pub use crate::process::UsageError;
 
 fn usage(msg: impl Into<String>) -> UsageError {
     UsageError(msg.into())

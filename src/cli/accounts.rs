@@ -69,8 +69,7 @@ pub fn run(args: &AccountsArgs) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("Error: {e:#}");
-            let usage = e.downcast_ref::<UsageError>().is_some();
-            ExitCode::from(if usage { 2 } else { 1 })
+            ExitCode::from(crate::process::exit_code(&e))
         }
     }
 }

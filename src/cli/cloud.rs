@@ -132,8 +132,7 @@ fn report(result: anyhow::Result<()>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("Error: {e:#}");
-            let usage = e.downcast_ref::<crate::plan::UsageError>().is_some();
-            ExitCode::from(if usage { 2 } else { 1 })
+            ExitCode::from(crate::process::exit_code(&e))
         }
     }
 }
@@ -268,8 +267,7 @@ pub fn upload(args: &UploadArgs) -> ExitCode {
         }
         Err(e) => {
             console.error(&format!("{e:#}"));
-            let usage = e.downcast_ref::<crate::plan::UsageError>().is_some();
-            ExitCode::from(if usage { 2 } else { 1 })
+            ExitCode::from(crate::process::exit_code(&e))
         }
     }
 }
