@@ -35,7 +35,7 @@ pub enum AccountsCommand {
         #[arg(long, value_name = "URL")]
         url: String,
         /// The user's token.
-        #[arg(long, value_name = "TOKEN", value_parser = parse_secret)]
+        #[arg(long, value_name = "TOKEN", value_parser = super::cloud::parse_secret)]
         token: Secret,
         /// A description of the cloud.
         #[arg(long, value_name = "TEXT")]
@@ -57,10 +57,6 @@ pub enum AccountsCommand {
         #[arg(value_name = "NAME")]
         name: String,
     },
-}
-
-fn parse_secret(s: &str) -> Result<Secret, String> {
-    Ok(Secret::new(s))
 }
 
 /// Run `accounts …`.
