@@ -12,10 +12,7 @@ use crate::sysprep;
 mod work;
 pub use work::Work;
 
-/// A request that cannot be carried out as given (exit code 2).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
+pub use crate::process::UsageError;
 
 fn usage(msg: impl Into<String>) -> UsageError {
     UsageError(msg.into())

@@ -69,6 +69,24 @@ impl StopReason {
 #[error("interrupted by {}; the work directory and helper processes were cleaned up", .0.name())]
 pub struct Interrupted(pub StopReason);
 
+/// A request that cannot be carried out as given (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// The exit code for an error, the same in every front end: a usage error
+/// is 2, an interrupted run 128 + the signal, anything else 1. Context added
+/// around the error does not change its kind.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    if err.downcast_ref::<UsageError>().is_some() {
+        2
+    } else if let Some(Interrupted(reason)) = err.downcast_ref::<Interrupted>() {
+        reason.exit_code()
+    } else {
+        1
+    }
+}
+
 /// A flag that a signal handler or a front end raises and long steps poll.
 /// It remembers the first reason it was raised for.
 #[derive(Debug, Clone, Default)]
@@ -262,6 +280,35 @@ mod tests {
         assert_eq!(c.reason(), Some(StopReason::Hangup));
         let msg = c.check().unwrap_err().to_string();
         assert!(msg.starts_with("interrupted by SIGHUP;"), "{msg}");
+    }
+
+    #[test]
+    fn exit_code_maps_each_kind_even_under_context() {
+        use anyhow::Context;
+        let usage = || anyhow::Error::new(UsageError("bad flag".into()));
+        assert_eq!(exit_code(&usage()), 2);
+        assert_eq!(
+            exit_code(&Err::<(), _>(usage()).context("plan").unwrap_err()),
+            2
+        );
+        for (reason, code) in [
+            (StopReason::Interrupt, 130),
+            (StopReason::Terminate, 143),
+            (StopReason::Hangup, 129),
+        ] {
+            let err = || anyhow::Error::new(Interrupted(reason));
+            assert_eq!(exit_code(&err()), code);
+            let wrapped = Err::<(), _>(err())
+                .context("copying the image")
+                .unwrap_err();
+            assert_eq!(exit_code(&wrapped), code);
+        }
+        let runtime = anyhow::anyhow!("qemu-img failed");
+        assert_eq!(exit_code(&runtime), 1);
+        assert_eq!(
+            exit_code(&Err::<(), _>(runtime).context("converting").unwrap_err()),
+            1
+        );
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub enum AccountsCommand {
         #[arg(long, value_name = "URL")]
         url: String,
         /// The user's token.
-        #[arg(long, value_name = "TOKEN", value_parser = parse_secret)]
+        #[arg(long, value_name = "TOKEN", value_parser = super::cloud::parse_secret)]
         token: Secret,
         /// A description of the cloud.
         #[arg(long, value_name = "TEXT")]
@@ -59,18 +59,13 @@ pub enum AccountsCommand {
     },
 }
 
-fn parse_secret(s: &str) -> Result<Secret, String> {
-    Ok(Secret::new(s))
-}
-
 /// Run `accounts …`.
 pub fn run(args: &AccountsArgs) -> ExitCode {
     match run_inner(args, &config_path()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("Error: {e:#}");
-            let usage = e.downcast_ref::<UsageError>().is_some();
-            ExitCode::from(if usage { 2 } else { 1 })
+            ExitCode::from(crate::process::exit_code(&e))
         }
     }
 }

@@ -11,7 +11,8 @@ use crate::cloud::local::store::Store;
 use crate::cloud::request::{AccountRequest, UploadRequest};
 use crate::cloud::{self, DEFAULT_CONTAINER, RemoteImage, Secret};
 
-fn parse_secret(s: &str) -> Result<Secret, String> {
+/// A token from the command line (clap's value parser; never fails).
+pub(super) fn parse_secret(s: &str) -> Result<Secret, std::convert::Infallible> {
     Ok(Secret::new(s))
 }
 
@@ -132,8 +133,7 @@ fn report(result: anyhow::Result<()>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("Error: {e:#}");
-            let usage = e.downcast_ref::<crate::plan::UsageError>().is_some();
-            ExitCode::from(if usage { 2 } else { 1 })
+            ExitCode::from(crate::process::exit_code(&e))
         }
     }
 }
@@ -268,8 +268,7 @@ pub fn upload(args: &UploadArgs) -> ExitCode {
         }
         Err(e) => {
             console.error(&format!("{e:#}"));
-            let usage = e.downcast_ref::<crate::plan::UsageError>().is_some();
-            ExitCode::from(if usage { 2 } else { 1 })
+            ExitCode::from(crate::process::exit_code(&e))
         }
     }
 }

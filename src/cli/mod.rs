@@ -17,8 +17,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::pipeline::{self, doctor};
-use crate::plan::UsageError;
-use crate::process::{Cancel, Interrupted, StopReason};
+use crate::process::{Cancel, StopReason};
 use args::{Command, CreatorCli, MkimageArgs, MkimageCli, UiArgs};
 use console::Console;
 
@@ -104,13 +103,7 @@ fn mkimage(args: &MkimageArgs) -> ExitCode {
 /// Print the error on one line, chain included, and pick the exit code.
 fn fail(console: &Console, err: &anyhow::Error) -> ExitCode {
     console.error(&format!("{err:#}"));
-    if err.downcast_ref::<UsageError>().is_some() {
-        ExitCode::from(2)
-    } else if let Some(Interrupted(reason)) = err.downcast_ref::<Interrupted>() {
-        ExitCode::from(reason.exit_code())
-    } else {
-        ExitCode::from(1)
-    }
+    ExitCode::from(crate::process::exit_code(err))
 }
 
 /// SIGINT, SIGTERM and SIGHUP raise the cancel flag with their reason;

@@ -85,7 +85,7 @@ pub fn run(opts: UiOptions) -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("Error: {e:#}");
-            ExitCode::from(1)
+            ExitCode::from(crate::process::exit_code(&e))
         }
     }
 }
