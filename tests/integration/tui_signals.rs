@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::*;
-use crate::tui::{LAUNCH, Pane, Tmux, start_ui_in};
+use crate::tmux::{LAUNCH, Pane, Tmux, start_ui_in};
 
 /// The bound on ending after a signal or a lost terminal.
 const END_WITHIN: Duration = Duration::from_secs(5);
@@ -141,14 +141,16 @@ fn start_until_the_vm_runs(src: &Path, work: &Path, tmp: &Path) -> Tmux {
     );
     let ui = Tmux::start_in(&cmd, work, Pane::Kept);
     ui.wait_for("Launching helper VM", LAUNCH);
-    let start = Instant::now();
-    while !helper_vm_runs(tmp) {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "no helper VM started; the screen:\n{}",
-            ui.screen()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    poll(
+        "a helper VM on the snapshot",
+        Duration::from_secs(60),
+        || {
+            if helper_vm_runs(tmp) {
+                Ok(())
+            } else {
+                Err(ui.screen())
+            }
+        },
+    );
     ui
 }
