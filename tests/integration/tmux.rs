@@ -21,7 +21,7 @@ pub(crate) const LAUNCH: Duration = Duration::from_secs(300);
 /// A tmux server of our own, with one 80×24 window running a command.
 /// Dropping it ends the server and whatever still runs in it.
 pub(crate) struct Tmux {
-    pub(crate) socket: String,
+    socket: String,
     done: PathBuf,
     /// The server's process, whose command line names the UI's.
     server: String,
@@ -95,9 +95,15 @@ impl Tmux {
         }
     }
 
+    /// Run a tmux command on this server (failing the test if tmux
+    /// fails); what it printed.
+    pub(crate) fn command(&self, args: &[&str]) -> String {
+        String::from_utf8_lossy(&tmux(&self.socket, args)).into_owned()
+    }
+
     /// The screen's text.
     pub(crate) fn screen(&self) -> String {
-        String::from_utf8_lossy(&tmux(&self.socket, &["capture-pane", "-p"])).into_owned()
+        self.command(&["capture-pane", "-p"])
     }
 
     /// The screen's text and styles.
@@ -138,7 +144,7 @@ impl Tmux {
 
     /// Send one key (tmux's name for it), and nothing else.
     pub(crate) fn send(&self, key: &str) {
-        tmux(&self.socket, &["send-keys", key]);
+        self.command(&["send-keys", key]);
     }
 
     /// Send `key`, then wait until the screen shows `text`.
@@ -174,7 +180,7 @@ impl Tmux {
     /// Type `text` into the field being edited, and wait until the screen
     /// shows it (its end: a long value scrolls).
     pub(crate) fn type_text(&self, text: &str) {
-        tmux(&self.socket, &["send-keys", "-l", text]);
+        self.command(&["send-keys", "-l", text]);
         let chars: Vec<char> = text.chars().collect();
         let end: String = chars[chars.len().saturating_sub(24)..].iter().collect();
         self.wait_for(&end, SCREEN);

@@ -14,11 +14,11 @@ const END_WITHIN: Duration = Duration::from_secs(5);
 
 /// The process the pane's shell runs (the UI).
 fn ui_pid(ui: &Tmux) -> i32 {
-    let out = Command::new("tmux")
-        .args(["-L", &ui.socket, "display-message", "-p", "#{pane_pid}"])
-        .output()
-        .expect("asking tmux for the pane's pid");
-    let shell: i32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    let shell: i32 = ui
+        .command(&["display-message", "-p", "#{pane_pid}"])
+        .trim()
+        .parse()
+        .unwrap();
     let children: Vec<i32> = std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
@@ -88,11 +88,7 @@ fn tui_ends_when_its_terminal_is_killed() {
     let ui = start_ui_in(tmp.path(), &src, work.path(), Pane::Losable);
     let pid = ui_pid(&ui);
     let at_kill = stat(pid).expect("the UI runs").cpu_ticks;
-    let status = Command::new("tmux")
-        .args(["-L", &ui.socket, "kill-session"])
-        .status()
-        .unwrap();
-    assert!(status.success(), "tmux kill-session failed");
+    ui.command(&["kill-session"]);
     let (took, cpu) = watch_end(pid, at_kill);
     eprintln!("lost terminal: the UI ended {took:?} after the kill, using {cpu:.2} s of CPU");
     assert!(took < END_WITHIN, "the UI took {took:?} to end");
