@@ -11,5 +11,6 @@ mod secrets;
 mod shrink;
 mod support;
 mod sysprep;
+mod tmux;
 mod tui;
 mod tui_signals;

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -196,4 +197,25 @@ pub fn write_script(path: &Path, text: &str) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::write(path, text).unwrap();
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// How often [`poll`] looks again.
+const POLL_EVERY: Duration = Duration::from_millis(50);
+
+/// Look at something with `probe` until it says done (`Ok`), and return
+/// what it found. `Err` carries what it sees meanwhile; past `limit` the
+/// test fails naming what was awaited and what was seen last.
+pub fn poll<T>(awaited: &str, limit: Duration, mut probe: impl FnMut() -> Result<T, String>) -> T {
+    let start = Instant::now();
+    loop {
+        let seen = match probe() {
+            Ok(found) => return found,
+            Err(seen) => seen,
+        };
+        assert!(
+            start.elapsed() < limit,
+            "{awaited} did not happen within {limit:?}; last seen:\n{seen}"
+        );
+        std::thread::sleep(POLL_EVERY);
+    }
 }

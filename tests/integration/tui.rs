@@ -3,174 +3,32 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::support::*;
-
-/// A tmux server of our own, with one 80×24 window running a command.
-/// Dropping it ends the server and whatever still runs in it.
-pub(crate) struct Tmux {
-    pub(crate) socket: String,
-    done: PathBuf,
-    /// The server's process, whose command line names the UI's.
-    server: String,
-}
-
-/// What the pane's shell does around the command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Pane {
-    /// Stays after the command (sleeping), so its screen can be read.
-    Kept,
-    /// Outlives the hang-up of its terminal (SIGHUP trapped) just long
-    /// enough to record the command's exit code, then ends.
-    Losable,
-}
-
-impl Tmux {
-    fn start(command: &str, dir: &Path) -> Tmux {
-        Tmux::start_in(command, dir, Pane::Kept)
-    }
-
-    pub(crate) fn start_in(command: &str, dir: &Path, pane: Pane) -> Tmux {
-        // One server per UI: tests run side by side in one process.
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let socket = format!(
-            "snf-test-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        let done = dir.join("exit-code");
-        // A kept pane outlives the program, so the screen it leaves behind
-        // can be read.
-        let script = match pane {
-            Pane::Kept => format!("{command}; echo $? > {}; exec sleep 600", done.display()),
-            Pane::Losable => format!("trap : HUP; {command}; echo $? > {}", done.display()),
-        };
-        let status = Command::new("tmux")
-            .args(["-L", &socket, "new-session", "-d", "-x", "80", "-y", "24"])
-            .arg(script)
-            .env("TERM", "xterm-256color")
-            .status()
-            .expect("running tmux (package tmux)");
-        assert!(status.success(), "tmux could not start");
-        let pid = Command::new("tmux")
-            .args(["-L", &socket, "display-message", "-p", "#{pid}"])
-            .output()
-            .expect("asking tmux for its server's pid");
-        let server = String::from_utf8_lossy(&pid.stdout).trim().to_owned();
-        Tmux {
-            socket,
-            done,
-            server,
-        }
-    }
-
-    pub(crate) fn screen(&self) -> String {
-        let out = Command::new("tmux")
-            .args(["-L", &self.socket, "capture-pane", "-p"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        for k in keys {
-            let status = Command::new("tmux")
-                .args(["-L", &self.socket, "send-keys", k])
-                .status()
-                .unwrap();
-            assert!(status.success());
-            // One key at a time, as a person types: the UI redraws between.
-            std::thread::sleep(Duration::from_millis(150));
-        }
-    }
-
-    fn text(&self, text: &str) {
-        let status = Command::new("tmux")
-            .args(["-L", &self.socket, "send-keys", "-l", text])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        std::thread::sleep(Duration::from_millis(300));
-    }
-
-    /// Wait until the screen shows `text`; fail with the screen if it does
-    /// not within `limit`.
-    pub(crate) fn wait_for(&self, text: &str, limit: Duration) {
-        let start = Instant::now();
-        loop {
-            let screen = self.screen();
-            if screen.contains(text) {
-                return;
-            }
-            assert!(
-                start.elapsed() < limit,
-                "{text:?} did not appear within {limit:?}; the screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(500));
-        }
-    }
-
-    /// Wait for the program to end and return its exit code.
-    pub(crate) fn exit_code(&self, limit: Duration) -> i32 {
-        let start = Instant::now();
-        while !self.done.exists() {
-            assert!(
-                start.elapsed() < limit,
-                "the UI did not exit; the screen:\n{}",
-                self.screen()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        std::fs::read_to_string(&self.done)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap()
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .output();
-        // kill-server returns before the server has exited.
-        let proc = Path::new("/proc").join(&self.server);
-        let start = Instant::now();
-        while proc.exists() && start.elapsed() < Duration::from_secs(10) {
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-pub(crate) const LAUNCH: Duration = Duration::from_secs(300);
+use crate::tmux::{LAUNCH, Pane, SCREEN, Tmux, start_ui_in};
 
 /// The UI on `image`, with its own image store and no kamaki clouds.
 fn start_ui(tmp: &Path, image: &Path, dir: &Path) -> Tmux {
     start_ui_in(tmp, image, dir, Pane::Kept)
 }
 
-/// [`start_ui`] in a pane of either kind.
-pub(crate) fn start_ui_in(tmp: &Path, image: &Path, dir: &Path, pane: Pane) -> Tmux {
-    let cmd = format!(
-        "env SNF_IMAGE_STORE={} KAMAKI_CONFIG={} {} --tmpdir {} {}",
-        dir.join("store").display(),
-        dir.join("no-kamakirc").display(),
-        env!("CARGO_BIN_EXE_snf-image-creator"),
-        tmp.display(),
-        image.display()
-    );
-    let ui = Tmux::start_in(&cmd, dir, pane);
-    ui.wait_for("Initialization", Duration::from_secs(30));
-    ui.wait_for("Would you like to run a wizard", LAUNCH);
-    assert!(
-        ui.screen().contains("OS: linux, Distro: debian, Size: "),
-        "status line:\n{}",
-        ui.screen()
-    );
-    ui
+/// Words only the expert mode's main menu shows (Extract's line).
+const MAIN_MENU: &str = "Dump image to local file system";
+const CUSTOMIZE_MENU: &str = "Image Customization Menu";
+const REGISTER_MENU: &str = "Image Registration Menu";
+
+/// From the Wizard-or-Expert question to the expert main menu.
+fn open_expert(ui: &Tmux) {
+    ui.select("Right", "< Expert >");
+    ui.press("Enter", "Image Creator (snf-image-creator");
+}
+
+/// From the expert main menu: Esc, and Yes to leave.
+fn leave(ui: &Tmux) {
+    ui.press("Escape", "Do you want to exit?");
+    ui.select("Left", "< Yes >");
+    ui.send("Enter");
 }
 
 fn assert_exported(image: &Path) {
@@ -198,26 +56,34 @@ fn expert_extract_and_wizard_in_a_terminal() {
 
     // Expert: add a property, then Extract.
     let ui = start_ui(tmp.path(), &src, work.path());
-    ui.keys(&["Right", "Enter"]);
-    ui.wait_for("Image Creator (snf-image-creator", Duration::from_secs(10));
-    ui.keys(&["Enter", "Down", "Down", "Down", "Enter", "Tab", "Enter"]);
-    ui.wait_for("Name (letters, digits and _)", Duration::from_secs(10));
-    ui.text("build_id");
-    ui.keys(&["Enter"]);
-    ui.text("42");
-    ui.keys(&["Enter"]);
-    ui.wait_for("BUILD_ID", Duration::from_secs(10));
-    ui.keys(&["Tab", "Tab", "Tab", "Enter", "Tab", "Enter"]);
-    ui.wait_for("Dump image to local file system", Duration::from_secs(10));
+    open_expert(&ui);
+    ui.press("Enter", CUSTOMIZE_MENU);
+    for entry in ["VirtIO", "Sysprep", "Properties"] {
+        ui.select("Down", entry);
+    }
+    ui.press("Enter", "Image Properties");
+    ui.select("Tab", "< Add >");
+    ui.press("Enter", "Name (letters, digits and _)");
+    ui.type_text("build_id");
+    ui.press("Enter", "Value of BUILD_ID:");
+    ui.type_text("42");
+    ui.dismiss("Enter", "Value of BUILD_ID:");
+    ui.wait_for("BUILD_ID", SCREEN);
+    for button in ["< Add >", "< Delete >", "< Back >"] {
+        ui.select("Tab", button);
+    }
+    ui.press("Enter", CUSTOMIZE_MENU);
+    ui.select("Tab", "< Back >");
+    ui.press("Enter", MAIN_MENU);
     let expert_image = out.path().join("expert.diskdump");
-    ui.keys(&["Down", "Down", "Enter", "C-u"]);
-    ui.text(expert_image.to_str().unwrap());
-    ui.keys(&["Enter"]);
-    ui.wait_for("Image Extraction", Duration::from_secs(10));
+    ui.select("Down", "Register");
+    ui.select("Down", "Extract");
+    ui.press("Enter", "Save image as:");
+    ui.replace(expert_image.to_str().unwrap());
+    ui.press("Enter", "Image Extraction");
     ui.wait_for("The image was extracted", LAUNCH);
-    ui.keys(&["Enter", "Escape"]);
-    ui.wait_for("Do you want to exit?", Duration::from_secs(10));
-    ui.keys(&["Left", "Enter"]);
+    ui.dismiss("Enter", "The image was extracted");
+    leave(&ui);
     assert_eq!(ui.exit_code(Duration::from_secs(60)), 0);
     assert_exported(&expert_image);
     let meta = std::fs::read_to_string(format!("{}.meta", expert_image.display())).unwrap();
@@ -229,30 +95,24 @@ fn expert_extract_and_wizard_in_a_terminal() {
     // copy, confirm; the image is uploaded and registered.
     let work = scratch();
     let ui = start_ui(tmp.path(), &src, work.path());
-    ui.keys(&["Enter"]);
-    ui.wait_for("(1/6) Clouds", Duration::from_secs(10));
+    ui.press("Enter", "(1/6) Clouds");
     assert!(ui.screen().contains("The built-in local image store"));
-    ui.keys(&["Enter"]);
-    ui.wait_for("(2/6) Image Name", Duration::from_secs(10));
-    ui.keys(&["Enter", "C-u"]);
-    ui.text("Debian from the wizard");
-    ui.keys(&["Enter", "Enter"]);
-    ui.wait_for("(5/6) Local Copy", Duration::from_secs(10));
+    ui.press("Enter", "(2/6) Image Name");
+    ui.press("Enter", "(3/6) Image Description");
+    ui.replace("Debian from the wizard");
+    ui.press("Enter", "(4/6) Registration Type");
+    ui.press("Enter", "(5/6) Local Copy");
     let wizard_image = out.path().join("wizard.diskdump");
-    ui.text(wizard_image.to_str().unwrap());
-    ui.keys(&["Enter"]);
-    ui.wait_for(
-        "All necessary information has been gathered",
-        Duration::from_secs(10),
-    );
-    ui.keys(&["Enter"]);
+    ui.type_text(wizard_image.to_str().unwrap());
+    ui.press("Enter", "All necessary information has been gathered");
+    ui.send("Enter");
     ui.wait_for("Image creation finished", LAUNCH);
     assert!(
         ui.screen().contains("The image was registered as"),
         "{}",
         ui.screen()
     );
-    ui.keys(&["Enter"]);
+    ui.send("Enter");
     assert_eq!(ui.exit_code(Duration::from_secs(60)), 0);
     assert_exported(&wizard_image);
     let meta = std::fs::read_to_string(format!("{}.meta", wizard_image.display())).unwrap();
@@ -287,7 +147,7 @@ fn ctrl_c_during_initialization_cleans_up() {
     );
     let ui = Tmux::start(&cmd, work.path());
     ui.wait_for("Launching helper VM", Duration::from_secs(60));
-    ui.keys(&["C-c"]);
+    ui.send("C-c");
     assert_eq!(ui.exit_code(Duration::from_secs(120)), 130);
     assert_empty_dir(tmp.path());
     // The terminal was restored: the UI's frame went with the alternate
@@ -306,41 +166,36 @@ fn register_upload_register_info_save() {
 
     // Expert → Register → Upload into the test's own local store.
     let ui = start_ui(tmp.path(), &src, work.path());
-    ui.keys(&["Right", "Enter"]);
-    ui.wait_for("Image Creator (snf-image-creator", Duration::from_secs(10));
-    ui.keys(&["Down", "Enter"]);
-    ui.wait_for("Image Registration Menu", Duration::from_secs(10));
-    ui.keys(&["Down", "Enter"]);
-    ui.wait_for("Object name", Duration::from_secs(10));
-    ui.keys(&["C-u"]);
-    ui.text("tui-register.diskdump");
-    ui.keys(&["Enter"]);
+    open_expert(&ui);
+    ui.select("Down", "Register");
+    ui.press("Enter", REGISTER_MENU);
+    ui.select("Down", "Upload");
+    ui.press("Enter", "Object name");
+    ui.replace("tui-register.diskdump");
+    ui.send("Enter");
     ui.wait_for("The image was uploaded to the local image store", LAUNCH);
     // Register it, private, with a name and a description.
-    ui.keys(&["Enter", "Down", "Enter"]);
-    ui.wait_for("Registration name", Duration::from_secs(10));
-    ui.keys(&["C-u"]);
-    ui.text("Debian from Register");
-    ui.keys(&["Down", "C-u"]);
-    ui.text("Registered in expert mode");
-    ui.keys(&["Enter"]);
-    ui.wait_for("Make the image public", Duration::from_secs(10));
-    ui.keys(&["Enter"]);
+    ui.dismiss("Enter", "The image was uploaded");
+    ui.select("Down", "Register");
+    ui.press("Enter", "Registration name");
+    ui.replace("Debian from Register");
+    ui.focus("Down", "Description");
+    ui.replace("Registered in expert mode");
+    ui.press("Enter", "Make the image public");
+    ui.send("Enter");
     ui.wait_for("The image was registered with", Duration::from_secs(60));
     // Info, saved to a file.
-    ui.keys(&["Enter", "Down", "Enter"]);
-    ui.wait_for(
-        "\"object\": \"tui-register.diskdump\"",
-        Duration::from_secs(10),
-    );
+    ui.dismiss("Enter", "The image was registered with");
+    ui.select("Down", "Info");
+    ui.press("Enter", "\"object\": \"tui-register.diskdump\"");
     assert!(ui.screen().contains("\"image_id\": \""), "{}", ui.screen());
-    ui.keys(&["Tab", "Enter", "C-u"]);
-    ui.text(info.to_str().unwrap());
-    ui.keys(&["Enter"]);
-    ui.wait_for("The information was saved", Duration::from_secs(10));
-    ui.keys(&["Enter", "Escape", "Escape"]);
-    ui.wait_for("Do you want to exit?", Duration::from_secs(10));
-    ui.keys(&["Left", "Enter"]);
+    ui.select("Tab", "< Save >");
+    ui.press("Enter", "Save the information as:");
+    ui.replace(info.to_str().unwrap());
+    ui.press("Enter", "The information was saved");
+    ui.dismiss("Enter", "The information was saved");
+    ui.press("Escape", MAIN_MENU);
+    leave(&ui);
     assert_eq!(ui.exit_code(Duration::from_secs(60)), 0);
 
     let show = run(creator()
@@ -395,25 +250,30 @@ fn expert_sysprep_and_mount_then_extract() {
     let before = sha256_file(&src);
     let (work, tmp, out) = (scratch(), scratch(), scratch());
     let ui = start_ui(tmp.path(), &src, work.path());
-    ui.keys(&["Right", "Enter"]);
-    ui.wait_for("Image Creator (snf-image-creator", Duration::from_secs(10));
+    open_expert(&ui);
     // Customize → Sysprep: untick cleanup-tmp; bootmenu_timeout=3.
-    ui.keys(&["Enter", "Down", "Down", "Enter"]);
-    ui.wait_for("[X] cleanup-tmp", Duration::from_secs(10));
-    ui.keys(&["Down", "Space", "Tab", "Tab", "Enter"]);
-    ui.wait_for("System Preparation Parameters", Duration::from_secs(10));
-    ui.keys(&["Down", "Enter"]);
-    ui.wait_for("Parameter bootmenu_timeout", Duration::from_secs(10));
-    ui.keys(&["C-u"]);
-    ui.text("3");
-    ui.keys(&["Enter"]);
-    ui.wait_for("bootmenu_timeout    3", Duration::from_secs(10));
-    ui.keys(&["Tab", "Enter"]);
-    ui.wait_for("[ ] cleanup-tmp", Duration::from_secs(10));
-    ui.keys(&["BTab", "BTab", "Enter"]);
-    ui.wait_for("Image Customization Menu", Duration::from_secs(10));
+    ui.press("Enter", CUSTOMIZE_MENU);
+    ui.select("Down", "VirtIO");
+    ui.select("Down", "Sysprep");
+    ui.press("Enter", "[X] cleanup-tmp");
+    ui.select("Down", "[X] cleanup-tmp");
+    ui.select("Space", "[ ] cleanup-tmp");
+    ui.select("Tab", "< Preview >");
+    ui.select("Tab", "< Params >");
+    ui.press("Enter", "System Preparation Parameters");
+    ui.select("Down", "bootmenu_timeout");
+    ui.press("Enter", "Parameter bootmenu_timeout");
+    ui.replace("3");
+    ui.press("Enter", "bootmenu_timeout    3");
+    ui.select("Tab", "< Back >");
+    ui.press("Enter", "[ ] cleanup-tmp");
+    ui.select("BTab", "< Preview >");
+    ui.select("BTab", "< OK >");
+    ui.press("Enter", CUSTOMIZE_MENU);
     // Mount, write a file into the guest from outside, unmount.
-    ui.keys(&["Up", "Up", "Enter"]);
+    ui.select("Up", "VirtIO");
+    ui.select("Up", "Mount");
+    ui.send("Enter");
     ui.wait_for("< Unmount >", LAUNCH);
     let dir = mounted_dir(&ui.screen(), tmp.path());
     assert!(
@@ -422,22 +282,28 @@ fn expert_sysprep_and_mount_then_extract() {
         dir.display()
     );
     std::fs::write(dir.join("etc/written-through-mount"), "from the host\n").unwrap();
-    ui.keys(&["Enter"]);
+    ui.send("Enter");
     ui.wait_for("The guest was unmounted", Duration::from_secs(120));
     let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
     assert!(!mounts.contains(tmp.path().to_str().unwrap()), "{mounts}");
     // Back to the main menu, Extract.
-    ui.keys(&["Enter", "Escape", "Down", "Down", "Enter", "C-u"]);
+    ui.dismiss("Enter", "The guest was unmounted");
+    ui.press("Escape", MAIN_MENU);
+    ui.select("Down", "Register");
+    ui.select("Down", "Extract");
+    ui.press("Enter", "Save image as:");
     let image = out.path().join("custom.diskdump");
-    ui.text(image.to_str().unwrap());
-    ui.keys(&["Enter"]);
+    ui.replace(image.to_str().unwrap());
+    ui.send("Enter");
     ui.wait_for("The image was extracted", LAUNCH);
     // Mount again and leave with Ctrl-C: unmounted, overlay deleted.
-    ui.keys(&["Enter", "Up", "Up", "Enter"]);
-    ui.wait_for("Image Customization Menu", Duration::from_secs(10));
-    ui.keys(&["Enter"]);
+    ui.dismiss("Enter", "The image was extracted");
+    ui.select("Up", "Register");
+    ui.select("Up", "Customize");
+    ui.press("Enter", CUSTOMIZE_MENU);
+    ui.send("Enter");
     ui.wait_for("< Unmount >", LAUNCH);
-    ui.keys(&["C-c"]);
+    ui.send("C-c");
     assert_eq!(ui.exit_code(Duration::from_secs(120)), 130);
     drop(ui);
     let mounts = std::fs::read_to_string("/proc/mounts").unwrap();

@@ -7,18 +7,18 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::*;
-use crate::tui::{LAUNCH, Pane, Tmux, start_ui_in};
+use crate::tmux::{LAUNCH, Pane, Tmux, start_ui_in};
 
 /// The bound on ending after a signal or a lost terminal.
 const END_WITHIN: Duration = Duration::from_secs(5);
 
 /// The process the pane's shell runs (the UI).
 fn ui_pid(ui: &Tmux) -> i32 {
-    let out = Command::new("tmux")
-        .args(["-L", &ui.socket, "display-message", "-p", "#{pane_pid}"])
-        .output()
-        .expect("asking tmux for the pane's pid");
-    let shell: i32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    let shell: i32 = ui
+        .command(&["display-message", "-p", "#{pane_pid}"])
+        .trim()
+        .parse()
+        .unwrap();
     let children: Vec<i32> = std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
@@ -88,11 +88,7 @@ fn tui_ends_when_its_terminal_is_killed() {
     let ui = start_ui_in(tmp.path(), &src, work.path(), Pane::Losable);
     let pid = ui_pid(&ui);
     let at_kill = stat(pid).expect("the UI runs").cpu_ticks;
-    let status = Command::new("tmux")
-        .args(["-L", &ui.socket, "kill-session"])
-        .status()
-        .unwrap();
-    assert!(status.success(), "tmux kill-session failed");
+    ui.command(&["kill-session"]);
     let (took, cpu) = watch_end(pid, at_kill);
     eprintln!("lost terminal: the UI ended {took:?} after the kill, using {cpu:.2} s of CPU");
     assert!(took < END_WITHIN, "the UI took {took:?} to end");
@@ -141,14 +137,16 @@ fn start_until_the_vm_runs(src: &Path, work: &Path, tmp: &Path) -> Tmux {
     );
     let ui = Tmux::start_in(&cmd, work, Pane::Kept);
     ui.wait_for("Launching helper VM", LAUNCH);
-    let start = Instant::now();
-    while !helper_vm_runs(tmp) {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "no helper VM started; the screen:\n{}",
-            ui.screen()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    poll(
+        "a helper VM on the snapshot",
+        Duration::from_secs(60),
+        || {
+            if helper_vm_runs(tmp) {
+                Ok(())
+            } else {
+                Err(ui.screen())
+            }
+        },
+    );
     ui
 }

@@ -50,6 +50,7 @@ fn proxy(upstream: u16, plan: Vec<Fault>) -> (u16, Arc<AtomicUsize>) {
                     }
                     Fault::Stall => {
                         counter.fetch_add(1, Ordering::SeqCst);
+                        // The fault itself: hold the connection, answer nothing.
                         std::thread::sleep(std::time::Duration::from_secs(20));
                     }
                 }
