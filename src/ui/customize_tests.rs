@@ -32,7 +32,7 @@ fn customize(a: &mut App, index: usize) {
 }
 
 /// What a finished job hands back, enough for the screens.
-fn outcome() -> Box<Outcome> {
+pub(super) fn outcome() -> Box<Outcome> {
     Box::new(Outcome {
         source: crate::media::Source {
             path: PathBuf::from("/images/debian.qcow2"),

@@ -136,6 +136,7 @@ fn wizard_pages_and_confirmation() {
     assert!(a.answers.public);
     assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Output)));
     type_text(&mut a, "/var/tmp/copy.diskdump");
+    snapshot("wizard_output", &a);
     press(&mut a, &[KeyCode::Enter]);
     assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Confirm)));
     snapshot("wizard_confirm", &a);
@@ -390,4 +391,52 @@ fn browser_screen() {
     // Bundle Host is not there yet, and says so.
     press(&mut a, &[KeyCode::Tab, KeyCode::Enter]);
     assert!(screen_text(&a).contains("not available yet"));
+}
+
+/// Initialization ends with this outcome, as its job would report it.
+fn initialized(a: &mut App, unsupported: Option<&str>) {
+    let mut done = super::customize_tests::outcome();
+    done.os = Some(OsInfo {
+        os_type: "linux".into(),
+        distro: "debian".into(),
+        ..OsInfo::default()
+    });
+    if let Some(reason) = unsupported {
+        done.metadata.insert("UNSUPPORTED".into(), reason.into());
+    }
+    a.session = None;
+    a.push(Screen::Running(super::job::RunView::new("Initialization")));
+    a.on_event(AppEvent::JobDone(super::job::JobKind::Initialize, Ok(done)));
+}
+
+#[test]
+fn initialization_asks_wizard_or_expert() {
+    let mut a = app();
+    initialized(&mut a, None);
+    assert_eq!(top_tag(&a), Some(Tag::ModeChoice));
+    snapshot("mode_choice", &a);
+    press(&mut a, &[KeyCode::Right, KeyCode::Enter]);
+    assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::Main)));
+}
+
+#[test]
+fn initialization_warns_of_unsupported_media() {
+    let mut a = app();
+    initialized(&mut a, Some("the media contains logical volumes"));
+    assert_eq!(top_tag(&a), Some(Tag::Unsupported));
+    snapshot("unsupported_warning", &a);
+    // No is the default, and leaves.
+    press(&mut a, &[KeyCode::Enter]);
+    assert_eq!(a.exit, Some(0));
+}
+
+#[test]
+fn extract_asks_for_the_path() {
+    let mut a = app();
+    a.open_expert();
+    press(&mut a, &[KeyCode::Down, KeyCode::Down, KeyCode::Enter]);
+    assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::ExtractPath)));
+    snapshot("extract_path", &a);
+    press(&mut a, &[KeyCode::Tab, KeyCode::Enter]);
+    assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::Main)));
 }
