@@ -8,7 +8,7 @@
 use super::app::{App, Screen, Tag as AppTag};
 use super::form::Form;
 use super::job::CloudReply;
-use super::widgets::{Dialog, Reply};
+use super::widgets::{Btn, Dialog, Reply};
 use super::wizard::Page;
 use crate::cloud::Secret;
 use crate::cloud::config::kamakirc::{self, CloudAccount, KamakiConfig};
@@ -86,7 +86,7 @@ impl App {
         };
         let text =
             "The account is checked with the cloud before it is saved in kamaki's configuration.";
-        let form = Form::new(&title, text, &fields, &["OK", "Cancel"]).with_secret(TOKEN);
+        let form = Form::new(&title, text, &fields, &[Btn::Ok, Btn::Cancel]).with_secret(TOKEN);
         self.push(Screen::Form(
             AppTag::Account(Tag::Form { editing, back }),
             form,
@@ -97,7 +97,7 @@ impl App {
     pub fn on_account(&mut self, tag: Tag, screen: Screen, reply: Reply) {
         match (tag, screen) {
             (Tag::Form { editing, back }, Screen::Form(t, form)) => {
-                if reply != Reply::Button(0) {
+                if reply != Reply::Button(Btn::Ok) {
                     return self.back_to_clouds(back);
                 }
                 match account_from(&form, editing.as_deref()) {
@@ -112,7 +112,7 @@ impl App {
                     }
                 }
             }
-            (Tag::ConfirmDelete(name), _) if reply == Reply::Button(0) => {
+            (Tag::ConfirmDelete(name), _) if reply == Reply::Button(Btn::Yes) => {
                 self.delete_account(&name)
             }
             _ => self.open_register_clouds(),
@@ -185,7 +185,7 @@ impl App {
         );
         self.push(Screen::Dialog(
             AppTag::Account(Tag::ConfirmDelete(name.to_owned())),
-            Dialog::new("Delete cloud account", &text, &["Yes", "No"]).defaulting_to(1),
+            Dialog::new("Delete cloud account", &text, &[Btn::Yes, Btn::No]).defaulting_to(Btn::No),
         ));
     }
 

@@ -17,7 +17,7 @@ use ratatui::text::Line;
 use super::browser::{Browser, Picked};
 use super::expert::Tag as ExpertTag;
 use super::job::{Job, JobKind, JobResult, RunView};
-use super::widgets::{Checklist, Dialog, Input, Menu, Reply, TextView};
+use super::widgets::{Btn, Checklist, Dialog, Input, Menu, Reply, TextView};
 use super::wizard::{Answers, Page};
 use super::{AppEvent, UiOptions};
 use crate::guest::OsInfo;
@@ -53,12 +53,26 @@ pub enum Tag {
     Secrets,
 }
 
+/// What a menu item stands for: its identity, never its label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    /// A datum named by its key (a property, a parameter).
+    Key(String),
+    /// A cloud: `None` is the built-in local store.
+    Cloud(Option<String>),
+    /// A registration type: public or private.
+    Public(bool),
+    Expert(super::expert::Entry),
+    Customize(super::customize::Entry),
+    Register(super::register::Entry),
+}
+
 /// One screen of the stack.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Screen {
     Browser(Browser),
     Running(RunView),
-    Menu(Tag, Menu),
+    Menu(Tag, Menu<Entry>),
     Dialog(Tag, Dialog),
     Input(Tag, Input),
     Checklist(Tag, Checklist),
@@ -107,7 +121,7 @@ pub struct App {
     pub answers: Answers,
     /// The clouds the wizard offers, read from kamaki's configuration when
     /// the wizard first needs them.
-    pub clouds: Option<Vec<(String, String)>>,
+    pub clouds: Option<Vec<super::wizard::CloudItem>>,
     /// Cloud accounts, uploads and registrations of the Register menu.
     pub cloud: super::register::CloudState,
     /// Every progress line of every job, for the Log screen.
@@ -159,7 +173,7 @@ impl App {
     pub fn notice(&mut self, title: &str, text: &str) {
         self.push(Screen::Dialog(
             Tag::Notice,
-            Dialog::new(title, text, &["OK"]),
+            Dialog::new(title, text, &[Btn::Ok]),
         ));
     }
 
@@ -254,7 +268,8 @@ impl App {
     fn confirm_exit(&mut self) {
         self.push(Screen::Dialog(
             Tag::ConfirmExit,
-            Dialog::new("Exit", "Do you want to exit?", &["Yes", "No"]).defaulting_to(1),
+            Dialog::new("Exit", "Do you want to exit?", &[Btn::Yes, Btn::No])
+                .defaulting_to(Btn::No),
         ));
     }
 
@@ -273,7 +288,7 @@ impl App {
         match tag {
             Tag::Notice => {}
             Tag::ConfirmExit => {
-                if reply == Reply::Button(0) {
+                if reply == Reply::Button(Btn::Yes) {
                     self.exit = Some(0);
                 }
             }
@@ -283,7 +298,7 @@ impl App {
                 }
             }
             Tag::ModeChoice => match reply {
-                Reply::Button(0) => self.start_wizard(),
+                Reply::Button(Btn::Wizard) => self.start_wizard(),
                 Reply::Button(_) => self.open_expert(),
                 Reply::Cancel => {
                     self.stack.push(screen);
@@ -292,7 +307,7 @@ impl App {
                 Reply::None => {}
             },
             Tag::Unsupported => {
-                if reply == Reply::Button(0) {
+                if reply == Reply::Button(Btn::Yes) {
                     self.open_expert();
                 } else {
                     self.exit = Some(0);
@@ -397,7 +412,7 @@ impl App {
             Err(e) => {
                 return self.push(Screen::Dialog(
                     Tag::InitFailed,
-                    Dialog::new("Initialization failed", &e, &["OK"]),
+                    Dialog::new("Initialization failed", &e, &[Btn::Ok]),
                 ));
             }
         };
@@ -421,7 +436,8 @@ impl App {
             );
             return self.push(Screen::Dialog(
                 Tag::Unsupported,
-                Dialog::new("Unsupported media", &text, &["Yes", "No"]).defaulting_to(1),
+                Dialog::new("Unsupported media", &text, &[Btn::Yes, Btn::No])
+                    .defaulting_to(Btn::No),
             ));
         }
         self.open_mode_choice();

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use super::app::{App, Screen, Tag};
 use super::browser::Browser;
-use super::widgets::{Dialog, Reply};
+use super::widgets::{Btn, Dialog, Reply};
 use crate::media::chain::Chain;
 
 /// What the user said about backing chains.
@@ -38,7 +38,8 @@ impl App {
         );
         self.push(Screen::Dialog(
             Tag::BackingChain,
-            Dialog::new("Backing file", &text, &["Continue", "Cancel"]).defaulting_to(1),
+            Dialog::new("Backing file", &text, &[Btn::Continue, Btn::Cancel])
+                .defaulting_to(Btn::Cancel),
         ));
     }
 
@@ -47,7 +48,7 @@ impl App {
     pub(super) fn on_backing_reply(&mut self, reply: Reply) {
         let chain = self.chain.asking.take();
         match (reply, chain) {
-            (Reply::Button(0), Some(chain)) => {
+            (Reply::Button(Btn::Continue), Some(chain)) => {
                 let media = chain.layers[0].path.clone();
                 self.chain.allowed_for = Some(media.clone());
                 self.open_media(&media);

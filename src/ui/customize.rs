@@ -2,49 +2,77 @@
 //! Sysprep, Properties, Exclude. Each entry's screens live in their own
 //! module; VirtIO, which this product does not do yet, is a notice here.
 
-use super::app::{App, Screen, Tag as AppTag};
-use super::expert::Tag as ExpertTag;
-use super::widgets::{Menu, Reply};
+use super::app::{App, Entry as AppEntry, Screen, Tag as AppTag};
+use super::expert::{Tag as ExpertTag, fixed};
+use super::widgets::{Btn, Menu, Reply};
 
-const ENTRIES: &[(&str, &str)] = &[
-    ("Mount", "Mount the image's filesystems here to change them"),
-    ("VirtIO", "Install VirtIO drivers (Windows guests)"),
-    ("Sysprep", "Choose and preview the system preparation tasks"),
-    ("Properties", "View & modify image properties"),
-    ("Exclude", "Exclude various deployment tasks from running"),
+/// The entries of the Customize menu.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry {
+    Mount,
+    VirtIO,
+    Sysprep,
+    Properties,
+    Exclude,
+}
+
+const ENTRIES: &[(Entry, &str, &str)] = &[
+    (
+        Entry::Mount,
+        "Mount",
+        "Mount the image's filesystems here to change them",
+    ),
+    (
+        Entry::VirtIO,
+        "VirtIO",
+        "Install VirtIO drivers (Windows guests)",
+    ),
+    (
+        Entry::Sysprep,
+        "Sysprep",
+        "Choose and preview the system preparation tasks",
+    ),
+    (
+        Entry::Properties,
+        "Properties",
+        "View & modify image properties",
+    ),
+    (
+        Entry::Exclude,
+        "Exclude",
+        "Exclude various deployment tasks from running",
+    ),
 ];
 
 impl App {
     /// Show the Customize menu.
     pub(super) fn open_customize(&mut self) {
-        let items = ENTRIES
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect();
+        let items = fixed(ENTRIES, AppEntry::Customize);
         self.push(Screen::Menu(
             AppTag::Expert(ExpertTag::Customize),
             Menu::new(
                 "Image Customization Menu",
                 "Choose one of the following or press <Back> to go back.",
                 items,
-                &["Select", "Back"],
+                &[Btn::Select, Btn::Back],
             ),
         ));
     }
 
     /// A reply on the Customize menu.
-    pub(super) fn on_customize(&mut self, menu: Menu, reply: Reply) {
-        if reply != Reply::Button(0) {
+    pub(super) fn on_customize(&mut self, menu: Menu<AppEntry>, reply: Reply) {
+        let (Reply::Button(Btn::Select), Some(AppEntry::Customize(choice))) =
+            (reply, menu.current().cloned())
+        else {
             return;
-        }
-        let choice = menu.current().map(str::to_owned);
+        };
         self.push(Screen::Menu(AppTag::Expert(ExpertTag::Customize), menu));
-        match choice.as_deref() {
-            Some("Mount") => self.open_mount(),
-            Some("VirtIO") => self.virtio(),
-            Some("Sysprep") => self.open_sysprep(),
-            Some("Properties") => self.open_properties(),
-            _ => self.open_exclude(),
+        match choice {
+            Entry::Mount => self.open_mount(),
+            Entry::VirtIO => self.virtio(),
+            Entry::Sysprep => self.open_sysprep(),
+            Entry::Properties => self.open_properties(),
+            Entry::Exclude => self.open_exclude(),
         }
     }
 

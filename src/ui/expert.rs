@@ -5,9 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::app::{App, Screen, Tag as AppTag};
+use super::app::{App, Entry as AppEntry, Screen, Tag as AppTag};
 use super::job::{JobKind, JobResult};
-use super::widgets::{Checklist, Dialog, Input, Menu, Reply, TextView};
+use super::widgets::{Btn, Checklist, Dialog, Input, Menu, Reply, TextView};
 use crate::guest::metadata::validate_key;
 
 /// The expert screens.
@@ -36,6 +36,30 @@ pub enum Tag {
     Help,
     ConfirmReset,
 }
+
+/// The entries of the expert main menu.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry {
+    Customize,
+    Register,
+    Extract,
+    Log,
+    Reset,
+    Help,
+}
+
+const MAIN: &[(Entry, &str, &str)] = &[
+    (
+        Entry::Customize,
+        "Customize",
+        "Customize image & cloud deployment options",
+    ),
+    (Entry::Register, "Register", "Register image to a cloud"),
+    (Entry::Extract, "Extract", "Dump image to local file system"),
+    (Entry::Log, "Log", "Show the log of every step"),
+    (Entry::Reset, "Reset", "Start again from the original media"),
+    (Entry::Help, "Help", "How to use expert mode"),
+];
 
 const HELP: &str = include_str!("../../assets/help/expert.md");
 
@@ -79,10 +103,14 @@ const DEPLOY_TASKS: &[(&str, &str, &[&str])] = &[
     ("EnforcePersonality", "File injection", &[]),
 ];
 
-fn items(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
+/// The items of a fixed menu, each with its entry's identifier.
+pub(super) fn fixed<E: Copy>(
+    entries: &[(E, &str, &str)],
+    wrap: impl Fn(E) -> AppEntry,
+) -> Vec<(AppEntry, String, String)> {
+    entries
         .iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .map(|(e, n, d)| (wrap(*e), n.to_string(), d.to_string()))
         .collect()
 }
 
@@ -105,15 +133,8 @@ impl App {
                 env!("CARGO_PKG_VERSION")
             ),
             "Choose one of the following or press <Exit> to exit.",
-            items(&[
-                ("Customize", "Customize image & cloud deployment options"),
-                ("Register", "Register image to a cloud"),
-                ("Extract", "Dump image to local file system"),
-                ("Log", "Show the log of every step"),
-                ("Reset", "Start again from the original media"),
-                ("Help", "How to use expert mode"),
-            ]),
-            &["Select", "Exit"],
+            fixed(MAIN, AppEntry::Expert),
+            &[Btn::Select, Btn::Exit],
         );
         self.push(Screen::Menu(AppTag::Expert(Tag::Main), menu));
     }
@@ -126,14 +147,14 @@ impl App {
     pub fn on_expert(&mut self, tag: Tag, screen: Screen, reply: Reply) {
         match (tag, screen) {
             (Tag::Main, Screen::Menu(t, menu)) => {
-                let choice = menu.current().map(str::to_owned);
+                let choice = menu.current().cloned();
                 self.push(Screen::Menu(t, menu));
-                match (reply, choice.as_deref()) {
-                    (Reply::Button(0), Some(c)) => self.on_main(c),
+                match (reply, choice) {
+                    (Reply::Button(Btn::Select), Some(AppEntry::Expert(c))) => self.on_main(c),
                     _ => self.push(Screen::Dialog(
                         AppTag::ConfirmExit,
-                        Dialog::new("Exit", "Do you want to exit?", &["Yes", "No"])
-                            .defaulting_to(1),
+                        Dialog::new("Exit", "Do you want to exit?", &[Btn::Yes, Btn::No])
+                            .defaulting_to(Btn::No),
                     )),
                 }
             }
@@ -143,7 +164,7 @@ impl App {
                 self.on_mount_reply(tag, reply)
             }
             (Tag::Properties, Screen::Menu(_, menu)) => self.on_properties(&menu, reply),
-            (tag, Screen::Input(t, input)) if reply == Reply::Button(0) => {
+            (tag, Screen::Input(t, input)) if reply == Reply::Button(Btn::Ok) => {
                 let value = input.value.trim().to_owned();
                 if let Err(problem) = self.on_expert_input(tag, value) {
                     // The field stays, so the answer can be mended.
@@ -151,25 +172,29 @@ impl App {
                     self.notice(problem.0, &problem.1);
                 }
             }
-            (Tag::ConfirmDelete(key), _) if reply == Reply::Button(0) => {
+            (Tag::ConfirmDelete(key), _) if reply == Reply::Button(Btn::Yes) => {
                 self.edits.set.remove(&key);
                 self.edits.unset.insert(key);
                 self.reopen_properties();
             }
             (Tag::Exclude, Screen::Checklist(_, list)) => self.on_exclude(&list, reply),
-            (Tag::ExtractOverwrite(path), _) if reply == Reply::Button(0) => self.extract(path),
-            (Tag::Log, _) if reply == Reply::Button(1) => self.expert(Tag::LogSavePath, |t| {
-                Screen::Input(
-                    t,
-                    Input::new(
-                        "Save log",
-                        "Save the log as:",
-                        "snf-image-creator.log",
-                        &["OK", "Cancel"],
-                    ),
-                )
-            }),
-            (Tag::ConfirmReset, _) if reply == Reply::Button(0) => {
+            (Tag::ExtractOverwrite(path), _) if reply == Reply::Button(Btn::Yes) => {
+                self.extract(path)
+            }
+            (Tag::Log, _) if reply == Reply::Button(Btn::Save) => {
+                self.expert(Tag::LogSavePath, |t| {
+                    Screen::Input(
+                        t,
+                        Input::new(
+                            "Save log",
+                            "Save the log as:",
+                            "snf-image-creator.log",
+                            &[Btn::Ok, Btn::Cancel],
+                        ),
+                    )
+                })
+            }
+            (Tag::ConfirmReset, _) if reply == Reply::Button(Btn::Yes) => {
                 if let Some(source) = self.session.as_ref().map(|s| s.source.clone()) {
                     self.stack.clear();
                     self.open_media(&source);
@@ -179,37 +204,41 @@ impl App {
         }
     }
 
-    fn on_main(&mut self, choice: &str) {
+    fn on_main(&mut self, choice: Entry) {
         match choice {
-            "Customize" => self.open_customize(),
-            "Register" => self.open_register(),
-            "Extract" => {
+            Entry::Customize => self.open_customize(),
+            Entry::Register => self.open_register(),
+            Entry::Extract => {
                 let (os_type, distro) = self.os_names();
                 let name = if distro == "unknown" { os_type } else { distro };
                 self.expert(Tag::ExtractPath, |t| {
-                    Screen::Input(t, Input::new("Extract", "Save image as:", &format!("{name}.diskdump"), &["OK", "Cancel"]))
+                    Screen::Input(t, Input::new("Extract", "Save image as:", &format!("{name}.diskdump"), &[Btn::Ok, Btn::Cancel]))
                 })
             }
-            "Log" => {
+            Entry::Log => {
                 let lines = self.log.clone();
-                self.expert(Tag::Log, |t| Screen::Text(t, TextView::new("Log", lines, &["Close", "Save"])))
+                self.expert(Tag::Log, |t| Screen::Text(t, TextView::new("Log", lines, &[Btn::Close, Btn::Save])))
             }
-            "Reset" => self.expert(Tag::ConfirmReset, |t| {
+            Entry::Reset => self.expert(Tag::ConfirmReset, |t| {
                 Screen::Dialog(t, Dialog::new(
                     "Reset",
                     "Reset snf-image-creator? Every change made so far is dropped and the original media is opened again.",
-                    &["Yes", "No"],
-                ).defaulting_to(1))
+                    &[Btn::Yes, Btn::No],
+                ).defaulting_to(Btn::No))
             }),
-            _ => {
+            Entry::Help => {
                 let lines = HELP.lines().map(str::to_owned).collect();
-                self.expert(Tag::Help, |t| Screen::Text(t, TextView::new("Help", lines, &["Close"])))
+                self.expert(Tag::Help, |t| Screen::Text(t, TextView::new("Help", lines, &[Btn::Close])))
             }
         }
     }
 
     pub(super) fn open_properties(&mut self) {
-        let items = self.metadata().into_iter().collect();
+        let items = self
+            .metadata()
+            .into_iter()
+            .map(|(k, v)| (AppEntry::Key(k.clone()), k, v))
+            .collect();
         self.expert(Tag::Properties, |t| {
             Screen::Menu(
                 t,
@@ -217,7 +246,7 @@ impl App {
                     "Image Properties",
                     "The properties the image will carry.",
                     items,
-                    &["Edit", "Add", "Delete", "Back"],
+                    &[Btn::Edit, Btn::Add, Btn::Delete, Btn::Back],
                 ),
             )
         });
@@ -231,11 +260,14 @@ impl App {
         self.open_properties();
     }
 
-    fn on_properties(&mut self, menu: &Menu, reply: Reply) {
-        let key = menu.current().map(str::to_owned);
+    fn on_properties(&mut self, menu: &Menu<AppEntry>, reply: Reply) {
+        let key = match menu.current() {
+            Some(AppEntry::Key(key)) => Some(key.clone()),
+            _ => None,
+        };
         self.push(Screen::Menu(AppTag::Expert(Tag::Properties), menu.clone()));
         match (reply, key) {
-            (Reply::Button(0), Some(key)) => {
+            (Reply::Button(Btn::Edit), Some(key)) => {
                 let value = self.metadata().get(&key).cloned().unwrap_or_default();
                 self.expert(Tag::PropertyValue(key.clone()), |t| {
                     Screen::Input(
@@ -244,33 +276,35 @@ impl App {
                             "Edit property",
                             &format!("Value of {key}:"),
                             &value,
-                            &["OK", "Cancel"],
+                            &[Btn::Ok, Btn::Cancel],
                         ),
                     )
                 });
             }
-            (Reply::Button(1), _) => self.expert(Tag::PropertyNewKey, |t| {
+            (Reply::Button(Btn::Add), _) => self.expert(Tag::PropertyNewKey, |t| {
                 Screen::Input(
                     t,
                     Input::new(
                         "Add property",
                         "Name (letters, digits and _):",
                         "",
-                        &["OK", "Cancel"],
+                        &[Btn::Ok, Btn::Cancel],
                     ),
                 )
             }),
-            (Reply::Button(2), Some(key)) => self.expert(Tag::ConfirmDelete(key.clone()), |t| {
-                Screen::Dialog(
-                    t,
-                    Dialog::new(
-                        "Delete property",
-                        &format!("Delete the property {key}?"),
-                        &["Yes", "No"],
+            (Reply::Button(Btn::Delete), Some(key)) => {
+                self.expert(Tag::ConfirmDelete(key.clone()), |t| {
+                    Screen::Dialog(
+                        t,
+                        Dialog::new(
+                            "Delete property",
+                            &format!("Delete the property {key}?"),
+                            &[Btn::Yes, Btn::No],
+                        )
+                        .defaulting_to(Btn::No),
                     )
-                    .defaulting_to(1),
-                )
-            }),
+                })
+            }
             _ => {
                 self.stack.pop();
             }
@@ -307,7 +341,7 @@ impl App {
                             "Add property",
                             &format!("Value of {key}:"),
                             "",
-                            &["OK", "Cancel"],
+                            &[Btn::Ok, Btn::Cancel],
                         ),
                     )
                 });
@@ -370,7 +404,7 @@ impl App {
                     "Exclude Configuration Tasks",
                     "The tasks snf-image runs when a VM is deployed; untick the ones to exclude.",
                     tasks,
-                    &["OK", "No Config", "Back"],
+                    &[Btn::Ok, Btn::NoConfig, Btn::Back],
                 ),
             )
         });
@@ -378,7 +412,7 @@ impl App {
 
     fn on_exclude(&mut self, list: &Checklist, reply: Reply) {
         match reply {
-            Reply::Button(0) => {
+            Reply::Button(Btn::Ok) => {
                 for (name, _, run) in &list.items {
                     let key = format!("EXCLUDE_TASK_{}", name.to_uppercase());
                     if *run {
@@ -390,7 +424,7 @@ impl App {
                     }
                 }
             }
-            Reply::Button(1) => {
+            Reply::Button(Btn::NoConfig) => {
                 self.edits
                     .set
                     .insert("EXCLUDE_ALL_TASKS".into(), "yes".into());
@@ -425,9 +459,9 @@ impl App {
                             "{} already exists. Overwrite the image and its side files?",
                             p.display()
                         ),
-                        &["Yes", "No"],
+                        &[Btn::Yes, Btn::No],
                     )
-                    .defaulting_to(1),
+                    .defaulting_to(Btn::No),
                 )
             }),
             None => self.extract(path),

@@ -13,7 +13,7 @@ use ratatui::style::{Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 
-use super::widgets::{Buttons, Reply, centered, edit_text, frame};
+use super::widgets::{Btn, Buttons, Reply, centered, edit_text, frame};
 
 /// One field of a form.
 #[derive(Clone, PartialEq, Eq)]
@@ -48,7 +48,7 @@ pub struct Form {
 
 impl Form {
     /// A form of `(label, value)` fields.
-    pub fn new(title: &str, text: &str, fields: &[(&str, &str)], buttons: &[&str]) -> Form {
+    pub fn new(title: &str, text: &str, fields: &[(&str, &str)], buttons: &[Btn]) -> Form {
         Form {
             title: title.into(),
             text: text.into(),
@@ -151,8 +151,13 @@ mod tests {
 
     #[test]
     fn fields_edit_and_buttons_press() {
-        let mut f = Form::new("T", "", &[("Name", "ab"), ("Token", "")], &["OK", "Cancel"])
-            .with_secret("Token");
+        let mut f = Form::new(
+            "T",
+            "",
+            &[("Name", "ab"), ("Token", "")],
+            &[Btn::Ok, Btn::Cancel],
+        )
+        .with_secret("Token");
         f.on_key(KeyEvent::from(KeyCode::Backspace));
         f.on_key(KeyEvent::from(KeyCode::Down));
         for c in "s3cr3t".chars() {
@@ -162,7 +167,10 @@ mod tests {
         assert_eq!(f.value("Token"), "s3cr3t");
         assert!(!format!("{f:?}").contains("s3cr3t"));
         assert_eq!(f.on_key(KeyEvent::from(KeyCode::Tab)), Reply::None);
-        assert_eq!(f.on_key(KeyEvent::from(KeyCode::Enter)), Reply::Button(1));
+        assert_eq!(
+            f.on_key(KeyEvent::from(KeyCode::Enter)),
+            Reply::Button(Btn::Cancel)
+        );
         assert_eq!(f.on_key(KeyEvent::from(KeyCode::Esc)), Reply::Cancel);
     }
 }

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use super::app::{App, Screen, Tag as AppTag};
 use super::expert::Tag as ExpertTag;
 use super::job::{JobKind, JobResult};
-use super::widgets::{Dialog, Reply};
+use super::widgets::{Btn, Dialog, Reply};
 use crate::pipeline::mount::{MountRequest, Release, SessionOverlay};
 use crate::plan::Request;
 
@@ -53,9 +53,9 @@ impl App {
             Dialog::new(
                 "Mount",
                 "snf-image-creator was started with --no-snapshot: what you change in the mounted guest changes the ORIGINAL media. Mount it anyway?",
-                &["Yes", "No"],
+                &[Btn::Yes, Btn::No],
             )
-            .defaulting_to(1),
+            .defaulting_to(Btn::No),
         ));
     }
 
@@ -112,7 +112,7 @@ impl App {
         );
         self.push(Screen::Dialog(
             AppTag::Expert(ExpertTag::Mounted),
-            Dialog::new("Mount", &text, &["Unmount"]),
+            Dialog::new("Mount", &text, &[Btn::Unmount]),
         ));
     }
 
@@ -145,7 +145,7 @@ impl App {
     /// A reply on the screens of Mount.
     pub(super) fn on_mount_reply(&mut self, tag: ExpertTag, reply: Reply) {
         match (tag, reply) {
-            (ExpertTag::ConfirmMountOriginal, Reply::Button(0)) => self.start_mount(),
+            (ExpertTag::ConfirmMountOriginal, Reply::Button(Btn::Yes)) => self.start_mount(),
             (ExpertTag::Mounted, _) => self.unmount(),
             _ => {}
         }

@@ -11,10 +11,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::accounts::{Back, DESCRIPTION, LOCAL_IS_FIXED, PendingAccount};
-use super::app::{App, Screen, Tag as AppTag};
+use super::app::{App, Entry as AppEntry, Screen, Tag as AppTag};
 use super::form::Form;
 use super::job::{CloudReply, CloudResult, Job, RunView};
-use super::widgets::{Dialog, Input, Menu, Reply, TextView};
+use super::widgets::{Btn, Dialog, Input, Menu, Reply, TextView};
 use crate::cloud::config::kamakirc::config_path;
 use crate::cloud::{RemoteImage, Uploaded};
 use crate::guest::metadata::Metadata;
@@ -40,6 +40,27 @@ pub enum Tag {
     },
     Info,
     InfoSavePath,
+}
+
+/// The entries of the Register menu.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry {
+    Cloud,
+    Upload,
+    Register,
+    Info,
+}
+
+impl Entry {
+    /// The entry's name, as the menu shows it and as its notices are titled.
+    fn name(self) -> &'static str {
+        match self {
+            Entry::Cloud => "Cloud",
+            Entry::Upload => "Upload",
+            Entry::Register => "Register",
+            Entry::Info => "Info",
+        }
+    }
 }
 
 /// An upload, and its registration once there is one.
@@ -120,22 +141,25 @@ impl App {
 
     /// Show the Register menu.
     pub fn open_register(&mut self) {
-        let items = vec![
+        let now = self.cloud.selected.as_deref().unwrap_or("local store");
+        let items = [
             (
-                "Cloud".to_owned(),
-                format!("Select, add, edit or delete clouds (now: {})", {
-                    self.cloud.selected.as_deref().unwrap_or("local store")
-                }),
+                Entry::Cloud,
+                format!("Select, add, edit or delete clouds (now: {now})"),
             ),
-            ("Upload".into(), "Upload the image to the cloud".into()),
-            ("Register".into(), "Register the uploaded image".into()),
-            ("Info".into(), "What was uploaded and registered".into()),
+            (Entry::Upload, "Upload the image to the cloud".into()),
+            (Entry::Register, "Register the uploaded image".into()),
+            (Entry::Info, "What was uploaded and registered".into()),
         ];
+        let items = items
+            .into_iter()
+            .map(|(e, d)| (AppEntry::Register(e), e.name().to_owned(), d))
+            .collect();
         let menu = Menu::new(
             "Image Registration Menu",
             "Choose one of the following or press <Back> to go back.",
             items,
-            &["Select", "Back"],
+            &[Btn::Select, Btn::Back],
         );
         self.push(Screen::Menu(AppTag::Register(Tag::Menu), menu));
     }
@@ -152,50 +176,51 @@ impl App {
     pub fn open_register_clouds(&mut self) {
         let config = self.cloud.config.clone();
         let mut items = super::wizard::clouds(&config);
-        let current = self
-            .cloud
-            .selected
-            .as_ref()
-            .and_then(|s| items.iter().skip(1).position(|(n, _)| n == s))
-            .map_or(0, |i| i + 1);
-        if let Some(item) = items.get_mut(current) {
-            item.1 = format!("{} [selected]", item.1);
-        }
+        let selected = &self.cloud.selected;
+        let current = match items.iter_mut().find(|i| &i.0 == selected) {
+            Some(item) => item,
+            None => &mut items[0],
+        };
+        current.2 = format!("{} [selected]", current.2);
+        let current = AppEntry::Cloud(current.0.clone());
         let mut menu = Menu::new(
             "Clouds",
             "Select the cloud to upload to and register with, or add, edit or delete one.",
-            items,
-            &["Select", "Add", "Edit", "Delete", "Back"],
+            super::wizard::cloud_items(items),
+            &[Btn::Select, Btn::Add, Btn::Edit, Btn::Delete, Btn::Back],
         );
-        menu.selected = current;
+        menu.select(&current);
         self.push(Screen::Menu(AppTag::Register(Tag::Clouds), menu));
     }
 
     /// A reply on a Register screen.
     pub fn on_register(&mut self, tag: Tag, screen: Screen, reply: Reply) {
-        let ok = reply == Reply::Button(0);
+        let ok = reply == Reply::Button(Btn::Ok);
+        let yes = reply == Reply::Button(Btn::Yes);
         match (tag, screen) {
-            (Tag::Menu, Screen::Menu(t, menu)) if ok => {
-                let choice = menu.current().map(str::to_owned);
+            (Tag::Menu, Screen::Menu(t, menu)) if reply == Reply::Button(Btn::Select) => {
+                let choice = menu.current().cloned();
                 self.push(Screen::Menu(t, menu));
-                self.on_register_choice(choice.as_deref().unwrap_or_default());
+                if let Some(AppEntry::Register(choice)) = choice {
+                    self.on_register_choice(choice);
+                }
             }
             (Tag::Clouds, Screen::Menu(t, menu)) => self.on_clouds(t, menu, reply),
             (Tag::UploadForm, Screen::Form(t, form)) if ok => self.on_upload_form(t, form),
-            (Tag::ConfirmOverwrite { object, container }, _) if ok => {
+            (Tag::ConfirmOverwrite { object, container }, _) if yes => {
                 self.upload(object, container)
             }
             (Tag::RegisterForm, Screen::Form(t, form)) if ok => self.ask_public(t, form),
             (Tag::Public { name, description }, _) if reply != Reply::Cancel => {
-                self.register(name, description, ok)
+                self.register(name, description, yes)
             }
-            (Tag::Info, _) if reply == Reply::Button(1) => self.push(Screen::Input(
+            (Tag::Info, _) if reply == Reply::Button(Btn::Save) => self.push(Screen::Input(
                 AppTag::Register(Tag::InfoSavePath),
                 Input::new(
                     "Save",
                     "Save the information as:",
                     "image-info.json",
-                    &["OK", "Cancel"],
+                    &[Btn::Ok, Btn::Cancel],
                 ),
             )),
             (Tag::InfoSavePath, Screen::Input(t, input)) if ok => self.save_info(t, input),
@@ -203,37 +228,40 @@ impl App {
         }
     }
 
-    fn on_register_choice(&mut self, choice: &str) {
+    fn on_register_choice(&mut self, choice: Entry) {
         let published = self.cloud.published.get(&self.cloud.selected).cloned();
         match (choice, published) {
-            ("Cloud", _) => self.open_register_clouds(),
-            ("Upload", _) => self.open_upload_form(),
-            ("Register", Some(_)) => self.open_register_form(),
-            ("Info", Some(_)) => self.open_info(),
+            (Entry::Cloud, _) => self.open_register_clouds(),
+            (Entry::Upload, _) => self.open_upload_form(),
+            (Entry::Register, Some(_)) => self.open_register_form(),
+            (Entry::Info, Some(_)) => self.open_info(),
             (what, None) => {
                 let text = format!(
                     "Nothing was uploaded to {} yet: use Upload first.",
                     self.cloud_label()
                 );
-                self.notice(what, &text);
+                self.notice(what.name(), &text);
             }
-            _ => {}
         }
     }
 
-    fn on_clouds(&mut self, tag: AppTag, menu: Menu, reply: Reply) {
-        let name = (menu.selected > 0)
-            .then(|| menu.current().map(str::to_owned))
-            .flatten();
-        match (reply, name) {
-            (Reply::Button(0), name) => {
+    fn on_clouds(&mut self, tag: AppTag, menu: Menu<AppEntry>, reply: Reply) {
+        let name = match menu.current() {
+            Some(AppEntry::Cloud(name)) => name.clone(),
+            _ => None,
+        };
+        let Reply::Button(button) = reply else {
+            return;
+        };
+        match (button, name) {
+            (Btn::Select, name) => {
                 self.cloud.selected = name;
                 self.reopen_register();
             }
-            (Reply::Button(1), _) => self.open_account_form(None, Back::Expert),
-            (Reply::Button(2), Some(name)) => self.open_account_form(Some(name), Back::Expert),
-            (Reply::Button(3), Some(name)) => self.confirm_delete_account(&name),
-            (Reply::Button(2 | 3), None) => {
+            (Btn::Add, _) => self.open_account_form(None, Back::Expert),
+            (Btn::Edit, Some(name)) => self.open_account_form(Some(name), Back::Expert),
+            (Btn::Delete, Some(name)) => self.confirm_delete_account(&name),
+            (Btn::Edit | Btn::Delete, None) => {
                 self.push(Screen::Menu(tag, menu));
                 self.notice("Clouds", LOCAL_IS_FIXED);
             }
@@ -250,7 +278,7 @@ impl App {
         let text = "Make the image public (everyone can create VMs from it)?";
         self.push(Screen::Dialog(
             AppTag::Register(Tag::Public { name, description }),
-            Dialog::new("Registration type", text, &["Yes", "No"]).defaulting_to(1),
+            Dialog::new("Registration type", text, &[Btn::Yes, Btn::No]).defaulting_to(Btn::No),
         ));
     }
 
@@ -275,7 +303,7 @@ impl App {
             "Register",
             &format!("Register the uploaded image with {}.", self.cloud_label()),
             &[(REG_NAME, &name), (DESCRIPTION, &description)],
-            &["OK", "Cancel"],
+            &[Btn::Ok, Btn::Cancel],
         );
         self.push(Screen::Form(AppTag::Register(Tag::RegisterForm), form));
     }
@@ -325,7 +353,7 @@ impl App {
                 );
                 self.push(Screen::Dialog(
                     AppTag::Register(Tag::ConfirmOverwrite { object, container }),
-                    Dialog::new("Upload", &text, &["Yes", "No"]).defaulting_to(1),
+                    Dialog::new("Upload", &text, &[Btn::Yes, Btn::No]).defaulting_to(Btn::No),
                 ));
             }
             (_, Ok(CloudReply::Registered(image))) => self.on_registered(*image),
@@ -370,7 +398,7 @@ impl App {
         let lines = self.info_text().lines().map(str::to_owned).collect();
         self.push(Screen::Text(
             AppTag::Register(Tag::Info),
-            TextView::new("Info", lines, &["Close", "Save"]),
+            TextView::new("Info", lines, &[Btn::Close, Btn::Save]),
         ));
     }
 }

@@ -6,7 +6,7 @@
 
 use super::app::{App, Screen, Tag};
 use super::job::JobKind;
-use super::widgets::{Dialog, Reply};
+use super::widgets::{Btn, Dialog, Reply};
 use crate::plan::Request;
 
 /// Findings shown on the page; the rest are counted.
@@ -33,7 +33,7 @@ pub enum Choice {
 impl Choice {
     fn of(reply: Reply) -> Option<Choice> {
         match reply {
-            Reply::Button(0) => Some(Choice::Continue),
+            Reply::Button(Btn::Continue) => Some(Choice::Continue),
             Reply::Button(_) | Reply::Cancel => Some(Choice::Cancel),
             Reply::None => None,
         }
@@ -56,7 +56,7 @@ pub fn page(findings: &[String]) -> Dialog {
         ));
     }
     text.push_str("\nUpload the image anyway?");
-    Dialog::new("Secrets found", &text, &["Continue", "Cancel"]).defaulting_to(1)
+    Dialog::new("Secrets found", &text, &[Btn::Continue, Btn::Cancel]).defaulting_to(Btn::Cancel)
 }
 
 impl App {
@@ -151,7 +151,10 @@ mod tests {
         });
         assert!(!a.hold_for_secrets(&["/x: y".into()], "connection refused"));
         assert!(!a.hold_for_secrets(&[], "give --allow-secrets"));
-        assert_eq!(Choice::of(Reply::Button(0)), Some(Choice::Continue));
+        assert_eq!(
+            Choice::of(Reply::Button(Btn::Continue)),
+            Some(Choice::Continue)
+        );
         assert_eq!(Choice::of(Reply::Cancel), Some(Choice::Cancel));
     }
 }

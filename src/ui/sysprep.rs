@@ -7,10 +7,10 @@
 
 use std::collections::BTreeMap;
 
-use super::app::{App, Screen, Tag as AppTag};
+use super::app::{App, Entry, Screen, Tag as AppTag};
 use super::expert::Tag as ExpertTag;
 use super::job::{JobKind, JobResult};
-use super::widgets::{Checklist, Input, Menu, Reply, TextView};
+use super::widgets::{Btn, Checklist, Input, Menu, Reply, TextView};
 use crate::guest::profile::profile_for;
 use crate::plan::{Request, SysprepRequest};
 use crate::sysprep::{PARAMS, ParamSpec, Params, Task, tasks_for};
@@ -103,7 +103,7 @@ impl App {
                     "System Preparation",
                     "The ticked tasks run before every Extract or upload. Space ticks; Preview lists what they would change.",
                     items,
-                    &["OK", "Preview", "Params", "Help", "Back"],
+                    &[Btn::Ok, Btn::Preview, Btn::Params, Btn::Help, Btn::Back],
                 ),
             )
         }));
@@ -113,36 +113,38 @@ impl App {
     pub(super) fn on_sysprep(&mut self, tag: Tag, screen: Screen, reply: Reply) {
         match (tag, screen) {
             (Tag::Tasks, Screen::Checklist(t, list)) => {
-                if matches!(reply, Reply::Button(0..=3)) {
+                let stays = matches!(reply, Reply::Button(Btn::Preview | Btn::Params | Btn::Help));
+                if stays || reply == Reply::Button(Btn::Ok) {
                     self.keep_ticks(&list);
                 }
                 let current = list.items.get(list.selected).map(|i| i.0.clone());
-                if matches!(reply, Reply::Button(1..=3)) {
+                if stays {
                     self.push(Screen::Checklist(t, list));
                 }
                 match reply {
-                    Reply::Button(1) => self.preview(),
-                    Reply::Button(2) => self.open_params(),
-                    Reply::Button(3) => self.sysprep_help(current.as_deref()),
+                    Reply::Button(Btn::Preview) => self.preview(),
+                    Reply::Button(Btn::Params) => self.open_params(),
+                    Reply::Button(Btn::Help) => self.sysprep_help(current.as_deref()),
                     _ => {}
                 }
             }
             (Tag::Params, Screen::Menu(t, menu)) => {
-                if let (Reply::Button(0), Some(name)) = (reply, menu.current()) {
-                    let name = name.to_owned();
+                if let (Reply::Button(Btn::Edit), Some(Entry::Key(name))) = (reply, menu.current())
+                {
+                    let name = name.clone();
                     self.push(Screen::Menu(t, menu));
                     self.edit_param(&name);
                 }
             }
             (Tag::Param(name), Screen::Input(t, input)) => match reply {
-                Reply::Button(0) => {
+                Reply::Button(Btn::Ok) => {
                     if let Err(why) = self.set_param(&name, &input.value) {
                         // The field stays, so the value can be mended.
                         self.push(Screen::Input(t, input));
                         self.notice("Invalid value", &why);
                     }
                 }
-                Reply::Button(1) => {
+                Reply::Button(Btn::Default) => {
                     self.sysprep.params.remove(&name);
                     self.reopen_params();
                 }
@@ -178,16 +180,23 @@ impl App {
     }
 
     fn open_params_at(&mut self, selected: usize) {
-        let items: Vec<(String, String)> = self
+        let items = self
             .session_params()
             .iter()
-            .map(|p| (p.name.to_owned(), self.param_value(p).to_owned()))
+            .map(|p| {
+                let name = p.name.to_owned();
+                (
+                    Entry::Key(name.clone()),
+                    name,
+                    self.param_value(p).to_owned(),
+                )
+            })
             .collect();
         let mut menu = Menu::new(
             "System Preparation Parameters",
             "The values the tasks read. Edit one to change it.",
             items,
-            &["Edit", "Back"],
+            &[Btn::Edit, Btn::Back],
         );
         menu.selected = selected.min(menu.items.len().saturating_sub(1));
         self.push(screen(Tag::Params, |t| Screen::Menu(t, menu)));
@@ -235,7 +244,7 @@ impl App {
                     &format!("Parameter {name}"),
                     &label,
                     &value,
-                    &["OK", "Default", "Cancel"],
+                    &[Btn::Ok, Btn::Default, Btn::Cancel],
                 ),
             )
         }));
@@ -272,7 +281,7 @@ impl App {
         self.push(screen(Tag::Help, |t| {
             Screen::Text(
                 t,
-                TextView::new("System Preparation Help", lines, &["Close"]),
+                TextView::new("System Preparation Help", lines, &[Btn::Close]),
             )
         }));
     }
@@ -317,7 +326,7 @@ impl App {
             Ok(_) => {
                 let lines = listing.lines().map(str::to_owned).collect();
                 self.push(screen(Tag::Preview, |t| {
-                    Screen::Text(t, TextView::new("Dry Run", lines, &["Close"]))
+                    Screen::Text(t, TextView::new("Dry Run", lines, &[Btn::Close]))
                 }));
             }
             Err(e) => self.notice("Preview failed", &e),

@@ -51,8 +51,16 @@ pub(super) fn app() -> App {
     let mut app = App::new(UiOptions::default(), tx);
     app.stack.clear();
     app.clouds = Some(vec![
-        ("local".into(), "The built-in local image store".into()),
-        ("mycloud".into(), "Synnefo cloud (~/.kamakirc)".into()),
+        (
+            None,
+            "local".into(),
+            "The built-in local image store".into(),
+        ),
+        (
+            Some("mycloud".into()),
+            "mycloud".into(),
+            "Synnefo cloud (~/.kamakirc)".into(),
+        ),
     ]);
     app.session = Some(session());
     app
@@ -107,7 +115,11 @@ fn mode_choice(app: &mut App) {
     app.stack.clear();
     app.push(Screen::Dialog(
         Tag::ModeChoice,
-        super::widgets::Dialog::new("Wizard or Expert", "Wizard?", &["Wizard", "Expert"]),
+        super::widgets::Dialog::new(
+            "Wizard or Expert",
+            "Wizard?",
+            &[super::widgets::Btn::Wizard, super::widgets::Btn::Expert],
+        ),
     ));
 }
 
@@ -332,7 +344,11 @@ fn unsupported_media_goes_to_expert_with_everything_excluded() {
     }
     a.push(Screen::Dialog(
         Tag::Unsupported,
-        super::widgets::Dialog::new("Unsupported media", "Go on?", &["Yes", "No"]),
+        super::widgets::Dialog::new(
+            "Unsupported media",
+            "Go on?",
+            &[super::widgets::Btn::Yes, super::widgets::Btn::No],
+        ),
     ));
     press(&mut a, &[KeyCode::Enter]);
     assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::Main)));

@@ -31,7 +31,7 @@ impl App {
             "Upload",
             &text,
             &[(OBJECT, &object), (CONTAINER, &container)],
-            &["OK", "Cancel"],
+            &[super::widgets::Btn::Ok, super::widgets::Btn::Cancel],
         );
         self.push(Screen::Form(AppTag::Register(Tag::UploadForm), form));
     }

@@ -7,9 +7,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::app::{App, Screen, Tag};
+use super::app::{App, Entry, Screen, Tag};
 use super::job::{JobKind, JobResult};
-use super::widgets::{Dialog, Input, Menu, Reply};
+use super::widgets::{Btn, Dialog, Input, Menu, Reply};
 use crate::cloud::request::{AccountRequest, UploadRequest};
 use crate::plan::Request;
 
@@ -50,10 +50,15 @@ pub struct Answers {
 /// The menu entry of the built-in store.
 const LOCAL_STORE: &str = "local";
 
+/// A cloud to pick: `None` is the built-in local store; its name as
+/// shown, and what it is.
+pub type CloudItem = (Option<String>, String, String);
+
 /// The clouds the wizard offers: the local store, then those saved in
 /// kamaki's configuration at `config`, with their descriptions.
-pub(super) fn clouds(config: &Path) -> Vec<(String, String)> {
+pub(super) fn clouds(config: &Path) -> Vec<CloudItem> {
     let mut items = vec![(
+        None,
         LOCAL_STORE.to_owned(),
         "The built-in local image store".to_owned(),
     )];
@@ -61,10 +66,18 @@ pub(super) fn clouds(config: &Path) -> Vec<(String, String)> {
         items.extend(config.cloud_names().into_iter().map(|n| {
             let (url, description) = config.cloud_summary(&n);
             let about = description.or(url).unwrap_or_default();
-            (n, about)
+            (Some(n.clone()), n, about)
         }));
     }
     items
+}
+
+/// The clouds as menu items.
+pub(super) fn cloud_items(clouds: Vec<CloudItem>) -> Vec<(Entry, String, String)> {
+    clouds
+        .into_iter()
+        .map(|(id, n, d)| (Entry::Cloud(id), n, d))
+        .collect()
 }
 
 impl Page {
@@ -111,15 +124,10 @@ impl App {
                 let mut menu = Menu::new(
                     &title,
                     "Please select a cloud to upload the image to and register it with:",
-                    items,
-                    &["Next", "Add", "Edit", "Back"],
+                    cloud_items(items),
+                    &[Btn::Next, Btn::Add, Btn::Edit, Btn::Back],
                 );
-                let chosen = a.cloud.as_deref().unwrap_or(LOCAL_STORE);
-                menu.selected = menu
-                    .items
-                    .iter()
-                    .position(|(n, _)| n == chosen)
-                    .unwrap_or(0);
+                menu.select(&Entry::Cloud(a.cloud.clone()));
                 Screen::Menu(Tag::Wizard(page), menu)
             }
             Page::Name => Screen::Input(
@@ -128,7 +136,7 @@ impl App {
                     &title,
                     "Please provide a name for the image:",
                     &a.name,
-                    &["Next", "Back"],
+                    &[Btn::Next, Btn::Back],
                 ),
             ),
             Page::Description => Screen::Input(
@@ -137,7 +145,7 @@ impl App {
                     &title,
                     "Please provide a description for the image:",
                     &a.description,
-                    &["Next", "Back"],
+                    &[Btn::Next, Btn::Back],
                 ),
             ),
             Page::Registration => {
@@ -146,17 +154,19 @@ impl App {
                     "Please provide a registration type:",
                     vec![
                         (
+                            Entry::Public(false),
                             "Private".into(),
                             "Image is accessible only by this user".into(),
                         ),
                         (
+                            Entry::Public(true),
                             "Public".into(),
                             "Everyone can create VMs from this image".into(),
                         ),
                     ],
-                    &["Next", "Back"],
+                    &[Btn::Next, Btn::Back],
                 );
-                menu.selected = usize::from(a.public);
+                menu.select(&Entry::Public(a.public));
                 Screen::Menu(Tag::Wizard(page), menu)
             }
             Page::Output => Screen::Input(
@@ -165,12 +175,12 @@ impl App {
                     &title,
                     "Where should the image file be saved? Its .meta, .md5sum, .sha256sum and .variant files go beside it.",
                     &a.output.to_string_lossy(),
-                    &["Next", "Back"],
+                    &[Btn::Next, Btn::Back],
                 ),
             ),
             Page::Confirm | Page::Finished => Screen::Dialog(
                 Tag::Wizard(Page::Confirm),
-                Dialog::new(&title, &self.summary(), &["Yes", "Back", "Quit"]),
+                Dialog::new(&title, &self.summary(), &[Btn::Yes, Btn::Back, Btn::Quit]),
             ),
         };
         self.push(screen);
@@ -194,7 +204,7 @@ impl App {
 
     /// A reply on a wizard page: store the answer, then go on or back.
     pub fn on_wizard(&mut self, page: Page, screen: Screen, reply: Reply) {
-        let forward = reply == Reply::Button(0);
+        let forward = reply == Reply::Button(Btn::Next);
         match (&screen, page) {
             // "Thank you for using snf-image-creator."
             (_, Page::Finished) => {
@@ -202,9 +212,14 @@ impl App {
                 return;
             }
             (Screen::Dialog(..), Page::Confirm) => return self.on_confirm(reply),
-            (Screen::Menu(_, menu), Page::Cloud) if matches!(reply, Reply::Button(1 | 2)) => {
-                let name = (menu.selected > 0).then(|| menu.current().map(str::to_owned));
-                return self.on_wizard_account(reply == Reply::Button(2), name.flatten(), screen);
+            (Screen::Menu(_, menu), Page::Cloud)
+                if matches!(reply, Reply::Button(Btn::Add | Btn::Edit)) =>
+            {
+                let name = match menu.current() {
+                    Some(Entry::Cloud(name)) => name.clone(),
+                    _ => None,
+                };
+                return self.on_wizard_account(reply == Reply::Button(Btn::Edit), name, screen);
             }
             (Screen::Input(_, input), _) if forward => {
                 let value = input.value.trim().to_owned();
@@ -214,13 +229,12 @@ impl App {
                 }
             }
             (Screen::Menu(_, menu), Page::Registration) if forward => {
-                self.answers.public = menu.selected == 1;
+                self.answers.public = menu.current() == Some(&Entry::Public(true));
             }
             (Screen::Menu(_, menu), Page::Cloud) if forward => {
-                self.answers.cloud = menu
-                    .current()
-                    .filter(|c| *c != LOCAL_STORE)
-                    .map(str::to_owned);
+                if let Some(Entry::Cloud(cloud)) = menu.current() {
+                    self.answers.cloud = cloud.clone();
+                }
             }
             _ => {}
         }
@@ -255,13 +269,13 @@ impl App {
         );
         self.push(Screen::Dialog(
             Tag::ModeChoice,
-            Dialog::new("Wizard or Expert", &text, &["Wizard", "Expert"]),
+            Dialog::new("Wizard or Expert", &text, &[Btn::Wizard, Btn::Expert]),
         ));
     }
 
     fn on_confirm(&mut self, reply: Reply) {
         match reply {
-            Reply::Button(0) => {
+            Reply::Button(Btn::Yes) => {
                 let a = self.answers.clone();
                 self.edits
                     .set
@@ -273,7 +287,11 @@ impl App {
                 if !a.output.as_os_str().is_empty() && a.output.exists() {
                     self.push(Screen::Dialog(
                         Tag::Wizard(Page::Confirm),
-                        Dialog::new("Confirmation", &self.summary(), &["Yes", "Back", "Quit"]),
+                        Dialog::new(
+                            "Confirmation",
+                            &self.summary(),
+                            &[Btn::Yes, Btn::Back, Btn::Quit],
+                        ),
                     ));
                     return self.notice(
                         "File exists",
@@ -282,7 +300,7 @@ impl App {
                 }
                 self.start_job(JobKind::Wizard, "Image creation", request);
             }
-            Reply::Button(1) | Reply::Cancel => self.show_page(Page::Output),
+            Reply::Button(Btn::Back) | Reply::Cancel => self.show_page(Page::Output),
             _ => self.exit = Some(0),
         }
     }
@@ -340,7 +358,7 @@ impl App {
                 );
                 self.push(Screen::Dialog(
                     Tag::Wizard(Page::Finished),
-                    Dialog::new("Image creation finished", &text, &["OK"]),
+                    Dialog::new("Image creation finished", &text, &[Btn::Ok]),
                 ));
             }
             Err(e) => {
