@@ -108,7 +108,7 @@ impl App {
                     }),
                     Err(problem) => {
                         self.push(Screen::Form(t, form));
-                        self.notice("Invalid account", &problem);
+                        self.notice("Invalid account", &format!("{problem:#}"));
                     }
                 }
             }
@@ -145,7 +145,7 @@ impl App {
 
     /// The check ended: save the account and go back, or show the form
     /// again, as it was, with the reason.
-    pub fn on_account_checked(&mut self, result: Result<(), String>) {
+    pub fn on_account_checked(&mut self, result: anyhow::Result<()>) {
         let Some(pending) = self.cloud.pending_account.take() else {
             return;
         };
@@ -165,16 +165,19 @@ impl App {
             }
             Err(e) => {
                 self.push(Screen::Form(AppTag::Account(pending.tag), pending.form));
-                self.notice("The cloud account was not saved", &e);
+                self.notice(
+                    "The cloud account was not saved",
+                    &super::job::job_error(&e),
+                );
             }
         }
     }
 
-    fn save_account(&self, account: &CloudAccount) -> Result<(), String> {
+    fn save_account(&self, account: &CloudAccount) -> anyhow::Result<()> {
         let path = &self.cloud.config;
-        let mut config = KamakiConfig::load(path).map_err(|e| e.to_string())?;
-        config.put_cloud(account).map_err(|e| e.to_string())?;
-        config.save(path).map_err(|e| e.to_string())
+        let mut config = KamakiConfig::load(path)?;
+        config.put_cloud(account)?;
+        Ok(config.save(path)?)
     }
 
     /// Ask before deleting a saved cloud.
@@ -209,17 +212,19 @@ impl App {
 }
 
 /// The account a form describes, or what is wrong with it.
-fn account_from(form: &Form, editing: Option<&str>) -> Result<CloudAccount, String> {
+fn account_from(form: &Form, editing: Option<&str>) -> anyhow::Result<CloudAccount> {
     let name = editing.map_or_else(|| form.value(NAME), str::to_owned);
     let url = form.value(URL);
     let token = form.value(TOKEN);
     let description = form.value(DESCRIPTION);
-    kamakirc::check_name(&name).map_err(|e| e.to_string())?;
+    kamakirc::check_name(&name)?;
     if reqwest::Url::parse(&url).is_err() {
-        return Err("Give the cloud's authentication URL, such as https://accounts.example.org/identity/v2.0.".into());
+        anyhow::bail!(
+            "Give the cloud's authentication URL, such as https://accounts.example.org/identity/v2.0."
+        );
     }
     if token.is_empty() {
-        return Err("Give the token of your account on that cloud.".into());
+        anyhow::bail!("Give the token of your account on that cloud.");
     }
     Ok(CloudAccount {
         name,

@@ -16,12 +16,13 @@ use ratatui::text::Line;
 
 use super::browser::{Browser, Picked};
 use super::expert::Tag as ExpertTag;
-use super::job::{Job, JobKind, JobResult, RunView};
+use super::job::{Job, JobKind, JobResult, RunView, job_error};
 use super::widgets::{Btn, Checklist, Dialog, Input, Menu, Reply, TextView};
 use super::wizard::{Answers, Page};
 use super::{AppEvent, UiOptions};
 use crate::guest::OsInfo;
 use crate::guest::metadata::Metadata;
+use crate::media::chain::ChainError;
 use crate::plan::{Plan, Request};
 use crate::process::StopReason;
 use crate::progress::Event;
@@ -192,7 +193,6 @@ impl App {
                 }
             }
             AppEvent::JobDone(kind, result) => self.on_job_done(kind, result),
-            AppEvent::BackingChain(chain) => self.chain.asking = Some(chain),
             AppEvent::CloudDone(result) => {
                 if self.finish_job(result.as_ref().err()) {
                     self.on_cloud_done(result);
@@ -345,7 +345,7 @@ impl App {
             kind,
             title: title.to_owned(),
             request,
-            error: String::new(),
+            error: None,
         });
         self.log.push(format!("== {title}"));
         self.push(Screen::Running(RunView::new(title)));
@@ -360,11 +360,13 @@ impl App {
         if !self.finish_job(result.as_ref().err()) {
             return;
         }
-        if let Err(e) = &result
-            && self.hold_for_secrets(&secrets, e)
-        {
-            return;
-        }
+        let result = match result {
+            Err(e) => match self.hold_for_secrets(&secrets, e) {
+                Some(e) => Err(e),
+                None => return,
+            },
+            ok => ok,
+        };
         self.dispatch_job(kind, result, listing);
     }
 
@@ -389,7 +391,7 @@ impl App {
 
     /// A job ended: join it, take its screen away, log its error. False
     /// when the UI is leaving (Ctrl-C during the job).
-    fn finish_job(&mut self, error: Option<&String>) -> bool {
+    fn finish_job(&mut self, error: Option<&anyhow::Error>) -> bool {
         if let Some(job) = self.job.take() {
             job.join();
         }
@@ -397,7 +399,7 @@ impl App {
             self.stack.pop();
         }
         if let Some(e) = error {
-            self.log.push(format!("Error: {e}"));
+            self.log.push(format!("Error: {}", job_error(e)));
         }
         if self.leaving {
             self.exit = Some(StopReason::Interrupt.exit_code());
@@ -408,11 +410,14 @@ impl App {
     fn on_initialized(&mut self, result: JobResult) {
         let outcome = match result {
             Ok(o) => o,
-            Err(_) if self.chain.asking.is_some() => return self.ask_backing(),
             Err(e) => {
+                if let Some(ChainError::NotAllowed { chain, .. }) = e.downcast_ref() {
+                    self.chain.asking = Some(chain.clone());
+                    return self.ask_backing();
+                }
                 return self.push(Screen::Dialog(
                     Tag::InitFailed,
-                    Dialog::new("Initialization failed", &e, &[Btn::Ok]),
+                    Dialog::new("Initialization failed", &job_error(&e), &[Btn::Ok]),
                 ));
             }
         };

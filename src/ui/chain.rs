@@ -84,10 +84,13 @@ mod tests {
                 layer(Path::new("/srv/base.raw"), "raw"),
             ],
         };
-        a.on_event(AppEvent::BackingChain(chain));
+        let refused = crate::media::chain::ChainError::NotAllowed {
+            top: top.display().to_string(),
+            chain,
+        };
         a.on_event(AppEvent::JobDone(
             JobKind::Initialize,
-            Err("refused".into()),
+            Err(anyhow::Error::new(refused)),
         ));
     }
 

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use super::app::{App, Entry as AppEntry, Screen, Tag as AppTag};
+use super::job::job_error;
 use super::job::{JobKind, JobResult};
 use super::widgets::{Btn, Checklist, Dialog, Input, Menu, Reply, TextView};
 use crate::guest::metadata::validate_key;
@@ -488,7 +489,7 @@ impl App {
                     &format!("The image was extracted:\n{}", files.join("\n")),
                 );
             }
-            Err(e) => self.notice("Image Extraction failed", &e),
+            Err(e) => self.notice("Image Extraction failed", &job_error(&e)),
         }
     }
 }

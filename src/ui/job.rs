@@ -15,6 +15,7 @@ use ratatui::widgets::{Block, Clear, Gauge, Paragraph, Widget};
 
 use super::AppEvent;
 use crate::media::chain::ChainError;
+use crate::pipeline::secrets::SecretsFound;
 use crate::pipeline::{self, Outcome};
 use crate::plan::Plan;
 use crate::process::Cancel;
@@ -50,8 +51,9 @@ pub enum CloudReply {
     Registered(Box<crate::cloud::RemoteImage>),
 }
 
-/// The result of a cloud task as the UI receives it.
-pub type CloudResult = Result<CloudReply, String>;
+/// The result of a cloud task as the UI receives it: the error as it
+/// was, so its kind can be told by type.
+pub type CloudResult = anyhow::Result<CloudReply>;
 
 /// A reporter that sends events to the UI thread.
 pub struct ChannelReporter {
@@ -72,10 +74,19 @@ pub struct Job {
     thread: Option<JoinHandle<()>>,
 }
 
-/// A failed job's message in the UI's words: a chain no flag makes
-/// acceptable is not worded with the command line's flag.
-fn job_error(e: &anyhow::Error) -> String {
+/// A failed job's message in the UI's words: the refusals the command
+/// line words with its flags are told with what to do in the UI.
+pub fn job_error(e: &anyhow::Error) -> String {
+    if let Some(found) = e.downcast_ref::<SecretsFound>() {
+        return format!(
+            "the image holds {} secret(s) that must not be published: remove them (Customize → Mount), then upload again.",
+            found.count
+        );
+    }
     match e.downcast_ref::<ChainError>() {
+        Some(ChainError::NotAllowed { top, .. }) => format!(
+            "{top} has a backing file, which was not accepted: open the media again and choose Continue to use the whole chain, or flatten it first."
+        ),
         Some(ChainError::Refused {
             image,
             what,
@@ -96,15 +107,7 @@ impl Job {
         let thread = std::thread::spawn(move || {
             let reporter = ChannelReporter { tx: tx.clone() };
             let result = pipeline::run(&plan, &reporter, &job_cancel);
-            if let Err(e) = &result
-                && let Some(ChainError::NotAllowed { chain, .. }) = e.downcast_ref()
-            {
-                let _ = tx.send(AppEvent::BackingChain(chain.clone()));
-            }
-            let _ = tx.send(AppEvent::JobDone(
-                kind,
-                result.map(Box::new).map_err(|e| job_error(&e)),
-            ));
+            let _ = tx.send(AppEvent::JobDone(kind, result.map(Box::new)));
         });
         Job {
             kind,
@@ -121,8 +124,7 @@ impl Job {
     {
         let thread = std::thread::spawn(move || {
             let reporter = ChannelReporter { tx: tx.clone() };
-            let result = work(&reporter).map_err(|e| format!("{e:#}"));
-            let _ = tx.send(AppEvent::CloudDone(result));
+            let _ = tx.send(AppEvent::CloudDone(work(&reporter)));
         });
         Job {
             kind: JobKind::Cloud,
@@ -147,8 +149,9 @@ impl Job {
     }
 }
 
-/// The result of a job as the UI receives it.
-pub type JobResult = Result<Box<Outcome>, String>;
+/// The result of a job as the UI receives it: the error as it was, so
+/// its kind (a refused chain, found secrets) can be told by type.
+pub type JobResult = anyhow::Result<Box<Outcome>>;
 
 /// The progress of a job as lines on screen.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -286,6 +289,24 @@ mod tests {
         assert!(ui.ends_with("flatten it on a machine you trust."), "{ui}");
         let other = anyhow::anyhow!("plain").context("outer");
         assert_eq!(job_error(&other), "outer: plain");
+    }
+
+    #[test]
+    fn found_secrets_and_an_unaccepted_chain_are_told_without_flags() {
+        let e = anyhow::Error::new(SecretsFound { count: 2 });
+        assert!(format!("{e:#}").contains("--allow-secrets"));
+        let ui = job_error(&e);
+        assert!(!ui.contains("--"), "{ui}");
+        assert!(ui.contains("2 secret(s)"), "{ui}");
+        let e = anyhow::Error::new(ChainError::NotAllowed {
+            top: "/img/top.qcow2".into(),
+            chain: crate::media::chain::Chain { layers: Vec::new() },
+        });
+        let ui = job_error(&e);
+        assert!(
+            !ui.contains("--") && ui.starts_with("/img/top.qcow2"),
+            "{ui}"
+        );
     }
 
     #[test]

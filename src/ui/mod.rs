@@ -70,9 +70,6 @@ pub enum AppEvent {
     Key(event::KeyEvent),
     Progress(Event),
     JobDone(JobKind, JobResult),
-    /// The job that is ending refused media with a backing chain, which
-    /// the user may accept (before its [`AppEvent::JobDone`]).
-    BackingChain(crate::media::chain::Chain),
     /// A cloud task (account check, registration) ended.
     CloudDone(job::CloudResult),
     /// SIGINT, SIGTERM, SIGHUP, or the terminal was lost (as SIGHUP).

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use super::app::{App, Screen, Tag as AppTag};
 use super::expert::Tag as ExpertTag;
+use super::job::job_error;
 use super::job::{JobKind, JobResult};
 use super::widgets::{Btn, Dialog, Reply};
 use crate::pipeline::mount::{MountRequest, Release, SessionOverlay};
@@ -138,7 +139,7 @@ impl App {
                 "The guest was unmounted. Its changes go into every later Extract or upload.",
             ),
             Ok(_) => self.notice("Mount", "There was nothing to mount."),
-            Err(e) => self.notice("Mount failed", &e),
+            Err(e) => self.notice("Mount failed", &job_error(&e)),
         }
     }
 

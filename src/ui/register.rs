@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use super::accounts::{Back, DESCRIPTION, LOCAL_IS_FIXED, PendingAccount};
 use super::app::{App, Entry as AppEntry, Screen, Tag as AppTag};
 use super::form::Form;
+use super::job::job_error;
 use super::job::{CloudReply, CloudResult, Job, RunView};
 use super::widgets::{Btn, Dialog, Input, Menu, Reply, TextView};
 use crate::cloud::config::kamakirc::config_path;
@@ -316,7 +317,7 @@ impl App {
         let plan = self.upload_plan(&p.object, &p.container, Some((&name, &description, public)));
         let plan = match plan {
             Ok(plan) => plan,
-            Err(e) => return self.notice("Register", &e),
+            Err(e) => return self.notice("Register", &job_error(&e)),
         };
         self.cloud.task = Some(Task::Register);
         self.start_cloud("Image Registration", move |r| {
@@ -358,7 +359,7 @@ impl App {
             }
             (_, Ok(CloudReply::Registered(image))) => self.on_registered(*image),
             (_, Ok(CloudReply::Existing(_) | CloudReply::Checked)) => {}
-            (_, Err(e)) => self.notice("Error", &e),
+            (_, Err(e)) => self.notice("Error", &job_error(&e)),
         }
     }
 

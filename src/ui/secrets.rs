@@ -7,19 +7,20 @@
 use super::app::{App, Screen, Tag};
 use super::job::JobKind;
 use super::widgets::{Btn, Dialog, Reply};
+use crate::pipeline::secrets::SecretsFound;
 use crate::plan::Request;
 
 /// Findings shown on the page; the rest are counted.
 const SHOWN: usize = 8;
 
 /// A job stopped by its findings, kept to run again or to fail.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Held {
     pub kind: JobKind,
     pub title: String,
     pub request: Request,
     /// The job's error, for Cancel.
-    pub error: String,
+    pub error: Option<anyhow::Error>,
 }
 
 /// What the user chose on the page.
@@ -62,17 +63,21 @@ pub fn page(findings: &[String]) -> Dialog {
 impl App {
     /// A job with findings failed: hold it and ask, when it was refused
     /// for its secrets. True when the page is shown.
-    pub(super) fn hold_for_secrets(&mut self, findings: &[String], error: &str) -> bool {
+    pub(super) fn hold_for_secrets(
+        &mut self,
+        findings: &[String],
+        error: anyhow::Error,
+    ) -> Option<anyhow::Error> {
         let Some(mut held) = self.last_run.take() else {
-            return false;
+            return Some(error);
         };
-        if findings.is_empty() || held.request.allow_secrets || !error.contains("--allow-secrets") {
-            return false;
+        if findings.is_empty() || held.request.allow_secrets || !error.is::<SecretsFound>() {
+            return Some(error);
         }
-        held.error = error.to_owned();
+        held.error = Some(error);
         self.last_run = Some(held);
         self.push(Screen::Dialog(Tag::Secrets, page(findings)));
-        true
+        None
     }
 
     pub(super) fn on_secrets(&mut self, screen: Screen, reply: Reply) {
@@ -88,7 +93,12 @@ impl App {
                 request.allow_secrets = true;
                 self.start_job(held.kind, &held.title, request);
             }
-            Choice::Cancel => self.dispatch_job(held.kind, Err(held.error), String::new()),
+            Choice::Cancel => {
+                let error = held
+                    .error
+                    .unwrap_or_else(|| anyhow::anyhow!("the job was cancelled"));
+                self.dispatch_job(held.kind, Err(error), String::new())
+            }
         }
     }
 }
@@ -104,16 +114,16 @@ mod tests {
             kind: JobKind::Upload,
             title: "Image Upload".into(),
             request: Request::default(),
-            error: String::new(),
+            error: None,
         });
         let shown = a.hold_for_secrets(
             &[
                 "/root/.aws/credentials: AWS credentials".into(),
                 "/etc/shadow: account with a usable password (or none needed) (root)".into(),
             ],
-            "the image holds 2 secrets (listed above): remove them (e.g. with --host-run), or give --allow-secrets to upload it anyway",
+            anyhow::Error::new(SecretsFound { count: 2 }),
         );
-        assert!(shown);
+        assert!(shown.is_none());
         a
     }
 
@@ -147,10 +157,14 @@ mod tests {
             kind: JobKind::Upload,
             title: "Image Upload".into(),
             request: Request::default(),
-            error: String::new(),
+            error: None,
         });
-        assert!(!a.hold_for_secrets(&["/x: y".into()], "connection refused"));
-        assert!(!a.hold_for_secrets(&[], "give --allow-secrets"));
+        let refused = || anyhow::Error::new(SecretsFound { count: 1 });
+        assert!(
+            a.hold_for_secrets(&["/x: y".into()], anyhow::anyhow!("connection refused"))
+                .is_some()
+        );
+        assert!(a.hold_for_secrets(&[], refused()).is_some());
         assert_eq!(
             Choice::of(Reply::Button(Btn::Continue)),
             Some(Choice::Continue)

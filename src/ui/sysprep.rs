@@ -7,8 +7,11 @@
 
 use std::collections::BTreeMap;
 
+use anyhow::{anyhow, bail};
+
 use super::app::{App, Entry, Screen, Tag as AppTag};
 use super::expert::Tag as ExpertTag;
+use super::job::job_error;
 use super::job::{JobKind, JobResult};
 use super::widgets::{Btn, Checklist, Input, Menu, Reply, TextView};
 use crate::guest::profile::profile_for;
@@ -56,23 +59,20 @@ impl App {
     }
 
     /// The session's tasks, or why there are none.
-    fn session_tasks(&self) -> Result<Vec<&'static Task>, String> {
-        let session = self.session.as_ref().ok_or("No media is open.")?;
+    fn session_tasks(&self) -> anyhow::Result<Vec<&'static Task>> {
+        let session = (self.session.as_ref()).ok_or_else(|| anyhow!("No media is open."))?;
         if let Some(reason) = &session.unsupported {
-            return Err(format!(
+            bail!(
                 "System preparation is not offered for unsupported media ({reason}): the image is exported as it is."
-            ));
+            );
         }
-        let os = session
-            .os
-            .as_ref()
-            .ok_or("No operating system was found.")?;
+        let os = (session.os.as_ref()).ok_or_else(|| anyhow!("No operating system was found."))?;
         let tasks = tasks_for(&profile_for(os));
         if tasks.is_empty() {
-            return Err(format!(
+            bail!(
                 "There are no system preparation tasks for {} systems yet.",
                 os.os_type
-            ));
+            );
         }
         Ok(tasks)
     }
@@ -90,7 +90,7 @@ impl App {
     pub(super) fn open_sysprep(&mut self) {
         let tasks = match self.session_tasks() {
             Ok(t) => t,
-            Err(why) => return self.notice("System Preparation", &why),
+            Err(why) => return self.notice("System Preparation", &format!("{why:#}")),
         };
         let items = tasks
             .iter()
@@ -141,7 +141,7 @@ impl App {
                     if let Err(why) = self.set_param(&name, &input.value) {
                         // The field stays, so the value can be mended.
                         self.push(Screen::Input(t, input));
-                        self.notice("Invalid value", &why);
+                        self.notice("Invalid value", &format!("{why:#}"));
                     }
                 }
                 Reply::Button(Btn::Default) => {
@@ -251,12 +251,12 @@ impl App {
     }
 
     /// Check a value as `--sysprep-param` does, and keep it.
-    fn set_param(&mut self, name: &str, value: &str) -> Result<(), String> {
+    fn set_param(&mut self, name: &str, value: &str) -> anyhow::Result<()> {
         let mut params = self.sysprep.params.clone();
         params.insert(name.to_owned(), value.to_owned());
         if let Err(e) = Params::from_assignments(&assignments(&params)) {
             let prefix = format!("--sysprep-param {name}={value}: ");
-            return Err(e.strip_prefix(&prefix).unwrap_or(&e).to_owned());
+            bail!("{}", e.strip_prefix(&prefix).unwrap_or(&e));
         }
         if PARAMS.iter().any(|p| p.name == name && p.default == value) {
             params.remove(name);
@@ -329,7 +329,7 @@ impl App {
                     Screen::Text(t, TextView::new("Dry Run", lines, &[Btn::Close]))
                 }));
             }
-            Err(e) => self.notice("Preview failed", &e),
+            Err(e) => self.notice("Preview failed", &job_error(&e)),
         }
     }
 }

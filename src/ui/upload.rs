@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::app::{App, Screen, Tag as AppTag};
 use super::form::Form;
+use super::job::job_error;
 use super::job::{CloudReply, JobKind, JobResult};
 use super::register::{Published, Tag, Task};
 use crate::cloud::config::kamakirc::KamakiConfig;
@@ -43,7 +44,7 @@ impl App {
             Ok(plan) => plan,
             Err(e) => {
                 self.push(Screen::Form(tag, form));
-                return self.notice("Upload", &e);
+                return self.notice("Upload", &job_error(&e));
             }
         };
         self.cloud.task = Some(Task::Exists {
@@ -77,7 +78,7 @@ impl App {
         object: &str,
         container: &str,
         register: Option<(&str, &str, bool)>,
-    ) -> Result<UploadPlan, String> {
+    ) -> anyhow::Result<UploadPlan> {
         let local = self.cloud.selected.is_none();
         let request = UploadRequest {
             upload: Some(object.to_owned()),
@@ -91,13 +92,14 @@ impl App {
                 ..AccountRequest::default()
             },
         };
-        let mut plan = request.validate()?.ok_or("nothing to upload")?;
+        let plan = request.validate().map_err(anyhow::Error::msg)?;
+        let mut plan = plan.ok_or_else(|| anyhow::anyhow!("nothing to upload"))?;
         // The accounts the session reads, not only the default file.
         if let Some(name) = &self.cloud.selected {
-            let config = KamakiConfig::load(&self.cloud.config).map_err(|e| e.to_string())?;
+            let config = KamakiConfig::load(&self.cloud.config)?;
             let account = config
                 .cloud(name)
-                .ok_or_else(|| format!("cloud {name} has no url and token"))?;
+                .ok_or_else(|| anyhow::anyhow!("cloud {name} has no url and token"))?;
             plan.target = Target::Synnefo {
                 label: name.clone(),
                 url: account.url,
@@ -146,7 +148,7 @@ impl App {
         };
         let outcome = match result {
             Ok(o) => o,
-            Err(e) => return self.notice("Image Upload failed", &e),
+            Err(e) => return self.notice("Image Upload failed", &job_error(&e)),
         };
         let Some(uploaded) = outcome.uploaded.clone() else {
             return self.notice("Image Upload failed", "nothing was uploaded");

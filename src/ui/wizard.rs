@@ -363,7 +363,7 @@ impl App {
             }
             Err(e) => {
                 self.show_page(Page::Confirm);
-                self.notice("Image creation failed", &e);
+                self.notice("Image creation failed", &super::job::job_error(&e));
             }
         }
     }
