@@ -67,7 +67,7 @@ impl App {
     /// Show the form adding a cloud, or editing the saved cloud `editing`.
     pub fn open_account_form(&mut self, editing: Option<String>, back: Back) {
         let saved = editing.as_deref().and_then(|n| {
-            KamakiConfig::load(&self.cloud.config)
+            KamakiConfig::load(&self.facts.cloud.config)
                 .ok()
                 .and_then(|c| c.cloud(n))
         });
@@ -120,7 +120,7 @@ impl App {
     }
 
     fn back_to_clouds(&mut self, back: Back) {
-        self.clouds = None;
+        self.facts.clouds = None;
         match back {
             Back::Wizard => self.show_page(Page::Cloud),
             Back::Expert => self.open_register_clouds(),
@@ -130,7 +130,7 @@ impl App {
     /// Authenticate in a job; the answer comes to [`Self::on_account_checked`].
     fn check_account(&mut self, pending: PendingAccount) {
         let account = pending.account.clone();
-        self.cloud.pending_account = Some(pending);
+        self.facts.cloud.pending_account = Some(pending);
         self.start_cloud("Checking the cloud account", move |r| {
             let step = begin_step(
                 r,
@@ -146,7 +146,7 @@ impl App {
     /// The check ended: save the account and go back, or show the form
     /// again, as it was, with the reason.
     pub fn on_account_checked(&mut self, result: anyhow::Result<()>) {
-        let Some(pending) = self.cloud.pending_account.take() else {
+        let Some(pending) = self.facts.cloud.pending_account.take() else {
             return;
         };
         let saved = result.and_then(|()| self.save_account(&pending.account));
@@ -158,8 +158,8 @@ impl App {
             Ok(()) => {
                 let name = pending.account.name.clone();
                 match back {
-                    Back::Wizard => self.answers.cloud = Some(name),
-                    Back::Expert => self.cloud.selected = Some(name),
+                    Back::Wizard => self.facts.answers.cloud = Some(name),
+                    Back::Expert => self.facts.cloud.selected = Some(name),
                 }
                 self.back_to_clouds(back);
             }
@@ -174,7 +174,7 @@ impl App {
     }
 
     fn save_account(&self, account: &CloudAccount) -> anyhow::Result<()> {
-        let path = &self.cloud.config;
+        let path = &self.facts.cloud.config;
         let mut config = KamakiConfig::load(path)?;
         config.put_cloud(account)?;
         Ok(config.save(path)?)
@@ -184,7 +184,7 @@ impl App {
     pub fn confirm_delete_account(&mut self, name: &str) {
         let text = format!(
             "Delete the cloud account {name} from {}?",
-            self.cloud.config.display()
+            self.facts.cloud.config.display()
         );
         self.push(Screen::Dialog(
             AppTag::Account(Tag::ConfirmDelete(name.to_owned())),
@@ -193,12 +193,12 @@ impl App {
     }
 
     fn delete_account(&mut self, name: &str) {
-        let path = self.cloud.config.clone();
+        let path = self.facts.cloud.config.clone();
         let deleted = KamakiConfig::load(&path)
             .and_then(|mut c| c.remove_cloud(name).map(|()| c))
             .and_then(|c| c.save(&path));
-        if self.cloud.selected.as_deref() == Some(name) {
-            self.cloud.selected = None;
+        if self.facts.cloud.selected.as_deref() == Some(name) {
+            self.facts.cloud.selected = None;
         }
         self.back_to_clouds(Back::Expert);
         match deleted {

@@ -107,10 +107,12 @@ pub struct Edits {
     pub unset: BTreeSet<String>,
 }
 
-/// The whole UI state.
-pub struct App {
+/// What every screen may read and change: the session's facts and the
+/// user's pending choices. Screens get it from [`App`]; they never reach
+/// into each other.
+#[derive(Debug)]
+pub struct Facts {
     pub opts: UiOptions,
-    pub stack: Vec<Screen>,
     pub session: Option<Session>,
     pub edits: Edits,
     /// System preparation choices (Customize → Sysprep).
@@ -127,6 +129,12 @@ pub struct App {
     pub cloud: super::register::CloudState,
     /// Every progress line of every job, for the Log screen.
     pub log: Vec<String>,
+}
+
+/// The whole UI: the screen stack, the job runner and the shared facts.
+pub struct App {
+    pub facts: Facts,
+    pub stack: Vec<Screen>,
     pub job: Option<Job>,
     /// Set when the UI should end, with the exit code.
     pub exit: Option<u8>,
@@ -141,8 +149,8 @@ impl App {
     /// A new UI: straight to initialization when the media was named,
     /// else the browser.
     pub fn new(opts: UiOptions, tx: Sender<AppEvent>) -> App {
-        let mut app = App {
-            stack: Vec::new(),
+        let facts = Facts {
+            opts,
             session: None,
             edits: Edits::default(),
             sysprep: Default::default(),
@@ -152,14 +160,17 @@ impl App {
             clouds: None,
             cloud: Default::default(),
             log: Vec::new(),
+        };
+        let mut app = App {
+            facts,
+            stack: Vec::new(),
             job: None,
             last_run: None,
             exit: None,
             leaving: false,
             tx,
-            opts,
         };
-        match app.opts.media.clone() {
+        match app.facts.opts.media.clone() {
             Some(media) => app.open_media(&media),
             None => app.push(Screen::Browser(Browser::open(Path::new(".")))),
         }
@@ -186,7 +197,7 @@ impl App {
                 if let Some(Screen::Running(view)) = self.stack.last_mut()
                     && let Some(line) = view.on_event(&ev)
                 {
-                    self.log.push(line);
+                    self.facts.log.push(line);
                 }
                 if let Event::Mounted(dir) = ev {
                     self.on_mounted(dir);
@@ -325,12 +336,12 @@ impl App {
     /// Start initialization on `media`: snapshot, helper VM, inspection.
     pub fn open_media(&mut self, media: &Path) {
         // A new start: the session's overlay goes.
-        self.mount = Default::default();
+        self.facts.mount = Default::default();
         let request = Request {
             source: media.to_owned(),
             print_metadata: true,
             allow_unsupported: true,
-            ..self.base_request(media)
+            ..self.facts.base_request(media)
         };
         self.start_job(JobKind::Initialize, "Initialization", request);
     }
@@ -347,7 +358,7 @@ impl App {
             request,
             error: None,
         });
-        self.log.push(format!("== {title}"));
+        self.facts.log.push(format!("== {title}"));
         self.push(Screen::Running(RunView::new(title)));
         self.job = Some(Job::start(kind, plan, self.tx.clone()));
     }
@@ -372,7 +383,7 @@ impl App {
 
     /// What a finished job leads to.
     pub(super) fn dispatch_job(&mut self, kind: JobKind, result: JobResult, listing: String) {
-        if let (Ok(o), Some(s)) = (&result, self.session.as_mut())
+        if let (Ok(o), Some(s)) = (&result, self.facts.session.as_mut())
             && o.shrink.is_some()
         {
             s.size = o.size;
@@ -399,7 +410,7 @@ impl App {
             self.stack.pop();
         }
         if let Some(e) = error {
-            self.log.push(format!("Error: {}", job_error(e)));
+            self.facts.log.push(format!("Error: {}", job_error(e)));
         }
         if self.leaving {
             self.exit = Some(StopReason::Interrupt.exit_code());
@@ -412,7 +423,7 @@ impl App {
             Ok(o) => o,
             Err(e) => {
                 if let Some(ChainError::NotAllowed { chain, .. }) = e.downcast_ref() {
-                    self.chain.asking = Some(chain.clone());
+                    self.facts.chain.asking = Some(chain.clone());
                     return self.ask_backing();
                 }
                 return self.push(Screen::Dialog(
@@ -423,9 +434,9 @@ impl App {
         };
         let unsupported = outcome.metadata.get("UNSUPPORTED").cloned();
         self.stack.clear();
-        self.edits = Edits::default();
-        self.sysprep = Default::default();
-        self.session = Some(Session {
+        self.facts.edits = Edits::default();
+        self.facts.sysprep = Default::default();
+        self.facts.session = Some(Session {
             source: outcome.source.path.clone(),
             format: outcome.source.format.clone(),
             os: outcome.os.clone(),
@@ -446,28 +457,6 @@ impl App {
             ));
         }
         self.open_mode_choice();
-    }
-
-    /// OS type and distro of the session, as the status line shows them.
-    pub fn os_names(&self) -> (String, String) {
-        match self.session.as_ref().and_then(|s| s.os.as_ref()) {
-            Some(os) => (os.os_type.clone(), os.distro.clone()),
-            None => ("unknown".into(), "unknown".into()),
-        }
-    }
-
-    /// The metadata the image will carry: detected, then the user's edits.
-    pub fn metadata(&self) -> Metadata {
-        let mut meta = self
-            .session
-            .as_ref()
-            .map(|s| s.metadata.clone())
-            .unwrap_or_default();
-        for key in &self.edits.unset {
-            meta.remove(key);
-        }
-        meta.extend(self.edits.set.clone());
-        meta
     }
 
     /// Draw the title bar, the screens and the status line.
@@ -504,9 +493,34 @@ impl App {
             }
         }
         frame.render_widget(
-            Line::from(self.status_line()).style(Style::new().add_modifier(Modifier::REVERSED)),
+            Line::from(self.facts.status_line())
+                .style(Style::new().add_modifier(Modifier::REVERSED)),
             status,
         );
+    }
+}
+
+impl Facts {
+    /// OS type and distro of the session, as the status line shows them.
+    pub fn os_names(&self) -> (String, String) {
+        match self.session.as_ref().and_then(|s| s.os.as_ref()) {
+            Some(os) => (os.os_type.clone(), os.distro.clone()),
+            None => ("unknown".into(), "unknown".into()),
+        }
+    }
+
+    /// The metadata the image will carry: detected, then the user's edits.
+    pub fn metadata(&self) -> Metadata {
+        let mut meta = self
+            .session
+            .as_ref()
+            .map(|s| s.metadata.clone())
+            .unwrap_or_default();
+        for key in &self.edits.unset {
+            meta.remove(key);
+        }
+        meta.extend(self.edits.set.clone());
+        meta
     }
 
     /// `OS: …, Distro: …, Size: … MB, Source: …`, as the original's

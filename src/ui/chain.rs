@@ -23,7 +23,7 @@ pub struct ChainState {
 impl App {
     /// Show the refused chain and ask whether to use it.
     pub(super) fn ask_backing(&mut self) {
-        let Some(chain) = &self.chain.asking else {
+        let Some(chain) = &self.facts.chain.asking else {
             return;
         };
         let files: Vec<String> = chain
@@ -46,11 +46,11 @@ impl App {
     /// Continue opens the media with its chain; Cancel goes back to the
     /// browser.
     pub(super) fn on_backing_reply(&mut self, reply: Reply) {
-        let chain = self.chain.asking.take();
+        let chain = self.facts.chain.asking.take();
         match (reply, chain) {
             (Reply::Button(Btn::Continue), Some(chain)) => {
                 let media = chain.layers[0].path.clone();
-                self.chain.allowed_for = Some(media.clone());
+                self.facts.chain.allowed_for = Some(media.clone());
                 self.open_media(&media);
             }
             _ if self.stack.is_empty() => {
@@ -97,7 +97,7 @@ mod tests {
     #[test]
     fn backing_chain_dialog_asks_before_using_the_chain() {
         let mut a = app();
-        a.session = None;
+        a.facts.session = None;
         let top = Path::new("/images/nowhere/top.qcow2");
         refused(&mut a, top);
         assert_eq!(top_tag(&a), Some(Tag::BackingChain));
@@ -105,15 +105,16 @@ mod tests {
         // Cancel is the default: back to the browser, nothing allowed.
         press(&mut a, &[KeyCode::Enter]);
         assert!(matches!(a.stack.last(), Some(Screen::Browser(_))));
-        assert!(a.chain.allowed_for.is_none() && a.job.is_none());
-        assert!(!a.base_request(top).allow_backing_file);
+        assert!(a.facts.chain.allowed_for.is_none() && a.job.is_none());
+        assert!(!a.facts.base_request(top).allow_backing_file);
 
         refused(&mut a, top);
         press(&mut a, &[KeyCode::Left, KeyCode::Enter]);
-        assert_eq!(a.chain.allowed_for.as_deref(), Some(top));
-        assert!(a.base_request(top).allow_backing_file);
+        assert_eq!(a.facts.chain.allowed_for.as_deref(), Some(top));
+        assert!(a.facts.base_request(top).allow_backing_file);
         assert!(
-            !a.base_request(Path::new("/images/other.qcow2"))
+            !a.facts
+                .base_request(Path::new("/images/other.qcow2"))
                 .allow_backing_file
         );
         // The media was opened again, with the chain allowed (it does not
@@ -130,7 +131,7 @@ mod tests {
         let link = dir.path().join("link.diskdump");
         std::os::unix::fs::symlink(&src, &link).unwrap();
         let mut a = app();
-        if let Some(s) = &mut a.session {
+        if let Some(s) = &mut a.facts.session {
             s.source = src.clone();
             s.inputs = vec![src.clone()];
         }

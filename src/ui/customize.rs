@@ -80,6 +80,7 @@ impl App {
     /// does not prepare yet.
     fn virtio(&mut self) {
         let os = self
+            .facts
             .session
             .as_ref()
             .and_then(|s| s.os.as_ref())

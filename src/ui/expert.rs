@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::app::{App, Entry as AppEntry, Screen, Tag as AppTag};
+use super::app::{App, Entry as AppEntry, Facts, Screen, Tag as AppTag};
 use super::job::job_error;
 use super::job::{JobKind, JobResult};
 use super::widgets::{Btn, Checklist, Dialog, Input, Menu, Reply, TextView};
@@ -120,11 +120,13 @@ impl App {
     pub fn open_expert(&mut self) {
         self.stack.clear();
         if self
+            .facts
             .session
             .as_ref()
             .is_some_and(|s| s.unsupported.is_some())
         {
-            self.edits
+            self.facts
+                .edits
                 .set
                 .insert("EXCLUDE_ALL_TASKS".into(), "yes".into());
         }
@@ -174,8 +176,8 @@ impl App {
                 }
             }
             (Tag::ConfirmDelete(key), _) if reply == Reply::Button(Btn::Yes) => {
-                self.edits.set.remove(&key);
-                self.edits.unset.insert(key);
+                self.facts.edits.set.remove(&key);
+                self.facts.edits.unset.insert(key);
                 self.reopen_properties();
             }
             (Tag::Exclude, Screen::Checklist(_, list)) => self.on_exclude(&list, reply),
@@ -196,7 +198,7 @@ impl App {
                 })
             }
             (Tag::ConfirmReset, _) if reply == Reply::Button(Btn::Yes) => {
-                if let Some(source) = self.session.as_ref().map(|s| s.source.clone()) {
+                if let Some(source) = self.facts.session.as_ref().map(|s| s.source.clone()) {
                     self.stack.clear();
                     self.open_media(&source);
                 }
@@ -210,14 +212,14 @@ impl App {
             Entry::Customize => self.open_customize(),
             Entry::Register => self.open_register(),
             Entry::Extract => {
-                let (os_type, distro) = self.os_names();
+                let (os_type, distro) = self.facts.os_names();
                 let name = if distro == "unknown" { os_type } else { distro };
                 self.expert(Tag::ExtractPath, |t| {
                     Screen::Input(t, Input::new("Extract", "Save image as:", &format!("{name}.diskdump"), &[Btn::Ok, Btn::Cancel]))
                 })
             }
             Entry::Log => {
-                let lines = self.log.clone();
+                let lines = self.facts.log.clone();
                 self.expert(Tag::Log, |t| Screen::Text(t, TextView::new("Log", lines, &[Btn::Close, Btn::Save])))
             }
             Entry::Reset => self.expert(Tag::ConfirmReset, |t| {
@@ -236,6 +238,7 @@ impl App {
 
     pub(super) fn open_properties(&mut self) {
         let items = self
+            .facts
             .metadata()
             .into_iter()
             .map(|(k, v)| (AppEntry::Key(k.clone()), k, v))
@@ -269,7 +272,7 @@ impl App {
         self.push(Screen::Menu(AppTag::Expert(Tag::Properties), menu.clone()));
         match (reply, key) {
             (Reply::Button(Btn::Edit), Some(key)) => {
-                let value = self.metadata().get(&key).cloned().unwrap_or_default();
+                let value = self.facts.metadata().get(&key).cloned().unwrap_or_default();
                 self.expert(Tag::PropertyValue(key.clone()), |t| {
                     Screen::Input(
                         t,
@@ -323,13 +326,13 @@ impl App {
                         "A property needs a value; use Delete to remove it.".into(),
                     ));
                 }
-                self.edits.unset.remove(&key);
-                self.edits.set.insert(key, value);
+                self.facts.edits.unset.remove(&key);
+                self.facts.edits.set.insert(key, value);
                 self.reopen_properties();
             }
             Tag::PropertyNewKey => {
                 let key = validate_key(&value).map_err(|e| ("Invalid name", e.to_string()))?;
-                if self.metadata().contains_key(&key) {
+                if self.facts.metadata().contains_key(&key) {
                     return Err((
                         "Invalid name",
                         format!("{key} already exists: edit it instead."),
@@ -355,7 +358,7 @@ impl App {
                         "Give the name of a file, not a directory.".into(),
                     ));
                 }
-                if let Some(c) = self.clash_with_media(&path) {
+                if let Some(c) = self.facts.clash_with_media(&path) {
                     return Err((
                         "Extract",
                         format!(
@@ -368,7 +371,7 @@ impl App {
                 self.ask_extract(path);
             }
             Tag::LogSavePath => {
-                std::fs::write(&value, self.log.join("\n") + "\n")
+                std::fs::write(&value, self.facts.log.join("\n") + "\n")
                     .map_err(|e| ("Error", format!("cannot write {value}: {e}")))?;
                 self.notice("Log saved", &format!("The log was saved to {value}."));
             }
@@ -379,6 +382,7 @@ impl App {
 
     pub(super) fn open_exclude(&mut self) {
         if self
+            .facts
             .session
             .as_ref()
             .is_some_and(|s| s.unsupported.is_some())
@@ -388,7 +392,7 @@ impl App {
                 "Every deployment task is excluded for unsupported media.",
             );
         }
-        let meta = self.metadata();
+        let meta = self.facts.metadata();
         let family = meta.get("OSFAMILY").cloned().unwrap_or_default();
         let tasks = DEPLOY_TASKS
             .iter()
@@ -417,16 +421,17 @@ impl App {
                 for (name, _, run) in &list.items {
                     let key = format!("EXCLUDE_TASK_{}", name.to_uppercase());
                     if *run {
-                        self.edits.set.remove(&key);
-                        self.edits.unset.insert(key);
+                        self.facts.edits.set.remove(&key);
+                        self.facts.edits.unset.insert(key);
                     } else {
-                        self.edits.unset.remove(&key);
-                        self.edits.set.insert(key, "yes".into());
+                        self.facts.edits.unset.remove(&key);
+                        self.facts.edits.set.insert(key, "yes".into());
                     }
                 }
             }
             Reply::Button(Btn::NoConfig) => {
-                self.edits
+                self.facts
+                    .edits
                     .set
                     .insert("EXCLUDE_ALL_TASKS".into(), "yes".into());
                 self.notice(
@@ -436,14 +441,6 @@ impl App {
             }
             _ => {}
         }
-    }
-
-    /// The file of the image or its side files that is one the media
-    /// reads (the media, a backing file, the session's overlay).
-    fn clash_with_media(&self, out: &Path) -> Option<crate::media::identity::Clash> {
-        let mut inputs = self.session.as_ref()?.inputs.clone();
-        inputs.extend(self.work_source());
-        crate::media::identity::find_clash(&crate::plan::output_paths(out), &inputs)
     }
 
     fn ask_extract(&mut self, path: PathBuf) {
@@ -470,7 +467,7 @@ impl App {
     }
 
     fn extract(&mut self, path: PathBuf) {
-        if let Some(request) = self.export_request(&path) {
+        if let Some(request) = self.facts.export_request(&path) {
             self.start_job(JobKind::Extract, "Image Extraction", request);
         }
     }
@@ -491,5 +488,15 @@ impl App {
             }
             Err(e) => self.notice("Image Extraction failed", &job_error(&e)),
         }
+    }
+}
+
+impl Facts {
+    /// The file of the image or its side files that is one the media
+    /// reads (the media, a backing file, the session's overlay).
+    pub(super) fn clash_with_media(&self, out: &Path) -> Option<crate::media::identity::Clash> {
+        let mut inputs = self.session.as_ref()?.inputs.clone();
+        inputs.extend(self.work_source());
+        crate::media::identity::find_clash(&crate::plan::output_paths(out), &inputs)
     }
 }

@@ -102,7 +102,9 @@ fn run_inner(opts: UiOptions) -> Result<u8> {
         if let Err(e) = terminal.draw(|f| app.render(f))
             && app.exit.is_none()
         {
-            app.log.push(format!("Error: drawing the screen: {e}"));
+            app.facts
+                .log
+                .push(format!("Error: drawing the screen: {e}"));
             app.interrupt(StopReason::Hangup);
         }
         if let Some(code) = app.exit {
@@ -122,7 +124,7 @@ fn run_inner(opts: UiOptions) -> Result<u8> {
     input.stop();
     drop(quiet);
     if let Some(path) = logfile {
-        write_log(&path, &app.log)?;
+        write_log(&path, &app.facts.log)?;
     }
     if code == 0 {
         println!("Thank you for using snf-image-creator. Bye");

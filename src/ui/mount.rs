@@ -9,7 +9,7 @@
 
 use std::path::PathBuf;
 
-use super::app::{App, Screen, Tag as AppTag};
+use super::app::{App, Facts, Screen, Tag as AppTag};
 use super::expert::Tag as ExpertTag;
 use super::job::job_error;
 use super::job::{JobKind, JobResult};
@@ -30,23 +30,15 @@ pub struct MountState {
 }
 
 impl App {
-    /// The disk runs start from: the session's overlay once there is one,
-    /// else the original media.
-    pub fn work_source(&self) -> Option<PathBuf> {
-        let session = self.session.as_ref()?;
-        let overlay = self.mount.scratch.as_ref().and_then(|s| s.overlay());
-        Some(overlay.map_or_else(|| session.source.clone(), |o| o.to_owned()))
-    }
-
     /// Customize → Mount: check, warn for `--no-snapshot`, then mount.
     pub(super) fn open_mount(&mut self) {
-        if self.session.as_ref().is_none_or(|s| s.os.is_none()) {
+        if self.facts.session.as_ref().is_none_or(|s| s.os.is_none()) {
             return self.notice(
                 "Mount",
                 "No operating system was found on the media: there are no filesystems to mount.",
             );
         }
-        if !self.opts.no_snapshot {
+        if !self.facts.opts.no_snapshot {
             return self.start_mount();
         }
         self.push(Screen::Dialog(
@@ -62,21 +54,22 @@ impl App {
 
     /// Mount the guest: one run of the pipeline on the session's disk.
     pub(super) fn start_mount(&mut self) {
-        let Some(session) = self.session.as_ref() else {
+        let Some(session) = self.facts.session.as_ref() else {
             return;
         };
-        if self.mount.scratch.is_none() {
+        if self.facts.mount.scratch.is_none() {
             match SessionOverlay::create(
                 &session.source,
                 &session.format,
-                self.opts.tmpdir.as_deref(),
-                !self.opts.no_snapshot,
+                self.facts.opts.tmpdir.as_deref(),
+                !self.facts.opts.no_snapshot,
             ) {
-                Ok(s) => self.mount.scratch = Some(s),
+                Ok(s) => self.facts.mount.scratch = Some(s),
                 Err(e) => return self.notice("Mount failed", &format!("{e:#}")),
             }
         }
-        let (Some(source), Some(scratch)) = (self.work_source(), &self.mount.scratch) else {
+        let (Some(source), Some(scratch)) = (self.facts.work_source(), &self.facts.mount.scratch)
+        else {
             return;
         };
         let release = Release::default();
@@ -87,22 +80,22 @@ impl App {
                 dir: scratch.mountpoint(),
                 release: release.clone(),
             }),
-            ..self.base_request(&source)
+            ..self.facts.base_request(&source)
         };
-        self.mount.release = Some(release);
-        self.mount.offers = 0;
+        self.facts.mount.release = Some(release);
+        self.facts.mount.offers = 0;
         self.start_job(JobKind::Mount, "Mount", request);
     }
 
     /// The running Mount says the guest is ready on `dir`.
     pub fn on_mounted(&mut self, dir: PathBuf) {
-        self.mount.offers += 1;
-        let busy = if self.mount.offers > 1 {
+        self.facts.mount.offers += 1;
+        let busy = if self.facts.mount.offers > 1 {
             "The guest could not be unmounted: something still uses the directory (a shell's working directory, an open file). Leave it, then try again.\n\n"
         } else {
             ""
         };
-        let what = if self.opts.no_snapshot {
+        let what = if self.facts.opts.no_snapshot {
             "the original media (--no-snapshot)"
         } else {
             "a copy of the media kept for this session: the changes go into every later Extract or upload, the original stays as it is"
@@ -119,14 +112,14 @@ impl App {
 
     /// The user is done with the mounted guest.
     pub(super) fn unmount(&mut self) {
-        if let Some(release) = &self.mount.release {
+        if let Some(release) = &self.facts.mount.release {
             release.release();
         }
     }
 
     /// The Mount run ended.
     pub(super) fn on_mount_done(&mut self, result: JobResult) {
-        self.mount.release = None;
+        self.facts.mount.release = None;
         self.stack.retain(|s| {
             !matches!(
                 s,
@@ -134,7 +127,7 @@ impl App {
             )
         });
         match result {
-            Ok(_) if self.mount.offers > 0 => self.notice(
+            Ok(_) if self.facts.mount.offers > 0 => self.notice(
                 "Mount",
                 "The guest was unmounted. Its changes go into every later Extract or upload.",
             ),
@@ -150,5 +143,15 @@ impl App {
             (ExpertTag::Mounted, _) => self.unmount(),
             _ => {}
         }
+    }
+}
+
+impl Facts {
+    /// The disk runs start from: the session's overlay once there is one,
+    /// else the original media.
+    pub fn work_source(&self) -> Option<PathBuf> {
+        let session = self.session.as_ref()?;
+        let overlay = self.mount.scratch.as_ref().and_then(|s| s.overlay());
+        Some(overlay.map_or_else(|| session.source.clone(), |o| o.to_owned()))
     }
 }

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::accounts::{Back, DESCRIPTION, LOCAL_IS_FIXED, PendingAccount};
-use super::app::{App, Entry as AppEntry, Screen, Tag as AppTag};
+use super::app::{App, Entry as AppEntry, Facts, Screen, Tag as AppTag};
 use super::form::Form;
 use super::job::job_error;
 use super::job::{CloudReply, CloudResult, Job, RunView};
@@ -132,17 +132,14 @@ struct Info<'a> {
 const REG_NAME: &str = "Registration name";
 
 impl App {
-    /// The name of the selected cloud, for messages.
-    pub(super) fn cloud_label(&self) -> String {
-        match &self.cloud.selected {
-            Some(name) => format!("cloud {name}"),
-            None => "the local image store".into(),
-        }
-    }
-
     /// Show the Register menu.
     pub fn open_register(&mut self) {
-        let now = self.cloud.selected.as_deref().unwrap_or("local store");
+        let now = self
+            .facts
+            .cloud
+            .selected
+            .as_deref()
+            .unwrap_or("local store");
         let items = [
             (
                 Entry::Cloud,
@@ -175,9 +172,9 @@ impl App {
 
     /// Show the list of clouds: the local store first, then kamaki's.
     pub fn open_register_clouds(&mut self) {
-        let config = self.cloud.config.clone();
+        let config = self.facts.cloud.config.clone();
         let mut items = super::wizard::clouds(&config);
-        let selected = &self.cloud.selected;
+        let selected = &self.facts.cloud.selected;
         let current = match items.iter_mut().find(|i| &i.0 == selected) {
             Some(item) => item,
             None => &mut items[0],
@@ -230,7 +227,12 @@ impl App {
     }
 
     fn on_register_choice(&mut self, choice: Entry) {
-        let published = self.cloud.published.get(&self.cloud.selected).cloned();
+        let published = self
+            .facts
+            .cloud
+            .published
+            .get(&self.facts.cloud.selected)
+            .cloned();
         match (choice, published) {
             (Entry::Cloud, _) => self.open_register_clouds(),
             (Entry::Upload, _) => self.open_upload_form(),
@@ -239,7 +241,7 @@ impl App {
             (what, None) => {
                 let text = format!(
                     "Nothing was uploaded to {} yet: use Upload first.",
-                    self.cloud_label()
+                    self.facts.cloud_label()
                 );
                 self.notice(what.name(), &text);
             }
@@ -256,7 +258,7 @@ impl App {
         };
         match (button, name) {
             (Btn::Select, name) => {
-                self.cloud.selected = name;
+                self.facts.cloud.selected = name;
                 self.reopen_register();
             }
             (Btn::Add, _) => self.open_account_form(None, Back::Expert),
@@ -285,7 +287,7 @@ impl App {
 
     fn save_info(&mut self, tag: AppTag, input: Input) {
         let path = input.value.trim().to_owned();
-        if let Err(e) = std::fs::write(&path, self.info_text()) {
+        if let Err(e) = std::fs::write(&path, self.facts.info_text()) {
             self.push(Screen::Input(tag, input));
             return self.notice("Error", &format!("cannot write {path}: {e}"));
         }
@@ -293,16 +295,20 @@ impl App {
     }
 
     fn open_register_form(&mut self) {
-        let (os_type, distro) = self.os_names();
+        let (os_type, distro) = self.facts.os_names();
         let name = if distro == "unknown" { os_type } else { distro };
         let description = self
+            .facts
             .metadata()
             .get("DESCRIPTION")
             .cloned()
             .unwrap_or_default();
         let form = Form::new(
             "Register",
-            &format!("Register the uploaded image with {}.", self.cloud_label()),
+            &format!(
+                "Register the uploaded image with {}.",
+                self.facts.cloud_label()
+            ),
             &[(REG_NAME, &name), (DESCRIPTION, &description)],
             &[Btn::Ok, Btn::Cancel],
         );
@@ -311,15 +317,23 @@ impl App {
 
     /// Register the uploaded object in a job: no pipeline run.
     fn register(&mut self, name: String, description: String, public: bool) {
-        let Some(p) = self.cloud.published.get(&self.cloud.selected).cloned() else {
+        let Some(p) = self
+            .facts
+            .cloud
+            .published
+            .get(&self.facts.cloud.selected)
+            .cloned()
+        else {
             return;
         };
-        let plan = self.upload_plan(&p.object, &p.container, Some((&name, &description, public)));
+        let plan =
+            self.facts
+                .upload_plan(&p.object, &p.container, Some((&name, &description, public)));
         let plan = match plan {
             Ok(plan) => plan,
             Err(e) => return self.notice("Register", &job_error(&e)),
         };
-        self.cloud.task = Some(Task::Register);
+        self.facts.cloud.task = Some(Task::Register);
         self.start_cloud("Image Registration", move |r| {
             let image = upload::register_existing(&plan, &p.uploaded, &p.metadata, r)?;
             Ok(CloudReply::Registered(Box::new(image)))
@@ -331,17 +345,17 @@ impl App {
     where
         F: FnOnce(&dyn Reporter) -> anyhow::Result<CloudReply> + Send + 'static,
     {
-        self.log.push(format!("== {title}"));
+        self.facts.log.push(format!("== {title}"));
         self.push(Screen::Running(RunView::new(title)));
         self.job = Some(Job::spawn_cloud(work, self.tx.clone()));
     }
 
     /// A cloud task ended: route its answer.
     pub fn on_cloud_done(&mut self, result: CloudResult) {
-        if self.cloud.pending_account.is_some() {
+        if self.facts.cloud.pending_account.is_some() {
             return self.on_account_checked(result.map(|_| ()));
         }
-        match (self.cloud.task.take(), result) {
+        match (self.facts.cloud.task.take(), result) {
             (Some(Task::Exists { object, container }), Ok(CloudReply::Existing(found))) => {
                 if found.is_empty() {
                     return self.upload(object, container);
@@ -350,7 +364,7 @@ impl App {
                     "{} already exist{} in container {container} of {}. Overwrite?",
                     found.join(", "),
                     if found.len() == 1 { "s" } else { "" },
-                    self.cloud_label()
+                    self.facts.cloud_label()
                 );
                 self.push(Screen::Dialog(
                     AppTag::Register(Tag::ConfirmOverwrite { object, container }),
@@ -366,15 +380,38 @@ impl App {
     fn on_registered(&mut self, image: RemoteImage) {
         let text = format!(
             "The image was registered with {} as \"{}\" ({}), id {}.",
-            self.cloud_label(),
+            self.facts.cloud_label(),
             image.name,
             if image.is_public { "public" } else { "private" },
             image.id
         );
-        if let Some(p) = self.cloud.published.get_mut(&self.cloud.selected) {
+        if let Some(p) = self
+            .facts
+            .cloud
+            .published
+            .get_mut(&self.facts.cloud.selected)
+        {
             p.image = Some(image);
         }
         self.notice("Image Registration", &text);
+    }
+
+    fn open_info(&mut self) {
+        let lines = self.facts.info_text().lines().map(str::to_owned).collect();
+        self.push(Screen::Text(
+            AppTag::Register(Tag::Info),
+            TextView::new("Info", lines, &[Btn::Close, Btn::Save]),
+        ));
+    }
+}
+
+impl Facts {
+    /// The name of the selected cloud, for messages.
+    pub(super) fn cloud_label(&self) -> String {
+        match &self.cloud.selected {
+            Some(name) => format!("cloud {name}"),
+            None => "the local image store".into(),
+        }
     }
 
     /// What was uploaded to and registered with the selected cloud, as JSON
@@ -393,13 +430,5 @@ impl App {
             image: p.image.as_ref(),
         };
         serde_json::to_string_pretty(&info).unwrap_or_default() + "\n"
-    }
-
-    fn open_info(&mut self) {
-        let lines = self.info_text().lines().map(str::to_owned).collect();
-        self.push(Screen::Text(
-            AppTag::Register(Tag::Info),
-            TextView::new("Info", lines, &[Btn::Close, Btn::Save]),
-        ));
     }
 }

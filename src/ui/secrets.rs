@@ -140,7 +140,7 @@ mod tests {
     #[test]
     fn cancel_ends_the_job_as_failed() {
         let mut a = held_app();
-        a.cloud.task = None;
+        a.facts.cloud.task = None;
         crate::ui::tests::press(&mut a, &[ratatui::crossterm::event::KeyCode::Enter]);
         assert!(a.last_run.is_none());
         assert!(!matches!(

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{anyhow, bail};
 
-use super::app::{App, Entry, Screen, Tag as AppTag};
+use super::app::{App, Entry, Facts, Screen, Tag as AppTag};
 use super::expert::Tag as ExpertTag;
 use super::job::job_error;
 use super::job::{JobKind, JobResult};
@@ -43,58 +43,15 @@ fn screen(tag: Tag, make: impl FnOnce(AppTag) -> Screen) -> Screen {
 }
 
 impl App {
-    /// The choices as the options of a run: every run that exports or
-    /// uploads takes them from here.
-    pub fn sysprep_request(&self) -> SysprepRequest {
-        let pick = |on: bool| -> Vec<String> {
-            let chosen = self.sysprep.tasks.iter().filter(|(_, v)| **v == on);
-            chosen.map(|(k, _)| k.clone()).collect()
-        };
-        SysprepRequest {
-            enable: pick(true),
-            disable: pick(false),
-            params: assignments(&self.sysprep.params),
-            ..SysprepRequest::default()
-        }
-    }
-
-    /// The session's tasks, or why there are none.
-    fn session_tasks(&self) -> anyhow::Result<Vec<&'static Task>> {
-        let session = (self.session.as_ref()).ok_or_else(|| anyhow!("No media is open."))?;
-        if let Some(reason) = &session.unsupported {
-            bail!(
-                "System preparation is not offered for unsupported media ({reason}): the image is exported as it is."
-            );
-        }
-        let os = (session.os.as_ref()).ok_or_else(|| anyhow!("No operating system was found."))?;
-        let tasks = tasks_for(&profile_for(os));
-        if tasks.is_empty() {
-            bail!(
-                "There are no system preparation tasks for {} systems yet.",
-                os.os_type
-            );
-        }
-        Ok(tasks)
-    }
-
-    /// Whether a task runs, as chosen or by default.
-    fn runs(&self, task: &Task) -> bool {
-        self.sysprep
-            .tasks
-            .get(task.name)
-            .copied()
-            .unwrap_or(task.default)
-    }
-
     /// Show the checklist of tasks (or say why there is none).
     pub(super) fn open_sysprep(&mut self) {
-        let tasks = match self.session_tasks() {
+        let tasks = match self.facts.session_tasks() {
             Ok(t) => t,
             Err(why) => return self.notice("System Preparation", &format!("{why:#}")),
         };
         let items = tasks
             .iter()
-            .map(|t| (t.name.to_owned(), t.message.to_owned(), self.runs(t)))
+            .map(|t| (t.name.to_owned(), t.message.to_owned(), self.facts.runs(t)))
             .collect();
         self.push(screen(Tag::Tasks, |t| {
             Screen::Checklist(
@@ -145,7 +102,7 @@ impl App {
                     }
                 }
                 Reply::Button(Btn::Default) => {
-                    self.sysprep.params.remove(&name);
+                    self.facts.sysprep.params.remove(&name);
                     self.reopen_params();
                 }
                 _ => {}
@@ -155,24 +112,15 @@ impl App {
     }
 
     fn keep_ticks(&mut self, list: &Checklist) {
-        let Ok(tasks) = self.session_tasks() else {
+        let Ok(tasks) = self.facts.session_tasks() else {
             return;
         };
         for (name, _, on) in &list.items {
             match tasks.iter().find(|t| t.name == name) {
-                Some(t) if t.default != *on => self.sysprep.tasks.insert(name.clone(), *on),
-                _ => self.sysprep.tasks.remove(name),
+                Some(t) if t.default != *on => self.facts.sysprep.tasks.insert(name.clone(), *on),
+                _ => self.facts.sysprep.tasks.remove(name),
             };
         }
-    }
-
-    /// The parameters the session's tasks read.
-    fn session_params(&self) -> Vec<&'static ParamSpec> {
-        let tasks = self.session_tasks().unwrap_or_default();
-        PARAMS
-            .iter()
-            .filter(|p| tasks.iter().any(|t| t.params.contains(&p.name)))
-            .collect()
     }
 
     fn open_params(&mut self) {
@@ -181,6 +129,7 @@ impl App {
 
     fn open_params_at(&mut self, selected: usize) {
         let items = self
+            .facts
             .session_params()
             .iter()
             .map(|p| {
@@ -188,7 +137,7 @@ impl App {
                 (
                     Entry::Key(name.clone()),
                     name,
-                    self.param_value(p).to_owned(),
+                    self.facts.param_value(p).to_owned(),
                 )
             })
             .collect();
@@ -215,13 +164,6 @@ impl App {
         self.open_params_at(selected);
     }
 
-    fn param_value<'a>(&'a self, p: &'a ParamSpec) -> &'a str {
-        self.sysprep
-            .params
-            .get(p.name)
-            .map_or(p.default, String::as_str)
-    }
-
     fn edit_param(&mut self, name: &str) {
         let Some(p) = PARAMS.iter().find(|p| p.name == name) else {
             return;
@@ -236,7 +178,7 @@ impl App {
                 p.default
             }
         );
-        let value = self.param_value(p).to_owned();
+        let value = self.facts.param_value(p).to_owned();
         self.push(screen(Tag::Param(name.to_owned()), |t| {
             Screen::Input(
                 t,
@@ -252,7 +194,7 @@ impl App {
 
     /// Check a value as `--sysprep-param` does, and keep it.
     fn set_param(&mut self, name: &str, value: &str) -> anyhow::Result<()> {
-        let mut params = self.sysprep.params.clone();
+        let mut params = self.facts.sysprep.params.clone();
         params.insert(name.to_owned(), value.to_owned());
         if let Err(e) = Params::from_assignments(&assignments(&params)) {
             let prefix = format!("--sysprep-param {name}={value}: ");
@@ -261,22 +203,22 @@ impl App {
         if PARAMS.iter().any(|p| p.name == name && p.default == value) {
             params.remove(name);
         }
-        self.sysprep.params = params;
+        self.facts.sysprep.params = params;
         self.reopen_params();
         Ok(())
     }
 
     fn sysprep_help(&mut self, current: Option<&str>) {
-        let tasks = self.session_tasks().unwrap_or_default();
+        let tasks = self.facts.session_tasks().unwrap_or_default();
         let mut lines = Vec::new();
         if let Some(t) = tasks.iter().find(|t| Some(t.name) == current) {
-            lines.extend(self.task_help(t));
+            lines.extend(self.facts.task_help(t));
             lines.push(String::new());
         }
         lines.push("Every task, in the order they run:".into());
         for t in &tasks {
             lines.push(String::new());
-            lines.extend(self.task_help(t));
+            lines.extend(self.facts.task_help(t));
         }
         self.push(screen(Tag::Help, |t| {
             Screen::Text(
@@ -286,7 +228,91 @@ impl App {
         }));
     }
 
-    fn task_help(&self, t: &Task) -> Vec<String> {
+    fn preview(&mut self) {
+        if let Some(request) = self.facts.preview_request() {
+            self.start_job(JobKind::Preview, "System Preparation Preview", request);
+        }
+    }
+
+    /// The dry run ended: show its listing, or say what went wrong.
+    pub(super) fn on_previewed(&mut self, result: JobResult, listing: String) {
+        match result {
+            Ok(_) => {
+                let lines = listing.lines().map(str::to_owned).collect();
+                self.push(screen(Tag::Preview, |t| {
+                    Screen::Text(t, TextView::new("Dry Run", lines, &[Btn::Close]))
+                }));
+            }
+            Err(e) => self.notice("Preview failed", &job_error(&e)),
+        }
+    }
+}
+
+fn assignments(params: &BTreeMap<String, String>) -> Vec<String> {
+    params.iter().map(|(k, v)| format!("{k}={v}")).collect()
+}
+
+impl Facts {
+    /// The choices as the options of a run: every run that exports or
+    /// uploads takes them from here.
+    pub fn sysprep_request(&self) -> SysprepRequest {
+        let pick = |on: bool| -> Vec<String> {
+            let chosen = self.sysprep.tasks.iter().filter(|(_, v)| **v == on);
+            chosen.map(|(k, _)| k.clone()).collect()
+        };
+        SysprepRequest {
+            enable: pick(true),
+            disable: pick(false),
+            params: assignments(&self.sysprep.params),
+            ..SysprepRequest::default()
+        }
+    }
+
+    /// The session's tasks, or why there are none.
+    pub(super) fn session_tasks(&self) -> anyhow::Result<Vec<&'static Task>> {
+        let session = (self.session.as_ref()).ok_or_else(|| anyhow!("No media is open."))?;
+        if let Some(reason) = &session.unsupported {
+            bail!(
+                "System preparation is not offered for unsupported media ({reason}): the image is exported as it is."
+            );
+        }
+        let os = (session.os.as_ref()).ok_or_else(|| anyhow!("No operating system was found."))?;
+        let tasks = tasks_for(&profile_for(os));
+        if tasks.is_empty() {
+            bail!(
+                "There are no system preparation tasks for {} systems yet.",
+                os.os_type
+            );
+        }
+        Ok(tasks)
+    }
+
+    /// Whether a task runs, as chosen or by default.
+    pub(super) fn runs(&self, task: &Task) -> bool {
+        self.sysprep
+            .tasks
+            .get(task.name)
+            .copied()
+            .unwrap_or(task.default)
+    }
+
+    /// The parameters the session's tasks read.
+    pub(super) fn session_params(&self) -> Vec<&'static ParamSpec> {
+        let tasks = self.session_tasks().unwrap_or_default();
+        PARAMS
+            .iter()
+            .filter(|p| tasks.iter().any(|t| t.params.contains(&p.name)))
+            .collect()
+    }
+
+    pub(super) fn param_value<'a>(&'a self, p: &'a ParamSpec) -> &'a str {
+        self.sysprep
+            .params
+            .get(p.name)
+            .map_or(p.default, String::as_str)
+    }
+
+    pub(super) fn task_help(&self, t: &Task) -> Vec<String> {
         let on = |b: bool| if b { "runs" } else { "does not run" };
         let mut lines = vec![
             format!("{}: {}", t.name, t.message),
@@ -313,27 +339,4 @@ impl App {
             ..self.base_request(&self.work_source()?)
         })
     }
-
-    fn preview(&mut self) {
-        if let Some(request) = self.preview_request() {
-            self.start_job(JobKind::Preview, "System Preparation Preview", request);
-        }
-    }
-
-    /// The dry run ended: show its listing, or say what went wrong.
-    pub(super) fn on_previewed(&mut self, result: JobResult, listing: String) {
-        match result {
-            Ok(_) => {
-                let lines = listing.lines().map(str::to_owned).collect();
-                self.push(screen(Tag::Preview, |t| {
-                    Screen::Text(t, TextView::new("Dry Run", lines, &[Btn::Close]))
-                }));
-            }
-            Err(e) => self.notice("Preview failed", &job_error(&e)),
-        }
-    }
-}
-
-fn assignments(params: &BTreeMap<String, String>) -> Vec<String> {
-    params.iter().map(|(k, v)| format!("{k}={v}")).collect()
 }

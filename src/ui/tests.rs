@@ -50,7 +50,7 @@ pub(super) fn app() -> App {
     let (tx, _rx) = channel();
     let mut app = App::new(UiOptions::default(), tx);
     app.stack.clear();
-    app.clouds = Some(vec![
+    app.facts.clouds = Some(vec![
         (
             None,
             "local".into(),
@@ -62,7 +62,7 @@ pub(super) fn app() -> App {
             "Synnefo cloud (~/.kamakirc)".into(),
         ),
     ]);
-    app.session = Some(session());
+    app.facts.session = Some(session());
     app
 }
 
@@ -131,7 +131,7 @@ fn wizard_pages_and_confirmation() {
     assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Cloud)));
     snapshot("wizard_cloud", &a);
     press(&mut a, &[KeyCode::Down, KeyCode::Enter]);
-    assert_eq!(a.answers.cloud.as_deref(), Some("mycloud"));
+    assert_eq!(a.facts.answers.cloud.as_deref(), Some("mycloud"));
     assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Name)));
     snapshot("wizard_name", &a);
     press(&mut a, &[KeyCode::Backspace; 6]);
@@ -140,12 +140,12 @@ fn wizard_pages_and_confirmation() {
     press(&mut a, &[KeyCode::Enter]);
     type_text(&mut a, "Debian 12 base");
     press(&mut a, &[KeyCode::Enter]);
-    assert_eq!(a.answers.name, "Debian 12 base");
+    assert_eq!(a.facts.answers.name, "Debian 12 base");
     snapshot("wizard_description", &a);
     press(&mut a, &[KeyCode::Enter, KeyCode::Down]);
     snapshot("wizard_registration", &a);
     press(&mut a, &[KeyCode::Enter]);
-    assert!(a.answers.public);
+    assert!(a.facts.answers.public);
     assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Output)));
     type_text(&mut a, "/var/tmp/copy.diskdump");
     snapshot("wizard_output", &a);
@@ -166,19 +166,25 @@ fn wizard_pages_and_confirmation() {
 fn wizard_request_uploads_registers_and_copies() {
     let mut a = app();
     a.start_wizard();
-    a.answers.cloud = None;
-    a.answers.name = "deb".into();
-    a.answers.description = "Debian".into();
-    a.answers.public = true;
-    a.answers.output = PathBuf::from("/var/tmp/copy.diskdump");
-    let r = a.wizard_request(&a.answers.clone()).unwrap();
+    a.facts.answers.cloud = None;
+    a.facts.answers.name = "deb".into();
+    a.facts.answers.description = "Debian".into();
+    a.facts.answers.public = true;
+    a.facts.answers.output = PathBuf::from("/var/tmp/copy.diskdump");
+    let r = a.facts.wizard_request(&a.facts.answers.clone()).unwrap();
     assert_eq!(r.outfile, Some(PathBuf::from("/var/tmp/copy.diskdump")));
     assert!(r.cloud.upload.as_deref().unwrap().starts_with("deb-"));
     assert_eq!(r.cloud.register.as_deref(), Some("deb"));
     assert!(r.cloud.public);
     assert_eq!(r.cloud.account.cloud, None, "the local store");
-    a.answers.output = PathBuf::new();
-    assert_eq!(a.wizard_request(&a.answers.clone()).unwrap().outfile, None);
+    a.facts.answers.output = PathBuf::new();
+    assert_eq!(
+        a.facts
+            .wizard_request(&a.facts.answers.clone())
+            .unwrap()
+            .outfile,
+        None
+    );
 }
 
 #[test]
@@ -235,21 +241,29 @@ fn expert_properties_add_edit_delete() {
     press(&mut a, &[KeyCode::Enter]);
     type_text(&mut a, "ops team");
     press(&mut a, &[KeyCode::Enter]);
-    assert_eq!(a.metadata()["IMAGE_OWNER"], "ops team");
+    assert_eq!(a.facts.metadata()["IMAGE_OWNER"], "ops team");
     // Edit the first property (DESCRIPTION).
     press(&mut a, &[KeyCode::Home, KeyCode::Enter]);
     press(&mut a, &[KeyCode::Backspace; 10]);
     press(&mut a, &[KeyCode::Enter]);
-    assert_eq!(a.metadata()["DESCRIPTION"], "Debian GNU/Linux 12");
+    assert_eq!(a.facts.metadata()["DESCRIPTION"], "Debian GNU/Linux 12");
     // Delete USERS.
-    let users = a.metadata().keys().position(|k| k == "USERS").unwrap();
+    let users = a
+        .facts
+        .metadata()
+        .keys()
+        .position(|k| k == "USERS")
+        .unwrap();
     press(&mut a, &[KeyCode::Home]);
     press(&mut a, &vec![KeyCode::Down; users]);
     press(&mut a, &[KeyCode::Tab, KeyCode::Tab, KeyCode::Enter]);
     snapshot("expert_property_delete", &a);
     press(&mut a, &[KeyCode::Left, KeyCode::Enter]);
-    assert!(!a.metadata().contains_key("USERS"));
-    let request = a.export_request(Path::new("/tmp/x.diskdump")).unwrap();
+    assert!(!a.facts.metadata().contains_key("USERS"));
+    let request = a
+        .facts
+        .export_request(Path::new("/tmp/x.diskdump"))
+        .unwrap();
     assert_eq!(request.unset, vec!["USERS".to_string()]);
     assert!(
         request
@@ -276,13 +290,13 @@ fn expert_exclude_tasks() {
         ],
     );
     press(&mut a, &[KeyCode::Enter]);
-    assert_eq!(a.metadata()["EXCLUDE_TASK_ADDSWAP"], "yes");
+    assert_eq!(a.facts.metadata()["EXCLUDE_TASK_ADDSWAP"], "yes");
     // No Config excludes everything.
     press(
         &mut a,
         &[KeyCode::Down, KeyCode::Enter, KeyCode::Tab, KeyCode::Enter],
     );
-    assert_eq!(a.metadata()["EXCLUDE_ALL_TASKS"], "yes");
+    assert_eq!(a.facts.metadata()["EXCLUDE_ALL_TASKS"], "yes");
 }
 
 #[test]
@@ -315,7 +329,7 @@ fn expert_extract_asks_before_overwriting() {
 fn log_view_and_save() {
     let dir = tempfile::tempdir().unwrap();
     let mut a = app();
-    a.log = vec![
+    a.facts.log = vec![
         "Launching helper VM ... done".into(),
         "Inspecting Operating System ... debian".into(),
     ];
@@ -339,7 +353,7 @@ fn log_view_and_save() {
 #[test]
 fn unsupported_media_goes_to_expert_with_everything_excluded() {
     let mut a = app();
-    if let Some(s) = &mut a.session {
+    if let Some(s) = &mut a.facts.session {
         s.unsupported = Some("no operating system was found on the media".into());
     }
     a.push(Screen::Dialog(
@@ -352,7 +366,7 @@ fn unsupported_media_goes_to_expert_with_everything_excluded() {
     ));
     press(&mut a, &[KeyCode::Enter]);
     assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::Main)));
-    assert_eq!(a.metadata()["EXCLUDE_ALL_TASKS"], "yes");
+    assert_eq!(a.facts.metadata()["EXCLUDE_ALL_TASKS"], "yes");
     press(&mut a, &[KeyCode::Enter, KeyCode::End, KeyCode::Enter]);
     assert!(screen_text(&a).contains("Every deployment task is excluded"));
 }
@@ -382,7 +396,7 @@ fn running_view_and_status_line() {
     }));
     snapshot("running", &a);
     assert_eq!(
-        a.log,
+        a.facts.log,
         vec!["Launching helper VM (may take a while) ... done"]
     );
     assert!(
@@ -397,7 +411,7 @@ fn browser_screen() {
     std::fs::create_dir(dir.path().join("vms")).unwrap();
     std::fs::write(dir.path().join("debian.qcow2"), vec![0u8; 3 << 10]).unwrap();
     let mut a = app();
-    a.session = None;
+    a.facts.session = None;
     a.push(Screen::Browser(super::browser::Browser::open(dir.path())));
     let text = screen_text(&a).replace(dir.path().to_str().unwrap(), "[dir]");
     insta::assert_snapshot!(
@@ -420,7 +434,7 @@ fn initialized(a: &mut App, unsupported: Option<&str>) {
     if let Some(reason) = unsupported {
         done.metadata.insert("UNSUPPORTED".into(), reason.into());
     }
-    a.session = None;
+    a.facts.session = None;
     a.push(Screen::Running(super::job::RunView::new("Initialization")));
     a.on_event(AppEvent::JobDone(super::job::JobKind::Initialize, Ok(done)));
 }

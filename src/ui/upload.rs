@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::app::{App, Screen, Tag as AppTag};
+use super::app::{App, Facts, Screen, Tag as AppTag};
 use super::form::Form;
 use super::job::job_error;
 use super::job::{CloudReply, JobKind, JobResult};
@@ -22,12 +22,12 @@ const CONTAINER: &str = "Container";
 
 impl App {
     pub(super) fn open_upload_form(&mut self) {
-        let (os_type, distro) = self.os_names();
+        let (os_type, distro) = self.facts.os_names();
         let name = if distro == "unknown" { os_type } else { distro };
-        let published = self.cloud.published.get(&self.cloud.selected);
+        let published = self.facts.cloud.published.get(&self.facts.cloud.selected);
         let object = published.map_or(format!("{name}.diskdump"), |p| p.object.clone());
         let container = published.map_or(DEFAULT_CONTAINER.into(), |p| p.container.clone());
-        let text = format!("Upload the image to {}.", self.cloud_label());
+        let text = format!("Upload the image to {}.", self.facts.cloud_label());
         let form = Form::new(
             "Upload",
             &text,
@@ -39,7 +39,7 @@ impl App {
 
     pub(super) fn on_upload_form(&mut self, tag: AppTag, form: Form) {
         let (object, container) = (form.value(OBJECT), form.value(CONTAINER));
-        let plan = self.upload_plan(&object, &container, None);
+        let plan = self.facts.upload_plan(&object, &container, None);
         let plan = match plan {
             Ok(plan) => plan,
             Err(e) => {
@@ -47,7 +47,7 @@ impl App {
                 return self.notice("Upload", &job_error(&e));
             }
         };
-        self.cloud.task = Some(Task::Exists {
+        self.facts.cloud.task = Some(Task::Exists {
             object: object.clone(),
             container,
         });
@@ -71,6 +71,46 @@ impl App {
         });
     }
 
+    pub(super) fn upload(&mut self, object: String, container: String) {
+        let Some(request) = self.facts.upload_request(&object, &container) else {
+            return;
+        };
+        self.facts.cloud.task = Some(Task::Upload { object, container });
+        self.start_job(JobKind::Upload, "Image Upload", request);
+    }
+
+    /// The upload run ended.
+    pub fn on_uploaded(&mut self, result: JobResult) {
+        let Some(Task::Upload { object, container }) = self.facts.cloud.task.take() else {
+            return;
+        };
+        let outcome = match result {
+            Ok(o) => o,
+            Err(e) => return self.notice("Image Upload failed", &job_error(&e)),
+        };
+        let Some(uploaded) = outcome.uploaded.clone() else {
+            return self.notice("Image Upload failed", "nothing was uploaded");
+        };
+        let text = format!(
+            "The image was uploaded to {} as {object} in container {container} ({}).",
+            self.facts.cloud_label(),
+            uploaded.location
+        );
+        self.facts.cloud.published.insert(
+            self.facts.cloud.selected.clone(),
+            Published {
+                object,
+                container,
+                uploaded,
+                metadata: outcome.metadata.clone(),
+                image: None,
+            },
+        );
+        self.notice("Image Upload", &text);
+    }
+}
+
+impl Facts {
     /// The upload to the selected cloud, validated as `-u`, `--container`
     /// and `-r` are.
     pub(super) fn upload_plan(
@@ -109,7 +149,7 @@ impl App {
         Ok(plan)
     }
 
-    fn store_root(&self) -> PathBuf {
+    pub(super) fn store_root(&self) -> PathBuf {
         self.cloud.store.clone().unwrap_or_else(Store::default_root)
     }
 
@@ -131,43 +171,5 @@ impl App {
             ..UploadRequest::default()
         };
         Some(request)
-    }
-
-    pub(super) fn upload(&mut self, object: String, container: String) {
-        let Some(request) = self.upload_request(&object, &container) else {
-            return;
-        };
-        self.cloud.task = Some(Task::Upload { object, container });
-        self.start_job(JobKind::Upload, "Image Upload", request);
-    }
-
-    /// The upload run ended.
-    pub fn on_uploaded(&mut self, result: JobResult) {
-        let Some(Task::Upload { object, container }) = self.cloud.task.take() else {
-            return;
-        };
-        let outcome = match result {
-            Ok(o) => o,
-            Err(e) => return self.notice("Image Upload failed", &job_error(&e)),
-        };
-        let Some(uploaded) = outcome.uploaded.clone() else {
-            return self.notice("Image Upload failed", "nothing was uploaded");
-        };
-        let text = format!(
-            "The image was uploaded to {} as {object} in container {container} ({}).",
-            self.cloud_label(),
-            uploaded.location
-        );
-        self.cloud.published.insert(
-            self.cloud.selected.clone(),
-            Published {
-                object,
-                container,
-                uploaded,
-                metadata: outcome.metadata.clone(),
-                image: None,
-            },
-        );
-        self.notice("Image Upload", &text);
     }
 }

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::app::{App, Entry, Screen, Tag};
+use super::app::{App, Entry, Facts, Screen, Tag};
 use super::job::{JobKind, JobResult};
 use super::widgets::{Btn, Dialog, Input, Menu, Reply};
 use crate::cloud::request::{AccountRequest, UploadRequest};
@@ -101,10 +101,10 @@ impl Page {
 impl App {
     /// Begin the wizard with defaults from the detected metadata.
     pub fn start_wizard(&mut self) {
-        let (os_type, distro) = self.os_names();
+        let (os_type, distro) = self.facts.os_names();
         let name = if distro == "unknown" { os_type } else { distro };
-        let meta = self.metadata();
-        self.answers = Answers {
+        let meta = self.facts.metadata();
+        self.facts.answers = Answers {
             cloud: None,
             output: PathBuf::new(),
             name,
@@ -115,9 +115,13 @@ impl App {
     }
 
     pub(super) fn show_page(&mut self, page: Page) {
-        let config = self.cloud.config.clone();
-        let items = self.clouds.get_or_insert_with(|| clouds(&config)).clone();
-        let a = &self.answers;
+        let config = self.facts.cloud.config.clone();
+        let items = self
+            .facts
+            .clouds
+            .get_or_insert_with(|| clouds(&config))
+            .clone();
+        let a = &self.facts.answers;
         let title = page.title();
         let screen = match page {
             Page::Cloud => {
@@ -180,26 +184,14 @@ impl App {
             ),
             Page::Confirm | Page::Finished => Screen::Dialog(
                 Tag::Wizard(Page::Confirm),
-                Dialog::new(&title, &self.summary(), &[Btn::Yes, Btn::Back, Btn::Quit]),
+                Dialog::new(
+                    &title,
+                    &self.facts.summary(),
+                    &[Btn::Yes, Btn::Back, Btn::Quit],
+                ),
             ),
         };
         self.push(screen);
-    }
-
-    fn summary(&self) -> String {
-        let a = &self.answers;
-        format!(
-            "All necessary information has been gathered:\n\n * Cloud: {}\n * Image Name: {}\n * Image Description: {}\n * Registration Type: {}\n * Local Copy: {}\n\nContinue with the image creation process?",
-            a.cloud.as_deref().unwrap_or("the local image store"),
-            a.name,
-            a.description,
-            if a.public { "Public" } else { "Private" },
-            if a.output.as_os_str().is_empty() {
-                "none".to_owned()
-            } else {
-                a.output.display().to_string()
-            }
-        )
     }
 
     /// A reply on a wizard page: store the answer, then go on or back.
@@ -229,11 +221,11 @@ impl App {
                 }
             }
             (Screen::Menu(_, menu), Page::Registration) if forward => {
-                self.answers.public = menu.current() == Some(&Entry::Public(true));
+                self.facts.answers.public = menu.current() == Some(&Entry::Public(true));
             }
             (Screen::Menu(_, menu), Page::Cloud) if forward => {
                 if let Some(Entry::Cloud(cloud)) = menu.current() {
-                    self.answers.cloud = cloud.clone();
+                    self.facts.answers.cloud = cloud.clone();
                 }
             }
             _ => {}
@@ -250,12 +242,12 @@ impl App {
     fn store(&mut self, page: Page, value: String) -> Option<String> {
         match page {
             Page::Name if value.is_empty() => return Some("The image needs a name.".into()),
-            Page::Name => self.answers.name = value,
-            Page::Description => self.answers.description = value,
+            Page::Name => self.facts.answers.name = value,
+            Page::Description => self.facts.answers.description = value,
             Page::Output if PathBuf::from(&value).is_dir() => {
                 return Some("Give a file name, not a directory.".into());
             }
-            Page::Output => self.answers.output = PathBuf::from(value),
+            Page::Output => self.facts.answers.output = PathBuf::from(value),
             _ => {}
         }
         None
@@ -263,7 +255,7 @@ impl App {
 
     /// Ask whether to run the wizard or go to the expert menu.
     pub(super) fn open_mode_choice(&mut self) {
-        let (os_type, distro) = self.os_names();
+        let (os_type, distro) = self.facts.os_names();
         let text = format!(
             "snf-image-creator detected a {os_type} ({distro}) system on the input media. Would you like to run a wizard to assist you through the image creation process?\n\nChoose Expert for the full menu."
         );
@@ -276,11 +268,12 @@ impl App {
     fn on_confirm(&mut self, reply: Reply) {
         match reply {
             Reply::Button(Btn::Yes) => {
-                let a = self.answers.clone();
-                self.edits
+                let a = self.facts.answers.clone();
+                self.facts
+                    .edits
                     .set
                     .insert("DESCRIPTION".into(), a.description.clone());
-                let Some(request) = self.wizard_request(&a) else {
+                let Some(request) = self.facts.wizard_request(&a) else {
                     return;
                 };
                 // An existing copy is replaced only after a question.
@@ -289,7 +282,7 @@ impl App {
                         Tag::Wizard(Page::Confirm),
                         Dialog::new(
                             "Confirmation",
-                            &self.summary(),
+                            &self.facts.summary(),
                             &[Btn::Yes, Btn::Back, Btn::Quit],
                         ),
                     ));
@@ -303,33 +296,6 @@ impl App {
             Reply::Button(Btn::Back) | Reply::Cancel => self.show_page(Page::Output),
             _ => self.exit = Some(0),
         }
-    }
-
-    /// The run the answers describe: default tasks, upload as
-    /// `<name>-<time>.diskdump`, registration, and the local copy.
-    pub fn wizard_request(&self, a: &Answers) -> Option<Request> {
-        let session = self.session.as_ref()?;
-        let stamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let object = format!("{}-{stamp}.diskdump", a.name.replace('/', "_"));
-        let output = (!a.output.as_os_str().is_empty()).then(|| a.output.clone());
-        let mut request = self.export_request(output.as_deref().unwrap_or(Path::new("")))?;
-        request.outfile = output;
-        request.force = false;
-        request.allow_unsupported = session.unsupported.is_some();
-        request.cloud = UploadRequest {
-            upload: Some(object),
-            register: Some(a.name.clone()),
-            public: a.public,
-            description: Some(a.description.clone()),
-            container: None,
-            account: AccountRequest {
-                cloud: a.cloud.clone(),
-                ..AccountRequest::default()
-            },
-        };
-        Some(request)
     }
 
     /// The run ended: say where the image is, or what went wrong.
@@ -366,5 +332,50 @@ impl App {
                 self.notice("Image creation failed", &super::job::job_error(&e));
             }
         }
+    }
+}
+
+impl Facts {
+    pub(super) fn summary(&self) -> String {
+        let a = &self.answers;
+        format!(
+            "All necessary information has been gathered:\n\n * Cloud: {}\n * Image Name: {}\n * Image Description: {}\n * Registration Type: {}\n * Local Copy: {}\n\nContinue with the image creation process?",
+            a.cloud.as_deref().unwrap_or("the local image store"),
+            a.name,
+            a.description,
+            if a.public { "Public" } else { "Private" },
+            if a.output.as_os_str().is_empty() {
+                "none".to_owned()
+            } else {
+                a.output.display().to_string()
+            }
+        )
+    }
+
+    /// The run the answers describe: default tasks, upload as
+    /// `<name>-<time>.diskdump`, registration, and the local copy.
+    pub fn wizard_request(&self, a: &Answers) -> Option<Request> {
+        let session = self.session.as_ref()?;
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let object = format!("{}-{stamp}.diskdump", a.name.replace('/', "_"));
+        let output = (!a.output.as_os_str().is_empty()).then(|| a.output.clone());
+        let mut request = self.export_request(output.as_deref().unwrap_or(Path::new("")))?;
+        request.outfile = output;
+        request.force = false;
+        request.allow_unsupported = session.unsupported.is_some();
+        request.cloud = UploadRequest {
+            upload: Some(object),
+            register: Some(a.name.clone()),
+            public: a.public,
+            description: Some(a.description.clone()),
+            container: None,
+            account: AccountRequest {
+                cloud: a.cloud.clone(),
+                ..AccountRequest::default()
+            },
+        };
+        Some(request)
     }
 }
