@@ -15,6 +15,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::Line;
 
 use super::browser::{Browser, Picked};
+use super::component::{Action, Component};
 use super::expert::Tag as ExpertTag;
 use super::job::{Job, JobKind, JobResult, RunView, job_error};
 use super::widgets::{Btn, Checklist, Dialog, Input, Menu, Reply, TextView};
@@ -69,8 +70,9 @@ pub enum Entry {
 }
 
 /// One screen of the stack.
-#[derive(Debug, Clone, PartialEq)]
 pub enum Screen {
+    /// A flow that owns its state (see [`Component`]).
+    Component(Box<dyn Component>),
     Browser(Browser),
     Running(RunView),
     Menu(Tag, Menu<Entry>),
@@ -246,6 +248,11 @@ impl App {
             return;
         };
         let reply = match &mut screen {
+            Screen::Component(c) => {
+                let actions = c.on_key(key, &mut self.facts);
+                self.stack.push(screen);
+                return self.apply(actions);
+            }
             Screen::Browser(b) => return self.on_browser(b.on_key(key), screen),
             // Keys do nothing while a job runs, except Ctrl-C above.
             Screen::Running(_) => Reply::None,
@@ -294,7 +301,9 @@ impl App {
             | Screen::Checklist(t, _)
             | Screen::Text(t, _)
             | Screen::Form(t, _) => t.clone(),
-            Screen::Browser(_) | Screen::Running(_) => return self.stack.push(screen),
+            Screen::Browser(_) | Screen::Running(_) | Screen::Component(_) => {
+                return self.stack.push(screen);
+            }
         };
         match tag {
             Tag::Notice => {}
@@ -381,7 +390,31 @@ impl App {
         self.dispatch_job(kind, result, listing);
     }
 
-    /// What a finished job leads to.
+    /// Apply a component's actions, in order.
+    pub(super) fn apply(&mut self, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::Push(c) => self.push(Screen::Component(c)),
+                Action::Pop => {
+                    self.stack.pop();
+                }
+                Action::Notice { title, text } => self.notice(&title, &text),
+                Action::StartJob {
+                    kind,
+                    title,
+                    request,
+                } => self.start_job(kind, &title, *request),
+                Action::OpenMedia(media) => {
+                    self.stack.clear();
+                    self.open_media(&media);
+                }
+                Action::Exit(code) => self.exit = Some(code),
+            }
+        }
+    }
+
+    /// What a finished job leads to: the component that started it takes
+    /// its end, else the flow of its kind.
     pub(super) fn dispatch_job(&mut self, kind: JobKind, result: JobResult, listing: String) {
         if let (Ok(o), Some(s)) = (&result, self.facts.session.as_mut())
             && o.shrink.is_some()
@@ -389,10 +422,15 @@ impl App {
             s.size = o.size;
             s.shrunk = true;
         }
+        if let Some(Screen::Component(c)) = self.stack.last_mut() {
+            let actions = c.on_job_done(result, &listing, &mut self.facts);
+            return self.apply(actions);
+        }
         match kind {
             JobKind::Initialize => self.on_initialized(result),
             JobKind::Wizard => self.on_wizard_done(result),
-            JobKind::Extract => self.on_extracted(result),
+            // Started by a component, which takes its end.
+            JobKind::Extract => {}
             JobKind::Upload => self.on_uploaded(result),
             JobKind::Cloud => {}
             JobKind::Preview => self.on_previewed(result, listing),
@@ -478,10 +516,12 @@ impl App {
         // A dialog is drawn over the screen it answers for.
         let from = match self.stack.last() {
             Some(Screen::Dialog(..)) => self.stack.len().saturating_sub(2),
+            Some(Screen::Component(c)) if c.is_dialog() => self.stack.len().saturating_sub(2),
             _ => self.stack.len().saturating_sub(1),
         };
         for screen in &self.stack[from..] {
             match screen {
+                Screen::Component(c) => c.render(body, frame.buffer_mut()),
                 Screen::Browser(w) => frame.render_widget(w, body),
                 Screen::Running(w) => frame.render_widget(w, body),
                 Screen::Menu(_, w) => frame.render_widget(w, body),
@@ -501,6 +541,13 @@ impl App {
 }
 
 impl Facts {
+    /// The name of the session's OS as files and images are named after
+    /// it: the distro when known, else the OS type.
+    pub fn os_display_name(&self) -> String {
+        let (os_type, distro) = self.os_names();
+        if distro == "unknown" { os_type } else { distro }
+    }
+
     /// OS type and distro of the session, as the status line shows them.
     pub fn os_names(&self) -> (String, String) {
         match self.session.as_ref().and_then(|s| s.os.as_ref()) {

@@ -6,9 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use super::app::{App, Entry as AppEntry, Facts, Screen, Tag as AppTag};
-use super::job::job_error;
-use super::job::{JobKind, JobResult};
-use super::widgets::{Btn, Checklist, Dialog, Input, Menu, Reply, TextView};
+use super::extract::Extract;
+use super::log::{Help, Log, Reset};
+use super::widgets::{Btn, Checklist, Dialog, Input, Menu, Reply};
 use crate::guest::metadata::validate_key;
 
 /// The expert screens.
@@ -61,8 +61,6 @@ const MAIN: &[(Entry, &str, &str)] = &[
     (Entry::Reset, "Reset", "Start again from the original media"),
     (Entry::Help, "Help", "How to use expert mode"),
 ];
-
-const HELP: &str = include_str!("../../assets/help/expert.md");
 
 /// snf-image's deployment tasks: name, what it does, the OS families it
 /// applies to (empty: all).
@@ -181,28 +179,6 @@ impl App {
                 self.reopen_properties();
             }
             (Tag::Exclude, Screen::Checklist(_, list)) => self.on_exclude(&list, reply),
-            (Tag::ExtractOverwrite(path), _) if reply == Reply::Button(Btn::Yes) => {
-                self.extract(path)
-            }
-            (Tag::Log, _) if reply == Reply::Button(Btn::Save) => {
-                self.expert(Tag::LogSavePath, |t| {
-                    Screen::Input(
-                        t,
-                        Input::new(
-                            "Save log",
-                            "Save the log as:",
-                            "snf-image-creator.log",
-                            &[Btn::Ok, Btn::Cancel],
-                        ),
-                    )
-                })
-            }
-            (Tag::ConfirmReset, _) if reply == Reply::Button(Btn::Yes) => {
-                if let Some(source) = self.facts.session.as_ref().map(|s| s.source.clone()) {
-                    self.stack.clear();
-                    self.open_media(&source);
-                }
-            }
             _ => {}
         }
     }
@@ -211,28 +187,10 @@ impl App {
         match choice {
             Entry::Customize => self.open_customize(),
             Entry::Register => self.open_register(),
-            Entry::Extract => {
-                let (os_type, distro) = self.facts.os_names();
-                let name = if distro == "unknown" { os_type } else { distro };
-                self.expert(Tag::ExtractPath, |t| {
-                    Screen::Input(t, Input::new("Extract", "Save image as:", &format!("{name}.diskdump"), &[Btn::Ok, Btn::Cancel]))
-                })
-            }
-            Entry::Log => {
-                let lines = self.facts.log.clone();
-                self.expert(Tag::Log, |t| Screen::Text(t, TextView::new("Log", lines, &[Btn::Close, Btn::Save])))
-            }
-            Entry::Reset => self.expert(Tag::ConfirmReset, |t| {
-                Screen::Dialog(t, Dialog::new(
-                    "Reset",
-                    "Reset snf-image-creator? Every change made so far is dropped and the original media is opened again.",
-                    &[Btn::Yes, Btn::No],
-                ).defaulting_to(Btn::No))
-            }),
-            Entry::Help => {
-                let lines = HELP.lines().map(str::to_owned).collect();
-                self.expert(Tag::Help, |t| Screen::Text(t, TextView::new("Help", lines, &[Btn::Close])))
-            }
+            Entry::Extract => self.push(Screen::Component(Box::new(Extract::new(&self.facts)))),
+            Entry::Log => self.push(Screen::Component(Box::new(Log::new(&self.facts)))),
+            Entry::Reset => self.push(Screen::Component(Box::new(Reset::default()))),
+            Entry::Help => self.push(Screen::Component(Box::new(Help::default()))),
         }
     }
 
@@ -350,31 +308,6 @@ impl App {
                     )
                 });
             }
-            Tag::ExtractPath => {
-                let path = PathBuf::from(value);
-                if path.as_os_str().is_empty() || path.is_dir() {
-                    return Err((
-                        "Extract",
-                        "Give the name of a file, not a directory.".into(),
-                    ));
-                }
-                if let Some(c) = self.facts.clash_with_media(&path) {
-                    return Err((
-                        "Extract",
-                        format!(
-                            "{} is {}, which is never written to. Give another name.",
-                            c.output.display(),
-                            c.input.display()
-                        ),
-                    ));
-                }
-                self.ask_extract(path);
-            }
-            Tag::LogSavePath => {
-                std::fs::write(&value, self.facts.log.join("\n") + "\n")
-                    .map_err(|e| ("Error", format!("cannot write {value}: {e}")))?;
-                self.notice("Log saved", &format!("The log was saved to {value}."));
-            }
             _ => {}
         }
         Ok(())
@@ -440,53 +373,6 @@ impl App {
                 );
             }
             _ => {}
-        }
-    }
-
-    fn ask_extract(&mut self, path: PathBuf) {
-        let existing = crate::plan::output_paths(&path)
-            .into_iter()
-            .find(|p| p.exists());
-        match existing {
-            Some(p) => self.expert(Tag::ExtractOverwrite(path), |t| {
-                Screen::Dialog(
-                    t,
-                    Dialog::new(
-                        "Overwrite?",
-                        &format!(
-                            "{} already exists. Overwrite the image and its side files?",
-                            p.display()
-                        ),
-                        &[Btn::Yes, Btn::No],
-                    )
-                    .defaulting_to(Btn::No),
-                )
-            }),
-            None => self.extract(path),
-        }
-    }
-
-    fn extract(&mut self, path: PathBuf) {
-        if let Some(request) = self.facts.export_request(&path) {
-            self.start_job(JobKind::Extract, "Image Extraction", request);
-        }
-    }
-
-    /// The extraction ended: list the files, or say what went wrong.
-    pub fn on_extracted(&mut self, result: JobResult) {
-        match result {
-            Ok(outcome) => {
-                let files: Vec<String> = outcome
-                    .written
-                    .iter()
-                    .map(|p| format!(" * {}", p.display()))
-                    .collect();
-                self.notice(
-                    "Image Extraction",
-                    &format!("The image was extracted:\n{}", files.join("\n")),
-                );
-            }
-            Err(e) => self.notice("Image Extraction failed", &job_error(&e)),
         }
     }
 }

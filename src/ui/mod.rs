@@ -14,13 +14,16 @@ pub mod accounts;
 pub mod app;
 pub mod browser;
 pub mod chain;
+pub mod component;
 pub mod customize;
 #[cfg(test)]
 mod customize_tests;
 pub mod expert;
+pub mod extract;
 pub mod form;
 mod input;
 pub mod job;
+pub mod log;
 pub mod mount;
 pub mod register;
 #[cfg(test)]

@@ -295,8 +295,7 @@ impl App {
     }
 
     fn open_register_form(&mut self) {
-        let (os_type, distro) = self.facts.os_names();
-        let name = if distro == "unknown" { os_type } else { distro };
+        let name = self.facts.os_display_name();
         let description = self
             .facts
             .metadata()

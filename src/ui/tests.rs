@@ -106,6 +106,7 @@ pub(super) fn top_tag(app: &App) -> Option<Tag> {
         | Screen::Checklist(t, _)
         | Screen::Text(t, _)
         | Screen::Form(t, _) => Some(t.clone()),
+        Screen::Component(c) => Some(c.id()),
         _ => None,
     }
 }

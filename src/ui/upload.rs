@@ -22,8 +22,7 @@ const CONTAINER: &str = "Container";
 
 impl App {
     pub(super) fn open_upload_form(&mut self) {
-        let (os_type, distro) = self.facts.os_names();
-        let name = if distro == "unknown" { os_type } else { distro };
+        let name = self.facts.os_display_name();
         let published = self.facts.cloud.published.get(&self.facts.cloud.selected);
         let object = published.map_or(format!("{name}.diskdump"), |p| p.object.clone());
         let container = published.map_or(DEFAULT_CONTAINER.into(), |p| p.container.clone());

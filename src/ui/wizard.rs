@@ -101,8 +101,7 @@ impl Page {
 impl App {
     /// Begin the wizard with defaults from the detected metadata.
     pub fn start_wizard(&mut self) {
-        let (os_type, distro) = self.facts.os_names();
-        let name = if distro == "unknown" { os_type } else { distro };
+        let name = self.facts.os_display_name();
         let meta = self.facts.metadata();
         self.facts.answers = Answers {
             cloud: None,

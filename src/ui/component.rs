@@ -1,0 +1,83 @@
+//! Screens as components, in the manner of gitui: a component owns its
+//! flow's state, takes a key — or the end of the job it started — with the
+//! shared [`Facts`], and answers with [`Action`]s, which the [`App`]
+//! applies to the screen stack in order. Components never reach into each
+//! other: what they share is in the facts.
+//!
+//! [`App`]: super::App
+
+use std::path::PathBuf;
+
+use ratatui::buffer::Buffer;
+use ratatui::crossterm::event::KeyEvent;
+use ratatui::layout::Rect;
+
+use super::app::{Facts, Tag};
+use super::job::{JobKind, JobResult};
+use crate::plan::Request;
+
+/// What a component asks the application to do.
+pub enum Action {
+    /// Put this screen on top.
+    Push(Box<dyn Component>),
+    /// Take the top screen away.
+    Pop,
+    /// Show a message over the top screen.
+    Notice { title: String, text: String },
+    /// Validate the request and run it; its end comes back to the screen
+    /// on top now.
+    StartJob {
+        kind: JobKind,
+        title: String,
+        request: Box<Request>,
+    },
+    /// Start again from the original media.
+    OpenMedia(PathBuf),
+    /// Leave the UI with this exit code.
+    Exit(u8),
+}
+
+impl Action {
+    pub fn notice(title: &str, text: impl Into<String>) -> Action {
+        Action::Notice {
+            title: title.into(),
+            text: text.into(),
+        }
+    }
+}
+
+/// A screen that owns its state and answers with actions.
+pub trait Component {
+    /// Which screen this is (for tests and for the screens under it).
+    fn id(&self) -> Tag;
+
+    /// A key pressed while this screen is on top.
+    fn on_key(&mut self, key: KeyEvent, facts: &mut Facts) -> Vec<Action>;
+
+    /// The job this screen started ended (`listing` is what it printed).
+    fn on_job_done(&mut self, result: JobResult, listing: &str, facts: &mut Facts) -> Vec<Action> {
+        let _ = (result, listing, facts);
+        Vec::new()
+    }
+
+    /// Draw the screen; a dialog is drawn over the screen under it.
+    fn render(&self, area: Rect, buf: &mut Buffer);
+
+    /// Whether the screen is a dialog drawn over the one under it.
+    fn is_dialog(&self) -> bool {
+        false
+    }
+}
+
+/// The actions that run `request` as a job, or, when validation refuses it,
+/// take the asking screen away and say why.
+pub fn start_or_refuse(kind: JobKind, title: &str, request: Request) -> Vec<Action> {
+    match request.clone().validate() {
+        Ok(_) => vec![Action::StartJob {
+            kind,
+            title: title.into(),
+            request: Box::new(request),
+        }],
+        Err(e) => vec![Action::Pop, Action::notice("Error", e.0)],
+    }
+}
