@@ -4,6 +4,7 @@
 
 use super::app::{App, Entry as AppEntry, Screen, Tag as AppTag};
 use super::expert::{Tag as ExpertTag, fixed};
+use super::properties::{Exclude, Properties};
 use super::widgets::{Btn, Menu, Reply};
 
 /// The entries of the Customize menu.
@@ -71,8 +72,14 @@ impl App {
             Entry::Mount => self.open_mount(),
             Entry::VirtIO => self.virtio(),
             Entry::Sysprep => self.open_sysprep(),
-            Entry::Properties => self.open_properties(),
-            Entry::Exclude => self.open_exclude(),
+            Entry::Properties => {
+                let properties = Properties::new(&self.facts);
+                self.push(Screen::Component(Box::new(properties)));
+            }
+            Entry::Exclude => match Exclude::open(&self.facts) {
+                Ok(exclude) => self.push(Screen::Component(Box::new(exclude))),
+                Err(why) => self.apply(vec![why]),
+            },
         }
     }
 

@@ -8,8 +8,7 @@ use std::path::{Path, PathBuf};
 use super::app::{App, Entry as AppEntry, Facts, Screen, Tag as AppTag};
 use super::extract::Extract;
 use super::log::{Help, Log, Reset};
-use super::widgets::{Btn, Checklist, Dialog, Input, Menu, Reply};
-use crate::guest::metadata::validate_key;
+use super::widgets::{Btn, Dialog, Menu, Reply};
 
 /// The expert screens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,46 +61,6 @@ const MAIN: &[(Entry, &str, &str)] = &[
     (Entry::Help, "Help", "How to use expert mode"),
 ];
 
-/// snf-image's deployment tasks: name, what it does, the OS families it
-/// applies to (empty: all).
-const DEPLOY_TASKS: &[(&str, &str, &[&str])] = &[
-    ("FixPartitionTable", "Partition table manipulation", &[]),
-    (
-        "FilesystemResizeUnmounted",
-        "File system resize (unmounted)",
-        &[],
-    ),
-    (
-        "FilesystemResizeMounted",
-        "File system resize (mounted)",
-        &[],
-    ),
-    ("AddSwap", "Swap partition configuration", &["linux"]),
-    (
-        "DeleteSSHKeys",
-        "SSH keys removal",
-        &["linux", "freebsd", "netbsd", "openbsd"],
-    ),
-    (
-        "DisableRemoteDesktopConnections",
-        "Temporal RDP disabling",
-        &["windows"],
-    ),
-    (
-        "SELinuxAutorelabel",
-        "SELinux relabeling at next boot",
-        &["linux"],
-    ),
-    ("AssignHostname", "Hostname/Computer Name assignment", &[]),
-    ("ChangePassword", "Password change", &[]),
-    (
-        "ConfigureNetwork",
-        "Network configuration",
-        &["linux", "freebsd", "netbsd", "openbsd"],
-    ),
-    ("EnforcePersonality", "File injection", &[]),
-];
-
 /// The items of a fixed menu, each with its entry's identifier.
 pub(super) fn fixed<E: Copy>(
     entries: &[(E, &str, &str)],
@@ -140,10 +99,6 @@ impl App {
         self.push(Screen::Menu(AppTag::Expert(Tag::Main), menu));
     }
 
-    fn expert(&mut self, tag: Tag, screen: impl FnOnce(AppTag) -> Screen) {
-        self.push(screen(AppTag::Expert(tag)));
-    }
-
     /// A reply on an expert screen.
     pub fn on_expert(&mut self, tag: Tag, screen: Screen, reply: Reply) {
         match (tag, screen) {
@@ -164,21 +119,6 @@ impl App {
             (tag @ (Tag::Mounted | Tag::ConfirmMountOriginal), _) => {
                 self.on_mount_reply(tag, reply)
             }
-            (Tag::Properties, Screen::Menu(_, menu)) => self.on_properties(&menu, reply),
-            (tag, Screen::Input(t, input)) if reply == Reply::Button(Btn::Ok) => {
-                let value = input.value.trim().to_owned();
-                if let Err(problem) = self.on_expert_input(tag, value) {
-                    // The field stays, so the answer can be mended.
-                    self.push(Screen::Input(t, input));
-                    self.notice(problem.0, &problem.1);
-                }
-            }
-            (Tag::ConfirmDelete(key), _) if reply == Reply::Button(Btn::Yes) => {
-                self.facts.edits.set.remove(&key);
-                self.facts.edits.unset.insert(key);
-                self.reopen_properties();
-            }
-            (Tag::Exclude, Screen::Checklist(_, list)) => self.on_exclude(&list, reply),
             _ => {}
         }
     }
@@ -191,188 +131,6 @@ impl App {
             Entry::Log => self.push(Screen::Component(Box::new(Log::new(&self.facts)))),
             Entry::Reset => self.push(Screen::Component(Box::new(Reset::default()))),
             Entry::Help => self.push(Screen::Component(Box::new(Help::default()))),
-        }
-    }
-
-    pub(super) fn open_properties(&mut self) {
-        let items = self
-            .facts
-            .metadata()
-            .into_iter()
-            .map(|(k, v)| (AppEntry::Key(k.clone()), k, v))
-            .collect();
-        self.expert(Tag::Properties, |t| {
-            Screen::Menu(
-                t,
-                Menu::new(
-                    "Image Properties",
-                    "The properties the image will carry.",
-                    items,
-                    &[Btn::Edit, Btn::Add, Btn::Delete, Btn::Back],
-                ),
-            )
-        });
-    }
-
-    /// Replace the Properties menu under the current screen with a fresh one.
-    fn reopen_properties(&mut self) {
-        if let Some(Screen::Menu(AppTag::Expert(Tag::Properties), _)) = self.stack.last() {
-            self.stack.pop();
-        }
-        self.open_properties();
-    }
-
-    fn on_properties(&mut self, menu: &Menu<AppEntry>, reply: Reply) {
-        let key = match menu.current() {
-            Some(AppEntry::Key(key)) => Some(key.clone()),
-            _ => None,
-        };
-        self.push(Screen::Menu(AppTag::Expert(Tag::Properties), menu.clone()));
-        match (reply, key) {
-            (Reply::Button(Btn::Edit), Some(key)) => {
-                let value = self.facts.metadata().get(&key).cloned().unwrap_or_default();
-                self.expert(Tag::PropertyValue(key.clone()), |t| {
-                    Screen::Input(
-                        t,
-                        Input::new(
-                            "Edit property",
-                            &format!("Value of {key}:"),
-                            &value,
-                            &[Btn::Ok, Btn::Cancel],
-                        ),
-                    )
-                });
-            }
-            (Reply::Button(Btn::Add), _) => self.expert(Tag::PropertyNewKey, |t| {
-                Screen::Input(
-                    t,
-                    Input::new(
-                        "Add property",
-                        "Name (letters, digits and _):",
-                        "",
-                        &[Btn::Ok, Btn::Cancel],
-                    ),
-                )
-            }),
-            (Reply::Button(Btn::Delete), Some(key)) => {
-                self.expert(Tag::ConfirmDelete(key.clone()), |t| {
-                    Screen::Dialog(
-                        t,
-                        Dialog::new(
-                            "Delete property",
-                            &format!("Delete the property {key}?"),
-                            &[Btn::Yes, Btn::No],
-                        )
-                        .defaulting_to(Btn::No),
-                    )
-                })
-            }
-            _ => {
-                self.stack.pop();
-            }
-        }
-    }
-
-    /// Take the value of an input; an unusable one comes back as the title
-    /// and text of a notice.
-    fn on_expert_input(&mut self, tag: Tag, value: String) -> Result<(), (&'static str, String)> {
-        match tag {
-            Tag::PropertyValue(key) | Tag::PropertyNewValue(key) => {
-                if value.is_empty() {
-                    return Err((
-                        "Invalid value",
-                        "A property needs a value; use Delete to remove it.".into(),
-                    ));
-                }
-                self.facts.edits.unset.remove(&key);
-                self.facts.edits.set.insert(key, value);
-                self.reopen_properties();
-            }
-            Tag::PropertyNewKey => {
-                let key = validate_key(&value).map_err(|e| ("Invalid name", e.to_string()))?;
-                if self.facts.metadata().contains_key(&key) {
-                    return Err((
-                        "Invalid name",
-                        format!("{key} already exists: edit it instead."),
-                    ));
-                }
-                self.expert(Tag::PropertyNewValue(key.clone()), |t| {
-                    Screen::Input(
-                        t,
-                        Input::new(
-                            "Add property",
-                            &format!("Value of {key}:"),
-                            "",
-                            &[Btn::Ok, Btn::Cancel],
-                        ),
-                    )
-                });
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-
-    pub(super) fn open_exclude(&mut self) {
-        if self
-            .facts
-            .session
-            .as_ref()
-            .is_some_and(|s| s.unsupported.is_some())
-        {
-            return self.notice(
-                "Exclude",
-                "Every deployment task is excluded for unsupported media.",
-            );
-        }
-        let meta = self.facts.metadata();
-        let family = meta.get("OSFAMILY").cloned().unwrap_or_default();
-        let tasks = DEPLOY_TASKS
-            .iter()
-            .filter(|(_, _, fams)| fams.is_empty() || fams.contains(&family.as_str()))
-            .map(|(name, what, _)| {
-                let excluded = meta.contains_key(&format!("EXCLUDE_TASK_{}", name.to_uppercase()));
-                (name.to_string(), what.to_string(), !excluded)
-            })
-            .collect();
-        self.expert(Tag::Exclude, |t| {
-            Screen::Checklist(
-                t,
-                Checklist::new(
-                    "Exclude Configuration Tasks",
-                    "The tasks snf-image runs when a VM is deployed; untick the ones to exclude.",
-                    tasks,
-                    &[Btn::Ok, Btn::NoConfig, Btn::Back],
-                ),
-            )
-        });
-    }
-
-    fn on_exclude(&mut self, list: &Checklist, reply: Reply) {
-        match reply {
-            Reply::Button(Btn::Ok) => {
-                for (name, _, run) in &list.items {
-                    let key = format!("EXCLUDE_TASK_{}", name.to_uppercase());
-                    if *run {
-                        self.facts.edits.set.remove(&key);
-                        self.facts.edits.unset.insert(key);
-                    } else {
-                        self.facts.edits.unset.remove(&key);
-                        self.facts.edits.set.insert(key, "yes".into());
-                    }
-                }
-            }
-            Reply::Button(Btn::NoConfig) => {
-                self.facts
-                    .edits
-                    .set
-                    .insert("EXCLUDE_ALL_TASKS".into(), "yes".into());
-                self.notice(
-                    "No Config",
-                    "Every deployment task is excluded (EXCLUDE_ALL_TASKS=yes).",
-                );
-            }
-            _ => {}
         }
     }
 }

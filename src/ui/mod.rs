@@ -25,6 +25,7 @@ mod input;
 pub mod job;
 pub mod log;
 pub mod mount;
+pub mod properties;
 pub mod register;
 #[cfg(test)]
 mod register_tests;
