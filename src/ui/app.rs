@@ -4,8 +4,7 @@
 //! [`Tag`], and the flows in `wizard.rs` and `expert.rs` decide what comes
 //! next. Long work runs as a [`Job`]; nothing here blocks.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc::Sender;
 
 use ratatui::Frame;
@@ -15,123 +14,17 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::Line;
 
 use super::browser::{Browser, Picked};
-use super::component::{Action, Component};
-use super::expert::Tag as ExpertTag;
+use super::component::Action;
+pub use super::facts::{Edits, Facts, Session};
 use super::job::{Job, JobKind, JobResult, RunView, job_error};
-use super::widgets::{Btn, Checklist, Dialog, Input, Menu, Reply, TextView};
-use super::wizard::{Answers, Page};
+pub use super::screen::{Entry, Screen, Tag};
+use super::widgets::{Btn, Dialog, Reply};
+use super::wizard::Answers;
 use super::{AppEvent, UiOptions};
-use crate::guest::OsInfo;
-use crate::guest::metadata::Metadata;
 use crate::media::chain::ChainError;
 use crate::plan::{Plan, Request};
 use crate::process::StopReason;
 use crate::progress::Event;
-
-/// What a screen is for: routes its replies.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Tag {
-    /// "Do you want to exit?"
-    ConfirmExit,
-    /// A message with OK that goes back to what was under it.
-    Notice,
-    /// Initialization failed: OK goes back to the browser.
-    InitFailed,
-    /// Wizard or expert mode?
-    ModeChoice,
-    /// Unsupported media: go on in expert mode?
-    Unsupported,
-    /// The media has a backing chain: use it?
-    BackingChain,
-    /// A wizard page.
-    Wizard(Page),
-    /// The expert menus.
-    Expert(ExpertTag),
-    /// The cloud account forms (wizard and expert).
-    Account(super::accounts::Tag),
-    /// The expert Register menu.
-    Register(super::register::Tag),
-    /// The secret scan found secrets before an upload: go on?
-    Secrets,
-}
-
-/// What a menu item stands for: its identity, never its label.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Entry {
-    /// A datum named by its key (a property, a parameter).
-    Key(String),
-    /// A cloud: `None` is the built-in local store.
-    Cloud(Option<String>),
-    /// A registration type: public or private.
-    Public(bool),
-    Expert(super::expert::Entry),
-    Customize(super::customize::Entry),
-    Register(super::register::Entry),
-}
-
-/// One screen of the stack.
-pub enum Screen {
-    /// A flow that owns its state (see [`Component`]).
-    Component(Box<dyn Component>),
-    Browser(Browser),
-    Running(RunView),
-    Menu(Tag, Menu<Entry>),
-    Dialog(Tag, Dialog),
-    Input(Tag, Input),
-    Checklist(Tag, Checklist),
-    Text(Tag, TextView),
-    Form(Tag, super::form::Form),
-}
-
-/// What initialization found out about the media.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Session {
-    pub source: PathBuf,
-    /// The source's qemu format.
-    pub format: String,
-    pub os: Option<OsInfo>,
-    pub metadata: Metadata,
-    /// The size the image will have, in bytes.
-    pub size: u64,
-    /// A run shrank the image, and `size` is what it shrank to.
-    pub shrunk: bool,
-    /// Why the media is not supported, when it is not.
-    pub unsupported: Option<String>,
-    /// Every file the media reads (itself and its backing chain), which
-    /// no output may be.
-    pub inputs: Vec<PathBuf>,
-}
-
-/// Property changes the user made on top of the detected metadata.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Edits {
-    pub set: BTreeMap<String, String>,
-    pub unset: BTreeSet<String>,
-}
-
-/// What every screen may read and change: the session's facts and the
-/// user's pending choices. Screens get it from [`App`]; they never reach
-/// into each other.
-#[derive(Debug)]
-pub struct Facts {
-    pub opts: UiOptions,
-    pub session: Option<Session>,
-    pub edits: Edits,
-    /// System preparation choices (Customize → Sysprep).
-    pub sysprep: super::sysprep::Choices,
-    /// The session's overlay and the running Mount (Customize → Mount).
-    pub mount: super::mount::MountState,
-    /// Whether the user accepted the media's backing chain.
-    pub chain: super::chain::ChainState,
-    pub answers: Answers,
-    /// The clouds the wizard offers, read from kamaki's configuration when
-    /// the wizard first needs them.
-    pub clouds: Option<Vec<super::wizard::CloudItem>>,
-    /// Cloud accounts, uploads and registrations of the Register menu.
-    pub cloud: super::register::CloudState,
-    /// Every progress line of every job, for the Log screen.
-    pub log: Vec<String>,
-}
 
 /// The whole UI: the screen stack, the job runner and the shared facts.
 pub struct App {
@@ -537,51 +430,5 @@ impl App {
                 .style(Style::new().add_modifier(Modifier::REVERSED)),
             status,
         );
-    }
-}
-
-impl Facts {
-    /// The name of the session's OS as files and images are named after
-    /// it: the distro when known, else the OS type.
-    pub fn os_display_name(&self) -> String {
-        let (os_type, distro) = self.os_names();
-        if distro == "unknown" { os_type } else { distro }
-    }
-
-    /// OS type and distro of the session, as the status line shows them.
-    pub fn os_names(&self) -> (String, String) {
-        match self.session.as_ref().and_then(|s| s.os.as_ref()) {
-            Some(os) => (os.os_type.clone(), os.distro.clone()),
-            None => ("unknown".into(), "unknown".into()),
-        }
-    }
-
-    /// The metadata the image will carry: detected, then the user's edits.
-    pub fn metadata(&self) -> Metadata {
-        let mut meta = self
-            .session
-            .as_ref()
-            .map(|s| s.metadata.clone())
-            .unwrap_or_default();
-        for key in &self.edits.unset {
-            meta.remove(key);
-        }
-        meta.extend(self.edits.set.clone());
-        meta
-    }
-
-    /// `OS: …, Distro: …, Size: … MB, Source: …`, as the original's
-    /// background title.
-    pub fn status_line(&self) -> String {
-        let Some(s) = &self.session else {
-            return "No media selected".into();
-        };
-        let (os_type, distro) = self.os_names();
-        let shrunk = if s.shrunk { " (shrunk)" } else { "" };
-        format!(
-            "OS: {os_type}, Distro: {distro}, Size: {} MB{shrunk}, Source: {}",
-            s.size.div_ceil(1 << 20),
-            s.source.display()
-        )
     }
 }

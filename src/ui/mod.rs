@@ -20,6 +20,7 @@ pub mod customize;
 mod customize_tests;
 pub mod expert;
 pub mod extract;
+pub mod facts;
 pub mod form;
 mod input;
 pub mod job;
@@ -30,6 +31,7 @@ pub mod register;
 #[cfg(test)]
 mod register_tests;
 pub mod requests;
+pub mod screen;
 pub mod secrets;
 pub mod sysprep;
 #[cfg(test)]

@@ -1,0 +1,108 @@
+//! What every screen may read and change: the session's facts (what
+//! initialization found out about the media) and the user's pending
+//! choices, with what is derived from them (the requests of runs, the
+//! metadata the image will carry, the status line).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use super::UiOptions;
+use super::wizard::Answers;
+use crate::guest::OsInfo;
+use crate::guest::metadata::Metadata;
+
+/// What initialization found out about the media.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub source: PathBuf,
+    /// The source's qemu format.
+    pub format: String,
+    pub os: Option<OsInfo>,
+    pub metadata: Metadata,
+    /// The size the image will have, in bytes.
+    pub size: u64,
+    /// A run shrank the image, and `size` is what it shrank to.
+    pub shrunk: bool,
+    /// Why the media is not supported, when it is not.
+    pub unsupported: Option<String>,
+    /// Every file the media reads (itself and its backing chain), which
+    /// no output may be.
+    pub inputs: Vec<PathBuf>,
+}
+
+/// Property changes the user made on top of the detected metadata.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Edits {
+    pub set: BTreeMap<String, String>,
+    pub unset: BTreeSet<String>,
+}
+
+/// What every screen may read and change: the session's facts and the
+/// user's pending choices. Screens get it from the [`App`](super::App); they never reach
+/// into each other.
+#[derive(Debug)]
+pub struct Facts {
+    pub opts: UiOptions,
+    pub session: Option<Session>,
+    pub edits: Edits,
+    /// System preparation choices (Customize → Sysprep).
+    pub sysprep: super::sysprep::Choices,
+    /// The session's overlay and the running Mount (Customize → Mount).
+    pub mount: super::mount::MountState,
+    /// Whether the user accepted the media's backing chain.
+    pub chain: super::chain::ChainState,
+    pub answers: Answers,
+    /// The clouds the wizard offers, read from kamaki's configuration when
+    /// the wizard first needs them.
+    pub clouds: Option<Vec<super::wizard::CloudItem>>,
+    /// Cloud accounts, uploads and registrations of the Register menu.
+    pub cloud: super::register::CloudState,
+    /// Every progress line of every job, for the Log screen.
+    pub log: Vec<String>,
+}
+
+impl Facts {
+    /// The name of the session's OS as files and images are named after
+    /// it: the distro when known, else the OS type.
+    pub fn os_display_name(&self) -> String {
+        let (os_type, distro) = self.os_names();
+        if distro == "unknown" { os_type } else { distro }
+    }
+
+    /// OS type and distro of the session, as the status line shows them.
+    pub fn os_names(&self) -> (String, String) {
+        match self.session.as_ref().and_then(|s| s.os.as_ref()) {
+            Some(os) => (os.os_type.clone(), os.distro.clone()),
+            None => ("unknown".into(), "unknown".into()),
+        }
+    }
+
+    /// The metadata the image will carry: detected, then the user's edits.
+    pub fn metadata(&self) -> Metadata {
+        let mut meta = self
+            .session
+            .as_ref()
+            .map(|s| s.metadata.clone())
+            .unwrap_or_default();
+        for key in &self.edits.unset {
+            meta.remove(key);
+        }
+        meta.extend(self.edits.set.clone());
+        meta
+    }
+
+    /// `OS: …, Distro: …, Size: … MB, Source: …`, as the original's
+    /// background title.
+    pub fn status_line(&self) -> String {
+        let Some(s) = &self.session else {
+            return "No media selected".into();
+        };
+        let (os_type, distro) = self.os_names();
+        let shrunk = if s.shrunk { " (shrunk)" } else { "" };
+        format!(
+            "OS: {os_type}, Distro: {distro}, Size: {} MB{shrunk}, Source: {}",
+            s.size.div_ceil(1 << 20),
+            s.source.display()
+        )
+    }
+}
