@@ -16,12 +16,12 @@ use ratatui::text::Line;
 use super::browser::{Browser, Picked};
 use super::component::Action;
 pub use super::facts::{Edits, Facts, Session};
+use super::init;
 use super::job::{Job, JobKind, JobResult, RunView, job_error};
 pub use super::screen::{Entry, Screen, Tag};
 use super::widgets::{Btn, Dialog, Reply};
 use super::wizard::Answers;
 use super::{AppEvent, UiOptions};
-use crate::media::chain::ChainError;
 use crate::plan::{Plan, Request};
 use crate::process::StopReason;
 use crate::progress::Event;
@@ -172,16 +172,8 @@ impl App {
                 "Bundle Host",
                 "Bundling the running host is not available yet: select a disk image or a block device.",
             ),
-            Picked::Exit => self.confirm_exit(),
+            Picked::Exit => self.push(Screen::Component(init::confirm_exit())),
         }
-    }
-
-    fn confirm_exit(&mut self) {
-        self.push(Screen::Dialog(
-            Tag::ConfirmExit,
-            Dialog::new("Exit", "Do you want to exit?", &[Btn::Yes, Btn::No])
-                .defaulting_to(Btn::No),
-        ));
     }
 
     /// Route a reply by the tag of the screen it came from. The screen is
@@ -199,34 +191,13 @@ impl App {
             }
         };
         match tag {
-            Tag::Notice => {}
-            Tag::ConfirmExit => {
-                if reply == Reply::Button(Btn::Yes) {
-                    self.exit = Some(0);
-                }
-            }
-            Tag::InitFailed => {
-                if self.stack.is_empty() {
-                    self.push(Screen::Browser(Browser::open(Path::new("."))));
-                }
-            }
-            Tag::ModeChoice => match reply {
-                Reply::Button(Btn::Wizard) => self.start_wizard(),
-                Reply::Button(_) => self.open_expert(),
-                Reply::Cancel => {
-                    self.stack.push(screen);
-                    self.confirm_exit();
-                }
-                Reply::None => {}
-            },
-            Tag::Unsupported => {
-                if reply == Reply::Button(Btn::Yes) {
-                    self.open_expert();
-                } else {
-                    self.exit = Some(0);
-                }
-            }
-            Tag::BackingChain => self.on_backing_reply(reply),
+            // Dialogs that are components, and notices, take no reply.
+            Tag::Notice
+            | Tag::ConfirmExit
+            | Tag::InitFailed
+            | Tag::ModeChoice
+            | Tag::Unsupported
+            | Tag::BackingChain => {}
             Tag::Wizard(page) => self.on_wizard(page, screen, reply),
             Tag::Expert(tag) => self.on_expert(tag, screen, reply),
             Tag::Account(tag) => self.on_account(tag, screen, reply),
@@ -297,10 +268,14 @@ impl App {
                     title,
                     request,
                 } => self.start_job(kind, &title, *request),
-                Action::OpenMedia(media) => {
-                    self.stack.clear();
-                    self.open_media(&media);
+                Action::Clear => self.stack.clear(),
+                Action::OpenMedia(media) => self.open_media(&media),
+                Action::BackToMedia if self.stack.is_empty() => {
+                    self.push(Screen::Browser(Browser::open(Path::new("."))));
                 }
+                Action::BackToMedia => {}
+                Action::Wizard => self.start_wizard(),
+                Action::Expert => self.open_expert(),
                 Action::Exit(code) => self.exit = Some(code),
             }
         }
@@ -320,7 +295,10 @@ impl App {
             return self.apply(actions);
         }
         match kind {
-            JobKind::Initialize => self.on_initialized(result),
+            JobKind::Initialize => {
+                let actions = init::initialized(result, &mut self.facts);
+                self.apply(actions);
+            }
             JobKind::Wizard => self.on_wizard_done(result),
             // Started by a component, which takes its end.
             JobKind::Extract => {}
@@ -347,47 +325,6 @@ impl App {
             self.exit = Some(StopReason::Interrupt.exit_code());
         }
         !self.leaving
-    }
-
-    fn on_initialized(&mut self, result: JobResult) {
-        let outcome = match result {
-            Ok(o) => o,
-            Err(e) => {
-                if let Some(ChainError::NotAllowed { chain, .. }) = e.downcast_ref() {
-                    self.facts.chain.asking = Some(chain.clone());
-                    return self.ask_backing();
-                }
-                return self.push(Screen::Dialog(
-                    Tag::InitFailed,
-                    Dialog::new("Initialization failed", &job_error(&e), &[Btn::Ok]),
-                ));
-            }
-        };
-        let unsupported = outcome.metadata.get("UNSUPPORTED").cloned();
-        self.stack.clear();
-        self.facts.edits = Edits::default();
-        self.facts.sysprep = Default::default();
-        self.facts.session = Some(Session {
-            source: outcome.source.path.clone(),
-            format: outcome.source.format.clone(),
-            os: outcome.os.clone(),
-            metadata: outcome.metadata.clone(),
-            size: outcome.size,
-            shrunk: false,
-            unsupported: unsupported.clone(),
-            inputs: outcome.source.inputs(),
-        });
-        if let Some(reason) = unsupported {
-            let text = format!(
-                "The media is not supported: {reason}.\n\nIt can still be exported as it is, with no system preparation and with every deployment task excluded (EXCLUDE_ALL_TASKS), so that the VMs made from it are not configured at all. Go on in expert mode?"
-            );
-            return self.push(Screen::Dialog(
-                Tag::Unsupported,
-                Dialog::new("Unsupported media", &text, &[Btn::Yes, Btn::No])
-                    .defaulting_to(Btn::No),
-            ));
-        }
-        self.open_mode_choice();
     }
 
     /// Draw the title bar, the screens and the status line.

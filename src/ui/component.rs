@@ -31,8 +31,16 @@ pub enum Action {
         title: String,
         request: Box<Request>,
     },
-    /// Start again from the original media.
+    /// Take every screen away.
+    Clear,
+    /// Initialize this media (a new start).
     OpenMedia(PathBuf),
+    /// The media browser, when no screen is left.
+    BackToMedia,
+    /// The wizard, from its first page.
+    Wizard,
+    /// The expert menu, on a cleared stack.
+    Expert,
     /// Leave the UI with this exit code.
     Exit(u8),
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::app::{App, Entry as AppEntry, Facts, Screen, Tag as AppTag};
 use super::extract::Extract;
 use super::log::{Help, Log, Reset};
-use super::widgets::{Btn, Dialog, Menu, Reply};
+use super::widgets::{Btn, Menu, Reply};
 
 /// The expert screens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,11 +107,7 @@ impl App {
                 self.push(Screen::Menu(t, menu));
                 match (reply, choice) {
                     (Reply::Button(Btn::Select), Some(AppEntry::Expert(c))) => self.on_main(c),
-                    _ => self.push(Screen::Dialog(
-                        AppTag::ConfirmExit,
-                        Dialog::new("Exit", "Do you want to exit?", &[Btn::Yes, Btn::No])
-                            .defaulting_to(Btn::No),
-                    )),
+                    _ => self.push(Screen::Component(super::init::confirm_exit())),
                 }
             }
             (Tag::Customize, Screen::Menu(_, menu)) => self.on_customize(menu, reply),

@@ -132,7 +132,7 @@ impl Component for Reset {
         match self.0.on_key(key) {
             Reply::None => Vec::new(),
             Reply::Button(Btn::Yes) => match &facts.session {
-                Some(s) => vec![Action::OpenMedia(s.source.clone())],
+                Some(s) => vec![Action::Clear, Action::OpenMedia(s.source.clone())],
                 None => vec![Action::Pop],
             },
             _ => vec![Action::Pop],

@@ -22,6 +22,7 @@ pub mod expert;
 pub mod extract;
 pub mod facts;
 pub mod form;
+pub mod init;
 mod input;
 pub mod job;
 pub mod log;

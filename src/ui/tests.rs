@@ -114,14 +114,7 @@ pub(super) fn top_tag(app: &App) -> Option<Tag> {
 fn mode_choice(app: &mut App) {
     app.open_expert();
     app.stack.clear();
-    app.push(Screen::Dialog(
-        Tag::ModeChoice,
-        super::widgets::Dialog::new(
-            "Wizard or Expert",
-            "Wizard?",
-            &[super::widgets::Btn::Wizard, super::widgets::Btn::Expert],
-        ),
-    ));
+    app.open_mode_choice();
 }
 
 #[test]
@@ -354,18 +347,9 @@ fn log_view_and_save() {
 #[test]
 fn unsupported_media_goes_to_expert_with_everything_excluded() {
     let mut a = app();
-    if let Some(s) = &mut a.facts.session {
-        s.unsupported = Some("no operating system was found on the media".into());
-    }
-    a.push(Screen::Dialog(
-        Tag::Unsupported,
-        super::widgets::Dialog::new(
-            "Unsupported media",
-            "Go on?",
-            &[super::widgets::Btn::Yes, super::widgets::Btn::No],
-        ),
-    ));
-    press(&mut a, &[KeyCode::Enter]);
+    initialized(&mut a, Some("no operating system was found on the media"));
+    assert_eq!(top_tag(&a), Some(Tag::Unsupported));
+    press(&mut a, &[KeyCode::Left, KeyCode::Enter]);
     assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::Main)));
     assert_eq!(a.facts.metadata()["EXCLUDE_ALL_TASKS"], "yes");
     press(&mut a, &[KeyCode::Enter, KeyCode::End, KeyCode::Enter]);

@@ -254,14 +254,7 @@ impl App {
 
     /// Ask whether to run the wizard or go to the expert menu.
     pub(super) fn open_mode_choice(&mut self) {
-        let (os_type, distro) = self.facts.os_names();
-        let text = format!(
-            "snf-image-creator detected a {os_type} ({distro}) system on the input media. Would you like to run a wizard to assist you through the image creation process?\n\nChoose Expert for the full menu."
-        );
-        self.push(Screen::Dialog(
-            Tag::ModeChoice,
-            Dialog::new("Wizard or Expert", &text, &[Btn::Wizard, Btn::Expert]),
-        ));
+        self.push(Screen::Component(super::init::mode_choice(&self.facts)));
     }
 
     fn on_confirm(&mut self, reply: Reply) {
