@@ -290,21 +290,19 @@ impl App {
             s.size = o.size;
             s.shrunk = true;
         }
+        if kind == JobKind::Initialize {
+            let actions = init::initialized(result, &mut self.facts);
+            return self.apply(actions);
+        }
         if let Some(Screen::Component(c)) = self.stack.last_mut() {
             let actions = c.on_job_done(result, &listing, &mut self.facts);
             return self.apply(actions);
         }
         match kind {
-            JobKind::Initialize => {
-                let actions = init::initialized(result, &mut self.facts);
-                self.apply(actions);
-            }
             JobKind::Wizard => self.on_wizard_done(result),
-            // Started by a component, which takes its end.
-            JobKind::Extract => {}
             JobKind::Upload => self.on_uploaded(result),
-            JobKind::Cloud => {}
-            JobKind::Preview => self.on_previewed(result, listing),
+            // Started by components, which take their ends.
+            JobKind::Initialize | JobKind::Extract | JobKind::Preview | JobKind::Cloud => {}
             JobKind::Mount => self.on_mount_done(result),
         }
     }

@@ -5,6 +5,7 @@
 use super::app::{App, Entry as AppEntry, Screen, Tag as AppTag};
 use super::expert::{Tag as ExpertTag, fixed};
 use super::properties::{Exclude, Properties};
+use super::sysprep_tasks::Tasks;
 use super::widgets::{Btn, Menu, Reply};
 
 /// The entries of the Customize menu.
@@ -71,7 +72,10 @@ impl App {
         match choice {
             Entry::Mount => self.open_mount(),
             Entry::VirtIO => self.virtio(),
-            Entry::Sysprep => self.open_sysprep(),
+            Entry::Sysprep => match Tasks::open(&self.facts) {
+                Ok(tasks) => self.push(Screen::Component(Box::new(tasks))),
+                Err(why) => self.apply(vec![why]),
+            },
             Entry::Properties => {
                 let properties = Properties::new(&self.facts);
                 self.push(Screen::Component(Box::new(properties)));

@@ -182,7 +182,9 @@ fn sysprep_preview_shows_the_dry_run_listing() {
     assert!(r.sysprep.dry_run && r.outfile.is_none());
     assert_eq!(r.sysprep.disable, vec!["cleanup-tmp".to_string()]);
     assert!(r.validate().is_err(), "the made-up source does not exist");
-    // As the job would report it.
+    // As the job started from the checklist would report it.
+    press(&mut a, &[KeyCode::Enter]);
+    assert_eq!(top_tag(&a), sysprep_tag(SysprepTag::Tasks));
     a.push(Screen::Running(RunView::new("System Preparation Preview")));
     let listing = dry_run_text(&[TaskOutcome {
         name: "cleanup-cache",

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::app::{App, Entry as AppEntry, Facts, Screen, Tag as AppTag};
 use super::extract::Extract;
-use super::log::{Help, Log, Reset};
+use super::log::{Log, Reset};
 use super::widgets::{Btn, Menu, Reply};
 
 /// The expert screens.
@@ -111,7 +111,6 @@ impl App {
                 }
             }
             (Tag::Customize, Screen::Menu(_, menu)) => self.on_customize(menu, reply),
-            (Tag::Sysprep(tag), screen) => self.on_sysprep(tag, screen, reply),
             (tag @ (Tag::Mounted | Tag::ConfirmMountOriginal), _) => {
                 self.on_mount_reply(tag, reply)
             }
@@ -126,7 +125,7 @@ impl App {
             Entry::Extract => self.push(Screen::Component(Box::new(Extract::new(&self.facts)))),
             Entry::Log => self.push(Screen::Component(Box::new(Log::new(&self.facts)))),
             Entry::Reset => self.push(Screen::Component(Box::new(Reset::default()))),
-            Entry::Help => self.push(Screen::Component(Box::new(Help::default()))),
+            Entry::Help => self.push(Screen::Component(super::log::help())),
         }
     }
 }

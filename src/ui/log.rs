@@ -80,30 +80,39 @@ impl Component for Log {
     }
 }
 
-/// Expert → Help: how to use expert mode.
-pub struct Help(TextView);
+/// A text to read, with Close: help, a dry run's listing.
+pub struct Text {
+    tag: Tag,
+    view: TextView,
+}
 
-impl Default for Help {
-    fn default() -> Help {
-        let lines = HELP.lines().map(str::to_owned).collect();
-        Help(TextView::new("Help", lines, &[Btn::Close]))
+impl Text {
+    pub fn boxed(tag: Tag, title: &str, lines: Vec<String>) -> Box<dyn Component> {
+        let view = TextView::new(title, lines, &[Btn::Close]);
+        Box::new(Text { tag, view })
     }
 }
 
-impl Component for Help {
+/// Expert → Help: how to use expert mode.
+pub fn help() -> Box<dyn Component> {
+    let lines = HELP.lines().map(str::to_owned).collect();
+    Text::boxed(Tag::Expert(ExpertTag::Help), "Help", lines)
+}
+
+impl Component for Text {
     fn id(&self) -> Tag {
-        Tag::Expert(ExpertTag::Help)
+        self.tag.clone()
     }
 
     fn on_key(&mut self, key: KeyEvent, _: &mut Facts) -> Vec<Action> {
-        match self.0.on_key(key) {
+        match self.view.on_key(key) {
             Reply::None => Vec::new(),
             _ => vec![Action::Pop],
         }
     }
 
     fn render(&self, area: Rect, buf: &mut Buffer) {
-        self.0.render(area, buf);
+        self.view.render(area, buf);
     }
 }
 

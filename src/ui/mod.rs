@@ -35,6 +35,7 @@ pub mod requests;
 pub mod screen;
 pub mod secrets;
 pub mod sysprep;
+pub mod sysprep_tasks;
 #[cfg(test)]
 mod tests;
 pub mod upload;

@@ -3,17 +3,13 @@
 //! the user chose), a parameters editor that checks each value as
 //! `--sysprep-param` does, help from the tasks' descriptions, and a
 //! dry-run preview (one run of the pipeline with `dry_run`). The choices go
-//! into every later run that exports, through [`App::sysprep_request`].
+//! into every later run that exports, through [`Facts::sysprep_request`].
 
 use std::collections::BTreeMap;
 
 use anyhow::{anyhow, bail};
 
-use super::app::{App, Entry, Facts, Screen, Tag as AppTag};
-use super::expert::Tag as ExpertTag;
-use super::job::job_error;
-use super::job::{JobKind, JobResult};
-use super::widgets::{Btn, Checklist, Input, Menu, Reply, TextView};
+use super::app::Facts;
 use crate::guest::profile::profile_for;
 use crate::plan::{Request, SysprepRequest};
 use crate::sysprep::{PARAMS, ParamSpec, Params, Task, tasks_for};
@@ -38,163 +34,23 @@ pub struct Choices {
     pub params: BTreeMap<String, String>,
 }
 
-fn screen(tag: Tag, make: impl FnOnce(AppTag) -> Screen) -> Screen {
-    make(AppTag::Expert(ExpertTag::Sysprep(tag)))
-}
-
-impl App {
-    /// Show the checklist of tasks (or say why there is none).
-    pub(super) fn open_sysprep(&mut self) {
-        let tasks = match self.facts.session_tasks() {
-            Ok(t) => t,
-            Err(why) => return self.notice("System Preparation", &format!("{why:#}")),
-        };
-        let items = tasks
-            .iter()
-            .map(|t| (t.name.to_owned(), t.message.to_owned(), self.facts.runs(t)))
-            .collect();
-        self.push(screen(Tag::Tasks, |t| {
-            Screen::Checklist(
-                t,
-                Checklist::new(
-                    "System Preparation",
-                    "The ticked tasks run before every Extract or upload. Space ticks; Preview lists what they would change.",
-                    items,
-                    &[Btn::Ok, Btn::Preview, Btn::Params, Btn::Help, Btn::Back],
-                ),
-            )
-        }));
-    }
-
-    /// A reply on a system preparation screen.
-    pub(super) fn on_sysprep(&mut self, tag: Tag, screen: Screen, reply: Reply) {
-        match (tag, screen) {
-            (Tag::Tasks, Screen::Checklist(t, list)) => {
-                let stays = matches!(reply, Reply::Button(Btn::Preview | Btn::Params | Btn::Help));
-                if stays || reply == Reply::Button(Btn::Ok) {
-                    self.keep_ticks(&list);
-                }
-                let current = list.items.get(list.selected).map(|i| i.0.clone());
-                if stays {
-                    self.push(Screen::Checklist(t, list));
-                }
-                match reply {
-                    Reply::Button(Btn::Preview) => self.preview(),
-                    Reply::Button(Btn::Params) => self.open_params(),
-                    Reply::Button(Btn::Help) => self.sysprep_help(current.as_deref()),
-                    _ => {}
-                }
-            }
-            (Tag::Params, Screen::Menu(t, menu)) => {
-                if let (Reply::Button(Btn::Edit), Some(Entry::Key(name))) = (reply, menu.current())
-                {
-                    let name = name.clone();
-                    self.push(Screen::Menu(t, menu));
-                    self.edit_param(&name);
-                }
-            }
-            (Tag::Param(name), Screen::Input(t, input)) => match reply {
-                Reply::Button(Btn::Ok) => {
-                    if let Err(why) = self.set_param(&name, &input.value) {
-                        // The field stays, so the value can be mended.
-                        self.push(Screen::Input(t, input));
-                        self.notice("Invalid value", &format!("{why:#}"));
-                    }
-                }
-                Reply::Button(Btn::Default) => {
-                    self.facts.sysprep.params.remove(&name);
-                    self.reopen_params();
-                }
-                _ => {}
-            },
-            _ => {}
-        }
-    }
-
-    fn keep_ticks(&mut self, list: &Checklist) {
-        let Ok(tasks) = self.facts.session_tasks() else {
+impl Facts {
+    /// Keep the ticks of the checklist: what differs from a task's default.
+    pub(super) fn keep_ticks(&mut self, items: &[(String, String, bool)]) {
+        let Ok(tasks) = self.session_tasks() else {
             return;
         };
-        for (name, _, on) in &list.items {
+        for (name, _, on) in items {
             match tasks.iter().find(|t| t.name == name) {
-                Some(t) if t.default != *on => self.facts.sysprep.tasks.insert(name.clone(), *on),
-                _ => self.facts.sysprep.tasks.remove(name),
+                Some(t) if t.default != *on => self.sysprep.tasks.insert(name.clone(), *on),
+                _ => self.sysprep.tasks.remove(name),
             };
         }
     }
 
-    fn open_params(&mut self) {
-        self.open_params_at(0);
-    }
-
-    fn open_params_at(&mut self, selected: usize) {
-        let items = self
-            .facts
-            .session_params()
-            .iter()
-            .map(|p| {
-                let name = p.name.to_owned();
-                (
-                    Entry::Key(name.clone()),
-                    name,
-                    self.facts.param_value(p).to_owned(),
-                )
-            })
-            .collect();
-        let mut menu = Menu::new(
-            "System Preparation Parameters",
-            "The values the tasks read. Edit one to change it.",
-            items,
-            &[Btn::Edit, Btn::Back],
-        );
-        menu.selected = selected.min(menu.items.len().saturating_sub(1));
-        self.push(screen(Tag::Params, |t| Screen::Menu(t, menu)));
-    }
-
-    /// Replace the parameters menu under the current screen with a fresh
-    /// one, on the same row.
-    fn reopen_params(&mut self) {
-        let mut selected = 0;
-        if let Some(Screen::Menu(AppTag::Expert(ExpertTag::Sysprep(Tag::Params)), menu)) =
-            self.stack.last()
-        {
-            selected = menu.selected;
-            self.stack.pop();
-        }
-        self.open_params_at(selected);
-    }
-
-    fn edit_param(&mut self, name: &str) {
-        let Some(p) = PARAMS.iter().find(|p| p.name == name) else {
-            return;
-        };
-        let label = format!(
-            "{}.\nType: {}. Default: {}",
-            p.description,
-            p.kind.name(),
-            if p.default.is_empty() {
-                "(none)"
-            } else {
-                p.default
-            }
-        );
-        let value = self.facts.param_value(p).to_owned();
-        self.push(screen(Tag::Param(name.to_owned()), |t| {
-            Screen::Input(
-                t,
-                Input::new(
-                    &format!("Parameter {name}"),
-                    &label,
-                    &value,
-                    &[Btn::Ok, Btn::Default, Btn::Cancel],
-                ),
-            )
-        }));
-    }
-
     /// Check a value as `--sysprep-param` does, and keep it.
-    fn set_param(&mut self, name: &str, value: &str) -> anyhow::Result<()> {
-        let mut params = self.facts.sysprep.params.clone();
+    pub(super) fn set_param(&mut self, name: &str, value: &str) -> anyhow::Result<()> {
+        let mut params = self.sysprep.params.clone();
         params.insert(name.to_owned(), value.to_owned());
         if let Err(e) = Params::from_assignments(&assignments(&params)) {
             let prefix = format!("--sysprep-param {name}={value}: ");
@@ -203,48 +59,8 @@ impl App {
         if PARAMS.iter().any(|p| p.name == name && p.default == value) {
             params.remove(name);
         }
-        self.facts.sysprep.params = params;
-        self.reopen_params();
+        self.sysprep.params = params;
         Ok(())
-    }
-
-    fn sysprep_help(&mut self, current: Option<&str>) {
-        let tasks = self.facts.session_tasks().unwrap_or_default();
-        let mut lines = Vec::new();
-        if let Some(t) = tasks.iter().find(|t| Some(t.name) == current) {
-            lines.extend(self.facts.task_help(t));
-            lines.push(String::new());
-        }
-        lines.push("Every task, in the order they run:".into());
-        for t in &tasks {
-            lines.push(String::new());
-            lines.extend(self.facts.task_help(t));
-        }
-        self.push(screen(Tag::Help, |t| {
-            Screen::Text(
-                t,
-                TextView::new("System Preparation Help", lines, &[Btn::Close]),
-            )
-        }));
-    }
-
-    fn preview(&mut self) {
-        if let Some(request) = self.facts.preview_request() {
-            self.start_job(JobKind::Preview, "System Preparation Preview", request);
-        }
-    }
-
-    /// The dry run ended: show its listing, or say what went wrong.
-    pub(super) fn on_previewed(&mut self, result: JobResult, listing: String) {
-        match result {
-            Ok(_) => {
-                let lines = listing.lines().map(str::to_owned).collect();
-                self.push(screen(Tag::Preview, |t| {
-                    Screen::Text(t, TextView::new("Dry Run", lines, &[Btn::Close]))
-                }));
-            }
-            Err(e) => self.notice("Preview failed", &job_error(&e)),
-        }
     }
 }
 
