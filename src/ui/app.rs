@@ -13,7 +13,7 @@ use ratatui::layout::{Constraint, Layout};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::Line;
 
-use super::browser::{Browser, Picked};
+use super::browser::Browser;
 use super::component::Action;
 pub use super::facts::{Edits, Facts, Session};
 use super::init;
@@ -67,7 +67,7 @@ impl App {
         };
         match app.facts.opts.media.clone() {
             Some(media) => app.open_media(&media),
-            None => app.push(Screen::Browser(Browser::open(Path::new(".")))),
+            None => app.push(Screen::Component(Box::new(Browser::open(Path::new("."))))),
         }
         app
     }
@@ -146,7 +146,6 @@ impl App {
                 self.stack.push(screen);
                 return self.apply(actions);
             }
-            Screen::Browser(b) => return self.on_browser(b.on_key(key), screen),
             // Keys do nothing while a job runs, except Ctrl-C above.
             Screen::Running(_) => Reply::None,
             Screen::Menu(_, w) => w.on_key(key),
@@ -163,19 +162,6 @@ impl App {
         }
     }
 
-    fn on_browser(&mut self, picked: Picked, screen: Screen) {
-        self.stack.push(screen);
-        match picked {
-            Picked::Nothing => {}
-            Picked::Media(path) => self.open_media(&path),
-            Picked::BundleHost => self.notice(
-                "Bundle Host",
-                "Bundling the running host is not available yet: select a disk image or a block device.",
-            ),
-            Picked::Exit => self.push(Screen::Component(init::confirm_exit())),
-        }
-    }
-
     /// Route a reply by the tag of the screen it came from. The screen is
     /// already off the stack; flows push it back when it stays.
     fn dispatch(&mut self, screen: Screen, reply: Reply) {
@@ -186,13 +172,14 @@ impl App {
             | Screen::Checklist(t, _)
             | Screen::Text(t, _)
             | Screen::Form(t, _) => t.clone(),
-            Screen::Browser(_) | Screen::Running(_) | Screen::Component(_) => {
+            Screen::Running(_) | Screen::Component(_) => {
                 return self.stack.push(screen);
             }
         };
         match tag {
             // Dialogs that are components, and notices, take no reply.
             Tag::Notice
+            | Tag::Browser
             | Tag::ConfirmExit
             | Tag::InitFailed
             | Tag::ModeChoice
@@ -271,7 +258,7 @@ impl App {
                 Action::Clear => self.stack.clear(),
                 Action::OpenMedia(media) => self.open_media(&media),
                 Action::BackToMedia if self.stack.is_empty() => {
-                    self.push(Screen::Browser(Browser::open(Path::new("."))));
+                    self.push(Screen::Component(Box::new(Browser::open(Path::new(".")))));
                 }
                 Action::BackToMedia => {}
                 Action::Wizard => self.start_wizard(),
@@ -342,23 +329,10 @@ impl App {
             title,
         );
         // A dialog is drawn over the screen it answers for.
-        let from = match self.stack.last() {
-            Some(Screen::Dialog(..)) => self.stack.len().saturating_sub(2),
-            Some(Screen::Component(c)) if c.is_dialog() => self.stack.len().saturating_sub(2),
-            _ => self.stack.len().saturating_sub(1),
-        };
+        let under = usize::from(self.stack.last().is_some_and(Screen::is_dialog));
+        let from = self.stack.len().saturating_sub(1 + under);
         for screen in &self.stack[from..] {
-            match screen {
-                Screen::Component(c) => c.render(body, frame.buffer_mut()),
-                Screen::Browser(w) => frame.render_widget(w, body),
-                Screen::Running(w) => frame.render_widget(w, body),
-                Screen::Menu(_, w) => frame.render_widget(w, body),
-                Screen::Dialog(_, w) => frame.render_widget(w, body),
-                Screen::Input(_, w) => frame.render_widget(w, body),
-                Screen::Checklist(_, w) => frame.render_widget(w, body),
-                Screen::Text(_, w) => frame.render_widget(w, body),
-                Screen::Form(_, w) => frame.render_widget(w, body),
-            }
+            screen.render(body, frame.buffer_mut());
         }
         frame.render_widget(
             Line::from(self.facts.status_line())

@@ -9,6 +9,8 @@ use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 use ratatui::widgets::Widget;
 
+use super::app::{Facts, Tag};
+use super::component::{Action, Component};
 use super::widgets::{Btn, Menu, Reply};
 
 /// What the user did in the browser.
@@ -124,6 +126,29 @@ pub fn human_size(bytes: u64) -> String {
 impl Widget for &Browser {
     fn render(self, area: Rect, buf: &mut Buffer) {
         (&self.menu).render(area, buf);
+    }
+}
+
+/// The browser as the first screen: a pick opens the media, Exit asks.
+impl Component for Browser {
+    fn id(&self) -> Tag {
+        Tag::Browser
+    }
+
+    fn on_key(&mut self, key: KeyEvent, _: &mut Facts) -> Vec<Action> {
+        match Browser::on_key(self, key) {
+            Picked::Nothing => Vec::new(),
+            Picked::Media(path) => vec![Action::OpenMedia(path)],
+            Picked::BundleHost => vec![Action::notice(
+                "Bundle Host",
+                "Bundling the running host is not available yet: select a disk image or a block device.",
+            )],
+            Picked::Exit => vec![Action::Push(super::init::confirm_exit())],
+        }
+    }
+
+    fn render(&self, area: Rect, buf: &mut Buffer) {
+        self.menu.render(area, buf);
     }
 }
 

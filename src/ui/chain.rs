@@ -22,7 +22,7 @@ mod tests {
     use crate::media::chain::Chain;
     use crate::media::chain::Layer;
     use crate::ui::AppEvent;
-    use crate::ui::app::{App, Screen, Tag};
+    use crate::ui::app::{App, Tag};
     use crate::ui::job::JobKind;
     use crate::ui::tests::{app, press, screen_text, snapshot, top_tag, type_text};
 
@@ -57,7 +57,7 @@ mod tests {
         snapshot("backing_chain", &a);
         // Cancel is the default: back to the browser, nothing allowed.
         press(&mut a, &[KeyCode::Enter]);
-        assert!(matches!(a.stack.last(), Some(Screen::Browser(_))));
+        assert_eq!(top_tag(&a), Some(Tag::Browser));
         assert!(a.facts.chain.allowed_for.is_none() && a.job.is_none());
         assert!(!a.facts.base_request(top).allow_backing_file);
 

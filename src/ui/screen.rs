@@ -1,6 +1,10 @@
 //! The screens of the stack and their identities: what a screen is for
 //! ([`Tag`]) and what a menu item stands for ([`Entry`]).
 
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::widgets::Widget;
+
 use super::component::Component;
 use super::job::RunView;
 use super::widgets::{Checklist, Dialog, Input, Menu, TextView};
@@ -8,6 +12,8 @@ use super::widgets::{Checklist, Dialog, Input, Menu, TextView};
 /// What a screen is for: routes its replies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Tag {
+    /// The media browser.
+    Browser,
     /// "Do you want to exit?"
     ConfirmExit,
     /// A message with OK that goes back to what was under it.
@@ -50,7 +56,6 @@ pub enum Entry {
 pub enum Screen {
     /// A flow that owns its state (see [`Component`]).
     Component(Box<dyn Component>),
-    Browser(super::browser::Browser),
     Running(RunView),
     Menu(Tag, Menu<Entry>),
     Dialog(Tag, Dialog),
@@ -58,4 +63,28 @@ pub enum Screen {
     Checklist(Tag, Checklist),
     Text(Tag, TextView),
     Form(Tag, super::form::Form),
+}
+
+impl Screen {
+    /// Whether the screen is a dialog, drawn over the one under it.
+    pub fn is_dialog(&self) -> bool {
+        match self {
+            Screen::Dialog(..) => true,
+            Screen::Component(c) => c.is_dialog(),
+            _ => false,
+        }
+    }
+
+    pub fn render(&self, area: Rect, buf: &mut Buffer) {
+        match self {
+            Screen::Component(c) => c.render(area, buf),
+            Screen::Running(w) => w.render(area, buf),
+            Screen::Menu(_, w) => w.render(area, buf),
+            Screen::Dialog(_, w) => w.render(area, buf),
+            Screen::Input(_, w) => w.render(area, buf),
+            Screen::Checklist(_, w) => w.render(area, buf),
+            Screen::Text(_, w) => w.render(area, buf),
+            Screen::Form(_, w) => w.render(area, buf),
+        }
+    }
 }

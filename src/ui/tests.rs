@@ -397,7 +397,9 @@ fn browser_screen() {
     std::fs::write(dir.path().join("debian.qcow2"), vec![0u8; 3 << 10]).unwrap();
     let mut a = app();
     a.facts.session = None;
-    a.push(Screen::Browser(super::browser::Browser::open(dir.path())));
+    a.push(Screen::Component(Box::new(super::browser::Browser::open(
+        dir.path(),
+    ))));
     let text = screen_text(&a).replace(dir.path().to_str().unwrap(), "[dir]");
     insta::assert_snapshot!(
         "browser",
