@@ -184,12 +184,12 @@ impl App {
             | Tag::InitFailed
             | Tag::ModeChoice
             | Tag::Unsupported
-            | Tag::BackingChain => {}
+            | Tag::BackingChain
+            | Tag::Secrets => {}
             Tag::Wizard(page) => self.on_wizard(page, screen, reply),
             Tag::Expert(tag) => self.on_expert(tag, screen, reply),
             Tag::Account(tag) => self.on_account(tag, screen, reply),
             Tag::Register(tag) => self.on_register(tag, screen, reply),
-            Tag::Secrets => self.on_secrets(screen, reply),
         }
     }
 
@@ -263,6 +263,7 @@ impl App {
                 Action::BackToMedia => {}
                 Action::Wizard => self.start_wizard(),
                 Action::Expert => self.open_expert(),
+                Action::JobEnded(kind, result) => self.dispatch_job(kind, result, String::new()),
                 Action::Exit(code) => self.exit = Some(code),
             }
         }

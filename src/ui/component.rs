@@ -41,6 +41,9 @@ pub enum Action {
     Wizard,
     /// The expert menu, on a cleared stack.
     Expert,
+    /// End a job of this kind with this result, as if it had just ended
+    /// (a held job the user gave up).
+    JobEnded(JobKind, JobResult),
     /// Leave the UI with this exit code.
     Exit(u8),
 }

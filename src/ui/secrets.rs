@@ -4,7 +4,13 @@
 //! the same job again with the secrets allowed; Cancel ends the job as the
 //! failure it was.
 
-use super::app::{App, Screen, Tag};
+use ratatui::buffer::Buffer;
+use ratatui::crossterm::event::KeyEvent;
+use ratatui::layout::Rect;
+use ratatui::widgets::Widget;
+
+use super::app::{App, Facts, Screen, Tag};
+use super::component::{Action, Component};
 use super::job::JobKind;
 use super::widgets::{Btn, Dialog, Reply};
 use crate::pipeline::secrets::SecretsFound;
@@ -60,9 +66,55 @@ pub fn page(findings: &[String]) -> Dialog {
     Dialog::new("Secrets found", &text, &[Btn::Continue, Btn::Cancel]).defaulting_to(Btn::Cancel)
 }
 
+/// The page, holding the job it stopped.
+struct Page {
+    held: Held,
+    dialog: Dialog,
+}
+
+impl Component for Page {
+    fn id(&self) -> Tag {
+        Tag::Secrets
+    }
+
+    fn on_key(&mut self, key: KeyEvent, _: &mut Facts) -> Vec<Action> {
+        let held = &mut self.held;
+        match Choice::of(self.dialog.on_key(key)) {
+            None => Vec::new(),
+            Some(Choice::Continue) => {
+                let mut request = held.request.clone();
+                request.allow_secrets = true;
+                let (kind, title) = (held.kind, held.title.clone());
+                let request = Box::new(request);
+                vec![
+                    Action::Pop,
+                    Action::StartJob {
+                        kind,
+                        title,
+                        request,
+                    },
+                ]
+            }
+            Some(Choice::Cancel) => {
+                let error =
+                    (held.error.take()).unwrap_or_else(|| anyhow::anyhow!("the job was cancelled"));
+                vec![Action::Pop, Action::JobEnded(held.kind, Err(error))]
+            }
+        }
+    }
+
+    fn render(&self, area: Rect, buf: &mut Buffer) {
+        self.dialog.render(area, buf);
+    }
+
+    fn is_dialog(&self) -> bool {
+        true
+    }
+}
+
 impl App {
     /// A job with findings failed: hold it and ask, when it was refused
-    /// for its secrets. True when the page is shown.
+    /// for its secrets; else the error comes back.
     pub(super) fn hold_for_secrets(
         &mut self,
         findings: &[String],
@@ -75,31 +127,9 @@ impl App {
             return Some(error);
         }
         held.error = Some(error);
-        self.last_run = Some(held);
-        self.push(Screen::Dialog(Tag::Secrets, page(findings)));
+        let dialog = page(findings);
+        self.push(Screen::Component(Box::new(Page { held, dialog })));
         None
-    }
-
-    pub(super) fn on_secrets(&mut self, screen: Screen, reply: Reply) {
-        let Some(choice) = Choice::of(reply) else {
-            return self.push(screen);
-        };
-        let Some(held) = self.last_run.take() else {
-            return;
-        };
-        match choice {
-            Choice::Continue => {
-                let mut request = held.request;
-                request.allow_secrets = true;
-                self.start_job(held.kind, &held.title, request);
-            }
-            Choice::Cancel => {
-                let error = held
-                    .error
-                    .unwrap_or_else(|| anyhow::anyhow!("the job was cancelled"));
-                self.dispatch_job(held.kind, Err(error), String::new())
-            }
-        }
     }
 }
 
@@ -131,10 +161,7 @@ mod tests {
     fn the_page_lists_path_and_kind_and_defaults_to_cancel() {
         let a = held_app();
         snapshot("secrets_page", &a);
-        assert!(matches!(
-            a.stack.last(),
-            Some(Screen::Dialog(Tag::Secrets, _))
-        ));
+        assert_eq!(crate::ui::tests::top_tag(&a), Some(Tag::Secrets));
     }
 
     #[test]
@@ -143,10 +170,7 @@ mod tests {
         a.facts.cloud.task = None;
         crate::ui::tests::press(&mut a, &[ratatui::crossterm::event::KeyCode::Enter]);
         assert!(a.last_run.is_none());
-        assert!(!matches!(
-            a.stack.last(),
-            Some(Screen::Dialog(Tag::Secrets, _))
-        ));
+        assert_ne!(crate::ui::tests::top_tag(&a), Some(Tag::Secrets));
         assert!(a.job.is_none());
     }
 

@@ -80,6 +80,42 @@ pub(super) fn cloud_items(clouds: Vec<CloudItem>) -> Vec<(Entry, String, String)
         .collect()
 }
 
+/// The Clouds page, on the cloud chosen so far.
+fn cloud_page(title: &str, clouds: Vec<CloudItem>, a: &Answers) -> Screen {
+    let mut menu = Menu::new(
+        title,
+        "Please select a cloud to upload the image to and register it with:",
+        cloud_items(clouds),
+        &[Btn::Next, Btn::Add, Btn::Edit, Btn::Back],
+    );
+    menu.select(&Entry::Cloud(a.cloud.clone()));
+    Screen::Menu(Tag::Wizard(Page::Cloud), menu)
+}
+
+/// The Registration Type page: private or public.
+fn registration_page(title: &str, a: &Answers) -> Screen {
+    let items = vec![
+        (
+            Entry::Public(false),
+            "Private".into(),
+            "Image is accessible only by this user".into(),
+        ),
+        (
+            Entry::Public(true),
+            "Public".into(),
+            "Everyone can create VMs from this image".into(),
+        ),
+    ];
+    let mut menu = Menu::new(
+        title,
+        "Please provide a registration type:",
+        items,
+        &[Btn::Next, Btn::Back],
+    );
+    menu.select(&Entry::Public(a.public));
+    Screen::Menu(Tag::Wizard(Page::Registration), menu)
+}
+
 impl Page {
     fn index(self) -> usize {
         PAGES.iter().position(|p| *p == self).unwrap_or(0)
@@ -115,71 +151,26 @@ impl App {
 
     pub(super) fn show_page(&mut self, page: Page) {
         let config = self.facts.cloud.config.clone();
-        let items = self
-            .facts
-            .clouds
+        let clouds = (self.facts.clouds)
             .get_or_insert_with(|| clouds(&config))
             .clone();
         let a = &self.facts.answers;
         let title = page.title();
+        let input = |label: &str, value: &str| {
+            let input = Input::new(&title, label, value, &[Btn::Next, Btn::Back]);
+            Screen::Input(Tag::Wizard(page), input)
+        };
         let screen = match page {
-            Page::Cloud => {
-                let mut menu = Menu::new(
-                    &title,
-                    "Please select a cloud to upload the image to and register it with:",
-                    cloud_items(items),
-                    &[Btn::Next, Btn::Add, Btn::Edit, Btn::Back],
-                );
-                menu.select(&Entry::Cloud(a.cloud.clone()));
-                Screen::Menu(Tag::Wizard(page), menu)
-            }
-            Page::Name => Screen::Input(
-                Tag::Wizard(page),
-                Input::new(
-                    &title,
-                    "Please provide a name for the image:",
-                    &a.name,
-                    &[Btn::Next, Btn::Back],
-                ),
+            Page::Cloud => cloud_page(&title, clouds, a),
+            Page::Name => input("Please provide a name for the image:", &a.name),
+            Page::Description => input(
+                "Please provide a description for the image:",
+                &a.description,
             ),
-            Page::Description => Screen::Input(
-                Tag::Wizard(page),
-                Input::new(
-                    &title,
-                    "Please provide a description for the image:",
-                    &a.description,
-                    &[Btn::Next, Btn::Back],
-                ),
-            ),
-            Page::Registration => {
-                let mut menu = Menu::new(
-                    &title,
-                    "Please provide a registration type:",
-                    vec![
-                        (
-                            Entry::Public(false),
-                            "Private".into(),
-                            "Image is accessible only by this user".into(),
-                        ),
-                        (
-                            Entry::Public(true),
-                            "Public".into(),
-                            "Everyone can create VMs from this image".into(),
-                        ),
-                    ],
-                    &[Btn::Next, Btn::Back],
-                );
-                menu.select(&Entry::Public(a.public));
-                Screen::Menu(Tag::Wizard(page), menu)
-            }
-            Page::Output => Screen::Input(
-                Tag::Wizard(page),
-                Input::new(
-                    &title,
-                    "Where should the image file be saved? Its .meta, .md5sum, .sha256sum and .variant files go beside it.",
-                    &a.output.to_string_lossy(),
-                    &[Btn::Next, Btn::Back],
-                ),
+            Page::Registration => registration_page(&title, a),
+            Page::Output => input(
+                "Where should the image file be saved? Its .meta, .md5sum, .sha256sum and .variant files go beside it.",
+                &a.output.to_string_lossy(),
             ),
             Page::Confirm | Page::Finished => Screen::Dialog(
                 Tag::Wizard(Page::Confirm),
