@@ -24,7 +24,6 @@ use super::wizard::Answers;
 use super::{AppEvent, UiOptions};
 use crate::plan::{Plan, Request};
 use crate::process::StopReason;
-use crate::progress::Event;
 
 /// The whole UI: the screen stack, the job runner and the shared facts.
 pub struct App {
@@ -94,8 +93,15 @@ impl App {
                 {
                     self.facts.log.push(line);
                 }
-                if let Event::Mounted(dir) = ev {
-                    self.on_mounted(dir);
+                let owner = self
+                    .stack
+                    .iter()
+                    .rposition(|s| matches!(s, Screen::Running(_)));
+                if let Some(Screen::Component(c)) =
+                    owner.and_then(|i| self.stack.get_mut(i.checked_sub(1)?))
+                {
+                    let actions = c.on_progress(&ev, &mut self.facts);
+                    self.apply(actions);
                 }
             }
             AppEvent::JobDone(kind, result) => self.on_job_done(kind, result),
@@ -290,8 +296,11 @@ impl App {
             JobKind::Wizard => self.on_wizard_done(result),
             JobKind::Upload => self.on_uploaded(result),
             // Started by components, which take their ends.
-            JobKind::Initialize | JobKind::Extract | JobKind::Preview | JobKind::Cloud => {}
-            JobKind::Mount => self.on_mount_done(result),
+            JobKind::Initialize
+            | JobKind::Extract
+            | JobKind::Preview
+            | JobKind::Mount
+            | JobKind::Cloud => {}
         }
     }
 
@@ -301,8 +310,13 @@ impl App {
         if let Some(job) = self.job.take() {
             job.join();
         }
-        if let Some(Screen::Running(_)) = self.stack.last() {
-            self.stack.pop();
+        // The view goes, with what the job put over it (Mount's question).
+        if let Some(at) = self
+            .stack
+            .iter()
+            .rposition(|s| matches!(s, Screen::Running(_)))
+        {
+            self.stack.truncate(at);
         }
         if let Some(e) = error {
             self.facts.log.push(format!("Error: {}", job_error(e)));

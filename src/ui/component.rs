@@ -15,6 +15,7 @@ use ratatui::layout::Rect;
 use super::app::{Facts, Tag};
 use super::job::{JobKind, JobResult};
 use crate::plan::Request;
+use crate::progress::Event;
 
 /// What a component asks the application to do.
 pub enum Action {
@@ -68,6 +69,12 @@ pub trait Component {
     /// The job this screen started ended (`listing` is what it printed).
     fn on_job_done(&mut self, result: JobResult, listing: &str, facts: &mut Facts) -> Vec<Action> {
         let _ = (result, listing, facts);
+        Vec::new()
+    }
+
+    /// A progress event of the job this screen started.
+    fn on_progress(&mut self, event: &Event, facts: &mut Facts) -> Vec<Action> {
+        let _ = (event, facts);
         Vec::new()
     }
 

@@ -70,7 +70,10 @@ impl App {
         };
         self.push(Screen::Menu(AppTag::Expert(ExpertTag::Customize), menu));
         match choice {
-            Entry::Mount => self.open_mount(),
+            Entry::Mount => {
+                let actions = super::mount::open(&mut self.facts);
+                self.apply(actions);
+            }
             Entry::VirtIO => self.virtio(),
             Entry::Sysprep => match Tasks::open(&self.facts) {
                 Ok(tasks) => self.push(Screen::Component(Box::new(tasks))),

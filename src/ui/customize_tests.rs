@@ -220,7 +220,10 @@ fn mount_screen_and_its_end() {
     let mut a = app();
     a.open_expert();
     press(&mut a, &[KeyCode::Enter]);
-    // The job's view, then its "mounted" event.
+    // The run's owner and view, then its "mounted" event.
+    let release = crate::pipeline::mount::Release::default();
+    let mount = super::mount::Mount::new(release, false);
+    a.push(Screen::Component(Box::new(mount)));
     a.push(Screen::Running(RunView::new("Mount")));
     let dir = PathBuf::from("/var/tmp/.snf_image_creator.Ab12Cd/guest");
     a.on_event(AppEvent::Progress(Event::Mounted(dir)));

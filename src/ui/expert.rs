@@ -17,6 +17,8 @@ pub enum Tag {
     Customize,
     /// The system preparation screens.
     Sysprep(super::sysprep::Tag),
+    /// The running Mount, under its job's view.
+    Mount,
     /// "The guest is mounted on DIR".
     Mounted,
     /// `--no-snapshot`: mount the original media?
@@ -111,9 +113,6 @@ impl App {
                 }
             }
             (Tag::Customize, Screen::Menu(_, menu)) => self.on_customize(menu, reply),
-            (tag @ (Tag::Mounted | Tag::ConfirmMountOriginal), _) => {
-                self.on_mount_reply(tag, reply)
-            }
             _ => {}
         }
     }
