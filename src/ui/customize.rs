@@ -2,8 +2,14 @@
 //! Sysprep, Properties, Exclude. Each entry's screens live in their own
 //! module; VirtIO, which this product does not do yet, is a notice here.
 
-use super::app::{App, Entry as AppEntry, Screen, Tag as AppTag};
-use super::expert::{Tag as ExpertTag, fixed};
+use ratatui::buffer::Buffer;
+use ratatui::crossterm::event::KeyEvent;
+use ratatui::layout::Rect;
+use ratatui::widgets::Widget;
+
+use super::app::{Facts, Tag as AppTag};
+use super::component::{Action, Component};
+use super::expert::Tag as ExpertTag;
 use super::properties::{Exclude, Properties};
 use super::sysprep_tasks::Tasks;
 use super::widgets::{Btn, Menu, Reply};
@@ -46,69 +52,66 @@ const ENTRIES: &[(Entry, &str, &str)] = &[
     ),
 ];
 
-impl App {
-    /// Show the Customize menu.
-    pub(super) fn open_customize(&mut self) {
-        let items = fixed(ENTRIES, AppEntry::Customize);
-        self.push(Screen::Menu(
-            AppTag::Expert(ExpertTag::Customize),
-            Menu::new(
-                "Image Customization Menu",
-                "Choose one of the following or press <Back> to go back.",
-                items,
-                &[Btn::Select, Btn::Back],
-            ),
-        ));
+/// The Customize menu.
+pub struct Customize(Menu<Entry>);
+
+impl Default for Customize {
+    fn default() -> Customize {
+        let items = (ENTRIES.iter())
+            .map(|(e, n, d)| (*e, n.to_string(), d.to_string()))
+            .collect();
+        Customize(Menu::new(
+            "Image Customization Menu",
+            "Choose one of the following or press <Back> to go back.",
+            items,
+            &[Btn::Select, Btn::Back],
+        ))
+    }
+}
+
+impl Component for Customize {
+    fn id(&self) -> AppTag {
+        AppTag::Expert(ExpertTag::Customize)
     }
 
-    /// A reply on the Customize menu.
-    pub(super) fn on_customize(&mut self, menu: Menu<AppEntry>, reply: Reply) {
-        let (Reply::Button(Btn::Select), Some(AppEntry::Customize(choice))) =
-            (reply, menu.current().cloned())
-        else {
-            return;
+    fn on_key(&mut self, key: KeyEvent, facts: &mut Facts) -> Vec<Action> {
+        let reply = self.0.on_key(key);
+        let (Reply::Button(Btn::Select), Some(choice)) = (reply, self.0.current()) else {
+            return match reply {
+                Reply::None => Vec::new(),
+                _ => vec![Action::Pop],
+            };
         };
-        self.push(Screen::Menu(AppTag::Expert(ExpertTag::Customize), menu));
-        match choice {
-            Entry::Mount => {
-                let actions = super::mount::open(&mut self.facts);
-                self.apply(actions);
-            }
-            Entry::VirtIO => self.virtio(),
-            Entry::Sysprep => match Tasks::open(&self.facts) {
-                Ok(tasks) => self.push(Screen::Component(Box::new(tasks))),
-                Err(why) => self.apply(vec![why]),
-            },
-            Entry::Properties => {
-                let properties = Properties::new(&self.facts);
-                self.push(Screen::Component(Box::new(properties)));
-            }
-            Entry::Exclude => match Exclude::open(&self.facts) {
-                Ok(exclude) => self.push(Screen::Component(Box::new(exclude))),
-                Err(why) => self.apply(vec![why]),
-            },
-        }
+        let opened = match choice {
+            Entry::Mount => return super::mount::open(facts),
+            Entry::VirtIO => return vec![virtio(facts)],
+            Entry::Sysprep => Tasks::open(facts).map(|c| Box::new(c) as Box<dyn Component>),
+            Entry::Properties => Ok(Box::new(Properties::new(facts)) as Box<dyn Component>),
+            Entry::Exclude => Exclude::open(facts).map(|c| Box::new(c) as Box<dyn Component>),
+        };
+        vec![opened.map_or_else(|why| why, Action::Push)]
     }
 
-    /// VirtIO drivers matter to Windows guests only, which this product
-    /// does not prepare yet.
-    fn virtio(&mut self) {
-        let os = self
-            .facts
-            .session
-            .as_ref()
-            .and_then(|s| s.os.as_ref())
-            .map(|os| os.os_type.clone());
-        let text = match os.as_deref() {
-            Some("windows") => "Windows guests need the VirtIO drivers, but installing them is not available yet: this version does not prepare Windows images.".to_owned(),
-            Some(os) => format!(
-                "VirtIO drivers are needed by Windows guests only; {} has them built in.",
-                display_name(os)
-            ),
-            None => "VirtIO drivers are needed by Windows guests only; no operating system was found on the media.".to_owned(),
-        };
-        self.notice("VirtIO", &text);
+    fn render(&self, area: Rect, buf: &mut Buffer) {
+        self.0.render(area, buf);
     }
+}
+
+/// VirtIO drivers matter to Windows guests only, which this product
+/// does not prepare yet.
+fn virtio(facts: &Facts) -> Action {
+    let os = (facts.session.as_ref())
+        .and_then(|s| s.os.as_ref())
+        .map(|os| os.os_type.clone());
+    let text = match os.as_deref() {
+        Some("windows") => "Windows guests need the VirtIO drivers, but installing them is not available yet: this version does not prepare Windows images.".to_owned(),
+        Some(os) => format!(
+            "VirtIO drivers are needed by Windows guests only; {} has them built in.",
+            display_name(os)
+        ),
+        None => "VirtIO drivers are needed by Windows guests only; no operating system was found on the media.".to_owned(),
+    };
+    Action::notice("VirtIO", text)
 }
 
 /// How an OS type reads in a sentence.

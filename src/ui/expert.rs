@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use super::app::{App, Entry as AppEntry, Facts, Screen, Tag as AppTag};
+use super::customize::Customize;
 use super::extract::Extract;
 use super::log::{Log, Reset};
 use super::widgets::{Btn, Menu, Reply};
@@ -103,23 +104,20 @@ impl App {
 
     /// A reply on an expert screen.
     pub fn on_expert(&mut self, tag: Tag, screen: Screen, reply: Reply) {
-        match (tag, screen) {
-            (Tag::Main, Screen::Menu(t, menu)) => {
-                let choice = menu.current().cloned();
-                self.push(Screen::Menu(t, menu));
-                match (reply, choice) {
-                    (Reply::Button(Btn::Select), Some(AppEntry::Expert(c))) => self.on_main(c),
-                    _ => self.push(Screen::Component(super::init::confirm_exit())),
-                }
-            }
-            (Tag::Customize, Screen::Menu(_, menu)) => self.on_customize(menu, reply),
-            _ => {}
+        let (Tag::Main, Screen::Menu(t, menu)) = (tag, screen) else {
+            return;
+        };
+        let choice = menu.current().cloned();
+        self.push(Screen::Menu(t, menu));
+        match (reply, choice) {
+            (Reply::Button(Btn::Select), Some(AppEntry::Expert(c))) => self.on_main(c),
+            _ => self.push(Screen::Component(super::init::confirm_exit())),
         }
     }
 
     fn on_main(&mut self, choice: Entry) {
         match choice {
-            Entry::Customize => self.open_customize(),
+            Entry::Customize => self.push(Screen::Component(Box::<Customize>::default())),
             Entry::Register => self.open_register(),
             Entry::Extract => self.push(Screen::Component(Box::new(Extract::new(&self.facts)))),
             Entry::Log => self.push(Screen::Component(Box::new(Log::new(&self.facts)))),

@@ -48,7 +48,6 @@ pub enum Entry {
     /// A registration type: public or private.
     Public(bool),
     Expert(super::expert::Entry),
-    Customize(super::customize::Entry),
     Register(super::register::Entry),
 }
 
