@@ -20,7 +20,6 @@ use super::init;
 use super::job::{Job, JobKind, JobResult, RunView, job_error};
 pub use super::screen::{Entry, Screen, Tag};
 use super::widgets::{Btn, Dialog, Reply};
-use super::wizard::Answers;
 use super::{AppEvent, UiOptions};
 use crate::plan::{Plan, Request};
 use crate::process::StopReason;
@@ -43,20 +42,8 @@ impl App {
     /// A new UI: straight to initialization when the media was named,
     /// else the browser.
     pub fn new(opts: UiOptions, tx: Sender<AppEvent>) -> App {
-        let facts = Facts {
-            opts,
-            session: None,
-            edits: Edits::default(),
-            sysprep: Default::default(),
-            mount: Default::default(),
-            chain: Default::default(),
-            answers: Answers::default(),
-            clouds: None,
-            cloud: Default::default(),
-            log: Vec::new(),
-        };
         let mut app = App {
-            facts,
+            facts: Facts::new(opts),
             stack: Vec::new(),
             job: None,
             last_run: None,

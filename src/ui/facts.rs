@@ -62,6 +62,22 @@ pub struct Facts {
 }
 
 impl Facts {
+    /// Nothing known yet: no media, no choices.
+    pub fn new(opts: UiOptions) -> Facts {
+        Facts {
+            opts,
+            session: None,
+            edits: Edits::default(),
+            sysprep: Default::default(),
+            mount: Default::default(),
+            chain: Default::default(),
+            answers: Answers::default(),
+            clouds: None,
+            cloud: Default::default(),
+            log: Vec::new(),
+        }
+    }
+
     /// The name of the session's OS as files and images are named after
     /// it: the distro when known, else the OS type.
     pub fn os_display_name(&self) -> String {

@@ -3,10 +3,8 @@
 
 use std::path::Path;
 
-use super::app::{App, Facts};
+use super::app::Facts;
 use crate::plan::Request;
-
-impl App {}
 
 impl Facts {
     /// The options every run shares. A run on the session's own overlay
