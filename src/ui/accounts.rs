@@ -40,11 +40,7 @@ pub struct PendingAccount {
     account: CloudAccount,
 }
 
-const NAME: &str = "Name";
-const URL: &str = "Authentication URL";
-const TOKEN: &str = "Token";
-/// The label of a description field.
-pub(super) const DESCRIPTION: &str = "Description";
+use super::form::FieldId::{Description, Name, Token, Url};
 
 /// What the local store says when asked to be edited or deleted.
 pub const LOCAL_IS_FIXED: &str =
@@ -75,18 +71,18 @@ impl App {
             let token = a.token.expose().to_owned();
             (a.url, token, a.description.unwrap_or_default())
         });
-        let mut fields = vec![(URL, url.as_str()), (TOKEN, token.as_str())];
-        fields.push((DESCRIPTION, description.as_str()));
+        let mut fields = vec![(Url, url.as_str()), (Token, token.as_str())];
+        fields.push((Description, description.as_str()));
         let title = match &editing {
             Some(name) => format!("Edit cloud {name}"),
             None => {
-                fields.insert(0, (NAME, ""));
+                fields.insert(0, (Name, ""));
                 "Add a cloud".to_owned()
             }
         };
         let text =
             "The account is checked with the cloud before it is saved in kamaki's configuration.";
-        let form = Form::new(&title, text, &fields, &[Btn::Ok, Btn::Cancel]).with_secret(TOKEN);
+        let form = Form::new(&title, text, &fields, &[Btn::Ok, Btn::Cancel]).with_secret(Token);
         self.push(Screen::Form(
             AppTag::Account(Tag::Form { editing, back }),
             form,
@@ -213,10 +209,10 @@ impl App {
 
 /// The account a form describes, or what is wrong with it.
 fn account_from(form: &Form, editing: Option<&str>) -> anyhow::Result<CloudAccount> {
-    let name = editing.map_or_else(|| form.value(NAME), str::to_owned);
-    let url = form.value(URL);
-    let token = form.value(TOKEN);
-    let description = form.value(DESCRIPTION);
+    let name = editing.map_or_else(|| form.value(Name), str::to_owned);
+    let url = form.value(Url);
+    let token = form.value(Token);
+    let description = form.value(Description);
     kamakirc::check_name(&name)?;
     if reqwest::Url::parse(&url).is_err() {
         anyhow::bail!(

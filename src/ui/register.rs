@@ -10,8 +10,9 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::accounts::{Back, DESCRIPTION, LOCAL_IS_FIXED, PendingAccount};
+use super::accounts::{Back, LOCAL_IS_FIXED, PendingAccount};
 use super::app::{App, Entry as AppEntry, Facts, Screen, Tag as AppTag};
+use super::form::FieldId;
 use super::form::Form;
 use super::job::job_error;
 use super::job::{CloudReply, CloudResult, Job, RunView};
@@ -128,8 +129,6 @@ struct Info<'a> {
     image_id: Option<&'a str>,
     image: Option<&'a RemoteImage>,
 }
-
-const REG_NAME: &str = "Registration name";
 
 impl App {
     /// Show the Register menu.
@@ -273,7 +272,10 @@ impl App {
     }
 
     fn ask_public(&mut self, tag: AppTag, form: Form) {
-        let (name, description) = (form.value(REG_NAME), form.value(DESCRIPTION));
+        let (name, description) = (
+            form.value(FieldId::RegistrationName),
+            form.value(FieldId::Description),
+        );
         if name.is_empty() {
             self.push(Screen::Form(tag, form));
             return self.notice("Register", "The image needs a registration name.");
@@ -308,7 +310,10 @@ impl App {
                 "Register the uploaded image with {}.",
                 self.facts.cloud_label()
             ),
-            &[(REG_NAME, &name), (DESCRIPTION, &description)],
+            &[
+                (FieldId::RegistrationName, &name),
+                (FieldId::Description, &description),
+            ],
             &[Btn::Ok, Btn::Cancel],
         );
         self.push(Screen::Form(AppTag::Register(Tag::RegisterForm), form));

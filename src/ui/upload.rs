@@ -17,8 +17,7 @@ use crate::cloud::{DEFAULT_CONTAINER, Target};
 use crate::plan::Request;
 use crate::progress::begin_step;
 
-const OBJECT: &str = "Object name";
-const CONTAINER: &str = "Container";
+use super::form::FieldId::{Container, Object};
 
 impl App {
     pub(super) fn open_upload_form(&mut self) {
@@ -30,14 +29,14 @@ impl App {
         let form = Form::new(
             "Upload",
             &text,
-            &[(OBJECT, &object), (CONTAINER, &container)],
+            &[(Object, &object), (Container, &container)],
             &[super::widgets::Btn::Ok, super::widgets::Btn::Cancel],
         );
         self.push(Screen::Form(AppTag::Register(Tag::UploadForm), form));
     }
 
     pub(super) fn on_upload_form(&mut self, tag: AppTag, form: Form) {
-        let (object, container) = (form.value(OBJECT), form.value(CONTAINER));
+        let (object, container) = (form.value(Object), form.value(Container));
         let plan = self.facts.upload_plan(&object, &container, None);
         let plan = match plan {
             Ok(plan) => plan,
