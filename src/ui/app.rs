@@ -1,8 +1,13 @@
-//! The application state and its dispatch: which screen is on top, what
-//! the session knows about the media, and what each answer leads to. Keys
-//! go to the top screen; its [`Reply`] comes back here with the screen's
-//! [`Tag`], and the flows in `wizard.rs` and `expert.rs` decide what comes
-//! next. Long work runs as a [`Job`]; nothing here blocks.
+//! The dispatcher: the screen stack, the job runner and the shared
+//! [`Facts`]. Keys go to the top screen. A [`Component`] answers with
+//! [`Action`]s, applied here in order; a job's end (and its progress) goes
+//! to the component that started it, the one under the job's view. The
+//! flows not yet components (the wizard, the Register menu and its
+//! accounts, the expert main menu) are plain widgets whose [`Reply`] comes
+//! back here with the screen's [`Tag`] and goes to their `impl App`
+//! blocks. Long work runs as a [`Job`]; nothing here blocks.
+//!
+//! [`Component`]: super::component::Component
 
 use std::path::Path;
 use std::sync::mpsc::Sender;
