@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::app::{App, Entry as AppEntry, Facts, Screen, Tag as AppTag};
 use super::customize::Customize;
 use super::extract::Extract;
-use super::log::{Log, Reset};
+use super::log::Reset;
 use super::widgets::{Btn, Menu, Reply};
 
 /// The expert screens.
@@ -120,7 +120,7 @@ impl App {
             Entry::Customize => self.push(Screen::Component(Box::<Customize>::default())),
             Entry::Register => self.open_register(),
             Entry::Extract => self.push(Screen::Component(Box::new(Extract::new(&self.facts)))),
-            Entry::Log => self.push(Screen::Component(Box::new(Log::new(&self.facts)))),
+            Entry::Log => self.push(Screen::Component(Box::new(super::log::log(&self.facts)))),
             Entry::Reset => self.push(Screen::Component(Box::new(Reset::default()))),
             Entry::Help => self.push(Screen::Component(super::log::help())),
         }

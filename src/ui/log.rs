@@ -13,26 +13,41 @@ use super::widgets::{Btn, Dialog, Input, Reply, TextView};
 
 const HELP: &str = include_str!("../../assets/help/expert.md");
 
-/// Expert → Log: every line so far; Save asks where to write them.
-pub struct Log {
+/// What a text with Save writes, and how it speaks of it.
+pub struct Saving {
+    /// The screens' identities: the text, then the field.
+    pub tags: (Tag, Tag),
+    /// The field's title and label, and the file name offered.
+    pub ask: (&'static str, &'static str, &'static str),
+    /// The notice's title and what was saved ("the log").
+    pub saved: (&'static str, &'static str),
+}
+
+/// A text with Close and Save; Save asks where to write it.
+pub struct Saveable {
     view: TextView,
+    content: String,
+    how: Saving,
     save: Option<Input>,
 }
 
-impl Log {
-    pub fn new(facts: &Facts) -> Log {
-        Log {
-            view: TextView::new("Log", facts.log.clone(), &[Btn::Close, Btn::Save]),
+impl Saveable {
+    /// `lines` shown, `content` written.
+    pub fn new(title: &str, lines: Vec<String>, content: String, how: Saving) -> Saveable {
+        Saveable {
+            view: TextView::new(title, lines, &[Btn::Close, Btn::Save]),
+            content,
+            how,
             save: None,
         }
     }
 
-    fn on_save(input: &Input, facts: &Facts) -> Vec<Action> {
-        let path = input.value.trim();
-        match std::fs::write(path, facts.log.join("\n") + "\n") {
+    fn write(&self, path: &str) -> Vec<Action> {
+        let (title, what) = self.how.saved;
+        match std::fs::write(path, &self.content) {
             Ok(()) => vec![
                 Action::Pop,
-                Action::notice("Log saved", format!("The log was saved to {path}.")),
+                Action::notice(title, format!("{what} was saved to {path}.")),
             ],
             // The field stays, so the answer can be mended.
             Err(e) => vec![Action::notice("Error", format!("cannot write {path}: {e}"))],
@@ -40,32 +55,43 @@ impl Log {
     }
 }
 
-impl Component for Log {
+/// Expert → Log: every line so far.
+pub fn log(facts: &Facts) -> Saveable {
+    let how = Saving {
+        tags: (
+            Tag::Expert(ExpertTag::Log),
+            Tag::Expert(ExpertTag::LogSavePath),
+        ),
+        ask: ("Save log", "Save the log as:", "snf-image-creator.log"),
+        saved: ("Log saved", "The log"),
+    };
+    let content = facts.log.join("\n") + "\n";
+    Saveable::new("Log", facts.log.clone(), content, how)
+}
+
+impl Component for Saveable {
     fn id(&self) -> Tag {
         match self.save {
-            Some(_) => Tag::Expert(ExpertTag::LogSavePath),
-            None => Tag::Expert(ExpertTag::Log),
+            Some(_) => self.how.tags.1.clone(),
+            None => self.how.tags.0.clone(),
         }
     }
 
-    fn on_key(&mut self, key: KeyEvent, facts: &mut Facts) -> Vec<Action> {
+    fn on_key(&mut self, key: KeyEvent, _: &mut Facts) -> Vec<Action> {
         if let Some(input) = &mut self.save {
-            return match input.on_key(key) {
-                Reply::None => Vec::new(),
-                Reply::Button(Btn::Ok) => Log::on_save(input, facts),
-                _ => vec![Action::Pop],
-            };
+            match input.on_key(key) {
+                Reply::None => return Vec::new(),
+                Reply::Button(Btn::Ok) => {}
+                _ => return vec![Action::Pop],
+            }
+            let path = input.value.trim().to_owned();
+            return self.write(&path);
         }
         match self.view.on_key(key) {
             Reply::None => Vec::new(),
             Reply::Button(Btn::Save) => {
-                let input = Input::new(
-                    "Save log",
-                    "Save the log as:",
-                    "snf-image-creator.log",
-                    &[Btn::Ok, Btn::Cancel],
-                );
-                self.save = Some(input);
+                let (title, label, name) = self.how.ask;
+                self.save = Some(Input::new(title, label, name, &[Btn::Ok, Btn::Cancel]));
                 Vec::new()
             }
             _ => vec![Action::Pop],

@@ -16,7 +16,8 @@ use super::form::FieldId;
 use super::form::Form;
 use super::job::job_error;
 use super::job::{CloudReply, CloudResult, Job, RunView};
-use super::widgets::{Btn, Dialog, Input, Menu, Reply, TextView};
+use super::log::{Saveable, Saving};
+use super::widgets::{Btn, Dialog, Menu, Reply};
 use crate::cloud::config::kamakirc::config_path;
 use crate::cloud::{RemoteImage, Uploaded};
 use crate::guest::metadata::Metadata;
@@ -211,16 +212,6 @@ impl App {
             (Tag::Public { name, description }, _) if reply != Reply::Cancel => {
                 self.register(name, description, yes)
             }
-            (Tag::Info, _) if reply == Reply::Button(Btn::Save) => self.push(Screen::Input(
-                AppTag::Register(Tag::InfoSavePath),
-                Input::new(
-                    "Save",
-                    "Save the information as:",
-                    "image-info.json",
-                    &[Btn::Ok, Btn::Cancel],
-                ),
-            )),
-            (Tag::InfoSavePath, Screen::Input(t, input)) if ok => self.save_info(t, input),
             _ => {}
         }
     }
@@ -236,7 +227,20 @@ impl App {
             (Entry::Cloud, _) => self.open_register_clouds(),
             (Entry::Upload, _) => self.open_upload_form(),
             (Entry::Register, Some(_)) => self.open_register_form(),
-            (Entry::Info, Some(_)) => self.open_info(),
+            (Entry::Info, Some(_)) => {
+                let text = self.facts.info_text();
+                let lines = text.lines().map(str::to_owned).collect();
+                let how = Saving {
+                    tags: (
+                        AppTag::Register(Tag::Info),
+                        AppTag::Register(Tag::InfoSavePath),
+                    ),
+                    ask: ("Save", "Save the information as:", "image-info.json"),
+                    saved: ("Save", "The information"),
+                };
+                let info = Saveable::new("Info", lines, text, how);
+                self.push(Screen::Component(Box::new(info)));
+            }
             (what, None) => {
                 let text = format!(
                     "Nothing was uploaded to {} yet: use Upload first.",
@@ -285,15 +289,6 @@ impl App {
             AppTag::Register(Tag::Public { name, description }),
             Dialog::new("Registration type", text, &[Btn::Yes, Btn::No]).defaulting_to(Btn::No),
         ));
-    }
-
-    fn save_info(&mut self, tag: AppTag, input: Input) {
-        let path = input.value.trim().to_owned();
-        if let Err(e) = std::fs::write(&path, self.facts.info_text()) {
-            self.push(Screen::Input(tag, input));
-            return self.notice("Error", &format!("cannot write {path}: {e}"));
-        }
-        self.notice("Save", &format!("The information was saved to {path}."));
     }
 
     fn open_register_form(&mut self) {
@@ -398,14 +393,6 @@ impl App {
             p.image = Some(image);
         }
         self.notice("Image Registration", &text);
-    }
-
-    fn open_info(&mut self) {
-        let lines = self.facts.info_text().lines().map(str::to_owned).collect();
-        self.push(Screen::Text(
-            AppTag::Register(Tag::Info),
-            TextView::new("Info", lines, &[Btn::Close, Btn::Save]),
-        ));
     }
 }
 
