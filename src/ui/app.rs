@@ -67,6 +67,12 @@ impl App {
         self.stack.push(screen);
     }
 
+    /// Show the expert main menu (on a cleared stack).
+    pub fn open_expert(&mut self) {
+        let actions = super::expert::open(&mut self.facts);
+        self.apply(actions);
+    }
+
     /// Show a message over the current screen.
     pub fn notice(&mut self, title: &str, text: &str) {
         self.push(Screen::Dialog(
@@ -185,7 +191,7 @@ impl App {
             | Tag::BackingChain
             | Tag::Secrets => {}
             Tag::Wizard(page) => self.on_wizard(page, screen, reply),
-            Tag::Expert(tag) => self.on_expert(tag, screen, reply),
+            Tag::Expert(_) => {}
             Tag::Account(tag) => self.on_account(tag, screen, reply),
             Tag::Register(tag) => self.on_register(tag, screen, reply),
         }
@@ -244,6 +250,7 @@ impl App {
         for action in actions {
             match action {
                 Action::Push(c) => self.push(Screen::Component(c)),
+                Action::Show(screen) => self.push(screen),
                 Action::Pop => {
                     self.stack.pop();
                 }

@@ -12,7 +12,7 @@ use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 
-use super::app::{Facts, Tag};
+use super::app::{Facts, Screen, Tag};
 use super::job::{JobKind, JobResult};
 use crate::plan::Request;
 use crate::progress::Event;
@@ -21,6 +21,9 @@ use crate::progress::Event;
 pub enum Action {
     /// Put this screen on top.
     Push(Box<dyn Component>),
+    /// Put this plain screen on top (a flow that is not a component yet
+    /// takes its replies).
+    Show(Screen),
     /// Take the top screen away.
     Pop,
     /// Show a message over the top screen.

@@ -5,7 +5,13 @@
 
 use std::path::{Path, PathBuf};
 
-use super::app::{App, Entry as AppEntry, Facts, Screen, Tag as AppTag};
+use ratatui::buffer::Buffer;
+use ratatui::crossterm::event::KeyEvent;
+use ratatui::layout::Rect;
+use ratatui::widgets::Widget;
+
+use super::app::{Facts, Tag as AppTag};
+use super::component::{Action, Component};
 use super::customize::Customize;
 use super::extract::Extract;
 use super::log::Reset;
@@ -64,66 +70,63 @@ const MAIN: &[(Entry, &str, &str)] = &[
     (Entry::Help, "Help", "How to use expert mode"),
 ];
 
-/// The items of a fixed menu, each with its entry's identifier.
-pub(super) fn fixed<E: Copy>(
-    entries: &[(E, &str, &str)],
-    wrap: impl Fn(E) -> AppEntry,
-) -> Vec<(AppEntry, String, String)> {
-    entries
-        .iter()
-        .map(|(e, n, d)| (wrap(*e), n.to_string(), d.to_string()))
-        .collect()
+/// Expert mode's main menu, on a cleared stack; unsupported media has
+/// every deployment task excluded.
+pub fn open(facts: &mut Facts) -> Vec<Action> {
+    if facts
+        .session
+        .as_ref()
+        .is_some_and(|s| s.unsupported.is_some())
+    {
+        facts
+            .edits
+            .set
+            .insert("EXCLUDE_ALL_TASKS".into(), "yes".into());
+    }
+    let items = (MAIN.iter())
+        .map(|(e, n, d)| (*e, n.to_string(), d.to_string()))
+        .collect();
+    let menu = Menu::new(
+        &format!(
+            "Image Creator (snf-image-creator v{})",
+            env!("CARGO_PKG_VERSION")
+        ),
+        "Choose one of the following or press <Exit> to exit.",
+        items,
+        &[Btn::Select, Btn::Exit],
+    );
+    vec![Action::Clear, Action::Push(Box::new(Main(menu)))]
 }
 
-impl App {
-    /// Show the expert main menu (on a cleared stack).
-    pub fn open_expert(&mut self) {
-        self.stack.clear();
-        if self
-            .facts
-            .session
-            .as_ref()
-            .is_some_and(|s| s.unsupported.is_some())
-        {
-            self.facts
-                .edits
-                .set
-                .insert("EXCLUDE_ALL_TASKS".into(), "yes".into());
-        }
-        let menu = Menu::new(
-            &format!(
-                "Image Creator (snf-image-creator v{})",
-                env!("CARGO_PKG_VERSION")
-            ),
-            "Choose one of the following or press <Exit> to exit.",
-            fixed(MAIN, AppEntry::Expert),
-            &[Btn::Select, Btn::Exit],
-        );
-        self.push(Screen::Menu(AppTag::Expert(Tag::Main), menu));
+/// The expert main menu.
+struct Main(Menu<Entry>);
+
+impl Component for Main {
+    fn id(&self) -> AppTag {
+        AppTag::Expert(Tag::Main)
     }
 
-    /// A reply on an expert screen.
-    pub fn on_expert(&mut self, tag: Tag, screen: Screen, reply: Reply) {
-        let (Tag::Main, Screen::Menu(t, menu)) = (tag, screen) else {
-            return;
+    fn on_key(&mut self, key: KeyEvent, facts: &mut Facts) -> Vec<Action> {
+        let reply = self.0.on_key(key);
+        let (Reply::Button(Btn::Select), Some(choice)) = (reply, self.0.current()) else {
+            return match reply {
+                Reply::None => Vec::new(),
+                _ => vec![Action::Push(super::init::confirm_exit())],
+            };
         };
-        let choice = menu.current().cloned();
-        self.push(Screen::Menu(t, menu));
-        match (reply, choice) {
-            (Reply::Button(Btn::Select), Some(AppEntry::Expert(c))) => self.on_main(c),
-            _ => self.push(Screen::Component(super::init::confirm_exit())),
-        }
+        let opened: Box<dyn Component> = match choice {
+            Entry::Customize => Box::<Customize>::default(),
+            Entry::Register => return vec![Action::Show(super::register::menu(facts))],
+            Entry::Extract => Box::new(Extract::new(facts)),
+            Entry::Log => Box::new(super::log::log(facts)),
+            Entry::Reset => Box::new(Reset::default()),
+            Entry::Help => super::log::help(),
+        };
+        vec![Action::Push(opened)]
     }
 
-    fn on_main(&mut self, choice: Entry) {
-        match choice {
-            Entry::Customize => self.push(Screen::Component(Box::<Customize>::default())),
-            Entry::Register => self.open_register(),
-            Entry::Extract => self.push(Screen::Component(Box::new(Extract::new(&self.facts)))),
-            Entry::Log => self.push(Screen::Component(Box::new(super::log::log(&self.facts)))),
-            Entry::Reset => self.push(Screen::Component(Box::new(Reset::default()))),
-            Entry::Help => self.push(Screen::Component(super::log::help())),
-        }
+    fn render(&self, area: Rect, buf: &mut Buffer) {
+        self.0.render(area, buf);
     }
 }
 

@@ -119,6 +119,31 @@ impl Default for CloudState {
     }
 }
 
+/// The Register menu; its text names the selected cloud.
+pub fn menu(facts: &Facts) -> Screen {
+    let now = facts.cloud.selected.as_deref().unwrap_or("local store");
+    let items = [
+        (
+            Entry::Cloud,
+            format!("Select, add, edit or delete clouds (now: {now})"),
+        ),
+        (Entry::Upload, "Upload the image to the cloud".into()),
+        (Entry::Register, "Register the uploaded image".into()),
+        (Entry::Info, "What was uploaded and registered".into()),
+    ];
+    let items = items
+        .into_iter()
+        .map(|(e, d)| (AppEntry::Register(e), e.name().to_owned(), d))
+        .collect();
+    let menu = Menu::new(
+        "Image Registration Menu",
+        "Choose one of the following or press <Back> to go back.",
+        items,
+        &[Btn::Select, Btn::Back],
+    );
+    Screen::Menu(AppTag::Register(Tag::Menu), menu)
+}
+
 /// The Info screen's document, in reading order.
 #[derive(serde::Serialize)]
 struct Info<'a> {
@@ -134,32 +159,8 @@ struct Info<'a> {
 impl App {
     /// Show the Register menu.
     pub fn open_register(&mut self) {
-        let now = self
-            .facts
-            .cloud
-            .selected
-            .as_deref()
-            .unwrap_or("local store");
-        let items = [
-            (
-                Entry::Cloud,
-                format!("Select, add, edit or delete clouds (now: {now})"),
-            ),
-            (Entry::Upload, "Upload the image to the cloud".into()),
-            (Entry::Register, "Register the uploaded image".into()),
-            (Entry::Info, "What was uploaded and registered".into()),
-        ];
-        let items = items
-            .into_iter()
-            .map(|(e, d)| (AppEntry::Register(e), e.name().to_owned(), d))
-            .collect();
-        let menu = Menu::new(
-            "Image Registration Menu",
-            "Choose one of the following or press <Back> to go back.",
-            items,
-            &[Btn::Select, Btn::Back],
-        );
-        self.push(Screen::Menu(AppTag::Register(Tag::Menu), menu));
+        let menu = menu(&self.facts);
+        self.push(menu);
     }
 
     /// Show the Register menu again (its text names the selected cloud).

@@ -47,7 +47,6 @@ pub enum Entry {
     Cloud(Option<String>),
     /// A registration type: public or private.
     Public(bool),
-    Expert(super::expert::Entry),
     Register(super::register::Entry),
 }
 
