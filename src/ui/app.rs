@@ -250,7 +250,7 @@ impl App {
         for action in actions {
             match action {
                 Action::Push(c) => self.push(Screen::Component(c)),
-                Action::Show(screen) => self.push(screen),
+                Action::Show(screen) => self.push(*screen),
                 Action::Pop => {
                     self.stack.pop();
                 }

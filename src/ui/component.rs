@@ -23,7 +23,7 @@ pub enum Action {
     Push(Box<dyn Component>),
     /// Put this plain screen on top (a flow that is not a component yet
     /// takes its replies).
-    Show(Screen),
+    Show(Box<Screen>),
     /// Take the top screen away.
     Pop,
     /// Show a message over the top screen.
