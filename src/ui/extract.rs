@@ -39,17 +39,17 @@ impl Extract {
     }
 
     /// The path typed, or why it cannot be written.
-    fn checked_path(&self, facts: &Facts) -> Result<PathBuf, String> {
+    fn checked_path(&self, facts: &Facts) -> anyhow::Result<PathBuf> {
         let path = PathBuf::from(self.path.value.trim());
         if path.as_os_str().is_empty() || path.is_dir() {
-            return Err("Give the name of a file, not a directory.".into());
+            anyhow::bail!("Give the name of a file, not a directory.");
         }
         if let Some(c) = facts.clash_with_media(&path) {
-            return Err(format!(
+            anyhow::bail!(
                 "{} is {}, which is never written to. Give another name.",
                 c.output.display(),
                 c.input.display()
-            ));
+            );
         }
         Ok(path)
     }
@@ -58,7 +58,7 @@ impl Extract {
         let path = match self.checked_path(facts) {
             Ok(p) => p,
             // The field stays, so the answer can be mended.
-            Err(why) => return vec![Action::notice("Extract", why)],
+            Err(why) => return vec![Action::notice("Extract", format!("{why:#}"))],
         };
         let existing = crate::plan::output_paths(&path)
             .into_iter()

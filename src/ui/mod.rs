@@ -13,6 +13,7 @@
 pub mod accounts;
 pub mod app;
 pub mod browser;
+pub mod buttons;
 pub mod chain;
 pub mod component;
 pub mod customize;
