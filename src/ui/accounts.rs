@@ -8,7 +8,7 @@
 use super::app::{App, Screen, Tag as AppTag};
 use super::form::Form;
 use super::job::CloudReply;
-use super::widgets::{Dialog, Reply};
+use super::widgets::{Btn, Dialog, Reply};
 use super::wizard::Page;
 use crate::cloud::Secret;
 use crate::cloud::config::kamakirc::{self, CloudAccount, KamakiConfig};
@@ -40,11 +40,7 @@ pub struct PendingAccount {
     account: CloudAccount,
 }
 
-const NAME: &str = "Name";
-const URL: &str = "Authentication URL";
-const TOKEN: &str = "Token";
-/// The label of a description field.
-pub(super) const DESCRIPTION: &str = "Description";
+use super::form::FieldId::{Description, Name, Token, Url};
 
 /// What the local store says when asked to be edited or deleted.
 pub const LOCAL_IS_FIXED: &str =
@@ -67,7 +63,7 @@ impl App {
     /// Show the form adding a cloud, or editing the saved cloud `editing`.
     pub fn open_account_form(&mut self, editing: Option<String>, back: Back) {
         let saved = editing.as_deref().and_then(|n| {
-            KamakiConfig::load(&self.cloud.config)
+            KamakiConfig::load(&self.facts.cloud.config)
                 .ok()
                 .and_then(|c| c.cloud(n))
         });
@@ -75,18 +71,18 @@ impl App {
             let token = a.token.expose().to_owned();
             (a.url, token, a.description.unwrap_or_default())
         });
-        let mut fields = vec![(URL, url.as_str()), (TOKEN, token.as_str())];
-        fields.push((DESCRIPTION, description.as_str()));
+        let mut fields = vec![(Url, url.as_str()), (Token, token.as_str())];
+        fields.push((Description, description.as_str()));
         let title = match &editing {
             Some(name) => format!("Edit cloud {name}"),
             None => {
-                fields.insert(0, (NAME, ""));
+                fields.insert(0, (Name, ""));
                 "Add a cloud".to_owned()
             }
         };
         let text =
             "The account is checked with the cloud before it is saved in kamaki's configuration.";
-        let form = Form::new(&title, text, &fields, &["OK", "Cancel"]).with_secret(TOKEN);
+        let form = Form::new(&title, text, &fields, &[Btn::Ok, Btn::Cancel]).with_secret(Token);
         self.push(Screen::Form(
             AppTag::Account(Tag::Form { editing, back }),
             form,
@@ -97,7 +93,7 @@ impl App {
     pub fn on_account(&mut self, tag: Tag, screen: Screen, reply: Reply) {
         match (tag, screen) {
             (Tag::Form { editing, back }, Screen::Form(t, form)) => {
-                if reply != Reply::Button(0) {
+                if reply != Reply::Button(Btn::Ok) {
                     return self.back_to_clouds(back);
                 }
                 match account_from(&form, editing.as_deref()) {
@@ -108,11 +104,11 @@ impl App {
                     }),
                     Err(problem) => {
                         self.push(Screen::Form(t, form));
-                        self.notice("Invalid account", &problem);
+                        self.notice("Invalid account", &format!("{problem:#}"));
                     }
                 }
             }
-            (Tag::ConfirmDelete(name), _) if reply == Reply::Button(0) => {
+            (Tag::ConfirmDelete(name), _) if reply == Reply::Button(Btn::Yes) => {
                 self.delete_account(&name)
             }
             _ => self.open_register_clouds(),
@@ -120,7 +116,7 @@ impl App {
     }
 
     fn back_to_clouds(&mut self, back: Back) {
-        self.clouds = None;
+        self.facts.clouds = None;
         match back {
             Back::Wizard => self.show_page(Page::Cloud),
             Back::Expert => self.open_register_clouds(),
@@ -130,7 +126,7 @@ impl App {
     /// Authenticate in a job; the answer comes to [`Self::on_account_checked`].
     fn check_account(&mut self, pending: PendingAccount) {
         let account = pending.account.clone();
-        self.cloud.pending_account = Some(pending);
+        self.facts.cloud.pending_account = Some(pending);
         self.start_cloud("Checking the cloud account", move |r| {
             let step = begin_step(
                 r,
@@ -145,8 +141,8 @@ impl App {
 
     /// The check ended: save the account and go back, or show the form
     /// again, as it was, with the reason.
-    pub fn on_account_checked(&mut self, result: Result<(), String>) {
-        let Some(pending) = self.cloud.pending_account.take() else {
+    pub fn on_account_checked(&mut self, result: anyhow::Result<()>) {
+        let Some(pending) = self.facts.cloud.pending_account.take() else {
             return;
         };
         let saved = result.and_then(|()| self.save_account(&pending.account));
@@ -158,44 +154,47 @@ impl App {
             Ok(()) => {
                 let name = pending.account.name.clone();
                 match back {
-                    Back::Wizard => self.answers.cloud = Some(name),
-                    Back::Expert => self.cloud.selected = Some(name),
+                    Back::Wizard => self.facts.answers.cloud = Some(name),
+                    Back::Expert => self.facts.cloud.selected = Some(name),
                 }
                 self.back_to_clouds(back);
             }
             Err(e) => {
                 self.push(Screen::Form(AppTag::Account(pending.tag), pending.form));
-                self.notice("The cloud account was not saved", &e);
+                self.notice(
+                    "The cloud account was not saved",
+                    &super::job::job_error(&e),
+                );
             }
         }
     }
 
-    fn save_account(&self, account: &CloudAccount) -> Result<(), String> {
-        let path = &self.cloud.config;
-        let mut config = KamakiConfig::load(path).map_err(|e| e.to_string())?;
-        config.put_cloud(account).map_err(|e| e.to_string())?;
-        config.save(path).map_err(|e| e.to_string())
+    fn save_account(&self, account: &CloudAccount) -> anyhow::Result<()> {
+        let path = &self.facts.cloud.config;
+        let mut config = KamakiConfig::load(path)?;
+        config.put_cloud(account)?;
+        Ok(config.save(path)?)
     }
 
     /// Ask before deleting a saved cloud.
     pub fn confirm_delete_account(&mut self, name: &str) {
         let text = format!(
             "Delete the cloud account {name} from {}?",
-            self.cloud.config.display()
+            self.facts.cloud.config.display()
         );
         self.push(Screen::Dialog(
             AppTag::Account(Tag::ConfirmDelete(name.to_owned())),
-            Dialog::new("Delete cloud account", &text, &["Yes", "No"]).defaulting_to(1),
+            Dialog::new("Delete cloud account", &text, &[Btn::Yes, Btn::No]).defaulting_to(Btn::No),
         ));
     }
 
     fn delete_account(&mut self, name: &str) {
-        let path = self.cloud.config.clone();
+        let path = self.facts.cloud.config.clone();
         let deleted = KamakiConfig::load(&path)
             .and_then(|mut c| c.remove_cloud(name).map(|()| c))
             .and_then(|c| c.save(&path));
-        if self.cloud.selected.as_deref() == Some(name) {
-            self.cloud.selected = None;
+        if self.facts.cloud.selected.as_deref() == Some(name) {
+            self.facts.cloud.selected = None;
         }
         self.back_to_clouds(Back::Expert);
         match deleted {
@@ -209,17 +208,19 @@ impl App {
 }
 
 /// The account a form describes, or what is wrong with it.
-fn account_from(form: &Form, editing: Option<&str>) -> Result<CloudAccount, String> {
-    let name = editing.map_or_else(|| form.value(NAME), str::to_owned);
-    let url = form.value(URL);
-    let token = form.value(TOKEN);
-    let description = form.value(DESCRIPTION);
-    kamakirc::check_name(&name).map_err(|e| e.to_string())?;
+fn account_from(form: &Form, editing: Option<&str>) -> anyhow::Result<CloudAccount> {
+    let name = editing.map_or_else(|| form.value(Name), str::to_owned);
+    let url = form.value(Url);
+    let token = form.value(Token);
+    let description = form.value(Description);
+    kamakirc::check_name(&name)?;
     if reqwest::Url::parse(&url).is_err() {
-        return Err("Give the cloud's authentication URL, such as https://accounts.example.org/identity/v2.0.".into());
+        anyhow::bail!(
+            "Give the cloud's authentication URL, such as https://accounts.example.org/identity/v2.0."
+        );
     }
     if token.is_empty() {
-        return Err("Give the token of your account on that cloud.".into());
+        anyhow::bail!("Give the token of your account on that cloud.");
     }
     Ok(CloudAccount {
         name,

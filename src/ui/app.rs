@@ -1,11 +1,15 @@
-//! The application state and its dispatch: which screen is on top, what
-//! the session knows about the media, and what each answer leads to. Keys
-//! go to the top screen; its [`Reply`] comes back here with the screen's
-//! [`Tag`], and the flows in `wizard.rs` and `expert.rs` decide what comes
-//! next. Long work runs as a [`Job`]; nothing here blocks.
+//! The dispatcher: the screen stack, the job runner and the shared
+//! [`Facts`]. Keys go to the top screen. A [`Component`] answers with
+//! [`Action`]s, applied here in order; a job's end (and its progress) goes
+//! to the component that started it, the one under the job's view. The
+//! flows not yet components (the wizard, the Register menu and its
+//! accounts, the expert main menu) are plain widgets whose [`Reply`] comes
+//! back here with the screen's [`Tag`] and goes to their `impl App`
+//! blocks. Long work runs as a [`Job`]; nothing here blocks.
+//!
+//! [`Component`]: super::component::Component
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc::Sender;
 
 use ratatui::Frame;
@@ -14,105 +18,22 @@ use ratatui::layout::{Constraint, Layout};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::Line;
 
-use super::browser::{Browser, Picked};
-use super::expert::Tag as ExpertTag;
-use super::job::{Job, JobKind, JobResult, RunView};
-use super::widgets::{Checklist, Dialog, Input, Menu, Reply, TextView};
-use super::wizard::{Answers, Page};
+use super::browser::Browser;
+use super::component::Action;
+pub use super::facts::{Edits, Facts, Session};
+use super::init;
+use super::job::{Job, JobKind, JobResult, RunView, job_error};
+pub use super::screen::{Entry, Screen, Tag};
+use super::widgets::{Btn, Dialog, Reply};
 use super::{AppEvent, UiOptions};
-use crate::guest::metadata::Metadata;
-use crate::guest::{Distro, OsFamily, OsInfo};
-use crate::media::ImageFormat;
+use crate::pipeline::mount::Release;
 use crate::plan::{Plan, Request};
 use crate::process::StopReason;
-use crate::progress::Event;
 
-/// What a screen is for: routes its replies.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Tag {
-    /// "Do you want to exit?"
-    ConfirmExit,
-    /// A message with OK that goes back to what was under it.
-    Notice,
-    /// Initialization failed: OK goes back to the browser.
-    InitFailed,
-    /// Wizard or expert mode?
-    ModeChoice,
-    /// Unsupported media: go on in expert mode?
-    Unsupported,
-    /// The media has a backing chain: use it?
-    BackingChain,
-    /// A wizard page.
-    Wizard(Page),
-    /// The expert menus.
-    Expert(ExpertTag),
-    /// The cloud account forms (wizard and expert).
-    Account(super::accounts::Tag),
-    /// The expert Register menu.
-    Register(super::register::Tag),
-    /// The secret scan found secrets before an upload: go on?
-    Secrets,
-}
-
-/// One screen of the stack.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Screen {
-    Browser(Browser),
-    Running(RunView),
-    Menu(Tag, Menu),
-    Dialog(Tag, Dialog),
-    Input(Tag, Input),
-    Checklist(Tag, Checklist),
-    Text(Tag, TextView),
-    Form(Tag, super::form::Form),
-}
-
-/// What initialization found out about the media.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Session {
-    pub source: PathBuf,
-    /// The source's qemu format.
-    pub format: ImageFormat,
-    pub os: Option<OsInfo>,
-    pub metadata: Metadata,
-    /// The size the image will have, in bytes.
-    pub size: u64,
-    /// A run shrank the image, and `size` is what it shrank to.
-    pub shrunk: bool,
-    /// Why the media is not supported, when it is not.
-    pub unsupported: Option<String>,
-    /// Every file the media reads (itself and its backing chain), which
-    /// no output may be.
-    pub inputs: Vec<PathBuf>,
-}
-
-/// Property changes the user made on top of the detected metadata.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Edits {
-    pub set: BTreeMap<String, String>,
-    pub unset: BTreeSet<String>,
-}
-
-/// The whole UI state.
+/// The whole UI: the screen stack, the job runner and the shared facts.
 pub struct App {
-    pub opts: UiOptions,
+    pub facts: Facts,
     pub stack: Vec<Screen>,
-    pub session: Option<Session>,
-    pub edits: Edits,
-    /// System preparation choices (Customize → Sysprep).
-    pub sysprep: super::sysprep::Choices,
-    /// The session's overlay and the running Mount (Customize → Mount).
-    pub mount: super::mount::MountState,
-    /// Whether the user accepted the media's backing chain.
-    pub chain: super::chain::ChainState,
-    pub answers: Answers,
-    /// The clouds the wizard offers, read from kamaki's configuration when
-    /// the wizard first needs them.
-    pub clouds: Option<Vec<(String, String)>>,
-    /// Cloud accounts, uploads and registrations of the Register menu.
-    pub cloud: super::register::CloudState,
-    /// Every progress line of every job, for the Log screen.
-    pub log: Vec<String>,
     pub job: Option<Job>,
     /// Set when the UI should end, with the exit code.
     pub exit: Option<u8>,
@@ -128,26 +49,17 @@ impl App {
     /// else the browser.
     pub fn new(opts: UiOptions, tx: Sender<AppEvent>) -> App {
         let mut app = App {
+            facts: Facts::new(opts),
             stack: Vec::new(),
-            session: None,
-            edits: Edits::default(),
-            sysprep: Default::default(),
-            mount: Default::default(),
-            chain: Default::default(),
-            answers: Answers::default(),
-            clouds: None,
-            cloud: Default::default(),
-            log: Vec::new(),
             job: None,
             last_run: None,
             exit: None,
             leaving: false,
             tx,
-            opts,
         };
-        match app.opts.media.clone() {
+        match app.facts.opts.media.clone() {
             Some(media) => app.open_media(&media),
-            None => app.push(Screen::Browser(Browser::open(Path::new(".")))),
+            None => app.push(Screen::Component(Box::new(Browser::open(Path::new("."))))),
         }
         app
     }
@@ -156,11 +68,17 @@ impl App {
         self.stack.push(screen);
     }
 
+    /// Show the expert main menu (on a cleared stack).
+    pub fn open_expert(&mut self) {
+        let actions = super::expert::open(&mut self.facts);
+        self.apply(actions);
+    }
+
     /// Show a message over the current screen.
     pub fn notice(&mut self, title: &str, text: &str) {
         self.push(Screen::Dialog(
             Tag::Notice,
-            Dialog::new(title, text, &["OK"]),
+            Dialog::new(title, text, &[Btn::Ok]),
         ));
     }
 
@@ -172,14 +90,20 @@ impl App {
                 if let Some(Screen::Running(view)) = self.stack.last_mut()
                     && let Some(line) = view.on_event(&ev)
                 {
-                    self.log.push(line);
+                    self.facts.log.push(line);
                 }
-                if let Event::Mounted(dir) = ev {
-                    self.on_mounted(dir);
+                let owner = self
+                    .stack
+                    .iter()
+                    .rposition(|s| matches!(s, Screen::Running(_)));
+                if let Some(Screen::Component(c)) =
+                    owner.and_then(|i| self.stack.get_mut(i.checked_sub(1)?))
+                {
+                    let actions = c.on_progress(&ev, &mut self.facts);
+                    self.apply(actions);
                 }
             }
             AppEvent::JobDone(kind, result) => self.on_job_done(kind, result),
-            AppEvent::BackingChain(chain) => self.chain.asking = Some(chain),
             AppEvent::CloudDone(result) => {
                 if self.finish_job(result.as_ref().err()) {
                     self.on_cloud_done(result);
@@ -222,7 +146,11 @@ impl App {
             return;
         };
         let reply = match &mut screen {
-            Screen::Browser(b) => return self.on_browser(b.on_key(key), screen),
+            Screen::Component(c) => {
+                let actions = c.on_key(key, &mut self.facts);
+                self.stack.push(screen);
+                return self.apply(actions);
+            }
             // Keys do nothing while a job runs, except Ctrl-C above.
             Screen::Running(_) => Reply::None,
             Screen::Menu(_, w) => w.on_key(key),
@@ -239,26 +167,6 @@ impl App {
         }
     }
 
-    fn on_browser(&mut self, picked: Picked, screen: Screen) {
-        self.stack.push(screen);
-        match picked {
-            Picked::Nothing => {}
-            Picked::Media(path) => self.open_media(&path),
-            Picked::BundleHost => self.notice(
-                "Bundle Host",
-                "Bundling the running host is not available yet: select a disk image or a block device.",
-            ),
-            Picked::Exit => self.confirm_exit(),
-        }
-    }
-
-    fn confirm_exit(&mut self) {
-        self.push(Screen::Dialog(
-            Tag::ConfirmExit,
-            Dialog::new("Exit", "Do you want to exit?", &["Yes", "No"]).defaulting_to(1),
-        ));
-    }
-
     /// Route a reply by the tag of the screen it came from. The screen is
     /// already off the stack; flows push it back when it stays.
     fn dispatch(&mut self, screen: Screen, reply: Reply) {
@@ -269,60 +177,53 @@ impl App {
             | Screen::Checklist(t, _)
             | Screen::Text(t, _)
             | Screen::Form(t, _) => t.clone(),
-            Screen::Browser(_) | Screen::Running(_) => return self.stack.push(screen),
+            Screen::Running(_) | Screen::Component(_) => {
+                return self.stack.push(screen);
+            }
         };
         match tag {
-            Tag::Notice => {}
-            Tag::ConfirmExit => {
-                if reply == Reply::Button(0) {
-                    self.exit = Some(0);
-                }
-            }
-            Tag::InitFailed => {
-                if self.stack.is_empty() {
-                    self.push(Screen::Browser(Browser::open(Path::new("."))));
-                }
-            }
-            Tag::ModeChoice => match reply {
-                Reply::Button(0) => self.start_wizard(),
-                Reply::Button(_) => self.open_expert(),
-                Reply::Cancel => {
-                    self.stack.push(screen);
-                    self.confirm_exit();
-                }
-                Reply::None => {}
-            },
-            Tag::Unsupported => {
-                if reply == Reply::Button(0) {
-                    self.open_expert();
-                } else {
-                    self.exit = Some(0);
-                }
-            }
-            Tag::BackingChain => self.on_backing_reply(reply),
+            // Dialogs that are components, and notices, take no reply.
+            Tag::Notice
+            | Tag::Browser
+            | Tag::ConfirmExit
+            | Tag::InitFailed
+            | Tag::ModeChoice
+            | Tag::Unsupported
+            | Tag::BackingChain
+            | Tag::Secrets => {}
             Tag::Wizard(page) => self.on_wizard(page, screen, reply),
-            Tag::Expert(tag) => self.on_expert(tag, screen, reply),
+            Tag::Expert(_) => {}
             Tag::Account(tag) => self.on_account(tag, screen, reply),
             Tag::Register(tag) => self.on_register(tag, screen, reply),
-            Tag::Secrets => self.on_secrets(screen, reply),
         }
     }
 
     /// Start initialization on `media`: snapshot, helper VM, inspection.
     pub fn open_media(&mut self, media: &Path) {
         // A new start: the session's overlay goes.
-        self.mount = Default::default();
+        self.facts.mount = Default::default();
         let request = Request {
             source: media.to_owned(),
             print_metadata: true,
             allow_unsupported: true,
-            ..self.base_request(media)
+            ..self.facts.base_request(media)
         };
         self.start_job(JobKind::Initialize, "Initialization", request);
     }
 
     /// Validate a request and run it as a job, or say what is wrong.
     pub fn start_job(&mut self, kind: JobKind, title: &str, request: Request) {
+        self.start_job_releasing(kind, title, request, Release::default());
+    }
+
+    /// [`App::start_job`], for a run that serves a mount until `release`.
+    fn start_job_releasing(
+        &mut self,
+        kind: JobKind,
+        title: &str,
+        request: Request,
+        release: Release,
+    ) {
         let plan: Plan = match request.clone().validate() {
             Ok(plan) => plan,
             Err(e) => return self.notice("Error", &e.0),
@@ -331,11 +232,11 @@ impl App {
             kind,
             title: title.to_owned(),
             request,
-            error: String::new(),
+            error: None,
         });
-        self.log.push(format!("== {title}"));
+        self.facts.log.push(format!("== {title}"));
         self.push(Screen::Running(RunView::new(title)));
-        self.job = Some(Job::start(kind, plan, self.tx.clone()));
+        self.job = Some(Job::start(kind, plan, release, self.tx.clone()));
     }
 
     fn on_job_done(&mut self, kind: JobKind, result: JobResult) {
@@ -346,119 +247,96 @@ impl App {
         if !self.finish_job(result.as_ref().err()) {
             return;
         }
-        if let Err(e) = &result
-            && self.hold_for_secrets(&secrets, e)
-        {
-            return;
-        }
+        let result = match result {
+            Err(e) => match self.hold_for_secrets(&secrets, e) {
+                Some(e) => Err(e),
+                None => return,
+            },
+            ok => ok,
+        };
         self.dispatch_job(kind, result, listing);
     }
 
-    /// What a finished job leads to.
+    /// Apply a component's actions, in order.
+    pub(super) fn apply(&mut self, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::Push(c) => self.push(Screen::Component(c)),
+                Action::Show(screen) => self.push(*screen),
+                Action::Pop => {
+                    self.stack.pop();
+                }
+                Action::Notice { title, text } => self.notice(&title, &text),
+                Action::StartJob {
+                    kind,
+                    title,
+                    request,
+                    release,
+                } => self.start_job_releasing(kind, &title, *request, release),
+                Action::Clear => self.stack.clear(),
+                Action::OpenMedia(media) => self.open_media(&media),
+                Action::BackToMedia if self.stack.is_empty() => {
+                    self.push(Screen::Component(Box::new(Browser::open(Path::new(".")))));
+                }
+                Action::BackToMedia => {}
+                Action::Wizard => self.start_wizard(),
+                Action::Expert => self.open_expert(),
+                Action::JobEnded(kind, result) => self.dispatch_job(kind, result, String::new()),
+                Action::Exit(code) => self.exit = Some(code),
+            }
+        }
+    }
+
+    /// What a finished job leads to: the component that started it takes
+    /// its end, else the flow of its kind.
     pub(super) fn dispatch_job(&mut self, kind: JobKind, result: JobResult, listing: String) {
-        if let (Ok(o), Some(s)) = (&result, self.session.as_mut())
+        if let (Ok(o), Some(s)) = (&result, self.facts.session.as_mut())
             && o.shrink.is_some()
         {
             s.size = o.size;
             s.shrunk = true;
         }
+        if kind == JobKind::Initialize {
+            let actions = init::initialized(result, &mut self.facts);
+            return self.apply(actions);
+        }
+        if let Some(Screen::Component(c)) = self.stack.last_mut() {
+            let actions = c.on_job_done(result, &listing, &mut self.facts);
+            return self.apply(actions);
+        }
         match kind {
-            JobKind::Initialize => self.on_initialized(result),
             JobKind::Wizard => self.on_wizard_done(result),
-            JobKind::Extract => self.on_extracted(result),
             JobKind::Upload => self.on_uploaded(result),
-            JobKind::Cloud => {}
-            JobKind::Preview => self.on_previewed(result, listing),
-            JobKind::Mount => self.on_mount_done(result),
+            // Started by components, which take their ends.
+            JobKind::Initialize
+            | JobKind::Extract
+            | JobKind::Preview
+            | JobKind::Mount
+            | JobKind::Cloud => {}
         }
     }
 
     /// A job ended: join it, take its screen away, log its error. False
     /// when the UI is leaving (Ctrl-C during the job).
-    fn finish_job(&mut self, error: Option<&String>) -> bool {
+    fn finish_job(&mut self, error: Option<&anyhow::Error>) -> bool {
         if let Some(job) = self.job.take() {
             job.join();
         }
-        if let Some(Screen::Running(_)) = self.stack.last() {
-            self.stack.pop();
+        // The view goes, with what the job put over it (Mount's question).
+        if let Some(at) = self
+            .stack
+            .iter()
+            .rposition(|s| matches!(s, Screen::Running(_)))
+        {
+            self.stack.truncate(at);
         }
         if let Some(e) = error {
-            self.log.push(format!("Error: {e}"));
+            self.facts.log.push(format!("Error: {}", job_error(e)));
         }
         if self.leaving {
             self.exit = Some(StopReason::Interrupt.exit_code());
         }
         !self.leaving
-    }
-
-    fn on_initialized(&mut self, result: JobResult) {
-        let outcome = match result {
-            Ok(o) => o,
-            Err(_) if self.chain.asking.is_some() => return self.ask_backing(),
-            Err(e) => {
-                return self.push(Screen::Dialog(
-                    Tag::InitFailed,
-                    Dialog::new("Initialization failed", &e, &["OK"]),
-                ));
-            }
-        };
-        let unsupported = outcome.unsupported.clone();
-        self.stack.clear();
-        self.edits = Edits::default();
-        self.sysprep = Default::default();
-        self.session = Some(Session {
-            source: outcome.source.path.clone(),
-            format: outcome.source.format.clone(),
-            os: outcome.os.clone(),
-            metadata: outcome.metadata.clone(),
-            size: outcome.size,
-            shrunk: false,
-            unsupported: unsupported.clone(),
-            inputs: outcome.source.inputs(),
-        });
-        if let Some(reason) = unsupported {
-            let text = format!(
-                "The media is not supported: {reason}.\n\nIt can still be exported as it is, with no system preparation and with every deployment task excluded (EXCLUDE_ALL_TASKS), so that the VMs made from it are not configured at all. Go on in expert mode?"
-            );
-            return self.push(Screen::Dialog(
-                Tag::Unsupported,
-                Dialog::new("Unsupported media", &text, &["Yes", "No"]).defaulting_to(1),
-            ));
-        }
-        self.open_mode_choice();
-    }
-
-    /// OS type and distro of the session, as the status line shows them.
-    pub fn os_names(&self) -> (String, String) {
-        match self.os() {
-            Some(os) => (os.family.to_string(), os.distro.to_string()),
-            None => (OsFamily::Unknown.to_string(), Distro::Unknown.to_string()),
-        }
-    }
-
-    /// The session's system name (see [`OsInfo::display_name`]).
-    pub fn os_name(&self) -> String {
-        self.os()
-            .map_or(OsFamily::Unknown.as_str(), OsInfo::display_name)
-            .to_owned()
-    }
-
-    fn os(&self) -> Option<&OsInfo> {
-        self.session.as_ref().and_then(|s| s.os.as_ref())
-    }
-
-    /// The metadata the image will carry: detected, then the user's edits.
-    pub fn metadata(&self) -> Metadata {
-        let mut meta = self
-            .session
-            .as_ref()
-            .map(|s| s.metadata.clone())
-            .unwrap_or_default();
-        for key in &self.edits.unset {
-            meta.remove(key);
-        }
-        meta.extend(self.edits.set.clone());
-        meta
     }
 
     /// Draw the title bar, the screens and the status line.
@@ -478,40 +356,15 @@ impl App {
             title,
         );
         // A dialog is drawn over the screen it answers for.
-        let from = match self.stack.last() {
-            Some(Screen::Dialog(..)) => self.stack.len().saturating_sub(2),
-            _ => self.stack.len().saturating_sub(1),
-        };
+        let under = usize::from(self.stack.last().is_some_and(Screen::is_dialog));
+        let from = self.stack.len().saturating_sub(1 + under);
         for screen in &self.stack[from..] {
-            match screen {
-                Screen::Browser(w) => frame.render_widget(w, body),
-                Screen::Running(w) => frame.render_widget(w, body),
-                Screen::Menu(_, w) => frame.render_widget(w, body),
-                Screen::Dialog(_, w) => frame.render_widget(w, body),
-                Screen::Input(_, w) => frame.render_widget(w, body),
-                Screen::Checklist(_, w) => frame.render_widget(w, body),
-                Screen::Text(_, w) => frame.render_widget(w, body),
-                Screen::Form(_, w) => frame.render_widget(w, body),
-            }
+            screen.render(body, frame.buffer_mut());
         }
         frame.render_widget(
-            Line::from(self.status_line()).style(Style::new().add_modifier(Modifier::REVERSED)),
+            Line::from(self.facts.status_line())
+                .style(Style::new().add_modifier(Modifier::REVERSED)),
             status,
         );
-    }
-
-    /// `OS: …, Distro: …, Size: … MB, Source: …`, as the original's
-    /// background title.
-    pub fn status_line(&self) -> String {
-        let Some(s) = &self.session else {
-            return "No media selected".into();
-        };
-        let (os_type, distro) = self.os_names();
-        let shrunk = if s.shrunk { " (shrunk)" } else { "" };
-        format!(
-            "OS: {os_type}, Distro: {distro}, Size: {} MB{shrunk}, Source: {}",
-            s.size.div_ceil(1 << 20),
-            s.source.display()
-        )
     }
 }

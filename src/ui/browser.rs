@@ -9,12 +9,9 @@ use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 use ratatui::widgets::Widget;
 
-use super::widgets::{Menu, Reply};
-
-/// The buttons, in order.
-pub const SELECT: usize = 0;
-pub const BUNDLE_HOST: usize = 1;
-pub const EXIT: usize = 2;
+use super::app::{Facts, Tag};
+use super::component::{Action, Component};
+use super::widgets::{Btn, Menu, Reply};
 
 /// What the user did in the browser.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,14 +37,14 @@ impl Browser {
     /// Open `dir` (made absolute).
     pub fn open(dir: &Path) -> Browser {
         let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned());
-        let menu = Menu::new(
+        let menu = Menu::keyed(
             "Please select an input media",
             &format!(
                 "{}\nDisk images and block devices; Enter opens a directory.",
                 dir.display()
             ),
             entries(&dir),
-            &["Select", "Bundle Host", "Exit"],
+            &[Btn::Select, Btn::BundleHost, Btn::Exit],
         );
         Browser { dir, menu }
     }
@@ -55,8 +52,8 @@ impl Browser {
     pub fn on_key(&mut self, key: KeyEvent) -> Picked {
         match self.menu.on_key(key) {
             Reply::None => Picked::Nothing,
-            Reply::Cancel | Reply::Button(EXIT) => Picked::Exit,
-            Reply::Button(BUNDLE_HOST) => Picked::BundleHost,
+            Reply::Cancel | Reply::Button(Btn::Exit) => Picked::Exit,
+            Reply::Button(Btn::BundleHost) => Picked::BundleHost,
             Reply::Button(_) => self.choose(),
         }
     }
@@ -129,6 +126,29 @@ pub fn human_size(bytes: u64) -> String {
 impl Widget for &Browser {
     fn render(self, area: Rect, buf: &mut Buffer) {
         (&self.menu).render(area, buf);
+    }
+}
+
+/// The browser as the first screen: a pick opens the media, Exit asks.
+impl Component for Browser {
+    fn id(&self) -> Tag {
+        Tag::Browser
+    }
+
+    fn on_key(&mut self, key: KeyEvent, _: &mut Facts) -> Vec<Action> {
+        match Browser::on_key(self, key) {
+            Picked::Nothing => Vec::new(),
+            Picked::Media(path) => vec![Action::OpenMedia(path)],
+            Picked::BundleHost => vec![Action::notice(
+                "Bundle Host",
+                "Bundling the running host is not available yet: select a disk image or a block device.",
+            )],
+            Picked::Exit => vec![Action::Push(super::init::confirm_exit())],
+        }
+    }
+
+    fn render(&self, area: Rect, buf: &mut Buffer) {
+        self.menu.render(area, buf);
     }
 }
 

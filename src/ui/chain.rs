@@ -6,58 +6,11 @@
 
 use std::path::PathBuf;
 
-use super::app::{App, Screen, Tag};
-use super::browser::Browser;
-use super::widgets::{Dialog, Reply};
-use crate::media::chain::Chain;
-
 /// What the user said about backing chains.
 #[derive(Debug, Default)]
 pub struct ChainState {
     /// The media whose chain the user accepted.
     pub allowed_for: Option<PathBuf>,
-    /// The chain initialization just refused, to ask about.
-    pub asking: Option<Chain>,
-}
-
-impl App {
-    /// Show the refused chain and ask whether to use it.
-    pub(super) fn ask_backing(&mut self) {
-        let Some(chain) = &self.chain.asking else {
-            return;
-        };
-        let files: Vec<String> = chain
-            .layers
-            .iter()
-            .map(|l| format!(" * {} ({})", l.path.display(), l.format))
-            .collect();
-        let top = chain.layers[0].path.display();
-        let text = format!(
-            "{top} has a backing file: what the image does not hold itself is read from the files below it, and goes into every image made from it.\n\n{}\n\nUse the whole chain? (Or flatten it first: qemu-img convert -O qcow2 {top} flat.qcow2)",
-            files.join("\n")
-        );
-        self.push(Screen::Dialog(
-            Tag::BackingChain,
-            Dialog::new("Backing file", &text, &["Continue", "Cancel"]).defaulting_to(1),
-        ));
-    }
-
-    /// Continue opens the media with its chain; Cancel goes back to the
-    /// browser.
-    pub(super) fn on_backing_reply(&mut self, reply: Reply) {
-        let chain = self.chain.asking.take();
-        match (reply, chain) {
-            (Reply::Button(0), Some(chain)) => {
-                let media = chain.layers[0].path.clone();
-                self.chain.allowed_for = Some(media.clone());
-                self.open_media(&media);
-            }
-            _ if self.stack.is_empty() => {
-                self.push(Screen::Browser(Browser::open(std::path::Path::new("."))));
-            }
-            _ => {}
-        }
-    }
 }
 
 #[cfg(test)]
@@ -66,9 +19,10 @@ mod tests {
 
     use ratatui::crossterm::event::KeyCode;
 
-    use super::*;
+    use crate::media::chain::Chain;
     use crate::media::chain::Layer;
     use crate::ui::AppEvent;
+    use crate::ui::app::{App, Tag};
     use crate::ui::job::JobKind;
     use crate::ui::tests::{app, press, screen_text, snapshot, top_tag, type_text};
 
@@ -83,33 +37,37 @@ mod tests {
                 layer(Path::new("/srv/base.raw"), "raw"),
             ],
         };
-        a.on_event(AppEvent::BackingChain(chain));
+        let refused = crate::media::chain::ChainError::NotAllowed {
+            top: top.display().to_string(),
+            chain,
+        };
         a.on_event(AppEvent::JobDone(
             JobKind::Initialize,
-            Err("refused".into()),
+            Err(anyhow::Error::new(refused)),
         ));
     }
 
     #[test]
     fn backing_chain_dialog_asks_before_using_the_chain() {
         let mut a = app();
-        a.session = None;
+        a.facts.session = None;
         let top = Path::new("/images/nowhere/top.qcow2");
         refused(&mut a, top);
         assert_eq!(top_tag(&a), Some(Tag::BackingChain));
         snapshot("backing_chain", &a);
         // Cancel is the default: back to the browser, nothing allowed.
         press(&mut a, &[KeyCode::Enter]);
-        assert!(matches!(a.stack.last(), Some(Screen::Browser(_))));
-        assert!(a.chain.allowed_for.is_none() && a.job.is_none());
-        assert!(!a.base_request(top).allow_backing_file);
+        assert_eq!(top_tag(&a), Some(Tag::Browser));
+        assert!(a.facts.chain.allowed_for.is_none() && a.job.is_none());
+        assert!(!a.facts.base_request(top).allow_backing_file);
 
         refused(&mut a, top);
         press(&mut a, &[KeyCode::Left, KeyCode::Enter]);
-        assert_eq!(a.chain.allowed_for.as_deref(), Some(top));
-        assert!(a.base_request(top).allow_backing_file);
+        assert_eq!(a.facts.chain.allowed_for.as_deref(), Some(top));
+        assert!(a.facts.base_request(top).allow_backing_file);
         assert!(
-            !a.base_request(Path::new("/images/other.qcow2"))
+            !a.facts
+                .base_request(Path::new("/images/other.qcow2"))
                 .allow_backing_file
         );
         // The media was opened again, with the chain allowed (it does not
@@ -126,7 +84,7 @@ mod tests {
         let link = dir.path().join("link.diskdump");
         std::os::unix::fs::symlink(&src, &link).unwrap();
         let mut a = app();
-        if let Some(s) = &mut a.session {
+        if let Some(s) = &mut a.facts.session {
             s.source = src.clone();
             s.inputs = vec![src.clone()];
         }

@@ -2,69 +2,115 @@
 //! Sysprep, Properties, Exclude. Each entry's screens live in their own
 //! module; VirtIO, which this product does not do yet, is a notice here.
 
-use super::app::{App, Screen, Tag as AppTag};
+use ratatui::buffer::Buffer;
+use ratatui::crossterm::event::KeyEvent;
+use ratatui::layout::Rect;
+use ratatui::widgets::Widget;
+
+use super::app::{Facts, Tag as AppTag};
+use super::component::{Action, Component};
 use super::expert::Tag as ExpertTag;
-use super::widgets::{Menu, Reply};
+use super::properties::{Exclude, Properties};
+use super::sysprep_tasks::Tasks;
+use super::widgets::{Btn, Menu, Reply};
 use crate::guest::OsFamily;
 
-const ENTRIES: &[(&str, &str)] = &[
-    ("Mount", "Mount the image's filesystems here to change them"),
-    ("VirtIO", "Install VirtIO drivers (Windows guests)"),
-    ("Sysprep", "Choose and preview the system preparation tasks"),
-    ("Properties", "View & modify image properties"),
-    ("Exclude", "Exclude various deployment tasks from running"),
+/// The entries of the Customize menu.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry {
+    Mount,
+    VirtIO,
+    Sysprep,
+    Properties,
+    Exclude,
+}
+
+const ENTRIES: &[(Entry, &str, &str)] = &[
+    (
+        Entry::Mount,
+        "Mount",
+        "Mount the image's filesystems here to change them",
+    ),
+    (
+        Entry::VirtIO,
+        "VirtIO",
+        "Install VirtIO drivers (Windows guests)",
+    ),
+    (
+        Entry::Sysprep,
+        "Sysprep",
+        "Choose and preview the system preparation tasks",
+    ),
+    (
+        Entry::Properties,
+        "Properties",
+        "View & modify image properties",
+    ),
+    (
+        Entry::Exclude,
+        "Exclude",
+        "Exclude various deployment tasks from running",
+    ),
 ];
 
-impl App {
-    /// Show the Customize menu.
-    pub(super) fn open_customize(&mut self) {
-        let items = ENTRIES
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
+/// The Customize menu.
+pub struct Customize(Menu<Entry>);
+
+impl Default for Customize {
+    fn default() -> Customize {
+        let items = (ENTRIES.iter())
+            .map(|(e, n, d)| (*e, n.to_string(), d.to_string()))
             .collect();
-        self.push(Screen::Menu(
-            AppTag::Expert(ExpertTag::Customize),
-            Menu::new(
-                "Image Customization Menu",
-                "Choose one of the following or press <Back> to go back.",
-                items,
-                &["Select", "Back"],
-            ),
-        ));
+        Customize(Menu::new(
+            "Image Customization Menu",
+            "Choose one of the following or press <Back> to go back.",
+            items,
+            &[Btn::Select, Btn::Back],
+        ))
+    }
+}
+
+impl Component for Customize {
+    fn id(&self) -> AppTag {
+        AppTag::Expert(ExpertTag::Customize)
     }
 
-    /// A reply on the Customize menu.
-    pub(super) fn on_customize(&mut self, menu: Menu, reply: Reply) {
-        if reply != Reply::Button(0) {
-            return;
-        }
-        let choice = menu.current().map(str::to_owned);
-        self.push(Screen::Menu(AppTag::Expert(ExpertTag::Customize), menu));
-        match choice.as_deref() {
-            Some("Mount") => self.open_mount(),
-            Some("VirtIO") => self.virtio(),
-            Some("Sysprep") => self.open_sysprep(),
-            Some("Properties") => self.open_properties(),
-            _ => self.open_exclude(),
-        }
-    }
-
-    /// VirtIO drivers matter to Windows guests only, which this product
-    /// does not prepare yet.
-    fn virtio(&mut self) {
-        let os = self
-            .session
-            .as_ref()
-            .and_then(|s| s.os.as_ref())
-            .map(|os| &os.family);
-        let text = match os {
-            Some(OsFamily::Windows) => "Windows guests need the VirtIO drivers, but installing them is not available yet: this version does not prepare Windows images.".to_owned(),
-            Some(family) => format!(
-                "VirtIO drivers are needed by Windows guests only; {} has them built in.",
-                family.title()
-            ),
-            None => "VirtIO drivers are needed by Windows guests only; no operating system was found on the media.".to_owned(),
+    fn on_key(&mut self, key: KeyEvent, facts: &mut Facts) -> Vec<Action> {
+        let reply = self.0.on_key(key);
+        let (Reply::Button(Btn::Select), Some(choice)) = (reply, self.0.current()) else {
+            return match reply {
+                Reply::None => Vec::new(),
+                _ => vec![Action::Pop],
+            };
         };
-        self.notice("VirtIO", &text);
+        let opened = match choice {
+            Entry::Mount => return super::mount::open(facts),
+            Entry::VirtIO => return vec![virtio(facts)],
+            Entry::Sysprep => Tasks::open(facts).map(|c| Box::new(c) as Box<dyn Component>),
+            Entry::Properties => Ok(Box::new(Properties::new(facts)) as Box<dyn Component>),
+            Entry::Exclude => Exclude::open(facts).map(|c| Box::new(c) as Box<dyn Component>),
+        };
+        vec![opened.map_or_else(|why| why, Action::Push)]
     }
+
+    fn render(&self, area: Rect, buf: &mut Buffer) {
+        self.0.render(area, buf);
+    }
+}
+
+/// VirtIO drivers matter to Windows guests only, which this product
+/// does not prepare yet.
+fn virtio(facts: &Facts) -> Action {
+    let os = (facts.session.as_ref())
+        .and_then(|s| s.os.as_ref())
+        .map(|os| &os.family);
+    let text = match os {
+        Some(OsFamily::Windows) => "Windows guests need the VirtIO drivers, but installing them is not available yet: this version does not prepare Windows images.".to_owned(),
+        Some(family) => format!(
+            "VirtIO drivers are needed by Windows guests only; {} has them built in.",
+            family.title()
+        ),
+        None => "VirtIO drivers are needed by Windows guests only; no operating system was found on the media.".to_owned(),
+    };
+    Action::notice("VirtIO", text)
 }

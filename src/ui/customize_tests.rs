@@ -32,7 +32,7 @@ fn customize(a: &mut App, index: usize) {
 }
 
 /// What a finished job hands back, enough for the screens.
-fn outcome() -> Box<Outcome> {
+pub(super) fn outcome() -> Box<Outcome> {
     Box::new(Outcome {
         source: crate::media::Source {
             path: PathBuf::from("/images/debian.qcow2"),
@@ -110,7 +110,10 @@ fn sysprep_untick_and_parameter_reach_the_extract_request() {
         &[KeyCode::BackTab, KeyCode::BackTab, KeyCode::Enter],
     );
     assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::Customize)));
-    let r = a.export_request(Path::new("/tmp/x.diskdump")).unwrap();
+    let r = a
+        .facts
+        .export_request(Path::new("/tmp/x.diskdump"))
+        .unwrap();
     assert_eq!(r.sysprep.disable, vec!["cleanup-tmp".to_string()]);
     assert!(r.sysprep.enable.is_empty());
     assert_eq!(r.sysprep.params, vec!["bootmenu_timeout=3".to_string()]);
@@ -130,12 +133,15 @@ fn sysprep_back_drops_unsaved_ticks_and_default_value_is_dropped() {
     let mut a = app();
     customize(&mut a, 2);
     press(&mut a, &[KeyCode::Char(' '), KeyCode::Esc]);
-    assert!(a.sysprep.tasks.is_empty());
+    assert!(a.facts.sysprep.tasks.is_empty());
     // Ticking an off-by-default task enables it.
     press(&mut a, &[KeyCode::Enter]);
     press(&mut a, &[KeyCode::Down, KeyCode::Down, KeyCode::Down]);
     press(&mut a, &[KeyCode::Char(' '), KeyCode::Enter]);
-    let r = a.export_request(Path::new("/tmp/x.diskdump")).unwrap();
+    let r = a
+        .facts
+        .export_request(Path::new("/tmp/x.diskdump"))
+        .unwrap();
     assert_eq!(r.sysprep.enable, vec!["cleanup-mail".to_string()]);
     // A parameter set back to its default is not passed on.
     press(
@@ -146,9 +152,9 @@ fn sysprep_back_drops_unsaved_ticks_and_default_value_is_dropped() {
     ctrl_u(&mut a);
     type_text(&mut a, "/sbin/poweroff");
     press(&mut a, &[KeyCode::Enter]);
-    assert_eq!(a.sysprep.params["powerbtn_action"], "/sbin/poweroff");
+    assert_eq!(a.facts.sysprep.params["powerbtn_action"], "/sbin/poweroff");
     press(&mut a, &[KeyCode::Enter, KeyCode::Tab, KeyCode::Enter]);
-    assert!(a.sysprep.params.is_empty(), "Default drops the value");
+    assert!(a.facts.sysprep.params.is_empty(), "Default drops the value");
 }
 
 #[test]
@@ -173,11 +179,13 @@ fn sysprep_preview_shows_the_dry_run_listing() {
     let mut a = app();
     customize(&mut a, 2);
     press(&mut a, &[KeyCode::Down, KeyCode::Char(' '), KeyCode::Enter]);
-    let r = a.preview_request().unwrap();
+    let r = a.facts.preview_request().unwrap();
     assert!(r.sysprep.dry_run && r.outfile.is_none());
     assert_eq!(r.sysprep.disable, vec!["cleanup-tmp".to_string()]);
     assert!(r.validate().is_err(), "the made-up source does not exist");
-    // As the job would report it.
+    // As the job started from the checklist would report it.
+    press(&mut a, &[KeyCode::Enter]);
+    assert_eq!(top_tag(&a), sysprep_tag(SysprepTag::Tasks));
     a.push(Screen::Running(RunView::new("System Preparation Preview")));
     let listing = dry_run_text(&[TaskOutcome {
         name: "cleanup-cache",
@@ -200,7 +208,7 @@ fn sysprep_preview_shows_the_dry_run_listing() {
 #[test]
 fn sysprep_is_not_offered_for_unsupported_media() {
     let mut a = app();
-    if let Some(s) = &mut a.session {
+    if let Some(s) = &mut a.facts.session {
         s.unsupported = Some("the media contains logical volumes".into());
     }
     customize(&mut a, 2);
@@ -213,7 +221,10 @@ fn mount_screen_and_its_end() {
     let mut a = app();
     a.open_expert();
     press(&mut a, &[KeyCode::Enter]);
-    // The job's view, then its "mounted" event.
+    // The run's owner and view, then its "mounted" event.
+    let release = crate::pipeline::mount::Release::default();
+    let mount = super::mount::Mount::new(release, false);
+    a.push(Screen::Component(Box::new(mount)));
     a.push(Screen::Running(RunView::new("Mount")));
     let dir = PathBuf::from("/var/tmp/.snf_image_creator.Ab12Cd/guest");
     a.on_event(AppEvent::Progress(Event::Mounted(dir)));
@@ -230,7 +241,7 @@ fn mount_screen_and_its_end() {
 #[test]
 fn mount_warns_before_changing_the_original() {
     let mut a = app();
-    a.opts.no_snapshot = true;
+    a.facts.opts.no_snapshot = true;
     customize(&mut a, 0);
     assert_eq!(
         top_tag(&a),
@@ -247,11 +258,11 @@ fn later_runs_start_from_the_session_overlay() {
     let original = dir.path().join("disk.raw");
     std::fs::write(&original, vec![0u8; 1 << 20]).unwrap();
     let mut a = app();
-    if let Some(s) = &mut a.session {
+    if let Some(s) = &mut a.facts.session {
         s.source = original.clone();
         s.format = "raw".into();
     }
-    a.opts.tmpdir = Some(dir.path().to_owned());
+    a.facts.opts.tmpdir = Some(dir.path().to_owned());
     let scratch = crate::pipeline::mount::SessionOverlay::create(
         &original,
         &"raw".into(),
@@ -260,11 +271,14 @@ fn later_runs_start_from_the_session_overlay() {
     )
     .unwrap();
     let overlay = scratch.overlay().unwrap().to_owned();
-    a.mount.scratch = Some(scratch);
-    let r = a.export_request(Path::new("/tmp/x.diskdump")).unwrap();
+    a.facts.mount.scratch = Some(scratch);
+    let r = a
+        .facts
+        .export_request(Path::new("/tmp/x.diskdump"))
+        .unwrap();
     assert_eq!(r.source, overlay);
     assert!(!r.no_snapshot, "snapshotted as usual");
-    assert!(a.status_line().contains(original.to_str().unwrap()));
+    assert!(a.facts.status_line().contains(original.to_str().unwrap()));
     drop(a);
     assert!(!overlay.exists(), "leaving removes the overlay");
 }
@@ -294,12 +308,12 @@ fn a_run_that_shrank_the_image_shows_in_the_status_line() {
     });
     a.on_event(AppEvent::JobDone(JobKind::Extract, Ok(done)));
     assert!(
-        a.status_line().contains("Size: 289 MB (shrunk)"),
+        a.facts.status_line().contains("Size: 289 MB (shrunk)"),
         "{}",
-        a.status_line()
+        a.facts.status_line()
     );
     // A run that did not shrink leaves the status line as it was.
     a.push(Screen::Running(RunView::new("Image Extraction")));
     a.on_event(AppEvent::JobDone(JobKind::Extract, Ok(outcome())));
-    assert!(a.status_line().contains("Size: 289 MB (shrunk)"));
+    assert!(a.facts.status_line().contains("Size: 289 MB (shrunk)"));
 }

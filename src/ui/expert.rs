@@ -5,10 +5,17 @@
 
 use std::path::{Path, PathBuf};
 
-use super::app::{App, Screen, Tag as AppTag};
-use super::job::{JobKind, JobResult};
-use super::widgets::{Checklist, Dialog, Input, Menu, Reply, TextView};
-use crate::guest::metadata::validate_key;
+use ratatui::buffer::Buffer;
+use ratatui::crossterm::event::KeyEvent;
+use ratatui::layout::Rect;
+use ratatui::widgets::Widget;
+
+use super::app::{Facts, Tag as AppTag};
+use super::component::{Action, Component};
+use super::customize::Customize;
+use super::extract::Extract;
+use super::log::Reset;
+use super::widgets::{Btn, Menu, Reply};
 
 /// The expert screens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +24,8 @@ pub enum Tag {
     Customize,
     /// The system preparation screens.
     Sysprep(super::sysprep::Tag),
+    /// The running Mount, under its job's view.
+    Mount,
     /// "The guest is mounted on DIR".
     Mounted,
     /// `--no-snapshot`: mount the original media?
@@ -37,423 +46,96 @@ pub enum Tag {
     ConfirmReset,
 }
 
-const HELP: &str = include_str!("../../assets/help/expert.md");
-
-/// snf-image's deployment tasks: name, what it does, the OS families it
-/// applies to (empty: all).
-const DEPLOY_TASKS: &[(&str, &str, &[&str])] = &[
-    ("FixPartitionTable", "Partition table manipulation", &[]),
-    (
-        "FilesystemResizeUnmounted",
-        "File system resize (unmounted)",
-        &[],
-    ),
-    (
-        "FilesystemResizeMounted",
-        "File system resize (mounted)",
-        &[],
-    ),
-    ("AddSwap", "Swap partition configuration", &["linux"]),
-    (
-        "DeleteSSHKeys",
-        "SSH keys removal",
-        &["linux", "freebsd", "netbsd", "openbsd"],
-    ),
-    (
-        "DisableRemoteDesktopConnections",
-        "Temporal RDP disabling",
-        &["windows"],
-    ),
-    (
-        "SELinuxAutorelabel",
-        "SELinux relabeling at next boot",
-        &["linux"],
-    ),
-    ("AssignHostname", "Hostname/Computer Name assignment", &[]),
-    ("ChangePassword", "Password change", &[]),
-    (
-        "ConfigureNetwork",
-        "Network configuration",
-        &["linux", "freebsd", "netbsd", "openbsd"],
-    ),
-    ("EnforcePersonality", "File injection", &[]),
-];
-
-fn items(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect()
+/// The entries of the expert main menu.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry {
+    Customize,
+    Register,
+    Extract,
+    Log,
+    Reset,
+    Help,
 }
 
-impl App {
-    /// Show the expert main menu (on a cleared stack).
-    pub fn open_expert(&mut self) {
-        self.stack.clear();
-        if self
-            .session
-            .as_ref()
-            .is_some_and(|s| s.unsupported.is_some())
-        {
-            self.edits
-                .set
-                .insert("EXCLUDE_ALL_TASKS".into(), "yes".into());
-        }
-        let menu = Menu::new(
-            &format!(
-                "Image Creator (snf-image-creator v{})",
-                env!("CARGO_PKG_VERSION")
-            ),
-            "Choose one of the following or press <Exit> to exit.",
-            items(&[
-                ("Customize", "Customize image & cloud deployment options"),
-                ("Register", "Register image to a cloud"),
-                ("Extract", "Dump image to local file system"),
-                ("Log", "Show the log of every step"),
-                ("Reset", "Start again from the original media"),
-                ("Help", "How to use expert mode"),
-            ]),
-            &["Select", "Exit"],
-        );
-        self.push(Screen::Menu(AppTag::Expert(Tag::Main), menu));
+const MAIN: &[(Entry, &str, &str)] = &[
+    (
+        Entry::Customize,
+        "Customize",
+        "Customize image & cloud deployment options",
+    ),
+    (Entry::Register, "Register", "Register image to a cloud"),
+    (Entry::Extract, "Extract", "Dump image to local file system"),
+    (Entry::Log, "Log", "Show the log of every step"),
+    (Entry::Reset, "Reset", "Start again from the original media"),
+    (Entry::Help, "Help", "How to use expert mode"),
+];
+
+/// Expert mode's main menu, on a cleared stack; unsupported media has
+/// every deployment task excluded.
+pub fn open(facts: &mut Facts) -> Vec<Action> {
+    if facts
+        .session
+        .as_ref()
+        .is_some_and(|s| s.unsupported.is_some())
+    {
+        facts
+            .edits
+            .set
+            .insert("EXCLUDE_ALL_TASKS".into(), "yes".into());
+    }
+    let items = (MAIN.iter())
+        .map(|(e, n, d)| (*e, n.to_string(), d.to_string()))
+        .collect();
+    let menu = Menu::new(
+        &format!(
+            "Image Creator (snf-image-creator v{})",
+            env!("CARGO_PKG_VERSION")
+        ),
+        "Choose one of the following or press <Exit> to exit.",
+        items,
+        &[Btn::Select, Btn::Exit],
+    );
+    vec![Action::Clear, Action::Push(Box::new(Main(menu)))]
+}
+
+/// The expert main menu.
+struct Main(Menu<Entry>);
+
+impl Component for Main {
+    fn id(&self) -> AppTag {
+        AppTag::Expert(Tag::Main)
     }
 
-    fn expert(&mut self, tag: Tag, screen: impl FnOnce(AppTag) -> Screen) {
-        self.push(screen(AppTag::Expert(tag)));
+    fn on_key(&mut self, key: KeyEvent, facts: &mut Facts) -> Vec<Action> {
+        let reply = self.0.on_key(key);
+        let (Reply::Button(Btn::Select), Some(choice)) = (reply, self.0.current()) else {
+            return match reply {
+                Reply::None => Vec::new(),
+                _ => vec![Action::Push(super::init::confirm_exit())],
+            };
+        };
+        let opened: Box<dyn Component> = match choice {
+            Entry::Customize => Box::<Customize>::default(),
+            Entry::Register => return vec![Action::Show(Box::new(super::register::menu(facts)))],
+            Entry::Extract => Box::new(Extract::new(facts)),
+            Entry::Log => Box::new(super::log::log(facts)),
+            Entry::Reset => Box::new(Reset::default()),
+            Entry::Help => super::log::help(),
+        };
+        vec![Action::Push(opened)]
     }
 
-    /// A reply on an expert screen.
-    pub fn on_expert(&mut self, tag: Tag, screen: Screen, reply: Reply) {
-        match (tag, screen) {
-            (Tag::Main, Screen::Menu(t, menu)) => {
-                let choice = menu.current().map(str::to_owned);
-                self.push(Screen::Menu(t, menu));
-                match (reply, choice.as_deref()) {
-                    (Reply::Button(0), Some(c)) => self.on_main(c),
-                    _ => self.push(Screen::Dialog(
-                        AppTag::ConfirmExit,
-                        Dialog::new("Exit", "Do you want to exit?", &["Yes", "No"])
-                            .defaulting_to(1),
-                    )),
-                }
-            }
-            (Tag::Customize, Screen::Menu(_, menu)) => self.on_customize(menu, reply),
-            (Tag::Sysprep(tag), screen) => self.on_sysprep(tag, screen, reply),
-            (tag @ (Tag::Mounted | Tag::ConfirmMountOriginal), _) => {
-                self.on_mount_reply(tag, reply)
-            }
-            (Tag::Properties, Screen::Menu(_, menu)) => self.on_properties(&menu, reply),
-            (tag, Screen::Input(t, input)) if reply == Reply::Button(0) => {
-                let value = input.value.trim().to_owned();
-                if let Err(problem) = self.on_expert_input(tag, value) {
-                    // The field stays, so the answer can be mended.
-                    self.push(Screen::Input(t, input));
-                    self.notice(problem.0, &problem.1);
-                }
-            }
-            (Tag::ConfirmDelete(key), _) if reply == Reply::Button(0) => {
-                self.edits.set.remove(&key);
-                self.edits.unset.insert(key);
-                self.reopen_properties();
-            }
-            (Tag::Exclude, Screen::Checklist(_, list)) => self.on_exclude(&list, reply),
-            (Tag::ExtractOverwrite(path), _) if reply == Reply::Button(0) => self.extract(path),
-            (Tag::Log, _) if reply == Reply::Button(1) => self.expert(Tag::LogSavePath, |t| {
-                Screen::Input(
-                    t,
-                    Input::new(
-                        "Save log",
-                        "Save the log as:",
-                        "snf-image-creator.log",
-                        &["OK", "Cancel"],
-                    ),
-                )
-            }),
-            (Tag::ConfirmReset, _) if reply == Reply::Button(0) => {
-                if let Some(source) = self.session.as_ref().map(|s| s.source.clone()) {
-                    self.stack.clear();
-                    self.open_media(&source);
-                }
-            }
-            _ => {}
-        }
+    fn render(&self, area: Rect, buf: &mut Buffer) {
+        self.0.render(area, buf);
     }
+}
 
-    fn on_main(&mut self, choice: &str) {
-        match choice {
-            "Customize" => self.open_customize(),
-            "Register" => self.open_register(),
-            "Extract" => {
-                let name = self.os_name();
-                self.expert(Tag::ExtractPath, |t| {
-                    Screen::Input(t, Input::new("Extract", "Save image as:", &format!("{name}.diskdump"), &["OK", "Cancel"]))
-                })
-            }
-            "Log" => {
-                let lines = self.log.clone();
-                self.expert(Tag::Log, |t| Screen::Text(t, TextView::new("Log", lines, &["Close", "Save"])))
-            }
-            "Reset" => self.expert(Tag::ConfirmReset, |t| {
-                Screen::Dialog(t, Dialog::new(
-                    "Reset",
-                    "Reset snf-image-creator? Every change made so far is dropped and the original media is opened again.",
-                    &["Yes", "No"],
-                ).defaulting_to(1))
-            }),
-            _ => {
-                let lines = HELP.lines().map(str::to_owned).collect();
-                self.expert(Tag::Help, |t| Screen::Text(t, TextView::new("Help", lines, &["Close"])))
-            }
-        }
-    }
-
-    pub(super) fn open_properties(&mut self) {
-        let items = self.metadata().into_iter().collect();
-        self.expert(Tag::Properties, |t| {
-            Screen::Menu(
-                t,
-                Menu::new(
-                    "Image Properties",
-                    "The properties the image will carry.",
-                    items,
-                    &["Edit", "Add", "Delete", "Back"],
-                ),
-            )
-        });
-    }
-
-    /// Replace the Properties menu under the current screen with a fresh one.
-    fn reopen_properties(&mut self) {
-        if let Some(Screen::Menu(AppTag::Expert(Tag::Properties), _)) = self.stack.last() {
-            self.stack.pop();
-        }
-        self.open_properties();
-    }
-
-    fn on_properties(&mut self, menu: &Menu, reply: Reply) {
-        let key = menu.current().map(str::to_owned);
-        self.push(Screen::Menu(AppTag::Expert(Tag::Properties), menu.clone()));
-        match (reply, key) {
-            (Reply::Button(0), Some(key)) => {
-                let value = self.metadata().get(&key).cloned().unwrap_or_default();
-                self.expert(Tag::PropertyValue(key.clone()), |t| {
-                    Screen::Input(
-                        t,
-                        Input::new(
-                            "Edit property",
-                            &format!("Value of {key}:"),
-                            &value,
-                            &["OK", "Cancel"],
-                        ),
-                    )
-                });
-            }
-            (Reply::Button(1), _) => self.expert(Tag::PropertyNewKey, |t| {
-                Screen::Input(
-                    t,
-                    Input::new(
-                        "Add property",
-                        "Name (letters, digits and _):",
-                        "",
-                        &["OK", "Cancel"],
-                    ),
-                )
-            }),
-            (Reply::Button(2), Some(key)) => self.expert(Tag::ConfirmDelete(key.clone()), |t| {
-                Screen::Dialog(
-                    t,
-                    Dialog::new(
-                        "Delete property",
-                        &format!("Delete the property {key}?"),
-                        &["Yes", "No"],
-                    )
-                    .defaulting_to(1),
-                )
-            }),
-            _ => {
-                self.stack.pop();
-            }
-        }
-    }
-
-    /// Take the value of an input; an unusable one comes back as the title
-    /// and text of a notice.
-    fn on_expert_input(&mut self, tag: Tag, value: String) -> Result<(), (&'static str, String)> {
-        match tag {
-            Tag::PropertyValue(key) | Tag::PropertyNewValue(key) => {
-                if value.is_empty() {
-                    return Err((
-                        "Invalid value",
-                        "A property needs a value; use Delete to remove it.".into(),
-                    ));
-                }
-                self.edits.unset.remove(&key);
-                self.edits.set.insert(key, value);
-                self.reopen_properties();
-            }
-            Tag::PropertyNewKey => {
-                let key = validate_key(&value).map_err(|e| ("Invalid name", e.to_string()))?;
-                if self.metadata().contains_key(&key) {
-                    return Err((
-                        "Invalid name",
-                        format!("{key} already exists: edit it instead."),
-                    ));
-                }
-                self.expert(Tag::PropertyNewValue(key.clone()), |t| {
-                    Screen::Input(
-                        t,
-                        Input::new(
-                            "Add property",
-                            &format!("Value of {key}:"),
-                            "",
-                            &["OK", "Cancel"],
-                        ),
-                    )
-                });
-            }
-            Tag::ExtractPath => {
-                let path = PathBuf::from(value);
-                if path.as_os_str().is_empty() || path.is_dir() {
-                    return Err((
-                        "Extract",
-                        "Give the name of a file, not a directory.".into(),
-                    ));
-                }
-                if let Some(c) = self.clash_with_media(&path) {
-                    return Err((
-                        "Extract",
-                        format!(
-                            "{} is {}, which is never written to. Give another name.",
-                            c.output.display(),
-                            c.input.display()
-                        ),
-                    ));
-                }
-                self.ask_extract(path);
-            }
-            Tag::LogSavePath => {
-                std::fs::write(&value, self.log.join("\n") + "\n")
-                    .map_err(|e| ("Error", format!("cannot write {value}: {e}")))?;
-                self.notice("Log saved", &format!("The log was saved to {value}."));
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-
-    pub(super) fn open_exclude(&mut self) {
-        if self
-            .session
-            .as_ref()
-            .is_some_and(|s| s.unsupported.is_some())
-        {
-            return self.notice(
-                "Exclude",
-                "Every deployment task is excluded for unsupported media.",
-            );
-        }
-        let meta = self.metadata();
-        let family = meta.get("OSFAMILY").cloned().unwrap_or_default();
-        let tasks = DEPLOY_TASKS
-            .iter()
-            .filter(|(_, _, fams)| fams.is_empty() || fams.contains(&family.as_str()))
-            .map(|(name, what, _)| {
-                let excluded = meta.contains_key(&format!("EXCLUDE_TASK_{}", name.to_uppercase()));
-                (name.to_string(), what.to_string(), !excluded)
-            })
-            .collect();
-        self.expert(Tag::Exclude, |t| {
-            Screen::Checklist(
-                t,
-                Checklist::new(
-                    "Exclude Configuration Tasks",
-                    "The tasks snf-image runs when a VM is deployed; untick the ones to exclude.",
-                    tasks,
-                    &["OK", "No Config", "Back"],
-                ),
-            )
-        });
-    }
-
-    fn on_exclude(&mut self, list: &Checklist, reply: Reply) {
-        match reply {
-            Reply::Button(0) => {
-                for (name, _, run) in &list.items {
-                    let key = format!("EXCLUDE_TASK_{}", name.to_uppercase());
-                    if *run {
-                        self.edits.set.remove(&key);
-                        self.edits.unset.insert(key);
-                    } else {
-                        self.edits.unset.remove(&key);
-                        self.edits.set.insert(key, "yes".into());
-                    }
-                }
-            }
-            Reply::Button(1) => {
-                self.edits
-                    .set
-                    .insert("EXCLUDE_ALL_TASKS".into(), "yes".into());
-                self.notice(
-                    "No Config",
-                    "Every deployment task is excluded (EXCLUDE_ALL_TASKS=yes).",
-                );
-            }
-            _ => {}
-        }
-    }
-
+impl Facts {
     /// The file of the image or its side files that is one the media
     /// reads (the media, a backing file, the session's overlay).
-    fn clash_with_media(&self, out: &Path) -> Option<crate::media::identity::Clash> {
+    pub(super) fn clash_with_media(&self, out: &Path) -> Option<crate::media::identity::Clash> {
         let mut inputs = self.session.as_ref()?.inputs.clone();
         inputs.extend(self.work_source());
         crate::media::identity::find_clash(&crate::plan::output_paths(out), &inputs)
-    }
-
-    fn ask_extract(&mut self, path: PathBuf) {
-        let existing = crate::plan::output_paths(&path)
-            .into_iter()
-            .find(|p| p.exists());
-        match existing {
-            Some(p) => self.expert(Tag::ExtractOverwrite(path), |t| {
-                Screen::Dialog(
-                    t,
-                    Dialog::new(
-                        "Overwrite?",
-                        &format!(
-                            "{} already exists. Overwrite the image and its side files?",
-                            p.display()
-                        ),
-                        &["Yes", "No"],
-                    )
-                    .defaulting_to(1),
-                )
-            }),
-            None => self.extract(path),
-        }
-    }
-
-    fn extract(&mut self, path: PathBuf) {
-        if let Some(request) = self.export_request(&path) {
-            self.start_job(JobKind::Extract, "Image Extraction", request);
-        }
-    }
-
-    /// The extraction ended: list the files, or say what went wrong.
-    pub fn on_extracted(&mut self, result: JobResult) {
-        match result {
-            Ok(outcome) => {
-                let files: Vec<String> = outcome
-                    .written
-                    .iter()
-                    .map(|p| format!(" * {}", p.display()))
-                    .collect();
-                self.notice(
-                    "Image Extraction",
-                    &format!("The image was extracted:\n{}", files.join("\n")),
-                );
-            }
-            Err(e) => self.notice("Image Extraction failed", &e),
-        }
     }
 }

@@ -13,11 +13,38 @@ use ratatui::style::{Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 
-use super::widgets::{Buttons, Reply, centered, edit_text, frame};
+use super::widgets::{Btn, Buttons, Reply, centered, edit_text, frame};
+
+/// What a field holds: its identity, which its label is drawn from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldId {
+    Name,
+    Url,
+    Token,
+    Description,
+    Object,
+    Container,
+    RegistrationName,
+}
+
+impl FieldId {
+    pub fn label(self) -> &'static str {
+        match self {
+            FieldId::Name => "Name",
+            FieldId::Url => "Authentication URL",
+            FieldId::Token => "Token",
+            FieldId::Description => "Description",
+            FieldId::Object => "Object name",
+            FieldId::Container => "Container",
+            FieldId::RegistrationName => "Registration name",
+        }
+    }
+}
 
 /// One field of a form.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Field {
+    pub id: FieldId,
     pub label: String,
     pub value: String,
     /// Drawn as stars (a token), and never shown by `Debug`.
@@ -47,15 +74,16 @@ pub struct Form {
 }
 
 impl Form {
-    /// A form of `(label, value)` fields.
-    pub fn new(title: &str, text: &str, fields: &[(&str, &str)], buttons: &[&str]) -> Form {
+    /// A form of `(field, value)` fields.
+    pub fn new(title: &str, text: &str, fields: &[(FieldId, &str)], buttons: &[Btn]) -> Form {
         Form {
             title: title.into(),
             text: text.into(),
             fields: fields
                 .iter()
-                .map(|(l, v)| Field {
-                    label: (*l).into(),
+                .map(|(id, v)| Field {
+                    id: *id,
+                    label: id.label().into(),
                     value: (*v).into(),
                     secret: false,
                 })
@@ -65,19 +93,19 @@ impl Form {
         }
     }
 
-    /// The same, with the field of this label drawn as stars.
-    pub fn with_secret(mut self, label: &str) -> Form {
-        for f in self.fields.iter_mut().filter(|f| f.label == label) {
+    /// The same, with this field drawn as stars.
+    pub fn with_secret(mut self, id: FieldId) -> Form {
+        for f in self.fields.iter_mut().filter(|f| f.id == id) {
             f.secret = true;
         }
         self
     }
 
-    /// The value of the field of this label, trimmed ("" if none).
-    pub fn value(&self, label: &str) -> String {
+    /// The value of this field, trimmed ("" if none).
+    pub fn value(&self, id: FieldId) -> String {
         self.fields
             .iter()
-            .find(|f| f.label == label)
+            .find(|f| f.id == id)
             .map(|f| f.value.trim().to_owned())
             .unwrap_or_default()
     }
@@ -151,18 +179,26 @@ mod tests {
 
     #[test]
     fn fields_edit_and_buttons_press() {
-        let mut f = Form::new("T", "", &[("Name", "ab"), ("Token", "")], &["OK", "Cancel"])
-            .with_secret("Token");
+        let mut f = Form::new(
+            "T",
+            "",
+            &[(FieldId::Name, "ab"), (FieldId::Token, "")],
+            &[Btn::Ok, Btn::Cancel],
+        )
+        .with_secret(FieldId::Token);
         f.on_key(KeyEvent::from(KeyCode::Backspace));
         f.on_key(KeyEvent::from(KeyCode::Down));
         for c in "s3cr3t".chars() {
             f.on_key(KeyEvent::from(KeyCode::Char(c)));
         }
-        assert_eq!(f.value("Name"), "a");
-        assert_eq!(f.value("Token"), "s3cr3t");
+        assert_eq!(f.value(FieldId::Name), "a");
+        assert_eq!(f.value(FieldId::Token), "s3cr3t");
         assert!(!format!("{f:?}").contains("s3cr3t"));
         assert_eq!(f.on_key(KeyEvent::from(KeyCode::Tab)), Reply::None);
-        assert_eq!(f.on_key(KeyEvent::from(KeyCode::Enter)), Reply::Button(1));
+        assert_eq!(
+            f.on_key(KeyEvent::from(KeyCode::Enter)),
+            Reply::Button(Btn::Cancel)
+        );
         assert_eq!(f.on_key(KeyEvent::from(KeyCode::Esc)), Reply::Cancel);
     }
 }

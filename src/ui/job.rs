@@ -16,6 +16,7 @@ use ratatui::widgets::{Block, Clear, Gauge, Paragraph, Widget};
 use super::AppEvent;
 use crate::media::chain::ChainError;
 use crate::pipeline::mount::Release;
+use crate::pipeline::secrets::SecretsFound;
 use crate::pipeline::{self, Outcome};
 use crate::plan::Plan;
 use crate::process::Cancel;
@@ -51,8 +52,9 @@ pub enum CloudReply {
     Registered(Box<crate::cloud::RemoteImage>),
 }
 
-/// The result of a cloud task as the UI receives it.
-pub type CloudResult = Result<CloudReply, String>;
+/// The result of a cloud task as the UI receives it: the error as it
+/// was, so its kind can be told by type.
+pub type CloudResult = anyhow::Result<CloudReply>;
 
 /// A reporter that sends events to the UI thread.
 pub struct ChannelReporter {
@@ -70,15 +72,22 @@ impl Reporter for ChannelReporter {
 pub struct Job {
     pub kind: JobKind,
     pub cancel: Cancel,
-    /// Raised when the user is done with the guest a Mount job serves.
-    pub release: Release,
     thread: Option<JoinHandle<()>>,
 }
 
-/// A failed job's message in the UI's words: a chain no flag makes
-/// acceptable is not worded with the command line's flag.
-fn job_error(e: &anyhow::Error) -> String {
+/// A failed job's message in the UI's words: the refusals the command
+/// line words with its flags are told with what to do in the UI.
+pub fn job_error(e: &anyhow::Error) -> String {
+    if let Some(found) = e.downcast_ref::<SecretsFound>() {
+        return format!(
+            "the image holds {} secret(s) that must not be published: remove them (Customize → Mount), then upload again.",
+            found.count
+        );
+    }
     match e.downcast_ref::<ChainError>() {
+        Some(ChainError::NotAllowed { top, .. }) => format!(
+            "{top} has a backing file, which was not accepted: open the media again and choose Continue to use the whole chain, or flatten it first."
+        ),
         Some(ChainError::Refused {
             image,
             what,
@@ -93,26 +102,20 @@ fn job_error(e: &anyhow::Error) -> String {
 
 impl Job {
     /// Start `plan` on a thread; its end arrives as [`AppEvent::JobDone`].
-    pub fn start(kind: JobKind, plan: Plan, tx: Sender<AppEvent>) -> Job {
-        let control = pipeline::Control::default();
-        let (cancel, release) = (control.cancel.clone(), control.release.clone());
+    pub fn start(kind: JobKind, plan: Plan, release: Release, tx: Sender<AppEvent>) -> Job {
+        let control = pipeline::Control {
+            cancel: Cancel::new(),
+            release,
+        };
+        let cancel = control.cancel.clone();
         let thread = std::thread::spawn(move || {
             let reporter = ChannelReporter { tx: tx.clone() };
             let result = pipeline::run(&plan, &reporter, &control);
-            if let Err(e) = &result
-                && let Some(ChainError::NotAllowed { chain, .. }) = e.downcast_ref()
-            {
-                let _ = tx.send(AppEvent::BackingChain(chain.clone()));
-            }
-            let _ = tx.send(AppEvent::JobDone(
-                kind,
-                result.map(Box::new).map_err(|e| job_error(&e)),
-            ));
+            let _ = tx.send(AppEvent::JobDone(kind, result.map(Box::new)));
         });
         Job {
             kind,
             cancel,
-            release,
             thread: Some(thread),
         }
     }
@@ -125,13 +128,11 @@ impl Job {
     {
         let thread = std::thread::spawn(move || {
             let reporter = ChannelReporter { tx: tx.clone() };
-            let result = work(&reporter).map_err(|e| format!("{e:#}"));
-            let _ = tx.send(AppEvent::CloudDone(result));
+            let _ = tx.send(AppEvent::CloudDone(work(&reporter)));
         });
         Job {
             kind: JobKind::Cloud,
             cancel: Cancel::new(),
-            release: Release::default(),
             thread: Some(thread),
         }
     }
@@ -152,8 +153,9 @@ impl Job {
     }
 }
 
-/// The result of a job as the UI receives it.
-pub type JobResult = Result<Box<Outcome>, String>;
+/// The result of a job as the UI receives it: the error as it was, so
+/// its kind (a refused chain, found secrets) can be told by type.
+pub type JobResult = anyhow::Result<Box<Outcome>>;
 
 /// The progress of a job as lines on screen.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -291,6 +293,24 @@ mod tests {
         assert!(ui.ends_with("flatten it on a machine you trust."), "{ui}");
         let other = anyhow::anyhow!("plain").context("outer");
         assert_eq!(job_error(&other), "outer: plain");
+    }
+
+    #[test]
+    fn found_secrets_and_an_unaccepted_chain_are_told_without_flags() {
+        let e = anyhow::Error::new(SecretsFound { count: 2 });
+        assert!(format!("{e:#}").contains("--allow-secrets"));
+        let ui = job_error(&e);
+        assert!(!ui.contains("--"), "{ui}");
+        assert!(ui.contains("2 secret(s)"), "{ui}");
+        let e = anyhow::Error::new(ChainError::NotAllowed {
+            top: "/img/top.qcow2".into(),
+            chain: crate::media::chain::Chain { layers: Vec::new() },
+        });
+        let ui = job_error(&e);
+        assert!(
+            !ui.contains("--") && ui.starts_with("/img/top.qcow2"),
+            "{ui}"
+        );
     }
 
     #[test]

@@ -13,21 +13,30 @@
 pub mod accounts;
 pub mod app;
 pub mod browser;
+pub mod buttons;
 pub mod chain;
+pub mod component;
 pub mod customize;
 #[cfg(test)]
 mod customize_tests;
 pub mod expert;
+pub mod extract;
+pub mod facts;
 pub mod form;
+pub mod init;
 mod input;
 pub mod job;
+pub mod log;
 pub mod mount;
+pub mod properties;
 pub mod register;
 #[cfg(test)]
 mod register_tests;
 pub mod requests;
+pub mod screen;
 pub mod secrets;
 pub mod sysprep;
+pub mod sysprep_tasks;
 #[cfg(test)]
 mod tests;
 pub mod upload;
@@ -70,9 +79,6 @@ pub enum AppEvent {
     Key(event::KeyEvent),
     Progress(Event),
     JobDone(JobKind, JobResult),
-    /// The job that is ending refused media with a backing chain, which
-    /// the user may accept (before its [`AppEvent::JobDone`]).
-    BackingChain(crate::media::chain::Chain),
     /// A cloud task (account check, registration) ended.
     CloudDone(job::CloudResult),
     /// SIGINT, SIGTERM, SIGHUP, or the terminal was lost (as SIGHUP).
@@ -105,7 +111,9 @@ fn run_inner(opts: UiOptions) -> Result<u8> {
         if let Err(e) = terminal.draw(|f| app.render(f))
             && app.exit.is_none()
         {
-            app.log.push(format!("Error: drawing the screen: {e}"));
+            app.facts
+                .log
+                .push(format!("Error: drawing the screen: {e}"));
             app.interrupt(StopReason::Hangup);
         }
         if let Some(code) = app.exit {
@@ -125,7 +133,7 @@ fn run_inner(opts: UiOptions) -> Result<u8> {
     input.stop();
     drop(quiet);
     if let Some(path) = logfile {
-        write_log(&path, &app.log)?;
+        write_log(&path, &app.facts.log)?;
     }
     if code == 0 {
         println!("Thank you for using snf-image-creator. Bye");

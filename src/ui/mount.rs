@@ -9,92 +9,111 @@
 
 use std::path::PathBuf;
 
-use super::app::{App, Screen, Tag as AppTag};
+use ratatui::buffer::Buffer;
+use ratatui::crossterm::event::KeyEvent;
+use ratatui::layout::Rect;
+
+use super::app::{Facts, Tag as AppTag};
+use super::component::{Action, Component, start_or_refuse};
 use super::expert::Tag as ExpertTag;
-use super::job::{JobKind, JobResult};
-use super::widgets::{Dialog, Reply};
-use crate::pipeline::mount::SessionOverlay;
+use super::init::Ask;
+use super::job::{JobKind, JobResult, job_error};
+use super::widgets::{Btn, Dialog, Reply};
+use crate::pipeline::mount::{Release, SessionOverlay};
 use crate::plan::Request;
+use crate::progress::Event;
 
 /// What Mount keeps between runs.
 #[derive(Debug, Default)]
 pub struct MountState {
     /// The session's overlay and mount point, from the first Mount on.
     pub scratch: Option<SessionOverlay>,
-    /// How often the running Mount said the guest was ready (more than
-    /// once: an unmount failed).
-    offers: u32,
 }
 
-impl App {
-    /// The disk runs start from: the session's overlay once there is one,
-    /// else the original media.
-    pub fn work_source(&self) -> Option<PathBuf> {
-        let session = self.session.as_ref()?;
-        let overlay = self.mount.scratch.as_ref().and_then(|s| s.overlay());
-        Some(overlay.map_or_else(|| session.source.clone(), |o| o.to_owned()))
+/// Customize → Mount: check, warn for `--no-snapshot`, then mount.
+pub fn open(facts: &mut Facts) -> Vec<Action> {
+    if facts.session.as_ref().is_none_or(|s| s.os.is_none()) {
+        return vec![Action::notice(
+            "Mount",
+            "No operating system was found on the media: there are no filesystems to mount.",
+        )];
+    }
+    if !facts.opts.no_snapshot {
+        return start(facts);
+    }
+    let dialog = Dialog::new(
+        "Mount",
+        "snf-image-creator was started with --no-snapshot: what you change in the mounted guest changes the ORIGINAL media. Mount it anyway?",
+        &[Btn::Yes, Btn::No],
+    );
+    let tag = AppTag::Expert(ExpertTag::ConfirmMountOriginal);
+    let ask = Ask::boxed(tag, dialog.defaulting_to(Btn::No), |r, facts| {
+        let mut actions = vec![Action::Pop];
+        if r == Reply::Button(Btn::Yes) {
+            actions.extend(start(facts));
+        }
+        actions
+    });
+    vec![Action::Push(ask)]
+}
+
+/// Mount the guest: one run of the pipeline on the session's disk.
+fn start(facts: &mut Facts) -> Vec<Action> {
+    let Some(session) = facts.session.as_ref() else {
+        return Vec::new();
+    };
+    if facts.mount.scratch.is_none() {
+        let opts = &facts.opts;
+        let tmpdir = opts.tmpdir.as_deref();
+        match SessionOverlay::create(&session.source, &session.format, tmpdir, !opts.no_snapshot) {
+            Ok(s) => facts.mount.scratch = Some(s),
+            Err(e) => return vec![Action::notice("Mount failed", format!("{e:#}"))],
+        }
+    }
+    let (Some(source), Some(scratch)) = (facts.work_source(), &facts.mount.scratch) else {
+        return Vec::new();
+    };
+    let release = Release::default();
+    let request = Request {
+        no_snapshot: true,
+        allow_unsupported: true,
+        mount: Some(scratch.mountpoint()),
+        ..facts.base_request(&source)
+    };
+    let mount = Mount::new(release.clone(), facts.opts.no_snapshot);
+    let mut actions = vec![Action::Push(Box::new(mount))];
+    actions.extend(start_or_refuse(JobKind::Mount, "Mount", request, release));
+    actions
+}
+
+/// The running Mount, under its job's view: it offers the mounted guest
+/// and takes the run's end.
+pub struct Mount {
+    release: Release,
+    /// How often the run said the guest was ready (more than once: an
+    /// unmount failed).
+    offers: u32,
+    no_snapshot: bool,
+}
+
+impl Mount {
+    pub fn new(release: Release, no_snapshot: bool) -> Mount {
+        Mount {
+            release,
+            offers: 0,
+            no_snapshot,
+        }
     }
 
-    /// Customize → Mount: check, warn for `--no-snapshot`, then mount.
-    pub(super) fn open_mount(&mut self) {
-        if self.session.as_ref().is_none_or(|s| s.os.is_none()) {
-            return self.notice(
-                "Mount",
-                "No operating system was found on the media: there are no filesystems to mount.",
-            );
-        }
-        if !self.opts.no_snapshot {
-            return self.start_mount();
-        }
-        self.push(Screen::Dialog(
-            AppTag::Expert(ExpertTag::ConfirmMountOriginal),
-            Dialog::new(
-                "Mount",
-                "snf-image-creator was started with --no-snapshot: what you change in the mounted guest changes the ORIGINAL media. Mount it anyway?",
-                &["Yes", "No"],
-            )
-            .defaulting_to(1),
-        ));
-    }
-
-    /// Mount the guest: one run of the pipeline on the session's disk.
-    pub(super) fn start_mount(&mut self) {
-        let Some(session) = self.session.as_ref() else {
-            return;
-        };
-        if self.mount.scratch.is_none() {
-            match SessionOverlay::create(
-                &session.source,
-                &session.format,
-                self.opts.tmpdir.as_deref(),
-                !self.opts.no_snapshot,
-            ) {
-                Ok(s) => self.mount.scratch = Some(s),
-                Err(e) => return self.notice("Mount failed", &format!("{e:#}")),
-            }
-        }
-        let (Some(source), Some(scratch)) = (self.work_source(), &self.mount.scratch) else {
-            return;
-        };
-        let request = Request {
-            no_snapshot: true,
-            allow_unsupported: true,
-            mount: Some(scratch.mountpoint()),
-            ..self.base_request(&source)
-        };
-        self.mount.offers = 0;
-        self.start_job(JobKind::Mount, "Mount", request);
-    }
-
-    /// The running Mount says the guest is ready on `dir`.
-    pub fn on_mounted(&mut self, dir: PathBuf) {
-        self.mount.offers += 1;
-        let busy = if self.mount.offers > 1 {
+    /// "The guest is mounted on DIR": Unmount releases it.
+    fn mounted(&mut self, dir: &std::path::Path) -> Box<dyn Component> {
+        self.offers += 1;
+        let busy = if self.offers > 1 {
             "The guest could not be unmounted: something still uses the directory (a shell's working directory, an open file). Leave it, then try again.\n\n"
         } else {
             ""
         };
-        let what = if self.opts.no_snapshot {
+        let what = if self.no_snapshot {
             "the original media (--no-snapshot)"
         } else {
             "a copy of the media kept for this session: the changes go into every later Extract or upload, the original stays as it is"
@@ -103,43 +122,54 @@ impl App {
             "{busy}The guest is mounted on\n{}\n\nChange its files there with any tool. This is {what}. Press Enter to unmount.",
             dir.display()
         );
-        self.push(Screen::Dialog(
-            AppTag::Expert(ExpertTag::Mounted),
-            Dialog::new("Mount", &text, &["Unmount"]),
-        ));
+        let release = self.release.clone();
+        let dialog = Dialog::new("Mount", &text, &[Btn::Unmount]);
+        Ask::boxed(AppTag::Expert(ExpertTag::Mounted), dialog, move |_, _| {
+            release.release();
+            vec![Action::Pop]
+        })
+    }
+}
+
+impl Component for Mount {
+    fn id(&self) -> AppTag {
+        AppTag::Expert(ExpertTag::Mount)
     }
 
-    /// The user is done with the mounted guest.
-    pub(super) fn unmount(&mut self) {
-        if let Some(job) = &self.job {
-            job.release.release();
+    fn on_key(&mut self, _: KeyEvent, _: &mut Facts) -> Vec<Action> {
+        Vec::new()
+    }
+
+    fn on_progress(&mut self, event: &Event, _: &mut Facts) -> Vec<Action> {
+        match event {
+            Event::Mounted(dir) => vec![Action::Push(self.mounted(dir))],
+            _ => Vec::new(),
         }
     }
 
     /// The Mount run ended.
-    pub(super) fn on_mount_done(&mut self, result: JobResult) {
-        self.stack.retain(|s| {
-            !matches!(
-                s,
-                Screen::Running(_) | Screen::Dialog(AppTag::Expert(ExpertTag::Mounted), _)
-            )
-        });
-        match result {
-            Ok(_) if self.mount.offers > 0 => self.notice(
+    fn on_job_done(&mut self, result: JobResult, _: &str, _: &mut Facts) -> Vec<Action> {
+        let notice = match result {
+            Ok(_) if self.offers > 0 => Action::notice(
                 "Mount",
                 "The guest was unmounted. Its changes go into every later Extract or upload.",
             ),
-            Ok(_) => self.notice("Mount", "There was nothing to mount."),
-            Err(e) => self.notice("Mount failed", &e),
-        }
+            Ok(_) => Action::notice("Mount", "There was nothing to mount."),
+            Err(e) => Action::notice("Mount failed", job_error(&e)),
+        };
+        vec![Action::Pop, notice]
     }
 
-    /// A reply on the screens of Mount.
-    pub(super) fn on_mount_reply(&mut self, tag: ExpertTag, reply: Reply) {
-        match (tag, reply) {
-            (ExpertTag::ConfirmMountOriginal, Reply::Button(0)) => self.start_mount(),
-            (ExpertTag::Mounted, _) => self.unmount(),
-            _ => {}
-        }
+    /// Always under its job's view.
+    fn render(&self, _: Rect, _: &mut Buffer) {}
+}
+
+impl Facts {
+    /// The disk runs start from: the session's overlay once there is one,
+    /// else the original media.
+    pub fn work_source(&self) -> Option<PathBuf> {
+        let session = self.session.as_ref()?;
+        let overlay = self.mount.scratch.as_ref().and_then(|s| s.overlay());
+        Some(overlay.map_or_else(|| session.source.clone(), |o| o.to_owned()))
     }
 }

@@ -10,11 +10,14 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::accounts::{Back, DESCRIPTION, LOCAL_IS_FIXED, PendingAccount};
-use super::app::{App, Screen, Tag as AppTag};
+use super::accounts::{Back, LOCAL_IS_FIXED, PendingAccount};
+use super::app::{App, Entry as AppEntry, Facts, Screen, Tag as AppTag};
+use super::form::FieldId;
 use super::form::Form;
+use super::job::job_error;
 use super::job::{CloudReply, CloudResult, Job, RunView};
-use super::widgets::{Dialog, Input, Menu, Reply, TextView};
+use super::log::{Saveable, Saving};
+use super::widgets::{Btn, Dialog, Menu, Reply};
 use crate::cloud::config::kamakirc::config_path;
 use crate::cloud::{RemoteImage, Uploaded};
 use crate::guest::metadata::Metadata;
@@ -40,6 +43,27 @@ pub enum Tag {
     },
     Info,
     InfoSavePath,
+}
+
+/// The entries of the Register menu.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry {
+    Cloud,
+    Upload,
+    Register,
+    Info,
+}
+
+impl Entry {
+    /// The entry's name, as the menu shows it and as its notices are titled.
+    fn name(self) -> &'static str {
+        match self {
+            Entry::Cloud => "Cloud",
+            Entry::Upload => "Upload",
+            Entry::Register => "Register",
+            Entry::Info => "Info",
+        }
+    }
 }
 
 /// An upload, and its registration once there is one.
@@ -95,6 +119,31 @@ impl Default for CloudState {
     }
 }
 
+/// The Register menu; its text names the selected cloud.
+pub fn menu(facts: &Facts) -> Screen {
+    let now = facts.cloud.selected.as_deref().unwrap_or("local store");
+    let items = [
+        (
+            Entry::Cloud,
+            format!("Select, add, edit or delete clouds (now: {now})"),
+        ),
+        (Entry::Upload, "Upload the image to the cloud".into()),
+        (Entry::Register, "Register the uploaded image".into()),
+        (Entry::Info, "What was uploaded and registered".into()),
+    ];
+    let items = items
+        .into_iter()
+        .map(|(e, d)| (AppEntry::Register(e), e.name().to_owned(), d))
+        .collect();
+    let menu = Menu::new(
+        "Image Registration Menu",
+        "Choose one of the following or press <Back> to go back.",
+        items,
+        &[Btn::Select, Btn::Back],
+    );
+    Screen::Menu(AppTag::Register(Tag::Menu), menu)
+}
+
 /// The Info screen's document, in reading order.
 #[derive(serde::Serialize)]
 struct Info<'a> {
@@ -107,37 +156,11 @@ struct Info<'a> {
     image: Option<&'a RemoteImage>,
 }
 
-const REG_NAME: &str = "Registration name";
-
 impl App {
-    /// The name of the selected cloud, for messages.
-    pub(super) fn cloud_label(&self) -> String {
-        match &self.cloud.selected {
-            Some(name) => format!("cloud {name}"),
-            None => "the local image store".into(),
-        }
-    }
-
     /// Show the Register menu.
     pub fn open_register(&mut self) {
-        let items = vec![
-            (
-                "Cloud".to_owned(),
-                format!("Select, add, edit or delete clouds (now: {})", {
-                    self.cloud.selected.as_deref().unwrap_or("local store")
-                }),
-            ),
-            ("Upload".into(), "Upload the image to the cloud".into()),
-            ("Register".into(), "Register the uploaded image".into()),
-            ("Info".into(), "What was uploaded and registered".into()),
-        ];
-        let menu = Menu::new(
-            "Image Registration Menu",
-            "Choose one of the following or press <Back> to go back.",
-            items,
-            &["Select", "Back"],
-        );
-        self.push(Screen::Menu(AppTag::Register(Tag::Menu), menu));
+        let menu = menu(&self.facts);
+        self.push(menu);
     }
 
     /// Show the Register menu again (its text names the selected cloud).
@@ -150,90 +173,102 @@ impl App {
 
     /// Show the list of clouds: the local store first, then kamaki's.
     pub fn open_register_clouds(&mut self) {
-        let config = self.cloud.config.clone();
+        let config = self.facts.cloud.config.clone();
         let mut items = super::wizard::clouds(&config);
-        let current = self
-            .cloud
-            .selected
-            .as_ref()
-            .and_then(|s| items.iter().skip(1).position(|(n, _)| n == s))
-            .map_or(0, |i| i + 1);
-        if let Some(item) = items.get_mut(current) {
-            item.1 = format!("{} [selected]", item.1);
-        }
+        let selected = &self.facts.cloud.selected;
+        let current = match items.iter_mut().find(|i| &i.0 == selected) {
+            Some(item) => item,
+            None => &mut items[0],
+        };
+        current.2 = format!("{} [selected]", current.2);
+        let current = AppEntry::Cloud(current.0.clone());
         let mut menu = Menu::new(
             "Clouds",
             "Select the cloud to upload to and register with, or add, edit or delete one.",
-            items,
-            &["Select", "Add", "Edit", "Delete", "Back"],
+            super::wizard::cloud_items(items),
+            &[Btn::Select, Btn::Add, Btn::Edit, Btn::Delete, Btn::Back],
         );
-        menu.selected = current;
+        menu.select(&current);
         self.push(Screen::Menu(AppTag::Register(Tag::Clouds), menu));
     }
 
     /// A reply on a Register screen.
     pub fn on_register(&mut self, tag: Tag, screen: Screen, reply: Reply) {
-        let ok = reply == Reply::Button(0);
+        let ok = reply == Reply::Button(Btn::Ok);
+        let yes = reply == Reply::Button(Btn::Yes);
         match (tag, screen) {
-            (Tag::Menu, Screen::Menu(t, menu)) if ok => {
-                let choice = menu.current().map(str::to_owned);
+            (Tag::Menu, Screen::Menu(t, menu)) if reply == Reply::Button(Btn::Select) => {
+                let choice = menu.current().cloned();
                 self.push(Screen::Menu(t, menu));
-                self.on_register_choice(choice.as_deref().unwrap_or_default());
+                if let Some(AppEntry::Register(choice)) = choice {
+                    self.on_register_choice(choice);
+                }
             }
             (Tag::Clouds, Screen::Menu(t, menu)) => self.on_clouds(t, menu, reply),
             (Tag::UploadForm, Screen::Form(t, form)) if ok => self.on_upload_form(t, form),
-            (Tag::ConfirmOverwrite { object, container }, _) if ok => {
+            (Tag::ConfirmOverwrite { object, container }, _) if yes => {
                 self.upload(object, container)
             }
             (Tag::RegisterForm, Screen::Form(t, form)) if ok => self.ask_public(t, form),
             (Tag::Public { name, description }, _) if reply != Reply::Cancel => {
-                self.register(name, description, ok)
+                self.register(name, description, yes)
             }
-            (Tag::Info, _) if reply == Reply::Button(1) => self.push(Screen::Input(
-                AppTag::Register(Tag::InfoSavePath),
-                Input::new(
-                    "Save",
-                    "Save the information as:",
-                    "image-info.json",
-                    &["OK", "Cancel"],
-                ),
-            )),
-            (Tag::InfoSavePath, Screen::Input(t, input)) if ok => self.save_info(t, input),
             _ => {}
         }
     }
 
-    fn on_register_choice(&mut self, choice: &str) {
-        let published = self.cloud.published.get(&self.cloud.selected).cloned();
+    fn on_register_choice(&mut self, choice: Entry) {
+        let published = self
+            .facts
+            .cloud
+            .published
+            .get(&self.facts.cloud.selected)
+            .cloned();
         match (choice, published) {
-            ("Cloud", _) => self.open_register_clouds(),
-            ("Upload", _) => self.open_upload_form(),
-            ("Register", Some(_)) => self.open_register_form(),
-            ("Info", Some(_)) => self.open_info(),
+            (Entry::Cloud, _) => self.open_register_clouds(),
+            (Entry::Upload, _) => self.open_upload_form(),
+            (Entry::Register, Some(_)) => self.open_register_form(),
+            (Entry::Info, Some(_)) => {
+                let text = self.facts.info_text();
+                let lines = text.lines().map(str::to_owned).collect();
+                let how = Saving {
+                    tags: (
+                        AppTag::Register(Tag::Info),
+                        AppTag::Register(Tag::InfoSavePath),
+                    ),
+                    ask: ("Save", "Save the information as:", "image-info.json"),
+                    saved: ("Save", "The information"),
+                };
+                let info = Saveable::new("Info", lines, text, how);
+                self.push(Screen::Component(Box::new(info)));
+            }
             (what, None) => {
                 let text = format!(
                     "Nothing was uploaded to {} yet: use Upload first.",
-                    self.cloud_label()
+                    self.facts.cloud_label()
                 );
-                self.notice(what, &text);
+                self.notice(what.name(), &text);
             }
-            _ => {}
         }
     }
 
-    fn on_clouds(&mut self, tag: AppTag, menu: Menu, reply: Reply) {
-        let name = (menu.selected > 0)
-            .then(|| menu.current().map(str::to_owned))
-            .flatten();
-        match (reply, name) {
-            (Reply::Button(0), name) => {
-                self.cloud.selected = name;
+    fn on_clouds(&mut self, tag: AppTag, menu: Menu<AppEntry>, reply: Reply) {
+        let name = match menu.current() {
+            Some(AppEntry::Cloud(name)) => name.clone(),
+            _ => None,
+        };
+        let Reply::Button(button) = reply else {
+            return;
+        };
+        match (button, name) {
+            (Btn::Select, name) => {
+                self.facts.cloud.selected = name;
                 self.reopen_register();
             }
-            (Reply::Button(1), _) => self.open_account_form(None, Back::Expert),
-            (Reply::Button(2), Some(name)) => self.open_account_form(Some(name), Back::Expert),
-            (Reply::Button(3), Some(name)) => self.confirm_delete_account(&name),
-            (Reply::Button(2 | 3), None) => {
+            (Btn::Add, _) => self.open_account_form(None, Back::Expert),
+            (Btn::Edit, Some(name)) => self.open_account_form(Some(name), Back::Expert),
+            (Btn::Delete, Some(name)) => self.confirm_delete_account(&name),
+            (Btn::Edit | Btn::Delete, None) => {
                 self.push(Screen::Menu(tag, menu));
                 self.notice("Clouds", LOCAL_IS_FIXED);
             }
@@ -242,7 +277,10 @@ impl App {
     }
 
     fn ask_public(&mut self, tag: AppTag, form: Form) {
-        let (name, description) = (form.value(REG_NAME), form.value(DESCRIPTION));
+        let (name, description) = (
+            form.value(FieldId::RegistrationName),
+            form.value(FieldId::Description),
+        );
         if name.is_empty() {
             self.push(Screen::Form(tag, form));
             return self.notice("Register", "The image needs a registration name.");
@@ -250,46 +288,52 @@ impl App {
         let text = "Make the image public (everyone can create VMs from it)?";
         self.push(Screen::Dialog(
             AppTag::Register(Tag::Public { name, description }),
-            Dialog::new("Registration type", text, &["Yes", "No"]).defaulting_to(1),
+            Dialog::new("Registration type", text, &[Btn::Yes, Btn::No]).defaulting_to(Btn::No),
         ));
     }
 
-    fn save_info(&mut self, tag: AppTag, input: Input) {
-        let path = input.value.trim().to_owned();
-        if let Err(e) = std::fs::write(&path, self.info_text()) {
-            self.push(Screen::Input(tag, input));
-            return self.notice("Error", &format!("cannot write {path}: {e}"));
-        }
-        self.notice("Save", &format!("The information was saved to {path}."));
-    }
-
     fn open_register_form(&mut self) {
-        let name = self.os_name();
+        let name = self.facts.os_display_name();
         let description = self
+            .facts
             .metadata()
             .get("DESCRIPTION")
             .cloned()
             .unwrap_or_default();
         let form = Form::new(
             "Register",
-            &format!("Register the uploaded image with {}.", self.cloud_label()),
-            &[(REG_NAME, &name), (DESCRIPTION, &description)],
-            &["OK", "Cancel"],
+            &format!(
+                "Register the uploaded image with {}.",
+                self.facts.cloud_label()
+            ),
+            &[
+                (FieldId::RegistrationName, &name),
+                (FieldId::Description, &description),
+            ],
+            &[Btn::Ok, Btn::Cancel],
         );
         self.push(Screen::Form(AppTag::Register(Tag::RegisterForm), form));
     }
 
     /// Register the uploaded object in a job: no pipeline run.
     fn register(&mut self, name: String, description: String, public: bool) {
-        let Some(p) = self.cloud.published.get(&self.cloud.selected).cloned() else {
+        let Some(p) = self
+            .facts
+            .cloud
+            .published
+            .get(&self.facts.cloud.selected)
+            .cloned()
+        else {
             return;
         };
-        let plan = self.upload_plan(&p.object, &p.container, Some((&name, &description, public)));
+        let plan =
+            self.facts
+                .upload_plan(&p.object, &p.container, Some((&name, &description, public)));
         let plan = match plan {
             Ok(plan) => plan,
-            Err(e) => return self.notice("Register", &e),
+            Err(e) => return self.notice("Register", &job_error(&e)),
         };
-        self.cloud.task = Some(Task::Register);
+        self.facts.cloud.task = Some(Task::Register);
         self.start_cloud("Image Registration", move |r| {
             let image = upload::register_existing(&plan, &p.uploaded, &p.metadata, r)?;
             Ok(CloudReply::Registered(Box::new(image)))
@@ -301,17 +345,17 @@ impl App {
     where
         F: FnOnce(&dyn Reporter) -> anyhow::Result<CloudReply> + Send + 'static,
     {
-        self.log.push(format!("== {title}"));
+        self.facts.log.push(format!("== {title}"));
         self.push(Screen::Running(RunView::new(title)));
         self.job = Some(Job::spawn_cloud(work, self.tx.clone()));
     }
 
     /// A cloud task ended: route its answer.
     pub fn on_cloud_done(&mut self, result: CloudResult) {
-        if self.cloud.pending_account.is_some() {
+        if self.facts.cloud.pending_account.is_some() {
             return self.on_account_checked(result.map(|_| ()));
         }
-        match (self.cloud.task.take(), result) {
+        match (self.facts.cloud.task.take(), result) {
             (Some(Task::Exists { object, container }), Ok(CloudReply::Existing(found))) => {
                 if found.is_empty() {
                     return self.upload(object, container);
@@ -320,31 +364,46 @@ impl App {
                     "{} already exist{} in container {container} of {}. Overwrite?",
                     found.join(", "),
                     if found.len() == 1 { "s" } else { "" },
-                    self.cloud_label()
+                    self.facts.cloud_label()
                 );
                 self.push(Screen::Dialog(
                     AppTag::Register(Tag::ConfirmOverwrite { object, container }),
-                    Dialog::new("Upload", &text, &["Yes", "No"]).defaulting_to(1),
+                    Dialog::new("Upload", &text, &[Btn::Yes, Btn::No]).defaulting_to(Btn::No),
                 ));
             }
             (_, Ok(CloudReply::Registered(image))) => self.on_registered(*image),
             (_, Ok(CloudReply::Existing(_) | CloudReply::Checked)) => {}
-            (_, Err(e)) => self.notice("Error", &e),
+            (_, Err(e)) => self.notice("Error", &job_error(&e)),
         }
     }
 
     fn on_registered(&mut self, image: RemoteImage) {
         let text = format!(
             "The image was registered with {} as \"{}\" ({}), id {}.",
-            self.cloud_label(),
+            self.facts.cloud_label(),
             image.name,
             if image.is_public { "public" } else { "private" },
             image.id
         );
-        if let Some(p) = self.cloud.published.get_mut(&self.cloud.selected) {
+        if let Some(p) = self
+            .facts
+            .cloud
+            .published
+            .get_mut(&self.facts.cloud.selected)
+        {
             p.image = Some(image);
         }
         self.notice("Image Registration", &text);
+    }
+}
+
+impl Facts {
+    /// The name of the selected cloud, for messages.
+    pub(super) fn cloud_label(&self) -> String {
+        match &self.cloud.selected {
+            Some(name) => format!("cloud {name}"),
+            None => "the local image store".into(),
+        }
     }
 
     /// What was uploaded to and registered with the selected cloud, as JSON
@@ -363,13 +422,5 @@ impl App {
             image: p.image.as_ref(),
         };
         serde_json::to_string_pretty(&info).unwrap_or_default() + "\n"
-    }
-
-    fn open_info(&mut self) {
-        let lines = self.info_text().lines().map(str::to_owned).collect();
-        self.push(Screen::Text(
-            AppTag::Register(Tag::Info),
-            TextView::new("Info", lines, &["Close", "Save"]),
-        ));
     }
 }

@@ -62,9 +62,9 @@ fn app_in(lab: &Lab) -> (App, Receiver<AppEvent>) {
     let (tx, rx) = channel();
     let mut app = App::new(UiOptions::default(), tx);
     app.stack.clear();
-    app.session = Some(session());
-    app.cloud.config = lab.config.clone();
-    app.cloud.store = Some(lab.store.clone());
+    app.facts.session = Some(session());
+    app.facts.cloud.config = lab.config.clone();
+    app.facts.cloud.store = Some(lab.store.clone());
     (app, rx)
 }
 
@@ -138,7 +138,7 @@ fn wizard_adds_and_edits_a_cloud() {
     press(&mut a, &[KeyCode::Enter]);
     finish_job(&mut a, &rx);
     assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Cloud)));
-    assert_eq!(a.answers.cloud.as_deref(), Some("lab"));
+    assert_eq!(a.facts.answers.cloud.as_deref(), Some("lab"));
     assert!(screen_text(&a).contains("Test lab"));
     let text = config_text(&lab);
     assert!(text.contains(&format!("[cloud \"lab\"]\nurl = {url}\ntoken = {TOKEN}\n")));
@@ -155,7 +155,7 @@ fn wizard_adds_and_edits_a_cloud() {
     assert!(config_text(&lab).contains("description = Renamed lab"));
     press(&mut a, &[KeyCode::Enter]);
     assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Name)));
-    assert_eq!(a.answers.cloud.as_deref(), Some("lab"));
+    assert_eq!(a.facts.answers.cloud.as_deref(), Some("lab"));
 }
 
 #[test]
@@ -182,12 +182,12 @@ fn expert_clouds_add_select_delete() {
     press(&mut a, &[KeyCode::Enter]);
     finish_job(&mut a, &rx);
     assert_eq!(top_tag(&a), Some(Tag::Register(RegisterTag::Clouds)));
-    assert_eq!(a.cloud.selected.as_deref(), Some("lab2"));
+    assert_eq!(a.facts.cloud.selected.as_deref(), Some("lab2"));
     snap("register_clouds", &a, &lab);
     assert!(config_text(&lab).contains("[cloud \"lab2\"]"));
     // Select the local store again: the menu says so.
     press(&mut a, &[KeyCode::Home, KeyCode::Enter]);
-    assert_eq!(a.cloud.selected, None);
+    assert_eq!(a.facts.cloud.selected, None);
     assert!(screen_text(&a).contains("now: local store"));
     // Delete lab2, after a question.
     press(&mut a, &[KeyCode::Enter, KeyCode::Down]);
@@ -263,13 +263,13 @@ fn expert_upload_register_info_save() {
     press(&mut a, &[KeyCode::Enter]);
     assert!(a.job.is_none());
     // What the upload run leaves behind.
-    a.cloud.published.insert(
+    a.facts.cloud.published.insert(
         None,
         Published {
             object: "debian.diskdump".into(),
             container: "images".into(),
             uploaded: object,
-            metadata: a.metadata(),
+            metadata: a.facts.metadata(),
             image: None,
         },
     );
@@ -325,9 +325,9 @@ fn expert_upload_register_info_save() {
 fn upload_exports_with_the_session_edits() {
     let lab = lab();
     let (mut a, _rx) = app_in(&lab);
-    a.edits.set.insert("BUILD_ID".into(), "42".into());
-    a.edits.unset.insert("USERS".into());
-    let r = a.upload_request("deb.diskdump", "builds").unwrap();
+    a.facts.edits.set.insert("BUILD_ID".into(), "42".into());
+    a.facts.edits.unset.insert("USERS".into());
+    let r = a.facts.upload_request("deb.diskdump", "builds").unwrap();
     assert!(r.metadata.contains(&"BUILD_ID=42".to_string()));
     assert_eq!(r.unset, vec!["USERS".to_string()]);
     assert_eq!(r.outfile, None, "no local copy");
@@ -335,8 +335,8 @@ fn upload_exports_with_the_session_edits() {
     assert_eq!(r.cloud.container.as_deref(), Some("builds"));
     assert_eq!(r.cloud.register, None, "registered later");
     assert_eq!(r.cloud.account.store.as_deref(), Some(lab.store.as_path()));
-    a.cloud.selected = Some("lab".into());
-    let r = a.upload_request("deb.diskdump", "builds").unwrap();
+    a.facts.cloud.selected = Some("lab".into());
+    let r = a.facts.upload_request("deb.diskdump", "builds").unwrap();
     assert_eq!(r.cloud.account.cloud.as_deref(), Some("lab"));
     assert_eq!(r.cloud.account.store, None);
 }

@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
-use super::app::App;
+use super::app::Facts;
 use crate::plan::Request;
 
-impl App {
+impl Facts {
     /// The options every run shares. A run on the session's own overlay
     /// names the original it was made of, whose chain is what is checked.
     pub fn base_request(&self, media: &Path) -> Request {

@@ -4,22 +4,29 @@
 //! the same job again with the secrets allowed; Cancel ends the job as the
 //! failure it was.
 
-use super::app::{App, Screen, Tag};
+use ratatui::buffer::Buffer;
+use ratatui::crossterm::event::KeyEvent;
+use ratatui::layout::Rect;
+use ratatui::widgets::Widget;
+
+use super::app::{App, Facts, Screen, Tag};
+use super::component::{Action, Component};
 use super::job::JobKind;
-use super::widgets::{Dialog, Reply};
+use super::widgets::{Btn, Dialog, Reply};
+use crate::pipeline::secrets::SecretsFound;
 use crate::plan::Request;
 
 /// Findings shown on the page; the rest are counted.
 const SHOWN: usize = 8;
 
 /// A job stopped by its findings, kept to run again or to fail.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Held {
     pub kind: JobKind,
     pub title: String,
     pub request: Request,
     /// The job's error, for Cancel.
-    pub error: String,
+    pub error: Option<anyhow::Error>,
 }
 
 /// What the user chose on the page.
@@ -33,7 +40,7 @@ pub enum Choice {
 impl Choice {
     fn of(reply: Reply) -> Option<Choice> {
         match reply {
-            Reply::Button(0) => Some(Choice::Continue),
+            Reply::Button(Btn::Continue) => Some(Choice::Continue),
             Reply::Button(_) | Reply::Cancel => Some(Choice::Cancel),
             Reply::None => None,
         }
@@ -56,40 +63,74 @@ pub fn page(findings: &[String]) -> Dialog {
         ));
     }
     text.push_str("\nUpload the image anyway?");
-    Dialog::new("Secrets found", &text, &["Continue", "Cancel"]).defaulting_to(1)
+    Dialog::new("Secrets found", &text, &[Btn::Continue, Btn::Cancel]).defaulting_to(Btn::Cancel)
+}
+
+/// The page, holding the job it stopped.
+struct Page {
+    held: Held,
+    dialog: Dialog,
+}
+
+impl Component for Page {
+    fn id(&self) -> Tag {
+        Tag::Secrets
+    }
+
+    fn on_key(&mut self, key: KeyEvent, _: &mut Facts) -> Vec<Action> {
+        let held = &mut self.held;
+        match Choice::of(self.dialog.on_key(key)) {
+            None => Vec::new(),
+            Some(Choice::Continue) => {
+                let mut request = held.request.clone();
+                request.allow_secrets = true;
+                let (kind, title) = (held.kind, held.title.clone());
+                let request = Box::new(request);
+                vec![
+                    Action::Pop,
+                    Action::StartJob {
+                        kind,
+                        title,
+                        request,
+                        release: Default::default(),
+                    },
+                ]
+            }
+            Some(Choice::Cancel) => {
+                let error =
+                    (held.error.take()).unwrap_or_else(|| anyhow::anyhow!("the job was cancelled"));
+                vec![Action::Pop, Action::JobEnded(held.kind, Err(error))]
+            }
+        }
+    }
+
+    fn render(&self, area: Rect, buf: &mut Buffer) {
+        self.dialog.render(area, buf);
+    }
+
+    fn is_dialog(&self) -> bool {
+        true
+    }
 }
 
 impl App {
     /// A job with findings failed: hold it and ask, when it was refused
-    /// for its secrets. True when the page is shown.
-    pub(super) fn hold_for_secrets(&mut self, findings: &[String], error: &str) -> bool {
+    /// for its secrets; else the error comes back.
+    pub(super) fn hold_for_secrets(
+        &mut self,
+        findings: &[String],
+        error: anyhow::Error,
+    ) -> Option<anyhow::Error> {
         let Some(mut held) = self.last_run.take() else {
-            return false;
+            return Some(error);
         };
-        if findings.is_empty() || held.request.allow_secrets || !error.contains("--allow-secrets") {
-            return false;
+        if findings.is_empty() || held.request.allow_secrets || !error.is::<SecretsFound>() {
+            return Some(error);
         }
-        held.error = error.to_owned();
-        self.last_run = Some(held);
-        self.push(Screen::Dialog(Tag::Secrets, page(findings)));
-        true
-    }
-
-    pub(super) fn on_secrets(&mut self, screen: Screen, reply: Reply) {
-        let Some(choice) = Choice::of(reply) else {
-            return self.push(screen);
-        };
-        let Some(held) = self.last_run.take() else {
-            return;
-        };
-        match choice {
-            Choice::Continue => {
-                let mut request = held.request;
-                request.allow_secrets = true;
-                self.start_job(held.kind, &held.title, request);
-            }
-            Choice::Cancel => self.dispatch_job(held.kind, Err(held.error), String::new()),
-        }
+        held.error = Some(error);
+        let dialog = page(findings);
+        self.push(Screen::Component(Box::new(Page { held, dialog })));
+        None
     }
 }
 
@@ -104,16 +145,16 @@ mod tests {
             kind: JobKind::Upload,
             title: "Image Upload".into(),
             request: Request::default(),
-            error: String::new(),
+            error: None,
         });
         let shown = a.hold_for_secrets(
             &[
                 "/root/.aws/credentials: AWS credentials".into(),
                 "/etc/shadow: account with a usable password (or none needed) (root)".into(),
             ],
-            "the image holds 2 secrets (listed above): remove them (e.g. with --host-run), or give --allow-secrets to upload it anyway",
+            anyhow::Error::new(SecretsFound { count: 2 }),
         );
-        assert!(shown);
+        assert!(shown.is_none());
         a
     }
 
@@ -121,22 +162,16 @@ mod tests {
     fn the_page_lists_path_and_kind_and_defaults_to_cancel() {
         let a = held_app();
         snapshot("secrets_page", &a);
-        assert!(matches!(
-            a.stack.last(),
-            Some(Screen::Dialog(Tag::Secrets, _))
-        ));
+        assert_eq!(crate::ui::tests::top_tag(&a), Some(Tag::Secrets));
     }
 
     #[test]
     fn cancel_ends_the_job_as_failed() {
         let mut a = held_app();
-        a.cloud.task = None;
+        a.facts.cloud.task = None;
         crate::ui::tests::press(&mut a, &[ratatui::crossterm::event::KeyCode::Enter]);
         assert!(a.last_run.is_none());
-        assert!(!matches!(
-            a.stack.last(),
-            Some(Screen::Dialog(Tag::Secrets, _))
-        ));
+        assert_ne!(crate::ui::tests::top_tag(&a), Some(Tag::Secrets));
         assert!(a.job.is_none());
     }
 
@@ -147,11 +182,18 @@ mod tests {
             kind: JobKind::Upload,
             title: "Image Upload".into(),
             request: Request::default(),
-            error: String::new(),
+            error: None,
         });
-        assert!(!a.hold_for_secrets(&["/x: y".into()], "connection refused"));
-        assert!(!a.hold_for_secrets(&[], "give --allow-secrets"));
-        assert_eq!(Choice::of(Reply::Button(0)), Some(Choice::Continue));
+        let refused = || anyhow::Error::new(SecretsFound { count: 1 });
+        assert!(
+            a.hold_for_secrets(&["/x: y".into()], anyhow::anyhow!("connection refused"))
+                .is_some()
+        );
+        assert!(a.hold_for_secrets(&[], refused()).is_some());
+        assert_eq!(
+            Choice::of(Reply::Button(Btn::Continue)),
+            Some(Choice::Continue)
+        );
         assert_eq!(Choice::of(Reply::Cancel), Some(Choice::Cancel));
     }
 }

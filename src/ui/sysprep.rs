@@ -3,14 +3,13 @@
 //! the user chose), a parameters editor that checks each value as
 //! `--sysprep-param` does, help from the tasks' descriptions, and a
 //! dry-run preview (one run of the pipeline with `dry_run`). The choices go
-//! into every later run that exports, through [`App::sysprep_request`].
+//! into every later run that exports, through [`Facts::sysprep_request`].
 
 use std::collections::BTreeMap;
 
-use super::app::{App, Screen, Tag as AppTag};
-use super::expert::Tag as ExpertTag;
-use super::job::{JobKind, JobResult};
-use super::widgets::{Checklist, Input, Menu, Reply, TextView};
+use anyhow::{anyhow, bail};
+
+use super::app::Facts;
 use crate::guest::profile::profile_for;
 use crate::plan::{Request, SysprepRequest};
 use crate::sysprep::{PARAMS, ParamSpec, Params, Task, tasks_for};
@@ -35,11 +34,41 @@ pub struct Choices {
     pub params: BTreeMap<String, String>,
 }
 
-fn screen(tag: Tag, make: impl FnOnce(AppTag) -> Screen) -> Screen {
-    make(AppTag::Expert(ExpertTag::Sysprep(tag)))
+impl Facts {
+    /// Keep the ticks of the checklist: what differs from a task's default.
+    pub(super) fn keep_ticks(&mut self, items: &[(String, String, bool)]) {
+        let Ok(tasks) = self.session_tasks() else {
+            return;
+        };
+        for (name, _, on) in items {
+            match tasks.iter().find(|t| t.name == name) {
+                Some(t) if t.default != *on => self.sysprep.tasks.insert(name.clone(), *on),
+                _ => self.sysprep.tasks.remove(name),
+            };
+        }
+    }
+
+    /// Check a value as `--sysprep-param` does, and keep it.
+    pub(super) fn set_param(&mut self, name: &str, value: &str) -> anyhow::Result<()> {
+        let mut params = self.sysprep.params.clone();
+        params.insert(name.to_owned(), value.to_owned());
+        if let Err(e) = Params::from_assignments(&assignments(&params)) {
+            let prefix = format!("--sysprep-param {name}={value}: ");
+            bail!("{}", e.strip_prefix(&prefix).unwrap_or(&e));
+        }
+        if PARAMS.iter().any(|p| p.name == name && p.default == value) {
+            params.remove(name);
+        }
+        self.sysprep.params = params;
+        Ok(())
+    }
 }
 
-impl App {
+fn assignments(params: &BTreeMap<String, String>) -> Vec<String> {
+    params.iter().map(|(k, v)| format!("{k}={v}")).collect()
+}
+
+impl Facts {
     /// The choices as the options of a run: every run that exports or
     /// uploads takes them from here.
     pub fn sysprep_request(&self) -> SysprepRequest {
@@ -56,29 +85,26 @@ impl App {
     }
 
     /// The session's tasks, or why there are none.
-    fn session_tasks(&self) -> Result<Vec<&'static Task>, String> {
-        let session = self.session.as_ref().ok_or("No media is open.")?;
+    pub(super) fn session_tasks(&self) -> anyhow::Result<Vec<&'static Task>> {
+        let session = (self.session.as_ref()).ok_or_else(|| anyhow!("No media is open."))?;
         if let Some(reason) = &session.unsupported {
-            return Err(format!(
+            bail!(
                 "System preparation is not offered for unsupported media ({reason}): the image is exported as it is."
-            ));
+            );
         }
-        let os = session
-            .os
-            .as_ref()
-            .ok_or("No operating system was found.")?;
+        let os = (session.os.as_ref()).ok_or_else(|| anyhow!("No operating system was found."))?;
         let tasks = tasks_for(&profile_for(os));
         if tasks.is_empty() {
-            return Err(format!(
+            bail!(
                 "There are no system preparation tasks for {} systems yet.",
                 os.family
-            ));
+            );
         }
         Ok(tasks)
     }
 
     /// Whether a task runs, as chosen or by default.
-    fn runs(&self, task: &Task) -> bool {
+    pub(super) fn runs(&self, task: &Task) -> bool {
         self.sysprep
             .tasks
             .get(task.name)
@@ -86,86 +112,8 @@ impl App {
             .unwrap_or(task.default)
     }
 
-    /// Show the checklist of tasks (or say why there is none).
-    pub(super) fn open_sysprep(&mut self) {
-        let tasks = match self.session_tasks() {
-            Ok(t) => t,
-            Err(why) => return self.notice("System Preparation", &why),
-        };
-        let items = tasks
-            .iter()
-            .map(|t| (t.name.to_owned(), t.message.to_owned(), self.runs(t)))
-            .collect();
-        self.push(screen(Tag::Tasks, |t| {
-            Screen::Checklist(
-                t,
-                Checklist::new(
-                    "System Preparation",
-                    "The ticked tasks run before every Extract or upload. Space ticks; Preview lists what they would change.",
-                    items,
-                    &["OK", "Preview", "Params", "Help", "Back"],
-                ),
-            )
-        }));
-    }
-
-    /// A reply on a system preparation screen.
-    pub(super) fn on_sysprep(&mut self, tag: Tag, screen: Screen, reply: Reply) {
-        match (tag, screen) {
-            (Tag::Tasks, Screen::Checklist(t, list)) => {
-                if matches!(reply, Reply::Button(0..=3)) {
-                    self.keep_ticks(&list);
-                }
-                let current = list.items.get(list.selected).map(|i| i.0.clone());
-                if matches!(reply, Reply::Button(1..=3)) {
-                    self.push(Screen::Checklist(t, list));
-                }
-                match reply {
-                    Reply::Button(1) => self.preview(),
-                    Reply::Button(2) => self.open_params(),
-                    Reply::Button(3) => self.sysprep_help(current.as_deref()),
-                    _ => {}
-                }
-            }
-            (Tag::Params, Screen::Menu(t, menu)) => {
-                if let (Reply::Button(0), Some(name)) = (reply, menu.current()) {
-                    let name = name.to_owned();
-                    self.push(Screen::Menu(t, menu));
-                    self.edit_param(&name);
-                }
-            }
-            (Tag::Param(name), Screen::Input(t, input)) => match reply {
-                Reply::Button(0) => {
-                    if let Err(why) = self.set_param(&name, &input.value) {
-                        // The field stays, so the value can be mended.
-                        self.push(Screen::Input(t, input));
-                        self.notice("Invalid value", &why);
-                    }
-                }
-                Reply::Button(1) => {
-                    self.sysprep.params.remove(&name);
-                    self.reopen_params();
-                }
-                _ => {}
-            },
-            _ => {}
-        }
-    }
-
-    fn keep_ticks(&mut self, list: &Checklist) {
-        let Ok(tasks) = self.session_tasks() else {
-            return;
-        };
-        for (name, _, on) in &list.items {
-            match tasks.iter().find(|t| t.name == name) {
-                Some(t) if t.default != *on => self.sysprep.tasks.insert(name.clone(), *on),
-                _ => self.sysprep.tasks.remove(name),
-            };
-        }
-    }
-
     /// The parameters the session's tasks read.
-    fn session_params(&self) -> Vec<&'static ParamSpec> {
+    pub(super) fn session_params(&self) -> Vec<&'static ParamSpec> {
         let tasks = self.session_tasks().unwrap_or_default();
         PARAMS
             .iter()
@@ -173,111 +121,14 @@ impl App {
             .collect()
     }
 
-    fn open_params(&mut self) {
-        self.open_params_at(0);
-    }
-
-    fn open_params_at(&mut self, selected: usize) {
-        let items: Vec<(String, String)> = self
-            .session_params()
-            .iter()
-            .map(|p| (p.name.to_owned(), self.param_value(p).to_owned()))
-            .collect();
-        let mut menu = Menu::new(
-            "System Preparation Parameters",
-            "The values the tasks read. Edit one to change it.",
-            items,
-            &["Edit", "Back"],
-        );
-        menu.selected = selected.min(menu.items.len().saturating_sub(1));
-        self.push(screen(Tag::Params, |t| Screen::Menu(t, menu)));
-    }
-
-    /// Replace the parameters menu under the current screen with a fresh
-    /// one, on the same row.
-    fn reopen_params(&mut self) {
-        let mut selected = 0;
-        if let Some(Screen::Menu(AppTag::Expert(ExpertTag::Sysprep(Tag::Params)), menu)) =
-            self.stack.last()
-        {
-            selected = menu.selected;
-            self.stack.pop();
-        }
-        self.open_params_at(selected);
-    }
-
-    fn param_value<'a>(&'a self, p: &'a ParamSpec) -> &'a str {
+    pub(super) fn param_value<'a>(&'a self, p: &'a ParamSpec) -> &'a str {
         self.sysprep
             .params
             .get(p.name)
             .map_or(p.default, String::as_str)
     }
 
-    fn edit_param(&mut self, name: &str) {
-        let Some(p) = PARAMS.iter().find(|p| p.name == name) else {
-            return;
-        };
-        let label = format!(
-            "{}.\nType: {}. Default: {}",
-            p.description,
-            p.kind.name(),
-            if p.default.is_empty() {
-                "(none)"
-            } else {
-                p.default
-            }
-        );
-        let value = self.param_value(p).to_owned();
-        self.push(screen(Tag::Param(name.to_owned()), |t| {
-            Screen::Input(
-                t,
-                Input::new(
-                    &format!("Parameter {name}"),
-                    &label,
-                    &value,
-                    &["OK", "Default", "Cancel"],
-                ),
-            )
-        }));
-    }
-
-    /// Check a value as `--sysprep-param` does, and keep it.
-    fn set_param(&mut self, name: &str, value: &str) -> Result<(), String> {
-        let mut params = self.sysprep.params.clone();
-        params.insert(name.to_owned(), value.to_owned());
-        if let Err(e) = Params::from_assignments(&assignments(&params)) {
-            let prefix = format!("--sysprep-param {name}={value}: ");
-            return Err(e.strip_prefix(&prefix).unwrap_or(&e).to_owned());
-        }
-        if PARAMS.iter().any(|p| p.name == name && p.default == value) {
-            params.remove(name);
-        }
-        self.sysprep.params = params;
-        self.reopen_params();
-        Ok(())
-    }
-
-    fn sysprep_help(&mut self, current: Option<&str>) {
-        let tasks = self.session_tasks().unwrap_or_default();
-        let mut lines = Vec::new();
-        if let Some(t) = tasks.iter().find(|t| Some(t.name) == current) {
-            lines.extend(self.task_help(t));
-            lines.push(String::new());
-        }
-        lines.push("Every task, in the order they run:".into());
-        for t in &tasks {
-            lines.push(String::new());
-            lines.extend(self.task_help(t));
-        }
-        self.push(screen(Tag::Help, |t| {
-            Screen::Text(
-                t,
-                TextView::new("System Preparation Help", lines, &["Close"]),
-            )
-        }));
-    }
-
-    fn task_help(&self, t: &Task) -> Vec<String> {
+    pub(super) fn task_help(&self, t: &Task) -> Vec<String> {
         let on = |b: bool| if b { "runs" } else { "does not run" };
         let mut lines = vec![
             format!("{}: {}", t.name, t.message),
@@ -304,27 +155,4 @@ impl App {
             ..self.base_request(&self.work_source()?)
         })
     }
-
-    fn preview(&mut self) {
-        if let Some(request) = self.preview_request() {
-            self.start_job(JobKind::Preview, "System Preparation Preview", request);
-        }
-    }
-
-    /// The dry run ended: show its listing, or say what went wrong.
-    pub(super) fn on_previewed(&mut self, result: JobResult, listing: String) {
-        match result {
-            Ok(_) => {
-                let lines = listing.lines().map(str::to_owned).collect();
-                self.push(screen(Tag::Preview, |t| {
-                    Screen::Text(t, TextView::new("Dry Run", lines, &["Close"]))
-                }));
-            }
-            Err(e) => self.notice("Preview failed", &e),
-        }
-    }
-}
-
-fn assignments(params: &BTreeMap<String, String>) -> Vec<String> {
-    params.iter().map(|(k, v)| format!("{k}={v}")).collect()
 }

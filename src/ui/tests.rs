@@ -50,11 +50,19 @@ pub(super) fn app() -> App {
     let (tx, _rx) = channel();
     let mut app = App::new(UiOptions::default(), tx);
     app.stack.clear();
-    app.clouds = Some(vec![
-        ("local".into(), "The built-in local image store".into()),
-        ("mycloud".into(), "Synnefo cloud (~/.kamakirc)".into()),
+    app.facts.clouds = Some(vec![
+        (
+            None,
+            "local".into(),
+            "The built-in local image store".into(),
+        ),
+        (
+            Some("mycloud".into()),
+            "mycloud".into(),
+            "Synnefo cloud (~/.kamakirc)".into(),
+        ),
     ]);
-    app.session = Some(session());
+    app.facts.session = Some(session());
     app
 }
 
@@ -98,6 +106,7 @@ pub(super) fn top_tag(app: &App) -> Option<Tag> {
         | Screen::Checklist(t, _)
         | Screen::Text(t, _)
         | Screen::Form(t, _) => Some(t.clone()),
+        Screen::Component(c) => Some(c.id()),
         _ => None,
     }
 }
@@ -105,10 +114,7 @@ pub(super) fn top_tag(app: &App) -> Option<Tag> {
 fn mode_choice(app: &mut App) {
     app.open_expert();
     app.stack.clear();
-    app.push(Screen::Dialog(
-        Tag::ModeChoice,
-        super::widgets::Dialog::new("Wizard or Expert", "Wizard?", &["Wizard", "Expert"]),
-    ));
+    app.open_mode_choice();
 }
 
 #[test]
@@ -119,7 +125,7 @@ fn wizard_pages_and_confirmation() {
     assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Cloud)));
     snapshot("wizard_cloud", &a);
     press(&mut a, &[KeyCode::Down, KeyCode::Enter]);
-    assert_eq!(a.answers.cloud.as_deref(), Some("mycloud"));
+    assert_eq!(a.facts.answers.cloud.as_deref(), Some("mycloud"));
     assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Name)));
     snapshot("wizard_name", &a);
     press(&mut a, &[KeyCode::Backspace; 6]);
@@ -128,14 +134,15 @@ fn wizard_pages_and_confirmation() {
     press(&mut a, &[KeyCode::Enter]);
     type_text(&mut a, "Debian 12 base");
     press(&mut a, &[KeyCode::Enter]);
-    assert_eq!(a.answers.name, "Debian 12 base");
+    assert_eq!(a.facts.answers.name, "Debian 12 base");
     snapshot("wizard_description", &a);
     press(&mut a, &[KeyCode::Enter, KeyCode::Down]);
     snapshot("wizard_registration", &a);
     press(&mut a, &[KeyCode::Enter]);
-    assert!(a.answers.public);
+    assert!(a.facts.answers.public);
     assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Output)));
     type_text(&mut a, "/var/tmp/copy.diskdump");
+    snapshot("wizard_output", &a);
     press(&mut a, &[KeyCode::Enter]);
     assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Confirm)));
     snapshot("wizard_confirm", &a);
@@ -153,19 +160,25 @@ fn wizard_pages_and_confirmation() {
 fn wizard_request_uploads_registers_and_copies() {
     let mut a = app();
     a.start_wizard();
-    a.answers.cloud = None;
-    a.answers.name = "deb".into();
-    a.answers.description = "Debian".into();
-    a.answers.public = true;
-    a.answers.output = PathBuf::from("/var/tmp/copy.diskdump");
-    let r = a.wizard_request(&a.answers.clone()).unwrap();
+    a.facts.answers.cloud = None;
+    a.facts.answers.name = "deb".into();
+    a.facts.answers.description = "Debian".into();
+    a.facts.answers.public = true;
+    a.facts.answers.output = PathBuf::from("/var/tmp/copy.diskdump");
+    let r = a.facts.wizard_request(&a.facts.answers.clone()).unwrap();
     assert_eq!(r.outfile, Some(PathBuf::from("/var/tmp/copy.diskdump")));
     assert!(r.cloud.upload.as_deref().unwrap().starts_with("deb-"));
     assert_eq!(r.cloud.register.as_deref(), Some("deb"));
     assert!(r.cloud.public);
     assert_eq!(r.cloud.account.cloud, None, "the local store");
-    a.answers.output = PathBuf::new();
-    assert_eq!(a.wizard_request(&a.answers.clone()).unwrap().outfile, None);
+    a.facts.answers.output = PathBuf::new();
+    assert_eq!(
+        a.facts
+            .wizard_request(&a.facts.answers.clone())
+            .unwrap()
+            .outfile,
+        None
+    );
 }
 
 #[test]
@@ -222,21 +235,29 @@ fn expert_properties_add_edit_delete() {
     press(&mut a, &[KeyCode::Enter]);
     type_text(&mut a, "ops team");
     press(&mut a, &[KeyCode::Enter]);
-    assert_eq!(a.metadata()["IMAGE_OWNER"], "ops team");
+    assert_eq!(a.facts.metadata()["IMAGE_OWNER"], "ops team");
     // Edit the first property (DESCRIPTION).
     press(&mut a, &[KeyCode::Home, KeyCode::Enter]);
     press(&mut a, &[KeyCode::Backspace; 10]);
     press(&mut a, &[KeyCode::Enter]);
-    assert_eq!(a.metadata()["DESCRIPTION"], "Debian GNU/Linux 12");
+    assert_eq!(a.facts.metadata()["DESCRIPTION"], "Debian GNU/Linux 12");
     // Delete USERS.
-    let users = a.metadata().keys().position(|k| k == "USERS").unwrap();
+    let users = a
+        .facts
+        .metadata()
+        .keys()
+        .position(|k| k == "USERS")
+        .unwrap();
     press(&mut a, &[KeyCode::Home]);
     press(&mut a, &vec![KeyCode::Down; users]);
     press(&mut a, &[KeyCode::Tab, KeyCode::Tab, KeyCode::Enter]);
     snapshot("expert_property_delete", &a);
     press(&mut a, &[KeyCode::Left, KeyCode::Enter]);
-    assert!(!a.metadata().contains_key("USERS"));
-    let request = a.export_request(Path::new("/tmp/x.diskdump")).unwrap();
+    assert!(!a.facts.metadata().contains_key("USERS"));
+    let request = a
+        .facts
+        .export_request(Path::new("/tmp/x.diskdump"))
+        .unwrap();
     assert_eq!(request.unset, vec!["USERS".to_string()]);
     assert!(
         request
@@ -263,13 +284,13 @@ fn expert_exclude_tasks() {
         ],
     );
     press(&mut a, &[KeyCode::Enter]);
-    assert_eq!(a.metadata()["EXCLUDE_TASK_ADDSWAP"], "yes");
+    assert_eq!(a.facts.metadata()["EXCLUDE_TASK_ADDSWAP"], "yes");
     // No Config excludes everything.
     press(
         &mut a,
         &[KeyCode::Down, KeyCode::Enter, KeyCode::Tab, KeyCode::Enter],
     );
-    assert_eq!(a.metadata()["EXCLUDE_ALL_TASKS"], "yes");
+    assert_eq!(a.facts.metadata()["EXCLUDE_ALL_TASKS"], "yes");
 }
 
 #[test]
@@ -302,7 +323,7 @@ fn expert_extract_asks_before_overwriting() {
 fn log_view_and_save() {
     let dir = tempfile::tempdir().unwrap();
     let mut a = app();
-    a.log = vec![
+    a.facts.log = vec![
         "Launching helper VM ... done".into(),
         "Inspecting Operating System ... debian".into(),
     ];
@@ -326,16 +347,11 @@ fn log_view_and_save() {
 #[test]
 fn unsupported_media_goes_to_expert_with_everything_excluded() {
     let mut a = app();
-    if let Some(s) = &mut a.session {
-        s.unsupported = Some("no operating system was found on the media".into());
-    }
-    a.push(Screen::Dialog(
-        Tag::Unsupported,
-        super::widgets::Dialog::new("Unsupported media", "Go on?", &["Yes", "No"]),
-    ));
-    press(&mut a, &[KeyCode::Enter]);
+    initialized(&mut a, Some("no operating system was found on the media"));
+    assert_eq!(top_tag(&a), Some(Tag::Unsupported));
+    press(&mut a, &[KeyCode::Left, KeyCode::Enter]);
     assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::Main)));
-    assert_eq!(a.metadata()["EXCLUDE_ALL_TASKS"], "yes");
+    assert_eq!(a.facts.metadata()["EXCLUDE_ALL_TASKS"], "yes");
     press(&mut a, &[KeyCode::Enter, KeyCode::End, KeyCode::Enter]);
     assert!(screen_text(&a).contains("Every deployment task is excluded"));
 }
@@ -365,7 +381,7 @@ fn running_view_and_status_line() {
     }));
     snapshot("running", &a);
     assert_eq!(
-        a.log,
+        a.facts.log,
         vec!["Launching helper VM (may take a while) ... done"]
     );
     assert!(
@@ -380,8 +396,10 @@ fn browser_screen() {
     std::fs::create_dir(dir.path().join("vms")).unwrap();
     std::fs::write(dir.path().join("debian.qcow2"), vec![0u8; 3 << 10]).unwrap();
     let mut a = app();
-    a.session = None;
-    a.push(Screen::Browser(super::browser::Browser::open(dir.path())));
+    a.facts.session = None;
+    a.push(Screen::Component(Box::new(super::browser::Browser::open(
+        dir.path(),
+    ))));
     let text = screen_text(&a).replace(dir.path().to_str().unwrap(), "[dir]");
     insta::assert_snapshot!(
         "browser",
@@ -390,4 +408,52 @@ fn browser_screen() {
     // Bundle Host is not there yet, and says so.
     press(&mut a, &[KeyCode::Tab, KeyCode::Enter]);
     assert!(screen_text(&a).contains("not available yet"));
+}
+
+/// Initialization ends with this outcome, as its job would report it.
+fn initialized(a: &mut App, unsupported: Option<&str>) {
+    let mut done = super::customize_tests::outcome();
+    done.os = Some(OsInfo {
+        family: OsFamily::Linux,
+        distro: Distro::Debian,
+        ..OsInfo::default()
+    });
+    if let Some(reason) = unsupported {
+        done.unsupported = Some(reason.into());
+    }
+    a.facts.session = None;
+    a.push(Screen::Running(super::job::RunView::new("Initialization")));
+    a.on_event(AppEvent::JobDone(super::job::JobKind::Initialize, Ok(done)));
+}
+
+#[test]
+fn initialization_asks_wizard_or_expert() {
+    let mut a = app();
+    initialized(&mut a, None);
+    assert_eq!(top_tag(&a), Some(Tag::ModeChoice));
+    snapshot("mode_choice", &a);
+    press(&mut a, &[KeyCode::Right, KeyCode::Enter]);
+    assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::Main)));
+}
+
+#[test]
+fn initialization_warns_of_unsupported_media() {
+    let mut a = app();
+    initialized(&mut a, Some("the media contains logical volumes"));
+    assert_eq!(top_tag(&a), Some(Tag::Unsupported));
+    snapshot("unsupported_warning", &a);
+    // No is the default, and leaves.
+    press(&mut a, &[KeyCode::Enter]);
+    assert_eq!(a.exit, Some(0));
+}
+
+#[test]
+fn extract_asks_for_the_path() {
+    let mut a = app();
+    a.open_expert();
+    press(&mut a, &[KeyCode::Down, KeyCode::Down, KeyCode::Enter]);
+    assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::ExtractPath)));
+    snapshot("extract_path", &a);
+    press(&mut a, &[KeyCode::Tab, KeyCode::Enter]);
+    assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::Main)));
 }

@@ -5,8 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::app::{App, Screen, Tag as AppTag};
+use super::app::{App, Facts, Screen, Tag as AppTag};
 use super::form::Form;
+use super::job::job_error;
 use super::job::{CloudReply, JobKind, JobResult};
 use super::register::{Published, Tag, Task};
 use crate::cloud::config::kamakirc::KamakiConfig;
@@ -16,36 +17,35 @@ use crate::cloud::{DEFAULT_CONTAINER, Target};
 use crate::plan::Request;
 use crate::progress::begin_step;
 
-const OBJECT: &str = "Object name";
-const CONTAINER: &str = "Container";
+use super::form::FieldId::{Container, Object};
 
 impl App {
     pub(super) fn open_upload_form(&mut self) {
-        let name = self.os_name();
-        let published = self.cloud.published.get(&self.cloud.selected);
+        let name = self.facts.os_display_name();
+        let published = self.facts.cloud.published.get(&self.facts.cloud.selected);
         let object = published.map_or(format!("{name}.diskdump"), |p| p.object.clone());
         let container = published.map_or(DEFAULT_CONTAINER.into(), |p| p.container.clone());
-        let text = format!("Upload the image to {}.", self.cloud_label());
+        let text = format!("Upload the image to {}.", self.facts.cloud_label());
         let form = Form::new(
             "Upload",
             &text,
-            &[(OBJECT, &object), (CONTAINER, &container)],
-            &["OK", "Cancel"],
+            &[(Object, &object), (Container, &container)],
+            &[super::widgets::Btn::Ok, super::widgets::Btn::Cancel],
         );
         self.push(Screen::Form(AppTag::Register(Tag::UploadForm), form));
     }
 
     pub(super) fn on_upload_form(&mut self, tag: AppTag, form: Form) {
-        let (object, container) = (form.value(OBJECT), form.value(CONTAINER));
-        let plan = self.upload_plan(&object, &container, None);
+        let (object, container) = (form.value(Object), form.value(Container));
+        let plan = self.facts.upload_plan(&object, &container, None);
         let plan = match plan {
             Ok(plan) => plan,
             Err(e) => {
                 self.push(Screen::Form(tag, form));
-                return self.notice("Upload", &e);
+                return self.notice("Upload", &job_error(&e));
             }
         };
-        self.cloud.task = Some(Task::Exists {
+        self.facts.cloud.task = Some(Task::Exists {
             object: object.clone(),
             container,
         });
@@ -69,6 +69,46 @@ impl App {
         });
     }
 
+    pub(super) fn upload(&mut self, object: String, container: String) {
+        let Some(request) = self.facts.upload_request(&object, &container) else {
+            return;
+        };
+        self.facts.cloud.task = Some(Task::Upload { object, container });
+        self.start_job(JobKind::Upload, "Image Upload", request);
+    }
+
+    /// The upload run ended.
+    pub fn on_uploaded(&mut self, result: JobResult) {
+        let Some(Task::Upload { object, container }) = self.facts.cloud.task.take() else {
+            return;
+        };
+        let outcome = match result {
+            Ok(o) => o,
+            Err(e) => return self.notice("Image Upload failed", &job_error(&e)),
+        };
+        let Some(uploaded) = outcome.uploaded.clone() else {
+            return self.notice("Image Upload failed", "nothing was uploaded");
+        };
+        let text = format!(
+            "The image was uploaded to {} as {object} in container {container} ({}).",
+            self.facts.cloud_label(),
+            uploaded.location
+        );
+        self.facts.cloud.published.insert(
+            self.facts.cloud.selected.clone(),
+            Published {
+                object,
+                container,
+                uploaded,
+                metadata: outcome.metadata.clone(),
+                image: None,
+            },
+        );
+        self.notice("Image Upload", &text);
+    }
+}
+
+impl Facts {
     /// The upload to the selected cloud, validated as `-u`, `--container`
     /// and `-r` are.
     pub(super) fn upload_plan(
@@ -76,7 +116,7 @@ impl App {
         object: &str,
         container: &str,
         register: Option<(&str, &str, bool)>,
-    ) -> Result<UploadPlan, String> {
+    ) -> anyhow::Result<UploadPlan> {
         let local = self.cloud.selected.is_none();
         let request = UploadRequest {
             upload: Some(object.to_owned()),
@@ -90,13 +130,14 @@ impl App {
                 ..AccountRequest::default()
             },
         };
-        let mut plan = request.validate()?.ok_or("nothing to upload")?;
+        let plan = request.validate().map_err(anyhow::Error::msg)?;
+        let mut plan = plan.ok_or_else(|| anyhow::anyhow!("nothing to upload"))?;
         // The accounts the session reads, not only the default file.
         if let Some(name) = &self.cloud.selected {
-            let config = KamakiConfig::load(&self.cloud.config).map_err(|e| e.to_string())?;
+            let config = KamakiConfig::load(&self.cloud.config)?;
             let account = config
                 .cloud(name)
-                .ok_or_else(|| format!("cloud {name} has no url and token"))?;
+                .ok_or_else(|| anyhow::anyhow!("cloud {name} has no url and token"))?;
             plan.target = Target::Synnefo {
                 label: name.clone(),
                 url: account.url,
@@ -106,7 +147,7 @@ impl App {
         Ok(plan)
     }
 
-    fn store_root(&self) -> PathBuf {
+    pub(super) fn store_root(&self) -> PathBuf {
         self.cloud.store.clone().unwrap_or_else(Store::default_root)
     }
 
@@ -128,43 +169,5 @@ impl App {
             ..UploadRequest::default()
         };
         Some(request)
-    }
-
-    pub(super) fn upload(&mut self, object: String, container: String) {
-        let Some(request) = self.upload_request(&object, &container) else {
-            return;
-        };
-        self.cloud.task = Some(Task::Upload { object, container });
-        self.start_job(JobKind::Upload, "Image Upload", request);
-    }
-
-    /// The upload run ended.
-    pub fn on_uploaded(&mut self, result: JobResult) {
-        let Some(Task::Upload { object, container }) = self.cloud.task.take() else {
-            return;
-        };
-        let outcome = match result {
-            Ok(o) => o,
-            Err(e) => return self.notice("Image Upload failed", &e),
-        };
-        let Some(uploaded) = outcome.uploaded.clone() else {
-            return self.notice("Image Upload failed", "nothing was uploaded");
-        };
-        let text = format!(
-            "The image was uploaded to {} as {object} in container {container} ({}).",
-            self.cloud_label(),
-            uploaded.location
-        );
-        self.cloud.published.insert(
-            self.cloud.selected.clone(),
-            Published {
-                object,
-                container,
-                uploaded,
-                metadata: outcome.metadata.clone(),
-                image: None,
-            },
-        );
-        self.notice("Image Upload", &text);
     }
 }

@@ -6,6 +6,7 @@
 //! Keys: Up/Down (or k/j) move, Tab/Left/Right pick a button, Enter presses
 //! the current button, Esc goes back, Space ticks a checklist item.
 
+pub use super::buttons::{Btn, Buttons, Reply};
 use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -14,61 +15,6 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{
     Block, Clear, List, ListItem, ListState, Paragraph, StatefulWidget, Widget, Wrap,
 };
-
-/// What a key did to a widget.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reply {
-    /// Nothing the screen's owner needs to act on.
-    None,
-    /// The button with this index was pressed.
-    Button(usize),
-    /// Esc: leave without choosing.
-    Cancel,
-}
-
-/// A row of buttons, one of them current.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Buttons {
-    pub labels: Vec<String>,
-    pub current: usize,
-}
-
-impl Buttons {
-    pub fn new(labels: &[&str]) -> Buttons {
-        Buttons {
-            labels: labels.iter().map(|s| s.to_string()).collect(),
-            current: 0,
-        }
-    }
-
-    /// Handle the keys every widget shares: button choice, Enter, Esc.
-    pub(super) fn on_key(&mut self, key: KeyEvent) -> Reply {
-        let n = self.labels.len().max(1);
-        match key.code {
-            KeyCode::Tab | KeyCode::Right => self.current = (self.current + 1) % n,
-            KeyCode::BackTab | KeyCode::Left => self.current = (self.current + n - 1) % n,
-            KeyCode::Enter => return Reply::Button(self.current),
-            KeyCode::Esc => return Reply::Cancel,
-            _ => {}
-        }
-        Reply::None
-    }
-
-    pub(super) fn line(&self) -> Line<'_> {
-        let mut spans = Vec::new();
-        for (i, label) in self.labels.iter().enumerate() {
-            let text = format!("< {label} >");
-            spans.push(if i == self.current {
-                Span::styled(text, Style::new().add_modifier(Modifier::REVERSED))
-            } else {
-                Span::raw(text)
-            });
-            spans.push(Span::raw("  "));
-        }
-        spans.pop();
-        Line::from(spans).centered()
-    }
-}
 
 /// Move a selection up or down a list of `len` items.
 fn step(selected: usize, len: usize, key: KeyEvent) -> Option<usize> {
@@ -112,22 +58,33 @@ pub(super) fn frame(title: &str, area: Rect, buf: &mut Buffer) -> (Rect, Rect) {
     (body, buttons)
 }
 
-/// A list of `(name, description)` items to pick from, with buttons.
+/// A list of `(name, description)` items to pick from, with buttons. Each
+/// item carries an identifier `I`, which is what the menu's owner acts on:
+/// an enum for a fixed menu, the object's own key for a menu of data.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Menu {
+pub struct Menu<I = String> {
     pub title: String,
     pub text: String,
     pub items: Vec<(String, String)>,
+    pub ids: Vec<I>,
     pub selected: usize,
     pub buttons: Buttons,
 }
 
-impl Menu {
-    pub fn new(title: &str, text: &str, items: Vec<(String, String)>, buttons: &[&str]) -> Menu {
+impl<I: Clone + PartialEq> Menu<I> {
+    /// A menu of `(id, name, description)` items.
+    pub fn new(
+        title: &str,
+        text: &str,
+        items: Vec<(I, String, String)>,
+        buttons: &[Btn],
+    ) -> Menu<I> {
+        let (ids, items) = items.into_iter().map(|(i, n, d)| (i, (n, d))).unzip();
         Menu {
             title: title.into(),
             text: text.into(),
             items,
+            ids,
             selected: 0,
             buttons: Buttons::new(buttons),
         }
@@ -143,13 +100,28 @@ impl Menu {
         }
     }
 
-    /// The name of the selected item.
-    pub fn current(&self) -> Option<&str> {
-        self.items.get(self.selected).map(|(n, _)| n.as_str())
+    /// The identifier of the selected item.
+    pub fn current(&self) -> Option<&I> {
+        self.ids.get(self.selected)
+    }
+
+    /// Select the item `id`, if it is there.
+    pub fn select(&mut self, id: &I) {
+        if let Some(i) = self.ids.iter().position(|x| x == id) {
+            self.selected = i;
+        }
     }
 }
 
-impl Widget for &Menu {
+impl Menu<String> {
+    /// A menu of data whose names are their keys.
+    pub fn keyed(title: &str, text: &str, items: Vec<(String, String)>, buttons: &[Btn]) -> Menu {
+        let items = items.into_iter().map(|(n, d)| (n.clone(), n, d)).collect();
+        Menu::new(title, text, items, buttons)
+    }
+}
+
+impl<I> Widget for &Menu<I> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let height = (self.items.len() as u16 + 7).min(area.height);
         let area = centered(area, 72, height.max(9));
@@ -196,7 +168,7 @@ pub struct Dialog {
 }
 
 impl Dialog {
-    pub fn new(title: &str, text: &str, buttons: &[&str]) -> Dialog {
+    pub fn new(title: &str, text: &str, buttons: &[Btn]) -> Dialog {
         Dialog {
             title: title.into(),
             text: text.into(),
@@ -205,8 +177,8 @@ impl Dialog {
     }
 
     /// The same, with another button current at first (a safe default).
-    pub fn defaulting_to(mut self, button: usize) -> Dialog {
-        self.buttons.current = button;
+    pub fn defaulting_to(mut self, button: Btn) -> Dialog {
+        self.buttons.focus(button);
         self
     }
 
@@ -244,7 +216,7 @@ pub struct Input {
 }
 
 impl Input {
-    pub fn new(title: &str, label: &str, value: &str, buttons: &[&str]) -> Input {
+    pub fn new(title: &str, label: &str, value: &str, buttons: &[Btn]) -> Input {
         Input {
             title: title.into(),
             label: label.into(),
@@ -317,7 +289,7 @@ impl Checklist {
         title: &str,
         text: &str,
         items: Vec<(String, String, bool)>,
-        buttons: &[&str],
+        buttons: &[Btn],
     ) -> Checklist {
         Checklist {
             title: title.into(),
@@ -403,7 +375,7 @@ pub struct TextView {
 }
 
 impl TextView {
-    pub fn new(title: &str, lines: Vec<String>, buttons: &[&str]) -> TextView {
+    pub fn new(title: &str, lines: Vec<String>, buttons: &[Btn]) -> TextView {
         TextView {
             title: title.into(),
             lines,
@@ -451,18 +423,18 @@ mod tests {
     #[test]
     fn menu_moves_and_presses() {
         let items = vec![("a".into(), "".into()), ("b".into(), "".into())];
-        let mut m = Menu::new("T", "", items, &["Select", "Back"]);
+        let mut m = Menu::keyed("T", "", items, &[Btn::Select, Btn::Back]);
         assert_eq!(m.on_key(key(KeyCode::Down)), Reply::None);
         assert_eq!(m.on_key(key(KeyCode::Down)), Reply::None);
-        assert_eq!(m.current(), Some("b"));
+        assert_eq!(m.current().map(String::as_str), Some("b"));
         assert_eq!(m.on_key(key(KeyCode::Tab)), Reply::None);
-        assert_eq!(m.on_key(key(KeyCode::Enter)), Reply::Button(1));
+        assert_eq!(m.on_key(key(KeyCode::Enter)), Reply::Button(Btn::Back));
         assert_eq!(m.on_key(key(KeyCode::Esc)), Reply::Cancel);
     }
 
     #[test]
     fn input_edits() {
-        let mut i = Input::new("T", "Name", "ab", &["OK"]);
+        let mut i = Input::new("T", "Name", "ab", &[Btn::Ok]);
         i.on_key(key(KeyCode::Backspace));
         i.on_key(key(KeyCode::Char('z')));
         assert_eq!(i.value, "az");
@@ -476,7 +448,7 @@ mod tests {
             ("a".into(), "".into(), true),
             ("b".into(), "".into(), false),
         ];
-        let mut c = Checklist::new("T", "", items, &["OK"]);
+        let mut c = Checklist::new("T", "", items, &[Btn::Ok]);
         c.on_key(key(KeyCode::Char(' ')));
         c.on_key(key(KeyCode::Down));
         c.on_key(key(KeyCode::Char(' ')));

@@ -7,9 +7,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::app::{App, Screen, Tag};
+use super::app::{App, Entry, Facts, Screen, Tag};
 use super::job::{JobKind, JobResult};
-use super::widgets::{Dialog, Input, Menu, Reply};
+use super::widgets::{Btn, Dialog, Input, Menu, Reply};
 use crate::cloud::request::{AccountRequest, UploadRequest};
 use crate::plan::Request;
 
@@ -50,10 +50,15 @@ pub struct Answers {
 /// The menu entry of the built-in store.
 const LOCAL_STORE: &str = "local";
 
+/// A cloud to pick: `None` is the built-in local store; its name as
+/// shown, and what it is.
+pub type CloudItem = (Option<String>, String, String);
+
 /// The clouds the wizard offers: the local store, then those saved in
 /// kamaki's configuration at `config`, with their descriptions.
-pub(super) fn clouds(config: &Path) -> Vec<(String, String)> {
+pub(super) fn clouds(config: &Path) -> Vec<CloudItem> {
     let mut items = vec![(
+        None,
         LOCAL_STORE.to_owned(),
         "The built-in local image store".to_owned(),
     )];
@@ -61,10 +66,54 @@ pub(super) fn clouds(config: &Path) -> Vec<(String, String)> {
         items.extend(config.cloud_names().into_iter().map(|n| {
             let (url, description) = config.cloud_summary(&n);
             let about = description.or(url).unwrap_or_default();
-            (n, about)
+            (Some(n.clone()), n, about)
         }));
     }
     items
+}
+
+/// The clouds as menu items.
+pub(super) fn cloud_items(clouds: Vec<CloudItem>) -> Vec<(Entry, String, String)> {
+    clouds
+        .into_iter()
+        .map(|(id, n, d)| (Entry::Cloud(id), n, d))
+        .collect()
+}
+
+/// The Clouds page, on the cloud chosen so far.
+fn cloud_page(title: &str, clouds: Vec<CloudItem>, a: &Answers) -> Screen {
+    let mut menu = Menu::new(
+        title,
+        "Please select a cloud to upload the image to and register it with:",
+        cloud_items(clouds),
+        &[Btn::Next, Btn::Add, Btn::Edit, Btn::Back],
+    );
+    menu.select(&Entry::Cloud(a.cloud.clone()));
+    Screen::Menu(Tag::Wizard(Page::Cloud), menu)
+}
+
+/// The Registration Type page: private or public.
+fn registration_page(title: &str, a: &Answers) -> Screen {
+    let items = vec![
+        (
+            Entry::Public(false),
+            "Private".into(),
+            "Image is accessible only by this user".into(),
+        ),
+        (
+            Entry::Public(true),
+            "Public".into(),
+            "Everyone can create VMs from this image".into(),
+        ),
+    ];
+    let mut menu = Menu::new(
+        title,
+        "Please provide a registration type:",
+        items,
+        &[Btn::Next, Btn::Back],
+    );
+    menu.select(&Entry::Public(a.public));
+    Screen::Menu(Tag::Wizard(Page::Registration), menu)
 }
 
 impl Page {
@@ -88,9 +137,9 @@ impl Page {
 impl App {
     /// Begin the wizard with defaults from the detected metadata.
     pub fn start_wizard(&mut self) {
-        let name = self.os_name();
-        let meta = self.metadata();
-        self.answers = Answers {
+        let name = self.facts.os_display_name();
+        let meta = self.facts.metadata();
+        self.facts.answers = Answers {
             cloud: None,
             output: PathBuf::new(),
             name,
@@ -101,99 +150,43 @@ impl App {
     }
 
     pub(super) fn show_page(&mut self, page: Page) {
-        let config = self.cloud.config.clone();
-        let items = self.clouds.get_or_insert_with(|| clouds(&config)).clone();
-        let a = &self.answers;
+        let config = self.facts.cloud.config.clone();
+        let clouds = (self.facts.clouds)
+            .get_or_insert_with(|| clouds(&config))
+            .clone();
+        let a = &self.facts.answers;
         let title = page.title();
+        let input = |label: &str, value: &str| {
+            let input = Input::new(&title, label, value, &[Btn::Next, Btn::Back]);
+            Screen::Input(Tag::Wizard(page), input)
+        };
         let screen = match page {
-            Page::Cloud => {
-                let mut menu = Menu::new(
-                    &title,
-                    "Please select a cloud to upload the image to and register it with:",
-                    items,
-                    &["Next", "Add", "Edit", "Back"],
-                );
-                let chosen = a.cloud.as_deref().unwrap_or(LOCAL_STORE);
-                menu.selected = menu
-                    .items
-                    .iter()
-                    .position(|(n, _)| n == chosen)
-                    .unwrap_or(0);
-                Screen::Menu(Tag::Wizard(page), menu)
-            }
-            Page::Name => Screen::Input(
-                Tag::Wizard(page),
-                Input::new(
-                    &title,
-                    "Please provide a name for the image:",
-                    &a.name,
-                    &["Next", "Back"],
-                ),
+            Page::Cloud => cloud_page(&title, clouds, a),
+            Page::Name => input("Please provide a name for the image:", &a.name),
+            Page::Description => input(
+                "Please provide a description for the image:",
+                &a.description,
             ),
-            Page::Description => Screen::Input(
-                Tag::Wizard(page),
-                Input::new(
-                    &title,
-                    "Please provide a description for the image:",
-                    &a.description,
-                    &["Next", "Back"],
-                ),
-            ),
-            Page::Registration => {
-                let mut menu = Menu::new(
-                    &title,
-                    "Please provide a registration type:",
-                    vec![
-                        (
-                            "Private".into(),
-                            "Image is accessible only by this user".into(),
-                        ),
-                        (
-                            "Public".into(),
-                            "Everyone can create VMs from this image".into(),
-                        ),
-                    ],
-                    &["Next", "Back"],
-                );
-                menu.selected = usize::from(a.public);
-                Screen::Menu(Tag::Wizard(page), menu)
-            }
-            Page::Output => Screen::Input(
-                Tag::Wizard(page),
-                Input::new(
-                    &title,
-                    "Where should the image file be saved? Its .meta, .md5sum, .sha256sum and .variant files go beside it.",
-                    &a.output.to_string_lossy(),
-                    &["Next", "Back"],
-                ),
+            Page::Registration => registration_page(&title, a),
+            Page::Output => input(
+                "Where should the image file be saved? Its .meta, .md5sum, .sha256sum and .variant files go beside it.",
+                &a.output.to_string_lossy(),
             ),
             Page::Confirm | Page::Finished => Screen::Dialog(
                 Tag::Wizard(Page::Confirm),
-                Dialog::new(&title, &self.summary(), &["Yes", "Back", "Quit"]),
+                Dialog::new(
+                    &title,
+                    &self.facts.summary(),
+                    &[Btn::Yes, Btn::Back, Btn::Quit],
+                ),
             ),
         };
         self.push(screen);
     }
 
-    fn summary(&self) -> String {
-        let a = &self.answers;
-        format!(
-            "All necessary information has been gathered:\n\n * Cloud: {}\n * Image Name: {}\n * Image Description: {}\n * Registration Type: {}\n * Local Copy: {}\n\nContinue with the image creation process?",
-            a.cloud.as_deref().unwrap_or("the local image store"),
-            a.name,
-            a.description,
-            if a.public { "Public" } else { "Private" },
-            if a.output.as_os_str().is_empty() {
-                "none".to_owned()
-            } else {
-                a.output.display().to_string()
-            }
-        )
-    }
-
     /// A reply on a wizard page: store the answer, then go on or back.
     pub fn on_wizard(&mut self, page: Page, screen: Screen, reply: Reply) {
-        let forward = reply == Reply::Button(0);
+        let forward = reply == Reply::Button(Btn::Next);
         match (&screen, page) {
             // "Thank you for using snf-image-creator."
             (_, Page::Finished) => {
@@ -201,9 +194,14 @@ impl App {
                 return;
             }
             (Screen::Dialog(..), Page::Confirm) => return self.on_confirm(reply),
-            (Screen::Menu(_, menu), Page::Cloud) if matches!(reply, Reply::Button(1 | 2)) => {
-                let name = (menu.selected > 0).then(|| menu.current().map(str::to_owned));
-                return self.on_wizard_account(reply == Reply::Button(2), name.flatten(), screen);
+            (Screen::Menu(_, menu), Page::Cloud)
+                if matches!(reply, Reply::Button(Btn::Add | Btn::Edit)) =>
+            {
+                let name = match menu.current() {
+                    Some(Entry::Cloud(name)) => name.clone(),
+                    _ => None,
+                };
+                return self.on_wizard_account(reply == Reply::Button(Btn::Edit), name, screen);
             }
             (Screen::Input(_, input), _) if forward => {
                 let value = input.value.trim().to_owned();
@@ -213,13 +211,12 @@ impl App {
                 }
             }
             (Screen::Menu(_, menu), Page::Registration) if forward => {
-                self.answers.public = menu.selected == 1;
+                self.facts.answers.public = menu.current() == Some(&Entry::Public(true));
             }
             (Screen::Menu(_, menu), Page::Cloud) if forward => {
-                self.answers.cloud = menu
-                    .current()
-                    .filter(|c| *c != LOCAL_STORE)
-                    .map(str::to_owned);
+                if let Some(Entry::Cloud(cloud)) = menu.current() {
+                    self.facts.answers.cloud = cloud.clone();
+                }
             }
             _ => {}
         }
@@ -235,12 +232,12 @@ impl App {
     fn store(&mut self, page: Page, value: String) -> Option<String> {
         match page {
             Page::Name if value.is_empty() => return Some("The image needs a name.".into()),
-            Page::Name => self.answers.name = value,
-            Page::Description => self.answers.description = value,
+            Page::Name => self.facts.answers.name = value,
+            Page::Description => self.facts.answers.description = value,
             Page::Output if PathBuf::from(&value).is_dir() => {
                 return Some("Give a file name, not a directory.".into());
             }
-            Page::Output => self.answers.output = PathBuf::from(value),
+            Page::Output => self.facts.answers.output = PathBuf::from(value),
             _ => {}
         }
         None
@@ -248,31 +245,29 @@ impl App {
 
     /// Ask whether to run the wizard or go to the expert menu.
     pub(super) fn open_mode_choice(&mut self) {
-        let (os_type, distro) = self.os_names();
-        let text = format!(
-            "snf-image-creator detected a {os_type} ({distro}) system on the input media. Would you like to run a wizard to assist you through the image creation process?\n\nChoose Expert for the full menu."
-        );
-        self.push(Screen::Dialog(
-            Tag::ModeChoice,
-            Dialog::new("Wizard or Expert", &text, &["Wizard", "Expert"]),
-        ));
+        self.push(Screen::Component(super::init::mode_choice(&self.facts)));
     }
 
     fn on_confirm(&mut self, reply: Reply) {
         match reply {
-            Reply::Button(0) => {
-                let a = self.answers.clone();
-                self.edits
+            Reply::Button(Btn::Yes) => {
+                let a = self.facts.answers.clone();
+                self.facts
+                    .edits
                     .set
                     .insert("DESCRIPTION".into(), a.description.clone());
-                let Some(request) = self.wizard_request(&a) else {
+                let Some(request) = self.facts.wizard_request(&a) else {
                     return;
                 };
                 // An existing copy is replaced only after a question.
                 if !a.output.as_os_str().is_empty() && a.output.exists() {
                     self.push(Screen::Dialog(
                         Tag::Wizard(Page::Confirm),
-                        Dialog::new("Confirmation", &self.summary(), &["Yes", "Back", "Quit"]),
+                        Dialog::new(
+                            "Confirmation",
+                            &self.facts.summary(),
+                            &[Btn::Yes, Btn::Back, Btn::Quit],
+                        ),
                     ));
                     return self.notice(
                         "File exists",
@@ -281,36 +276,9 @@ impl App {
                 }
                 self.start_job(JobKind::Wizard, "Image creation", request);
             }
-            Reply::Button(1) | Reply::Cancel => self.show_page(Page::Output),
+            Reply::Button(Btn::Back) | Reply::Cancel => self.show_page(Page::Output),
             _ => self.exit = Some(0),
         }
-    }
-
-    /// The run the answers describe: default tasks, upload as
-    /// `<name>-<time>.diskdump`, registration, and the local copy.
-    pub fn wizard_request(&self, a: &Answers) -> Option<Request> {
-        let session = self.session.as_ref()?;
-        let stamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let object = format!("{}-{stamp}.diskdump", a.name.replace('/', "_"));
-        let output = (!a.output.as_os_str().is_empty()).then(|| a.output.clone());
-        let mut request = self.export_request(output.as_deref().unwrap_or(Path::new("")))?;
-        request.outfile = output;
-        request.force = false;
-        request.allow_unsupported = session.unsupported.is_some();
-        request.cloud = UploadRequest {
-            upload: Some(object),
-            register: Some(a.name.clone()),
-            public: a.public,
-            description: Some(a.description.clone()),
-            container: None,
-            account: AccountRequest {
-                cloud: a.cloud.clone(),
-                ..AccountRequest::default()
-            },
-        };
-        Some(request)
     }
 
     /// The run ended: say where the image is, or what went wrong.
@@ -339,13 +307,58 @@ impl App {
                 );
                 self.push(Screen::Dialog(
                     Tag::Wizard(Page::Finished),
-                    Dialog::new("Image creation finished", &text, &["OK"]),
+                    Dialog::new("Image creation finished", &text, &[Btn::Ok]),
                 ));
             }
             Err(e) => {
                 self.show_page(Page::Confirm);
-                self.notice("Image creation failed", &e);
+                self.notice("Image creation failed", &super::job::job_error(&e));
             }
         }
+    }
+}
+
+impl Facts {
+    pub(super) fn summary(&self) -> String {
+        let a = &self.answers;
+        format!(
+            "All necessary information has been gathered:\n\n * Cloud: {}\n * Image Name: {}\n * Image Description: {}\n * Registration Type: {}\n * Local Copy: {}\n\nContinue with the image creation process?",
+            a.cloud.as_deref().unwrap_or("the local image store"),
+            a.name,
+            a.description,
+            if a.public { "Public" } else { "Private" },
+            if a.output.as_os_str().is_empty() {
+                "none".to_owned()
+            } else {
+                a.output.display().to_string()
+            }
+        )
+    }
+
+    /// The run the answers describe: default tasks, upload as
+    /// `<name>-<time>.diskdump`, registration, and the local copy.
+    pub fn wizard_request(&self, a: &Answers) -> Option<Request> {
+        let session = self.session.as_ref()?;
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let object = format!("{}-{stamp}.diskdump", a.name.replace('/', "_"));
+        let output = (!a.output.as_os_str().is_empty()).then(|| a.output.clone());
+        let mut request = self.export_request(output.as_deref().unwrap_or(Path::new("")))?;
+        request.outfile = output;
+        request.force = false;
+        request.allow_unsupported = session.unsupported.is_some();
+        request.cloud = UploadRequest {
+            upload: Some(object),
+            register: Some(a.name.clone()),
+            public: a.public,
+            description: Some(a.description.clone()),
+            container: None,
+            account: AccountRequest {
+                cloud: a.cloud.clone(),
+                ..AccountRequest::default()
+            },
+        };
+        Some(request)
     }
 }

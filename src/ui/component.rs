@@ -1,0 +1,113 @@
+//! Screens as components, in the manner of gitui: a component owns its
+//! flow's state, takes a key — or the end of the job it started — with the
+//! shared [`Facts`], and answers with [`Action`]s, which the [`App`]
+//! applies to the screen stack in order. Components never reach into each
+//! other: what they share is in the facts.
+//!
+//! [`App`]: super::App
+
+use crate::pipeline::mount::Release;
+use std::path::PathBuf;
+
+use ratatui::buffer::Buffer;
+use ratatui::crossterm::event::KeyEvent;
+use ratatui::layout::Rect;
+
+use super::app::{Facts, Screen, Tag};
+use super::job::{JobKind, JobResult};
+use crate::plan::Request;
+use crate::progress::Event;
+
+/// What a component asks the application to do.
+pub enum Action {
+    /// Put this screen on top.
+    Push(Box<dyn Component>),
+    /// Put this plain screen on top (a flow that is not a component yet
+    /// takes its replies).
+    Show(Box<Screen>),
+    /// Take the top screen away.
+    Pop,
+    /// Show a message over the top screen.
+    Notice { title: String, text: String },
+    /// Validate the request and run it; its end comes back to the screen
+    /// on top now.
+    StartJob {
+        kind: JobKind,
+        title: String,
+        request: Box<Request>,
+        /// How the screen that asked releases a mounted guest (Mount).
+        release: Release,
+    },
+    /// Take every screen away.
+    Clear,
+    /// Initialize this media (a new start).
+    OpenMedia(PathBuf),
+    /// The media browser, when no screen is left.
+    BackToMedia,
+    /// The wizard, from its first page.
+    Wizard,
+    /// The expert menu, on a cleared stack.
+    Expert,
+    /// End a job of this kind with this result, as if it had just ended
+    /// (a held job the user gave up).
+    JobEnded(JobKind, JobResult),
+    /// Leave the UI with this exit code.
+    Exit(u8),
+}
+
+impl Action {
+    pub fn notice(title: &str, text: impl Into<String>) -> Action {
+        Action::Notice {
+            title: title.into(),
+            text: text.into(),
+        }
+    }
+}
+
+/// A screen that owns its state and answers with actions.
+pub trait Component {
+    /// Which screen this is (for tests and for the screens under it).
+    fn id(&self) -> Tag;
+
+    /// A key pressed while this screen is on top.
+    fn on_key(&mut self, key: KeyEvent, facts: &mut Facts) -> Vec<Action>;
+
+    /// The job this screen started ended (`listing` is what it printed).
+    fn on_job_done(&mut self, result: JobResult, listing: &str, facts: &mut Facts) -> Vec<Action> {
+        let _ = (result, listing, facts);
+        Vec::new()
+    }
+
+    /// A progress event of the job this screen started.
+    fn on_progress(&mut self, event: &Event, facts: &mut Facts) -> Vec<Action> {
+        let _ = (event, facts);
+        Vec::new()
+    }
+
+    /// Draw the screen; a dialog is drawn over the screen under it.
+    fn render(&self, area: Rect, buf: &mut Buffer);
+
+    /// Whether the screen is a dialog drawn over the one under it.
+    fn is_dialog(&self) -> bool {
+        false
+    }
+}
+
+/// The actions that run `request` as a job, or, when validation refuses it,
+/// take the asking screen away and say why.
+pub fn start_or_refuse(
+    kind: JobKind,
+    title: &str,
+    request: Request,
+    release: Release,
+) -> Vec<Action> {
+    match request.clone().validate() {
+        Ok(_) => vec![Action::StartJob {
+            kind,
+            title: title.into(),
+            request: Box::new(request),
+            release,
+        }],
+        Err(e) => vec![Action::Pop, Action::notice("Error", e.0)],
+    }
+}

@@ -1,0 +1,88 @@
+//! The screens of the stack and their identities: what a screen is for
+//! ([`Tag`]) and what a menu item stands for ([`Entry`]).
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::widgets::Widget;
+
+use super::component::Component;
+use super::job::RunView;
+use super::widgets::{Checklist, Dialog, Input, Menu, TextView};
+
+/// What a screen is for: routes its replies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tag {
+    /// The media browser.
+    Browser,
+    /// "Do you want to exit?"
+    ConfirmExit,
+    /// A message with OK that goes back to what was under it.
+    Notice,
+    /// Initialization failed: OK goes back to the browser.
+    InitFailed,
+    /// Wizard or expert mode?
+    ModeChoice,
+    /// Unsupported media: go on in expert mode?
+    Unsupported,
+    /// The media has a backing chain: use it?
+    BackingChain,
+    /// A wizard page.
+    Wizard(super::wizard::Page),
+    /// The expert menus.
+    Expert(super::expert::Tag),
+    /// The cloud account forms (wizard and expert).
+    Account(super::accounts::Tag),
+    /// The expert Register menu.
+    Register(super::register::Tag),
+    /// The secret scan found secrets before an upload: go on?
+    Secrets,
+}
+
+/// What a menu item stands for: its identity, never its label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    /// A datum named by its key (a property, a parameter).
+    Key(String),
+    /// A cloud: `None` is the built-in local store.
+    Cloud(Option<String>),
+    /// A registration type: public or private.
+    Public(bool),
+    Register(super::register::Entry),
+}
+
+/// One screen of the stack.
+pub enum Screen {
+    /// A flow that owns its state (see [`Component`]).
+    Component(Box<dyn Component>),
+    Running(RunView),
+    Menu(Tag, Menu<Entry>),
+    Dialog(Tag, Dialog),
+    Input(Tag, Input),
+    Checklist(Tag, Checklist),
+    Text(Tag, TextView),
+    Form(Tag, super::form::Form),
+}
+
+impl Screen {
+    /// Whether the screen is a dialog, drawn over the one under it.
+    pub fn is_dialog(&self) -> bool {
+        match self {
+            Screen::Dialog(..) => true,
+            Screen::Component(c) => c.is_dialog(),
+            _ => false,
+        }
+    }
+
+    pub fn render(&self, area: Rect, buf: &mut Buffer) {
+        match self {
+            Screen::Component(c) => c.render(area, buf),
+            Screen::Running(w) => w.render(area, buf),
+            Screen::Menu(_, w) => w.render(area, buf),
+            Screen::Dialog(_, w) => w.render(area, buf),
+            Screen::Input(_, w) => w.render(area, buf),
+            Screen::Checklist(_, w) => w.render(area, buf),
+            Screen::Text(_, w) => w.render(area, buf),
+            Screen::Form(_, w) => w.render(area, buf),
+        }
+    }
+}
