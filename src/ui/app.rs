@@ -2,8 +2,8 @@
 //! [`Facts`]. Keys go to the top screen. A [`Component`] answers with
 //! [`Action`]s, applied here in order; a job's end (and its progress) goes
 //! to the component that started it, the one under the job's view. The
-//! flows not yet components (the wizard, the Register menu and its
-//! accounts, the expert main menu) are plain widgets whose [`Reply`] comes
+//! flows not yet components (the wizard, the Register menu, its cloud
+//! accounts and the upload) are plain widgets whose [`Reply`] comes
 //! back here with the screen's [`Tag`] and goes to their `impl App`
 //! blocks. Long work runs as a [`Job`]; nothing here blocks.
 //!
