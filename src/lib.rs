@@ -11,6 +11,7 @@ pub mod cloud;
 pub mod fuzzing;
 pub mod guest;
 pub mod media;
+pub mod name_table;
 pub mod pipeline;
 pub mod plan;
 pub mod process;

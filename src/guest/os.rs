@@ -8,6 +8,8 @@
 
 use std::fmt;
 
+use crate::name_table::{name_of, value_of};
+
 /// Operating system families, as libguestfs's inspection types name them.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub enum OsFamily {
@@ -49,7 +51,7 @@ impl OsFamily {
     pub fn as_str(&self) -> &str {
         match self {
             OsFamily::Other(name) => name,
-            known => name_of(FAMILIES, known),
+            known => name_of(FAMILIES, known).unwrap_or("unknown"),
         }
     }
 
@@ -139,7 +141,7 @@ impl Distro {
     pub fn as_str(&self) -> &str {
         match self {
             Distro::Other(name) => name,
-            known => name_of(DISTROS, known),
+            known => name_of(DISTROS, known).unwrap_or("unknown"),
         }
     }
 }
@@ -164,17 +166,7 @@ fn parse<T: Clone>(table: &[(&str, T)], name: &str, unknown: T, other: fn(String
     if key.is_empty() {
         return unknown;
     }
-    table
-        .iter()
-        .find(|(n, _)| *n == key)
-        .map_or_else(|| other(name.to_owned()), |(_, v)| v.clone())
-}
-
-fn name_of<'a, T: PartialEq>(table: &[(&'a str, T)], value: &T) -> &'a str {
-    table
-        .iter()
-        .find(|(_, v)| v == value)
-        .map_or("unknown", |&(n, _)| n)
+    value_of(table, &key).unwrap_or_else(|| other(name.to_owned()))
 }
 
 #[cfg(test)]

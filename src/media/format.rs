@@ -5,6 +5,8 @@ use std::fmt;
 
 use serde::Deserialize;
 
+use crate::name_table::{name_of, value_of};
+
 /// A disk image format; [`ImageFormat::as_str`] is qemu's name for it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
 #[serde(from = "String")]
@@ -42,20 +44,14 @@ const FORMATS: &[(&str, ImageFormat)] = &[
 impl ImageFormat {
     /// The format qemu names `name`.
     pub fn parse(name: &str) -> Self {
-        FORMATS
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map_or_else(|| ImageFormat::Other(name.to_owned()), |(_, f)| f.clone())
+        value_of(FORMATS, name).unwrap_or_else(|| ImageFormat::Other(name.to_owned()))
     }
 
     /// qemu's name of the format (`-f`, `-F`, `--format`).
     pub fn as_str(&self) -> &str {
         match self {
             ImageFormat::Other(name) => name,
-            known => FORMATS
-                .iter()
-                .find(|(_, f)| f == known)
-                .map_or("", |&(n, _)| n),
+            known => name_of(FORMATS, known).unwrap_or(""),
         }
     }
 
