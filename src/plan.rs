@@ -90,8 +90,8 @@ impl SysprepRequest {
         }
         Ok(sysprep::Options {
             run: !self.no_sysprep,
-            selection: sysprep::Selection::new(&self.enable, &self.disable).map_err(usage)?,
-            params: sysprep::Params::from_assignments(&self.params).map_err(usage)?,
+            selection: sysprep::Selection::new(&self.enable, &self.disable)?,
+            params: sysprep::Params::from_assignments(&self.params)?,
             print_tasks: self.print_syspreps,
             print_params: self.print_params,
             dry_run: self.dry_run,
@@ -188,7 +188,7 @@ impl Request {
         }
         let sysprep = self.sysprep.validate()?;
         let prints = self.print_metadata || sysprep.print_tasks || sysprep.print_params;
-        let upload = self.cloud.clone().validate().map_err(usage)?;
+        let upload = self.cloud.clone().validate()?;
         let exports = self.outfile.is_some() || upload.is_some();
         let work = Work::decide(self.mount, exports, prints, &self.sysprep)?;
         if let Some(dir) = &self.tmpdir {

@@ -70,9 +70,16 @@ impl StopReason {
 pub struct Interrupted(pub StopReason);
 
 /// A request that cannot be carried out as given (exit code 2).
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
+
+impl UsageError {
+    /// A usage error saying `msg`.
+    pub fn new(msg: impl Into<String>) -> Self {
+        UsageError(msg.into())
+    }
+}
 
 /// The exit code for an error, the same in every front end: a usage error
 /// is 2, an interrupted run 128 + the signal, anything else 1. Context added

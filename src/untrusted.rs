@@ -15,7 +15,7 @@ use std::io::Read;
 use std::path::Path;
 
 use yaml_rust2::parser::{Event, Parser};
-use yaml_rust2::{Yaml, YamlLoader};
+use yaml_rust2::{ScanError, Yaml, YamlLoader};
 
 /// The most nodes (after alias expansion) a document may have.
 pub const MAX_NODES: u64 = 100_000;
@@ -48,14 +48,25 @@ pub fn read_text(path: &Path, limit: u64) -> std::io::Result<String> {
     read_file(path, limit).map(|d| String::from_utf8_lossy(&d).into_owned())
 }
 
+/// Why a text is not acceptable YAML.
+#[derive(Debug, thiserror::Error)]
+pub enum YamlError {
+    #[error("nested more than {MAX_DEPTH} levels deep")]
+    TooDeep,
+    #[error("more than {MAX_NODES} nodes once its aliases are expanded")]
+    TooLarge,
+    #[error(transparent)]
+    Syntax(#[from] ScanError),
+}
+
 /// The documents of `text`, or why it is not acceptable YAML.
-pub fn load_yaml(text: &str) -> Result<Vec<Yaml>, String> {
+pub fn load_yaml(text: &str) -> Result<Vec<Yaml>, YamlError> {
     check(text)?;
-    YamlLoader::load_from_str(text).map_err(|e| e.to_string())
+    Ok(YamlLoader::load_from_str(text)?)
 }
 
 /// Refuse a document that would expand past the limits.
-fn check(text: &str) -> Result<(), String> {
+fn check(text: &str) -> Result<(), YamlError> {
     let mut parser = Parser::new_from_str(text);
     // Nodes in each anchored subtree, by anchor id.
     let mut anchored: HashMap<usize, u64> = HashMap::new();
@@ -63,7 +74,7 @@ fn check(text: &str) -> Result<(), String> {
     let mut open: Vec<(usize, u64)> = Vec::new();
     let mut nodes: u64 = 0;
     loop {
-        let (event, _) = parser.next_token().map_err(|e| e.to_string())?;
+        let (event, _) = parser.next_token()?;
         let added = match event {
             Event::StreamEnd => return Ok(()),
             Event::Scalar(_, _, anchor, _) => {
@@ -75,7 +86,7 @@ fn check(text: &str) -> Result<(), String> {
             Event::Alias(id) => anchored.get(&id).copied().unwrap_or(1),
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
                 if open.len() >= MAX_DEPTH {
-                    return Err(format!("nested more than {MAX_DEPTH} levels deep"));
+                    return Err(YamlError::TooDeep);
                 }
                 open.push((anchor, nodes));
                 1
@@ -92,9 +103,7 @@ fn check(text: &str) -> Result<(), String> {
         };
         nodes = nodes.saturating_add(added);
         if nodes > MAX_NODES {
-            return Err(format!(
-                "more than {MAX_NODES} nodes once its aliases are expanded"
-            ));
+            return Err(YamlError::TooLarge);
         }
     }
 }
@@ -117,7 +126,7 @@ mod tests {
             let refs = vec![format!("*{prev}"); 10].join(", ");
             bomb.push_str(&format!("{i}: &{i} [{refs}]\n"));
         }
-        let err = load_yaml(&bomb).unwrap_err();
+        let err = load_yaml(&bomb).unwrap_err().to_string();
         assert!(err.contains("aliases are expanded"), "{err}");
     }
 
@@ -127,12 +136,22 @@ mod tests {
         // The scanner itself stops flow collections nested past 255.
         assert!(load_yaml(&deep).is_err());
         let flow = format!("{}{}", "[".repeat(100), "]".repeat(100));
-        assert!(load_yaml(&flow).unwrap_err().contains("levels deep"));
+        assert!(
+            load_yaml(&flow)
+                .unwrap_err()
+                .to_string()
+                .contains("levels deep")
+        );
         let mapping = "a:\n".to_owned()
             + &(1..200)
                 .map(|i| format!("{}a:\n", " ".repeat(i)))
                 .collect::<String>();
-        assert!(load_yaml(&mapping).unwrap_err().contains("levels deep"));
+        assert!(
+            load_yaml(&mapping)
+                .unwrap_err()
+                .to_string()
+                .contains("levels deep")
+        );
     }
 
     #[test]

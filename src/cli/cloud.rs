@@ -178,11 +178,7 @@ fn serve_inner(args: &ServeArgs) -> anyhow::Result<()> {
 }
 
 fn images_inner(args: &ImagesArgs) -> anyhow::Result<()> {
-    let target = args
-        .account
-        .request()
-        .target()
-        .map_err(crate::plan::UsageError)?;
+    let target = args.account.request().target()?;
     let mut backend = cloud::connect(&target, DEFAULT_CONTAINER)?;
     backend.authenticate()?;
     let images = backend.images()?;
@@ -289,8 +285,7 @@ fn upload_inner(
     }
     let description = request.description.clone();
     let plan = request
-        .validate()
-        .map_err(UsageError)?
+        .validate()?
         .ok_or_else(|| UsageError("nothing to upload".into()))?;
     let mut props = upload::properties_of(&args.file)?;
     for m in &args.metadata {

@@ -8,6 +8,7 @@ use crate::cloud::config::clouds_yaml;
 use crate::cloud::config::kamakirc::{KamakiConfig, config_path};
 use crate::cloud::local::store::Store;
 use crate::cloud::{DEFAULT_CONTAINER, Secret, Target};
+use crate::process::UsageError;
 
 /// Which account to use: a saved cloud, an URL and token, or a local
 /// store (the default).
@@ -37,27 +38,27 @@ impl AccountRequest {
     }
 
     /// Resolve the account (reading kamaki's configuration for `-c`).
-    pub fn target(&self) -> Result<Target, String> {
+    pub fn target(&self) -> Result<Target, UsageError> {
         let remote = self.cloud.is_some() || self.auth_url.is_some() || self.token.is_some();
         if remote && self.store.is_some() {
-            return Err(
-                "--store names the local store: do not combine it with -c, -a or -t".into(),
-            );
+            return Err(UsageError::new(
+                "--store names the local store: do not combine it with -c, -a or -t",
+            ));
         }
         match (&self.cloud, &self.auth_url, &self.token) {
             (None, None, None) => Ok(Target::Local(
                 self.store.clone().unwrap_or_else(Store::default_root),
             )),
-            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
-                Err("give either -c CLOUD or -a URL -t TOKEN, not both".into())
-            }
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => Err(UsageError::new(
+                "give either -c CLOUD or -a URL -t TOKEN, not both",
+            )),
             (None, Some(url), Some(token)) => Ok(Target::Synnefo {
                 label: url.clone(),
                 url: url.clone(),
                 token: token.clone(),
             }),
-            (None, Some(_), None) => Err("-a URL needs -t TOKEN".into()),
-            (None, None, Some(_)) => Err("-t TOKEN needs -a URL".into()),
+            (None, Some(_), None) => Err(UsageError::new("-a URL needs -t TOKEN")),
+            (None, None, Some(_)) => Err(UsageError::new("-t TOKEN needs -a URL")),
             (Some(name), None, None) => match name.split_once(':').unwrap_or((name, "")) {
                 ("openstack", os) => clouds_yaml::find(os).map(Target::OpenStack),
                 ("s3", bucket) => crate::cloud::clients::s3::target(bucket).map(Target::S3),
@@ -68,8 +69,8 @@ impl AccountRequest {
 }
 
 /// A cloud saved in kamaki's configuration file at `path`.
-fn saved_cloud(path: &std::path::Path, name: &str) -> Result<Target, String> {
-    let cfg = KamakiConfig::load(path).map_err(|e| e.to_string())?;
+fn saved_cloud(path: &std::path::Path, name: &str) -> Result<Target, UsageError> {
+    let cfg = KamakiConfig::load(path).map_err(|e| UsageError::new(e.to_string()))?;
     match cfg.cloud(name) {
         Some(acct) => Ok(Target::Synnefo {
             label: name.to_owned(),
@@ -83,10 +84,10 @@ fn saved_cloud(path: &std::path::Path, name: &str) -> Result<Target, String> {
             } else {
                 format!("saved clouds: {}", names.join(", "))
             };
-            Err(format!(
+            Err(UsageError::new(format!(
                 "-c {name}: no cloud of that name with a url and a token in {} ({known})",
                 path.display()
-            ))
+            )))
         }
     }
 }
@@ -124,23 +125,29 @@ pub struct UploadPlan {
 impl UploadRequest {
     /// Check the options; `None` when nothing is to be uploaded. The error
     /// text is a usage message.
-    pub fn validate(self) -> Result<Option<UploadPlan>, String> {
+    pub fn validate(self) -> Result<Option<UploadPlan>, UsageError> {
         let Some(object) = self.upload else {
             return self.nothing_to_upload().map(|_| None);
         };
         check_object_name(&object)?;
         if self.description.is_some() && self.register.is_none() {
-            return Err("-d/--description describes a registered image: add -r NAME".into());
+            return Err(UsageError::new(
+                "-d/--description describes a registered image: add -r NAME",
+            ));
         }
         if self.public && self.register.is_none() {
-            return Err("--public makes a registered image public: add -r NAME".into());
+            return Err(UsageError::new(
+                "--public makes a registered image public: add -r NAME",
+            ));
         }
         if self.register.as_ref().is_some_and(|n| n.trim().is_empty()) {
-            return Err("-r: the registration name cannot be empty".into());
+            return Err(UsageError::new("-r: the registration name cannot be empty"));
         }
         let container = self.container.unwrap_or_else(|| DEFAULT_CONTAINER.into());
         if container.is_empty() || container.contains('/') {
-            return Err(format!("--container {container}: give a name without `/'"));
+            return Err(UsageError::new(format!(
+                "--container {container}: give a name without `/'"
+            )));
         }
         let target = self.account.target()?;
         Ok(Some(UploadPlan {
@@ -153,7 +160,7 @@ impl UploadRequest {
         }))
     }
 
-    fn nothing_to_upload(&self) -> Result<(), String> {
+    fn nothing_to_upload(&self) -> Result<(), UsageError> {
         let flags = [
             (self.register.is_some(), "-r/--register"),
             (self.public, "--public"),
@@ -165,9 +172,9 @@ impl UploadRequest {
             ),
         ];
         match flags.iter().find(|(given, _)| *given) {
-            Some((_, flag)) => Err(format!(
+            Some((_, flag)) => Err(UsageError::new(format!(
                 "{flag} needs -u NAME (the name to upload the image as)"
-            )),
+            ))),
             None => Ok(()),
         }
     }
@@ -175,19 +182,19 @@ impl UploadRequest {
 
 /// Object names: not empty, no empty or dot path segments, and none of the
 /// side-file suffixes that would collide with the image's own.
-fn check_object_name(name: &str) -> Result<(), String> {
+fn check_object_name(name: &str) -> Result<(), UsageError> {
     let bad_segment = name
         .split('/')
         .any(|s| s.is_empty() || s == "." || s == "..");
     if bad_segment {
-        return Err(format!(
+        return Err(UsageError::new(format!(
             "-u {name}: give an object name such as debian.diskdump (no empty, `.' or `..' parts)"
-        ));
+        )));
     }
     if name.ends_with(".md5sum") || name.ends_with(".meta") {
-        return Err(format!(
+        return Err(UsageError::new(format!(
             "-u {name}: that name is kept for the image's side files"
-        ));
+        )));
     }
     Ok(())
 }
@@ -220,7 +227,7 @@ mod tests {
 
     #[test]
     fn refusals() {
-        let e = |r: UploadRequest| r.validate().unwrap_err();
+        let e = |r: UploadRequest| r.validate().unwrap_err().0;
         let mut r = req();
         r.upload = None;
         r.register = Some("x".into());
@@ -263,7 +270,7 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let msg = saved_cloud(&cfg, "nope").unwrap_err();
+        let msg = saved_cloud(&cfg, "nope").unwrap_err().0;
         assert!(msg.contains("saved clouds: lab"), "{msg}");
     }
 }

@@ -2,14 +2,13 @@
 //! start detected and replaced by software emulation), inspection, mounting,
 //! and the [`Guest`] facade over it.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use guestfs::Handle;
 
+pub use super::kvm::{KvmUnusable, probe_kvm};
 use super::{DiskInfo, Distro, EntryKind, FoundEntry, Guest, OsFamily, OsInfo};
 use crate::progress::Reporter;
 
@@ -52,72 +51,6 @@ pub(crate) fn gerr(what: impl Into<String>) -> impl FnOnce(guestfs::Error) -> an
 /// Whether the user already chose how libguestfs runs qemu.
 fn tcg_forced_by_env() -> bool {
     std::env::var("LIBGUESTFS_BACKEND_SETTINGS").is_ok_and(|s| s.contains("force_tcg"))
-}
-
-/// Decide whether KVM can start a VM here. `/dev/kvm` can exist and still be
-/// unusable (nested virtualization that rejects an MSR makes qemu abort), so
-/// a tiny paused VM is started with the same `-cpu host` libguestfs uses and
-/// told to quit over QMP: a clean exit means KVM works.
-pub fn probe_kvm(qemu: &str) -> Result<(), String> {
-    let kvm = Path::new("/dev/kvm");
-    if !kvm.exists() {
-        return Err("/dev/kvm does not exist".into());
-    }
-    std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(kvm)
-        .map_err(|e| format!("cannot open /dev/kvm: {e}"))?;
-    let mut child = Command::new(qemu)
-        .args(["-accel", "kvm", "-cpu", "host", "-machine", "q35"])
-        .args(["-display", "none", "-nodefaults", "-S", "-qmp", "stdio"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run {qemu}: {e}"))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A write error means qemu already died; its exit status says why.
-        let _ = stdin.write_all(b"{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"quit\"}\n");
-    }
-    let out = wait_bounded(child, Duration::from_secs(20))?;
-    if out.status.success() {
-        return Ok(());
-    }
-    Err(qemu_error_line(&String::from_utf8_lossy(&out.stderr)))
-}
-
-/// The gist of qemu's complaint: its first line without the program name.
-fn qemu_error_line(stderr: &str) -> String {
-    let first = stderr.lines().next().unwrap_or("").trim();
-    let gist = match first.split_once(": error: ") {
-        Some((_, rest)) => rest,
-        None => first.split_once(": ").map_or(first, |(_, rest)| rest),
-    };
-    if gist.is_empty() {
-        "qemu exited with an error".to_owned()
-    } else {
-        gist.to_owned()
-    }
-}
-
-/// Wait for a child for at most `limit`, killing it past that.
-fn wait_bounded(
-    mut child: std::process::Child,
-    limit: Duration,
-) -> Result<std::process::Output, String> {
-    let start = Instant::now();
-    // Poll: std has no wait-with-timeout, and the probe normally ends in
-    // well under a second.
-    while child.try_wait().map_err(|e| e.to_string())?.is_none() {
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!("qemu did not answer within {}s", limit.as_secs()));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().map_err(|e| e.to_string())
 }
 
 /// A launched helper VM with one disk attached as `/dev/sda`.
@@ -457,21 +390,6 @@ fn kind_of_mode(mode: i64) -> EntryKind {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn qemu_errors_lose_the_program_name() {
-        assert_eq!(
-            qemu_error_line(
-                "qemu-system-x86_64: error: failed to set MSR 0x10a to 0xc000069\nqemu-system-x86_64: kvm.c:3849: Assertion failed\n"
-            ),
-            "failed to set MSR 0x10a to 0xc000069"
-        );
-        assert_eq!(
-            qemu_error_line("qemu: Could not access KVM kernel module"),
-            "Could not access KVM kernel module"
-        );
-        assert_eq!(qemu_error_line(""), "qemu exited with an error");
-    }
 
     #[test]
     fn modes() {

@@ -86,7 +86,7 @@ pub(super) fn mbr<D: Read + Seek>(header: &MBRHeader, disk: &mut D) -> Result<()
             return Err(damaged(format!("partition {n} ends past 2^32 sectors")));
         }
         if p.is_extended() {
-            ebr_chain(p.starting_lba, disk).map_err(&damaged)?;
+            ebr_chain(p.starting_lba, disk)?;
         }
     }
     Ok(())
@@ -95,8 +95,8 @@ pub(super) fn mbr<D: Read + Seek>(header: &MBRHeader, disk: &mut D) -> Result<()
 /// Walk the chain of extended boot records as `mbrman` does (512-byte
 /// sectors), checking each sum it and `fit_extended` compute. A chain
 /// that ends in something other than an EBR is left for `mbrman` to report.
-fn ebr_chain<D: Read + Seek>(ext_start: u32, disk: &mut D) -> Result<(), String> {
-    let too_far = || "a logical partition lies past 2^32 sectors".to_owned();
+fn ebr_chain<D: Read + Seek>(ext_start: u32, disk: &mut D) -> Result<(), TableError> {
+    let too_far = || damaged("MBR")("a logical partition lies past 2^32 sectors".to_owned());
     let mut relative: u32 = 0;
     loop {
         let ebr = ext_start.checked_add(relative).ok_or_else(too_far)?;

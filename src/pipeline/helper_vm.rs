@@ -54,7 +54,7 @@ pub(super) fn run(
     control.cancel.check()?;
     let os = match inspect(&vm, reporter)? {
         Ok(os) => os,
-        Err(reason) => return Ok(Inspected::unusable(reason)),
+        Err(none) => return Ok(Inspected::unusable(none.to_string())),
     };
     let disk_info = vm.disk_info(&os.root)?;
     let profile = profile_for(&os);
@@ -86,22 +86,28 @@ fn launch(disk: &WorkDisk, reporter: &dyn Reporter) -> Result<Appliance> {
     Ok(vm)
 }
 
+/// Why the media has no one operating system to work on.
+#[derive(Debug, thiserror::Error)]
+enum NoSingleOs {
+    #[error("no operating system was found on the media")]
+    None,
+    #[error("{0} operating systems were found on the media; only one is supported")]
+    Many(usize),
+}
+
 /// The one operating system on the media, or why there is none to work on.
-fn inspect(vm: &Appliance, reporter: &dyn Reporter) -> Result<Result<OsInfo, String>> {
+fn inspect(vm: &Appliance, reporter: &dyn Reporter) -> Result<Result<OsInfo, NoSingleOs>> {
     let step = begin_step(reporter, "Inspecting Operating System", None);
     let roots = vm.roots()?;
     let root = match roots.as_slice() {
         [root] => root,
         [] => {
             step.done("no operating system found");
-            return Ok(Err("no operating system was found on the media".into()));
+            return Ok(Err(NoSingleOs::None));
         }
         many => {
             step.done("more than one operating system found");
-            return Ok(Err(format!(
-                "{} operating systems were found on the media; only one is supported",
-                many.len()
-            )));
+            return Ok(Err(NoSingleOs::Many(many.len())));
         }
     };
     let os = vm.os_info(root)?;

@@ -65,10 +65,10 @@ mod tests {
         exports: bool,
         prints: bool,
         edit: fn(&mut SysprepRequest),
-    ) -> Result<Work, String> {
+    ) -> Result<Work, UsageError> {
         let mut sysprep = SysprepRequest::default();
         edit(&mut sysprep);
-        Work::decide(mount.map(PathBuf::from), exports, prints, &sysprep).map_err(|e| e.0)
+        Work::decide(mount.map(PathBuf::from), exports, prints, &sysprep)
     }
 
     #[test]
@@ -97,7 +97,7 @@ mod tests {
             "a dry run writes nothing, even with -o"
         );
         assert_eq!(decide(None, false, true, |_| {}), Ok(Work::Inspect));
-        let nothing = decide(None, false, false, |_| {}).unwrap_err();
+        let nothing = decide(None, false, false, |_| {}).unwrap_err().0;
         assert!(nothing.contains("nothing to do"), "{nothing}");
     }
 
@@ -109,7 +109,12 @@ mod tests {
         };
         assert_eq!(mount(false, |_| {}), Ok(Work::Mount { on }));
         let dry = |s: &mut SysprepRequest| s.dry_run = true;
-        assert!(mount(false, dry).unwrap_err().contains("cannot go with"));
-        assert!(mount(true, |_| {}).unwrap_err().contains("cannot go with"));
+        assert!(mount(false, dry).unwrap_err().0.contains("cannot go with"));
+        assert!(
+            mount(true, |_| {})
+                .unwrap_err()
+                .0
+                .contains("cannot go with")
+        );
     }
 }

@@ -30,6 +30,7 @@ use crate::guest::appliance::Appliance;
 use crate::guest::metadata::Metadata;
 use crate::guest::profile::Profile;
 use crate::guest::{Guest, OsInfo};
+use crate::process::UsageError;
 use crate::progress::Reporter;
 pub use params::{PARAMS, ParamKind, ParamSpec, Params};
 
@@ -147,7 +148,7 @@ pub struct Selection {
 impl Selection {
     /// Check the names: unknown ones, or one both enabled and disabled, are
     /// refused (with the closest known name as a hint).
-    pub fn new(enable: &[String], disable: &[String]) -> Result<Selection, String> {
+    pub fn new(enable: &[String], disable: &[String]) -> Result<Selection, UsageError> {
         let names: Vec<&str> = TABLES
             .iter()
             .flat_map(|t| t.iter().map(|t| t.name))
@@ -158,16 +159,16 @@ impl Selection {
                     let hint = closest(name, &names)
                         .map(|n| format!("; did you mean `{n}`?"))
                         .unwrap_or_default();
-                    return Err(format!(
+                    return Err(UsageError(format!(
                         "{flag} {name}: no such system preparation task{hint} (see --print-syspreps)"
-                    ));
+                    )));
                 }
             }
         }
         if let Some(both) = enable.iter().find(|n| disable.contains(n)) {
-            return Err(format!(
+            return Err(UsageError(format!(
                 "{both} is given to both --enable-sysprep and --disable-sysprep"
-            ));
+            )));
         }
         Ok(Selection {
             enable: enable.to_vec(),
@@ -360,9 +361,9 @@ mod tests {
         assert!(!s.enabled(by("cleanup-log")));
         assert!(s.enabled(by("cleanup-tmp")));
         assert!(!s.enabled(by("remove-user-accounts")));
-        let err = Selection::new(&["cleanup-logs".into()], &[]).unwrap_err();
+        let err = Selection::new(&["cleanup-logs".into()], &[]).unwrap_err().0;
         assert!(err.contains("did you mean `cleanup-log`"), "{err}");
-        let err = Selection::new(&[], &["zzzz".into()]).unwrap_err();
+        let err = Selection::new(&[], &["zzzz".into()]).unwrap_err().0;
         assert!(err.contains("no such system preparation task") && !err.contains("mean"));
         assert!(Selection::new(&["cleanup-tmp".into()], &["cleanup-tmp".into()]).is_err());
     }

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::closest;
+use crate::process::UsageError;
 
 /// The type of a parameter's value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,25 +130,25 @@ impl Default for Params {
 
 impl Params {
     /// The defaults with `NAME=VALUE` assignments applied, each checked.
-    pub fn from_assignments(assignments: &[String]) -> Result<Params, String> {
+    pub fn from_assignments(assignments: &[String]) -> Result<Params, UsageError> {
         let mut params = Params::default();
         for a in assignments {
             let Some((name, value)) = a.split_once('=') else {
-                return Err(format!(
+                return Err(UsageError(format!(
                     "--sysprep-param {a}: expected NAME=VALUE (see --print-sysprep-params)"
-                ));
+                )));
             };
             let Some(p) = spec(name) else {
                 let names: Vec<&str> = PARAMS.iter().map(|p| p.name).collect();
                 let hint = closest(name, &names)
                     .map(|n| format!("; did you mean `{n}`?"))
                     .unwrap_or_default();
-                return Err(format!(
+                return Err(UsageError(format!(
                     "--sysprep-param {a}: unknown parameter `{name}`{hint} (see --print-sysprep-params)"
-                ));
+                )));
             };
             let parsed = parse_value(p.kind, value, true)
-                .map_err(|e| format!("--sysprep-param {a}: {e}"))?;
+                .map_err(|e| UsageError(format!("--sysprep-param {a}: {e}")))?;
             params.values.insert(p.name, parsed);
             params.shown.insert(p.name, value.to_owned());
         }
@@ -184,13 +185,33 @@ impl Params {
     }
 }
 
+/// Why a parameter's value is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum BadValue {
+    #[error("`{0}` is not a positive integer")]
+    NotPositive(String),
+    #[error("`{0}` has an empty item")]
+    EmptyItem(String),
+    #[error("lists of lists are not supported")]
+    NestedList,
+    #[error("{path}: {source}")]
+    Unreadable {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{0} is not a directory")]
+    NotDir(String),
+    #[error("{0} is not a regular file or a block device")]
+    NotFile(String),
+}
+
 /// Parse and check one value. Host paths are checked only for user values
 /// (`check_paths`), defaults being empty.
-fn parse_value(kind: ParamKind, text: &str, check_paths: bool) -> Result<ParamValue, String> {
+fn parse_value(kind: ParamKind, text: &str, check_paths: bool) -> Result<ParamValue, BadValue> {
     match kind {
         ParamKind::PosInt => match text.trim().parse::<u64>() {
             Ok(n) if n > 0 => Ok(ParamValue::Int(n)),
-            _ => Err(format!("`{text}` is not a positive integer")),
+            _ => Err(BadValue::NotPositive(text.to_owned())),
         },
         ParamKind::String => Ok(ParamValue::Text(text.to_owned())),
         ParamKind::File | ParamKind::Dir => {
@@ -204,12 +225,12 @@ fn parse_value(kind: ParamKind, text: &str, check_paths: bool) -> Result<ParamVa
             let mut out = Vec::with_capacity(items.len());
             for item in items {
                 if item.is_empty() {
-                    return Err(format!("`{text}` has an empty item"));
+                    return Err(BadValue::EmptyItem(text.to_owned()));
                 }
                 match parse_value(*inner, &item, check_paths)? {
                     ParamValue::Text(t) => out.push(t),
                     ParamValue::Int(n) => out.push(n.to_string()),
-                    ParamValue::List(_) => return Err("lists of lists are not supported".into()),
+                    ParamValue::List(_) => return Err(BadValue::NestedList),
                 }
             }
             Ok(ParamValue::List(out))
@@ -217,12 +238,15 @@ fn parse_value(kind: ParamKind, text: &str, check_paths: bool) -> Result<ParamVa
     }
 }
 
-fn check_path(kind: ParamKind, text: &str) -> Result<(), String> {
+fn check_path(kind: ParamKind, text: &str) -> Result<(), BadValue> {
     if text.is_empty() {
         return Ok(());
     }
     let path = Path::new(text);
-    let meta = std::fs::metadata(path).map_err(|e| format!("{text}: {e}"))?;
+    let meta = std::fs::metadata(path).map_err(|source| BadValue::Unreadable {
+        path: text.to_owned(),
+        source,
+    })?;
     let ok = match kind {
         ParamKind::Dir => meta.is_dir(),
         _ => {
@@ -233,9 +257,9 @@ fn check_path(kind: ParamKind, text: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else if kind == ParamKind::Dir {
-        Err(format!("{text} is not a directory"))
+        Err(BadValue::NotDir(text.to_owned()))
     } else {
-        Err(format!("{text} is not a regular file or a block device"))
+        Err(BadValue::NotFile(text.to_owned()))
     }
 }
 
@@ -297,7 +321,7 @@ mod tests {
 
     #[test]
     fn bad_values() {
-        let err = |a: &str| Params::from_assignments(&[a.into()]).unwrap_err();
+        let err = |a: &str| Params::from_assignments(&[a.into()]).unwrap_err().0;
         assert!(err("bootmenu_timeout=0").contains("not a positive integer"));
         assert!(err("bootmenu_timeout=ten").contains("`ten`"));
         assert!(err("BOOTMENU_TIMEOUT=3").contains("did you mean `bootmenu_timeout`"));

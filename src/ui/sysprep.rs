@@ -52,7 +52,7 @@ impl Facts {
     pub(super) fn set_param(&mut self, name: &str, value: &str) -> anyhow::Result<()> {
         let mut params = self.sysprep.params.clone();
         params.insert(name.to_owned(), value.to_owned());
-        if let Err(e) = Params::from_assignments(&assignments(&params)) {
+        if let Err(crate::plan::UsageError(e)) = Params::from_assignments(&assignments(&params)) {
             let prefix = format!("--sysprep-param {name}={value}: ");
             bail!("{}", e.strip_prefix(&prefix).unwrap_or(&e));
         }

@@ -10,6 +10,21 @@ use std::path::PathBuf;
 use yaml_rust2::Yaml;
 
 use crate::cloud::Secret;
+use crate::process::UsageError;
+use crate::untrusted::YamlError;
+
+/// Why a clouds.yaml entry cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CloudsYamlError {
+    #[error(transparent)]
+    Yaml(#[from] YamlError),
+    #[error("cloud {cloud}: auth.{key} is missing")]
+    Missing { cloud: String, key: String },
+    #[error("cloud {cloud}: auth_type {auth_type} is not supported")]
+    Unsupported { cloud: String, auth_type: String },
+    #[error("cloud {0}: auth_type none needs image_endpoint_override")]
+    NoEndpoint(String),
+}
 
 /// How to authenticate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,10 +80,10 @@ pub fn search_path() -> Vec<PathBuf> {
 }
 
 /// Find cloud `name` (or `$OS_CLOUD` when `name` is empty).
-pub fn find(name: &str) -> Result<OsCloud, String> {
+pub fn find(name: &str) -> Result<OsCloud, UsageError> {
     let name = match name {
         "" => std::env::var("OS_CLOUD").map_err(|_| {
-            "--cloud openstack: name the cloud (openstack:NAME) or set OS_CLOUD".to_owned()
+            UsageError::new("--cloud openstack: name the cloud (openstack:NAME) or set OS_CLOUD")
         })?,
         n => n.to_owned(),
     };
@@ -77,21 +92,23 @@ pub fn find(name: &str) -> Result<OsCloud, String> {
         let text = match crate::untrusted::read_text(p, crate::untrusted::CONFIG_LIMIT) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(format!("{}: {e}", p.display())),
+            Err(e) => return Err(UsageError(format!("{}: {e}", p.display()))),
         };
-        if let Some(c) = parse(&text, &name).map_err(|e| format!("{}: {e}", p.display()))? {
+        if let Some(c) =
+            parse(&text, &name).map_err(|e| UsageError(format!("{}: {e}", p.display())))?
+        {
             return Ok(c);
         }
     }
     let tried: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-    Err(format!(
+    Err(UsageError(format!(
         "no OpenStack cloud `{name}' in {}",
         tried.join(", ")
-    ))
+    )))
 }
 
 /// Cloud `name` from the text of a clouds.yaml.
-pub fn parse(text: &str, name: &str) -> Result<Option<OsCloud>, String> {
+pub fn parse(text: &str, name: &str) -> Result<Option<OsCloud>, CloudsYamlError> {
     let docs = crate::untrusted::load_yaml(text)?;
     let Some(doc) = docs.first() else {
         return Ok(None);
@@ -103,9 +120,7 @@ pub fn parse(text: &str, name: &str) -> Result<Option<OsCloud>, String> {
     let auth = auth(c, name)?;
     let image_endpoint = text_of(&c["image_endpoint_override"]);
     if auth == OsAuth::None && image_endpoint.is_none() {
-        return Err(format!(
-            "cloud {name}: auth_type none needs image_endpoint_override"
-        ));
+        return Err(CloudsYamlError::NoEndpoint(name.to_owned()));
     }
     Ok(Some(OsCloud {
         name: name.to_owned(),
@@ -120,9 +135,14 @@ fn text_of(y: &Yaml) -> Option<String> {
 }
 
 /// The `auth_type` and `auth` of cloud `name` (its entry `c`).
-fn auth(c: &Yaml, name: &str) -> Result<OsAuth, String> {
+fn auth(c: &Yaml, name: &str) -> Result<OsAuth, CloudsYamlError> {
     let a = &c["auth"];
-    let need = |k: &str| text_of(&a[k]).ok_or_else(|| format!("cloud {name}: auth.{k} is missing"));
+    let need = |k: &str| {
+        text_of(&a[k]).ok_or_else(|| CloudsYamlError::Missing {
+            cloud: name.to_owned(),
+            key: k.to_owned(),
+        })
+    };
     let domain = |base: &str| {
         text_of(&a[format!("{base}_id").as_str()])
             .map(|id| format!("id:{id}"))
@@ -146,7 +166,12 @@ fn auth(c: &Yaml, name: &str) -> Result<OsAuth, String> {
                 project_name: need("project_name")?,
                 project_domain: domain("project_domain"),
             },
-            other => return Err(format!("cloud {name}: auth_type {other} is not supported")),
+            other => {
+                return Err(CloudsYamlError::Unsupported {
+                    cloud: name.to_owned(),
+                    auth_type: other.to_owned(),
+                });
+            }
         },
     )
 }
@@ -183,6 +208,7 @@ mod tests {
         assert!(
             parse("clouds:\n  x:\n    auth: {}\n", "x")
                 .unwrap_err()
+                .to_string()
                 .contains("auth_url")
         );
     }

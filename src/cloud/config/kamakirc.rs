@@ -54,6 +54,25 @@ pub fn check(account: &CloudAccount) -> Result<(), CloudError> {
     crate::cloud::connect(&target, crate::cloud::DEFAULT_CONTAINER)?.authenticate()
 }
 
+/// A line of a kamaki configuration that is not `[section]` or
+/// `key = value`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {what}")]
+pub struct SyntaxError {
+    /// The line's number, from 1.
+    pub line: usize,
+    pub what: &'static str,
+}
+
+impl SyntaxError {
+    fn new(index: usize, what: &'static str) -> Self {
+        SyntaxError {
+            line: index + 1,
+            what,
+        }
+    }
+}
+
 /// The configuration file, section by section, in file order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KamakiConfig {
@@ -88,7 +107,7 @@ impl KamakiConfig {
     }
 
     /// Parse the INI text (ConfigParser's subset kamaki writes).
-    pub fn parse(text: &str) -> Result<KamakiConfig, String> {
+    pub fn parse(text: &str) -> Result<KamakiConfig, SyntaxError> {
         let mut cfg = KamakiConfig::default();
         for (n, raw) in text.lines().enumerate() {
             let line = raw.trim();
@@ -100,10 +119,10 @@ impl KamakiConfig {
                 continue;
             }
             let Some((k, v)) = line.split_once(['=', ':']) else {
-                return Err(format!("line {}: expected `key = value'", n + 1));
+                return Err(SyntaxError::new(n, "expected `key = value'"));
             };
             let Some((_, entries)) = cfg.sections.last_mut() else {
-                return Err(format!("line {}: a setting outside any section", n + 1));
+                return Err(SyntaxError::new(n, "a setting outside any section"));
             };
             entries.push((k.trim().to_owned(), v.trim().to_owned()));
         }

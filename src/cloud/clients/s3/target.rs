@@ -7,6 +7,7 @@
 
 use crate::cloud::Secret;
 use crate::cloud::clients::s3::sigv4::Credentials;
+use crate::process::UsageError;
 
 /// One bucket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,9 +24,11 @@ fn env(key: &str) -> Option<String> {
 }
 
 /// Read the target for `bucket` from the environment and AWS files.
-pub fn target(bucket: &str) -> Result<S3Target, String> {
+pub fn target(bucket: &str) -> Result<S3Target, UsageError> {
     if bucket.is_empty() || bucket.contains('/') {
-        return Err(format!("--cloud s3:{bucket}: give a bucket name"));
+        return Err(UsageError(format!(
+            "--cloud s3:{bucket}: give a bucket name"
+        )));
     }
     let home = env("HOME").unwrap_or_default();
     let profile = env("AWS_PROFILE").unwrap_or_else(|| "default".into());
@@ -42,16 +45,16 @@ pub fn target(bucket: &str) -> Result<S3Target, String> {
 }
 
 /// The keys, from the environment or the credentials file.
-fn credentials(bucket: &str, home: &str, profile: &str) -> Result<Credentials, String> {
+fn credentials(bucket: &str, home: &str, profile: &str) -> Result<Credentials, UsageError> {
     let file =
         env("AWS_SHARED_CREDENTIALS_FILE").unwrap_or_else(|| format!("{home}/.aws/credentials"));
     let from_file = |key: &str| ini_value(&file, profile, key);
     let access = env("AWS_ACCESS_KEY_ID").or_else(|| from_file("aws_access_key_id"));
     let secret = env("AWS_SECRET_ACCESS_KEY").or_else(|| from_file("aws_secret_access_key"));
     let (Some(access_key), Some(secret)) = (access, secret) else {
-        return Err(format!(
+        return Err(UsageError(format!(
             "--cloud s3:{bucket}: no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or write them to {file}"
-        ));
+        )));
     };
     Ok(Credentials {
         access_key,
