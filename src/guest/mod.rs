@@ -9,6 +9,7 @@
 pub mod appliance;
 pub mod bootloader;
 pub mod cancel;
+pub mod firstboot;
 #[cfg(any(test, feature = "test-util"))]
 pub mod memfs;
 pub mod metadata;
