@@ -28,7 +28,7 @@ pub mod windows;
 
 use std::fs::File;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
@@ -176,12 +176,7 @@ pub fn run_with(
     {
         bail!("online step name `{}` is not one word", bad.name);
     }
-    let dir = tempfile::Builder::new()
-        .prefix("snf-firstboot.")
-        .tempdir_in(boot.tmp)
-        .with_context(|| format!("creating a directory in {}", boot.tmp.display()))?;
-    let serial = dir.path().join("serial.log");
-    File::create(&serial).with_context(|| format!("creating {}", serial.display()))?;
+    let (dir, serial) = console_file(boot.tmp)?;
     let cfg = VmConfig {
         disk: boot.disk,
         format: boot.format,
@@ -202,6 +197,18 @@ pub fn run_with(
     drop(vm);
     drop(dir);
     result
+}
+
+/// A directory of its own in `tmp` (removed when dropped) and the empty
+/// console log in it.
+fn console_file(tmp: &Path) -> Result<(tempfile::TempDir, PathBuf)> {
+    let dir = tempfile::Builder::new()
+        .prefix("snf-firstboot.")
+        .tempdir_in(tmp)
+        .with_context(|| format!("creating a directory in {}", tmp.display()))?;
+    let serial = dir.path().join("serial.log");
+    File::create(&serial).with_context(|| format!("creating {}", serial.display()))?;
+    Ok((dir, serial))
 }
 
 /// Read the console until qemu ends, a limit runs out, or the run is
@@ -291,17 +298,34 @@ impl<'a> Watch<'a> {
         self.current = next.map(|title| begin_step(self.reporter, &title, None));
     }
 
-    /// The phase after `index`'s step reported.
-    fn after_step(&mut self, index: usize, result: String) {
-        let next = index + 1;
-        if self.failed.is_none() && next < self.steps.len() {
-            self.phase = Phase::Running(next);
-            let title = format!("Running {} inside the guest", self.steps[next].name);
-            self.step_to(result, Some(title));
-        } else {
-            self.phase = Phase::Finishing;
-            self.step_to(result, None);
+    /// Go on with the step of index `next`, or to `done` when there is
+    /// none left or one failed; `result` ends the current progress step.
+    fn next_step(&mut self, next: usize, result: String) {
+        match self.steps.get(next) {
+            Some(step) if self.failed.is_none() => {
+                self.phase = Phase::Running(next);
+                let title = format!("Running {} inside the guest", step.name);
+                self.step_to(result, Some(title));
+            }
+            _ => {
+                self.phase = Phase::Finishing;
+                self.step_to(result, None);
+            }
         }
+    }
+
+    /// The step of index `i` ended with `rc`.
+    fn on_task(&mut self, i: usize, name: String, rc: i32, took: Duration) {
+        let result = match rc {
+            0 => "done".to_owned(),
+            rc => format!("failed (exit code {rc})"),
+        };
+        if rc != 0 {
+            self.failed = Some((name.clone(), rc));
+        }
+        let duration = took;
+        self.outcomes.push(StepOutcome { name, rc, duration });
+        self.next_step(i + 1, result);
     }
 
     fn on_report(&mut self, report: Report, now: Instant) -> Result<(), FirstbootError> {
@@ -309,39 +333,15 @@ impl<'a> Watch<'a> {
         self.since = now;
         match (self.phase, report) {
             (Phase::Booting, Report::Start) => {
-                let result = format!("started after {} s", took.as_secs());
-                self.phase = Phase::Finishing;
-                if let Some(first) = self.steps.first() {
-                    self.phase = Phase::Running(0);
-                    self.step_to(
-                        result,
-                        Some(format!("Running {} inside the guest", first.name)),
-                    );
-                } else {
-                    self.step_to(result, None);
-                }
+                self.next_step(0, format!("started after {} s", took.as_secs()));
             }
             (Phase::Running(i), Report::Task { name, rc }) if name == self.steps[i].name => {
-                let result = match rc {
-                    0 => "done".to_owned(),
-                    rc => format!("failed (exit code {rc})"),
-                };
-                if rc != 0 {
-                    self.failed = Some((name.clone(), rc));
-                }
-                self.outcomes.push(StepOutcome {
-                    name,
-                    rc,
-                    duration: took,
-                });
-                self.after_step(i, result);
+                self.on_task(i, name, rc, took);
             }
             (Phase::Finishing, Report::Done) => {
                 self.phase = Phase::Stopping;
-                self.step_to(
-                    String::new(),
-                    Some("Waiting for the guest to power off".into()),
-                );
+                let title = "Waiting for the guest to power off".to_owned();
+                self.step_to(String::new(), Some(title));
             }
             (_, report) => return Err(self.unexpected(report)),
         }

@@ -90,40 +90,46 @@ pub fn revert() -> Revert {
     }
 }
 
+/// The runner's lines before its token.
+const HEAD: &[&str] = &[
+    "# snf-image-creator first-boot runner: runs the image's online steps in",
+    "# order, reports each on COM1, then powers the machine off.",
+    "$ErrorActionPreference = 'Continue'",
+];
+
+/// The runner's lines between its token and its steps (`{SERVICE}`
+/// replaced): the serial port, `Report`, `Step`, and `start`.
+const PRELUDE: &[&str] = &[
+    "$dir = Split-Path -Parent $MyInvocation.MyCommand.Path",
+    "& sc.exe delete {SERVICE} | Out-Null",
+    "$port = New-Object System.IO.Ports.SerialPort 'COM1', 115200, 'None', 8, 'One'",
+    "$port.Open()",
+    "function Report([string]$text) { $port.Write(\"$token $text`r`n\") }",
+    "function Step([string]$name, [string]$command) {",
+    "    $log = Join-Path $dir \"$name.log\"",
+    "    try {",
+    "        $p = Start-Process -FilePath \"$env:SystemRoot\\System32\\cmd.exe\" `",
+    "            -ArgumentList \"/d /s /c `\"$command`\"\" -Wait -PassThru -NoNewWindow `",
+    "            -RedirectStandardOutput $log -RedirectStandardError \"$log.err\" -ErrorAction Stop",
+    "        $rc = $p.ExitCode",
+    "    } catch { $rc = -1 }",
+    "    if ($null -eq $rc) { $rc = -1 }",
+    "    Report \"task $name $rc\"",
+    "    return ($rc -eq 0)",
+    "}",
+    "Report 'start'",
+    "$ok = $true",
+];
+
+/// The runner's last lines.
+const TAIL: &[&str] = &["Report 'done'", "$port.Close()", "Stop-Computer -Force"];
+
 /// The runner: a UTF-8 PowerShell script (with a byte order mark, which
 /// Windows PowerShell 5.1 needs to read UTF-8) with CRLF line ends.
 pub fn runner_script(token: &Token, steps: &[OnlineStep]) -> String {
-    let mut lines: Vec<String> = [
-        "# snf-image-creator first-boot runner: runs the image's online steps in",
-        "# order, reports each on COM1, then powers the machine off.",
-        "$ErrorActionPreference = 'Continue'",
-    ]
-    .map(str::to_owned)
-    .to_vec();
+    let mut lines: Vec<String> = HEAD.iter().map(|l| l.to_string()).collect();
     lines.push(format!("$token = {}", ps_quote(token.as_str())));
-    lines.extend(
-        [
-            "$dir = Split-Path -Parent $MyInvocation.MyCommand.Path",
-            &format!("& sc.exe delete {SERVICE} | Out-Null"),
-            "$port = New-Object System.IO.Ports.SerialPort 'COM1', 115200, 'None', 8, 'One'",
-            "$port.Open()",
-            "function Report([string]$text) { $port.Write(\"$token $text`r`n\") }",
-            "function Step([string]$name, [string]$command) {",
-            "    $log = Join-Path $dir \"$name.log\"",
-            "    try {",
-            "        $p = Start-Process -FilePath \"$env:SystemRoot\\System32\\cmd.exe\" `",
-            "            -ArgumentList \"/d /s /c `\"$command`\"\" -Wait -PassThru -NoNewWindow `",
-            "            -RedirectStandardOutput $log -RedirectStandardError \"$log.err\" -ErrorAction Stop",
-            "        $rc = $p.ExitCode",
-            "    } catch { $rc = -1 }",
-            "    Report \"task $name $rc\"",
-            "    return ($rc -eq 0)",
-            "}",
-            "Report 'start'",
-            "$ok = $true",
-        ]
-        .map(str::to_owned),
-    );
+    lines.extend(PRELUDE.iter().map(|l| l.replace("{SERVICE}", SERVICE)));
     for step in steps {
         lines.push(format!(
             "if ($ok) {{ $ok = Step {} {} }}",
@@ -131,7 +137,7 @@ pub fn runner_script(token: &Token, steps: &[OnlineStep]) -> String {
             ps_quote(&one_line(step.command))
         ));
     }
-    lines.extend(["Report 'done'", "$port.Close()", "Stop-Computer -Force"].map(str::to_owned));
+    lines.extend(TAIL.iter().map(|l| l.to_string()));
     let mut text = String::from('\u{feff}');
     for line in lines {
         text.push_str(&line);
