@@ -69,6 +69,8 @@ pub struct SysprepRequest {
     pub disable: Vec<String>,
     /// `NAME=VALUE` strings as typed.
     pub params: Vec<String>,
+    /// `--no-boot`: prepare offline only.
+    pub no_boot: bool,
     pub print_syspreps: bool,
     pub print_params: bool,
     pub dry_run: bool,
@@ -92,6 +94,7 @@ impl SysprepRequest {
             run: !self.no_sysprep,
             selection: sysprep::Selection::new(&self.enable, &self.disable)?,
             params: sysprep::Params::from_assignments(&self.params)?,
+            no_boot: self.no_boot,
             print_tasks: self.print_syspreps,
             print_params: self.print_params,
             dry_run: self.dry_run,
@@ -407,6 +410,15 @@ mod tests {
         let mut r = request(dir.path());
         r.sysprep.json = true;
         assert!(err(r).contains("--dry-run"));
+    }
+
+    #[test]
+    fn no_boot_is_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!request(dir.path()).validate().unwrap().sysprep.no_boot);
+        let mut r = request(dir.path());
+        r.sysprep.no_boot = true;
+        assert!(r.validate().unwrap().sysprep.no_boot);
     }
 
     #[test]

@@ -109,6 +109,13 @@ pub struct SysprepArgs {
     #[arg(long = "sysprep-param", value_name = "NAME=VALUE")]
     pub sysprep_param: Vec<String>,
 
+    /// Prepare the image offline only: never boot the guest. Tasks that
+    /// must run inside the running guest (Windows' microsoft-sysprep,
+    /// kms-client-setup) are skipped with a warning each, and the image
+    /// is not generalized.
+    #[arg(long)]
+    pub no_boot: bool,
+
     /// Print the system preparation tasks for the media's OS, enabled and
     /// disabled (on standard output).
     #[arg(long)]
@@ -135,6 +142,7 @@ impl SysprepArgs {
             enable: self.enable_sysprep.clone(),
             disable: self.disable_sysprep.clone(),
             params: self.sysprep_param.clone(),
+            no_boot: self.no_boot,
             print_syspreps: self.print_syspreps,
             print_params: self.print_sysprep_params,
             dry_run: self.dry_run,

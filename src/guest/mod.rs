@@ -9,6 +9,7 @@
 pub mod appliance;
 pub mod bootloader;
 pub mod cancel;
+pub mod firstboot;
 pub mod kvm;
 #[cfg(any(test, feature = "test-util"))]
 pub mod memfs;

@@ -193,6 +193,9 @@ pub struct Options {
     pub run: bool,
     pub selection: Selection,
     pub params: Params,
+    /// `--no-boot`: prepare offline only; tasks that must run inside the
+    /// booted guest are skipped.
+    pub no_boot: bool,
     pub print_tasks: bool,
     pub print_params: bool,
     /// List the changes, write nothing.

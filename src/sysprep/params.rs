@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::closest;
+use crate::guest::firstboot::BootParams;
 use crate::process::UsageError;
 
 /// The type of a parameter's value.
@@ -179,6 +180,24 @@ impl Params {
         }
     }
 
+    /// The online phase's VM size and limits: the parameters `mem`,
+    /// `smp`, `boot_timeout` and `shutdown_timeout` where [`PARAMS`] has
+    /// them (the Windows tasks that boot the guest read them), else
+    /// [`BootParams::default`]'s.
+    pub fn boot(&self) -> BootParams {
+        let d = BootParams::default();
+        let int = |name: &str, default: u64| match self.values.get(name) {
+            Some(ParamValue::Int(n)) => *n,
+            _ => default,
+        };
+        BootParams {
+            mem_mib: int("mem", d.mem_mib),
+            smp: int("smp", d.smp),
+            boot_timeout: int("boot_timeout", d.boot_timeout),
+            shutdown_timeout: int("shutdown_timeout", d.shutdown_timeout),
+        }
+    }
+
     /// The value as the user wrote it (or the default).
     pub fn shown(&self, name: &str) -> &str {
         self.shown.get(name).map_or("", String::as_str)
@@ -332,6 +351,19 @@ mod tests {
         assert!(err("noequals").contains("NAME=VALUE"));
         assert!(parse_value(ParamKind::Dir, "/etc/passwd", true).is_err());
         assert!(parse_value(ParamKind::Dir, "/tmp", true).is_ok());
+    }
+
+    #[test]
+    fn boot_params() {
+        let mut p = Params::default();
+        assert_eq!(p.boot(), BootParams::default());
+        p.values.insert("boot_timeout", ParamValue::Int(30));
+        p.values.insert("mem", ParamValue::Int(2048));
+        let b = p.boot();
+        assert_eq!(
+            (b.mem_mib, b.boot_timeout, b.shutdown_timeout),
+            (2048, 30, 300)
+        );
     }
 
     #[test]

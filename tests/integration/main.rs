@@ -7,6 +7,7 @@ mod boot;
 mod cli;
 mod cloud;
 mod export;
+mod firstboot;
 mod secrets;
 mod shrink;
 mod support;

@@ -121,6 +121,21 @@ pub fn run(cmd: &mut Command) -> Run {
     Run::from_output(cmd.output().expect("running the binary"))
 }
 
+/// Run a command to its end with `input` on its standard input.
+pub fn run_with_input(cmd: &mut Command, input: &str) -> Run {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = (cmd.stdin(Stdio::piped()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).unwrap();
+    drop(stdin);
+    Run::from_output(child.wait_with_output().unwrap())
+}
+
 /// SHA-256 of a file, by the real tool.
 pub fn sha256_file(path: &Path) -> String {
     hash_file("sha256sum", path)

@@ -1,0 +1,169 @@
+//! The guest VM of the online phase: `qemu-system-x86_64` booting the
+//! prepared disk (virtio), with user-mode networking that forwards no host
+//! port, no display, and its first serial port written to a file. A
+//! [`BootVm`] owns the process: dropping it kills and reaps qemu.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+
+use super::FirstbootError;
+use crate::guest::appliance::Accel;
+use crate::media::format::ImageFormat;
+
+/// The emulator: an x86 guest (32 or 64 bits) on any host qemu runs on.
+pub const QEMU: &str = "qemu-system-x86_64";
+
+/// What the VM boots and how big it is.
+#[derive(Debug, Clone)]
+pub struct VmConfig<'a> {
+    /// The disk, attached read-write: what the guest changes stays.
+    pub disk: &'a Path,
+    pub format: &'a ImageFormat,
+    /// RAM in MiB.
+    pub mem_mib: u64,
+    pub smp: u64,
+    pub accel: Accel,
+    /// Where the first serial port (COM1, ttyS0) is written.
+    pub serial: &'a Path,
+    /// Where qemu's own messages go.
+    pub stderr: &'a Path,
+}
+
+/// The qemu command line for `cfg`.
+pub fn command(program: &Path, cfg: &VmConfig) -> Command {
+    let mut cmd = Command::new(program);
+    match cfg.accel {
+        Accel::Kvm => cmd.args(["-accel", "kvm", "-cpu", "host"]),
+        Accel::Tcg => cmd.args(["-accel", "tcg", "-cpu", "max"]),
+    };
+    cmd.args(["-name", "snf-image-creator-firstboot"])
+        .args(["-m", &cfg.mem_mib.to_string()])
+        .args(["-smp", &cfg.smp.to_string()])
+        // A reboot ends qemu: the runner powers off when it is done, so a
+        // reboot before that is a failure, not a second run.
+        .args(["-display", "none", "-monitor", "none", "-no-reboot"])
+        // Outgoing connections only: no hostfwd, nothing listens here.
+        .args(["-nic", "user,model=e1000"])
+        .arg("-drive")
+        .arg(format!(
+            "file={},format={},if=virtio,cache=unsafe",
+            escape_option(cfg.disk),
+            cfg.format.as_str()
+        ))
+        .arg("-serial")
+        .arg(format!("file:{}", cfg.serial.display()));
+    cmd
+}
+
+/// A path as a value inside a qemu `-drive` option (commas doubled).
+fn escape_option(path: &Path) -> String {
+    path.display().to_string().replace(',', ",,")
+}
+
+/// A running guest VM, killed and reaped when dropped.
+pub struct BootVm {
+    child: Child,
+    stderr: PathBuf,
+}
+
+impl BootVm {
+    /// Start qemu as `program` with `cfg`.
+    pub fn start(program: &Path, cfg: &VmConfig) -> Result<BootVm, FirstbootError> {
+        let no_qemu = |why: String| FirstbootError::NoQemu {
+            program: program.display().to_string(),
+            why,
+        };
+        let stderr = File::create(cfg.stderr).map_err(|e| no_qemu(e.to_string()))?;
+        let child = command(program, cfg)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .map_err(|e| no_qemu(e.to_string()))?;
+        Ok(BootVm {
+            child,
+            stderr: cfg.stderr.to_owned(),
+        })
+    }
+
+    /// qemu's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// How qemu ended, once it has.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// The last line qemu wrote on its standard error, if any.
+    pub fn last_complaint(&self) -> Option<String> {
+        let text = std::fs::read_to_string(&self.stderr).ok()?;
+        let line = text.lines().rev().find(|l| !l.trim().is_empty())?;
+        Some(line.trim().to_owned())
+    }
+}
+
+impl Drop for BootVm {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_boots_virtio_without_host_ports() {
+        let format = ImageFormat::Qcow2;
+        let cfg = VmConfig {
+            disk: Path::new("/w/a,b.qcow2"),
+            format: &format,
+            mem_mib: 2048,
+            smp: 2,
+            accel: Accel::Tcg,
+            serial: Path::new("/w/t/serial.log"),
+            stderr: Path::new("/w/t/qemu.err"),
+        };
+        let line = crate::process::command_line(&command(Path::new(QEMU), &cfg));
+        for part in [
+            "-accel tcg -cpu max",
+            "-m 2048 -smp 2",
+            "-display none",
+            "-no-reboot",
+            "file=/w/a,,b.qcow2,format=qcow2,if=virtio",
+            "-serial 'file:/w/t/serial.log'",
+            "-nic user,model=e1000",
+        ] {
+            assert!(line.contains(part), "{part:?} in {line}");
+        }
+        assert!(!line.contains("hostfwd"), "{line}");
+    }
+
+    /// Dropping the guard ends the process at once.
+    #[test]
+    fn dropping_the_guard_kills_the_vm() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("qemu-system-test");
+        crate::guest::firstboot::tests::write_exec(&fake, "#!/bin/sh\nexec sleep 60\n");
+        let format = ImageFormat::Raw;
+        let cfg = VmConfig {
+            disk: Path::new("/nonexistent"),
+            format: &format,
+            mem_mib: 1,
+            smp: 1,
+            accel: Accel::Tcg,
+            serial: &dir.path().join("serial"),
+            stderr: &dir.path().join("err"),
+        };
+        let mut vm = BootVm::start(&fake, &cfg).unwrap();
+        assert!(vm.exited().is_none());
+        let proc = PathBuf::from(format!("/proc/{}", vm.pid()));
+        assert!(proc.exists());
+        drop(vm);
+        assert!(!proc.exists(), "the VM process is still there");
+    }
+}
