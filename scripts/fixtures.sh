@@ -43,7 +43,7 @@
 #   manifest.json    {"recipe", "images": [one entry per debian-* file],
 #                    "windows": [one entry per windows-* file: kind, version,
 #                    arch, layout, variant, partitions, users,
-#                    remote_connection, raw_md5...],
+#                    rdp_port, raw_md5...],
 #                    "negative": [...]}; an image entry holds file, format
 #                    (qemu's name: raw qcow2 vmdk vpc vdi vhdx), layout,
 #                    partition_table (msdos|gpt), root_partition, partitions

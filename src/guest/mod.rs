@@ -14,10 +14,12 @@ pub mod memfs;
 pub mod metadata;
 pub mod os;
 pub mod profile;
+pub mod registry;
 pub mod secrets;
 pub mod shrink;
 pub mod tar_stream;
 mod tree_out;
+pub mod windows;
 
 use anyhow::Result;
 
