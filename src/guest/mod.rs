@@ -74,6 +74,12 @@ pub trait Guest {
         Ok(None)
     }
 
+    /// The guest's Windows registry, when this facade can reach it (the
+    /// helper VM can; a dry run's staged view lends its guest's).
+    fn registry(&mut self) -> Option<&mut dyn registry::Registry> {
+        None
+    }
+
     /// The size in bytes of `path` itself (symlinks not followed).
     fn size(&mut self, path: &str) -> Result<u64>;
     /// Everything below the directory `dir`, recursively: absolute path,

@@ -1,26 +1,32 @@
-//! The Windows registry of the guest, read through its hive files.
+//! The Windows registry of the mounted guest: its hives as typed values.
 //!
-//! Keys are backslash-separated paths relative to a hive's root; a leading
-//! `CurrentControlSet` is resolved through `Select\Current`.
+//! [`Registry`] is what metadata collection and the Windows tasks read and
+//! write. Keys are backslash-separated and relative to the hive's root; a
+//! leading `CurrentControlSet` is resolved through `Select\Current` (to
+//! `ControlSet001`…) the way Windows does at boot. [`hivex::HiveFiles`]
+//! implements it over the helper VM's guestfs `hivex_*` calls on the hive
+//! files under `<systemroot>/System32/config`; [`mem::MemRegistry`] holds
+//! keys in memory for unit tests.
 
-use std::collections::BTreeMap;
+pub mod hivex;
+#[cfg(any(test, feature = "test-util"))]
+pub mod mem;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 
-use super::appliance::gerr;
-
-/// The hive files under `<systemroot>/System32/config/`.
+/// A registry hive file under `<systemroot>/System32/config/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Hive {
     System,
     Software,
     Sam,
     Security,
+    /// The profile new users start from (`HKU\.DEFAULT`).
     Default,
 }
 
 impl Hive {
-    /// The hive's file name.
+    /// The hive's file name under `System32/config`.
     pub fn file_name(self) -> &'static str {
         match self {
             Hive::System => "SYSTEM",
@@ -30,9 +36,20 @@ impl Hive {
             Hive::Default => "DEFAULT",
         }
     }
+
+    /// How Windows names the hive's root (`HKLM\SYSTEM`).
+    pub fn root_name(self) -> &'static str {
+        match self {
+            Hive::System => "HKLM\\SYSTEM",
+            Hive::Software => "HKLM\\SOFTWARE",
+            Hive::Sam => "HKLM\\SAM",
+            Hive::Security => "HKLM\\SECURITY",
+            Hive::Default => "HKU\\.DEFAULT",
+        }
+    }
 }
 
-/// A registry value, by type.
+/// A registry value with its type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RegValue {
     Sz(String),
@@ -43,255 +60,202 @@ pub enum RegValue {
     Binary(Vec<u8>),
 }
 
-/// Read access to the guest's registry.
+const REG_SZ: i64 = 1;
+const REG_EXPAND_SZ: i64 = 2;
+const REG_BINARY: i64 = 3;
+const REG_DWORD: i64 = 4;
+const REG_MULTI_SZ: i64 = 7;
+const REG_QWORD: i64 = 11;
+
+impl RegValue {
+    /// The registry type number (`REG_DWORD` is 4).
+    pub fn type_code(&self) -> i64 {
+        match self {
+            RegValue::Sz(_) => REG_SZ,
+            RegValue::ExpandSz(_) => REG_EXPAND_SZ,
+            RegValue::MultiSz(_) => REG_MULTI_SZ,
+            RegValue::Dword(_) => REG_DWORD,
+            RegValue::Qword(_) => REG_QWORD,
+            RegValue::Binary(_) => REG_BINARY,
+        }
+    }
+
+    /// The bytes stored in the hive (strings as NUL-terminated UTF-16LE).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        match self {
+            RegValue::Sz(s) | RegValue::ExpandSz(s) => utf16z(s),
+            RegValue::MultiSz(list) => {
+                let mut out: Vec<u8> = list.iter().flat_map(|s| utf16z(s)).collect();
+                out.extend([0, 0]);
+                out
+            }
+            RegValue::Dword(n) => n.to_le_bytes().to_vec(),
+            RegValue::Qword(n) => n.to_le_bytes().to_vec(),
+            RegValue::Binary(b) => b.clone(),
+        }
+    }
+
+    /// Decode a value read from a hive. Types this product does not use
+    /// (and DWORDs of the wrong length) come back as [`RegValue::Binary`].
+    pub fn from_raw(type_code: i64, data: &[u8]) -> RegValue {
+        match type_code {
+            REG_SZ => RegValue::Sz(first_string(data)),
+            REG_EXPAND_SZ => RegValue::ExpandSz(first_string(data)),
+            REG_MULTI_SZ => RegValue::MultiSz(strings(data)),
+            REG_DWORD if data.len() == 4 => {
+                RegValue::Dword(u32::from_le_bytes([data[0], data[1], data[2], data[3]]))
+            }
+            REG_QWORD if data.len() == 8 => {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(data);
+                RegValue::Qword(u64::from_le_bytes(b))
+            }
+            _ => RegValue::Binary(data.to_vec()),
+        }
+    }
+
+    /// The number of a DWORD or QWORD value.
+    pub fn as_number(&self) -> Option<u64> {
+        match self {
+            RegValue::Dword(n) => Some(u64::from(*n)),
+            RegValue::Qword(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// The text of a string value.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            RegValue::Sz(s) | RegValue::ExpandSz(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for RegValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RegValue::Sz(s) => write!(f, "REG_SZ {s:?}"),
+            RegValue::ExpandSz(s) => write!(f, "REG_EXPAND_SZ {s:?}"),
+            RegValue::MultiSz(l) => write!(f, "REG_MULTI_SZ {l:?}"),
+            RegValue::Dword(n) => write!(f, "REG_DWORD {n:#x}"),
+            RegValue::Qword(n) => write!(f, "REG_QWORD {n:#x}"),
+            RegValue::Binary(b) => write!(f, "REG_BINARY ({} bytes)", b.len()),
+        }
+    }
+}
+
+fn utf16z(s: &str) -> Vec<u8> {
+    s.encode_utf16()
+        .chain([0])
+        .flat_map(|u| u.to_le_bytes())
+        .collect()
+}
+
+fn strings(data: &[u8]) -> Vec<String> {
+    let units: Vec<u16> = data
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    units
+        .split(|u| *u == 0)
+        .take_while(|s| !s.is_empty())
+        .map(String::from_utf16_lossy)
+        .collect()
+}
+
+fn first_string(data: &[u8]) -> String {
+    strings(data).into_iter().next().unwrap_or_default()
+}
+
+/// Read and write access to the guest's registry. Reading a key that does
+/// not exist gives `None` or an empty list; writing creates missing keys.
+/// Writes reach the hive files at [`Registry::commit`] at the latest.
 pub trait Registry {
-    /// A value of a key; `None` when the key or the value does not exist.
+    /// One value of a key, or `None` when the key or the value is missing.
     fn value(&mut self, hive: Hive, key: &str, name: &str) -> Result<Option<RegValue>>;
-    /// The names of a key's subkeys (none when the key does not exist).
+    /// The names of a key's subkeys (empty when the key is missing).
     fn subkeys(&mut self, hive: Hive, key: &str) -> Result<Vec<String>>;
-    /// The values of a key (none when the key does not exist).
+    /// A key's values with their names (empty when the key is missing).
     fn values(&mut self, hive: Hive, key: &str) -> Result<Vec<(String, RegValue)>>;
+    /// Whether the key exists.
+    fn has_key(&mut self, hive: Hive, key: &str) -> Result<bool>;
+    /// Set (create or replace) a value, creating the key and its parents.
+    fn set_value(&mut self, hive: Hive, key: &str, name: &str, value: &RegValue) -> Result<()>;
+    /// Remove a key and everything below it (nothing when it is missing).
+    fn delete_key(&mut self, hive: Hive, key: &str) -> Result<()>;
+    /// Write the changes made so far to the hive files.
+    fn commit(&mut self) -> Result<()>;
 }
 
-/// The registry of the guest mounted in the helper VM, read with its
-/// `hivex_*` calls (one hive open at a time).
-pub struct GuestRegistry<'a> {
-    g: &'a guestfs::Handle,
-    config_dir: String,
-    open: Option<Hive>,
-}
-
-impl<'a> GuestRegistry<'a> {
-    /// The registry whose hives are under `systemroot` (`/Windows`) of the
-    /// mounted guest.
-    pub fn new(g: &'a guestfs::Handle, systemroot: &str) -> Result<Self> {
-        let dir = format!("{systemroot}/System32/config");
-        let config_dir = g
-            .case_sensitive_path(&dir)
-            .map_err(gerr(format!("finding {dir}")))?;
-        Ok(GuestRegistry {
-            g,
-            config_dir,
-            open: None,
-        })
-    }
-
-    fn open(&mut self, hive: Hive) -> Result<()> {
-        if self.open == Some(hive) {
-            return Ok(());
-        }
-        if self.open.take().is_some() {
-            self.g.hivex_close().map_err(gerr("closing a hive"))?;
-        }
-        let path = format!("{}/{}", self.config_dir, hive.file_name());
-        let path = self
-            .g
-            .case_sensitive_path(&path)
-            .map_err(gerr(format!("finding {path}")))?;
-        self.g
-            .hivex_open(&path, Default::default())
-            .map_err(gerr(format!("opening the registry hive {path}")))?;
-        self.open = Some(hive);
-        Ok(())
-    }
-
-    fn node(&mut self, hive: Hive, key: &str) -> Result<Option<i64>> {
-        let key = resolve(self, hive, key)?;
-        self.open(hive)?;
-        let mut node = self.g.hivex_root().map_err(gerr("reading a hive root"))?;
-        for part in key.split('\\').filter(|p| !p.is_empty()) {
-            node = self
-                .g
-                .hivex_node_get_child(node, part)
-                .map_err(gerr(format!("reading the key {key}")))?;
-            if node == 0 {
-                return Ok(None);
-            }
-        }
-        Ok(Some(node))
-    }
-
-    fn decode(&self, v: i64) -> Result<RegValue> {
-        let t = self
-            .g
-            .hivex_value_type(v)
-            .map_err(gerr("reading a value type"))?;
-        let data = self
-            .g
-            .hivex_value_value(v)
-            .map_err(gerr("reading a value"))?;
-        decode(t, &data)
-    }
-}
-
-impl Drop for GuestRegistry<'_> {
-    fn drop(&mut self) {
-        if self.open.is_some() {
-            let _ = self.g.hivex_close();
-        }
-    }
-}
-
-impl Registry for GuestRegistry<'_> {
-    fn value(&mut self, hive: Hive, key: &str, name: &str) -> Result<Option<RegValue>> {
-        let Some(node) = self.node(hive, key)? else {
-            return Ok(None);
+/// The components of `key` with a leading `CurrentControlSet` replaced by
+/// the control set `current` names (`Select\Current` of SYSTEM).
+pub fn resolve_key(
+    hive: Hive,
+    key: &str,
+    current: impl FnOnce() -> Result<Option<RegValue>>,
+) -> Result<Vec<String>> {
+    let mut parts: Vec<String> = key
+        .split('\\')
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let is_ccs = parts
+        .first()
+        .is_some_and(|p| p.eq_ignore_ascii_case("CurrentControlSet"));
+    if hive == Hive::System && is_ccs {
+        let Some(n) = current()?.and_then(|v| v.as_number()) else {
+            bail!("SYSTEM has no Select\\Current value: cannot resolve {key}");
         };
-        let v = self
-            .g
-            .hivex_node_get_value(node, name)
-            .map_err(gerr(format!("reading {key}\\{name}")))?;
-        if v == 0 {
-            return Ok(None);
-        }
-        self.decode(v).map(Some)
+        parts[0] = format!("ControlSet{n:03}");
     }
-
-    fn subkeys(&mut self, hive: Hive, key: &str) -> Result<Vec<String>> {
-        let Some(node) = self.node(hive, key)? else {
-            return Ok(Vec::new());
-        };
-        let children = self
-            .g
-            .hivex_node_children(node)
-            .map_err(gerr(format!("listing {key}")))?;
-        children
-            .iter()
-            .map(|c| {
-                self.g
-                    .hivex_node_name(c.hivex_node_h)
-                    .map_err(gerr(format!("reading a subkey of {key}")))
-            })
-            .collect()
-    }
-
-    fn values(&mut self, hive: Hive, key: &str) -> Result<Vec<(String, RegValue)>> {
-        let Some(node) = self.node(hive, key)? else {
-            return Ok(Vec::new());
-        };
-        let values = self
-            .g
-            .hivex_node_values(node)
-            .map_err(gerr(format!("listing the values of {key}")))?;
-        let mut out = Vec::new();
-        for v in values {
-            let name = self
-                .g
-                .hivex_value_key(v.hivex_value_h)
-                .map_err(gerr(format!("reading a value name of {key}")))?;
-            out.push((name, self.decode(v.hivex_value_h)?));
-        }
-        Ok(out)
-    }
+    Ok(parts)
 }
 
-/// A registry value from its type and bytes; types without a variant of
-/// their own are `Binary`.
-fn decode(t: i64, data: &[u8]) -> Result<RegValue> {
-    let utf16 = |d: &[u8]| -> String {
-        let units: Vec<u16> = d
-            .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]))
-            .collect();
-        String::from_utf16_lossy(&units)
-    };
-    Ok(match t {
-        1 => RegValue::Sz(utf16(data).trim_end_matches('\0').to_owned()),
-        2 => RegValue::ExpandSz(utf16(data).trim_end_matches('\0').to_owned()),
-        7 => RegValue::MultiSz(
-            utf16(data)
-                .split('\0')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
-        ),
-        4 if data.len() >= 4 => {
-            RegValue::Dword(u32::from_le_bytes(data[..4].try_into().context("dword")?))
+/// `HKLM\SYSTEM\ControlSet001\…\name`, for messages and listings.
+pub fn display_path(hive: Hive, key: &str, name: Option<&str>) -> String {
+    let mut out = format!("{}\\{}", hive.root_name(), key.trim_matches('\\'));
+    if let Some(name) = name {
+        out.push('\\');
+        out.push_str(if name.is_empty() { "(default)" } else { name });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_round_trip_through_their_bytes() {
+        let all = [
+            RegValue::Sz("C:\\Windows".into()),
+            RegValue::ExpandSz("%SystemRoot%\\inf".into()),
+            RegValue::MultiSz(vec!["a".into(), "bc".into()]),
+            RegValue::Dword(0xdead_beef),
+            RegValue::Qword(1 << 40),
+            RegValue::Binary(vec![1, 2, 3]),
+        ];
+        for v in all {
+            assert_eq!(RegValue::from_raw(v.type_code(), &v.to_bytes()), v);
         }
-        11 if data.len() >= 8 => {
-            RegValue::Qword(u64::from_le_bytes(data[..8].try_into().context("qword")?))
-        }
-        4 | 11 => bail!("a registry number of {} bytes", data.len()),
-        _ => RegValue::Binary(data.to_vec()),
-    })
-}
-
-/// `key` with a leading `CurrentControlSet` replaced by the control set
-/// `Select\Current` names.
-fn resolve(reg: &mut dyn Registry, hive: Hive, key: &str) -> Result<String> {
-    let Some(rest) = key.strip_prefix("CurrentControlSet") else {
-        return Ok(key.to_owned());
-    };
-    if hive != Hive::System || !(rest.is_empty() || rest.starts_with('\\')) {
-        return Ok(key.to_owned());
-    }
-    let Some(RegValue::Dword(n)) = reg.value(Hive::System, "Select", "Current")? else {
-        bail!("the SYSTEM hive has no Select\\Current value");
-    };
-    Ok(format!("ControlSet{n:03}{rest}"))
-}
-
-/// An in-memory registry for unit tests.
-#[derive(Debug, Default, Clone)]
-pub struct MemRegistry {
-    keys: BTreeMap<(Hive, String), Vec<(String, RegValue)>>,
-}
-
-impl MemRegistry {
-    pub fn new() -> Self {
-        Self::default()
+        assert_eq!(RegValue::Dword(1).to_bytes(), [1, 0, 0, 0]);
+        assert_eq!(RegValue::Sz("A".into()).to_bytes(), [b'A', 0, 0, 0]);
+        assert_eq!(RegValue::from_raw(4, &[1]), RegValue::Binary(vec![1]));
     }
 
-    /// Add a key (and its parents) with a value.
-    pub fn with(mut self, hive: Hive, key: &str, name: &str, value: RegValue) -> Self {
-        self = self.key(hive, key);
-        let values = self.keys.get_mut(&(hive, key.to_owned())).unwrap();
-        values.retain(|(n, _)| n != name);
-        values.push((name.to_owned(), value));
-        self
-    }
-
-    /// Add a key and its parents.
-    pub fn key(mut self, hive: Hive, key: &str) -> Self {
-        let mut path = String::new();
-        for part in key.split('\\') {
-            if !path.is_empty() {
-                path.push('\\');
-            }
-            path.push_str(part);
-            self.keys.entry((hive, path.clone())).or_default();
-        }
-        self
-    }
-
-    fn lookup(&mut self, hive: Hive, key: &str) -> Result<Option<&Vec<(String, RegValue)>>> {
-        let key = resolve(self, hive, key)?;
-        Ok(self.keys.get(&(hive, key)))
-    }
-}
-
-impl Registry for MemRegistry {
-    fn value(&mut self, hive: Hive, key: &str, name: &str) -> Result<Option<RegValue>> {
-        Ok(self
-            .lookup(hive, key)?
-            .and_then(|vs| vs.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)))
-            .map(|(_, v)| v.clone()))
-    }
-
-    fn subkeys(&mut self, hive: Hive, key: &str) -> Result<Vec<String>> {
-        let key = resolve(self, hive, key)?;
-        let prefix = format!("{key}\\");
-        Ok(self
-            .keys
-            .keys()
-            .filter(|(h, k)| *h == hive && k.starts_with(&prefix))
-            .map(|(_, k)| &k[prefix.len()..])
-            .filter(|rest| !rest.contains('\\'))
-            .map(str::to_owned)
-            .collect())
-    }
-
-    fn values(&mut self, hive: Hive, key: &str) -> Result<Vec<(String, RegValue)>> {
-        Ok(self.lookup(hive, key)?.cloned().unwrap_or_default())
+    #[test]
+    fn current_control_set_is_resolved_in_system_only() {
+        let two = || Ok(Some(RegValue::Dword(2)));
+        let parts = resolve_key(Hive::System, "CurrentControlSet\\Services\\x", two).unwrap();
+        assert_eq!(parts, ["ControlSet002", "Services", "x"]);
+        let parts = resolve_key(Hive::Software, "CurrentControlSet", two).unwrap();
+        assert_eq!(parts, ["CurrentControlSet"]);
+        let err = resolve_key(Hive::System, "CurrentControlSet", || Ok(None)).unwrap_err();
+        assert!(err.to_string().contains("Select\\Current"), "{err}");
+        assert_eq!(
+            display_path(Hive::System, "Select", Some("Current")),
+            "HKLM\\SYSTEM\\Select\\Current"
+        );
     }
 }

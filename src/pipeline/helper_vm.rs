@@ -55,7 +55,7 @@ pub(super) fn run(
 ) -> Result<Inspected> {
     let mut vm = launch(disk, reporter)?;
     control.cancel.check()?;
-    let os = match inspect(&vm, reporter)? {
+    let os = match inspect(&mut vm, reporter)? {
         Ok(os) => os,
         Err(reason) => return Ok(Inspected::unusable(reason)),
     };
@@ -66,7 +66,7 @@ pub(super) fn run(
     if let (None, Some(facts)) = (&unsupported, &windows)
         && !matches!(plan.work, Work::Inspect)
     {
-        windows::check_ready(&vm, &os, facts, reporter)?;
+        windows::check_ready(&mut vm, &os, facts, reporter)?;
     }
     let (tasks, shrunk) = match unsupported {
         None => prepare_and_shrink(&mut vm, &os, &profile, &mut metadata, plan, reporter)?,
@@ -95,7 +95,7 @@ fn launch(disk: &WorkDisk, reporter: &dyn Reporter) -> Result<Appliance> {
 }
 
 /// The one operating system on the media, or why there is none to work on.
-fn inspect(vm: &Appliance, reporter: &dyn Reporter) -> Result<Result<OsInfo, String>> {
+fn inspect(vm: &mut Appliance, reporter: &dyn Reporter) -> Result<Result<OsInfo, String>> {
     let step = begin_step(reporter, "Inspecting Operating System", None);
     let roots = vm.roots()?;
     let root = match roots.as_slice() {

@@ -7,28 +7,25 @@ use anyhow::{Result, bail};
 use crate::guest::OsInfo;
 use crate::guest::appliance::{Appliance, gerr};
 use crate::guest::metadata::{self, Metadata};
-use crate::guest::registry::GuestRegistry;
 use crate::guest::windows::WindowsFacts;
-use crate::guest::windows::preconditions::{self, Ctx, NotReady, OFFLINE, VmDisk};
+use crate::guest::windows::preconditions::{self, Ctx, NotReady, OFFLINE};
 use crate::progress::{Reporter, begin_step};
 
 /// The Windows keys of the metadata and the facts behind them, read from
 /// the registry of the mounted guest.
 pub(super) fn collect(
-    vm: &Appliance,
+    vm: &mut Appliance,
     os: &OsInfo,
     meta: &mut Metadata,
     reporter: &dyn Reporter,
 ) -> Result<WindowsFacts> {
-    let systemroot = systemroot(vm, os)?;
-    let mut reg = GuestRegistry::new(vm.handle(), &systemroot)?;
-    metadata::windows::collect(os, &mut reg, meta, reporter)
+    metadata::windows::collect(os, vm, meta, reporter)
 }
 
 /// Refuse a Windows disk that must not be changed as it is (hibernated,
 /// dirty, encrypted…), with the one line that says what to do.
 pub(super) fn check_ready(
-    vm: &Appliance,
+    vm: &mut Appliance,
     os: &OsInfo,
     facts: &WindowsFacts,
     reporter: &dyn Reporter,
@@ -40,17 +37,13 @@ pub(super) fn check_ready(
     );
     let systemroot = systemroot(vm, os)?;
     vm.mount(os, true, reporter)?;
-    let verdict = {
-        let mut reg = GuestRegistry::new(vm.handle(), &systemroot)?;
-        let mut ctx = Ctx {
-            disk: &mut VmDisk(vm),
-            registry: &mut reg,
-            systemroot: &systemroot,
-            facts,
-            reporter,
-        };
-        preconditions::check(OFFLINE, &mut ctx)
+    let mut ctx = Ctx {
+        disk: vm,
+        systemroot: &systemroot,
+        facts,
+        reporter,
     };
+    let verdict = preconditions::check(OFFLINE, &mut ctx);
     vm.umount_all()?;
     if verdict.is_err() {
         step.done("no");
@@ -62,8 +55,8 @@ pub(super) fn check_ready(
 
 /// On a disk where inspection found no system: an encrypted partition
 /// explains why, and is an error of its own.
-pub(super) fn refuse_encrypted(vm: &Appliance) -> Result<()> {
-    if let Some(why) = preconditions::encrypted_partition(&mut VmDisk(vm))? {
+pub(super) fn refuse_encrypted(vm: &mut Appliance) -> Result<()> {
+    if let Some(why) = preconditions::encrypted_partition(vm)? {
         bail!(NotReady(why));
     }
     Ok(())

@@ -1,5 +1,5 @@
 use super::*;
-use crate::guest::registry::MemRegistry;
+use crate::guest::registry::mem::MemRegistry;
 use crate::guest::{Distro, OsFamily};
 use crate::progress::RecordingReporter;
 
@@ -19,11 +19,18 @@ fn v_value(name: &str) -> RegValue {
     RegValue::Binary(v)
 }
 
+/// The SAM with `name` under Names (whose default value's type is the RID
+/// in a real SAM; its value is empty).
+fn named(reg: MemRegistry, name: &str) -> MemRegistry {
+    let key = format!(r"{USERS}\Names\{name}");
+    reg.with(Hive::Sam, &key, "", RegValue::Binary(Vec::new()))
+}
+
 /// A SAM with the accounts (name, RID, ACB flags), all listed under Names.
 fn sam(reg: MemRegistry, accounts: &[(&str, u32, u16)]) -> MemRegistry {
     accounts.iter().fold(reg, |reg, &(name, rid, acb)| {
         let key = format!(r"{USERS}\{rid:08X}");
-        reg.key(Hive::Sam, &format!(r"{USERS}\Names\{name}"))
+        named(reg, name)
             .with(Hive::Sam, &key, "F", f_value(rid, acb))
             .with(Hive::Sam, &key, "V", v_value(name))
     })
@@ -138,8 +145,8 @@ fn odd_sam_entries_are_skipped_with_a_warning() {
             r"SAM\Domains\Account\Users\000003EC",
             "F",
             RegValue::Binary(vec![1, 2]),
-        )
-        .key(Hive::Sam, r"SAM\Domains\Account\Users\Names\dave");
+        );
+    let reg = named(reg, "dave");
     let mut reg = rdp(reg, 1, None);
     let r = RecordingReporter::default();
     let mut meta = Metadata::new();

@@ -17,8 +17,11 @@ use crate::progress::Reporter;
 #[error("{0}")]
 pub struct NotReady(pub String);
 
-/// Where the checks read the disk: the helper VM, or memory in unit tests.
+/// Where the checks read the disk and its registry: the helper VM, or
+/// memory in unit tests.
 pub trait Disk {
+    /// The guest's registry.
+    fn registry(&mut self) -> &mut dyn Registry;
     /// The first `len` bytes (or fewer) of the guest file at `path` (looked
     /// up without regard to case); `None` when there is no such file.
     fn file_head(&mut self, path: &str, len: usize) -> Result<Option<Vec<u8>>>;
@@ -28,11 +31,9 @@ pub trait Disk {
     fn read_device(&mut self, device: &str, offset: u64, len: usize) -> Result<Vec<u8>>;
 }
 
-/// What a check looks at: the disk, the registry, and what is known of
-/// the guest.
+/// What a check looks at: the disk, and what is known of the guest.
 pub struct Ctx<'a> {
     pub disk: &'a mut dyn Disk,
-    pub registry: &'a mut dyn Registry,
     /// The system root in the mounted guest (`/Windows`).
     pub systemroot: &'a str,
     pub facts: &'a WindowsFacts,
@@ -102,7 +103,11 @@ fn fast_startup(c: &mut Ctx) -> Result<Option<String>> {
         return Ok(None);
     }
     let key = r"CurrentControlSet\Control\Session Manager\Power";
-    let on = c.registry.value(Hive::System, key, "HiberbootEnabled")? == Some(RegValue::Dword(1));
+    let on = c
+        .disk
+        .registry()
+        .value(Hive::System, key, "HiberbootEnabled")?
+        == Some(RegValue::Dword(1));
     let file = c.disk.file_head("/hiberfil.sys", 1)?.is_some();
     Ok((on && file).then(|| {
         "Windows has Fast Startup on and a hibernation file: start it, turn Fast Startup \
@@ -182,22 +187,25 @@ pub fn generalized(c: &mut Ctx) -> Result<Option<String>> {
         return Ok(None);
     }
     let key = r"Microsoft\Windows\CurrentVersion\Setup\State";
-    Ok(match c.registry.value(Hive::Software, key, "ImageState")? {
-        Some(RegValue::Sz(state)) if state != "IMAGE_STATE_COMPLETE" => Some(format!(
-            "Windows was already generalized by Microsoft's System Preparation Tool \
+    Ok(
+        match c.disk.registry().value(Hive::Software, key, "ImageState")? {
+            Some(RegValue::Sz(state)) if state != "IMAGE_STATE_COMPLETE" => Some(format!(
+                "Windows was already generalized by Microsoft's System Preparation Tool \
              (ImageState is {state}): start from an image that was not generalized, or \
              leave out the tasks that run inside Windows (--no-boot)"
-        )),
-        _ => None,
-    })
+            )),
+            _ => None,
+        },
+    )
 }
 
-/// The disk as the helper VM shows it (its guest mounted).
-pub struct VmDisk<'a>(pub &'a Appliance);
+impl Disk for Appliance {
+    fn registry(&mut self) -> &mut dyn Registry {
+        self
+    }
 
-impl Disk for VmDisk<'_> {
     fn file_head(&mut self, path: &str, len: usize) -> Result<Option<Vec<u8>>> {
-        let g = self.0.handle();
+        let g = self.handle();
         // An error here is a missing directory on the way.
         let Ok(real) = g.case_sensitive_path(path) else {
             return Ok(None);
@@ -218,8 +226,7 @@ impl Disk for VmDisk<'_> {
     }
 
     fn partitions(&mut self) -> Result<Vec<String>> {
-        self.0
-            .handle()
+        self.handle()
             .list_partitions()
             .map_err(gerr("listing the partitions"))
     }
@@ -227,8 +234,7 @@ impl Disk for VmDisk<'_> {
     fn read_device(&mut self, device: &str, offset: u64, len: usize) -> Result<Vec<u8>> {
         let count = i32::try_from(len).context("reading too much at once")?;
         let at = i64::try_from(offset).context("an offset out of range")?;
-        self.0
-            .handle()
+        self.handle()
             .pread_device(device, count, at)
             .map_err(gerr(format!("reading {device}")))
     }

@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::guest::registry::MemRegistry;
+use crate::guest::registry::mem::MemRegistry;
 use crate::guest::windows::ntfs::tests::{boot_sector, volume};
 use crate::guest::windows::{WinArch, WindowsFacts};
 use crate::progress::RecordingReporter;
@@ -12,6 +12,7 @@ use crate::progress::RecordingReporter;
 struct MemDisk {
     files: BTreeMap<String, Vec<u8>>,
     parts: Vec<(String, Vec<u8>)>,
+    registry: MemRegistry,
 }
 
 impl MemDisk {
@@ -39,10 +40,13 @@ impl MemDisk {
     fn ready() -> Self {
         let mut fat = vec![0u8; 512];
         fat[3..11].copy_from_slice(b"mkfs.fat");
-        let mut d = MemDisk::default()
-            .part(fat, None)
-            .part(boot_sector(NTFS_OEM_ID), Some(0))
-            .file("/hiberfil.sys", &[0; 16]);
+        let mut d = MemDisk {
+            registry: registry(),
+            ..MemDisk::default()
+        }
+        .part(fat, None)
+        .part(boot_sector(NTFS_OEM_ID), Some(0))
+        .file("/hiberfil.sys", &[0; 16]);
         for hive in ["SYSTEM", "SOFTWARE", "SAM", "SECURITY", "DEFAULT"] {
             d = d.file(&format!("/Windows/System32/config/{hive}"), &regf(7, 7));
         }
@@ -59,6 +63,10 @@ fn regf(primary: u32, secondary: u32) -> Vec<u8> {
 }
 
 impl Disk for MemDisk {
+    fn registry(&mut self) -> &mut dyn Registry {
+        &mut self.registry
+    }
+
     fn file_head(&mut self, path: &str, len: usize) -> Result<Option<Vec<u8>>> {
         Ok(self
             .files
@@ -106,17 +114,11 @@ fn registry() -> MemRegistry {
         )
 }
 
-/// The error of a table on a disk and registry (None when it passes).
-fn run(
-    table: &[(&str, Check)],
-    disk: &mut MemDisk,
-    reg: &mut MemRegistry,
-    f: &WindowsFacts,
-) -> Option<String> {
+/// The error of a table on a disk (None when it passes).
+fn run(table: &[(&str, Check)], disk: &mut MemDisk, f: &WindowsFacts) -> Option<String> {
     let r = RecordingReporter::default();
     let mut ctx = Ctx {
         disk,
-        registry: reg,
         systemroot: "/Windows",
         facts: f,
         reporter: &r,
@@ -132,14 +134,8 @@ fn run(
 #[test]
 fn a_ready_windows_passes_every_check() {
     let f = facts(10, 0);
-    assert_eq!(
-        run(OFFLINE, &mut MemDisk::ready(), &mut registry(), &f),
-        None
-    );
-    assert_eq!(
-        run(BEFORE_BOOT, &mut MemDisk::ready(), &mut registry(), &f),
-        None
-    );
+    assert_eq!(run(OFFLINE, &mut MemDisk::ready(), &f), None);
+    assert_eq!(run(BEFORE_BOOT, &mut MemDisk::ready(), &f), None);
 }
 
 #[test]
@@ -164,57 +160,62 @@ fn each_offline_check_names_what_to_do() {
             "config/SAM has changes still in its transaction logs",
         ),
     ] {
-        let err = run(OFFLINE, &mut disk, &mut registry(), &f).unwrap_or_default();
+        let err = run(OFFLINE, &mut disk, &f).unwrap_or_default();
         assert!(err.contains(expect), "{expect:?} not in {err:?}");
         assert!(err.contains("try again"), "{err}");
+    }
+}
+
+impl MemDisk {
+    /// The ready disk with one more registry value.
+    fn ready_with(hive: Hive, key: &str, name: &str, value: RegValue) -> Self {
+        let mut d = MemDisk::ready();
+        d.registry = d.registry.with(hive, key, name, value);
+        d
     }
 }
 
 #[test]
 fn fast_startup_needs_the_flag_a_hibernation_file_and_nt_6_2() {
     let on = || {
-        registry().with(
+        MemDisk::ready_with(
             Hive::System,
             r"ControlSet001\Control\Session Manager\Power",
             "HiberbootEnabled",
             RegValue::Dword(1),
         )
     };
-    let err = run(OFFLINE, &mut MemDisk::ready(), &mut on(), &facts(10, 0)).unwrap();
+    let err = run(OFFLINE, &mut on(), &facts(10, 0)).unwrap();
     assert!(
         err.contains("Fast Startup") && err.contains("powercfg /h off"),
         "{err}"
     );
-    let mut no_file = MemDisk::ready();
+    let mut no_file = on();
     no_file.files.remove("/hiberfil.sys");
-    assert_eq!(run(OFFLINE, &mut no_file, &mut on(), &facts(10, 0)), None);
-    assert_eq!(
-        run(OFFLINE, &mut MemDisk::ready(), &mut on(), &facts(6, 1)),
-        None
-    );
+    assert_eq!(run(OFFLINE, &mut no_file, &facts(10, 0)), None);
+    assert_eq!(run(OFFLINE, &mut on(), &facts(6, 1)), None);
 }
 
 #[test]
 fn a_generalized_windows_is_refused_before_booting_only() {
-    let mut reg = registry().with(
-        Hive::Software,
-        r"Microsoft\Windows\CurrentVersion\Setup\State",
-        "ImageState",
-        RegValue::Sz("IMAGE_STATE_GENERALIZE_RESEAL_TO_OOBE".into()),
-    );
+    let generalized = || {
+        MemDisk::ready_with(
+            Hive::Software,
+            r"Microsoft\Windows\CurrentVersion\Setup\State",
+            "ImageState",
+            RegValue::Sz("IMAGE_STATE_GENERALIZE_RESEAL_TO_OOBE".into()),
+        )
+    };
     let f = facts(10, 0);
-    assert_eq!(run(OFFLINE, &mut MemDisk::ready(), &mut reg, &f), None);
-    let err = run(BEFORE_BOOT, &mut MemDisk::ready(), &mut reg, &f).unwrap();
+    assert_eq!(run(OFFLINE, &mut generalized(), &f), None);
+    let err = run(BEFORE_BOOT, &mut generalized(), &f).unwrap();
     assert!(
         err.contains("already generalized")
             && err.contains("IMAGE_STATE_GENERALIZE_RESEAL_TO_OOBE")
             && err.contains("--no-boot"),
         "{err}"
     );
-    assert_eq!(
-        run(BEFORE_BOOT, &mut MemDisk::ready(), &mut reg, &facts(5, 2)),
-        None
-    );
+    assert_eq!(run(BEFORE_BOOT, &mut generalized(), &facts(5, 2)), None);
 }
 
 #[test]
@@ -228,10 +229,8 @@ fn an_unreadable_ntfs_is_a_warning() {
     .part(odd, None);
     let r = RecordingReporter::default();
     let f = facts(10, 0);
-    let mut reg = registry();
     let mut ctx = Ctx {
         disk: &mut disk,
-        registry: &mut reg,
         systemroot: "/Windows",
         facts: &f,
         reporter: &r,
