@@ -138,7 +138,10 @@ fn collect(
         _ => None,
     };
     vm.umount_all()?;
-    step.done("done");
+    step.done(match &windows {
+        Some(w) => format!("done (Windows NT {}, {})", w.nt, windows::arch_name(w)),
+        None => "done".into(),
+    });
     Ok((metadata, windows))
 }
 

@@ -7,6 +7,7 @@ use anyhow::{Result, bail};
 use crate::guest::OsInfo;
 use crate::guest::appliance::{Appliance, gerr};
 use crate::guest::metadata::{self, Metadata};
+use crate::guest::registry::Registry;
 use crate::guest::windows::WindowsFacts;
 use crate::guest::windows::preconditions::{self, Ctx, NotReady, OFFLINE};
 use crate::progress::{Reporter, begin_step};
@@ -19,7 +20,15 @@ pub(super) fn collect(
     meta: &mut Metadata,
     reporter: &dyn Reporter,
 ) -> Result<WindowsFacts> {
-    metadata::windows::collect(os, vm, meta, reporter)
+    let facts = metadata::windows::collect(os, vm, meta, reporter)?;
+    close_hives(vm)?;
+    Ok(facts)
+}
+
+/// Close the hive the registry has open: unmounting the guest closes
+/// the helper VM's hive handle behind the registry's back.
+fn close_hives(vm: &mut Appliance) -> Result<()> {
+    Registry::commit(vm)
 }
 
 /// Refuse a Windows disk that must not be changed as it is (hibernated,
@@ -44,6 +53,7 @@ pub(super) fn check_ready(
         reporter,
     };
     let verdict = preconditions::check(OFFLINE, &mut ctx);
+    close_hives(vm)?;
     vm.umount_all()?;
     if verdict.is_err() {
         step.done("no");
@@ -60,6 +70,13 @@ pub(super) fn refuse_encrypted(vm: &mut Appliance) -> Result<()> {
         bail!(NotReady(why));
     }
     Ok(())
+}
+
+/// The architecture as the step line shows it.
+pub(super) fn arch_name(facts: &WindowsFacts) -> &'static str {
+    facts
+        .arch
+        .map_or("an architecture without drivers here", |a| a.as_str())
 }
 
 fn systemroot(vm: &Appliance, os: &OsInfo) -> Result<String> {
