@@ -10,7 +10,8 @@
 # DIR/cache/debs). Warm: a second. Needs root and the packages of
 # scripts/setup.sh; it says which tool is missing. No loop devices, no mounts
 # (debootstrap mounts /proc inside its own target while it runs), no
-# libguestfs appliance.
+# libguestfs appliance. The Windows disks (~5 s each) are made with ntfs-3g
+# mounting scratch files through FUSE (/dev/fuse), never the images.
 #
 # What DIR holds (every image file is read-only, 0444: tests must never write
 # to them; take a qcow2 overlay, `qemu-img create -f qcow2 -F FMT -b IMG`):
