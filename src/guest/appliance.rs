@@ -58,6 +58,7 @@ pub struct Appliance {
     g: Handle,
     accel: Accel,
     launch_time: Duration,
+    pub(crate) hives: super::registry::hivex::HiveState,
 }
 
 impl Appliance {
@@ -125,6 +126,7 @@ impl Appliance {
             g,
             accel,
             launch_time: start.elapsed(),
+            hives: Default::default(),
         })
     }
 
@@ -367,6 +369,10 @@ impl Guest for Appliance {
         each: &mut dyn FnMut(&str, &[u8]) -> Result<()>,
     ) -> Result<Vec<String>> {
         super::tree_out::each_small_file(&self.g, dir, cap, prune, each)
+    }
+
+    fn registry(&mut self) -> Option<&mut dyn super::registry::Registry> {
+        Some(self)
     }
 
     fn mode(&mut self, path: &str) -> Result<Option<u32>> {

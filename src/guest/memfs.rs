@@ -52,6 +52,8 @@ pub struct MemGuest {
     nodes: BTreeMap<String, Node>,
     /// Filesystem UUIDs by appliance device.
     uuids: BTreeMap<String, String>,
+    /// The Windows registry, for guests given one.
+    registry: Option<super::registry::mem::MemRegistry>,
 }
 
 impl Default for MemGuest {
@@ -68,6 +70,7 @@ impl MemGuest {
         Self {
             nodes,
             uuids: BTreeMap::new(),
+            registry: None,
         }
     }
 
@@ -100,6 +103,17 @@ impl MemGuest {
     pub fn other(mut self, path: &str) -> Self {
         self.insert(path, Node::Other);
         self
+    }
+
+    /// Give the guest a Windows registry.
+    pub fn with_registry(mut self, registry: super::registry::mem::MemRegistry) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+
+    /// The registry given with [`Self::with_registry`].
+    pub fn mem_registry(&self) -> Option<&super::registry::mem::MemRegistry> {
+        self.registry.as_ref()
     }
 
     /// Give the filesystem on `device` a UUID (for [`Guest::fs_uuid`]).
@@ -236,6 +250,12 @@ impl MemGuest {
 }
 
 impl Guest for MemGuest {
+    fn registry(&mut self) -> Option<&mut dyn super::registry::Registry> {
+        self.registry
+            .as_mut()
+            .map(|r| r as &mut dyn super::registry::Registry)
+    }
+
     fn read_file(&mut self, path: &str) -> Result<Vec<u8>> {
         match self.require(path, true)? {
             (_, Node::File { data, .. }) => Ok(data.clone()),

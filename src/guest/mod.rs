@@ -16,10 +16,12 @@ pub mod memfs;
 pub mod metadata;
 pub mod os;
 pub mod profile;
+pub mod registry;
 pub mod secrets;
 pub mod shrink;
 pub mod tar_stream;
 mod tree_out;
+pub mod windows;
 
 use anyhow::Result;
 
@@ -72,6 +74,12 @@ pub trait Guest {
     fn mode(&mut self, path: &str) -> Result<Option<u32>> {
         let _ = path;
         Ok(None)
+    }
+
+    /// The guest's Windows registry, when this facade can reach it (the
+    /// helper VM can; a dry run's staged view lends its guest's).
+    fn registry(&mut self) -> Option<&mut dyn registry::Registry> {
+        None
     }
 
     /// The size in bytes of `path` itself (symlinks not followed).

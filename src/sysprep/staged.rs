@@ -168,6 +168,12 @@ impl Guest for Staged<'_> {
     fn mode(&mut self, path: &str) -> Result<Option<u32>> {
         self.inner.mode(path)
     }
+
+    /// The guest's own registry: a dry run reads it, and the runner
+    /// writes nothing to it.
+    fn registry(&mut self) -> Option<&mut dyn crate::guest::registry::Registry> {
+        self.inner.registry()
+    }
 }
 
 #[cfg(test)]

@@ -15,3 +15,4 @@ mod sysprep;
 mod tmux;
 mod tui;
 mod tui_signals;
+mod windows;

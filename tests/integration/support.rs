@@ -47,6 +47,16 @@ pub fn fixture(name: &str) -> (PathBuf, &'static Value) {
     (fixture_dir().join(name), entry)
 }
 
+/// The manifest entry of one synthetic Windows disk
+/// (`tests/fixtures/mk-windows.sh`).
+pub fn windows_fixture(name: &str) -> (PathBuf, &'static Value) {
+    let entry = manifest()["windows"]
+        .as_array()
+        .and_then(|a| a.iter().find(|e| e["file"] == name))
+        .unwrap_or_else(|| panic!("Windows fixture {name} is not in the manifest"));
+    (fixture_dir().join(name), entry)
+}
+
 /// A path to a fixture that is not a disk image of the manifest.
 pub fn fixture_file(name: &str) -> PathBuf {
     manifest();

@@ -15,6 +15,7 @@ mod chain;
 mod guest;
 mod media;
 mod options;
+mod windows;
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
@@ -116,9 +117,15 @@ pub enum How {
 
 /// Every row, in groups.
 fn table() -> impl Iterator<Item = &'static Case> {
-    [media::ROWS, options::ROWS, chain::ROWS, guest::ROWS]
-        .into_iter()
-        .flatten()
+    [
+        media::ROWS,
+        options::ROWS,
+        chain::ROWS,
+        guest::ROWS,
+        windows::ROWS,
+    ]
+    .into_iter()
+    .flatten()
 }
 
 #[test]
