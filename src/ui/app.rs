@@ -1,11 +1,8 @@
 //! The dispatcher: the screen stack, the job runner and the shared
 //! [`Facts`]. Keys go to the top screen. A [`Component`] answers with
 //! [`Action`]s, applied here in order; a job's end (and its progress) goes
-//! to the component that started it, the one under the job's view. The
-//! flows not yet components (the wizard, the Register menu, its cloud
-//! accounts and the upload) are plain widgets whose [`Reply`] comes
-//! back here with the screen's [`Tag`] and goes to their `impl App`
-//! blocks. Long work runs as a [`Job`]; nothing here blocks.
+//! to the component that started it, the one under the job's view, and so
+//! does a cloud task's. Long work runs as a [`Job`]; nothing here blocks.
 //!
 //! [`Component`]: super::component::Component
 
@@ -19,13 +16,12 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::Line;
 
 use super::browser::Browser;
-use super::component::Action;
+use super::component::{Action, Component, refused};
 pub use super::facts::{Edits, Facts, Session};
-use super::init;
-use super::job::{Job, JobKind, JobResult, RunView, job_error};
+use super::job::{CloudWork, Job, JobKind, JobResult, RunView, job_error};
 pub use super::screen::{Entry, Screen, Tag};
-use super::widgets::{Btn, Dialog, Reply};
-use super::{AppEvent, UiOptions};
+use super::wizard::Wizard;
+use super::{AppEvent, UiOptions, init, secrets};
 use crate::pipeline::mount::Release;
 use crate::plan::{Plan, Request};
 use crate::process::StopReason;
@@ -40,7 +36,7 @@ pub struct App {
     /// Ctrl-C was pressed during a job: leave once it has stopped.
     leaving: bool,
     /// The last job started, to run again (the secrets page's Continue).
-    pub(super) last_run: Option<super::secrets::Held>,
+    pub(super) last_run: Option<secrets::Held>,
     pub(super) tx: Sender<AppEvent>,
 }
 
@@ -59,27 +55,13 @@ impl App {
         };
         match app.facts.opts.media.clone() {
             Some(media) => app.open_media(&media),
-            None => app.push(Screen::Component(Box::new(Browser::open(Path::new("."))))),
+            None => app.apply(vec![Action::BackToMedia]),
         }
         app
     }
 
     pub fn push(&mut self, screen: Screen) {
         self.stack.push(screen);
-    }
-
-    /// Show the expert main menu (on a cleared stack).
-    pub fn open_expert(&mut self) {
-        let actions = super::expert::open(&mut self.facts);
-        self.apply(actions);
-    }
-
-    /// Show a message over the current screen.
-    pub fn notice(&mut self, title: &str, text: &str) {
-        self.push(Screen::Dialog(
-            Tag::Notice,
-            Dialog::new(title, text, &[Btn::Ok]),
-        ));
     }
 
     /// Handle one event from the input thread or a job.
@@ -106,7 +88,7 @@ impl App {
             AppEvent::JobDone(kind, result) => self.on_job_done(kind, result),
             AppEvent::CloudDone(result) => {
                 if self.finish_job(result.as_ref().err()) {
-                    self.on_cloud_done(result);
+                    self.answer_top(|c, facts| c.on_cloud_done(result, facts));
                 }
             }
             AppEvent::Interrupt(reason) => self.interrupt(reason),
@@ -142,59 +124,16 @@ impl App {
             }
             return;
         }
-        let Some(mut screen) = self.stack.pop() else {
-            return;
-        };
-        let reply = match &mut screen {
-            Screen::Component(c) => {
-                let actions = c.on_key(key, &mut self.facts);
-                self.stack.push(screen);
-                return self.apply(actions);
-            }
-            // Keys do nothing while a job runs, except Ctrl-C above.
-            Screen::Running(_) => Reply::None,
-            Screen::Menu(_, w) => w.on_key(key),
-            Screen::Dialog(_, w) => w.on_key(key),
-            Screen::Input(_, w) => w.on_key(key),
-            Screen::Checklist(_, w) => w.on_key(key),
-            Screen::Text(_, w) => w.on_key(key),
-            Screen::Form(_, w) => w.on_key(key),
-        };
-        if reply == Reply::None {
-            self.stack.push(screen);
-        } else {
-            self.dispatch(screen, reply);
-        }
+        // Keys do nothing while a job runs, except Ctrl-C above.
+        self.answer_top(|c, facts| c.on_key(key, facts));
     }
 
-    /// Route a reply by the tag of the screen it came from. The screen is
-    /// already off the stack; flows push it back when it stays.
-    fn dispatch(&mut self, screen: Screen, reply: Reply) {
-        let tag = match &screen {
-            Screen::Menu(t, _)
-            | Screen::Dialog(t, _)
-            | Screen::Input(t, _)
-            | Screen::Checklist(t, _)
-            | Screen::Text(t, _)
-            | Screen::Form(t, _) => t.clone(),
-            Screen::Running(_) | Screen::Component(_) => {
-                return self.stack.push(screen);
-            }
-        };
-        match tag {
-            // Dialogs that are components, and notices, take no reply.
-            Tag::Notice
-            | Tag::Browser
-            | Tag::ConfirmExit
-            | Tag::InitFailed
-            | Tag::ModeChoice
-            | Tag::Unsupported
-            | Tag::BackingChain
-            | Tag::Secrets => {}
-            Tag::Wizard(page) => self.on_wizard(page, screen, reply),
-            Tag::Expert(_) => {}
-            Tag::Account(tag) => self.on_account(tag, screen, reply),
-            Tag::Register(tag) => self.on_register(tag, screen, reply),
+    /// Give the top screen, when it is a component, something to answer;
+    /// apply its actions.
+    fn answer_top(&mut self, answer: impl FnOnce(&mut dyn Component, &mut Facts) -> Vec<Action>) {
+        if let Some(Screen::Component(c)) = self.stack.last_mut() {
+            let actions = answer(c.as_mut(), &mut self.facts);
+            self.apply(actions);
         }
     }
 
@@ -226,17 +165,27 @@ impl App {
     ) {
         let plan: Plan = match request.clone().validate() {
             Ok(plan) => plan,
-            Err(e) => return self.notice("Error", &e.0),
+            Err(e) => return self.apply(vec![refused(&e.0)]),
         };
-        self.last_run = Some(super::secrets::Held {
+        self.last_run = Some(secrets::Held {
             kind,
             title: title.to_owned(),
             request,
             error: None,
         });
+        self.show_running(title);
+        self.job = Some(Job::start(kind, plan, release, self.tx.clone()));
+    }
+
+    /// Run a cloud task as a job, with its progress on screen.
+    fn start_cloud(&mut self, title: &str, work: CloudWork) {
+        self.show_running(title);
+        self.job = Some(Job::spawn_cloud(work, self.tx.clone()));
+    }
+
+    fn show_running(&mut self, title: &str) {
         self.facts.log.push(format!("== {title}"));
         self.push(Screen::Running(RunView::new(title)));
-        self.job = Some(Job::start(kind, plan, release, self.tx.clone()));
     }
 
     fn on_job_done(&mut self, kind: JobKind, result: JobResult) {
@@ -248,9 +197,9 @@ impl App {
             return;
         }
         let result = match result {
-            Err(e) => match self.hold_for_secrets(&secrets, e) {
-                Some(e) => Err(e),
-                None => return,
+            Err(e) => match secrets::hold(self.last_run.take(), &secrets, e) {
+                Ok(page) => return self.push(Screen::Component(page)),
+                Err(e) => Err(e),
             },
             ok => ok,
         };
@@ -262,33 +211,43 @@ impl App {
         for action in actions {
             match action {
                 Action::Push(c) => self.push(Screen::Component(c)),
-                Action::Show(screen) => self.push(*screen),
                 Action::Pop => {
                     self.stack.pop();
                 }
-                Action::Notice { title, text } => self.notice(&title, &text),
+                Action::Notice { title, text } => self.push_component(init::notice(&title, &text)),
                 Action::StartJob {
                     kind,
                     title,
                     request,
                     release,
                 } => self.start_job_releasing(kind, &title, *request, release),
+                Action::StartCloud { title, work } => self.start_cloud(&title, work),
                 Action::Clear => self.stack.clear(),
                 Action::OpenMedia(media) => self.open_media(&media),
                 Action::BackToMedia if self.stack.is_empty() => {
-                    self.push(Screen::Component(Box::new(Browser::open(Path::new(".")))));
+                    self.push_component(Box::new(Browser::open(Path::new("."))));
                 }
                 Action::BackToMedia => {}
-                Action::Wizard => self.start_wizard(),
-                Action::Expert => self.open_expert(),
+                Action::Wizard => {
+                    let wizard = Wizard::start(&mut self.facts);
+                    self.push_component(Box::new(wizard));
+                }
+                Action::Expert => {
+                    let actions = super::expert::open(&mut self.facts);
+                    self.apply(actions);
+                }
                 Action::JobEnded(kind, result) => self.dispatch_job(kind, result, String::new()),
                 Action::Exit(code) => self.exit = Some(code),
             }
         }
     }
 
+    fn push_component(&mut self, component: Box<dyn Component>) {
+        self.push(Screen::Component(component));
+    }
+
     /// What a finished job leads to: the component that started it takes
-    /// its end, else the flow of its kind.
+    /// its end (initialization's ends here).
     pub(super) fn dispatch_job(&mut self, kind: JobKind, result: JobResult, listing: String) {
         if let (Ok(o), Some(s)) = (&result, self.facts.session.as_mut())
             && o.shrink.is_some()
@@ -300,20 +259,7 @@ impl App {
             let actions = init::initialized(result, &mut self.facts);
             return self.apply(actions);
         }
-        if let Some(Screen::Component(c)) = self.stack.last_mut() {
-            let actions = c.on_job_done(result, &listing, &mut self.facts);
-            return self.apply(actions);
-        }
-        match kind {
-            JobKind::Wizard => self.on_wizard_done(result),
-            JobKind::Upload => self.on_uploaded(result),
-            // Started by components, which take their ends.
-            JobKind::Initialize
-            | JobKind::Extract
-            | JobKind::Preview
-            | JobKind::Mount
-            | JobKind::Cloud => {}
-        }
+        self.answer_top(|c, facts| c.on_job_done(result, &listing, facts));
     }
 
     /// A job ended: join it, take its screen away, log its error. False

@@ -23,6 +23,7 @@ mod tests {
     use crate::media::chain::Layer;
     use crate::ui::AppEvent;
     use crate::ui::app::{App, Tag};
+    use crate::ui::component::Action;
     use crate::ui::job::JobKind;
     use crate::ui::tests::{app, press, screen_text, snapshot, top_tag, type_text};
 
@@ -88,7 +89,7 @@ mod tests {
             s.source = src.clone();
             s.inputs = vec![src.clone()];
         }
-        a.open_expert();
+        a.apply(vec![Action::Expert]);
         press(&mut a, &[KeyCode::Down, KeyCode::Down, KeyCode::Enter]);
         press(&mut a, &[KeyCode::Backspace; 20]);
         type_text(&mut a, link.to_str().unwrap());

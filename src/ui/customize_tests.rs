@@ -9,6 +9,7 @@ use std::time::Duration;
 use ratatui::crossterm::event::KeyCode;
 
 use super::app::{Screen, Tag};
+use super::component::Action;
 use super::expert::Tag as ExpertTag;
 use super::job::{JobKind, RunView};
 use super::sysprep::Tag as SysprepTag;
@@ -25,7 +26,7 @@ fn sysprep_tag(t: SysprepTag) -> Option<Tag> {
 
 /// Expert → Customize → the entry at `index`.
 fn customize(a: &mut App, index: usize) {
-    a.open_expert();
+    a.apply(vec![Action::Expert]);
     press(a, &[KeyCode::Enter]);
     press(a, &vec![KeyCode::Down; index]);
     press(a, &[KeyCode::Enter]);
@@ -63,7 +64,7 @@ pub(super) fn outcome() -> Box<Outcome> {
 #[test]
 fn customize_menu_in_the_original_order() {
     let mut a = app();
-    a.open_expert();
+    a.apply(vec![Action::Expert]);
     press(&mut a, &[KeyCode::Enter]);
     assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::Customize)));
     snapshot("customize_menu", &a);
@@ -219,7 +220,7 @@ fn sysprep_is_not_offered_for_unsupported_media() {
 #[test]
 fn mount_screen_and_its_end() {
     let mut a = app();
-    a.open_expert();
+    a.apply(vec![Action::Expert]);
     press(&mut a, &[KeyCode::Enter]);
     // The run's owner and view, then its "mounted" event.
     let release = crate::pipeline::mount::Release::default();

@@ -116,7 +116,7 @@ impl Component for Main {
         };
         let opened: Box<dyn Component> = match choice {
             Entry::Customize => Box::<Customize>::default(),
-            Entry::Register => return vec![Action::Show(Box::new(super::register::menu(facts)))],
+            Entry::Register => Box::new(super::register::RegisterMenu::new(facts)),
             Entry::Extract => Box::new(Extract::new(facts)),
             Entry::Log => Box::new(super::log::log(facts)),
             Entry::Reset => Box::new(Reset::default()),

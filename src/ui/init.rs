@@ -59,6 +59,12 @@ impl Component for Ask {
     }
 }
 
+/// A message with OK that goes back to what was under it.
+pub fn notice(title: &str, text: &str) -> Box<dyn Component> {
+    let dialog = Dialog::new(title, text, &[Btn::Ok]);
+    Ask::boxed(Tag::Notice, dialog, |_, _| vec![Action::Pop])
+}
+
 /// "Do you want to exit?" (No first).
 pub fn confirm_exit() -> Box<dyn Component> {
     let dialog = Dialog::new("Exit", "Do you want to exit?", &[Btn::Yes, Btn::No]);

@@ -14,8 +14,9 @@ use ratatui::crossterm::event::KeyCode;
 
 use super::accounts::{Back, Tag as AccountTag};
 use super::app::{App, Tag};
+use super::component::Action;
 use super::register::{Published, Tag as RegisterTag};
-use super::tests::{ctrl_u, press, screen_text, session, top_tag, type_text};
+use super::tests::{answers, ctrl_u, press, screen_text, session, top_tag, type_text};
 use super::wizard::Page;
 use super::{AppEvent, UiOptions};
 use crate::cloud::local::serve::{Server, Tokens};
@@ -102,7 +103,7 @@ fn wizard_adds_and_edits_a_cloud() {
     let lab = lab();
     let url = lab.server.identity_url();
     let (mut a, rx) = app_in(&lab);
-    a.start_wizard();
+    a.apply(vec![Action::Wizard]);
     assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Cloud)));
     // Edit has nothing to do on the local store.
     press(&mut a, &[KeyCode::Tab, KeyCode::Tab, KeyCode::Enter]);
@@ -138,7 +139,7 @@ fn wizard_adds_and_edits_a_cloud() {
     press(&mut a, &[KeyCode::Enter]);
     finish_job(&mut a, &rx);
     assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Cloud)));
-    assert_eq!(a.facts.answers.cloud.as_deref(), Some("lab"));
+    assert_eq!(answers(&a).cloud.as_deref(), Some("lab"));
     assert!(screen_text(&a).contains("Test lab"));
     let text = config_text(&lab);
     assert!(text.contains(&format!("[cloud \"lab\"]\nurl = {url}\ntoken = {TOKEN}\n")));
@@ -155,7 +156,7 @@ fn wizard_adds_and_edits_a_cloud() {
     assert!(config_text(&lab).contains("description = Renamed lab"));
     press(&mut a, &[KeyCode::Enter]);
     assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Name)));
-    assert_eq!(a.facts.answers.cloud.as_deref(), Some("lab"));
+    assert_eq!(answers(&a).cloud.as_deref(), Some("lab"));
 }
 
 #[test]
@@ -163,7 +164,7 @@ fn expert_clouds_add_select_delete() {
     let lab = lab();
     let url = lab.server.identity_url();
     let (mut a, rx) = app_in(&lab);
-    a.open_expert();
+    a.apply(vec![Action::Expert]);
     press(&mut a, &[KeyCode::Down, KeyCode::Enter]);
     assert_eq!(top_tag(&a), Some(Tag::Register(RegisterTag::Menu)));
     snap("register_menu", &a, &lab);
@@ -243,7 +244,7 @@ fn snap(name: &str, app: &App, lab: &Lab) {
 fn expert_upload_register_info_save() {
     let lab = lab();
     let (mut a, rx) = app_in(&lab);
-    a.open_expert();
+    a.apply(vec![Action::Expert]);
     press(&mut a, &[KeyCode::Down, KeyCode::Enter]);
     // Nothing to register yet.
     press(&mut a, &[KeyCode::Down, KeyCode::Down, KeyCode::Enter]);

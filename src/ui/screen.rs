@@ -7,7 +7,6 @@ use ratatui::widgets::Widget;
 
 use super::component::Component;
 use super::job::RunView;
-use super::widgets::{Checklist, Dialog, Input, Menu, TextView};
 
 /// What a screen is for: routes its replies.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,13 +40,10 @@ pub enum Tag {
 /// What a menu item stands for: its identity, never its label.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entry {
-    /// A datum named by its key (a property, a parameter).
-    Key(String),
     /// A cloud: `None` is the built-in local store.
     Cloud(Option<String>),
     /// A registration type: public or private.
     Public(bool),
-    Register(super::register::Entry),
 }
 
 /// One screen of the stack.
@@ -55,21 +51,14 @@ pub enum Screen {
     /// A flow that owns its state (see [`Component`]).
     Component(Box<dyn Component>),
     Running(RunView),
-    Menu(Tag, Menu<Entry>),
-    Dialog(Tag, Dialog),
-    Input(Tag, Input),
-    Checklist(Tag, Checklist),
-    Text(Tag, TextView),
-    Form(Tag, super::form::Form),
 }
 
 impl Screen {
     /// Whether the screen is a dialog, drawn over the one under it.
     pub fn is_dialog(&self) -> bool {
         match self {
-            Screen::Dialog(..) => true,
             Screen::Component(c) => c.is_dialog(),
-            _ => false,
+            Screen::Running(_) => false,
         }
     }
 
@@ -77,12 +66,6 @@ impl Screen {
         match self {
             Screen::Component(c) => c.render(area, buf),
             Screen::Running(w) => w.render(area, buf),
-            Screen::Menu(_, w) => w.render(area, buf),
-            Screen::Dialog(_, w) => w.render(area, buf),
-            Screen::Input(_, w) => w.render(area, buf),
-            Screen::Checklist(_, w) => w.render(area, buf),
-            Screen::Text(_, w) => w.render(area, buf),
-            Screen::Form(_, w) => w.render(area, buf),
         }
     }
 }

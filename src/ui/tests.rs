@@ -11,8 +11,9 @@ use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
 use super::app::{App, Screen, Session, Tag};
+use super::component::Action;
 use super::expert::Tag as ExpertTag;
-use super::wizard::Page;
+use super::wizard::{Answers, Page, Wizard};
 use super::{AppEvent, UiOptions};
 use crate::guest::metadata::Metadata;
 use crate::guest::{Distro, OsFamily, OsInfo};
@@ -100,21 +101,25 @@ pub(super) fn snapshot(name: &str, app: &App) {
 
 pub(super) fn top_tag(app: &App) -> Option<Tag> {
     match app.stack.last()? {
-        Screen::Menu(t, _)
-        | Screen::Dialog(t, _)
-        | Screen::Input(t, _)
-        | Screen::Checklist(t, _)
-        | Screen::Text(t, _)
-        | Screen::Form(t, _) => Some(t.clone()),
         Screen::Component(c) => Some(c.id()),
-        _ => None,
+        Screen::Running(_) => None,
     }
 }
 
+/// The answers of the wizard on the stack.
+pub(super) fn answers(app: &App) -> Answers {
+    let wizard = app.stack.iter().rev().find_map(|s| match s {
+        Screen::Component(c) => (c.as_ref() as &dyn std::any::Any).downcast_ref::<Wizard>(),
+        Screen::Running(_) => None,
+    });
+    wizard.expect("the wizard is on the stack").answers.clone()
+}
+
 fn mode_choice(app: &mut App) {
-    app.open_expert();
+    app.apply(vec![Action::Expert]);
     app.stack.clear();
-    app.open_mode_choice();
+    let choice = super::init::mode_choice(&app.facts);
+    app.apply(vec![Action::Push(choice)]);
 }
 
 #[test]
@@ -125,7 +130,7 @@ fn wizard_pages_and_confirmation() {
     assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Cloud)));
     snapshot("wizard_cloud", &a);
     press(&mut a, &[KeyCode::Down, KeyCode::Enter]);
-    assert_eq!(a.facts.answers.cloud.as_deref(), Some("mycloud"));
+    assert_eq!(answers(&a).cloud.as_deref(), Some("mycloud"));
     assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Name)));
     snapshot("wizard_name", &a);
     press(&mut a, &[KeyCode::Backspace; 6]);
@@ -134,12 +139,12 @@ fn wizard_pages_and_confirmation() {
     press(&mut a, &[KeyCode::Enter]);
     type_text(&mut a, "Debian 12 base");
     press(&mut a, &[KeyCode::Enter]);
-    assert_eq!(a.facts.answers.name, "Debian 12 base");
+    assert_eq!(answers(&a).name, "Debian 12 base");
     snapshot("wizard_description", &a);
     press(&mut a, &[KeyCode::Enter, KeyCode::Down]);
     snapshot("wizard_registration", &a);
     press(&mut a, &[KeyCode::Enter]);
-    assert!(a.facts.answers.public);
+    assert!(answers(&a).public);
     assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Output)));
     type_text(&mut a, "/var/tmp/copy.diskdump");
     snapshot("wizard_output", &a);
@@ -159,26 +164,22 @@ fn wizard_pages_and_confirmation() {
 #[test]
 fn wizard_request_uploads_registers_and_copies() {
     let mut a = app();
-    a.start_wizard();
-    a.facts.answers.cloud = None;
-    a.facts.answers.name = "deb".into();
-    a.facts.answers.description = "Debian".into();
-    a.facts.answers.public = true;
-    a.facts.answers.output = PathBuf::from("/var/tmp/copy.diskdump");
-    let r = a.facts.wizard_request(&a.facts.answers.clone()).unwrap();
+    a.apply(vec![Action::Wizard]);
+    let mut answers = Answers {
+        cloud: None,
+        name: "deb".into(),
+        description: "Debian".into(),
+        public: true,
+        output: PathBuf::from("/var/tmp/copy.diskdump"),
+    };
+    let r = a.facts.wizard_request(&answers).unwrap();
     assert_eq!(r.outfile, Some(PathBuf::from("/var/tmp/copy.diskdump")));
     assert!(r.cloud.upload.as_deref().unwrap().starts_with("deb-"));
     assert_eq!(r.cloud.register.as_deref(), Some("deb"));
     assert!(r.cloud.public);
     assert_eq!(r.cloud.account.cloud, None, "the local store");
-    a.facts.answers.output = PathBuf::new();
-    assert_eq!(
-        a.facts
-            .wizard_request(&a.facts.answers.clone())
-            .unwrap()
-            .outfile,
-        None
-    );
+    answers.output = PathBuf::new();
+    assert_eq!(a.facts.wizard_request(&answers).unwrap().outfile, None);
 }
 
 #[test]
@@ -194,7 +195,7 @@ fn wizard_quit_leaves() {
 #[test]
 fn expert_main_and_help() {
     let mut a = app();
-    a.open_expert();
+    a.apply(vec![Action::Expert]);
     snapshot("expert_main", &a);
     press(&mut a, &[KeyCode::End, KeyCode::Enter]);
     assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::Help)));
@@ -213,7 +214,7 @@ fn expert_main_and_help() {
 #[test]
 fn expert_properties_add_edit_delete() {
     let mut a = app();
-    a.open_expert();
+    a.apply(vec![Action::Expert]);
     press(&mut a, &[KeyCode::Enter]);
     snapshot("expert_customize", &a);
     press(
@@ -269,7 +270,7 @@ fn expert_properties_add_edit_delete() {
 #[test]
 fn expert_exclude_tasks() {
     let mut a = app();
-    a.open_expert();
+    a.apply(vec![Action::Expert]);
     press(&mut a, &[KeyCode::Enter, KeyCode::End, KeyCode::Enter]);
     assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::Exclude)));
     snapshot("expert_exclude", &a);
@@ -299,7 +300,7 @@ fn expert_extract_asks_before_overwriting() {
     let out = dir.path().join("debian.diskdump");
     std::fs::write(out.with_extension("diskdump.md5sum"), b"old").unwrap();
     let mut a = app();
-    a.open_expert();
+    a.apply(vec![Action::Expert]);
     press(&mut a, &[KeyCode::Down, KeyCode::Down, KeyCode::Enter]);
     assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::ExtractPath)));
     press(&mut a, &[KeyCode::Backspace; 20]);
@@ -327,7 +328,7 @@ fn log_view_and_save() {
         "Launching helper VM ... done".into(),
         "Inspecting Operating System ... debian".into(),
     ];
-    a.open_expert();
+    a.apply(vec![Action::Expert]);
     press(
         &mut a,
         &[KeyCode::Down, KeyCode::Down, KeyCode::Down, KeyCode::Enter],
@@ -450,7 +451,7 @@ fn initialization_warns_of_unsupported_media() {
 #[test]
 fn extract_asks_for_the_path() {
     let mut a = app();
-    a.open_expert();
+    a.apply(vec![Action::Expert]);
     press(&mut a, &[KeyCode::Down, KeyCode::Down, KeyCode::Enter]);
     assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::ExtractPath)));
     snapshot("extract_path", &a);
