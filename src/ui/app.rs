@@ -11,9 +11,6 @@ use std::sync::mpsc::Sender;
 
 use ratatui::Frame;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::layout::{Constraint, Layout};
-use ratatui::style::{Modifier, Style};
-use ratatui::text::Line;
 
 use super::browser::Browser;
 use super::component::{Action, Component, refused};
@@ -53,15 +50,11 @@ impl App {
             leaving: false,
             tx,
         };
-        match app.facts.opts.media.clone() {
-            Some(media) => app.open_media(&media),
-            None => app.apply(vec![Action::BackToMedia]),
-        }
+        app.apply(vec![match app.facts.opts.media.clone() {
+            Some(media) => Action::OpenMedia(media),
+            None => Action::BackToMedia,
+        }]);
         app
-    }
-
-    pub fn push(&mut self, screen: Screen) {
-        self.stack.push(screen);
     }
 
     /// Handle one event from the input thread or a job.
@@ -74,13 +67,8 @@ impl App {
                 {
                     self.facts.log.push(line);
                 }
-                let owner = self
-                    .stack
-                    .iter()
-                    .rposition(|s| matches!(s, Screen::Running(_)));
-                if let Some(Screen::Component(c)) =
-                    owner.and_then(|i| self.stack.get_mut(i.checked_sub(1)?))
-                {
+                let owner = self.running_at().and_then(|i| i.checked_sub(1));
+                if let Some(Screen::Component(c)) = owner.and_then(|i| self.stack.get_mut(i)) {
                     let actions = c.on_progress(&ev, &mut self.facts);
                     self.apply(actions);
                 }
@@ -110,10 +98,8 @@ impl App {
             // told to stop and the UI leaves when it has cleaned up, so
             // the screen says what is happening meanwhile (a screen a
             // job put over its view, as Mount's, goes).
-            if self.job.is_some() && self.stack.iter().any(|s| matches!(s, Screen::Running(_))) {
-                while !matches!(self.stack.last(), Some(Screen::Running(_))) {
-                    self.stack.pop();
-                }
+            if let (Some(_), Some(at)) = (&self.job, self.running_at()) {
+                self.stack.truncate(at + 1);
             }
             if let (Some(job), Some(Screen::Running(view))) = (&self.job, self.stack.last_mut()) {
                 job.cancel.cancel();
@@ -137,32 +123,14 @@ impl App {
         }
     }
 
-    /// Start initialization on `media`: snapshot, helper VM, inspection.
-    pub fn open_media(&mut self, media: &Path) {
-        // A new start: the session's overlay goes.
-        self.facts.mount = Default::default();
-        let request = Request {
-            source: media.to_owned(),
-            print_metadata: true,
-            allow_unsupported: true,
-            ..self.facts.base_request(media)
-        };
-        self.start_job(JobKind::Initialize, "Initialization", request);
+    /// Where the view of the running job is on the stack.
+    fn running_at(&self) -> Option<usize> {
+        (self.stack.iter()).rposition(|s| matches!(s, Screen::Running(_)))
     }
 
-    /// Validate a request and run it as a job, or say what is wrong.
-    pub fn start_job(&mut self, kind: JobKind, title: &str, request: Request) {
-        self.start_job_releasing(kind, title, request, Release::default());
-    }
-
-    /// [`App::start_job`], for a run that serves a mount until `release`.
-    fn start_job_releasing(
-        &mut self,
-        kind: JobKind,
-        title: &str,
-        request: Request,
-        release: Release,
-    ) {
+    /// Validate a request and run it as a job (a run that serves a mount
+    /// until `release`), or say what is wrong.
+    fn start_job(&mut self, kind: JobKind, title: &str, request: Request, release: Release) {
         let plan: Plan = match request.clone().validate() {
             Ok(plan) => plan,
             Err(e) => return self.apply(vec![refused(&e.0)]),
@@ -185,7 +153,7 @@ impl App {
 
     fn show_running(&mut self, title: &str) {
         self.facts.log.push(format!("== {title}"));
-        self.push(Screen::Running(RunView::new(title)));
+        self.stack.push(Screen::Running(RunView::new(title)));
     }
 
     fn on_job_done(&mut self, kind: JobKind, result: JobResult) {
@@ -198,7 +166,7 @@ impl App {
         }
         let result = match result {
             Err(e) => match secrets::hold(self.last_run.take(), &secrets, e) {
-                Ok(page) => return self.push(Screen::Component(page)),
+                Ok(page) => return self.stack.push(Screen::Component(page)),
                 Err(e) => Err(e),
             },
             ok => ok,
@@ -210,54 +178,48 @@ impl App {
     pub(super) fn apply(&mut self, actions: Vec<Action>) {
         for action in actions {
             match action {
-                Action::Push(c) => self.push(Screen::Component(c)),
+                Action::Push(c) => self.stack.push(Screen::Component(c)),
                 Action::Pop => {
                     self.stack.pop();
                 }
-                Action::Notice { title, text } => self.push_component(init::notice(&title, &text)),
                 Action::StartJob {
                     kind,
                     title,
                     request,
                     release,
-                } => self.start_job_releasing(kind, &title, *request, release),
+                } => self.start_job(kind, &title, *request, release),
                 Action::StartCloud { title, work } => self.start_cloud(&title, work),
                 Action::Clear => self.stack.clear(),
-                Action::OpenMedia(media) => self.open_media(&media),
+                Action::OpenMedia(media) => self.apply_with(|f| init::open(&media, f)),
                 Action::BackToMedia if self.stack.is_empty() => {
-                    self.push_component(Box::new(Browser::open(Path::new("."))));
+                    let browser = Browser::open(Path::new("."));
+                    self.stack.push(Screen::Component(Box::new(browser)));
                 }
                 Action::BackToMedia => {}
                 Action::Wizard => {
-                    let wizard = Wizard::start(&mut self.facts);
-                    self.push_component(Box::new(wizard));
+                    self.apply_with(|f| vec![Action::Push(Box::new(Wizard::start(f)))]);
                 }
-                Action::Expert => {
-                    let actions = super::expert::open(&mut self.facts);
-                    self.apply(actions);
-                }
+                Action::Expert => self.apply_with(super::expert::open),
                 Action::JobEnded(kind, result) => self.dispatch_job(kind, result, String::new()),
                 Action::Exit(code) => self.exit = Some(code),
             }
         }
     }
 
-    fn push_component(&mut self, component: Box<dyn Component>) {
-        self.push(Screen::Component(component));
+    /// Apply what `answer` makes of the facts.
+    fn apply_with(&mut self, answer: impl FnOnce(&mut Facts) -> Vec<Action>) {
+        let actions = answer(&mut self.facts);
+        self.apply(actions);
     }
 
     /// What a finished job leads to: the component that started it takes
     /// its end (initialization's ends here).
     pub(super) fn dispatch_job(&mut self, kind: JobKind, result: JobResult, listing: String) {
-        if let (Ok(o), Some(s)) = (&result, self.facts.session.as_mut())
-            && o.shrink.is_some()
-        {
-            s.size = o.size;
-            s.shrunk = true;
+        if let Ok(outcome) = &result {
+            self.facts.note_shrink(outcome);
         }
         if kind == JobKind::Initialize {
-            let actions = init::initialized(result, &mut self.facts);
-            return self.apply(actions);
+            return self.apply_with(|f| init::initialized(result, f));
         }
         self.answer_top(|c, facts| c.on_job_done(result, &listing, facts));
     }
@@ -269,11 +231,7 @@ impl App {
             job.join();
         }
         // The view goes, with what the job put over it (Mount's question).
-        if let Some(at) = self
-            .stack
-            .iter()
-            .rposition(|s| matches!(s, Screen::Running(_)))
-        {
+        if let Some(at) = self.running_at() {
             self.stack.truncate(at);
         }
         if let Some(e) = error {
@@ -287,30 +245,6 @@ impl App {
 
     /// Draw the title bar, the screens and the status line.
     pub fn render(&self, frame: &mut Frame) {
-        let [title, body, status] = Layout::vertical([
-            Constraint::Length(1),
-            Constraint::Min(1),
-            Constraint::Length(1),
-        ])
-        .areas(frame.area());
-        let heading = format!(
-            "snf-image-creator {}: cloud images from disk images",
-            env!("CARGO_PKG_VERSION")
-        );
-        frame.render_widget(
-            Line::from(heading).style(Style::new().add_modifier(Modifier::REVERSED)),
-            title,
-        );
-        // A dialog is drawn over the screen it answers for.
-        let under = usize::from(self.stack.last().is_some_and(Screen::is_dialog));
-        let from = self.stack.len().saturating_sub(1 + under);
-        for screen in &self.stack[from..] {
-            screen.render(body, frame.buffer_mut());
-        }
-        frame.render_widget(
-            Line::from(self.facts.status_line())
-                .style(Style::new().add_modifier(Modifier::REVERSED)),
-            status,
-        );
+        super::screen::draw(&self.stack, &self.facts.status_line(), frame);
     }
 }

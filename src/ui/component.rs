@@ -25,8 +25,6 @@ pub enum Action {
     Push(Box<dyn Component>),
     /// Take the top screen away.
     Pop,
-    /// Show a message over the top screen.
-    Notice { title: String, text: String },
     /// Validate the request and run it; its end comes back to the screen
     /// on top now.
     StartJob {
@@ -57,11 +55,9 @@ pub enum Action {
 }
 
 impl Action {
+    /// Show a message over the top screen.
     pub fn notice(title: &str, text: impl Into<String>) -> Action {
-        Action::Notice {
-            title: title.into(),
-            text: text.into(),
-        }
+        Action::Push(super::init::notice(title, &text.into()))
     }
 
     /// Run `work` as a cloud task titled `title`.

@@ -187,7 +187,8 @@ fn sysprep_preview_shows_the_dry_run_listing() {
     // As the job started from the checklist would report it.
     press(&mut a, &[KeyCode::Enter]);
     assert_eq!(top_tag(&a), sysprep_tag(SysprepTag::Tasks));
-    a.push(Screen::Running(RunView::new("System Preparation Preview")));
+    a.stack
+        .push(Screen::Running(RunView::new("System Preparation Preview")));
     let listing = dry_run_text(&[TaskOutcome {
         name: "cleanup-cache",
         message: "Removing files under /var/cache",
@@ -225,8 +226,8 @@ fn mount_screen_and_its_end() {
     // The run's owner and view, then its "mounted" event.
     let release = crate::pipeline::mount::Release::default();
     let mount = super::mount::Mount::new(release, false);
-    a.push(Screen::Component(Box::new(mount)));
-    a.push(Screen::Running(RunView::new("Mount")));
+    a.stack.push(Screen::Component(Box::new(mount)));
+    a.stack.push(Screen::Running(RunView::new("Mount")));
     let dir = PathBuf::from("/var/tmp/.snf_image_creator.Ab12Cd/guest");
     a.on_event(AppEvent::Progress(Event::Mounted(dir)));
     assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::Mounted)));
@@ -298,7 +299,8 @@ fn virtio_says_linux_needs_none() {
 #[test]
 fn a_run_that_shrank_the_image_shows_in_the_status_line() {
     let mut a = app();
-    a.push(Screen::Running(RunView::new("Image Extraction")));
+    a.stack
+        .push(Screen::Running(RunView::new("Image Extraction")));
     let mut done = outcome();
     done.size = 289 << 20;
     done.shrink = Some(crate::guest::shrink::ShrinkOutcome {
@@ -314,7 +316,8 @@ fn a_run_that_shrank_the_image_shows_in_the_status_line() {
         a.facts.status_line()
     );
     // A run that did not shrink leaves the status line as it was.
-    a.push(Screen::Running(RunView::new("Image Extraction")));
+    a.stack
+        .push(Screen::Running(RunView::new("Image Extraction")));
     a.on_event(AppEvent::JobDone(JobKind::Extract, Ok(outcome())));
     assert!(a.facts.status_line().contains("Size: 289 MB (shrunk)"));
 }

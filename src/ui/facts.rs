@@ -110,6 +110,16 @@ impl Facts {
         meta
     }
 
+    /// A run that shrank the image: the size the image will have now.
+    pub fn note_shrink(&mut self, outcome: &crate::pipeline::Outcome) {
+        if let Some(s) = self.session.as_mut()
+            && outcome.shrink.is_some()
+        {
+            s.size = outcome.size;
+            s.shrunk = true;
+        }
+    }
+
     /// `OS: …, Distro: …, Size: … MB, Source: …`, as the original's
     /// background title.
     pub fn status_line(&self) -> String {

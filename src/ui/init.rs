@@ -3,6 +3,8 @@
 //! expert mode; and the question before leaving. Each is a dialog whose
 //! answer a function turns into actions ([`Ask`]).
 
+use std::path::Path;
+
 use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
@@ -10,9 +12,10 @@ use ratatui::widgets::Widget;
 
 use super::app::{Edits, Facts, Session, Tag};
 use super::component::{Action, Component};
-use super::job::{JobResult, job_error};
+use super::job::{JobKind, JobResult, job_error};
 use super::widgets::{Btn, Dialog, Reply};
 use crate::media::chain::{Chain, ChainError};
+use crate::plan::Request;
 
 /// What a dialog's answer leads to.
 type Answer = Box<dyn FnMut(Reply, &mut Facts) -> Vec<Action>>;
@@ -57,6 +60,24 @@ impl Component for Ask {
     fn is_dialog(&self) -> bool {
         true
     }
+}
+
+/// Initialize `media` (a new start: the session's overlay goes): the
+/// snapshot, the helper VM, inspection.
+pub fn open(media: &Path, facts: &mut Facts) -> Vec<Action> {
+    facts.mount = Default::default();
+    let request = Request {
+        source: media.to_owned(),
+        print_metadata: true,
+        allow_unsupported: true,
+        ..facts.base_request(media)
+    };
+    vec![Action::StartJob {
+        kind: JobKind::Initialize,
+        title: "Initialization".into(),
+        request: Box::new(request),
+        release: Default::default(),
+    }]
 }
 
 /// A message with OK that goes back to what was under it.

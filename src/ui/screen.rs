@@ -1,8 +1,11 @@
 //! The screens of the stack and their identities: what a screen is for
 //! ([`Tag`]) and what a menu item stands for ([`Entry`]).
 
+use ratatui::Frame;
 use ratatui::buffer::Buffer;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::Line;
 use ratatui::widgets::Widget;
 
 use super::component::Component;
@@ -68,4 +71,27 @@ impl Screen {
             Screen::Running(w) => w.render(area, buf),
         }
     }
+}
+
+/// Draw the title bar, the screens of `stack` (a dialog over the screen
+/// under it) and the status line.
+pub fn draw(stack: &[Screen], status_line: &str, frame: &mut Frame) {
+    let [title, body, status] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(1),
+    ])
+    .areas(frame.area());
+    let reversed = Style::new().add_modifier(Modifier::REVERSED);
+    let heading = format!(
+        "snf-image-creator {}: cloud images from disk images",
+        env!("CARGO_PKG_VERSION")
+    );
+    frame.render_widget(Line::from(heading).style(reversed), title);
+    let under = usize::from(stack.last().is_some_and(Screen::is_dialog));
+    let from = stack.len().saturating_sub(1 + under);
+    for screen in &stack[from..] {
+        screen.render(body, frame.buffer_mut());
+    }
+    frame.render_widget(Line::from(status_line).style(reversed), status);
 }

@@ -158,7 +158,7 @@ mod tests {
             anyhow::Error::new(SecretsFound { count: 2 }),
         );
         assert!(shown.is_ok());
-        a.push(Screen::Component(shown.unwrap()));
+        a.stack.push(Screen::Component(shown.unwrap()));
         a
     }
 

@@ -360,7 +360,8 @@ fn unsupported_media_goes_to_expert_with_everything_excluded() {
 #[test]
 fn running_view_and_status_line() {
     let mut a = app();
-    a.push(Screen::Running(super::job::RunView::new("Initialization")));
+    a.stack
+        .push(Screen::Running(super::job::RunView::new("Initialization")));
     let id = crate::progress::StepId(1);
     a.on_event(AppEvent::Progress(crate::progress::Event::Begin {
         id,
@@ -398,9 +399,10 @@ fn browser_screen() {
     std::fs::write(dir.path().join("debian.qcow2"), vec![0u8; 3 << 10]).unwrap();
     let mut a = app();
     a.facts.session = None;
-    a.push(Screen::Component(Box::new(super::browser::Browser::open(
-        dir.path(),
-    ))));
+    a.stack
+        .push(Screen::Component(Box::new(super::browser::Browser::open(
+            dir.path(),
+        ))));
     let text = screen_text(&a).replace(dir.path().to_str().unwrap(), "[dir]");
     insta::assert_snapshot!(
         "browser",
@@ -423,7 +425,8 @@ fn initialized(a: &mut App, unsupported: Option<&str>) {
         done.unsupported = Some(reason.into());
     }
     a.facts.session = None;
-    a.push(Screen::Running(super::job::RunView::new("Initialization")));
+    a.stack
+        .push(Screen::Running(super::job::RunView::new("Initialization")));
     a.on_event(AppEvent::JobDone(super::job::JobKind::Initialize, Ok(done)));
 }
 
