@@ -11,11 +11,11 @@ use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 use ratatui::widgets::Widget;
 
-use super::app::{Entry, Facts, Tag as AppTag};
+use super::app::{Entry, Facts, ScreenId};
 use super::component::{Action, Component};
 use super::form::Form;
 use super::job::{CloudReply, CloudResult, job_error};
-use super::register::{RegisterMenu, Tag as RegisterTag};
+use super::register::RegisterMenu;
 use super::widgets::{Btn, Dialog, Menu, Reply};
 use crate::cloud::Secret;
 use crate::cloud::config::kamakirc::{self, CloudAccount, KamakiConfig};
@@ -30,15 +30,6 @@ pub enum Back {
     Wizard,
     /// The expert Register menu's cloud list.
     Expert,
-}
-
-/// The account screens.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Tag {
-    /// The form adding a cloud (`editing` is `None`) or editing one.
-    Form { editing: Option<String>, back: Back },
-    /// Delete this cloud?
-    ConfirmDelete(String),
 }
 
 /// What the local store says when asked to be edited or deleted.
@@ -91,11 +82,11 @@ impl AccountForm {
         }
     }
 
-    pub fn id(&self) -> AppTag {
-        AppTag::Account(Tag::Form {
+    pub fn id(&self) -> ScreenId {
+        ScreenId::AccountForm {
             editing: self.editing.clone(),
             back: self.back,
-        })
+        }
     }
 
     /// OK checks the account (in a job); the other buttons close the form.
@@ -296,11 +287,11 @@ fn ask_delete(name: &str, facts: &Facts) -> Dialog {
 }
 
 impl Component for Clouds {
-    fn id(&self) -> AppTag {
+    fn id(&self) -> ScreenId {
         match &self.shown {
-            Shown::List => AppTag::Register(RegisterTag::Clouds),
+            Shown::List => ScreenId::Clouds,
             Shown::Form(form) => form.id(),
-            Shown::Delete(name, _) => AppTag::Account(Tag::ConfirmDelete(name.clone())),
+            Shown::Delete(name, _) => ScreenId::ConfirmDeleteAccount(name.clone()),
         }
     }
 

@@ -16,7 +16,7 @@ use super::browser::Browser;
 use super::component::{Action, Component, refused};
 pub use super::facts::{Edits, Facts, Session};
 use super::job::{CloudWork, Job, JobKind, JobResult, RunView, job_error};
-pub use super::screen::{Entry, Screen, Tag};
+pub use super::screen::{Entry, Screen, ScreenId};
 use super::wizard::Wizard;
 use super::{AppEvent, UiOptions, init, secrets};
 use crate::pipeline::mount::Release;

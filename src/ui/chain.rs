@@ -22,10 +22,10 @@ mod tests {
     use crate::media::chain::Chain;
     use crate::media::chain::Layer;
     use crate::ui::AppEvent;
-    use crate::ui::app::{App, Tag};
+    use crate::ui::app::{App, ScreenId};
     use crate::ui::component::Action;
     use crate::ui::job::JobKind;
-    use crate::ui::tests::{app, press, screen_text, snapshot, top_tag, type_text};
+    use crate::ui::tests::{app, press, screen_text, snapshot, top_id, type_text};
 
     fn refused(a: &mut App, top: &Path) {
         let layer = |p: &Path, f: &str| Layer {
@@ -54,11 +54,11 @@ mod tests {
         a.facts.session = None;
         let top = Path::new("/images/nowhere/top.qcow2");
         refused(&mut a, top);
-        assert_eq!(top_tag(&a), Some(Tag::BackingChain));
+        assert_eq!(top_id(&a), Some(ScreenId::BackingChain));
         snapshot("backing_chain", &a);
         // Cancel is the default: back to the browser, nothing allowed.
         press(&mut a, &[KeyCode::Enter]);
-        assert_eq!(top_tag(&a), Some(Tag::Browser));
+        assert_eq!(top_id(&a), Some(ScreenId::Browser));
         assert!(a.facts.chain.allowed_for.is_none() && a.job.is_none());
         assert!(!a.facts.base_request(top).allow_backing_file);
 

@@ -13,7 +13,7 @@ use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 
-use super::app::{Facts, Tag};
+use super::app::{Facts, ScreenId};
 use super::job::{CloudReply, CloudResult, CloudWork, JobKind, JobResult};
 use crate::pipeline::mount::Release;
 use crate::plan::Request;
@@ -75,7 +75,7 @@ impl Action {
 /// A screen that owns its state and answers with actions.
 pub trait Component: Any {
     /// Which screen this is (for tests and for the screens under it).
-    fn id(&self) -> Tag;
+    fn id(&self) -> ScreenId;
 
     /// A key pressed while this screen is on top.
     fn on_key(&mut self, key: KeyEvent, facts: &mut Facts) -> Vec<Action>;

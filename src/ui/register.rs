@@ -16,7 +16,7 @@ use ratatui::layout::Rect;
 use ratatui::widgets::Widget;
 
 use super::accounts::Clouds;
-use super::app::{Facts, Tag as AppTag};
+use super::app::{Facts, ScreenId};
 use super::component::{Action, Component};
 use super::form::FieldId;
 use super::form::Form;
@@ -28,27 +28,6 @@ use crate::cloud::config::kamakirc::config_path;
 use crate::cloud::{RemoteImage, Uploaded};
 use crate::guest::metadata::Metadata;
 use crate::pipeline::upload;
-
-/// The Register screens.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Tag {
-    Menu,
-    Clouds,
-    UploadForm,
-    /// Some objects exist: overwrite them?
-    ConfirmOverwrite {
-        object: String,
-        container: String,
-    },
-    RegisterForm,
-    /// Public or private, for a registration of this name and description.
-    Public {
-        name: String,
-        description: String,
-    },
-    Info,
-    InfoSavePath,
-}
 
 /// The entries of the Register menu.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,8 +117,8 @@ impl RegisterMenu {
 }
 
 impl Component for RegisterMenu {
-    fn id(&self) -> AppTag {
-        AppTag::Register(Tag::Menu)
+    fn id(&self) -> ScreenId {
+        ScreenId::Register
     }
 
     fn on_key(&mut self, key: KeyEvent, facts: &mut Facts) -> Vec<Action> {
@@ -180,10 +159,7 @@ fn info(facts: &Facts) -> Saveable {
     let text = facts.info_text();
     let lines = text.lines().map(str::to_owned).collect();
     let how = Saving {
-        tags: (
-            AppTag::Register(Tag::Info),
-            AppTag::Register(Tag::InfoSavePath),
-        ),
+        ids: (ScreenId::Info, ScreenId::InfoSavePath),
         ask: ("Save", "Save the information as:", "image-info.json"),
         saved: ("Save", "The information"),
     };
@@ -252,14 +228,14 @@ impl RegisterImage {
 }
 
 impl Component for RegisterImage {
-    fn id(&self) -> AppTag {
-        AppTag::Register(match &self.public {
-            Some((name, description, _)) => Tag::Public {
+    fn id(&self) -> ScreenId {
+        match &self.public {
+            Some((name, description, _)) => ScreenId::RegisterPublic {
                 name: name.clone(),
                 description: description.clone(),
             },
-            None => Tag::RegisterForm,
-        })
+            None => ScreenId::RegisterForm,
+        }
     }
 
     fn on_key(&mut self, key: KeyEvent, facts: &mut Facts) -> Vec<Action> {

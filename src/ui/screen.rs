@@ -1,5 +1,7 @@
 //! The screens of the stack and their identities: what a screen is for
-//! ([`Tag`]) and what a menu item stands for ([`Entry`]).
+//! ([`ScreenId`]) and what a menu item stands for ([`Entry`]).
+
+use std::path::PathBuf;
 
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
@@ -11,9 +13,10 @@ use ratatui::widgets::Widget;
 use super::component::Component;
 use super::job::RunView;
 
-/// What a screen is for: routes its replies.
+/// Which screen is on top: what a component's `id()` says, for tests
+/// and for the screens under it. It routes nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Tag {
+pub enum ScreenId {
     /// The media browser.
     Browser,
     /// "Do you want to exit?"
@@ -28,16 +31,64 @@ pub enum Tag {
     Unsupported,
     /// The media has a backing chain: use it?
     BackingChain,
-    /// A wizard page.
-    Wizard(super::wizard::Page),
-    /// The expert menus.
-    Expert(super::expert::Tag),
-    /// The cloud account forms (wizard and expert).
-    Account(super::accounts::Tag),
-    /// The expert Register menu.
-    Register(super::register::Tag),
     /// The secret scan found secrets before an upload: go on?
     Secrets,
+    /// A wizard page.
+    Wizard(super::wizard::Page),
+    /// The form adding a cloud (`editing` is `None`) or editing one, in the
+    /// wizard or the Register menu.
+    AccountForm {
+        editing: Option<String>,
+        back: super::accounts::Back,
+    },
+    /// Delete this cloud account?
+    ConfirmDeleteAccount(String),
+    ExpertMain,
+    Customize,
+    SysprepTasks,
+    SysprepParams,
+    /// Editing the value of this parameter.
+    SysprepParam(String),
+    SysprepHelp,
+    SysprepPreview,
+    /// The running Mount, under its job's view.
+    Mount,
+    /// "The guest is mounted on DIR".
+    Mounted,
+    /// `--no-snapshot`: mount the original media?
+    ConfirmMountOriginal,
+    Properties,
+    /// Editing the value of this property.
+    PropertyValue(String),
+    PropertyNewKey,
+    /// The value of a new property with this name.
+    PropertyNewValue(String),
+    /// Delete this property?
+    ConfirmDeleteProperty(String),
+    Exclude,
+    ExtractPath,
+    ExtractOverwrite(PathBuf),
+    Log,
+    LogSavePath,
+    Help,
+    ConfirmReset,
+    /// The expert Register menu.
+    Register,
+    Clouds,
+    UploadForm,
+    /// Some objects exist: overwrite them?
+    ConfirmOverwrite {
+        object: String,
+        container: String,
+    },
+    RegisterForm,
+    /// Public or private, for a registration of this name and description.
+    RegisterPublic {
+        name: String,
+        description: String,
+    },
+    Info,
+    InfoSavePath,
 }
 
 /// What a menu item stands for: its identity, never its label.

@@ -9,7 +9,7 @@ use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 use ratatui::widgets::Widget;
 
-use super::app::{Facts, Tag};
+use super::app::{Facts, ScreenId};
 use super::component::{Action, Component};
 use super::job::JobKind;
 use super::widgets::{Btn, Dialog, Reply};
@@ -73,8 +73,8 @@ struct Page {
 }
 
 impl Component for Page {
-    fn id(&self) -> Tag {
-        Tag::Secrets
+    fn id(&self) -> ScreenId {
+        ScreenId::Secrets
     }
 
     fn on_key(&mut self, key: KeyEvent, _: &mut Facts) -> Vec<Action> {
@@ -166,7 +166,7 @@ mod tests {
     fn the_page_lists_path_and_kind_and_defaults_to_cancel() {
         let a = held_app();
         snapshot("secrets_page", &a);
-        assert_eq!(crate::ui::tests::top_tag(&a), Some(Tag::Secrets));
+        assert_eq!(crate::ui::tests::top_id(&a), Some(ScreenId::Secrets));
     }
 
     #[test]
@@ -174,7 +174,7 @@ mod tests {
         let mut a = held_app();
         crate::ui::tests::press(&mut a, &[ratatui::crossterm::event::KeyCode::Enter]);
         assert!(a.last_run.is_none());
-        assert_ne!(crate::ui::tests::top_tag(&a), Some(Tag::Secrets));
+        assert_ne!(crate::ui::tests::top_id(&a), Some(ScreenId::Secrets));
         assert!(a.job.is_none());
     }
 

@@ -10,9 +10,8 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
-use super::app::{App, Screen, Session, Tag};
+use super::app::{App, Screen, ScreenId, Session};
 use super::component::Action;
-use super::expert::Tag as ExpertTag;
 use super::wizard::{Answers, Page, Wizard};
 use super::{AppEvent, UiOptions};
 use crate::guest::metadata::Metadata;
@@ -99,7 +98,7 @@ pub(super) fn snapshot(name: &str, app: &App) {
     insta::assert_snapshot!(name, text);
 }
 
-pub(super) fn top_tag(app: &App) -> Option<Tag> {
+pub(super) fn top_id(app: &App) -> Option<ScreenId> {
     match app.stack.last()? {
         Screen::Component(c) => Some(c.id()),
         Screen::Running(_) => None,
@@ -127,15 +126,19 @@ fn wizard_pages_and_confirmation() {
     let mut a = app();
     mode_choice(&mut a);
     press(&mut a, &[KeyCode::Enter]);
-    assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Cloud)));
+    assert_eq!(top_id(&a), Some(ScreenId::Wizard(Page::Cloud)));
     snapshot("wizard_cloud", &a);
     press(&mut a, &[KeyCode::Down, KeyCode::Enter]);
     assert_eq!(answers(&a).cloud.as_deref(), Some("mycloud"));
-    assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Name)));
+    assert_eq!(top_id(&a), Some(ScreenId::Wizard(Page::Name)));
     snapshot("wizard_name", &a);
     press(&mut a, &[KeyCode::Backspace; 6]);
     press(&mut a, &[KeyCode::Enter]);
-    assert_eq!(top_tag(&a), Some(Tag::Notice), "an empty name is refused");
+    assert_eq!(
+        top_id(&a),
+        Some(ScreenId::Notice),
+        "an empty name is refused"
+    );
     press(&mut a, &[KeyCode::Enter]);
     type_text(&mut a, "Debian 12 base");
     press(&mut a, &[KeyCode::Enter]);
@@ -145,19 +148,23 @@ fn wizard_pages_and_confirmation() {
     snapshot("wizard_registration", &a);
     press(&mut a, &[KeyCode::Enter]);
     assert!(answers(&a).public);
-    assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Output)));
+    assert_eq!(top_id(&a), Some(ScreenId::Wizard(Page::Output)));
     type_text(&mut a, "/var/tmp/copy.diskdump");
     snapshot("wizard_output", &a);
     press(&mut a, &[KeyCode::Enter]);
-    assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Confirm)));
+    assert_eq!(top_id(&a), Some(ScreenId::Wizard(Page::Confirm)));
     snapshot("wizard_confirm", &a);
     // Back returns to the last page, with the answer kept.
     press(&mut a, &[KeyCode::Tab, KeyCode::Enter]);
-    assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Output)));
+    assert_eq!(top_id(&a), Some(ScreenId::Wizard(Page::Output)));
     for _ in 0..5 {
         press(&mut a, &[KeyCode::Left, KeyCode::Enter]);
     }
-    assert_eq!(top_tag(&a), Some(Tag::ModeChoice), "Back on page 1 leaves");
+    assert_eq!(
+        top_id(&a),
+        Some(ScreenId::ModeChoice),
+        "Back on page 1 leaves"
+    );
     assert_eq!(a.exit, None);
 }
 
@@ -187,7 +194,7 @@ fn wizard_quit_leaves() {
     let mut a = app();
     mode_choice(&mut a);
     press(&mut a, &[KeyCode::Enter; 6]);
-    assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Confirm)));
+    assert_eq!(top_id(&a), Some(ScreenId::Wizard(Page::Confirm)));
     press(&mut a, &[KeyCode::Left, KeyCode::Enter]);
     assert_eq!(a.exit, Some(0));
 }
@@ -198,13 +205,13 @@ fn expert_main_and_help() {
     a.apply(vec![Action::Expert]);
     snapshot("expert_main", &a);
     press(&mut a, &[KeyCode::End, KeyCode::Enter]);
-    assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::Help)));
+    assert_eq!(top_id(&a), Some(ScreenId::Help));
     snapshot("expert_help", &a);
     press(&mut a, &[KeyCode::Enter]);
-    assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::Main)));
+    assert_eq!(top_id(&a), Some(ScreenId::ExpertMain));
     // Exit asks first; No keeps the menu.
     press(&mut a, &[KeyCode::Esc]);
-    assert_eq!(top_tag(&a), Some(Tag::ConfirmExit));
+    assert_eq!(top_id(&a), Some(ScreenId::ConfirmExit));
     press(&mut a, &[KeyCode::Enter]);
     assert_eq!(a.exit, None);
     press(&mut a, &[KeyCode::Esc, KeyCode::Left, KeyCode::Enter]);
@@ -226,11 +233,11 @@ fn expert_properties_add_edit_delete() {
     press(&mut a, &[KeyCode::Tab, KeyCode::Enter]);
     type_text(&mut a, "bad-key");
     press(&mut a, &[KeyCode::Enter]);
-    assert_eq!(top_tag(&a), Some(Tag::Notice));
+    assert_eq!(top_id(&a), Some(ScreenId::Notice));
     assert!(screen_text(&a).contains("not a valid metadata key"));
     // The field stays, to be mended.
     press(&mut a, &[KeyCode::Enter]);
-    assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::PropertyNewKey)));
+    assert_eq!(top_id(&a), Some(ScreenId::PropertyNewKey));
     press(&mut a, &[KeyCode::Backspace; 7]);
     type_text(&mut a, "image_owner");
     press(&mut a, &[KeyCode::Enter]);
@@ -272,7 +279,7 @@ fn expert_exclude_tasks() {
     let mut a = app();
     a.apply(vec![Action::Expert]);
     press(&mut a, &[KeyCode::Enter, KeyCode::End, KeyCode::Enter]);
-    assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::Exclude)));
+    assert_eq!(top_id(&a), Some(ScreenId::Exclude));
     snapshot("expert_exclude", &a);
     // Untick the swap task (linux), then OK.
     press(
@@ -302,14 +309,11 @@ fn expert_extract_asks_before_overwriting() {
     let mut a = app();
     a.apply(vec![Action::Expert]);
     press(&mut a, &[KeyCode::Down, KeyCode::Down, KeyCode::Enter]);
-    assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::ExtractPath)));
+    assert_eq!(top_id(&a), Some(ScreenId::ExtractPath));
     press(&mut a, &[KeyCode::Backspace; 20]);
     type_text(&mut a, out.to_str().unwrap());
     press(&mut a, &[KeyCode::Enter]);
-    assert_eq!(
-        top_tag(&a),
-        Some(Tag::Expert(ExpertTag::ExtractOverwrite(out.clone())))
-    );
+    assert_eq!(top_id(&a), Some(ScreenId::ExtractOverwrite(out.clone())));
     assert!(screen_text(&a).contains("already exists"));
     // No (the default) keeps the file and starts nothing.
     press(&mut a, &[KeyCode::Enter]);
@@ -349,9 +353,9 @@ fn log_view_and_save() {
 fn unsupported_media_goes_to_expert_with_everything_excluded() {
     let mut a = app();
     initialized(&mut a, Some("no operating system was found on the media"));
-    assert_eq!(top_tag(&a), Some(Tag::Unsupported));
+    assert_eq!(top_id(&a), Some(ScreenId::Unsupported));
     press(&mut a, &[KeyCode::Left, KeyCode::Enter]);
-    assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::Main)));
+    assert_eq!(top_id(&a), Some(ScreenId::ExpertMain));
     assert_eq!(a.facts.metadata()["EXCLUDE_ALL_TASKS"], "yes");
     press(&mut a, &[KeyCode::Enter, KeyCode::End, KeyCode::Enter]);
     assert!(screen_text(&a).contains("Every deployment task is excluded"));
@@ -434,17 +438,17 @@ fn initialized(a: &mut App, unsupported: Option<&str>) {
 fn initialization_asks_wizard_or_expert() {
     let mut a = app();
     initialized(&mut a, None);
-    assert_eq!(top_tag(&a), Some(Tag::ModeChoice));
+    assert_eq!(top_id(&a), Some(ScreenId::ModeChoice));
     snapshot("mode_choice", &a);
     press(&mut a, &[KeyCode::Right, KeyCode::Enter]);
-    assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::Main)));
+    assert_eq!(top_id(&a), Some(ScreenId::ExpertMain));
 }
 
 #[test]
 fn initialization_warns_of_unsupported_media() {
     let mut a = app();
     initialized(&mut a, Some("the media contains logical volumes"));
-    assert_eq!(top_tag(&a), Some(Tag::Unsupported));
+    assert_eq!(top_id(&a), Some(ScreenId::Unsupported));
     snapshot("unsupported_warning", &a);
     // No is the default, and leaves.
     press(&mut a, &[KeyCode::Enter]);
@@ -456,8 +460,8 @@ fn extract_asks_for_the_path() {
     let mut a = app();
     a.apply(vec![Action::Expert]);
     press(&mut a, &[KeyCode::Down, KeyCode::Down, KeyCode::Enter]);
-    assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::ExtractPath)));
+    assert_eq!(top_id(&a), Some(ScreenId::ExtractPath));
     snapshot("extract_path", &a);
     press(&mut a, &[KeyCode::Tab, KeyCode::Enter]);
-    assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::Main)));
+    assert_eq!(top_id(&a), Some(ScreenId::ExpertMain));
 }

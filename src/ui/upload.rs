@@ -10,11 +10,11 @@ use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 use ratatui::widgets::Widget;
 
-use super::app::{Facts, Tag as AppTag};
+use super::app::{Facts, ScreenId};
 use super::component::{Action, Component, start_or_refuse};
 use super::form::Form;
 use super::job::{CloudReply, CloudResult, JobKind, JobResult, job_error};
-use super::register::{Published, Tag};
+use super::register::Published;
 use super::widgets::{Btn, Dialog, Reply};
 use crate::cloud::config::kamakirc::KamakiConfig;
 use crate::cloud::local::store::Store;
@@ -112,14 +112,14 @@ impl Upload {
 }
 
 impl Component for Upload {
-    fn id(&self) -> AppTag {
-        AppTag::Register(match (&self.overwrite, &self.names) {
-            (Some(_), Some((object, container))) => Tag::ConfirmOverwrite {
+    fn id(&self) -> ScreenId {
+        match (&self.overwrite, &self.names) {
+            (Some(_), Some((object, container))) => ScreenId::ConfirmOverwrite {
                 object: object.clone(),
                 container: container.clone(),
             },
-            _ => Tag::UploadForm,
-        })
+            _ => ScreenId::UploadForm,
+        }
     }
 
     fn on_key(&mut self, key: KeyEvent, facts: &mut Facts) -> Vec<Action> {

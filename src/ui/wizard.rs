@@ -13,7 +13,7 @@ use ratatui::layout::Rect;
 use ratatui::widgets::Widget;
 
 use super::accounts::{AccountForm, Answer, Back, LOCAL_IS_FIXED};
-use super::app::{Entry, Facts, Tag};
+use super::app::{Entry, Facts, ScreenId};
 use super::component::{Action, Component};
 use super::job::{CloudResult, JobKind, JobResult, job_error};
 use super::widgets::{Btn, Dialog, Input, Menu, Reply};
@@ -322,10 +322,10 @@ impl Wizard {
 }
 
 impl Component for Wizard {
-    fn id(&self) -> Tag {
+    fn id(&self) -> ScreenId {
         match &self.view {
             View::Account(form) => form.id(),
-            _ => Tag::Wizard(self.page),
+            _ => ScreenId::Wizard(self.page),
         }
     }
 
