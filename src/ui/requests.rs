@@ -70,6 +70,7 @@ const UI_WORDS: &[(&str, &str)] = &[
     ("--sysprep-param ", "parameter "),
     ("-o ", "file "),
     ("-u ", "object name "),
+    ("-r: ", ""),
     ("-m ", "property "),
     ("--container ", "container "),
 ];

@@ -256,3 +256,29 @@ impl Facts {
         Some(request)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use ratatui::crossterm::event::KeyCode;
+
+    use super::Upload;
+    use crate::ui::app::{Screen, ScreenId};
+    use crate::ui::tests::{app, ctrl_u, press, screen_text, top_id, type_text};
+
+    #[test]
+    fn a_refused_object_name_is_told_in_the_ui_words() {
+        let mut a = app();
+        let upload = Upload::new(&a.facts);
+        a.stack.push(Screen::Component(Box::new(upload)));
+        ctrl_u(&mut a);
+        type_text(&mut a, "a/../b");
+        press(&mut a, &[KeyCode::Enter]);
+        assert_eq!(top_id(&a), Some(ScreenId::Notice));
+        let text = screen_text(&a);
+        assert!(text.contains("object name a/../b"), "{text}");
+        assert!(!text.contains("-u "), "{text}");
+        assert!(a.job.is_none());
+        press(&mut a, &[KeyCode::Enter]);
+        assert_eq!(top_id(&a), Some(ScreenId::UploadForm), "the form stays");
+    }
+}
