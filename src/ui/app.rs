@@ -171,7 +171,7 @@ impl App {
             },
             ok => ok,
         };
-        self.dispatch_job(kind, result, listing);
+        self.job_ended(kind, result, listing);
     }
 
     /// Apply a component's actions, in order.
@@ -200,7 +200,7 @@ impl App {
                     self.apply_with(|f| vec![Action::Push(Box::new(Wizard::start(f)))]);
                 }
                 Action::Expert => self.apply_with(super::expert::open),
-                Action::JobEnded(kind, result) => self.dispatch_job(kind, result, String::new()),
+                Action::JobEnded(kind, result) => self.job_ended(kind, result, String::new()),
                 Action::Exit(code) => self.exit = Some(code),
             }
         }
@@ -214,7 +214,7 @@ impl App {
 
     /// What a finished job leads to: the component that started it takes
     /// its end (initialization's ends here).
-    pub(super) fn dispatch_job(&mut self, kind: JobKind, result: JobResult, listing: String) {
+    pub(super) fn job_ended(&mut self, kind: JobKind, result: JobResult, listing: String) {
         if let Ok(outcome) = &result {
             self.facts.note_shrink(outcome);
         }
