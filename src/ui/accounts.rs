@@ -1,18 +1,27 @@
 //! Cloud accounts in the UI: the form that adds or edits a Synnefo cloud
 //! saved in kamaki's configuration, checked by authenticating in a job (off
-//! the UI thread) before it is saved, and the deletion of one. The wizard's
-//! Clouds page and the expert Register menu both use it, and both save
-//! through [`crate::cloud::config::kamakirc`], as `snf-image-creator accounts` does.
+//! the UI thread) before it is saved, and the expert Register menu's list
+//! of clouds, which selects, adds, edits or deletes one. The wizard's
+//! Clouds page holds the same form, and both save through
+//! [`crate::cloud::config::kamakirc`], as `snf-image-creator accounts` does.
 //! The built-in local store is always offered and has nothing to edit.
 
-use super::app::{App, Screen, Tag as AppTag};
+use ratatui::buffer::Buffer;
+use ratatui::crossterm::event::KeyEvent;
+use ratatui::layout::Rect;
+use ratatui::widgets::Widget;
+
+use super::app::{Entry, Facts, ScreenId};
+use super::component::{Action, Component};
 use super::form::Form;
-use super::job::CloudReply;
-use super::widgets::{Btn, Dialog, Reply};
-use super::wizard::Page;
+use super::job::{CloudReply, CloudResult, job_error};
+use super::register::RegisterMenu;
+use super::widgets::{Btn, Dialog, Menu, Reply};
 use crate::cloud::Secret;
 use crate::cloud::config::kamakirc::{self, CloudAccount, KamakiConfig};
 use crate::progress::begin_step;
+
+use super::form::FieldId::{Description, Name, Token, Url};
 
 /// Where a finished account form goes back to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,50 +32,32 @@ pub enum Back {
     Expert,
 }
 
-/// The account screens.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Tag {
-    /// The form adding a cloud (`editing` is `None`) or editing one.
-    Form { editing: Option<String>, back: Back },
-    /// Delete this cloud?
-    ConfirmDelete(String),
-}
-
-/// An account form waiting for its check.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PendingAccount {
-    tag: Tag,
-    form: Form,
-    account: CloudAccount,
-}
-
-use super::form::FieldId::{Description, Name, Token, Url};
-
 /// What the local store says when asked to be edited or deleted.
 pub const LOCAL_IS_FIXED: &str =
     "The built-in local image store is always there: it has no account to edit or delete.";
 
-impl App {
-    /// The wizard's Add (`edit` false) or Edit button on its Clouds page;
-    /// `name` is the selected cloud, `None` for the local store.
-    pub fn on_wizard_account(&mut self, edit: bool, name: Option<String>, page: Screen) {
-        match (edit, name) {
-            (false, _) => self.open_account_form(None, Back::Wizard),
-            (true, Some(name)) => self.open_account_form(Some(name), Back::Wizard),
-            (true, None) => {
-                self.push(page);
-                self.notice("Edit", LOCAL_IS_FIXED);
-            }
-        }
-    }
+/// What an account form's answer means to the screen that holds it.
+pub enum Answer {
+    /// The form stays, and these happen (a notice, the check's job).
+    Stay(Vec<Action>),
+    /// The form is done: cancelled, or the account saved under this name.
+    Closed(Option<String>),
+}
 
-    /// Show the form adding a cloud, or editing the saved cloud `editing`.
-    pub fn open_account_form(&mut self, editing: Option<String>, back: Back) {
-        let saved = editing.as_deref().and_then(|n| {
-            KamakiConfig::load(&self.facts.cloud.config)
-                .ok()
-                .and_then(|c| c.cloud(n))
-        });
+/// The form adding a cloud, or editing a saved one, with the account
+/// being checked.
+pub struct AccountForm {
+    editing: Option<String>,
+    back: Back,
+    form: Form,
+    checking: Option<CloudAccount>,
+}
+
+impl AccountForm {
+    /// The form adding a cloud, or editing the saved cloud `editing`.
+    pub fn open(editing: Option<String>, back: Back, facts: &Facts) -> AccountForm {
+        let saved = (editing.as_deref())
+            .and_then(|n| KamakiConfig::load(&facts.cloud.config).ok()?.cloud(n));
         let (url, token, description) = saved.map_or_else(Default::default, |a| {
             let token = a.token.expose().to_owned();
             (a.url, token, a.description.unwrap_or_default())
@@ -83,128 +74,73 @@ impl App {
         let text =
             "The account is checked with the cloud before it is saved in kamaki's configuration.";
         let form = Form::new(&title, text, &fields, &[Btn::Ok, Btn::Cancel]).with_secret(Token);
-        self.push(Screen::Form(
-            AppTag::Account(Tag::Form { editing, back }),
+        AccountForm {
+            editing,
+            back,
             form,
-        ));
-    }
-
-    /// A reply on an account screen.
-    pub fn on_account(&mut self, tag: Tag, screen: Screen, reply: Reply) {
-        match (tag, screen) {
-            (Tag::Form { editing, back }, Screen::Form(t, form)) => {
-                if reply != Reply::Button(Btn::Ok) {
-                    return self.back_to_clouds(back);
-                }
-                match account_from(&form, editing.as_deref()) {
-                    Ok(account) => self.check_account(PendingAccount {
-                        tag: Tag::Form { editing, back },
-                        form,
-                        account,
-                    }),
-                    Err(problem) => {
-                        self.push(Screen::Form(t, form));
-                        self.notice("Invalid account", &format!("{problem:#}"));
-                    }
-                }
-            }
-            (Tag::ConfirmDelete(name), _) if reply == Reply::Button(Btn::Yes) => {
-                self.delete_account(&name)
-            }
-            _ => self.open_register_clouds(),
+            checking: None,
         }
     }
 
-    fn back_to_clouds(&mut self, back: Back) {
-        self.facts.clouds = None;
-        match back {
-            Back::Wizard => self.show_page(Page::Cloud),
-            Back::Expert => self.open_register_clouds(),
+    pub fn id(&self) -> ScreenId {
+        ScreenId::AccountForm {
+            editing: self.editing.clone(),
+            back: self.back,
         }
     }
 
-    /// Authenticate in a job; the answer comes to [`Self::on_account_checked`].
-    fn check_account(&mut self, pending: PendingAccount) {
-        let account = pending.account.clone();
-        self.facts.cloud.pending_account = Some(pending);
-        self.start_cloud("Checking the cloud account", move |r| {
-            let step = begin_step(
-                r,
-                &format!("Checking the account of cloud `{}'", account.name),
-                None,
-            );
+    /// OK checks the account (in a job); the other buttons close the form.
+    pub fn on_key(&mut self, key: KeyEvent) -> Answer {
+        match self.form.on_key(key) {
+            Reply::None => Answer::Stay(Vec::new()),
+            Reply::Button(Btn::Ok) => match account_from(&self.form, self.editing.as_deref()) {
+                Ok(account) => Answer::Stay(vec![self.check(account)]),
+                Err(problem) => Answer::Stay(vec![Action::notice(
+                    "Invalid account",
+                    format!("{problem:#}"),
+                )]),
+            },
+            _ => Answer::Closed(None),
+        }
+    }
+
+    /// Authenticate in a job; the answer comes to [`Self::on_checked`].
+    fn check(&mut self, account: CloudAccount) -> Action {
+        self.checking = Some(account.clone());
+        Action::cloud("Checking the cloud account", move |r| {
+            let what = format!("Checking the account of cloud `{}'", account.name);
+            let step = begin_step(r, &what, None);
             kamakirc::check(&account)?;
             step.done("done");
             Ok(CloudReply::Checked)
-        });
+        })
     }
 
-    /// The check ended: save the account and go back, or show the form
-    /// again, as it was, with the reason.
-    pub fn on_account_checked(&mut self, result: anyhow::Result<()>) {
-        let Some(pending) = self.facts.cloud.pending_account.take() else {
-            return;
+    /// The check ended: save the account, or keep the form, as it was,
+    /// and say why.
+    pub fn on_checked(&mut self, result: CloudResult, facts: &Facts) -> Answer {
+        let Some(account) = self.checking.take() else {
+            return Answer::Stay(Vec::new());
         };
-        let saved = result.and_then(|()| self.save_account(&pending.account));
-        let Tag::Form { back, .. } = &pending.tag else {
-            return;
-        };
-        let back = *back;
-        match saved {
-            Ok(()) => {
-                let name = pending.account.name.clone();
-                match back {
-                    Back::Wizard => self.facts.answers.cloud = Some(name),
-                    Back::Expert => self.facts.cloud.selected = Some(name),
-                }
-                self.back_to_clouds(back);
-            }
-            Err(e) => {
-                self.push(Screen::Form(AppTag::Account(pending.tag), pending.form));
-                self.notice(
-                    "The cloud account was not saved",
-                    &super::job::job_error(&e),
-                );
-            }
+        match result.and_then(|_| save_account(facts, &account)) {
+            Ok(()) => Answer::Closed(Some(account.name)),
+            Err(e) => Answer::Stay(vec![Action::notice(
+                "The cloud account was not saved",
+                job_error(&e),
+            )]),
         }
     }
 
-    fn save_account(&self, account: &CloudAccount) -> anyhow::Result<()> {
-        let path = &self.facts.cloud.config;
-        let mut config = KamakiConfig::load(path)?;
-        config.put_cloud(account)?;
-        Ok(config.save(path)?)
+    pub fn render(&self, area: Rect, buf: &mut Buffer) {
+        self.form.render(area, buf);
     }
+}
 
-    /// Ask before deleting a saved cloud.
-    pub fn confirm_delete_account(&mut self, name: &str) {
-        let text = format!(
-            "Delete the cloud account {name} from {}?",
-            self.facts.cloud.config.display()
-        );
-        self.push(Screen::Dialog(
-            AppTag::Account(Tag::ConfirmDelete(name.to_owned())),
-            Dialog::new("Delete cloud account", &text, &[Btn::Yes, Btn::No]).defaulting_to(Btn::No),
-        ));
-    }
-
-    fn delete_account(&mut self, name: &str) {
-        let path = self.facts.cloud.config.clone();
-        let deleted = KamakiConfig::load(&path)
-            .and_then(|mut c| c.remove_cloud(name).map(|()| c))
-            .and_then(|c| c.save(&path));
-        if self.facts.cloud.selected.as_deref() == Some(name) {
-            self.facts.cloud.selected = None;
-        }
-        self.back_to_clouds(Back::Expert);
-        match deleted {
-            Ok(()) => self.notice(
-                "Delete cloud account",
-                &format!("The cloud account {name} was deleted."),
-            ),
-            Err(e) => self.notice("Error", &e.to_string()),
-        }
-    }
+fn save_account(facts: &Facts, account: &CloudAccount) -> anyhow::Result<()> {
+    let path = &facts.cloud.config;
+    let mut config = KamakiConfig::load(path)?;
+    config.put_cloud(account)?;
+    Ok(config.save(path)?)
 }
 
 /// The account a form describes, or what is wrong with it.
@@ -228,4 +164,174 @@ fn account_from(form: &Form, editing: Option<&str>) -> anyhow::Result<CloudAccou
         token: Secret::new(token),
         description: (!description.is_empty()).then_some(description),
     })
+}
+
+/// The Register menu's clouds: the local store first, then kamaki's; one
+/// is selected for uploads and registrations.
+pub struct Clouds {
+    menu: Menu<Entry>,
+    shown: Shown,
+}
+
+/// What the clouds screen shows.
+enum Shown {
+    List,
+    Form(AccountForm),
+    /// Delete this cloud?
+    Delete(String, Dialog),
+}
+
+impl Clouds {
+    pub fn new(facts: &Facts) -> Clouds {
+        let config = facts.cloud.config.clone();
+        let mut items = super::wizard::clouds(&config);
+        let current = match items.iter_mut().find(|i| i.0 == facts.cloud.selected) {
+            Some(item) => item,
+            None => &mut items[0],
+        };
+        current.2 = format!("{} [selected]", current.2);
+        let current = Entry::Cloud(current.0.clone());
+        let mut menu = Menu::new(
+            "Clouds",
+            "Select the cloud to upload to and register with, or add, edit or delete one.",
+            super::wizard::cloud_items(items),
+            &[Btn::Select, Btn::Add, Btn::Edit, Btn::Delete, Btn::Back],
+        );
+        menu.select(&current);
+        Clouds {
+            menu,
+            shown: Shown::List,
+        }
+    }
+
+    fn on_list_key(&mut self, key: KeyEvent, facts: &mut Facts) -> Vec<Action> {
+        let reply = self.menu.on_key(key);
+        let name = match self.menu.current() {
+            Some(Entry::Cloud(name)) => name.clone(),
+            _ => None,
+        };
+        let Reply::Button(button) = reply else {
+            return match reply {
+                Reply::None => Vec::new(),
+                _ => vec![Action::Pop],
+            };
+        };
+        match (button, name) {
+            (Btn::Select, name) => {
+                facts.cloud.selected = name;
+                // The menu under it names the selected cloud.
+                let menu = Box::new(RegisterMenu::new(facts));
+                return vec![Action::Pop, Action::Pop, Action::Push(menu)];
+            }
+            (Btn::Add, _) => self.shown = Shown::Form(AccountForm::open(None, Back::Expert, facts)),
+            (Btn::Edit, Some(name)) => {
+                self.shown = Shown::Form(AccountForm::open(Some(name), Back::Expert, facts))
+            }
+            (Btn::Delete, Some(name)) => {
+                self.shown = Shown::Delete(name.clone(), ask_delete(&name, facts))
+            }
+            (Btn::Edit | Btn::Delete, None) => {
+                return vec![Action::notice("Clouds", LOCAL_IS_FIXED)];
+            }
+            _ => return vec![Action::Pop],
+        }
+        Vec::new()
+    }
+
+    fn on_answer(&mut self, answer: Answer, facts: &mut Facts) -> Vec<Action> {
+        match answer {
+            Answer::Stay(actions) => actions,
+            Answer::Closed(saved) => {
+                if saved.is_some() {
+                    facts.cloud.selected = saved;
+                }
+                self.reopen(facts);
+                Vec::new()
+            }
+        }
+    }
+
+    /// The list again, as saved now.
+    fn reopen(&mut self, facts: &mut Facts) {
+        facts.clouds = None;
+        *self = Clouds::new(facts);
+    }
+
+    /// Delete a saved cloud, then show the list again.
+    fn delete(&mut self, name: &str, facts: &mut Facts) -> Vec<Action> {
+        let path = facts.cloud.config.clone();
+        let deleted = KamakiConfig::load(&path)
+            .and_then(|mut c| c.remove_cloud(name).map(|()| c))
+            .and_then(|c| c.save(&path));
+        if facts.cloud.selected.as_deref() == Some(name) {
+            facts.cloud.selected = None;
+        }
+        self.reopen(facts);
+        vec![match deleted {
+            Ok(()) => Action::notice(
+                "Delete cloud account",
+                format!("The cloud account {name} was deleted."),
+            ),
+            Err(e) => Action::notice("Error", e.to_string()),
+        }]
+    }
+}
+
+/// Ask before deleting a saved cloud.
+fn ask_delete(name: &str, facts: &Facts) -> Dialog {
+    let text = format!(
+        "Delete the cloud account {name} from {}?",
+        facts.cloud.config.display()
+    );
+    Dialog::new("Delete cloud account", &text, &[Btn::Yes, Btn::No]).defaulting_to(Btn::No)
+}
+
+impl Component for Clouds {
+    fn id(&self) -> ScreenId {
+        match &self.shown {
+            Shown::List => ScreenId::Clouds,
+            Shown::Form(form) => form.id(),
+            Shown::Delete(name, _) => ScreenId::ConfirmDeleteAccount(name.clone()),
+        }
+    }
+
+    fn on_key(&mut self, key: KeyEvent, facts: &mut Facts) -> Vec<Action> {
+        match &mut self.shown {
+            Shown::List => self.on_list_key(key, facts),
+            Shown::Form(form) => {
+                let answer = form.on_key(key);
+                self.on_answer(answer, facts)
+            }
+            Shown::Delete(name, dialog) => match dialog.on_key(key) {
+                Reply::None => Vec::new(),
+                Reply::Button(Btn::Yes) => {
+                    let name = name.clone();
+                    self.delete(&name, facts)
+                }
+                _ => self.on_answer(Answer::Closed(None), facts),
+            },
+        }
+    }
+
+    fn on_cloud_done(&mut self, result: CloudResult, facts: &mut Facts) -> Vec<Action> {
+        match &mut self.shown {
+            Shown::Form(form) => {
+                let answer = form.on_checked(result, facts);
+                self.on_answer(answer, facts)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn render(&self, area: Rect, buf: &mut Buffer) {
+        match &self.shown {
+            Shown::List => self.menu.render(area, buf),
+            Shown::Form(form) => form.render(area, buf),
+            Shown::Delete(_, dialog) => dialog.render(area, buf),
+        }
+    }
+
+    fn is_dialog(&self) -> bool {
+        matches!(self.shown, Shown::Delete(..))
+    }
 }

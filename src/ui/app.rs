@@ -1,11 +1,8 @@
 //! The dispatcher: the screen stack, the job runner and the shared
 //! [`Facts`]. Keys go to the top screen. A [`Component`] answers with
 //! [`Action`]s, applied here in order; a job's end (and its progress) goes
-//! to the component that started it, the one under the job's view. The
-//! flows not yet components (the wizard, the Register menu, its cloud
-//! accounts and the upload) are plain widgets whose [`Reply`] comes
-//! back here with the screen's [`Tag`] and goes to their `impl App`
-//! blocks. Long work runs as a [`Job`]; nothing here blocks.
+//! to the component that started it, the one under the job's view, and so
+//! does a cloud task's. Long work runs as a [`Job`]; nothing here blocks.
 //!
 //! [`Component`]: super::component::Component
 
@@ -14,18 +11,14 @@ use std::sync::mpsc::Sender;
 
 use ratatui::Frame;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::layout::{Constraint, Layout};
-use ratatui::style::{Modifier, Style};
-use ratatui::text::Line;
 
 use super::browser::Browser;
-use super::component::Action;
+use super::component::{Action, Component, refused};
 pub use super::facts::{Edits, Facts, Session};
-use super::init;
-use super::job::{Job, JobKind, JobResult, RunView, job_error};
-pub use super::screen::{Entry, Screen, Tag};
-use super::widgets::{Btn, Dialog, Reply};
-use super::{AppEvent, UiOptions};
+use super::job::{CloudWork, Job, JobKind, JobResult, RunView, job_error};
+pub use super::screen::{Entry, Screen, ScreenId};
+use super::wizard::Wizard;
+use super::{AppEvent, UiOptions, init, secrets};
 use crate::pipeline::mount::Release;
 use crate::plan::{Plan, Request};
 use crate::process::StopReason;
@@ -40,7 +33,7 @@ pub struct App {
     /// Ctrl-C was pressed during a job: leave once it has stopped.
     leaving: bool,
     /// The last job started, to run again (the secrets page's Continue).
-    pub(super) last_run: Option<super::secrets::Held>,
+    pub(super) last_run: Option<secrets::Held>,
     pub(super) tx: Sender<AppEvent>,
 }
 
@@ -57,29 +50,11 @@ impl App {
             leaving: false,
             tx,
         };
-        match app.facts.opts.media.clone() {
-            Some(media) => app.open_media(&media),
-            None => app.push(Screen::Component(Box::new(Browser::open(Path::new("."))))),
-        }
+        app.apply(vec![match app.facts.opts.media.clone() {
+            Some(media) => Action::OpenMedia(media),
+            None => Action::BackToMedia,
+        }]);
         app
-    }
-
-    pub fn push(&mut self, screen: Screen) {
-        self.stack.push(screen);
-    }
-
-    /// Show the expert main menu (on a cleared stack).
-    pub fn open_expert(&mut self) {
-        let actions = super::expert::open(&mut self.facts);
-        self.apply(actions);
-    }
-
-    /// Show a message over the current screen.
-    pub fn notice(&mut self, title: &str, text: &str) {
-        self.push(Screen::Dialog(
-            Tag::Notice,
-            Dialog::new(title, text, &[Btn::Ok]),
-        ));
     }
 
     /// Handle one event from the input thread or a job.
@@ -92,13 +67,8 @@ impl App {
                 {
                     self.facts.log.push(line);
                 }
-                let owner = self
-                    .stack
-                    .iter()
-                    .rposition(|s| matches!(s, Screen::Running(_)));
-                if let Some(Screen::Component(c)) =
-                    owner.and_then(|i| self.stack.get_mut(i.checked_sub(1)?))
-                {
+                let owner = self.running_at().and_then(|i| i.checked_sub(1));
+                if let Some(Screen::Component(c)) = owner.and_then(|i| self.stack.get_mut(i)) {
                     let actions = c.on_progress(&ev, &mut self.facts);
                     self.apply(actions);
                 }
@@ -106,7 +76,7 @@ impl App {
             AppEvent::JobDone(kind, result) => self.on_job_done(kind, result),
             AppEvent::CloudDone(result) => {
                 if self.finish_job(result.as_ref().err()) {
-                    self.on_cloud_done(result);
+                    self.answer_top(|c, facts| c.on_cloud_done(result, facts));
                 }
             }
             AppEvent::Interrupt(reason) => self.interrupt(reason),
@@ -128,10 +98,8 @@ impl App {
             // told to stop and the UI leaves when it has cleaned up, so
             // the screen says what is happening meanwhile (a screen a
             // job put over its view, as Mount's, goes).
-            if self.job.is_some() && self.stack.iter().any(|s| matches!(s, Screen::Running(_))) {
-                while !matches!(self.stack.last(), Some(Screen::Running(_))) {
-                    self.stack.pop();
-                }
+            if let (Some(_), Some(at)) = (&self.job, self.running_at()) {
+                self.stack.truncate(at + 1);
             }
             if let (Some(job), Some(Screen::Running(view))) = (&self.job, self.stack.last_mut()) {
                 job.cancel.cancel();
@@ -142,101 +110,50 @@ impl App {
             }
             return;
         }
-        let Some(mut screen) = self.stack.pop() else {
-            return;
-        };
-        let reply = match &mut screen {
-            Screen::Component(c) => {
-                let actions = c.on_key(key, &mut self.facts);
-                self.stack.push(screen);
-                return self.apply(actions);
-            }
-            // Keys do nothing while a job runs, except Ctrl-C above.
-            Screen::Running(_) => Reply::None,
-            Screen::Menu(_, w) => w.on_key(key),
-            Screen::Dialog(_, w) => w.on_key(key),
-            Screen::Input(_, w) => w.on_key(key),
-            Screen::Checklist(_, w) => w.on_key(key),
-            Screen::Text(_, w) => w.on_key(key),
-            Screen::Form(_, w) => w.on_key(key),
-        };
-        if reply == Reply::None {
-            self.stack.push(screen);
-        } else {
-            self.dispatch(screen, reply);
+        // Keys do nothing while a job runs, except Ctrl-C above.
+        self.answer_top(|c, facts| c.on_key(key, facts));
+    }
+
+    /// Give the top screen, when it is a component, something to answer;
+    /// apply its actions.
+    fn answer_top(&mut self, answer: impl FnOnce(&mut dyn Component, &mut Facts) -> Vec<Action>) {
+        if let Some(Screen::Component(c)) = self.stack.last_mut() {
+            let actions = answer(c.as_mut(), &mut self.facts);
+            self.apply(actions);
         }
     }
 
-    /// Route a reply by the tag of the screen it came from. The screen is
-    /// already off the stack; flows push it back when it stays.
-    fn dispatch(&mut self, screen: Screen, reply: Reply) {
-        let tag = match &screen {
-            Screen::Menu(t, _)
-            | Screen::Dialog(t, _)
-            | Screen::Input(t, _)
-            | Screen::Checklist(t, _)
-            | Screen::Text(t, _)
-            | Screen::Form(t, _) => t.clone(),
-            Screen::Running(_) | Screen::Component(_) => {
-                return self.stack.push(screen);
-            }
-        };
-        match tag {
-            // Dialogs that are components, and notices, take no reply.
-            Tag::Notice
-            | Tag::Browser
-            | Tag::ConfirmExit
-            | Tag::InitFailed
-            | Tag::ModeChoice
-            | Tag::Unsupported
-            | Tag::BackingChain
-            | Tag::Secrets => {}
-            Tag::Wizard(page) => self.on_wizard(page, screen, reply),
-            Tag::Expert(_) => {}
-            Tag::Account(tag) => self.on_account(tag, screen, reply),
-            Tag::Register(tag) => self.on_register(tag, screen, reply),
-        }
+    /// Where the view of the running job is on the stack.
+    fn running_at(&self) -> Option<usize> {
+        (self.stack.iter()).rposition(|s| matches!(s, Screen::Running(_)))
     }
 
-    /// Start initialization on `media`: snapshot, helper VM, inspection.
-    pub fn open_media(&mut self, media: &Path) {
-        // A new start: the session's overlay goes.
-        self.facts.mount = Default::default();
-        let request = Request {
-            source: media.to_owned(),
-            print_metadata: true,
-            allow_unsupported: true,
-            ..self.facts.base_request(media)
-        };
-        self.start_job(JobKind::Initialize, "Initialization", request);
-    }
-
-    /// Validate a request and run it as a job, or say what is wrong.
-    pub fn start_job(&mut self, kind: JobKind, title: &str, request: Request) {
-        self.start_job_releasing(kind, title, request, Release::default());
-    }
-
-    /// [`App::start_job`], for a run that serves a mount until `release`.
-    fn start_job_releasing(
-        &mut self,
-        kind: JobKind,
-        title: &str,
-        request: Request,
-        release: Release,
-    ) {
+    /// Validate a request and run it as a job (a run that serves a mount
+    /// until `release`), or say what is wrong.
+    fn start_job(&mut self, kind: JobKind, title: &str, request: Request, release: Release) {
         let plan: Plan = match request.clone().validate() {
             Ok(plan) => plan,
-            Err(e) => return self.notice("Error", &e.0),
+            Err(e) => return self.apply(vec![refused(&e.0)]),
         };
-        self.last_run = Some(super::secrets::Held {
+        self.last_run = Some(secrets::Held {
             kind,
             title: title.to_owned(),
             request,
             error: None,
         });
-        self.facts.log.push(format!("== {title}"));
-        self.push(Screen::Running(RunView::new(title)));
+        self.show_running(title);
         self.job = Some(Job::start(kind, plan, release, self.tx.clone()));
+    }
+
+    /// Run a cloud task as a job, with its progress on screen.
+    fn start_cloud(&mut self, title: &str, work: CloudWork) {
+        self.show_running(title);
+        self.job = Some(Job::spawn_cloud(work, self.tx.clone()));
+    }
+
+    fn show_running(&mut self, title: &str) {
+        self.facts.log.push(format!("== {title}"));
+        self.stack.push(Screen::Running(RunView::new(title)));
     }
 
     fn on_job_done(&mut self, kind: JobKind, result: JobResult) {
@@ -248,72 +165,63 @@ impl App {
             return;
         }
         let result = match result {
-            Err(e) => match self.hold_for_secrets(&secrets, e) {
-                Some(e) => Err(e),
-                None => return,
+            Err(e) => match secrets::hold(self.last_run.take(), &secrets, e) {
+                Ok(page) => return self.stack.push(Screen::Component(page)),
+                Err(e) => Err(e),
             },
             ok => ok,
         };
-        self.dispatch_job(kind, result, listing);
+        self.job_ended(kind, result, listing);
     }
 
     /// Apply a component's actions, in order.
     pub(super) fn apply(&mut self, actions: Vec<Action>) {
         for action in actions {
             match action {
-                Action::Push(c) => self.push(Screen::Component(c)),
-                Action::Show(screen) => self.push(*screen),
+                Action::Push(c) => self.stack.push(Screen::Component(c)),
                 Action::Pop => {
                     self.stack.pop();
                 }
-                Action::Notice { title, text } => self.notice(&title, &text),
                 Action::StartJob {
                     kind,
                     title,
                     request,
                     release,
-                } => self.start_job_releasing(kind, &title, *request, release),
+                } => self.start_job(kind, &title, *request, release),
+                Action::StartCloud { title, work } => self.start_cloud(&title, work),
                 Action::Clear => self.stack.clear(),
-                Action::OpenMedia(media) => self.open_media(&media),
+                Action::OpenMedia(media) => self.apply_with(|f| init::open(&media, f)),
                 Action::BackToMedia if self.stack.is_empty() => {
-                    self.push(Screen::Component(Box::new(Browser::open(Path::new(".")))));
+                    let browser = Browser::open(Path::new("."));
+                    self.stack.push(Screen::Component(Box::new(browser)));
                 }
                 Action::BackToMedia => {}
-                Action::Wizard => self.start_wizard(),
-                Action::Expert => self.open_expert(),
-                Action::JobEnded(kind, result) => self.dispatch_job(kind, result, String::new()),
+                Action::Wizard => {
+                    self.apply_with(|f| vec![Action::Push(Box::new(Wizard::start(f)))]);
+                }
+                Action::Expert => self.apply_with(super::expert::open),
+                Action::JobEnded(kind, result) => self.job_ended(kind, result, String::new()),
                 Action::Exit(code) => self.exit = Some(code),
             }
         }
     }
 
+    /// Apply what `answer` makes of the facts.
+    fn apply_with(&mut self, answer: impl FnOnce(&mut Facts) -> Vec<Action>) {
+        let actions = answer(&mut self.facts);
+        self.apply(actions);
+    }
+
     /// What a finished job leads to: the component that started it takes
-    /// its end, else the flow of its kind.
-    pub(super) fn dispatch_job(&mut self, kind: JobKind, result: JobResult, listing: String) {
-        if let (Ok(o), Some(s)) = (&result, self.facts.session.as_mut())
-            && o.shrink.is_some()
-        {
-            s.size = o.size;
-            s.shrunk = true;
+    /// its end (initialization's ends here).
+    pub(super) fn job_ended(&mut self, kind: JobKind, result: JobResult, listing: String) {
+        if let Ok(outcome) = &result {
+            self.facts.note_shrink(outcome);
         }
         if kind == JobKind::Initialize {
-            let actions = init::initialized(result, &mut self.facts);
-            return self.apply(actions);
+            return self.apply_with(|f| init::initialized(result, f));
         }
-        if let Some(Screen::Component(c)) = self.stack.last_mut() {
-            let actions = c.on_job_done(result, &listing, &mut self.facts);
-            return self.apply(actions);
-        }
-        match kind {
-            JobKind::Wizard => self.on_wizard_done(result),
-            JobKind::Upload => self.on_uploaded(result),
-            // Started by components, which take their ends.
-            JobKind::Initialize
-            | JobKind::Extract
-            | JobKind::Preview
-            | JobKind::Mount
-            | JobKind::Cloud => {}
-        }
+        self.answer_top(|c, facts| c.on_job_done(result, &listing, facts));
     }
 
     /// A job ended: join it, take its screen away, log its error. False
@@ -323,11 +231,7 @@ impl App {
             job.join();
         }
         // The view goes, with what the job put over it (Mount's question).
-        if let Some(at) = self
-            .stack
-            .iter()
-            .rposition(|s| matches!(s, Screen::Running(_)))
-        {
+        if let Some(at) = self.running_at() {
             self.stack.truncate(at);
         }
         if let Some(e) = error {
@@ -341,30 +245,6 @@ impl App {
 
     /// Draw the title bar, the screens and the status line.
     pub fn render(&self, frame: &mut Frame) {
-        let [title, body, status] = Layout::vertical([
-            Constraint::Length(1),
-            Constraint::Min(1),
-            Constraint::Length(1),
-        ])
-        .areas(frame.area());
-        let heading = format!(
-            "snf-image-creator {}: cloud images from disk images",
-            env!("CARGO_PKG_VERSION")
-        );
-        frame.render_widget(
-            Line::from(heading).style(Style::new().add_modifier(Modifier::REVERSED)),
-            title,
-        );
-        // A dialog is drawn over the screen it answers for.
-        let under = usize::from(self.stack.last().is_some_and(Screen::is_dialog));
-        let from = self.stack.len().saturating_sub(1 + under);
-        for screen in &self.stack[from..] {
-            screen.render(body, frame.buffer_mut());
-        }
-        frame.render_widget(
-            Line::from(self.facts.status_line())
-                .style(Style::new().add_modifier(Modifier::REVERSED)),
-            status,
-        );
+        super::screen::draw(&self.stack, &self.facts.status_line(), frame);
     }
 }

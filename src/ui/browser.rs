@@ -9,7 +9,7 @@ use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 use ratatui::widgets::Widget;
 
-use super::app::{Facts, Tag};
+use super::app::{Facts, ScreenId};
 use super::component::{Action, Component};
 use super::widgets::{Btn, Menu, Reply};
 
@@ -131,8 +131,8 @@ impl Widget for &Browser {
 
 /// The browser as the first screen: a pick opens the media, Exit asks.
 impl Component for Browser {
-    fn id(&self) -> Tag {
-        Tag::Browser
+    fn id(&self) -> ScreenId {
+        ScreenId::Browser
     }
 
     fn on_key(&mut self, key: KeyEvent, _: &mut Facts) -> Vec<Action> {

@@ -22,9 +22,10 @@ mod tests {
     use crate::media::chain::Chain;
     use crate::media::chain::Layer;
     use crate::ui::AppEvent;
-    use crate::ui::app::{App, Tag};
+    use crate::ui::app::{App, ScreenId};
+    use crate::ui::component::Action;
     use crate::ui::job::JobKind;
-    use crate::ui::tests::{app, press, screen_text, snapshot, top_tag, type_text};
+    use crate::ui::tests::{app, press, screen_text, snapshot, top_id, type_text};
 
     fn refused(a: &mut App, top: &Path) {
         let layer = |p: &Path, f: &str| Layer {
@@ -53,11 +54,11 @@ mod tests {
         a.facts.session = None;
         let top = Path::new("/images/nowhere/top.qcow2");
         refused(&mut a, top);
-        assert_eq!(top_tag(&a), Some(Tag::BackingChain));
+        assert_eq!(top_id(&a), Some(ScreenId::BackingChain));
         snapshot("backing_chain", &a);
         // Cancel is the default: back to the browser, nothing allowed.
         press(&mut a, &[KeyCode::Enter]);
-        assert_eq!(top_tag(&a), Some(Tag::Browser));
+        assert_eq!(top_id(&a), Some(ScreenId::Browser));
         assert!(a.facts.chain.allowed_for.is_none() && a.job.is_none());
         assert!(!a.facts.base_request(top).allow_backing_file);
 
@@ -88,7 +89,7 @@ mod tests {
             s.source = src.clone();
             s.inputs = vec![src.clone()];
         }
-        a.open_expert();
+        a.apply(vec![Action::Expert]);
         press(&mut a, &[KeyCode::Down, KeyCode::Down, KeyCode::Enter]);
         press(&mut a, &[KeyCode::Backspace; 20]);
         type_text(&mut a, link.to_str().unwrap());

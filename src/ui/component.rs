@@ -6,29 +6,25 @@
 //!
 //! [`App`]: super::App
 
-use crate::pipeline::mount::Release;
+use std::any::Any;
 use std::path::PathBuf;
 
 use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 
-use super::app::{Facts, Screen, Tag};
-use super::job::{JobKind, JobResult};
+use super::app::{Facts, ScreenId};
+use super::job::{CloudReply, CloudResult, CloudWork, JobKind, JobResult};
+use crate::pipeline::mount::Release;
 use crate::plan::Request;
-use crate::progress::Event;
+use crate::progress::{Event, Reporter};
 
 /// What a component asks the application to do.
 pub enum Action {
     /// Put this screen on top.
     Push(Box<dyn Component>),
-    /// Put this plain screen on top (a flow that is not a component yet
-    /// takes its replies).
-    Show(Box<Screen>),
     /// Take the top screen away.
     Pop,
-    /// Show a message over the top screen.
-    Notice { title: String, text: String },
     /// Validate the request and run it; its end comes back to the screen
     /// on top now.
     StartJob {
@@ -38,6 +34,9 @@ pub enum Action {
         /// How the screen that asked releases a mounted guest (Mount).
         release: Release,
     },
+    /// Run a cloud task (no pipeline run) as a job; its end comes back to
+    /// the screen on top now.
+    StartCloud { title: String, work: CloudWork },
     /// Take every screen away.
     Clear,
     /// Initialize this media (a new start).
@@ -56,18 +55,27 @@ pub enum Action {
 }
 
 impl Action {
+    /// Show a message over the top screen.
     pub fn notice(title: &str, text: impl Into<String>) -> Action {
-        Action::Notice {
+        Action::Push(super::init::notice(title, &text.into()))
+    }
+
+    /// Run `work` as a cloud task titled `title`.
+    pub fn cloud(
+        title: &str,
+        work: impl FnOnce(&dyn Reporter) -> anyhow::Result<CloudReply> + Send + 'static,
+    ) -> Action {
+        Action::StartCloud {
             title: title.into(),
-            text: text.into(),
+            work: Box::new(work),
         }
     }
 }
 
 /// A screen that owns its state and answers with actions.
-pub trait Component {
+pub trait Component: Any {
     /// Which screen this is (for tests and for the screens under it).
-    fn id(&self) -> Tag;
+    fn id(&self) -> ScreenId;
 
     /// A key pressed while this screen is on top.
     fn on_key(&mut self, key: KeyEvent, facts: &mut Facts) -> Vec<Action>;
@@ -75,6 +83,12 @@ pub trait Component {
     /// The job this screen started ended (`listing` is what it printed).
     fn on_job_done(&mut self, result: JobResult, listing: &str, facts: &mut Facts) -> Vec<Action> {
         let _ = (result, listing, facts);
+        Vec::new()
+    }
+
+    /// The cloud task this screen started ended.
+    fn on_cloud_done(&mut self, result: CloudResult, facts: &mut Facts) -> Vec<Action> {
+        let _ = (result, facts);
         Vec::new()
     }
 
@@ -108,6 +122,11 @@ pub fn start_or_refuse(
             request: Box::new(request),
             release,
         }],
-        Err(e) => vec![Action::Pop, Action::notice("Error", e.0)],
+        Err(e) => vec![Action::Pop, refused(&e.0)],
     }
+}
+
+/// The notice for a request validation refused, in the UI's words.
+pub fn refused(message: &str) -> Action {
+    Action::notice("Error", super::requests::in_ui_words(message))
 }

@@ -7,9 +7,8 @@ use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 use ratatui::widgets::Widget;
 
-use super::app::{Facts, Tag as AppTag};
+use super::app::{Facts, ScreenId};
 use super::component::{Action, Component};
-use super::expert::Tag as ExpertTag;
 use super::properties::{Exclude, Properties};
 use super::sysprep_tasks::Tasks;
 use super::widgets::{Btn, Menu, Reply};
@@ -71,8 +70,8 @@ impl Default for Customize {
 }
 
 impl Component for Customize {
-    fn id(&self) -> AppTag {
-        AppTag::Expert(ExpertTag::Customize)
+    fn id(&self) -> ScreenId {
+        ScreenId::Customize
     }
 
     fn on_key(&mut self, key: KeyEvent, facts: &mut Facts) -> Vec<Action> {

@@ -8,24 +8,19 @@ use std::time::Duration;
 
 use ratatui::crossterm::event::KeyCode;
 
-use super::app::{Screen, Tag};
-use super::expert::Tag as ExpertTag;
+use super::app::{Screen, ScreenId};
+use super::component::Action;
 use super::job::{JobKind, RunView};
-use super::sysprep::Tag as SysprepTag;
-use super::tests::{app, ctrl_u, press, screen_text, snapshot, top_tag, type_text};
+use super::tests::{app, ctrl_u, press, screen_text, snapshot, top_id, type_text};
 use super::{App, AppEvent};
 use crate::pipeline::Outcome;
 use crate::progress::Event;
 use crate::sysprep::TaskOutcome;
 use crate::sysprep::changes::{Planned, dry_run_text};
 
-fn sysprep_tag(t: SysprepTag) -> Option<Tag> {
-    Some(Tag::Expert(ExpertTag::Sysprep(t)))
-}
-
 /// Expert → Customize → the entry at `index`.
 fn customize(a: &mut App, index: usize) {
-    a.open_expert();
+    a.apply(vec![Action::Expert]);
     press(a, &[KeyCode::Enter]);
     press(a, &vec![KeyCode::Down; index]);
     press(a, &[KeyCode::Enter]);
@@ -63,9 +58,9 @@ pub(super) fn outcome() -> Box<Outcome> {
 #[test]
 fn customize_menu_in_the_original_order() {
     let mut a = app();
-    a.open_expert();
+    a.apply(vec![Action::Expert]);
     press(&mut a, &[KeyCode::Enter]);
-    assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::Customize)));
+    assert_eq!(top_id(&a), Some(ScreenId::Customize));
     snapshot("customize_menu", &a);
     let text = screen_text(&a);
     let at = |w: &str| text.find(w).unwrap();
@@ -77,31 +72,31 @@ fn customize_menu_in_the_original_order() {
 fn sysprep_untick_and_parameter_reach_the_extract_request() {
     let mut a = app();
     customize(&mut a, 2);
-    assert_eq!(top_tag(&a), sysprep_tag(SysprepTag::Tasks));
+    assert_eq!(top_id(&a), Some(ScreenId::SysprepTasks));
     snapshot("sysprep_tasks", &a);
     // Untick cleanup-tmp (the second task), then Params.
     press(&mut a, &[KeyCode::Down, KeyCode::Char(' ')]);
     press(&mut a, &[KeyCode::Tab, KeyCode::Tab, KeyCode::Enter]);
-    assert_eq!(top_tag(&a), sysprep_tag(SysprepTag::Params));
+    assert_eq!(top_id(&a), Some(ScreenId::SysprepParams));
     snapshot("sysprep_params", &a);
     // bootmenu_timeout is the second parameter.
     press(&mut a, &[KeyCode::Down, KeyCode::Enter]);
-    let param = sysprep_tag(SysprepTag::Param("bootmenu_timeout".into()));
-    assert_eq!(top_tag(&a), param);
+    let param = Some(ScreenId::SysprepParam("bootmenu_timeout".into()));
+    assert_eq!(top_id(&a), param);
     snapshot("sysprep_param_input", &a);
     // Refused as --sysprep-param refuses it; the field stays.
     ctrl_u(&mut a);
     type_text(&mut a, "0");
     press(&mut a, &[KeyCode::Enter]);
-    assert_eq!(top_tag(&a), Some(Tag::Notice));
+    assert_eq!(top_id(&a), Some(ScreenId::Notice));
     snapshot("sysprep_param_rejected", &a);
     assert!(screen_text(&a).contains("`0` is not a positive integer"));
     press(&mut a, &[KeyCode::Enter]);
-    assert_eq!(top_tag(&a), param);
+    assert_eq!(top_id(&a), param);
     press(&mut a, &[KeyCode::Backspace]);
     type_text(&mut a, "3");
     press(&mut a, &[KeyCode::Enter]);
-    assert_eq!(top_tag(&a), sysprep_tag(SysprepTag::Params));
+    assert_eq!(top_id(&a), Some(ScreenId::SysprepParams));
     assert!(screen_text(&a).contains("bootmenu_timeout    3"));
     // Back to the checklist, OK.
     press(&mut a, &[KeyCode::Tab, KeyCode::Enter]);
@@ -109,7 +104,7 @@ fn sysprep_untick_and_parameter_reach_the_extract_request() {
         &mut a,
         &[KeyCode::BackTab, KeyCode::BackTab, KeyCode::Enter],
     );
-    assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::Customize)));
+    assert_eq!(top_id(&a), Some(ScreenId::Customize));
     let r = a
         .facts
         .export_request(Path::new("/tmp/x.diskdump"))
@@ -166,12 +161,12 @@ fn sysprep_help_describes_the_task_under_the_cursor() {
         press(&mut a, &[KeyCode::Tab]);
     }
     press(&mut a, &[KeyCode::Enter]);
-    assert_eq!(top_tag(&a), sysprep_tag(SysprepTag::Help));
+    assert_eq!(top_id(&a), Some(ScreenId::SysprepHelp));
     snapshot("sysprep_help", &a);
     let text = screen_text(&a);
     assert!(text.contains("cleanup-tmp: Removing files under /tmp and /var/tmp"));
     press(&mut a, &[KeyCode::Enter]);
-    assert_eq!(top_tag(&a), sysprep_tag(SysprepTag::Tasks));
+    assert_eq!(top_id(&a), Some(ScreenId::SysprepTasks));
 }
 
 #[test]
@@ -185,8 +180,9 @@ fn sysprep_preview_shows_the_dry_run_listing() {
     assert!(r.validate().is_err(), "the made-up source does not exist");
     // As the job started from the checklist would report it.
     press(&mut a, &[KeyCode::Enter]);
-    assert_eq!(top_tag(&a), sysprep_tag(SysprepTag::Tasks));
-    a.push(Screen::Running(RunView::new("System Preparation Preview")));
+    assert_eq!(top_id(&a), Some(ScreenId::SysprepTasks));
+    a.stack
+        .push(Screen::Running(RunView::new("System Preparation Preview")));
     let listing = dry_run_text(&[TaskOutcome {
         name: "cleanup-cache",
         message: "Removing files under /var/cache",
@@ -200,7 +196,7 @@ fn sysprep_preview_shows_the_dry_run_listing() {
     }]);
     a.on_event(AppEvent::Progress(Event::Listing(listing)));
     a.on_event(AppEvent::JobDone(JobKind::Preview, Ok(outcome())));
-    assert_eq!(top_tag(&a), sysprep_tag(SysprepTag::Preview));
+    assert_eq!(top_id(&a), Some(ScreenId::SysprepPreview));
     snapshot("sysprep_preview", &a);
     assert!(screen_text(&a).contains("/var/cache/man/index.db"));
 }
@@ -212,30 +208,30 @@ fn sysprep_is_not_offered_for_unsupported_media() {
         s.unsupported = Some("the media contains logical volumes".into());
     }
     customize(&mut a, 2);
-    assert_eq!(top_tag(&a), Some(Tag::Notice));
+    assert_eq!(top_id(&a), Some(ScreenId::Notice));
     assert!(screen_text(&a).contains("not offered for unsupported media"));
 }
 
 #[test]
 fn mount_screen_and_its_end() {
     let mut a = app();
-    a.open_expert();
+    a.apply(vec![Action::Expert]);
     press(&mut a, &[KeyCode::Enter]);
     // The run's owner and view, then its "mounted" event.
     let release = crate::pipeline::mount::Release::default();
     let mount = super::mount::Mount::new(release, false);
-    a.push(Screen::Component(Box::new(mount)));
-    a.push(Screen::Running(RunView::new("Mount")));
+    a.stack.push(Screen::Component(Box::new(mount)));
+    a.stack.push(Screen::Running(RunView::new("Mount")));
     let dir = PathBuf::from("/var/tmp/.snf_image_creator.Ab12Cd/guest");
     a.on_event(AppEvent::Progress(Event::Mounted(dir)));
-    assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::Mounted)));
+    assert_eq!(top_id(&a), Some(ScreenId::Mounted));
     snapshot("mount_mounted", &a);
     press(&mut a, &[KeyCode::Enter]);
     assert!(matches!(a.stack.last(), Some(Screen::Running(_))));
     a.on_event(AppEvent::JobDone(JobKind::Mount, Ok(outcome())));
     assert!(screen_text(&a).contains("The guest was unmounted"));
     press(&mut a, &[KeyCode::Enter]);
-    assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::Customize)));
+    assert_eq!(top_id(&a), Some(ScreenId::Customize));
 }
 
 #[test]
@@ -243,10 +239,7 @@ fn mount_warns_before_changing_the_original() {
     let mut a = app();
     a.facts.opts.no_snapshot = true;
     customize(&mut a, 0);
-    assert_eq!(
-        top_tag(&a),
-        Some(Tag::Expert(ExpertTag::ConfirmMountOriginal))
-    );
+    assert_eq!(top_id(&a), Some(ScreenId::ConfirmMountOriginal));
     assert!(screen_text(&a).contains("changes the ORIGINAL media"));
     press(&mut a, &[KeyCode::Enter]);
     assert!(a.job.is_none(), "No is the default");
@@ -287,7 +280,7 @@ fn later_runs_start_from_the_session_overlay() {
 fn virtio_says_linux_needs_none() {
     let mut a = app();
     customize(&mut a, 1);
-    assert_eq!(top_tag(&a), Some(Tag::Notice));
+    assert_eq!(top_id(&a), Some(ScreenId::Notice));
     snapshot("virtio_notice", &a);
     let text = screen_text(&a);
     assert!(text.contains("VirtIO drivers are needed by Windows guests only; Linux has"));
@@ -297,7 +290,8 @@ fn virtio_says_linux_needs_none() {
 #[test]
 fn a_run_that_shrank_the_image_shows_in_the_status_line() {
     let mut a = app();
-    a.push(Screen::Running(RunView::new("Image Extraction")));
+    a.stack
+        .push(Screen::Running(RunView::new("Image Extraction")));
     let mut done = outcome();
     done.size = 289 << 20;
     done.shrink = Some(crate::guest::shrink::ShrinkOutcome {
@@ -313,7 +307,8 @@ fn a_run_that_shrank_the_image_shows_in_the_status_line() {
         a.facts.status_line()
     );
     // A run that did not shrink leaves the status line as it was.
-    a.push(Screen::Running(RunView::new("Image Extraction")));
+    a.stack
+        .push(Screen::Running(RunView::new("Image Extraction")));
     a.on_event(AppEvent::JobDone(JobKind::Extract, Ok(outcome())));
     assert!(a.facts.status_line().contains("Size: 289 MB (shrunk)"));
 }

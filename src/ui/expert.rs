@@ -3,48 +3,19 @@
 //! Log, Reset, Help). Each answer either edits the session's pending
 //! changes or starts a run of the pipeline.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 use ratatui::widgets::Widget;
 
-use super::app::{Facts, Tag as AppTag};
+use super::app::{Facts, ScreenId};
 use super::component::{Action, Component};
 use super::customize::Customize;
 use super::extract::Extract;
 use super::log::Reset;
 use super::widgets::{Btn, Menu, Reply};
-
-/// The expert screens.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Tag {
-    Main,
-    Customize,
-    /// The system preparation screens.
-    Sysprep(super::sysprep::Tag),
-    /// The running Mount, under its job's view.
-    Mount,
-    /// "The guest is mounted on DIR".
-    Mounted,
-    /// `--no-snapshot`: mount the original media?
-    ConfirmMountOriginal,
-    Properties,
-    /// Editing the value of this property.
-    PropertyValue(String),
-    PropertyNewKey,
-    /// The value of a new property with this name.
-    PropertyNewValue(String),
-    ConfirmDelete(String),
-    Exclude,
-    ExtractPath,
-    ExtractOverwrite(PathBuf),
-    Log,
-    LogSavePath,
-    Help,
-    ConfirmReset,
-}
 
 /// The entries of the expert main menu.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,8 +73,8 @@ pub fn open(facts: &mut Facts) -> Vec<Action> {
 struct Main(Menu<Entry>);
 
 impl Component for Main {
-    fn id(&self) -> AppTag {
-        AppTag::Expert(Tag::Main)
+    fn id(&self) -> ScreenId {
+        ScreenId::ExpertMain
     }
 
     fn on_key(&mut self, key: KeyEvent, facts: &mut Facts) -> Vec<Action> {
@@ -116,7 +87,7 @@ impl Component for Main {
         };
         let opened: Box<dyn Component> = match choice {
             Entry::Customize => Box::<Customize>::default(),
-            Entry::Register => return vec![Action::Show(Box::new(super::register::menu(facts)))],
+            Entry::Register => Box::new(super::register::RegisterMenu::new(facts)),
             Entry::Extract => Box::new(Extract::new(facts)),
             Entry::Log => Box::new(super::log::log(facts)),
             Entry::Reset => Box::new(Reset::default()),

@@ -9,9 +9,8 @@ use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 use ratatui::widgets::Widget;
 
-use super::app::{Facts, Tag};
+use super::app::{Facts, ScreenId};
 use super::component::{Action, Component, start_or_refuse};
-use super::expert::Tag as ExpertTag;
 use super::job::{JobKind, JobResult, job_error};
 use super::widgets::{Btn, Dialog, Input, Reply};
 
@@ -89,10 +88,10 @@ fn start(path: &Path, facts: &Facts) -> Vec<Action> {
 }
 
 impl Component for Extract {
-    fn id(&self) -> Tag {
+    fn id(&self) -> ScreenId {
         match &self.overwrite {
-            Some((path, _)) => Tag::Expert(ExpertTag::ExtractOverwrite(path.clone())),
-            None => Tag::Expert(ExpertTag::ExtractPath),
+            Some((path, _)) => ScreenId::ExtractOverwrite(path.clone()),
+            None => ScreenId::ExtractPath,
         }
     }
 

@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use super::UiOptions;
-use super::wizard::Answers;
 use crate::guest::metadata::Metadata;
 use crate::guest::{Distro, OsFamily, OsInfo};
 use crate::media::ImageFormat;
@@ -52,7 +51,6 @@ pub struct Facts {
     pub mount: super::mount::MountState,
     /// Whether the user accepted the media's backing chain.
     pub chain: super::chain::ChainState,
-    pub answers: Answers,
     /// The clouds the wizard offers, read from kamaki's configuration when
     /// the wizard first needs them.
     pub clouds: Option<Vec<super::wizard::CloudItem>>,
@@ -72,7 +70,6 @@ impl Facts {
             sysprep: Default::default(),
             mount: Default::default(),
             chain: Default::default(),
-            answers: Answers::default(),
             clouds: None,
             cloud: Default::default(),
             log: Vec::new(),
@@ -111,6 +108,16 @@ impl Facts {
         }
         meta.extend(self.edits.set.clone());
         meta
+    }
+
+    /// A run that shrank the image: the size the image will have now.
+    pub fn note_shrink(&mut self, outcome: &crate::pipeline::Outcome) {
+        if let Some(s) = self.session.as_mut()
+            && outcome.shrink.is_some()
+        {
+            s.size = outcome.size;
+            s.shrunk = true;
+        }
     }
 
     /// `OS: …, Distro: …, Size: … MB, Source: …`, as the original's

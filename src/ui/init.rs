@@ -3,35 +3,38 @@
 //! expert mode; and the question before leaving. Each is a dialog whose
 //! answer a function turns into actions ([`Ask`]).
 
+use std::path::Path;
+
 use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 use ratatui::widgets::Widget;
 
-use super::app::{Edits, Facts, Session, Tag};
+use super::app::{Edits, Facts, ScreenId, Session};
 use super::component::{Action, Component};
-use super::job::{JobResult, job_error};
+use super::job::{JobKind, JobResult, job_error};
 use super::widgets::{Btn, Dialog, Reply};
 use crate::media::chain::{Chain, ChainError};
+use crate::plan::Request;
 
 /// What a dialog's answer leads to.
 type Answer = Box<dyn FnMut(Reply, &mut Facts) -> Vec<Action>>;
 
 /// A dialog whose answer a function turns into actions.
 pub struct Ask {
-    tag: Tag,
+    id: ScreenId,
     dialog: Dialog,
     answer: Answer,
 }
 
 impl Ask {
     pub fn boxed(
-        tag: Tag,
+        id: ScreenId,
         dialog: Dialog,
         answer: impl FnMut(Reply, &mut Facts) -> Vec<Action> + 'static,
     ) -> Box<dyn Component> {
         Box::new(Ask {
-            tag,
+            id,
             dialog,
             answer: Box::new(answer),
         })
@@ -39,8 +42,8 @@ impl Ask {
 }
 
 impl Component for Ask {
-    fn id(&self) -> Tag {
-        self.tag.clone()
+    fn id(&self) -> ScreenId {
+        self.id.clone()
     }
 
     fn on_key(&mut self, key: KeyEvent, facts: &mut Facts) -> Vec<Action> {
@@ -59,11 +62,35 @@ impl Component for Ask {
     }
 }
 
+/// Initialize `media` (a new start: the session's overlay goes): the
+/// snapshot, the helper VM, inspection.
+pub fn open(media: &Path, facts: &mut Facts) -> Vec<Action> {
+    facts.mount = Default::default();
+    let request = Request {
+        source: media.to_owned(),
+        print_metadata: true,
+        allow_unsupported: true,
+        ..facts.base_request(media)
+    };
+    vec![Action::StartJob {
+        kind: JobKind::Initialize,
+        title: "Initialization".into(),
+        request: Box::new(request),
+        release: Default::default(),
+    }]
+}
+
+/// A message with OK that goes back to what was under it.
+pub fn notice(title: &str, text: &str) -> Box<dyn Component> {
+    let dialog = Dialog::new(title, text, &[Btn::Ok]);
+    Ask::boxed(ScreenId::Notice, dialog, |_, _| vec![Action::Pop])
+}
+
 /// "Do you want to exit?" (No first).
 pub fn confirm_exit() -> Box<dyn Component> {
     let dialog = Dialog::new("Exit", "Do you want to exit?", &[Btn::Yes, Btn::No]);
     Ask::boxed(
-        Tag::ConfirmExit,
+        ScreenId::ConfirmExit,
         dialog.defaulting_to(Btn::No),
         |r, _| match r {
             Reply::Button(Btn::Yes) => vec![Action::Exit(0)],
@@ -79,7 +106,7 @@ pub fn mode_choice(facts: &Facts) -> Box<dyn Component> {
         "snf-image-creator detected a {os_type} ({distro}) system on the input media. Would you like to run a wizard to assist you through the image creation process?\n\nChoose Expert for the full menu."
     );
     let dialog = Dialog::new("Wizard or Expert", &text, &[Btn::Wizard, Btn::Expert]);
-    Ask::boxed(Tag::ModeChoice, dialog, |r, _| match r {
+    Ask::boxed(ScreenId::ModeChoice, dialog, |r, _| match r {
         Reply::Button(Btn::Wizard) => vec![Action::Pop, Action::Wizard],
         Reply::Cancel => vec![Action::Push(confirm_exit())],
         _ => vec![Action::Pop, Action::Expert],
@@ -93,7 +120,7 @@ fn unsupported(reason: &str) -> Box<dyn Component> {
     );
     let dialog = Dialog::new("Unsupported media", &text, &[Btn::Yes, Btn::No]);
     Ask::boxed(
-        Tag::Unsupported,
+        ScreenId::Unsupported,
         dialog.defaulting_to(Btn::No),
         |r, _| match r {
             Reply::Button(Btn::Yes) => vec![Action::Pop, Action::Expert],
@@ -115,7 +142,7 @@ fn backing_chain(chain: Chain) -> Box<dyn Component> {
     );
     let dialog = Dialog::new("Backing file", &text, &[Btn::Continue, Btn::Cancel]);
     Ask::boxed(
-        Tag::BackingChain,
+        ScreenId::BackingChain,
         dialog.defaulting_to(Btn::Cancel),
         move |r, facts| match r {
             Reply::Button(Btn::Continue) => {
@@ -137,7 +164,7 @@ pub fn initialized(result: JobResult, facts: &mut Facts) -> Vec<Action> {
                 return vec![Action::Push(backing_chain(chain.clone()))];
             }
             let dialog = Dialog::new("Initialization failed", &job_error(&e), &[Btn::Ok]);
-            let failed = Ask::boxed(Tag::InitFailed, dialog, |_, _| {
+            let failed = Ask::boxed(ScreenId::InitFailed, dialog, |_, _| {
                 vec![Action::Pop, Action::BackToMedia]
             });
             return vec![Action::Push(failed)];

@@ -52,6 +52,9 @@ pub enum CloudReply {
     Registered(Box<crate::cloud::RemoteImage>),
 }
 
+/// A cloud task's work, run on its own thread.
+pub type CloudWork = Box<dyn FnOnce(&dyn Reporter) -> anyhow::Result<CloudReply> + Send>;
+
 /// The result of a cloud task as the UI receives it: the error as it
 /// was, so its kind can be told by type.
 pub type CloudResult = anyhow::Result<CloudReply>;

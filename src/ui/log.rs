@@ -6,9 +6,8 @@ use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 use ratatui::widgets::Widget;
 
-use super::app::{Facts, Tag};
+use super::app::{Facts, ScreenId};
 use super::component::{Action, Component};
-use super::expert::Tag as ExpertTag;
 use super::widgets::{Btn, Dialog, Input, Reply, TextView};
 
 const HELP: &str = include_str!("../../assets/help/expert.md");
@@ -16,7 +15,7 @@ const HELP: &str = include_str!("../../assets/help/expert.md");
 /// What a text with Save writes, and how it speaks of it.
 pub struct Saving {
     /// The screens' identities: the text, then the field.
-    pub tags: (Tag, Tag),
+    pub ids: (ScreenId, ScreenId),
     /// The field's title and label, and the file name offered.
     pub ask: (&'static str, &'static str, &'static str),
     /// The notice's title and what was saved ("the log").
@@ -58,10 +57,7 @@ impl Saveable {
 /// Expert → Log: every line so far.
 pub fn log(facts: &Facts) -> Saveable {
     let how = Saving {
-        tags: (
-            Tag::Expert(ExpertTag::Log),
-            Tag::Expert(ExpertTag::LogSavePath),
-        ),
+        ids: (ScreenId::Log, ScreenId::LogSavePath),
         ask: ("Save log", "Save the log as:", "snf-image-creator.log"),
         saved: ("Log saved", "The log"),
     };
@@ -70,10 +66,10 @@ pub fn log(facts: &Facts) -> Saveable {
 }
 
 impl Component for Saveable {
-    fn id(&self) -> Tag {
+    fn id(&self) -> ScreenId {
         match self.save {
-            Some(_) => self.how.tags.1.clone(),
-            None => self.how.tags.0.clone(),
+            Some(_) => self.how.ids.1.clone(),
+            None => self.how.ids.0.clone(),
         }
     }
 
@@ -108,26 +104,26 @@ impl Component for Saveable {
 
 /// A text to read, with Close: help, a dry run's listing.
 pub struct Text {
-    tag: Tag,
+    id: ScreenId,
     view: TextView,
 }
 
 impl Text {
-    pub fn boxed(tag: Tag, title: &str, lines: Vec<String>) -> Box<dyn Component> {
+    pub fn boxed(id: ScreenId, title: &str, lines: Vec<String>) -> Box<dyn Component> {
         let view = TextView::new(title, lines, &[Btn::Close]);
-        Box::new(Text { tag, view })
+        Box::new(Text { id, view })
     }
 }
 
 /// Expert → Help: how to use expert mode.
 pub fn help() -> Box<dyn Component> {
     let lines = HELP.lines().map(str::to_owned).collect();
-    Text::boxed(Tag::Expert(ExpertTag::Help), "Help", lines)
+    Text::boxed(ScreenId::Help, "Help", lines)
 }
 
 impl Component for Text {
-    fn id(&self) -> Tag {
-        self.tag.clone()
+    fn id(&self) -> ScreenId {
+        self.id.clone()
     }
 
     fn on_key(&mut self, key: KeyEvent, _: &mut Facts) -> Vec<Action> {
@@ -159,8 +155,8 @@ impl Default for Reset {
 }
 
 impl Component for Reset {
-    fn id(&self) -> Tag {
-        Tag::Expert(ExpertTag::ConfirmReset)
+    fn id(&self) -> ScreenId {
+        ScreenId::ConfirmReset
     }
 
     fn on_key(&mut self, key: KeyEvent, facts: &mut Facts) -> Vec<Action> {

@@ -47,10 +47,11 @@ use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::mpsc::channel;
+use std::sync::mpsc::{Receiver, channel};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use ratatui::DefaultTerminal;
 use ratatui::crossterm::event;
 
 use crate::process::StopReason;
@@ -107,22 +108,7 @@ fn run_inner(opts: UiOptions) -> Result<u8> {
     let input = input::Input::spawn(tx.clone());
     let mut terminal = ratatui::init();
     let mut app = App::new(opts, tx);
-    let code = loop {
-        if let Err(e) = terminal.draw(|f| app.render(f))
-            && app.exit.is_none()
-        {
-            app.facts
-                .log
-                .push(format!("Error: drawing the screen: {e}"));
-            app.interrupt(StopReason::Hangup);
-        }
-        if let Some(code) = app.exit {
-            break code;
-        }
-        if let Ok(ev) = rx.recv_timeout(TICK) {
-            app.on_event(ev);
-        }
-    };
+    let code = event_loop(&mut app, &mut terminal, &rx);
     if let Some(job) = app.job.take() {
         job.cancel_and_wait();
     }
@@ -139,6 +125,26 @@ fn run_inner(opts: UiOptions) -> Result<u8> {
         println!("Thank you for using snf-image-creator. Bye");
     }
     Ok(code)
+}
+
+/// Draw, then take the next event, until the UI ends; its exit code.
+fn event_loop(app: &mut App, terminal: &mut DefaultTerminal, rx: &Receiver<AppEvent>) -> u8 {
+    loop {
+        if let Err(e) = terminal.draw(|f| app.render(f))
+            && app.exit.is_none()
+        {
+            app.facts
+                .log
+                .push(format!("Error: drawing the screen: {e}"));
+            app.interrupt(StopReason::Hangup);
+        }
+        if let Some(code) = app.exit {
+            return code;
+        }
+        if let Ok(ev) = rx.recv_timeout(TICK) {
+            app.on_event(ev);
+        }
+    }
 }
 
 fn write_log(path: &std::path::Path, lines: &[String]) -> Result<()> {

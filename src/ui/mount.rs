@@ -13,9 +13,8 @@ use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 
-use super::app::{Facts, Tag as AppTag};
+use super::app::{Facts, ScreenId};
 use super::component::{Action, Component, start_or_refuse};
-use super::expert::Tag as ExpertTag;
 use super::init::Ask;
 use super::job::{JobKind, JobResult, job_error};
 use super::widgets::{Btn, Dialog, Reply};
@@ -46,7 +45,7 @@ pub fn open(facts: &mut Facts) -> Vec<Action> {
         "snf-image-creator was started with --no-snapshot: what you change in the mounted guest changes the ORIGINAL media. Mount it anyway?",
         &[Btn::Yes, Btn::No],
     );
-    let tag = AppTag::Expert(ExpertTag::ConfirmMountOriginal);
+    let tag = ScreenId::ConfirmMountOriginal;
     let ask = Ask::boxed(tag, dialog.defaulting_to(Btn::No), |r, facts| {
         let mut actions = vec![Action::Pop];
         if r == Reply::Button(Btn::Yes) {
@@ -124,7 +123,7 @@ impl Mount {
         );
         let release = self.release.clone();
         let dialog = Dialog::new("Mount", &text, &[Btn::Unmount]);
-        Ask::boxed(AppTag::Expert(ExpertTag::Mounted), dialog, move |_, _| {
+        Ask::boxed(ScreenId::Mounted, dialog, move |_, _| {
             release.release();
             vec![Action::Pop]
         })
@@ -132,8 +131,8 @@ impl Mount {
 }
 
 impl Component for Mount {
-    fn id(&self) -> AppTag {
-        AppTag::Expert(ExpertTag::Mount)
+    fn id(&self) -> ScreenId {
+        ScreenId::Mount
     }
 
     fn on_key(&mut self, _: KeyEvent, _: &mut Facts) -> Vec<Action> {

@@ -8,9 +8,8 @@ use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 use ratatui::widgets::Widget;
 
-use super::app::{Facts, Tag};
+use super::app::{Facts, ScreenId};
 use super::component::{Action, Component};
-use super::expert::Tag as ExpertTag;
 use super::widgets::{Btn, Checklist, Dialog, Input, Menu, Reply};
 use crate::guest::metadata::validate_key;
 
@@ -185,14 +184,14 @@ impl Properties {
 }
 
 impl Component for Properties {
-    fn id(&self) -> Tag {
-        Tag::Expert(match &self.edit {
-            None => ExpertTag::Properties,
-            Some(Edit::Value(k, _)) => ExpertTag::PropertyValue(k.clone()),
-            Some(Edit::NewKey(_)) => ExpertTag::PropertyNewKey,
-            Some(Edit::NewValue(k, _)) => ExpertTag::PropertyNewValue(k.clone()),
-            Some(Edit::Delete(k, _)) => ExpertTag::ConfirmDelete(k.clone()),
-        })
+    fn id(&self) -> ScreenId {
+        match &self.edit {
+            None => ScreenId::Properties,
+            Some(Edit::Value(k, _)) => ScreenId::PropertyValue(k.clone()),
+            Some(Edit::NewKey(_)) => ScreenId::PropertyNewKey,
+            Some(Edit::NewValue(k, _)) => ScreenId::PropertyNewValue(k.clone()),
+            Some(Edit::Delete(k, _)) => ScreenId::ConfirmDeleteProperty(k.clone()),
+        }
     }
 
     fn on_key(&mut self, key: KeyEvent, facts: &mut Facts) -> Vec<Action> {
@@ -262,8 +261,8 @@ impl Exclude {
 }
 
 impl Component for Exclude {
-    fn id(&self) -> Tag {
-        Tag::Expert(ExpertTag::Exclude)
+    fn id(&self) -> ScreenId {
+        ScreenId::Exclude
     }
 
     fn on_key(&mut self, key: KeyEvent, facts: &mut Facts) -> Vec<Action> {

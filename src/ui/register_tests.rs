@@ -12,10 +12,11 @@ use std::time::Duration;
 
 use ratatui::crossterm::event::KeyCode;
 
-use super::accounts::{Back, Tag as AccountTag};
-use super::app::{App, Tag};
-use super::register::{Published, Tag as RegisterTag};
-use super::tests::{ctrl_u, press, screen_text, session, top_tag, type_text};
+use super::accounts::Back;
+use super::app::{App, ScreenId};
+use super::component::Action;
+use super::register::Published;
+use super::tests::{answers, ctrl_u, press, screen_text, session, top_id, type_text};
 use super::wizard::Page;
 use super::{AppEvent, UiOptions};
 use crate::cloud::local::serve::{Server, Tokens};
@@ -102,8 +103,8 @@ fn wizard_adds_and_edits_a_cloud() {
     let lab = lab();
     let url = lab.server.identity_url();
     let (mut a, rx) = app_in(&lab);
-    a.start_wizard();
-    assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Cloud)));
+    a.apply(vec![Action::Wizard]);
+    assert_eq!(top_id(&a), Some(ScreenId::Wizard(Page::Cloud)));
     // Edit has nothing to do on the local store.
     press(&mut a, &[KeyCode::Tab, KeyCode::Tab, KeyCode::Enter]);
     assert!(
@@ -112,17 +113,17 @@ fn wizard_adds_and_edits_a_cloud() {
         screen_text(&a)
     );
     press(&mut a, &[KeyCode::Enter, KeyCode::Left, KeyCode::Enter]);
-    let add = AccountTag::Form {
+    let add = ScreenId::AccountForm {
         editing: None,
         back: Back::Wizard,
     };
-    assert_eq!(top_tag(&a), Some(Tag::Account(add.clone())));
+    assert_eq!(top_id(&a), Some(add.clone()));
     fill_account(&mut a, "lab", &url, "wrong-token", "Test lab");
     snap("account_add", &a, &lab);
     // A wrong token: the reason, then the form as it was.
     press(&mut a, &[KeyCode::Enter]);
     finish_job(&mut a, &rx);
-    assert_eq!(top_tag(&a), Some(Tag::Notice));
+    assert_eq!(top_id(&a), Some(ScreenId::Notice));
     let notice = screen_text(&a);
     assert!(
         notice.contains("was not saved") && notice.contains("401"),
@@ -130,15 +131,15 @@ fn wizard_adds_and_edits_a_cloud() {
     );
     assert!(!notice.contains("wrong-token"), "{notice}");
     press(&mut a, &[KeyCode::Enter]);
-    assert_eq!(top_tag(&a), Some(Tag::Account(add)));
+    assert_eq!(top_id(&a), Some(add));
     assert!(!config_text(&lab).contains("lab"), "nothing saved");
     press(&mut a, &[KeyCode::Up]);
     ctrl_u(&mut a);
     type_text(&mut a, TOKEN);
     press(&mut a, &[KeyCode::Enter]);
     finish_job(&mut a, &rx);
-    assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Cloud)));
-    assert_eq!(a.facts.answers.cloud.as_deref(), Some("lab"));
+    assert_eq!(top_id(&a), Some(ScreenId::Wizard(Page::Cloud)));
+    assert_eq!(answers(&a).cloud.as_deref(), Some("lab"));
     assert!(screen_text(&a).contains("Test lab"));
     let text = config_text(&lab);
     assert!(text.contains(&format!("[cloud \"lab\"]\nurl = {url}\ntoken = {TOKEN}\n")));
@@ -151,11 +152,11 @@ fn wizard_adds_and_edits_a_cloud() {
     type_text(&mut a, "Renamed lab");
     press(&mut a, &[KeyCode::Enter]);
     finish_job(&mut a, &rx);
-    assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Cloud)));
+    assert_eq!(top_id(&a), Some(ScreenId::Wizard(Page::Cloud)));
     assert!(config_text(&lab).contains("description = Renamed lab"));
     press(&mut a, &[KeyCode::Enter]);
-    assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Name)));
-    assert_eq!(a.facts.answers.cloud.as_deref(), Some("lab"));
+    assert_eq!(top_id(&a), Some(ScreenId::Wizard(Page::Name)));
+    assert_eq!(answers(&a).cloud.as_deref(), Some("lab"));
 }
 
 #[test]
@@ -163,12 +164,12 @@ fn expert_clouds_add_select_delete() {
     let lab = lab();
     let url = lab.server.identity_url();
     let (mut a, rx) = app_in(&lab);
-    a.open_expert();
+    a.apply(vec![Action::Expert]);
     press(&mut a, &[KeyCode::Down, KeyCode::Enter]);
-    assert_eq!(top_tag(&a), Some(Tag::Register(RegisterTag::Menu)));
+    assert_eq!(top_id(&a), Some(ScreenId::Register));
     snap("register_menu", &a, &lab);
     press(&mut a, &[KeyCode::Enter]);
-    assert_eq!(top_tag(&a), Some(Tag::Register(RegisterTag::Clouds)));
+    assert_eq!(top_id(&a), Some(ScreenId::Clouds));
     // The local store can be neither edited nor deleted.
     press(
         &mut a,
@@ -181,7 +182,7 @@ fn expert_clouds_add_select_delete() {
     fill_account(&mut a, "lab2", &url, TOKEN, "");
     press(&mut a, &[KeyCode::Enter]);
     finish_job(&mut a, &rx);
-    assert_eq!(top_tag(&a), Some(Tag::Register(RegisterTag::Clouds)));
+    assert_eq!(top_id(&a), Some(ScreenId::Clouds));
     assert_eq!(a.facts.cloud.selected.as_deref(), Some("lab2"));
     snap("register_clouds", &a, &lab);
     assert!(config_text(&lab).contains("[cloud \"lab2\"]"));
@@ -196,8 +197,8 @@ fn expert_clouds_add_select_delete() {
         &[KeyCode::Tab, KeyCode::Tab, KeyCode::Tab, KeyCode::Enter],
     );
     assert_eq!(
-        top_tag(&a),
-        Some(Tag::Account(AccountTag::ConfirmDelete("lab2".into())))
+        top_id(&a),
+        Some(ScreenId::ConfirmDeleteAccount("lab2".into()))
     );
     snap("register_delete", &a, &lab);
     press(&mut a, &[KeyCode::Left, KeyCode::Enter]);
@@ -208,7 +209,7 @@ fn expert_clouds_add_select_delete() {
         "{text}"
     );
     press(&mut a, &[KeyCode::Enter]);
-    assert_eq!(top_tag(&a), Some(Tag::Register(RegisterTag::Clouds)));
+    assert_eq!(top_id(&a), Some(ScreenId::Clouds));
 }
 
 /// Upload a small file into the lab's store as the upload run does.
@@ -243,21 +244,21 @@ fn snap(name: &str, app: &App, lab: &Lab) {
 fn expert_upload_register_info_save() {
     let lab = lab();
     let (mut a, rx) = app_in(&lab);
-    a.open_expert();
+    a.apply(vec![Action::Expert]);
     press(&mut a, &[KeyCode::Down, KeyCode::Enter]);
     // Nothing to register yet.
     press(&mut a, &[KeyCode::Down, KeyCode::Down, KeyCode::Enter]);
     assert!(screen_text(&a).contains("Nothing was uploaded to the local image store yet"));
     press(&mut a, &[KeyCode::Enter, KeyCode::Up, KeyCode::Enter]);
-    assert_eq!(top_tag(&a), Some(Tag::Register(RegisterTag::UploadForm)));
+    assert_eq!(top_id(&a), Some(ScreenId::UploadForm));
     snap("register_upload", &a, &lab);
     // The object exists: the upload asks first, and No starts nothing.
     let object = uploaded(&lab);
     press(&mut a, &[KeyCode::Enter]);
     finish_job(&mut a, &rx);
     assert!(matches!(
-        top_tag(&a),
-        Some(Tag::Register(RegisterTag::ConfirmOverwrite { .. }))
+        top_id(&a),
+        Some(ScreenId::ConfirmOverwrite { .. })
     ));
     assert!(screen_text(&a).contains("debian.diskdump.md5sum already exist"));
     press(&mut a, &[KeyCode::Enter]);
@@ -274,7 +275,7 @@ fn expert_upload_register_info_save() {
         },
     );
     press(&mut a, &[KeyCode::Down, KeyCode::Enter]);
-    assert_eq!(top_tag(&a), Some(Tag::Register(RegisterTag::RegisterForm)));
+    assert_eq!(top_id(&a), Some(ScreenId::RegisterForm));
     ctrl_u(&mut a);
     type_text(&mut a, "Debian UI");
     press(&mut a, &[KeyCode::Down]);
@@ -300,7 +301,7 @@ fn expert_upload_register_info_save() {
     assert_eq!(image.properties["OS"], "debian");
     // Info shows it; Save writes it.
     press(&mut a, &[KeyCode::Enter, KeyCode::Down, KeyCode::Enter]);
-    assert_eq!(top_tag(&a), Some(Tag::Register(RegisterTag::Info)));
+    assert_eq!(top_id(&a), Some(ScreenId::Info));
     let shown = screen_text(&a);
     assert!(shown.contains(&image.id), "{shown}");
     let stable = shown

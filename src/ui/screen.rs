@@ -1,17 +1,22 @@
 //! The screens of the stack and their identities: what a screen is for
-//! ([`Tag`]) and what a menu item stands for ([`Entry`]).
+//! ([`ScreenId`]) and what a menu item stands for ([`Entry`]).
 
+use std::path::PathBuf;
+
+use ratatui::Frame;
 use ratatui::buffer::Buffer;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::Line;
 use ratatui::widgets::Widget;
 
 use super::component::Component;
 use super::job::RunView;
-use super::widgets::{Checklist, Dialog, Input, Menu, TextView};
 
-/// What a screen is for: routes its replies.
+/// Which screen is on top: what a component's `id()` says, for tests
+/// and for the screens under it. It routes nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Tag {
+pub enum ScreenId {
     /// The media browser.
     Browser,
     /// "Do you want to exit?"
@@ -26,28 +31,73 @@ pub enum Tag {
     Unsupported,
     /// The media has a backing chain: use it?
     BackingChain,
-    /// A wizard page.
-    Wizard(super::wizard::Page),
-    /// The expert menus.
-    Expert(super::expert::Tag),
-    /// The cloud account forms (wizard and expert).
-    Account(super::accounts::Tag),
-    /// The expert Register menu.
-    Register(super::register::Tag),
     /// The secret scan found secrets before an upload: go on?
     Secrets,
+    /// A wizard page.
+    Wizard(super::wizard::Page),
+    /// The form adding a cloud (`editing` is `None`) or editing one, in the
+    /// wizard or the Register menu.
+    AccountForm {
+        editing: Option<String>,
+        back: super::accounts::Back,
+    },
+    /// Delete this cloud account?
+    ConfirmDeleteAccount(String),
+    ExpertMain,
+    Customize,
+    SysprepTasks,
+    SysprepParams,
+    /// Editing the value of this parameter.
+    SysprepParam(String),
+    SysprepHelp,
+    SysprepPreview,
+    /// The running Mount, under its job's view.
+    Mount,
+    /// "The guest is mounted on DIR".
+    Mounted,
+    /// `--no-snapshot`: mount the original media?
+    ConfirmMountOriginal,
+    Properties,
+    /// Editing the value of this property.
+    PropertyValue(String),
+    PropertyNewKey,
+    /// The value of a new property with this name.
+    PropertyNewValue(String),
+    /// Delete this property?
+    ConfirmDeleteProperty(String),
+    Exclude,
+    ExtractPath,
+    ExtractOverwrite(PathBuf),
+    Log,
+    LogSavePath,
+    Help,
+    ConfirmReset,
+    /// The expert Register menu.
+    Register,
+    Clouds,
+    UploadForm,
+    /// Some objects exist: overwrite them?
+    ConfirmOverwrite {
+        object: String,
+        container: String,
+    },
+    RegisterForm,
+    /// Public or private, for a registration of this name and description.
+    RegisterPublic {
+        name: String,
+        description: String,
+    },
+    Info,
+    InfoSavePath,
 }
 
 /// What a menu item stands for: its identity, never its label.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entry {
-    /// A datum named by its key (a property, a parameter).
-    Key(String),
     /// A cloud: `None` is the built-in local store.
     Cloud(Option<String>),
     /// A registration type: public or private.
     Public(bool),
-    Register(super::register::Entry),
 }
 
 /// One screen of the stack.
@@ -55,21 +105,14 @@ pub enum Screen {
     /// A flow that owns its state (see [`Component`]).
     Component(Box<dyn Component>),
     Running(RunView),
-    Menu(Tag, Menu<Entry>),
-    Dialog(Tag, Dialog),
-    Input(Tag, Input),
-    Checklist(Tag, Checklist),
-    Text(Tag, TextView),
-    Form(Tag, super::form::Form),
 }
 
 impl Screen {
     /// Whether the screen is a dialog, drawn over the one under it.
     pub fn is_dialog(&self) -> bool {
         match self {
-            Screen::Dialog(..) => true,
             Screen::Component(c) => c.is_dialog(),
-            _ => false,
+            Screen::Running(_) => false,
         }
     }
 
@@ -77,12 +120,29 @@ impl Screen {
         match self {
             Screen::Component(c) => c.render(area, buf),
             Screen::Running(w) => w.render(area, buf),
-            Screen::Menu(_, w) => w.render(area, buf),
-            Screen::Dialog(_, w) => w.render(area, buf),
-            Screen::Input(_, w) => w.render(area, buf),
-            Screen::Checklist(_, w) => w.render(area, buf),
-            Screen::Text(_, w) => w.render(area, buf),
-            Screen::Form(_, w) => w.render(area, buf),
         }
     }
+}
+
+/// Draw the title bar, the screens of `stack` (a dialog over the screen
+/// under it) and the status line.
+pub fn draw(stack: &[Screen], status_line: &str, frame: &mut Frame) {
+    let [title, body, status] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(1),
+    ])
+    .areas(frame.area());
+    let reversed = Style::new().add_modifier(Modifier::REVERSED);
+    let heading = format!(
+        "snf-image-creator {}: cloud images from disk images",
+        env!("CARGO_PKG_VERSION")
+    );
+    frame.render_widget(Line::from(heading).style(reversed), title);
+    let under = usize::from(stack.last().is_some_and(Screen::is_dialog));
+    let from = stack.len().saturating_sub(1 + under);
+    for screen in &stack[from..] {
+        screen.render(body, frame.buffer_mut());
+    }
+    frame.render_widget(Line::from(status_line).style(reversed), status);
 }

@@ -9,7 +9,7 @@ use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 use ratatui::widgets::Widget;
 
-use super::app::{App, Facts, Screen, Tag};
+use super::app::{Facts, ScreenId};
 use super::component::{Action, Component};
 use super::job::JobKind;
 use super::widgets::{Btn, Dialog, Reply};
@@ -73,8 +73,8 @@ struct Page {
 }
 
 impl Component for Page {
-    fn id(&self) -> Tag {
-        Tag::Secrets
+    fn id(&self) -> ScreenId {
+        ScreenId::Secrets
     }
 
     fn on_key(&mut self, key: KeyEvent, _: &mut Facts) -> Vec<Action> {
@@ -113,48 +113,52 @@ impl Component for Page {
     }
 }
 
-impl App {
-    /// A job with findings failed: hold it and ask, when it was refused
-    /// for its secrets; else the error comes back.
-    pub(super) fn hold_for_secrets(
-        &mut self,
-        findings: &[String],
-        error: anyhow::Error,
-    ) -> Option<anyhow::Error> {
-        let Some(mut held) = self.last_run.take() else {
-            return Some(error);
-        };
-        if findings.is_empty() || held.request.allow_secrets || !error.is::<SecretsFound>() {
-            return Some(error);
-        }
-        held.error = Some(error);
-        let dialog = page(findings);
-        self.push(Screen::Component(Box::new(Page { held, dialog })));
-        None
+/// A job with findings failed: the page holding it, when it was refused
+/// for its secrets; else the error as it was. `last` is the job that ran.
+pub fn hold(
+    last: Option<Held>,
+    findings: &[String],
+    error: anyhow::Error,
+) -> Result<Box<dyn Component>, anyhow::Error> {
+    let Some(mut held) = last else {
+        return Err(error);
+    };
+    if findings.is_empty() || held.request.allow_secrets || !error.is::<SecretsFound>() {
+        return Err(error);
     }
+    held.error = Some(error);
+    let dialog = page(findings);
+    Ok(Box::new(Page { held, dialog }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ui::app::{App, Screen};
     use crate::ui::tests::{app, snapshot};
 
-    fn held_app() -> App {
-        let mut a = app();
-        a.last_run = Some(Held {
+    fn upload() -> Held {
+        Held {
             kind: JobKind::Upload,
             title: "Image Upload".into(),
             request: Request::default(),
             error: None,
-        });
-        let shown = a.hold_for_secrets(
+        }
+    }
+
+    fn held_app() -> App {
+        let mut a = app();
+        a.last_run = Some(upload());
+        let shown = hold(
+            a.last_run.take(),
             &[
                 "/root/.aws/credentials: AWS credentials".into(),
                 "/etc/shadow: account with a usable password (or none needed) (root)".into(),
             ],
             anyhow::Error::new(SecretsFound { count: 2 }),
         );
-        assert!(shown.is_none());
+        assert!(shown.is_ok());
+        a.stack.push(Screen::Component(shown.unwrap()));
         a
     }
 
@@ -162,34 +166,24 @@ mod tests {
     fn the_page_lists_path_and_kind_and_defaults_to_cancel() {
         let a = held_app();
         snapshot("secrets_page", &a);
-        assert_eq!(crate::ui::tests::top_tag(&a), Some(Tag::Secrets));
+        assert_eq!(crate::ui::tests::top_id(&a), Some(ScreenId::Secrets));
     }
 
     #[test]
     fn cancel_ends_the_job_as_failed() {
         let mut a = held_app();
-        a.facts.cloud.task = None;
         crate::ui::tests::press(&mut a, &[ratatui::crossterm::event::KeyCode::Enter]);
         assert!(a.last_run.is_none());
-        assert_ne!(crate::ui::tests::top_tag(&a), Some(Tag::Secrets));
+        assert_ne!(crate::ui::tests::top_id(&a), Some(ScreenId::Secrets));
         assert!(a.job.is_none());
     }
 
     #[test]
     fn only_a_refusal_for_secrets_holds_the_job() {
-        let mut a = app();
-        a.last_run = Some(Held {
-            kind: JobKind::Upload,
-            title: "Image Upload".into(),
-            request: Request::default(),
-            error: None,
-        });
         let refused = || anyhow::Error::new(SecretsFound { count: 1 });
-        assert!(
-            a.hold_for_secrets(&["/x: y".into()], anyhow::anyhow!("connection refused"))
-                .is_some()
-        );
-        assert!(a.hold_for_secrets(&[], refused()).is_some());
+        let error = anyhow::anyhow!("connection refused");
+        assert!(hold(Some(upload()), &["/x: y".into()], error).is_err());
+        assert!(hold(Some(upload()), &[], refused()).is_err());
         assert_eq!(
             Choice::of(Reply::Button(Btn::Continue)),
             Some(Choice::Continue)

@@ -14,17 +14,6 @@ use crate::guest::profile::profile_for;
 use crate::plan::{Request, SysprepRequest};
 use crate::sysprep::{PARAMS, ParamSpec, Params, Task, tasks_for};
 
-/// The system preparation screens.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Tag {
-    Tasks,
-    Params,
-    /// Editing the value of this parameter.
-    Param(String),
-    Help,
-    Preview,
-}
-
 /// The user's system preparation choices, on top of the table's defaults.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Choices {

@@ -7,18 +7,12 @@ use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 use ratatui::widgets::Widget;
 
-use super::app::{Facts, Tag as AppTag};
+use super::app::{Facts, ScreenId};
 use super::component::{Action, Component, start_or_refuse};
-use super::expert::Tag as ExpertTag;
 use super::job::{JobKind, JobResult, job_error};
 use super::log::Text;
-use super::sysprep::Tag;
 use super::widgets::{Btn, Checklist, Input, Menu, Reply};
 use crate::sysprep::PARAMS;
-
-fn tag(t: Tag) -> AppTag {
-    AppTag::Expert(ExpertTag::Sysprep(t))
-}
 
 /// The checklist of the session's tasks.
 pub struct Tasks(Checklist);
@@ -53,13 +47,13 @@ impl Tasks {
             lines.push(String::new());
             lines.extend(facts.task_help(t));
         }
-        Text::boxed(tag(Tag::Help), "System Preparation Help", lines)
+        Text::boxed(ScreenId::SysprepHelp, "System Preparation Help", lines)
     }
 }
 
 impl Component for Tasks {
-    fn id(&self) -> AppTag {
-        tag(Tag::Tasks)
+    fn id(&self) -> ScreenId {
+        ScreenId::SysprepTasks
     }
 
     fn on_key(&mut self, key: KeyEvent, facts: &mut Facts) -> Vec<Action> {
@@ -93,7 +87,7 @@ impl Component for Tasks {
             Ok(_) => {
                 let lines = listing.lines().map(str::to_owned).collect();
                 vec![Action::Push(Text::boxed(
-                    tag(Tag::Preview),
+                    ScreenId::SysprepPreview,
                     "Dry Run",
                     lines,
                 ))]
@@ -178,10 +172,10 @@ impl Params {
 }
 
 impl Component for Params {
-    fn id(&self) -> AppTag {
+    fn id(&self) -> ScreenId {
         match &self.editing {
-            Some((name, _)) => tag(Tag::Param(name.clone())),
-            None => tag(Tag::Params),
+            Some((name, _)) => ScreenId::SysprepParam(name.clone()),
+            None => ScreenId::SysprepParams,
         }
     }
 

@@ -10,9 +10,9 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
-use super::app::{App, Screen, Session, Tag};
-use super::expert::Tag as ExpertTag;
-use super::wizard::Page;
+use super::app::{App, Screen, ScreenId, Session};
+use super::component::Action;
+use super::wizard::{Answers, Page, Wizard};
 use super::{AppEvent, UiOptions};
 use crate::guest::metadata::Metadata;
 use crate::guest::{Distro, OsFamily, OsInfo};
@@ -98,23 +98,27 @@ pub(super) fn snapshot(name: &str, app: &App) {
     insta::assert_snapshot!(name, text);
 }
 
-pub(super) fn top_tag(app: &App) -> Option<Tag> {
+pub(super) fn top_id(app: &App) -> Option<ScreenId> {
     match app.stack.last()? {
-        Screen::Menu(t, _)
-        | Screen::Dialog(t, _)
-        | Screen::Input(t, _)
-        | Screen::Checklist(t, _)
-        | Screen::Text(t, _)
-        | Screen::Form(t, _) => Some(t.clone()),
         Screen::Component(c) => Some(c.id()),
-        _ => None,
+        Screen::Running(_) => None,
     }
 }
 
+/// The answers of the wizard on the stack.
+pub(super) fn answers(app: &App) -> Answers {
+    let wizard = app.stack.iter().rev().find_map(|s| match s {
+        Screen::Component(c) => (c.as_ref() as &dyn std::any::Any).downcast_ref::<Wizard>(),
+        Screen::Running(_) => None,
+    });
+    wizard.expect("the wizard is on the stack").answers.clone()
+}
+
 fn mode_choice(app: &mut App) {
-    app.open_expert();
+    app.apply(vec![Action::Expert]);
     app.stack.clear();
-    app.open_mode_choice();
+    let choice = super::init::mode_choice(&app.facts);
+    app.apply(vec![Action::Push(choice)]);
 }
 
 #[test]
@@ -122,63 +126,67 @@ fn wizard_pages_and_confirmation() {
     let mut a = app();
     mode_choice(&mut a);
     press(&mut a, &[KeyCode::Enter]);
-    assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Cloud)));
+    assert_eq!(top_id(&a), Some(ScreenId::Wizard(Page::Cloud)));
     snapshot("wizard_cloud", &a);
     press(&mut a, &[KeyCode::Down, KeyCode::Enter]);
-    assert_eq!(a.facts.answers.cloud.as_deref(), Some("mycloud"));
-    assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Name)));
+    assert_eq!(answers(&a).cloud.as_deref(), Some("mycloud"));
+    assert_eq!(top_id(&a), Some(ScreenId::Wizard(Page::Name)));
     snapshot("wizard_name", &a);
     press(&mut a, &[KeyCode::Backspace; 6]);
     press(&mut a, &[KeyCode::Enter]);
-    assert_eq!(top_tag(&a), Some(Tag::Notice), "an empty name is refused");
+    assert_eq!(
+        top_id(&a),
+        Some(ScreenId::Notice),
+        "an empty name is refused"
+    );
     press(&mut a, &[KeyCode::Enter]);
     type_text(&mut a, "Debian 12 base");
     press(&mut a, &[KeyCode::Enter]);
-    assert_eq!(a.facts.answers.name, "Debian 12 base");
+    assert_eq!(answers(&a).name, "Debian 12 base");
     snapshot("wizard_description", &a);
     press(&mut a, &[KeyCode::Enter, KeyCode::Down]);
     snapshot("wizard_registration", &a);
     press(&mut a, &[KeyCode::Enter]);
-    assert!(a.facts.answers.public);
-    assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Output)));
+    assert!(answers(&a).public);
+    assert_eq!(top_id(&a), Some(ScreenId::Wizard(Page::Output)));
     type_text(&mut a, "/var/tmp/copy.diskdump");
     snapshot("wizard_output", &a);
     press(&mut a, &[KeyCode::Enter]);
-    assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Confirm)));
+    assert_eq!(top_id(&a), Some(ScreenId::Wizard(Page::Confirm)));
     snapshot("wizard_confirm", &a);
     // Back returns to the last page, with the answer kept.
     press(&mut a, &[KeyCode::Tab, KeyCode::Enter]);
-    assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Output)));
+    assert_eq!(top_id(&a), Some(ScreenId::Wizard(Page::Output)));
     for _ in 0..5 {
         press(&mut a, &[KeyCode::Left, KeyCode::Enter]);
     }
-    assert_eq!(top_tag(&a), Some(Tag::ModeChoice), "Back on page 1 leaves");
+    assert_eq!(
+        top_id(&a),
+        Some(ScreenId::ModeChoice),
+        "Back on page 1 leaves"
+    );
     assert_eq!(a.exit, None);
 }
 
 #[test]
 fn wizard_request_uploads_registers_and_copies() {
     let mut a = app();
-    a.start_wizard();
-    a.facts.answers.cloud = None;
-    a.facts.answers.name = "deb".into();
-    a.facts.answers.description = "Debian".into();
-    a.facts.answers.public = true;
-    a.facts.answers.output = PathBuf::from("/var/tmp/copy.diskdump");
-    let r = a.facts.wizard_request(&a.facts.answers.clone()).unwrap();
+    a.apply(vec![Action::Wizard]);
+    let mut answers = Answers {
+        cloud: None,
+        name: "deb".into(),
+        description: "Debian".into(),
+        public: true,
+        output: PathBuf::from("/var/tmp/copy.diskdump"),
+    };
+    let r = a.facts.wizard_request(&answers).unwrap();
     assert_eq!(r.outfile, Some(PathBuf::from("/var/tmp/copy.diskdump")));
     assert!(r.cloud.upload.as_deref().unwrap().starts_with("deb-"));
     assert_eq!(r.cloud.register.as_deref(), Some("deb"));
     assert!(r.cloud.public);
     assert_eq!(r.cloud.account.cloud, None, "the local store");
-    a.facts.answers.output = PathBuf::new();
-    assert_eq!(
-        a.facts
-            .wizard_request(&a.facts.answers.clone())
-            .unwrap()
-            .outfile,
-        None
-    );
+    answers.output = PathBuf::new();
+    assert_eq!(a.facts.wizard_request(&answers).unwrap().outfile, None);
 }
 
 #[test]
@@ -186,7 +194,7 @@ fn wizard_quit_leaves() {
     let mut a = app();
     mode_choice(&mut a);
     press(&mut a, &[KeyCode::Enter; 6]);
-    assert_eq!(top_tag(&a), Some(Tag::Wizard(Page::Confirm)));
+    assert_eq!(top_id(&a), Some(ScreenId::Wizard(Page::Confirm)));
     press(&mut a, &[KeyCode::Left, KeyCode::Enter]);
     assert_eq!(a.exit, Some(0));
 }
@@ -194,16 +202,16 @@ fn wizard_quit_leaves() {
 #[test]
 fn expert_main_and_help() {
     let mut a = app();
-    a.open_expert();
+    a.apply(vec![Action::Expert]);
     snapshot("expert_main", &a);
     press(&mut a, &[KeyCode::End, KeyCode::Enter]);
-    assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::Help)));
+    assert_eq!(top_id(&a), Some(ScreenId::Help));
     snapshot("expert_help", &a);
     press(&mut a, &[KeyCode::Enter]);
-    assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::Main)));
+    assert_eq!(top_id(&a), Some(ScreenId::ExpertMain));
     // Exit asks first; No keeps the menu.
     press(&mut a, &[KeyCode::Esc]);
-    assert_eq!(top_tag(&a), Some(Tag::ConfirmExit));
+    assert_eq!(top_id(&a), Some(ScreenId::ConfirmExit));
     press(&mut a, &[KeyCode::Enter]);
     assert_eq!(a.exit, None);
     press(&mut a, &[KeyCode::Esc, KeyCode::Left, KeyCode::Enter]);
@@ -213,7 +221,7 @@ fn expert_main_and_help() {
 #[test]
 fn expert_properties_add_edit_delete() {
     let mut a = app();
-    a.open_expert();
+    a.apply(vec![Action::Expert]);
     press(&mut a, &[KeyCode::Enter]);
     snapshot("expert_customize", &a);
     press(
@@ -225,11 +233,11 @@ fn expert_properties_add_edit_delete() {
     press(&mut a, &[KeyCode::Tab, KeyCode::Enter]);
     type_text(&mut a, "bad-key");
     press(&mut a, &[KeyCode::Enter]);
-    assert_eq!(top_tag(&a), Some(Tag::Notice));
+    assert_eq!(top_id(&a), Some(ScreenId::Notice));
     assert!(screen_text(&a).contains("not a valid metadata key"));
     // The field stays, to be mended.
     press(&mut a, &[KeyCode::Enter]);
-    assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::PropertyNewKey)));
+    assert_eq!(top_id(&a), Some(ScreenId::PropertyNewKey));
     press(&mut a, &[KeyCode::Backspace; 7]);
     type_text(&mut a, "image_owner");
     press(&mut a, &[KeyCode::Enter]);
@@ -269,9 +277,9 @@ fn expert_properties_add_edit_delete() {
 #[test]
 fn expert_exclude_tasks() {
     let mut a = app();
-    a.open_expert();
+    a.apply(vec![Action::Expert]);
     press(&mut a, &[KeyCode::Enter, KeyCode::End, KeyCode::Enter]);
-    assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::Exclude)));
+    assert_eq!(top_id(&a), Some(ScreenId::Exclude));
     snapshot("expert_exclude", &a);
     // Untick the swap task (linux), then OK.
     press(
@@ -299,16 +307,13 @@ fn expert_extract_asks_before_overwriting() {
     let out = dir.path().join("debian.diskdump");
     std::fs::write(out.with_extension("diskdump.md5sum"), b"old").unwrap();
     let mut a = app();
-    a.open_expert();
+    a.apply(vec![Action::Expert]);
     press(&mut a, &[KeyCode::Down, KeyCode::Down, KeyCode::Enter]);
-    assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::ExtractPath)));
+    assert_eq!(top_id(&a), Some(ScreenId::ExtractPath));
     press(&mut a, &[KeyCode::Backspace; 20]);
     type_text(&mut a, out.to_str().unwrap());
     press(&mut a, &[KeyCode::Enter]);
-    assert_eq!(
-        top_tag(&a),
-        Some(Tag::Expert(ExpertTag::ExtractOverwrite(out.clone())))
-    );
+    assert_eq!(top_id(&a), Some(ScreenId::ExtractOverwrite(out.clone())));
     assert!(screen_text(&a).contains("already exists"));
     // No (the default) keeps the file and starts nothing.
     press(&mut a, &[KeyCode::Enter]);
@@ -327,7 +332,7 @@ fn log_view_and_save() {
         "Launching helper VM ... done".into(),
         "Inspecting Operating System ... debian".into(),
     ];
-    a.open_expert();
+    a.apply(vec![Action::Expert]);
     press(
         &mut a,
         &[KeyCode::Down, KeyCode::Down, KeyCode::Down, KeyCode::Enter],
@@ -348,9 +353,9 @@ fn log_view_and_save() {
 fn unsupported_media_goes_to_expert_with_everything_excluded() {
     let mut a = app();
     initialized(&mut a, Some("no operating system was found on the media"));
-    assert_eq!(top_tag(&a), Some(Tag::Unsupported));
+    assert_eq!(top_id(&a), Some(ScreenId::Unsupported));
     press(&mut a, &[KeyCode::Left, KeyCode::Enter]);
-    assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::Main)));
+    assert_eq!(top_id(&a), Some(ScreenId::ExpertMain));
     assert_eq!(a.facts.metadata()["EXCLUDE_ALL_TASKS"], "yes");
     press(&mut a, &[KeyCode::Enter, KeyCode::End, KeyCode::Enter]);
     assert!(screen_text(&a).contains("Every deployment task is excluded"));
@@ -359,7 +364,8 @@ fn unsupported_media_goes_to_expert_with_everything_excluded() {
 #[test]
 fn running_view_and_status_line() {
     let mut a = app();
-    a.push(Screen::Running(super::job::RunView::new("Initialization")));
+    a.stack
+        .push(Screen::Running(super::job::RunView::new("Initialization")));
     let id = crate::progress::StepId(1);
     a.on_event(AppEvent::Progress(crate::progress::Event::Begin {
         id,
@@ -397,9 +403,10 @@ fn browser_screen() {
     std::fs::write(dir.path().join("debian.qcow2"), vec![0u8; 3 << 10]).unwrap();
     let mut a = app();
     a.facts.session = None;
-    a.push(Screen::Component(Box::new(super::browser::Browser::open(
-        dir.path(),
-    ))));
+    a.stack
+        .push(Screen::Component(Box::new(super::browser::Browser::open(
+            dir.path(),
+        ))));
     let text = screen_text(&a).replace(dir.path().to_str().unwrap(), "[dir]");
     insta::assert_snapshot!(
         "browser",
@@ -422,7 +429,8 @@ fn initialized(a: &mut App, unsupported: Option<&str>) {
         done.unsupported = Some(reason.into());
     }
     a.facts.session = None;
-    a.push(Screen::Running(super::job::RunView::new("Initialization")));
+    a.stack
+        .push(Screen::Running(super::job::RunView::new("Initialization")));
     a.on_event(AppEvent::JobDone(super::job::JobKind::Initialize, Ok(done)));
 }
 
@@ -430,17 +438,17 @@ fn initialized(a: &mut App, unsupported: Option<&str>) {
 fn initialization_asks_wizard_or_expert() {
     let mut a = app();
     initialized(&mut a, None);
-    assert_eq!(top_tag(&a), Some(Tag::ModeChoice));
+    assert_eq!(top_id(&a), Some(ScreenId::ModeChoice));
     snapshot("mode_choice", &a);
     press(&mut a, &[KeyCode::Right, KeyCode::Enter]);
-    assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::Main)));
+    assert_eq!(top_id(&a), Some(ScreenId::ExpertMain));
 }
 
 #[test]
 fn initialization_warns_of_unsupported_media() {
     let mut a = app();
     initialized(&mut a, Some("the media contains logical volumes"));
-    assert_eq!(top_tag(&a), Some(Tag::Unsupported));
+    assert_eq!(top_id(&a), Some(ScreenId::Unsupported));
     snapshot("unsupported_warning", &a);
     // No is the default, and leaves.
     press(&mut a, &[KeyCode::Enter]);
@@ -450,10 +458,10 @@ fn initialization_warns_of_unsupported_media() {
 #[test]
 fn extract_asks_for_the_path() {
     let mut a = app();
-    a.open_expert();
+    a.apply(vec![Action::Expert]);
     press(&mut a, &[KeyCode::Down, KeyCode::Down, KeyCode::Enter]);
-    assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::ExtractPath)));
+    assert_eq!(top_id(&a), Some(ScreenId::ExtractPath));
     snapshot("extract_path", &a);
     press(&mut a, &[KeyCode::Tab, KeyCode::Enter]);
-    assert_eq!(top_tag(&a), Some(Tag::Expert(ExpertTag::Main)));
+    assert_eq!(top_id(&a), Some(ScreenId::ExpertMain));
 }

@@ -5,11 +5,17 @@
 
 use std::path::{Path, PathBuf};
 
-use super::app::{App, Facts, Screen, Tag as AppTag};
+use ratatui::buffer::Buffer;
+use ratatui::crossterm::event::KeyEvent;
+use ratatui::layout::Rect;
+use ratatui::widgets::Widget;
+
+use super::app::{Facts, ScreenId};
+use super::component::{Action, Component, start_or_refuse};
 use super::form::Form;
-use super::job::job_error;
-use super::job::{CloudReply, JobKind, JobResult};
-use super::register::{Published, Tag, Task};
+use super::job::{CloudReply, CloudResult, JobKind, JobResult, job_error};
+use super::register::Published;
+use super::widgets::{Btn, Dialog, Reply};
 use crate::cloud::config::kamakirc::KamakiConfig;
 use crate::cloud::local::store::Store;
 use crate::cloud::request::{AccountRequest, UploadPlan, UploadRequest};
@@ -19,37 +25,45 @@ use crate::progress::begin_step;
 
 use super::form::FieldId::{Container, Object};
 
-impl App {
-    pub(super) fn open_upload_form(&mut self) {
-        let name = self.facts.os_display_name();
-        let published = self.facts.cloud.published.get(&self.facts.cloud.selected);
+/// Register → Upload: the names, the check for objects of those names,
+/// the question before overwriting them, and the upload run.
+pub struct Upload {
+    form: Form,
+    /// Where the upload goes, once the form was accepted.
+    names: Option<(String, String)>,
+    /// Some of the objects exist: overwrite them?
+    overwrite: Option<Dialog>,
+}
+
+impl Upload {
+    pub fn new(facts: &Facts) -> Upload {
+        let name = facts.os_display_name();
+        let published = facts.cloud.published.get(&facts.cloud.selected);
         let object = published.map_or(format!("{name}.diskdump"), |p| p.object.clone());
         let container = published.map_or(DEFAULT_CONTAINER.into(), |p| p.container.clone());
-        let text = format!("Upload the image to {}.", self.facts.cloud_label());
+        let text = format!("Upload the image to {}.", facts.cloud_label());
         let form = Form::new(
             "Upload",
             &text,
             &[(Object, &object), (Container, &container)],
-            &[super::widgets::Btn::Ok, super::widgets::Btn::Cancel],
+            &[Btn::Ok, Btn::Cancel],
         );
-        self.push(Screen::Form(AppTag::Register(Tag::UploadForm), form));
+        Upload {
+            form,
+            names: None,
+            overwrite: None,
+        }
     }
 
-    pub(super) fn on_upload_form(&mut self, tag: AppTag, form: Form) {
-        let (object, container) = (form.value(Object), form.value(Container));
-        let plan = self.facts.upload_plan(&object, &container, None);
-        let plan = match plan {
+    /// OK: check, in a job, which of the upload's objects exist.
+    fn on_form(&mut self, facts: &Facts) -> Vec<Action> {
+        let (object, container) = (self.form.value(Object), self.form.value(Container));
+        let plan = match facts.upload_plan(&object, &container, None) {
             Ok(plan) => plan,
-            Err(e) => {
-                self.push(Screen::Form(tag, form));
-                return self.notice("Upload", &job_error(&e));
-            }
+            Err(e) => return vec![Action::notice("Upload", job_error(&e))],
         };
-        self.facts.cloud.task = Some(Task::Exists {
-            object: object.clone(),
-            container,
-        });
-        self.start_cloud("Upload", move |r| {
+        self.names = Some((object.clone(), container));
+        vec![Action::cloud("Upload", move |r| {
             let names = [
                 object.clone(),
                 format!("{object}.md5sum"),
@@ -66,45 +80,115 @@ impl App {
             }
             step.done("done");
             Ok(CloudReply::Existing(existing))
-        });
+        })]
     }
 
-    pub(super) fn upload(&mut self, object: String, container: String) {
-        let Some(request) = self.facts.upload_request(&object, &container) else {
-            return;
-        };
-        self.facts.cloud.task = Some(Task::Upload { object, container });
-        self.start_job(JobKind::Upload, "Image Upload", request);
+    /// The one run that exports and uploads.
+    fn upload(&self, facts: &Facts) -> Vec<Action> {
+        let request = (self.names.as_ref()).and_then(|(o, c)| facts.upload_request(o, c));
+        match request {
+            Some(request) => {
+                start_or_refuse(JobKind::Upload, "Image Upload", request, Default::default())
+            }
+            None => vec![Action::Pop],
+        }
     }
 
-    /// The upload run ended.
-    pub fn on_uploaded(&mut self, result: JobResult) {
-        let Some(Task::Upload { object, container }) = self.facts.cloud.task.take() else {
-            return;
+    /// Ask before overwriting the objects `found`.
+    fn ask_overwrite(&mut self, found: &[String], facts: &Facts) -> Vec<Action> {
+        let Some((_, container)) = &self.names else {
+            return vec![Action::Pop];
         };
+        let text = format!(
+            "{} already exist{} in container {container} of {}. Overwrite?",
+            found.join(", "),
+            if found.len() == 1 { "s" } else { "" },
+            facts.cloud_label()
+        );
+        let dialog = Dialog::new("Upload", &text, &[Btn::Yes, Btn::No]).defaulting_to(Btn::No);
+        self.overwrite = Some(dialog);
+        Vec::new()
+    }
+}
+
+impl Component for Upload {
+    fn id(&self) -> ScreenId {
+        match (&self.overwrite, &self.names) {
+            (Some(_), Some((object, container))) => ScreenId::ConfirmOverwrite {
+                object: object.clone(),
+                container: container.clone(),
+            },
+            _ => ScreenId::UploadForm,
+        }
+    }
+
+    fn on_key(&mut self, key: KeyEvent, facts: &mut Facts) -> Vec<Action> {
+        if let Some(dialog) = &mut self.overwrite {
+            return match dialog.on_key(key) {
+                Reply::None => Vec::new(),
+                Reply::Button(Btn::Yes) => {
+                    self.overwrite = None;
+                    self.upload(facts)
+                }
+                _ => vec![Action::Pop],
+            };
+        }
+        match self.form.on_key(key) {
+            Reply::None => Vec::new(),
+            Reply::Button(Btn::Ok) => self.on_form(facts),
+            _ => vec![Action::Pop],
+        }
+    }
+
+    /// The check ended: upload, or ask first.
+    fn on_cloud_done(&mut self, result: CloudResult, facts: &mut Facts) -> Vec<Action> {
+        match result {
+            Ok(CloudReply::Existing(found)) if found.is_empty() => self.upload(facts),
+            Ok(CloudReply::Existing(found)) => self.ask_overwrite(&found, facts),
+            Ok(_) => vec![Action::Pop],
+            Err(e) => vec![Action::Pop, Action::notice("Error", job_error(&e))],
+        }
+    }
+
+    /// The upload run ended: keep what was uploaded, and say where.
+    fn on_job_done(&mut self, result: JobResult, _: &str, facts: &mut Facts) -> Vec<Action> {
+        let Some((object, container)) = self.names.take() else {
+            return vec![Action::Pop];
+        };
+        let failed = |text: String| vec![Action::Pop, Action::notice("Image Upload failed", text)];
         let outcome = match result {
             Ok(o) => o,
-            Err(e) => return self.notice("Image Upload failed", &job_error(&e)),
+            Err(e) => return failed(job_error(&e)),
         };
         let Some(uploaded) = outcome.uploaded.clone() else {
-            return self.notice("Image Upload failed", "nothing was uploaded");
+            return failed("nothing was uploaded".into());
         };
         let text = format!(
             "The image was uploaded to {} as {object} in container {container} ({}).",
-            self.facts.cloud_label(),
+            facts.cloud_label(),
             uploaded.location
         );
-        self.facts.cloud.published.insert(
-            self.facts.cloud.selected.clone(),
-            Published {
-                object,
-                container,
-                uploaded,
-                metadata: outcome.metadata.clone(),
-                image: None,
-            },
-        );
-        self.notice("Image Upload", &text);
+        let published = Published {
+            object,
+            container,
+            uploaded,
+            metadata: outcome.metadata.clone(),
+            image: None,
+        };
+        let cloud = facts.cloud.selected.clone();
+        facts.cloud.published.insert(cloud, published);
+        vec![Action::Pop, Action::notice("Image Upload", text)]
+    }
+
+    fn render(&self, area: Rect, buf: &mut Buffer) {
+        match &self.overwrite {
+            Some(dialog) => dialog.render(area, buf),
+            None => self.form.render(area, buf),
+        }
+    }
+
+    fn is_dialog(&self) -> bool {
+        self.overwrite.is_some()
     }
 }
 
@@ -130,7 +214,8 @@ impl Facts {
                 ..AccountRequest::default()
             },
         };
-        let plan = request.validate().map_err(anyhow::Error::msg)?;
+        let plan = (request.validate())
+            .map_err(|e| anyhow::Error::msg(super::requests::in_ui_words(&e)))?;
         let mut plan = plan.ok_or_else(|| anyhow::anyhow!("nothing to upload"))?;
         // The accounts the session reads, not only the default file.
         if let Some(name) = &self.cloud.selected {
@@ -169,5 +254,31 @@ impl Facts {
             ..UploadRequest::default()
         };
         Some(request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ratatui::crossterm::event::KeyCode;
+
+    use super::Upload;
+    use crate::ui::app::{Screen, ScreenId};
+    use crate::ui::tests::{app, ctrl_u, press, screen_text, top_id, type_text};
+
+    #[test]
+    fn a_refused_object_name_is_told_in_the_ui_words() {
+        let mut a = app();
+        let upload = Upload::new(&a.facts);
+        a.stack.push(Screen::Component(Box::new(upload)));
+        ctrl_u(&mut a);
+        type_text(&mut a, "a/../b");
+        press(&mut a, &[KeyCode::Enter]);
+        assert_eq!(top_id(&a), Some(ScreenId::Notice));
+        let text = screen_text(&a);
+        assert!(text.contains("object name a/../b"), "{text}");
+        assert!(!text.contains("-u "), "{text}");
+        assert!(a.job.is_none());
+        press(&mut a, &[KeyCode::Enter]);
+        assert_eq!(top_id(&a), Some(ScreenId::UploadForm), "the form stays");
     }
 }

@@ -7,8 +7,15 @@
 
 use std::path::{Path, PathBuf};
 
-use super::app::{App, Entry, Facts, Screen, Tag};
-use super::job::{JobKind, JobResult};
+use ratatui::buffer::Buffer;
+use ratatui::crossterm::event::KeyEvent;
+use ratatui::layout::Rect;
+use ratatui::widgets::Widget;
+
+use super::accounts::{AccountForm, Answer, Back, LOCAL_IS_FIXED};
+use super::app::{Entry, Facts, ScreenId};
+use super::component::{Action, Component};
+use super::job::{CloudResult, JobKind, JobResult, job_error};
 use super::widgets::{Btn, Dialog, Input, Menu, Reply};
 use crate::cloud::request::{AccountRequest, UploadRequest};
 use crate::plan::Request;
@@ -81,7 +88,7 @@ pub(super) fn cloud_items(clouds: Vec<CloudItem>) -> Vec<(Entry, String, String)
 }
 
 /// The Clouds page, on the cloud chosen so far.
-fn cloud_page(title: &str, clouds: Vec<CloudItem>, a: &Answers) -> Screen {
+fn cloud_page(title: &str, clouds: Vec<CloudItem>, a: &Answers) -> View {
     let mut menu = Menu::new(
         title,
         "Please select a cloud to upload the image to and register it with:",
@@ -89,11 +96,11 @@ fn cloud_page(title: &str, clouds: Vec<CloudItem>, a: &Answers) -> Screen {
         &[Btn::Next, Btn::Add, Btn::Edit, Btn::Back],
     );
     menu.select(&Entry::Cloud(a.cloud.clone()));
-    Screen::Menu(Tag::Wizard(Page::Cloud), menu)
+    View::Menu(menu)
 }
 
 /// The Registration Type page: private or public.
-fn registration_page(title: &str, a: &Answers) -> Screen {
+fn registration_page(title: &str, a: &Answers) -> View {
     let items = vec![
         (
             Entry::Public(false),
@@ -113,7 +120,7 @@ fn registration_page(title: &str, a: &Answers) -> Screen {
         &[Btn::Next, Btn::Back],
     );
     menu.select(&Entry::Public(a.public));
-    Screen::Menu(Tag::Wizard(Page::Registration), menu)
+    View::Menu(menu)
 }
 
 impl Page {
@@ -134,33 +141,51 @@ impl Page {
     }
 }
 
-impl App {
-    /// Begin the wizard with defaults from the detected metadata.
-    pub fn start_wizard(&mut self) {
-        let name = self.facts.os_display_name();
-        let meta = self.facts.metadata();
-        self.facts.answers = Answers {
+/// What a wizard page shows.
+enum View {
+    Menu(Menu<Entry>),
+    Input(Input),
+    Dialog(Dialog),
+    /// The Clouds page's form adding or editing a cloud.
+    Account(AccountForm),
+}
+
+/// The wizard: its page, what it shows, and the answers so far.
+pub struct Wizard {
+    pub answers: Answers,
+    page: Page,
+    view: View,
+}
+
+impl Wizard {
+    /// The first page, with defaults from the detected metadata.
+    pub fn start(facts: &mut Facts) -> Wizard {
+        let answers = Answers {
             cloud: None,
             output: PathBuf::new(),
-            name,
-            description: meta.get("DESCRIPTION").cloned().unwrap_or_default(),
+            name: facts.os_display_name(),
+            description: (facts.metadata().get("DESCRIPTION").cloned()).unwrap_or_default(),
             public: false,
         };
-        self.show_page(PAGES[0]);
+        let view = View::Dialog(Dialog::new("", "", &[]));
+        let mut wizard = Wizard {
+            answers,
+            page: PAGES[0],
+            view,
+        };
+        wizard.show(PAGES[0], facts);
+        wizard
     }
 
-    pub(super) fn show_page(&mut self, page: Page) {
-        let config = self.facts.cloud.config.clone();
-        let clouds = (self.facts.clouds)
-            .get_or_insert_with(|| clouds(&config))
-            .clone();
-        let a = &self.facts.answers;
+    fn show(&mut self, page: Page, facts: &mut Facts) {
+        let config = facts.cloud.config.clone();
+        let clouds = (facts.clouds.get_or_insert_with(|| clouds(&config))).clone();
+        let a = &self.answers;
         let title = page.title();
         let input = |label: &str, value: &str| {
-            let input = Input::new(&title, label, value, &[Btn::Next, Btn::Back]);
-            Screen::Input(Tag::Wizard(page), input)
+            View::Input(Input::new(&title, label, value, &[Btn::Next, Btn::Back]))
         };
-        let screen = match page {
+        self.view = match page {
             Page::Cloud => cloud_page(&title, clouds, a),
             Page::Name => input("Please provide a name for the image:", &a.name),
             Page::Description => input(
@@ -172,155 +197,218 @@ impl App {
                 "Where should the image file be saved? Its .meta, .md5sum, .sha256sum and .variant files go beside it.",
                 &a.output.to_string_lossy(),
             ),
-            Page::Confirm | Page::Finished => Screen::Dialog(
-                Tag::Wizard(Page::Confirm),
-                Dialog::new(
-                    &title,
-                    &self.facts.summary(),
-                    &[Btn::Yes, Btn::Back, Btn::Quit],
-                ),
-            ),
+            Page::Confirm | Page::Finished => View::Dialog(Dialog::new(
+                &title,
+                &a.summary(),
+                &[Btn::Yes, Btn::Back, Btn::Quit],
+            )),
         };
-        self.push(screen);
+        self.page = page;
     }
 
-    /// A reply on a wizard page: store the answer, then go on or back.
-    pub fn on_wizard(&mut self, page: Page, screen: Screen, reply: Reply) {
+    /// A page's answer: keep it, then go on or back.
+    fn on_reply(&mut self, reply: Reply, facts: &mut Facts) -> Vec<Action> {
         let forward = reply == Reply::Button(Btn::Next);
-        match (&screen, page) {
-            // "Thank you for using snf-image-creator."
-            (_, Page::Finished) => {
-                self.exit = Some(0);
-                return;
-            }
-            (Screen::Dialog(..), Page::Confirm) => return self.on_confirm(reply),
-            (Screen::Menu(_, menu), Page::Cloud)
-                if matches!(reply, Reply::Button(Btn::Add | Btn::Edit)) =>
-            {
-                let name = match menu.current() {
-                    Some(Entry::Cloud(name)) => name.clone(),
-                    _ => None,
-                };
-                return self.on_wizard_account(reply == Reply::Button(Btn::Edit), name, screen);
-            }
-            (Screen::Input(_, input), _) if forward => {
-                let value = input.value.trim().to_owned();
-                if let Some(problem) = self.store(page, value) {
-                    self.push(screen);
-                    return self.notice("Invalid answer", &problem);
-                }
-            }
-            (Screen::Menu(_, menu), Page::Registration) if forward => {
-                self.facts.answers.public = menu.current() == Some(&Entry::Public(true));
-            }
-            (Screen::Menu(_, menu), Page::Cloud) if forward => {
-                if let Some(Entry::Cloud(cloud)) = menu.current() {
-                    self.facts.answers.cloud = cloud.clone();
-                }
-            }
-            _ => {}
+        if forward && let Some(problem) = self.store() {
+            return vec![Action::notice("Invalid answer", problem)];
         }
-        let at = page.index();
+        let at = self.page.index();
         match (forward, at) {
-            (true, _) => self.show_page(PAGES[at + 1]),
-            (false, 0) => self.open_mode_choice(),
-            (false, _) => self.show_page(PAGES[at - 1]),
+            (true, _) => self.show(PAGES[at + 1], facts),
+            (false, 0) => return vec![Action::Pop, Action::Push(super::init::mode_choice(facts))],
+            (false, _) => self.show(PAGES[at - 1], facts),
         }
+        Vec::new()
     }
 
-    /// Keep an answer; say what is wrong with it instead.
-    fn store(&mut self, page: Page, value: String) -> Option<String> {
-        match page {
-            Page::Name if value.is_empty() => return Some("The image needs a name.".into()),
-            Page::Name => self.facts.answers.name = value,
-            Page::Description => self.facts.answers.description = value,
-            Page::Output if PathBuf::from(&value).is_dir() => {
-                return Some("Give a file name, not a directory.".into());
+    /// Keep the page's answer; say what is wrong with it instead.
+    fn store(&mut self) -> Option<String> {
+        let a = &mut self.answers;
+        match (&self.view, self.page) {
+            (View::Input(input), page) => {
+                let value = input.value.trim().to_owned();
+                match page {
+                    Page::Name if value.is_empty() => {
+                        return Some("The image needs a name.".into());
+                    }
+                    Page::Name => a.name = value,
+                    Page::Description => a.description = value,
+                    Page::Output if PathBuf::from(&value).is_dir() => {
+                        return Some("Give a file name, not a directory.".into());
+                    }
+                    Page::Output => a.output = PathBuf::from(value),
+                    _ => {}
+                }
             }
-            Page::Output => self.facts.answers.output = PathBuf::from(value),
+            (View::Menu(menu), Page::Registration) => {
+                a.public = menu.current() == Some(&Entry::Public(true));
+            }
+            (View::Menu(menu), Page::Cloud) => {
+                if let Some(Entry::Cloud(cloud)) = menu.current() {
+                    a.cloud = cloud.clone();
+                }
+            }
             _ => {}
         }
         None
     }
 
-    /// Ask whether to run the wizard or go to the expert menu.
-    pub(super) fn open_mode_choice(&mut self) {
-        self.push(Screen::Component(super::init::mode_choice(&self.facts)));
+    /// The Clouds page's Add or Edit: the account form (the local store
+    /// has nothing to edit).
+    fn open_account(&mut self, edit: bool, facts: &Facts) -> Vec<Action> {
+        let name = match &self.view {
+            View::Menu(menu) => match menu.current() {
+                Some(Entry::Cloud(name)) => name.clone(),
+                _ => None,
+            },
+            _ => None,
+        };
+        if edit && name.is_none() {
+            return vec![Action::notice("Edit", LOCAL_IS_FIXED)];
+        }
+        let form = AccountForm::open(name.filter(|_| edit), Back::Wizard, facts);
+        self.view = View::Account(form);
+        Vec::new()
     }
 
-    fn on_confirm(&mut self, reply: Reply) {
-        match reply {
-            Reply::Button(Btn::Yes) => {
-                let a = self.facts.answers.clone();
-                self.facts
-                    .edits
-                    .set
-                    .insert("DESCRIPTION".into(), a.description.clone());
-                let Some(request) = self.facts.wizard_request(&a) else {
-                    return;
-                };
-                // An existing copy is replaced only after a question.
-                if !a.output.as_os_str().is_empty() && a.output.exists() {
-                    self.push(Screen::Dialog(
-                        Tag::Wizard(Page::Confirm),
-                        Dialog::new(
-                            "Confirmation",
-                            &self.facts.summary(),
-                            &[Btn::Yes, Btn::Back, Btn::Quit],
-                        ),
-                    ));
-                    return self.notice(
-                        "File exists",
-                        &format!("{} already exists: go back and choose another name for the local copy.", a.output.display()),
-                    );
+    /// The account form's answer: back to the Clouds page when it is done,
+    /// on the cloud it saved.
+    fn on_account(&mut self, answer: Answer, facts: &mut Facts) -> Vec<Action> {
+        match answer {
+            Answer::Stay(actions) => actions,
+            Answer::Closed(saved) => {
+                if saved.is_some() {
+                    self.answers.cloud = saved;
                 }
-                self.start_job(JobKind::Wizard, "Image creation", request);
+                facts.clouds = None;
+                self.show(Page::Cloud, facts);
+                Vec::new()
             }
-            Reply::Button(Btn::Back) | Reply::Cancel => self.show_page(Page::Output),
-            _ => self.exit = Some(0),
         }
     }
 
-    /// The run ended: say where the image is, or what went wrong.
-    pub fn on_wizard_done(&mut self, result: JobResult) {
-        match result {
-            Ok(outcome) => {
-                let mut lines: Vec<String> = Vec::new();
-                if let Some(image) = &outcome.image {
-                    lines.push(format!(
-                        "The image was registered as \"{}\" ({}), id {}.",
-                        image.name,
-                        if image.is_public { "public" } else { "private" },
-                        image.id
-                    ));
+    /// Yes runs the pipeline; an existing local copy is replaced only
+    /// after going back for another name.
+    fn on_confirm(&mut self, reply: Reply, facts: &mut Facts) -> Vec<Action> {
+        match reply {
+            Reply::Button(Btn::Yes) => {
+                let a = &self.answers;
+                let description = a.description.clone();
+                facts.edits.set.insert("DESCRIPTION".into(), description);
+                let Some(request) = facts.wizard_request(a) else {
+                    return Vec::new();
+                };
+                if !a.output.as_os_str().is_empty() && a.output.exists() {
+                    let text = format!(
+                        "{} already exists: go back and choose another name for the local copy.",
+                        a.output.display()
+                    );
+                    return vec![Action::notice("File exists", text)];
                 }
-                lines.extend(
-                    outcome
-                        .written
-                        .first()
-                        .map(|p| format!("Local copy: {}", p.display())),
-                );
-                let text = format!(
-                    "{}\n\nmd5sum: {}",
-                    lines.join("\n"),
-                    outcome.digests.as_ref().map_or("", |d| d.md5.as_str())
-                );
-                self.push(Screen::Dialog(
-                    Tag::Wizard(Page::Finished),
-                    Dialog::new("Image creation finished", &text, &[Btn::Ok]),
-                ));
+                vec![Action::StartJob {
+                    kind: JobKind::Wizard,
+                    title: "Image creation".into(),
+                    request: Box::new(request),
+                    release: Default::default(),
+                }]
             }
-            Err(e) => {
-                self.show_page(Page::Confirm);
-                self.notice("Image creation failed", &super::job::job_error(&e));
+            Reply::Button(Btn::Back) | Reply::Cancel => {
+                self.show(Page::Output, facts);
+                Vec::new()
             }
+            _ => vec![Action::Exit(0)],
         }
     }
 }
 
-impl Facts {
-    pub(super) fn summary(&self) -> String {
-        let a = &self.answers;
+impl Component for Wizard {
+    fn id(&self) -> ScreenId {
+        match &self.view {
+            View::Account(form) => form.id(),
+            _ => ScreenId::Wizard(self.page),
+        }
+    }
+
+    fn on_key(&mut self, key: KeyEvent, facts: &mut Facts) -> Vec<Action> {
+        let reply = match &mut self.view {
+            View::Account(form) => {
+                let answer = form.on_key(key);
+                return self.on_account(answer, facts);
+            }
+            View::Menu(menu) => menu.on_key(key),
+            View::Input(input) => input.on_key(key),
+            View::Dialog(dialog) => dialog.on_key(key),
+        };
+        match (reply, self.page) {
+            (Reply::None, _) => Vec::new(),
+            // "Thank you for using snf-image-creator."
+            (_, Page::Finished) => vec![Action::Exit(0)],
+            (_, Page::Confirm) => self.on_confirm(reply, facts),
+            (Reply::Button(b @ (Btn::Add | Btn::Edit)), Page::Cloud) => {
+                self.open_account(b == Btn::Edit, facts)
+            }
+            _ => self.on_reply(reply, facts),
+        }
+    }
+
+    fn on_cloud_done(&mut self, result: CloudResult, facts: &mut Facts) -> Vec<Action> {
+        match &mut self.view {
+            View::Account(form) => {
+                let answer = form.on_checked(result, facts);
+                self.on_account(answer, facts)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The run ended: say where the image is, or what went wrong.
+    fn on_job_done(&mut self, result: JobResult, _: &str, facts: &mut Facts) -> Vec<Action> {
+        let outcome = match result {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                self.show(Page::Confirm, facts);
+                return vec![Action::notice("Image creation failed", job_error(&e))];
+            }
+        };
+        let mut lines: Vec<String> = Vec::new();
+        if let Some(image) = &outcome.image {
+            lines.push(format!(
+                "The image was registered as \"{}\" ({}), id {}.",
+                image.name,
+                if image.is_public { "public" } else { "private" },
+                image.id
+            ));
+        }
+        let copy = outcome.written.first();
+        lines.extend(copy.map(|p| format!("Local copy: {}", p.display())));
+        let text = format!(
+            "{}\n\nmd5sum: {}",
+            lines.join("\n"),
+            outcome.digests.as_ref().map_or("", |d| d.md5.as_str())
+        );
+        self.page = Page::Finished;
+        self.view = View::Dialog(Dialog::new("Image creation finished", &text, &[Btn::Ok]));
+        Vec::new()
+    }
+
+    fn render(&self, area: Rect, buf: &mut Buffer) {
+        match &self.view {
+            View::Menu(menu) => menu.render(area, buf),
+            View::Input(input) => input.render(area, buf),
+            View::Dialog(dialog) => dialog.render(area, buf),
+            View::Account(form) => form.render(area, buf),
+        }
+    }
+
+    fn is_dialog(&self) -> bool {
+        matches!(self.view, View::Dialog(_))
+    }
+}
+
+impl Answers {
+    /// The Confirmation page's text.
+    fn summary(&self) -> String {
+        let a = self;
         format!(
             "All necessary information has been gathered:\n\n * Cloud: {}\n * Image Name: {}\n * Image Description: {}\n * Registration Type: {}\n * Local Copy: {}\n\nContinue with the image creation process?",
             a.cloud.as_deref().unwrap_or("the local image store"),
@@ -334,7 +422,9 @@ impl Facts {
             }
         )
     }
+}
 
+impl Facts {
     /// The run the answers describe: default tasks, upload as
     /// `<name>-<time>.diskdump`, registration, and the local copy.
     pub fn wizard_request(&self, a: &Answers) -> Option<Request> {
