@@ -215,7 +215,7 @@ impl Facts {
             },
         };
         let plan = (request.validate())
-            .map_err(|e| anyhow::Error::msg(super::requests::in_ui_words(&e)))?;
+            .map_err(|e| anyhow::Error::msg(super::requests::in_ui_words(&e.0)))?;
         let mut plan = plan.ok_or_else(|| anyhow::anyhow!("nothing to upload"))?;
         // The accounts the session reads, not only the default file.
         if let Some(name) = &self.cloud.selected {
