@@ -73,6 +73,8 @@ pub struct SysprepRequest {
     pub print_params: bool,
     pub dry_run: bool,
     pub json: bool,
+    /// `--install-virtio DIR`: the VirtIO drivers to inject into Windows.
+    pub install_virtio: Option<PathBuf>,
 }
 
 impl SysprepRequest {
@@ -88,10 +90,17 @@ impl SysprepRequest {
                 "--dry-run lists what system preparation would do: it cannot go with --no-sysprep",
             ));
         }
+        let (mut enable, mut params) = (self.enable.clone(), self.params.clone());
+        if let Some(dir) = &self.install_virtio {
+            sysprep::windows::virtio::check_dir(dir)
+                .map_err(|e| usage(format!("--install-virtio {}: {e}", dir.display())))?;
+            enable.push(sysprep::windows::virtio::INSTALL_VIRTIO.name.to_owned());
+            params.push(format!("virtio={}", dir.display()));
+        }
         Ok(sysprep::Options {
             run: !self.no_sysprep,
-            selection: sysprep::Selection::new(&self.enable, &self.disable).map_err(usage)?,
-            params: sysprep::Params::from_assignments(&self.params).map_err(usage)?,
+            selection: sysprep::Selection::new(&enable, &self.disable).map_err(usage)?,
+            params: sysprep::Params::from_assignments(&params).map_err(usage)?,
             print_tasks: self.print_syspreps,
             print_params: self.print_params,
             dry_run: self.dry_run,

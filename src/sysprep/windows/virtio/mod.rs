@@ -148,6 +148,23 @@ pub fn choose(dir: &Path, arch: &str, version: (u32, u32)) -> Result<Vec<Driver>
     Ok(chosen)
 }
 
+/// Whether `dir` holds at least one VirtIO driver (an INF file with a
+/// VirtIO hardware id), for any guest: the check made before a run.
+pub fn check_dir(dir: &Path) -> Result<(), String> {
+    let mut infs = Vec::new();
+    inf_files(dir, 0, &mut infs).map_err(|e| format!("{e:#}"))?;
+    for path in &infs {
+        let text = read_host(path).map_err(|e| format!("{e:#}"))?;
+        if inf::parse(&String::from_utf8_lossy(&text)).is_some() {
+            return Ok(());
+        }
+    }
+    Err(format!(
+        "no VirtIO driver found (looked at {} INF files for PCI\\VEN_1AF4 hardware ids)",
+        infs.len()
+    ))
+}
+
 fn install(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
     let dir = cx.params.text("virtio");
     if dir.is_empty() {
@@ -162,6 +179,8 @@ fn install(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
         version.1
     ));
     let windows = find_ci(cx.guest, "/Windows")?.context("the guest has no Windows folder")?;
+    let drivers_dir = find_ci(cx.guest, &format!("{windows}/System32/drivers"))?
+        .unwrap_or_else(|| format!("{windows}/System32/drivers"));
     let mut changes = Vec::new();
     for d in &drivers {
         if same_version_installed(cx, d)? {
@@ -171,7 +190,7 @@ fn install(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
             ));
             continue;
         }
-        changes.extend(copy_files(d, &windows)?);
+        changes.extend(copy_files(d, &windows, &drivers_dir)?);
         changes.extend(register::changes(cx, d)?);
     }
     changes.extend(register::device_path(cx)?);
@@ -190,7 +209,7 @@ fn same_version_installed(cx: &mut Ctx<'_>, d: &Driver) -> Result<bool> {
 
 /// The driver's folder into `Drivers\VirtIO`; a boot-critical driver's
 /// `.sys` also into `System32\drivers`.
-fn copy_files(d: &Driver, windows: &str) -> Result<Vec<Change>> {
+fn copy_files(d: &Driver, windows: &str, drivers_dir: &str) -> Result<Vec<Change>> {
     let folder = d.inf_path.parent().context("an INF file has no folder")?;
     let mut changes = Vec::new();
     let mut entries: Vec<PathBuf> = std::fs::read_dir(folder)
@@ -205,10 +224,7 @@ fn copy_files(d: &Driver, windows: &str) -> Result<Vec<Change>> {
         let name = file_name(&p);
         let sys = format!("{}.sys", d.inf.driver);
         if BOOT_CRITICAL.contains(&d.inf.driver.as_str()) && name.eq_ignore_ascii_case(&sys) {
-            changes.push(Change::Write(
-                format!("{windows}/System32/drivers/{sys}"),
-                data.clone(),
-            ));
+            changes.push(Change::Write(format!("{drivers_dir}/{sys}"), data.clone()));
         }
         changes.push(Change::Write(format!("{guest_dir}/{name}"), data));
     }

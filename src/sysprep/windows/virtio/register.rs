@@ -110,13 +110,15 @@ fn driver_database(d: &Driver) -> Vec<Change> {
             sz(&d.inf.driver_ver),
         ),
     ];
-    for m in &d.inf.models {
-        let config = format!(
-            "{db}\\DriverPackages\\{package}\\Configurations\\{}",
-            m.section
-        );
+    let mut sections: Vec<&str> = d.inf.models.iter().map(|m| m.section.as_str()).collect();
+    sections.sort_unstable();
+    sections.dedup();
+    for section in sections {
+        let config = format!("{db}\\DriverPackages\\{package}\\Configurations\\{section}");
         out.push(sys(config.clone(), "Service", sz(&d.inf.driver)));
         out.push(sys(config, "ConfigFlags", dword(0)));
+    }
+    for m in &d.inf.models {
         for id in &m.hardware_ids {
             let id = id.to_ascii_uppercase();
             out.push(sys(
