@@ -33,7 +33,17 @@
 #   no-os.raw        64 MiB MBR disk, one empty ext4 partition
 #   random.raw       8 MiB of pseudo-random bytes (AES-CTR of zeros, fixed key)
 #   truncated.qcow2  debian-mbr.qcow2 cut to its first 1 MiB
+#   windows-{7-x86-mbr,7-amd64-mbr,2012r2-gpt,2019-mbr,2019-gpt}.raw
+#     synthetic Windows disks libguestfs inspects as Windows (hand-made
+#     registry hives on NTFS, PE stubs of the guest's architecture; made
+#     without the appliance by tests/fixtures/mk-windows.sh, which lists what
+#     each holds), and variants of windows-2019-gpt, each with one thing a
+#     preparation must refuse: windows-2019-{hibernated,dirty-hive,dirty-ntfs,
+#     bitlocker,generalized}.raw
 #   manifest.json    {"recipe", "images": [one entry per debian-* file],
+#                    "windows": [one entry per windows-* file: kind, version,
+#                    arch, layout, variant, partitions, users,
+#                    rdp_port, raw_md5...],
 #                    "negative": [...]}; an image entry holds file, format
 #                    (qemu's name: raw qcow2 vmdk vpc vdi vhdx), layout,
 #                    partition_table (msdos|gpt), root_partition, partitions
@@ -77,7 +87,8 @@ for spec in debootstrap:debootstrap chroot:coreutils sfdisk:fdisk mke2fs:e2fspro
             uuidgen:uuid-runtime qemu-img:qemu-utils python3:python3 \
             mkfs.btrfs:btrfs-progs mkntfs:ntfs-3g ntfscp:ntfs-3g guestfish:libguestfs-tools \
             ssh-keygen:openssh-client openssl:openssl md5sum:coreutils \
-            sha256sum:coreutils truncate:coreutils gzip:gzip; do
+            sha256sum:coreutils truncate:coreutils gzip:gzip ntfs-3g:ntfs-3g \
+            hivexregedit:libwin-hivex-perl mkfs.vfat:dosfstools mcopy:mtools; do
     command -v "${spec%%:*}" >/dev/null 2>&1 || missing+=("${spec%%:*} (package ${spec#*:})")
 done
 [ ${#missing[@]} = 0 ] || die "missing tools: ${missing[*]}; run scripts/setup.sh --no-build"
@@ -123,8 +134,6 @@ for f in vmlinuz initrd.img config System.map; do
 done
 H_BASE=$(hash_of "$FX"/mk-base.sh)
 H_TREE=$(hash_of "=$H_BASE" "$FX"/mk-rootfs.sh "=$(stat -c '%n %s %Y' /boot/*-"$KVER")")
-H_DISK=$(hash_of "=$H_TREE" "$FX"/mk-disk.sh "$FX"/mk-bootable.sh "$ROOT"/scripts/fixtures.sh)
-H_FACTS=$(hash_of "=$H_DISK" "$FX"/facts.py)
 
 # ---- the make step ----
 stamp() { echo "$DIR/.stamps/${1//\//_}"; }
@@ -180,6 +189,17 @@ b_random() {
 }
 b_trunc()  { head -c 1048576 "$DIR/$2" >"$1"; }
 b_facts()  { "$PY" "$FX"/facts.py "$DIR/$2" "$3" "$4" >"$1"; }
+b_windows() { "$FX"/mk-windows.sh "$2" "$1"; }
+b_win_facts() { "$PY" "$FX"/facts.py --windows "$DIR/$2" "$3" >"$1"; }
+
+# A disk's recipe is its scripts and the builder functions above (not the
+# rest of this file: adding a fixture rebuilds no other).
+H_DISK=$(hash_of "=$H_TREE" "$FX"/mk-disk.sh "$FX"/mk-bootable.sh \
+    "=$(declare -f b_disk b_noos b_bootable b_conv b_random b_trunc)")
+H_FACTS=$(hash_of "=$H_DISK" "$FX"/facts.py)
+H_WIN=$(hash_of "$FX"/mk-windows.sh "$FX"/winbin.py "$FX"/mk-hive.py "$FX"/reg-add-parents.py \
+    "=$(declare -f b_windows)")
+H_WIN_FACTS=$(hash_of "=$H_WIN" "$FX"/facts.py)
 
 step cache/base "$H_BASE" "" b_base
 step cache/rootfs "$H_TREE" "cache/base" b_rootfs
@@ -202,12 +222,25 @@ step no-os.raw "$H_DISK" "" b_noos
 step random.raw "$H_DISK" "" b_random
 step truncated.qcow2 "$H_DISK" "debian-mbr.qcow2" b_trunc debian-mbr.qcow2
 
+# ---- Windows ----
+WINDOWS=(7-x86-mbr 7-amd64-mbr 2012r2-gpt 2019-mbr 2019-gpt 2019-hibernated 2019-dirty-hive
+         2019-dirty-ntfs 2019-bitlocker 2019-generalized)
+[ -e /dev/fuse ] || [ -z "$(for k in "${WINDOWS[@]}"; do fresh "windows-$k.raw" "$H_WIN" || echo x; done)" ] ||
+    die "/dev/fuse is missing: the Windows fixtures are built through ntfs-3g (modprobe fuse)"
+for k in "${WINDOWS[@]}"; do
+    step "windows-$k.raw" "$H_WIN" "" b_windows "$k"
+done
+
 # ---- facts and manifest ----
 FACTS=()
 for spec in "${IMAGES[@]}"; do
     read -r file fmt l <<<"$spec"
     step ".facts/$file.json" "$H_FACTS" "$file" b_facts "$file" "$fmt" "$l"
     FACTS+=("$DIR/.facts/$file.json")
+done
+for k in "${WINDOWS[@]}"; do
+    step ".facts/windows-$k.raw.json" "$H_WIN_FACTS" "windows-$k.raw" b_win_facts "windows-$k.raw" "$k"
+    FACTS+=("$DIR/.facts/windows-$k.raw.json")
 done
 "$PY" "$FX"/facts.py --manifest "$DIR" "$H_FACTS" "${FACTS[@]}" >"$DIR/.tmp/manifest.json" ||
     die "writing the manifest failed"

@@ -14,15 +14,16 @@
 //! | `DESCRIPTION` | the product name, made readable (see `distro`, `bsd`) |
 //! | `SORTORDER` | a number that sorts images by family, distro and version |
 //! | `GUI` | the desktops installed (Unix), `Windows` |
-//! | `USERS` | accounts that can log in with a password, or cloud-init's |
+//! | `OSVERSION` | Windows: the NT version and build (`10.0.17763`) |
+//! | `USERS` | accounts that can log in with a password, or cloud-init's; Windows: the active local accounts of the SAM |
 //! | `KERNEL` | the newest kernel (Linux), `FreeBSD 13.2`, `Windows NT 10.0` |
-//! | `REMOTE_CONNECTION` | `ssh:port=P,user=U`… and x2go sessions |
+//! | `REMOTE_CONNECTION` | `ssh:port=P,user=U`… and x2go sessions; Windows: `rdp:port=P,user=U`… when remote desktop is on |
 //! | `CLOUD_INIT`, `CLOUD_INIT_DEFAULT_USER` | cloud-init on boot, its default user |
 //! | `NM_NETWORKING` | `yes` when NetworkManager starts on boot |
 //!
 //! Linux and the BSDs get every key; GNU Hurd the base keys and `GUI`;
-//! Windows, for now, the base keys, `GUI` and `KERNEL` (its users and
-//! remote desktop settings live in the registry); unsupported systems the
+//! Windows the base keys, `GUI` and `KERNEL` here, and the keys read from
+//! its registry through [`windows::collect`]; unsupported systems the
 //! base keys only. Keys the user sets (`-m KEY=VALUE`) go through
 //! [`parse_assignment`].
 
@@ -36,6 +37,7 @@ mod kernel;
 mod linux;
 mod services;
 mod sshd;
+pub mod windows;
 
 use std::collections::BTreeMap;
 

@@ -19,6 +19,7 @@ pub mod secrets;
 pub mod shrink;
 pub mod tar_stream;
 mod tree_out;
+pub mod windows;
 
 use anyhow::Result;
 

@@ -1,18 +1,21 @@
 //! The steps inside the helper VM, in order: launch → inspect → collect
 //! metadata → prepare (file-level tasks, `--host-run` scripts) → shrink
 //! (device-level tasks) → scan for secrets → mount for the UI → shutdown.
+//! A Windows disk is also checked for the state it must be in before
+//! anything is written ([`super::windows`]).
 //! What runs is the plan's [`Work`](crate::plan::Work), decided at
 //! validation; the VM's shutdown puts every change into the work disk.
 
 use anyhow::Result;
 
-use super::{Control, WorkDisk, mount, secrets, sysprep};
+use super::{Control, WorkDisk, mount, secrets, sysprep, windows};
 use crate::guest::appliance::Appliance;
 use crate::guest::metadata::{self, Metadata};
 use crate::guest::profile::{Profile, profile_for};
 use crate::guest::shrink::ShrinkOutcome;
+use crate::guest::windows::WindowsFacts;
 use crate::guest::{DiskInfo, Distro, OsInfo};
-use crate::plan::Plan;
+use crate::plan::{Plan, Work};
 use crate::progress::{Reporter, begin_step};
 use crate::sysprep::TaskOutcome;
 
@@ -52,14 +55,19 @@ pub(super) fn run(
 ) -> Result<Inspected> {
     let mut vm = launch(disk, reporter)?;
     control.cancel.check()?;
-    let os = match inspect(&vm, reporter)? {
+    let os = match inspect(&mut vm, reporter)? {
         Ok(os) => os,
         Err(reason) => return Ok(Inspected::unusable(reason)),
     };
     let disk_info = vm.disk_info(&os.root)?;
     let profile = profile_for(&os);
-    let mut metadata = collect(&mut vm, &os, &disk_info, &profile, reporter)?;
+    let (mut metadata, windows) = collect(&mut vm, &os, &disk_info, &profile, reporter)?;
     let unsupported = support_checks(&vm, &profile, reporter)?;
+    if let (None, Some(facts)) = (&unsupported, &windows)
+        && !matches!(plan.work, Work::Inspect)
+    {
+        windows::check_ready(&mut vm, &os, facts, reporter)?;
+    }
     let (tasks, shrunk) = match unsupported {
         None => prepare_and_shrink(&mut vm, &os, &profile, &mut metadata, plan, reporter)?,
         Some(_) => (Vec::new(), None),
@@ -87,13 +95,14 @@ fn launch(disk: &WorkDisk, reporter: &dyn Reporter) -> Result<Appliance> {
 }
 
 /// The one operating system on the media, or why there is none to work on.
-fn inspect(vm: &Appliance, reporter: &dyn Reporter) -> Result<Result<OsInfo, String>> {
+fn inspect(vm: &mut Appliance, reporter: &dyn Reporter) -> Result<Result<OsInfo, String>> {
     let step = begin_step(reporter, "Inspecting Operating System", None);
     let roots = vm.roots()?;
     let root = match roots.as_slice() {
         [root] => root,
         [] => {
             step.done("no operating system found");
+            windows::refuse_encrypted(vm)?;
             return Ok(Err("no operating system was found on the media".into()));
         }
         many => {
@@ -112,20 +121,25 @@ fn inspect(vm: &Appliance, reporter: &dyn Reporter) -> Result<Result<OsInfo, Str
     Ok(Ok(os))
 }
 
-/// The image properties read from the guest (mounted read-only).
+/// The image properties read from the guest (mounted read-only), and for
+/// Windows the facts read from its registry.
 fn collect(
     vm: &mut Appliance,
     os: &OsInfo,
     disk: &DiskInfo,
     profile: &Profile,
     reporter: &dyn Reporter,
-) -> Result<Metadata> {
+) -> Result<(Metadata, Option<WindowsFacts>)> {
     let step = begin_step(reporter, "Collecting image metadata", None);
     vm.mount(os, true, reporter)?;
-    let metadata = metadata::collect(os, disk, profile, vm, reporter)?;
+    let mut metadata = metadata::collect(os, disk, profile, vm, reporter)?;
+    let windows = match profile {
+        Profile::Windows => Some(windows::collect(vm, os, &mut metadata, reporter)?),
+        _ => None,
+    };
     vm.umount_all()?;
     step.done("done");
-    Ok(metadata)
+    Ok((metadata, windows))
 }
 
 /// The checks that can make media unsupported once an OS was found.

@@ -17,6 +17,7 @@ pub mod report;
 pub mod secrets;
 mod sysprep;
 pub mod upload;
+mod windows;
 
 use std::path::PathBuf;
 
