@@ -14,3 +14,4 @@ mod sysprep;
 mod tmux;
 mod tui;
 mod tui_signals;
+mod windows_sysprep;
