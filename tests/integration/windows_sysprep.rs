@@ -198,3 +198,81 @@ fn check_registry(system: &Path, software: &Path) {
     let path = hivexget(software, "Microsoft\\Windows\\CurrentVersion", "DevicePath");
     assert!(path.ends_with(";%SystemRoot%\\Drivers\\VirtIO"), "{path}");
 }
+
+/// Windows 7 x86 (NT 6.1, no DriverDatabase): `--install-virtio` alone
+/// (`--no-sysprep`) copies the x86 drivers and binds the storage devices
+/// through the CriticalDeviceDatabase; `--print-syspreps` lists the
+/// Windows table.
+#[test]
+fn windows_7_x86_virtio_through_the_critical_device_database() {
+    let src = fixture_file("windows-7-x86-mbr.raw");
+    let tree = fixture_file("virtio-win");
+    let dir = scratch();
+    let out = dir.path().join("win7.diskdump");
+    let real = run(mkimage()
+        .args(VIRTIO_ARGS)
+        .arg(&tree)
+        .args(["--no-sysprep", "--print-syspreps", "-o"])
+        .arg(&out)
+        .arg(&src));
+    assert_eq!(real.code, 0, "{}", real.stderr);
+    for task in [
+        "microsoft-sysprep:",
+        "enable-pings:",
+        "kms-client-setup:",
+        "install-virtio:",
+    ] {
+        assert!(
+            real.stdout.contains(task),
+            "{task} not listed:\n{}",
+            real.stdout
+        );
+    }
+    assert!(
+        real.stderr
+            .contains("Found 4 VirtIO drivers for Windows x86 6.1"),
+        "{}",
+        real.stderr
+    );
+    let hives = dir.path();
+    let text = guestfish(
+        &out,
+        "--ro",
+        &format!(
+            "cat /Windows/Drivers/VirtIO/viostor.sys\n\
+             download /Windows/System32/config/SYSTEM {}/SYSTEM\n",
+            hives.display()
+        ),
+    );
+    assert!(text.contains("MZ viostor w7 x86"), "{text}");
+    let system = hives.join("SYSTEM");
+    let cdd = "ControlSet001\\Control\\CriticalDeviceDatabase\\pci#ven_1af4&dev_1001&subsys_00021af4&rev_00";
+    assert_eq!(hivexget(&system, cdd, "Service"), "viostor");
+    assert_eq!(
+        hivexget(&system, cdd, "ClassGUID"),
+        "{4D36E97B-E325-11CE-BFC1-08002BE10318}"
+    );
+    assert_eq!(
+        hivexget(&system, "ControlSet001\\Services\\viostor", "Start"),
+        "0"
+    );
+    // --no-sysprep: no other task ran.
+    let tz = "ControlSet001\\Control\\TimeZoneInformation";
+    assert_ne!(
+        hivexget_opt(&system, tz, "RealTimeIsUniversal").as_deref(),
+        Some("1")
+    );
+}
+
+/// Like [`hivexget`], `None` when the value is missing.
+fn hivexget_opt(hive: &Path, key: &str, name: &str) -> Option<String> {
+    let out = Command::new("hivexget")
+        .arg(hive)
+        .arg(key)
+        .arg(name)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}

@@ -194,3 +194,29 @@ fn storage_drivers_are_registered_for_each_nt_family() {
     );
     assert!(!reg.has_key(Hive::System, "DriverDatabase").unwrap());
 }
+
+#[test]
+fn a_directory_without_virtio_drivers_is_refused_before_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("other.inf"),
+        VIOSTOR.replace("1AF4", "8086"),
+    )
+    .unwrap();
+    let err = super::check_dir(dir.path()).unwrap_err();
+    assert!(
+        err.contains("no VirtIO driver found (looked at 1 INF files"),
+        "{err}"
+    );
+    let request = crate::plan::SysprepRequest {
+        install_virtio: Some(dir.path().to_owned()),
+        ..Default::default()
+    };
+    let err = request.validate().unwrap_err();
+    assert!(err.0.starts_with("--install-virtio "), "{}", err.0);
+    tree(dir.path());
+    assert!(super::check_dir(dir.path()).is_ok());
+    let opts = request.validate().unwrap();
+    assert!(opts.selection.enable.contains(&"install-virtio".to_owned()));
+    assert_eq!(opts.params.text("virtio"), dir.path().to_str().unwrap());
+}
