@@ -15,18 +15,7 @@ const VIRTIO_ARGS: [&str; 1] = ["--install-virtio"];
 
 /// One value of a hive file on the host, as hivexget prints it.
 fn hivexget(hive: &Path, key: &str, name: &str) -> String {
-    let out = Command::new("hivexget")
-        .arg(hive)
-        .arg(key)
-        .arg(name)
-        .output()
-        .expect("running hivexget");
-    assert!(
-        out.status.success(),
-        "hivexget {key} {name}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    hivexget_opt(hive, key, name).unwrap_or_else(|| panic!("hivexget {key} {name}: no value"))
 }
 
 /// A key exported as .reg text by hivexregedit.
