@@ -231,6 +231,7 @@ WINDOWS=(7-x86-mbr 7-amd64-mbr 2012r2-gpt 2019-mbr 2019-gpt 2019-hibernated 2019
 for k in "${WINDOWS[@]}"; do
     step "windows-$k.raw" "$H_WIN" "" b_windows "$k"
 done
+sh "$FX"/mk-virtio-tree.sh "$DIR/virtio-win"   # a fake virtio-win driver tree (small, rebuilt each time)
 
 # ---- facts and manifest ----
 FACTS=()

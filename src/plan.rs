@@ -75,6 +75,8 @@ pub struct SysprepRequest {
     pub print_params: bool,
     pub dry_run: bool,
     pub json: bool,
+    /// `--install-virtio DIR`: the VirtIO drivers to inject into Windows.
+    pub install_virtio: Option<PathBuf>,
 }
 
 impl SysprepRequest {
@@ -90,10 +92,17 @@ impl SysprepRequest {
                 "--dry-run lists what system preparation would do: it cannot go with --no-sysprep",
             ));
         }
+        let (mut enable, mut params) = (self.enable.clone(), self.params.clone());
+        if let Some(dir) = &self.install_virtio {
+            sysprep::windows::virtio::check_dir(dir)
+                .map_err(|e| usage(format!("--install-virtio {}: {e}", dir.display())))?;
+            enable.push(sysprep::windows::virtio::INSTALL_VIRTIO.name.to_owned());
+            params.push(format!("virtio={}", dir.display()));
+        }
         Ok(sysprep::Options {
             run: !self.no_sysprep,
-            selection: sysprep::Selection::new(&self.enable, &self.disable)?,
-            params: sysprep::Params::from_assignments(&self.params)?,
+            selection: sysprep::Selection::new(&enable, &self.disable)?,
+            params: sysprep::Params::from_assignments(&params)?,
             no_boot: self.no_boot,
             print_tasks: self.print_syspreps,
             print_params: self.print_params,

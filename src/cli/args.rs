@@ -133,6 +133,12 @@ pub struct SysprepArgs {
     /// With --dry-run: print the listing as JSON on standard output.
     #[arg(long)]
     pub json: bool,
+
+    /// Inject the VirtIO drivers of DIR (the extracted virtio-win media)
+    /// into a Windows guest, offline; the storage drivers are registered
+    /// to load at boot.
+    #[arg(long, value_name = "DIR")]
+    pub install_virtio: Option<PathBuf>,
 }
 
 impl SysprepArgs {
@@ -147,6 +153,7 @@ impl SysprepArgs {
             print_params: self.print_sysprep_params,
             dry_run: self.dry_run,
             json: self.json,
+            install_virtio: self.install_virtio.clone(),
         }
     }
 }

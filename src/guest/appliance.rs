@@ -219,6 +219,7 @@ impl Appliance {
 
     /// Unmount everything and flush the disk.
     pub fn umount_all(&self) -> Result<()> {
+        self.release_hive()?;
         self.g.umount_all().map_err(gerr("unmounting the guest"))?;
         self.g.sync().map_err(gerr("flushing the guest's disk"))
     }

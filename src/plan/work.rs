@@ -38,8 +38,11 @@ impl Work {
             (Some(on), false, false) => Ok(Work::Mount { on }),
             (None, true, _) => Ok(Work::DryRun { json: sysprep.json }),
             (None, false, true) => Ok(Work::Export {
-                // `--no-sysprep` runs only the tasks named with --enable-sysprep.
-                tasks: !sysprep.no_sysprep || !sysprep.enable.is_empty(),
+                // `--no-sysprep` runs only the tasks named with
+                // --enable-sysprep (and install-virtio for --install-virtio).
+                tasks: !sysprep.no_sysprep
+                    || !sysprep.enable.is_empty()
+                    || sysprep.install_virtio.is_some(),
             }),
             (None, false, false) if prints => Ok(Work::Inspect),
             (None, false, false) => Err(usage(

@@ -21,6 +21,7 @@ mod util;
 
 mod linux;
 mod unix;
+pub mod windows;
 
 use std::time::Duration;
 
@@ -29,6 +30,7 @@ use anyhow::Result;
 use crate::guest::appliance::Appliance;
 use crate::guest::metadata::Metadata;
 use crate::guest::profile::Profile;
+use crate::guest::registry::{Hive, RegValue};
 use crate::guest::{Guest, OsInfo};
 use crate::process::UsageError;
 use crate::progress::Reporter;
@@ -44,6 +46,30 @@ pub enum Change {
     /// Replace the file's content (creating it, and its directory, when
     /// missing).
     Write(String, Vec<u8>),
+    /// Set a Windows registry value, creating its key when missing.
+    SetValue(RegSet),
+}
+
+/// A registry value a task wants set: where, and to what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegSet {
+    pub hive: Hive,
+    /// The key below the hive's root (`CurrentControlSet\Control\…`).
+    pub key: String,
+    pub name: String,
+    pub value: RegValue,
+}
+
+impl RegSet {
+    /// The change setting `hive\key\name` to `value`.
+    pub fn change(hive: Hive, key: &str, name: &str, value: RegValue) -> Change {
+        Change::SetValue(RegSet {
+            hive,
+            key: key.to_owned(),
+            name: name.to_owned(),
+            value,
+        })
+    }
 }
 
 impl Change {
@@ -51,6 +77,7 @@ impl Change {
     pub fn path(&self) -> &str {
         match self {
             Change::Delete(p) | Change::Truncate(p) | Change::Write(p, _) => p,
+            Change::SetValue(set) => &set.key,
         }
     }
 }
@@ -97,6 +124,9 @@ pub enum Action {
     },
     /// After unmounting, on the disk itself.
     Device(DeviceFn),
+    /// Inside the running guest, at first boot (Windows tasks that have no
+    /// offline equivalent): the command the first-boot runner runs there.
+    Online { command: &'static str },
 }
 
 /// One system preparation task: a row of an OS family's table.
@@ -126,14 +156,15 @@ impl std::fmt::Debug for Task {
 pub const FINAL: &[Task] = &[SHRINK];
 
 /// Every table, for name lookups before the OS is known.
-pub const TABLES: &[&[Task]] = &[unix::TASKS, linux::TASKS, FINAL];
+pub const TABLES: &[&[Task]] = &[unix::TASKS, linux::TASKS, windows::TASKS, FINAL];
 
 /// The tasks for an OS profile, in the order they run.
 pub fn tasks_for(profile: &Profile) -> Vec<&'static Task> {
     let layers: &[&[Task]] = match profile {
         Profile::Linux(_) => &[unix::TASKS, linux::TASKS, FINAL],
         Profile::Bsd(_) | Profile::Hurd => &[unix::TASKS, FINAL],
-        Profile::Windows | Profile::Unsupported(_) => &[],
+        Profile::Windows => &[windows::TASKS, FINAL],
+        Profile::Unsupported(_) => &[],
     };
     layers.iter().flat_map(|l| l.iter()).collect()
 }
@@ -347,7 +378,9 @@ mod tests {
         let first: Vec<&str> = linux.iter().take(unix.len()).map(|t| t.name).collect();
         assert_eq!(first, unix);
         assert!(linux.len() > unix.len());
-        assert!(tasks_for(&Profile::Windows).is_empty());
+        let windows = tasks_for(&Profile::Windows);
+        assert_eq!(windows.last().map(|t| t.name), Some("shrink"));
+        assert!(windows.iter().all(|t| !unix.contains(&t.name)));
     }
 
     #[test]

@@ -98,6 +98,44 @@ pub const PARAMS: &[ParamSpec] = &[
         description: "A file of SSH public keys installed as root's authorized_keys \
                       by add-root-authorized-keys",
     },
+    ParamSpec {
+        name: "mem",
+        kind: ParamKind::PosInt,
+        default: "1024",
+        description: "Memory in MiB of the VM that boots a Windows guest for its online tasks",
+    },
+    ParamSpec {
+        name: "smp",
+        kind: ParamKind::PosInt,
+        default: "1",
+        description: "Number of CPUs of the VM that boots a Windows guest for its online tasks",
+    },
+    ParamSpec {
+        name: "boot_timeout",
+        kind: ParamKind::PosInt,
+        default: "600",
+        description: "Seconds to wait for a booted Windows guest to report on its serial port",
+    },
+    ParamSpec {
+        name: "shutdown_timeout",
+        kind: ParamKind::PosInt,
+        default: "300",
+        description: "Seconds to wait for a booted Windows guest to power off",
+    },
+    ParamSpec {
+        name: "virtio_timeout",
+        kind: ParamKind::PosInt,
+        default: "900",
+        description: "Seconds to wait for a booted Windows guest to install the staged \
+                      VirtIO drivers",
+    },
+    ParamSpec {
+        name: "virtio",
+        kind: ParamKind::Dir,
+        default: "",
+        description: "A directory of VirtIO drivers for Windows (the extracted virtio-win \
+                      media) to install into the guest; set by --install-virtio",
+    },
 ];
 
 /// The spec of a parameter, by name.

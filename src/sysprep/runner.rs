@@ -13,6 +13,7 @@ use super::staged::Staged;
 use super::{Action, Change, Ctx, DeviceCtx, Options, Task, TaskOutcome, util};
 use crate::guest::appliance::Appliance;
 use crate::guest::metadata::Metadata;
+use crate::guest::registry::{Registry, display_path};
 use crate::guest::shrink::ShrinkOutcome;
 use crate::guest::{EntryKind, Guest, OsInfo};
 use crate::progress::{Reporter, begin_step};
@@ -59,15 +60,23 @@ pub fn run_files(
     };
     let mut outcomes = Vec::new();
     for (i, task) in enabled.iter().enumerate() {
-        let Action::Files { plan, after } = task.action else {
-            continue;
+        let (plan, after) = match task.action {
+            Action::Files { plan, after } => (plan, after),
+            Action::Online { .. } => {
+                reporter.warn(&format!(
+                    "{}: runs inside the running guest, which needs the online (first boot) phase; not run",
+                    task.name
+                ));
+                continue;
+            }
+            Action::Device(_) => continue,
         };
         let title = format!("({}/{}) {}", i + 1, enabled.len(), task.message);
         let step = begin_step(reporter, &title, None);
         let start = Instant::now();
         let changes = plan(&mut cx).with_context(|| format!("{}: planning", task.name))?;
-        let changes =
-            apply(cx.guest, changes).with_context(|| format!("{}: applying", task.name))?;
+        let changes = apply(cx.guest, changes, opts.dry_run)
+            .with_context(|| format!("{}: applying", task.name))?;
         if let Some(after) = after {
             after(&mut cx).with_context(|| format!("{}: updating the metadata", task.name))?;
         }
@@ -124,13 +133,19 @@ pub fn run_devices(
 }
 
 /// Apply the changes that change something, and say what each freed.
-fn apply(g: &mut dyn Guest, changes: Vec<Change>) -> Result<Vec<Planned>> {
+/// Registry values are only read in a dry run (the guest's registry is
+/// not staged), and written to the hives after the task's last change.
+fn apply(g: &mut dyn Guest, changes: Vec<Change>, dry_run: bool) -> Result<Vec<Planned>> {
     let mut done = Vec::new();
     for change in changes {
         let Some(planned) = measure(g, &change)? else {
             continue;
         };
         match &change {
+            Change::SetValue(_) if dry_run => {}
+            Change::SetValue(set) => {
+                registry(g)?.set_value(set.hive, &set.key, &set.name, &set.value)?
+            }
             Change::Delete(p) => g.remove_all(p)?,
             Change::Truncate(p) => g.truncate(p)?,
             Change::Write(p, content) => {
@@ -145,7 +160,16 @@ fn apply(g: &mut dyn Guest, changes: Vec<Change>) -> Result<Vec<Planned>> {
         }
         done.push(planned);
     }
+    if let Some(reg) = g.registry() {
+        reg.commit()?;
+    }
     Ok(done)
+}
+
+/// The guest's registry, for a task that reads or changes it.
+pub(super) fn registry(g: &mut dyn Guest) -> Result<&mut dyn Registry> {
+    g.registry()
+        .context("this guest has no Windows registry to change")
 }
 
 /// What a change would free, or `None` when it would change nothing.
@@ -193,6 +217,14 @@ fn measure(g: &mut dyn Guest, change: &Change) -> Result<Option<Planned>> {
                     p,
                     old.map_or(0, |o| o as i64) - content.len() as i64,
                 ),
+            }
+        }
+        Change::SetValue(set) => {
+            let old = registry(g)?.value(set.hive, &set.key, &set.name)?;
+            let path = display_path(set.hive, &set.key, Some(&set.name));
+            match old {
+                Some(old) if old == set.value => None,
+                _ => planned("set", &format!("{path} = {}", set.value), 0),
             }
         }
     })

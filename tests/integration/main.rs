@@ -16,3 +16,4 @@ mod tmux;
 mod tui;
 mod tui_signals;
 mod windows;
+mod windows_sysprep;

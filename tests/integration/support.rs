@@ -244,3 +244,31 @@ pub fn poll<T>(awaited: &str, limit: Duration, mut probe: impl FnMut() -> Result
         std::thread::sleep(POLL_EVERY);
     }
 }
+
+/// Run guestfish on `image` with the guest's filesystems mounted (`--ro`
+/// or `--rw`), feeding it `script`; its standard output. Software
+/// emulation always: guestfish, unlike the product, does not fall back
+/// from a broken KVM by itself.
+pub fn guestfish(image: &Path, mode: &str, script: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new("guestfish")
+        .env("LIBGUESTFS_BACKEND", "direct")
+        .env("LIBGUESTFS_BACKEND_SETTINGS", "force_tcg")
+        .args([mode, "-i", "-a"])
+        .arg(image)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("running guestfish");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "guestfish failed: {err}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

@@ -2,38 +2,59 @@
 //! `hivex_*` calls: one hive open at a time, reopened for writing on the
 //! first change and written back at [`Registry::commit`].
 
+use std::cell::{Cell, RefCell};
+
 use anyhow::{Context, Result, bail};
 
 use super::{Hive, RegValue, Registry, resolve_key};
 use crate::guest::appliance::{Appliance, gerr};
 
-/// Which hive the helper VM has open.
+/// Which hive the helper VM has open. Unmounting the guest closes it
+/// ([`Appliance::release_hive`]), so it lives in cells the `&self`
+/// unmount can reach.
 #[derive(Debug, Default)]
 pub struct HiveState {
     /// `/Windows/System32/config` as the guest spells it.
-    config_dir: Option<String>,
-    open: Option<(Hive, bool)>,
-    dirty: bool,
+    config_dir: RefCell<Option<String>>,
+    open: Cell<Option<(Hive, bool)>>,
+    dirty: Cell<bool>,
 }
 
 impl Appliance {
-    fn config_dir(&mut self) -> Result<String> {
-        if let Some(dir) = &self.hives.config_dir {
+    fn config_dir(&self) -> Result<String> {
+        if let Some(dir) = self.hives.config_dir.borrow().as_ref() {
             return Ok(dir.clone());
         }
         let dir = self
             .handle()
             .case_sensitive_path("/windows/system32/config")
             .map_err(gerr("finding the registry hives (Windows/System32/config)"))?;
-        self.hives.config_dir = Some(dir.clone());
+        *self.hives.config_dir.borrow_mut() = Some(dir.clone());
         Ok(dir)
+    }
+
+    /// Write the open hive's changes, if any, and close it: done before
+    /// the guest is unmounted.
+    pub(crate) fn release_hive(&self) -> Result<()> {
+        self.hives.config_dir.replace(None);
+        let Some((hive, _)) = self.hives.open.take() else {
+            return Ok(());
+        };
+        let g = self.handle();
+        if self.hives.dirty.take() {
+            g.hivex_commit(None)
+                .map_err(gerr(format!("writing the {} hive", hive.file_name())))?;
+        }
+        g.hivex_close()
+            .map_err(gerr(format!("closing the {} hive", hive.file_name())))
+            .context("registry")
     }
 
     /// Open `hive` (for writing when `write`), returning its root node.
     fn open_hive(&mut self, hive: Hive, write: bool) -> Result<i64> {
-        let current = self.hives.open;
+        let current = self.hives.open.get();
         if current != Some((hive, true)) && current != Some((hive, write)) {
-            self.commit()?;
+            self.release_hive()?;
             let dir = self.config_dir()?;
             let path = self
                 .handle()
@@ -46,7 +67,7 @@ impl Appliance {
             self.handle()
                 .hivex_open(&path, opts)
                 .map_err(gerr(format!("opening the registry hive {path}")))?;
-            self.hives.open = Some((hive, write));
+            self.hives.open.set(Some((hive, write)));
         }
         self.handle()
             .hivex_root()
@@ -147,7 +168,7 @@ impl Registry for Appliance {
         self.handle()
             .hivex_node_set_value(node, name, value.type_code(), &value.to_bytes())
             .map_err(gerr(format!("setting {key}\\{name}")))?;
-        self.hives.dirty = true;
+        self.hives.dirty.set(true);
         Ok(())
     }
 
@@ -161,22 +182,11 @@ impl Registry for Appliance {
         self.handle()
             .hivex_node_delete_child(node)
             .map_err(gerr(format!("deleting {key}")))?;
-        self.hives.dirty = true;
+        self.hives.dirty.set(true);
         Ok(())
     }
 
     fn commit(&mut self) -> Result<()> {
-        let Some((hive, _)) = self.hives.open.take() else {
-            return Ok(());
-        };
-        let dirty = std::mem::take(&mut self.hives.dirty);
-        let g = self.handle();
-        if dirty {
-            g.hivex_commit(None)
-                .map_err(gerr(format!("writing the {} hive", hive.file_name())))?;
-        }
-        g.hivex_close()
-            .map_err(gerr(format!("closing the {} hive", hive.file_name())))
-            .context("registry")
+        self.release_hive()
     }
 }

@@ -1,7 +1,7 @@
 //! Rows about what is inside the guest: secrets a published image must not
 //! carry, and guest files written to break the product's parsers.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use super::media::{debian, on_debian, qemu_img};
 use super::{Case, Ctx, Expect, Input};
@@ -59,25 +59,7 @@ fn hostile(ctx: &Ctx, file: &str, data: &[u8], args: &[&str]) -> Input {
 /// Run a guestfish script on an image, read-write, under TCG (guestfish,
 /// unlike the product, does not fall back from a broken KVM by itself).
 fn guestfish(img: &str, script: &str) {
-    use std::io::Write;
-    let mut child = Command::new("guestfish")
-        .env("LIBGUESTFS_BACKEND", "direct")
-        .env("LIBGUESTFS_BACKEND_SETTINGS", "force_tcg")
-        .args(["--rw", "-a", img, "-i"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("running guestfish");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(script.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "guestfish failed: {err}");
+    crate::support::guestfish(std::path::Path::new(img), "--rw", script);
 }
 
 /// A `--host-run` script in the row's directory that writes `text` into
