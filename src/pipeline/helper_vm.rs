@@ -29,6 +29,8 @@ pub(super) struct Inspected {
     pub tasks: Vec<TaskOutcome>,
     pub shrunk: Option<ShrinkOutcome>,
     pub secrets: Vec<crate::guest::secrets::Finding>,
+    /// Why a Windows image is not generalized, when it is not.
+    pub not_generalized: Option<String>,
 }
 
 impl Inspected {
@@ -42,6 +44,7 @@ impl Inspected {
             tasks: Vec::new(),
             shrunk: None,
             secrets: Vec::new(),
+            not_generalized: None,
         }
     }
 }
@@ -72,6 +75,10 @@ pub(super) fn run(
         None => prepare_and_shrink(&mut vm, &os, &profile, &mut metadata, plan, reporter)?,
         Some(_) => (Vec::new(), None),
     };
+    let not_generalized = match unsupported {
+        None => windows::not_generalized(&profile, plan),
+        Some(_) => None,
+    };
     let secrets = secrets::scan(&mut vm, &os, plan, &tasks, reporter)?;
     mount::serve(&vm, &os, plan, reporter, control)?;
     control.cancel.check()?;
@@ -84,6 +91,7 @@ pub(super) fn run(
         tasks,
         shrunk,
         secrets,
+        not_generalized,
     })
 }
 

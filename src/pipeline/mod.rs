@@ -60,6 +60,9 @@ pub struct Outcome {
     pub shrink: Option<ShrinkOutcome>,
     /// The secrets the scan found in the prepared guest.
     pub secrets: Vec<crate::guest::secrets::Finding>,
+    /// Why the (Windows) image is not generalized, when it is not; its
+    /// metadata then says `GENERALIZED=no`.
+    pub not_generalized: Option<String>,
 }
 
 /// How a front end steers a running plan: stop it, and release the guest
@@ -136,6 +139,14 @@ fn conclude(
         reporter.warn("no operating system was found, so the image was not scanned for secrets");
     }
     secrets::check(&inspected.secrets, plan, reporter)?;
+    if let Some(reason) = &inspected.not_generalized {
+        reporter.warn(&format!(
+            "the image is not generalized ({reason}): VMs started from it keep this \
+             machine's identity (security identifier, computer name); GENERALIZED=no \
+             is in its metadata"
+        ));
+        meta.insert("GENERALIZED".into(), "no".into());
+    }
     edit_metadata(plan, &mut meta, reporter);
     Ok(Outcome {
         source,
@@ -150,6 +161,7 @@ fn conclude(
         uploaded: None,
         shrink: inspected.shrunk,
         secrets: inspected.secrets,
+        not_generalized: inspected.not_generalized,
     })
 }
 
@@ -200,11 +212,17 @@ fn write_report(
     let rows = timer.rows(&outcome.tasks);
     reporter.section("Report:");
     reporter.info(report::table(&rows).trim_end());
+    let notes: Vec<String> = (outcome.not_generalized.iter())
+        .map(|reason| format!("not generalized: {reason}"))
+        .collect();
+    for note in &notes {
+        reporter.info(&format!("Note: {note}"));
+    }
     let path = crate::plan::with_suffix(image, ".report.json");
     let pending = PendingFile::create(&path)?;
     std::io::Write::write_all(
         &mut pending.file(),
-        report::json(&rows, &outcome.secrets).as_bytes(),
+        report::json(&rows, &outcome.secrets, &notes).as_bytes(),
     )
     .with_context(|| format!("writing {}", path.display()))?;
     outcome.written.push(pending.commit()?);

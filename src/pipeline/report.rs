@@ -114,8 +114,9 @@ pub fn table(rows: &[Row]) -> String {
     text
 }
 
-/// The report as JSON, with the secrets the scan found (path and kind).
-pub fn json(rows: &[Row], secrets: &[Finding]) -> String {
+/// The report as JSON, with the secrets the scan found (path and kind)
+/// and the notes on the image (`not generalized: …`).
+pub fn json(rows: &[Row], secrets: &[Finding], notes: &[String]) -> String {
     let freed: i64 = rows.iter().filter_map(|r| r.bytes_freed).sum();
     let seconds: f64 = rows.iter().map(|r| r.seconds).sum();
     let value = serde_json::json!({
@@ -123,6 +124,7 @@ pub fn json(rows: &[Row], secrets: &[Finding]) -> String {
         "seconds": seconds,
         "bytes_freed": freed,
         "secrets": secrets,
+        "notes": notes,
     });
     format!(
         "{}\n",
@@ -157,9 +159,10 @@ mod tests {
             t.contains("(1/1) Removing files under /tmp") && t.contains("4.0 KiB"),
             "{t}"
         );
-        let v: serde_json::Value = serde_json::from_str(&json(&rows, &[])).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&json(&rows, &[], &["n".into()])).unwrap();
         assert_eq!(v["steps"][1]["bytes_freed"], 4096);
         assert_eq!(v["bytes_freed"], 4096);
         assert_eq!(v["secrets"], serde_json::json!([]));
+        assert_eq!(v["notes"], serde_json::json!(["n"]));
     }
 }

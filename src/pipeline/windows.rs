@@ -7,10 +7,13 @@ use anyhow::{Result, bail};
 use crate::guest::OsInfo;
 use crate::guest::appliance::{Appliance, gerr};
 use crate::guest::metadata::{self, Metadata};
+use crate::guest::profile::Profile;
 use crate::guest::registry::Registry;
 use crate::guest::windows::WindowsFacts;
 use crate::guest::windows::preconditions::{self, Ctx, NotReady, OFFLINE};
+use crate::plan::{Plan, Work};
 use crate::progress::{Reporter, begin_step};
+use crate::sysprep::{self, runner, windows::MICROSOFT_SYSPREP};
 
 /// The Windows keys of the metadata and the facts behind them, read from
 /// the registry of the mounted guest.
@@ -86,4 +89,25 @@ fn systemroot(vm: &Appliance, os: &OsInfo) -> Result<String> {
             "reading the Windows directory of {}",
             os.root
         )))
+}
+
+/// Why the Windows image this run writes is not generalized (Microsoft's
+/// System Preparation Tool does not run), or `None` when it is, or when
+/// the guest is not Windows or nothing is written.
+pub(super) fn not_generalized(profile: &Profile, plan: &Plan) -> Option<String> {
+    if *profile != Profile::Windows
+        || !matches!(plan.work, Work::Export { .. } | Work::DryRun { .. })
+    {
+        return None;
+    }
+    let tasks = sysprep::tasks_for(profile);
+    let enabled = runner::enabled(&tasks, &plan.sysprep);
+    let name = MICROSOFT_SYSPREP.name;
+    Some(if !enabled.iter().any(|t| t.name == name) {
+        format!("{name} is not enabled")
+    } else if plan.sysprep.no_boot {
+        format!("--no-boot skips {name}, which runs inside the running guest")
+    } else {
+        format!("{name} runs inside the running guest, which this version does not boot yet")
+    })
 }

@@ -52,6 +52,7 @@ pub(super) fn outcome() -> Box<Outcome> {
         uploaded: None,
         shrink: None,
         secrets: Vec::new(),
+        not_generalized: None,
     })
 }
 

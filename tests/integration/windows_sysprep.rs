@@ -42,10 +42,17 @@ fn windows_2019_offline_tasks_and_virtio() {
     let dry = run(mkimage()
         .args(VIRTIO_ARGS)
         .arg(&tree)
-        .args(["--dry-run", "--json", "-o"])
+        .args(["--dry-run", "--json", "--no-boot", "-o"])
         .arg(&out)
         .arg(&src));
     assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert!(
+        dry.stderr.contains(
+            "the image is not generalized (--no-boot skips microsoft-sysprep, which runs inside the running guest)"
+        ),
+        "{}",
+        dry.stderr
+    );
     assert!(!out.exists(), "a dry run wrote the image");
     let json: Value = serde_json::from_str(&dry.stdout).expect("the dry run's JSON");
     let listed: Vec<String> = json["tasks"]
@@ -95,6 +102,28 @@ fn windows_2019_offline_tasks_and_virtio() {
             real.stderr
         );
     }
+
+    // Never unprepared by accident: the run, its metadata and its report
+    // say the image is not generalized.
+    assert!(
+        real.stderr
+            .contains("the image is not generalized (microsoft-sysprep runs inside"),
+        "{}",
+        real.stderr
+    );
+    let meta: Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{}.meta", out.display())).unwrap())
+            .unwrap();
+    assert_eq!(meta["properties"]["GENERALIZED"], "no", "{meta}");
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{}.report.json", out.display())).unwrap(),
+    )
+    .unwrap();
+    let notes = report["notes"].to_string();
+    assert!(
+        notes.contains("not generalized: microsoft-sysprep"),
+        "{notes}"
+    );
 
     // 3. The image read back.
     let hives = dir.path();

@@ -69,7 +69,9 @@ const KMS_CLIENT_SETUP: Task = Task {
     },
 };
 
-const MICROSOFT_SYSPREP: Task = Task {
+/// Generalizes the image; the only task whose run makes it fit for
+/// many VMs, so its absence is told (see the pipeline's conclusion).
+pub const MICROSOFT_SYSPREP: Task = Task {
     name: "microsoft-sysprep",
     message: "Generalizing the image with Microsoft's System Preparation Tool",
     description: "Run Microsoft's System Preparation Tool, which removes the machine's \
