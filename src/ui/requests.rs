@@ -68,6 +68,7 @@ const UI_WORDS: &[(&str, &str)] = &[
     ("--enable-sysprep ", "system preparation task "),
     ("--disable-sysprep ", "system preparation task "),
     ("--sysprep-param ", "parameter "),
+    ("--install-virtio ", "VirtIO driver directory "),
     ("-o ", "file "),
     ("-u ", "object name "),
     ("-r: ", ""),
