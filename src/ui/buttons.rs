@@ -34,6 +34,7 @@ pub enum Btn {
     Help,
     Default,
     NoConfig,
+    Clear,
 }
 
 impl Btn {
@@ -64,6 +65,7 @@ impl Btn {
             Btn::Help => "Help",
             Btn::Default => "Default",
             Btn::NoConfig => "No Config",
+            Btn::Clear => "Clear",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Expert mode's Customize menu, in the original's order: Mount, VirtIO,
 //! Sysprep, Properties, Exclude. Each entry's screens live in their own
-//! module; VirtIO, which this product does not do yet, is a notice here.
+//! module. VirtIO opens the drivers' page (`virtio.rs`) for a Windows
+//! guest; for any other guest it is a notice here.
 
 use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::KeyEvent;
@@ -11,6 +12,7 @@ use super::app::{Facts, ScreenId};
 use super::component::{Action, Component};
 use super::properties::{Exclude, Properties};
 use super::sysprep_tasks::Tasks;
+use super::virtio::VirtIO;
 use super::widgets::{Btn, Menu, Reply};
 use crate::guest::OsFamily;
 
@@ -84,7 +86,7 @@ impl Component for Customize {
         };
         let opened = match choice {
             Entry::Mount => return super::mount::open(facts),
-            Entry::VirtIO => return vec![virtio(facts)],
+            Entry::VirtIO => virtio(facts),
             Entry::Sysprep => Tasks::open(facts).map(|c| Box::new(c) as Box<dyn Component>),
             Entry::Properties => Ok(Box::new(Properties::new(facts)) as Box<dyn Component>),
             Entry::Exclude => Exclude::open(facts).map(|c| Box::new(c) as Box<dyn Component>),
@@ -97,19 +99,19 @@ impl Component for Customize {
     }
 }
 
-/// VirtIO drivers matter to Windows guests only, which this product
-/// does not prepare yet.
-fn virtio(facts: &Facts) -> Action {
+/// The VirtIO page for a Windows guest; any other guest needs no drivers,
+/// and a notice says so.
+fn virtio(facts: &Facts) -> Result<Box<dyn Component>, Action> {
     let os = (facts.session.as_ref())
         .and_then(|s| s.os.as_ref())
         .map(|os| &os.family);
     let text = match os {
-        Some(OsFamily::Windows) => "Windows guests need the VirtIO drivers, but installing them is not available yet: this version does not prepare Windows images.".to_owned(),
+        Some(OsFamily::Windows) => return Ok(Box::new(VirtIO::new(facts))),
         Some(family) => format!(
             "VirtIO drivers are needed by Windows guests only; {} has them built in.",
             family.title()
         ),
         None => "VirtIO drivers are needed by Windows guests only; no operating system was found on the media.".to_owned(),
     };
-    Action::notice("VirtIO", text)
+    Err(Action::notice("VirtIO", text))
 }

@@ -313,3 +313,89 @@ fn a_run_that_shrank_the_image_shows_in_the_status_line() {
     a.on_event(AppEvent::JobDone(JobKind::Extract, Ok(outcome())));
     assert!(a.facts.status_line().contains("Size: 289 MB (shrunk)"));
 }
+
+/// An app over a Windows session.
+fn windows_app() -> App {
+    let mut a = app();
+    if let Some(os) = a.facts.session.as_mut().and_then(|s| s.os.as_mut()) {
+        os.family = crate::guest::OsFamily::Windows;
+        os.distro = crate::guest::Distro::Windows;
+    }
+    a
+}
+
+/// A driver directory `check_dir` accepts: one viostor INF.
+fn driver_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let inf = dir.path().join("viostor/w10/amd64");
+    std::fs::create_dir_all(&inf).unwrap();
+    let text = "[Version]\r\nSignature = \"$WINDOWS NT$\"\r\n\
+        [Manufacturer]\r\nRH = rh, NTamd64.10.0\r\n\
+        [rh.NTamd64.10.0]\r\nD = viostor_inst, PCI\\VEN_1AF4&DEV_1001&SUBSYS_00021AF4\r\n";
+    std::fs::write(inf.join("viostor.inf"), text).unwrap();
+    dir
+}
+
+fn install_virtio(a: &App) -> Option<PathBuf> {
+    let r = a.facts.export_request(Path::new("/tmp/x.diskdump"));
+    r.unwrap().sysprep.install_virtio
+}
+
+#[test]
+fn virtio_page_keeps_a_checked_directory_for_later_runs() {
+    let drivers = driver_dir();
+    let mut a = windows_app();
+    customize(&mut a, 1);
+    assert_eq!(top_id(&a), Some(ScreenId::VirtIO));
+    assert!(screen_text(&a).contains("Chosen now: none"));
+    type_text(&mut a, drivers.path().to_str().unwrap());
+    press(&mut a, &[KeyCode::Enter]);
+    assert_eq!(top_id(&a), Some(ScreenId::Customize));
+    assert_eq!(install_virtio(&a).as_deref(), Some(drivers.path()));
+    // The request passes the command line's validation, which adds the task.
+    let r = a
+        .facts
+        .export_request(Path::new("/tmp/x.diskdump"))
+        .unwrap();
+    let opts = r.sysprep.validate().unwrap();
+    assert!(opts.selection.enable.contains(&"install-virtio".to_owned()));
+    let preview = a.facts.preview_request().unwrap();
+    assert_eq!(
+        preview.sysprep.install_virtio.as_deref(),
+        Some(drivers.path())
+    );
+    // Opened again, the page shows the choice; Clear drops it.
+    press(&mut a, &[KeyCode::Enter]);
+    let shown = format!("Chosen now: {}", drivers.path().display());
+    assert!(screen_text(&a).contains(&shown), "{}", screen_text(&a));
+    press(&mut a, &[KeyCode::Tab, KeyCode::Enter]);
+    assert_eq!(top_id(&a), Some(ScreenId::Customize));
+    assert_eq!(install_virtio(&a), None);
+}
+
+#[test]
+fn virtio_page_refuses_a_directory_without_drivers() {
+    let empty = tempfile::tempdir().unwrap();
+    let mut a = windows_app();
+    a.facts.sysprep.virtio = Some(PathBuf::from("/srv/virtio-win"));
+    customize(&mut a, 1);
+    snapshot("virtio_page", &a);
+    ctrl_u(&mut a);
+    type_text(&mut a, empty.path().to_str().unwrap());
+    press(&mut a, &[KeyCode::Enter]);
+    assert_eq!(top_id(&a), Some(ScreenId::Notice));
+    let text = screen_text(&a);
+    assert!(text.contains("no VirtIO driver found"), "{text}");
+    assert!(!text.contains("--install-virtio"), "{text}");
+    assert_eq!(
+        install_virtio(&a).as_deref(),
+        Some(Path::new("/srv/virtio-win")),
+        "the earlier choice stays"
+    );
+    // The field stays to be mended; an empty one clears the choice.
+    press(&mut a, &[KeyCode::Enter]);
+    assert_eq!(top_id(&a), Some(ScreenId::VirtIO));
+    ctrl_u(&mut a);
+    press(&mut a, &[KeyCode::Enter]);
+    assert_eq!(install_virtio(&a), None);
+}

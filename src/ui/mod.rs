@@ -40,6 +40,7 @@ pub mod sysprep_tasks;
 #[cfg(test)]
 mod tests;
 pub mod upload;
+pub mod virtio;
 pub mod widgets;
 pub mod wizard;
 

@@ -68,6 +68,7 @@ const UI_WORDS: &[(&str, &str)] = &[
     ("--enable-sysprep ", "system preparation task "),
     ("--disable-sysprep ", "system preparation task "),
     ("--sysprep-param ", "parameter "),
+    ("--install-virtio ", "VirtIO driver directory "),
     ("-o ", "file "),
     ("-u ", "object name "),
     ("-r: ", ""),
@@ -122,5 +123,7 @@ mod tests {
         assert!(!said.contains("-o") && !said.contains("-f"), "{said}");
         assert!(said.starts_with("file /a.img:"), "{said}");
         assert_eq!(in_ui_words("--no-sysprep-o x"), "--no-sysprep-o x");
+        let said = in_ui_words("--install-virtio /gone: reading /gone");
+        assert_eq!(said, "VirtIO driver directory /gone: reading /gone");
     }
 }

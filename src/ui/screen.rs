@@ -51,6 +51,8 @@ pub enum ScreenId {
     SysprepParam(String),
     SysprepHelp,
     SysprepPreview,
+    /// Customize → VirtIO: the drivers' directory.
+    VirtIO,
     /// The running Mount, under its job's view.
     Mount,
     /// "The guest is mounted on DIR".

@@ -2,10 +2,12 @@
 //! as a checklist (ticked as the table enables them by default, then as
 //! the user chose), a parameters editor that checks each value as
 //! `--sysprep-param` does, help from the tasks' descriptions, and a
-//! dry-run preview (one run of the pipeline with `dry_run`). The choices go
-//! into every later run that exports, through [`Facts::sysprep_request`].
+//! dry-run preview (one run of the pipeline with `dry_run`). The choices,
+//! with the VirtIO drivers of Customize → VirtIO, go into every later run
+//! that exports, through [`Facts::sysprep_request`].
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use anyhow::{anyhow, bail};
 
@@ -21,6 +23,9 @@ pub struct Choices {
     pub tasks: BTreeMap<String, bool>,
     /// Parameter values as typed: name → value (defaults are left out).
     pub params: BTreeMap<String, String>,
+    /// The VirtIO drivers to install (Customize → VirtIO), checked when
+    /// chosen.
+    pub virtio: Option<PathBuf>,
 }
 
 impl Facts {
@@ -69,6 +74,7 @@ impl Facts {
             enable: pick(true),
             disable: pick(false),
             params: assignments(&self.sysprep.params),
+            install_virtio: self.sysprep.virtio.clone(),
             ..SysprepRequest::default()
         }
     }
