@@ -9,6 +9,9 @@
 //!
 //! ext2/3/4, btrfs and NTFS are shrunk; any other filesystem (XFS, UFS…)
 //! gets a warning and the image is only trimmed after its last partition.
+//! So is a last partition whose type is kept as it is
+//! ([`crate::media::partition_type::KEPT`]: a Windows recovery partition),
+//! which is neither shrunk nor moved.
 
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
@@ -18,6 +21,7 @@ use guestfs::Handle;
 use super::appliance::{Appliance, describe, gerr};
 use crate::media::blockio::PageCache;
 use crate::media::partition::{MIB, Part, PartKind, PartitionTable, TableError, align_up};
+use crate::media::partition_type;
 use crate::progress::Reporter;
 
 /// Free space left in a shrunk filesystem. The original's 8 MiB: enough
@@ -105,14 +109,15 @@ pub fn shrink(vm: &Appliance, reporter: &dyn Reporter) -> Result<ShrinkOutcome> 
         return Ok(outcome);
     };
     let fs = vfs_type(g, last.number);
-    let resized = shrink_fs(g, &last, &fs, reporter)?;
-    if let Some(size) = resized {
-        let end = align_up(last.start + size, MIB).min(last.end);
-        table
-            .resize(last.number, end)
-            .context("resizing the last partition")?;
-    }
+    let kept = partition_type::kept(last.ty);
+    let resized = match kept {
+        Some(_) => None,
+        None => shrink_last(g, &mut table, &last, &fs, reporter)?,
+    };
     outcome.new_size = table.fitted_len(old_size);
+    if let Some(kept) = kept {
+        reporter.warn(&kept.warning(outcome.saved()));
+    }
     write_table(g, &mut disk, &mut table, outcome.new_size)?;
     if resized.is_some() {
         grow_fs(g, last.number, &fs)?;
@@ -190,6 +195,26 @@ fn drop_trailing(g: &Handle, table: &mut PartitionTable) -> Result<Option<SwapRe
             .with_context(|| format!("removing partition {}", last.number))?;
     }
     Ok(swap)
+}
+
+/// Shrink the filesystem of the last partition and cut the partition to
+/// fit; returns the filesystem's new size, or `None` when it was left as it
+/// was.
+fn shrink_last(
+    g: &Handle,
+    table: &mut PartitionTable,
+    last: &Part,
+    fs: &str,
+    reporter: &dyn Reporter,
+) -> Result<Option<u64>> {
+    let resized = shrink_fs(g, last, fs, reporter)?;
+    if let Some(size) = resized {
+        let end = align_up(last.start + size, MIB).min(last.end);
+        table
+            .resize(last.number, end)
+            .context("resizing the last partition")?;
+    }
+    Ok(resized)
 }
 
 /// Shrink the filesystem of `part`; returns the size its partition needs

@@ -12,6 +12,7 @@ pub mod format;
 pub mod identity;
 pub mod nbd;
 pub mod partition;
+pub mod partition_type;
 pub mod qemu_img;
 pub mod source;
 pub mod workdir;

@@ -19,6 +19,8 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use gptman::GPT;
 use mbrman::{CHS, MBR, MBRHeader, MBRPartitionEntry};
 
+pub use super::partition_type::PartType;
+
 /// One mebibyte: partition ends and image sizes are aligned to it.
 pub const MIB: u64 = 1 << 20;
 
@@ -90,6 +92,8 @@ pub struct Part {
     /// Offset one past the last byte.
     pub end: u64,
     pub kind: PartKind,
+    /// Its type in the table.
+    pub ty: PartType,
 }
 
 impl Part {
@@ -168,6 +172,7 @@ impl PartitionTable {
                     start: p.starting_lba * ss,
                     end: (p.ending_lba + 1) * ss,
                     kind: PartKind::Primary,
+                    ty: PartType::Gpt(p.partition_type_guid),
                 })
                 .collect(),
             PartitionTable::Mbr(m) => m
@@ -182,6 +187,7 @@ impl PartitionTable {
                         (_, true) => PartKind::Extended,
                         _ => PartKind::Primary,
                     },
+                    ty: PartType::Mbr(p.sys),
                 })
                 .collect(),
         }

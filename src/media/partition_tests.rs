@@ -356,3 +356,35 @@ fn fitted_len_is_capped_and_aligned() {
     assert_eq!(align_up(1, MIB), MIB);
     assert_eq!(align_up(MIB, MIB), MIB);
 }
+
+#[test]
+fn recovery_partitions_are_found_by_type() {
+    use crate::media::partition_type::kept;
+    let gpt = disk(
+        64,
+        "label: gpt
+start=2048, size=16384, type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7
+start=18432, size=8192, type=DE94BBA4-06D1-4D40-A16A-BFD50179D6AC
+",
+    );
+    let mbr = disk(
+        64,
+        "label: dos\nstart=2048, size=16384, type=7\nstart=18432, size=8192, type=27\n",
+    );
+    for (d, data, recovery) in [
+        (
+            &gpt,
+            "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7",
+            "DE94BBA4-06D1-4D40-A16A-BFD50179D6AC",
+        ),
+        (&mbr, "0x07", "0x27"),
+    ] {
+        let t = PartitionTable::read(&mut File::open(d.path()).unwrap()).unwrap();
+        let parts = t.partitions();
+        assert_eq!(parts[0].ty.to_string(), data);
+        assert!(kept(parts[0].ty).is_none(), "{data} is kept");
+        let last = t.last().unwrap();
+        assert_eq!((last.number, last.ty.to_string()), (2, recovery.to_owned()));
+        assert!(kept(last.ty).is_some(), "{recovery} is not kept");
+    }
+}

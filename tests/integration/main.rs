@@ -10,6 +10,7 @@ mod export;
 mod firstboot;
 mod secrets;
 mod shrink;
+mod shrink_recovery;
 mod support;
 mod sysprep;
 mod tmux;
