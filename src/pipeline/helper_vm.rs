@@ -1,14 +1,18 @@
 //! The steps inside the helper VM, in order: launch → inspect → collect
-//! metadata → prepare (file-level tasks, `--host-run` scripts) → shrink
+//! metadata → prepare (file-level tasks, `--host-run` scripts) → the
+//! online phase of a Windows guest ([`super::online`]: the helper VM shut
+//! down, the guest booted, the helper VM launched again) → shrink
 //! (device-level tasks) → scan for secrets → mount for the UI → shutdown.
 //! A Windows disk is also checked for the state it must be in before
 //! anything is written ([`super::windows`]).
 //! What runs is the plan's [`Work`](crate::plan::Work), decided at
 //! validation; the VM's shutdown puts every change into the work disk.
 
+use std::path::Path;
+
 use anyhow::Result;
 
-use super::{Control, WorkDisk, mount, secrets, sysprep, windows};
+use super::{Control, WorkDisk, mount, online, secrets, sysprep, windows};
 use crate::guest::appliance::Appliance;
 use crate::guest::metadata::{self, Metadata};
 use crate::guest::profile::{Profile, profile_for};
@@ -49,14 +53,40 @@ impl Inspected {
     }
 }
 
-/// Run the helper VM's steps on `disk`.
-pub(super) fn run(
-    disk: &WorkDisk,
-    plan: &Plan,
-    reporter: &dyn Reporter,
-    control: &Control,
-) -> Result<Inspected> {
-    let mut vm = launch(disk, reporter)?;
+/// What the helper VM's steps work with besides the VM itself.
+pub(super) struct Session<'a> {
+    pub disk: &'a WorkDisk,
+    /// The run's work directory.
+    pub tmp: &'a Path,
+    pub plan: &'a Plan,
+    pub reporter: &'a dyn Reporter,
+    pub control: &'a Control,
+}
+
+/// What system preparation did, and the helper VM it ends with.
+struct Prepared {
+    vm: Appliance,
+    tasks: Vec<TaskOutcome>,
+    shrunk: Option<ShrinkOutcome>,
+    /// `microsoft-sysprep` generalized the guest (or, in a dry run, would).
+    generalizes: bool,
+}
+
+impl Prepared {
+    fn nothing(vm: Appliance) -> Prepared {
+        Prepared {
+            vm,
+            tasks: Vec::new(),
+            shrunk: None,
+            generalizes: false,
+        }
+    }
+}
+
+/// Run the helper VM's steps on `s.disk`.
+pub(super) fn run(s: &Session) -> Result<Inspected> {
+    let (plan, reporter, control) = (s.plan, s.reporter, s.control);
+    let mut vm = launch(s.disk, reporter)?;
     control.cancel.check()?;
     let os = match inspect(&mut vm, reporter)? {
         Ok(os) => os,
@@ -71,12 +101,18 @@ pub(super) fn run(
     {
         windows::check_ready(&mut vm, &os, facts, reporter)?;
     }
-    let (tasks, shrunk) = match unsupported {
-        None => prepare_and_shrink(&mut vm, &os, &profile, &mut metadata, plan, reporter)?,
-        Some(_) => (Vec::new(), None),
+    let prepared = match unsupported {
+        None => prepare_and_shrink(vm, s, &os, &profile, windows.as_ref(), &mut metadata)?,
+        Some(_) => Prepared::nothing(vm),
     };
+    let Prepared {
+        mut vm,
+        tasks,
+        shrunk,
+        generalizes,
+    } = prepared;
     let not_generalized = match unsupported {
-        None => windows::not_generalized(&profile, plan),
+        None => windows::not_generalized(&profile, plan, generalizes),
         Some(_) => None,
     };
     let secrets = secrets::scan(&mut vm, &os, plan, &tasks, reporter)?;
@@ -95,7 +131,7 @@ pub(super) fn run(
     })
 }
 
-fn launch(disk: &WorkDisk, reporter: &dyn Reporter) -> Result<Appliance> {
+pub(super) fn launch(disk: &WorkDisk, reporter: &dyn Reporter) -> Result<Appliance> {
     let step = begin_step(reporter, "Launching helper VM (may take a while)", None);
     let vm = Appliance::launch(&disk.path, disk.format.as_str(), reporter)?;
     step.done("done");
@@ -188,27 +224,49 @@ fn support_checks(
 }
 
 /// System preparation, as the plan's work chooses it: the listings, the
-/// file-level tasks and scripts in one mount, then the device-level tasks
-/// (shrinking), then a dry run's list of changes.
+/// file-level tasks and scripts in one mount, the online phase (which
+/// replaces the helper VM), then the device-level tasks (shrinking), then
+/// a dry run's list of changes.
 fn prepare_and_shrink(
-    vm: &mut Appliance,
+    mut vm: Appliance,
+    s: &Session,
     os: &OsInfo,
     profile: &Profile,
+    facts: Option<&WindowsFacts>,
     meta: &mut Metadata,
-    plan: &Plan,
-    reporter: &dyn Reporter,
-) -> Result<(Vec<TaskOutcome>, Option<ShrinkOutcome>)> {
+) -> Result<Prepared> {
+    let (plan, reporter) = (s.plan, s.reporter);
     let Some(chosen) = sysprep::choose(profile, plan, reporter) else {
-        return Ok((Vec::new(), None));
+        return Ok(Prepared::nothing(vm));
     };
-    let mut tasks = sysprep::prepare(vm, os, meta, plan, &chosen, reporter)?;
-    let (device, shrunk) = sysprep::shrink(vm, os, meta, plan, &chosen, reporter)?;
+    let mut tasks = sysprep::prepare(&mut vm, os, meta, plan, &chosen, reporter)?;
+    let steps = online::steps(chosen.tasks(), plan.sysprep.no_boot);
+    if let (true, Some(facts)) = (online::boots(&plan.work, &steps), facts) {
+        let guest = online::Guest {
+            disk: s.disk,
+            tmp: s.tmp,
+            os,
+            facts,
+        };
+        let params = plan.sysprep.params.boot();
+        let cancel = &s.control.cancel;
+        let (relaunched, ran) = online::run(vm, &guest, &steps, &params, reporter, cancel)?;
+        vm = relaunched;
+        tasks.extend(online::outcomes(chosen.tasks(), ran));
+    }
+    let (device, shrunk) = sysprep::shrink(&vm, os, meta, plan, &chosen, reporter)?;
     tasks.extend(device);
     sysprep::list_changes(plan, &tasks, reporter);
-    Ok((tasks, shrunk))
+    let generalizes = online::generalizes(&steps);
+    Ok(Prepared {
+        vm,
+        tasks,
+        shrunk,
+        generalizes,
+    })
 }
 
-fn shutdown(vm: Appliance, reporter: &dyn Reporter) -> Result<()> {
+pub(super) fn shutdown(vm: Appliance, reporter: &dyn Reporter) -> Result<()> {
     let step = begin_step(reporter, "Shutting down helper VM", None);
     vm.shutdown()?;
     step.done("done");

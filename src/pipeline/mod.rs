@@ -1,7 +1,7 @@
 //! The pipeline: one run of a [`Plan`], as its steps: connect to the
 //! upload target → examine the source → snapshot → the helper VM's steps
-//! ([`helper_vm`]: launch → inspect → collect → prepare → shrink →
-//! mount-for-UI → shutdown) → conclude → export → upload. Both front ends
+//! ([`helper_vm`]: launch → inspect → collect → prepare → a Windows
+//! guest's online phase ([`online`]) → shrink → mount-for-UI → shutdown) → conclude → export → upload. Both front ends
 //! run it with a [`Reporter`] and a [`Control`]; it never prints.
 //!
 //! Every resource is a guard owned by the run (work directory, helper
@@ -12,6 +12,7 @@ pub mod doctor;
 mod helper_vm;
 mod host_run;
 pub mod mount;
+mod online;
 pub mod outputs;
 pub mod report;
 pub mod secrets;
@@ -104,7 +105,13 @@ fn run_steps(plan: &Plan, reporter: &dyn Reporter, control: &Control) -> Result<
     let workdir = WorkDir::create(plan.tmpdir.as_deref())?;
     let disk = snapshot(plan, &source, &workdir, reporter)?;
     cancel.check()?;
-    let inspected = helper_vm::run(&disk, plan, reporter, control)?;
+    let inspected = helper_vm::run(&helper_vm::Session {
+        disk: &disk,
+        tmp: workdir.path(),
+        plan,
+        reporter,
+        control,
+    })?;
     let mut outcome = conclude(plan, source, inspected, reporter)?;
     if let Work::Export { .. } = plan.work {
         if let Some(output) = &upload::export_output(plan, &workdir) {

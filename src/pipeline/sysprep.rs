@@ -29,6 +29,13 @@ pub(super) struct Chosen<'p> {
     scripts: &'p [PathBuf],
 }
 
+impl Chosen<'_> {
+    /// The enabled tasks, in order.
+    pub(super) fn tasks(&self) -> &[&'static Task] {
+        &self.tasks
+    }
+}
+
 /// Print the listings asked for, and pick the tasks and scripts the plan's
 /// work runs; `None` when it runs none.
 pub(super) fn choose<'p>(

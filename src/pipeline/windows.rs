@@ -82,7 +82,8 @@ pub(super) fn arch_name(facts: &WindowsFacts) -> &'static str {
         .map_or("an architecture without drivers here", |a| a.as_str())
 }
 
-fn systemroot(vm: &Appliance, os: &OsInfo) -> Result<String> {
+/// The guest's Windows directory (`/Windows`), as inspection found it.
+pub(super) fn systemroot(vm: &Appliance, os: &OsInfo) -> Result<String> {
     vm.handle()
         .inspect_get_windows_systemroot(&os.root)
         .map_err(gerr(format!(
@@ -92,11 +93,13 @@ fn systemroot(vm: &Appliance, os: &OsInfo) -> Result<String> {
 }
 
 /// Why the Windows image this run writes is not generalized (Microsoft's
-/// System Preparation Tool does not run), or `None` when it is, or when
-/// the guest is not Windows or nothing is written.
-pub(super) fn not_generalized(profile: &Profile, plan: &Plan) -> Option<String> {
+/// System Preparation Tool does not run inside it), or `None` when it is
+/// (`generalizes`: the online phase ran it, or in a dry run would), or
+/// when the guest is not Windows or nothing is written.
+pub(super) fn not_generalized(profile: &Profile, plan: &Plan, generalizes: bool) -> Option<String> {
     if *profile != Profile::Windows
         || !matches!(plan.work, Work::Export { .. } | Work::DryRun { .. })
+        || generalizes
     {
         return None;
     }
@@ -108,6 +111,6 @@ pub(super) fn not_generalized(profile: &Profile, plan: &Plan) -> Option<String> 
     } else if plan.sysprep.no_boot {
         format!("--no-boot skips {name}, which runs inside the running guest")
     } else {
-        format!("{name} runs inside the running guest, which this version does not boot yet")
+        format!("{name} did not run inside the guest")
     })
 }

@@ -63,10 +63,8 @@ pub fn run_files(
         let (plan, after) = match task.action {
             Action::Files { plan, after } => (plan, after),
             Action::Online { .. } => {
-                reporter.warn(&format!(
-                    "{}: runs inside the running guest, which needs the online (first boot) phase; not run",
-                    task.name
-                ));
+                let title = format!("({}/{}) {}", i + 1, enabled.len(), task.message);
+                offline_pass_of_online(task, &title, opts, reporter);
                 continue;
             }
             Action::Device(_) => continue,
@@ -91,6 +89,21 @@ pub fn run_files(
         outcomes.push(outcome);
     }
     Ok(outcomes)
+}
+
+/// What the offline pass does with a task that runs inside the guest:
+/// with `--no-boot`, one warning (it does not run); in a dry run, its step
+/// says it would run there; otherwise nothing, as the online phase runs
+/// it after the offline tasks.
+fn offline_pass_of_online(task: &Task, title: &str, opts: &Options, reporter: &dyn Reporter) {
+    if opts.no_boot {
+        reporter.warn(&format!(
+            "{}: runs inside the running guest, which --no-boot does not boot; not run",
+            task.name
+        ));
+    } else if opts.dry_run {
+        begin_step(reporter, title, None).done("would run inside the guest");
+    }
 }
 
 /// Run the device-level tasks of `enabled` (the guest is unmounted).

@@ -8,6 +8,7 @@ mod cli;
 mod cloud;
 mod export;
 mod firstboot;
+mod online;
 mod secrets;
 mod shrink;
 mod shrink_recovery;

@@ -17,7 +17,11 @@
 //! output goes to `NAME.log` in the runner's folder. A step that cannot
 //! start reports exit code -1.
 
+use anyhow::{Context, Result};
+
 use super::{OnlineStep, Token};
+use crate::guest::Guest;
+use crate::guest::registry::{Hive, RegValue, Registry};
 
 /// The service that starts the runner (`SYSTEM\CurrentControlSet\Services\…`).
 pub const SERVICE: &str = "snf-image-creator-firstboot";
@@ -88,6 +92,60 @@ pub fn revert() -> Revert {
         remove_tree: RUNNER_DIR,
         delete_service: SERVICE,
     }
+}
+
+impl From<&RegData> for RegValue {
+    fn from(data: &RegData) -> RegValue {
+        match data {
+            RegData::Sz(s) => RegValue::Sz(s.clone()),
+            RegData::ExpandSz(s) => RegValue::ExpandSz(s.clone()),
+            RegData::Dword(n) => RegValue::Dword(*n),
+        }
+    }
+}
+
+impl Install {
+    /// Write the files and the service key into the mounted guest (the
+    /// system drive on `/`).
+    pub fn apply(&self, g: &mut dyn Guest) -> Result<()> {
+        for (path, bytes) in &self.files {
+            if let Some((dir, _)) = path.rsplit_once('/')
+                && !dir.is_empty()
+            {
+                g.mkdir_p(dir)?;
+            }
+            g.write(path, bytes)?;
+        }
+        let reg = registry(g)?;
+        let key = service_key(self.service);
+        for (name, data) in &self.values {
+            reg.set_value(Hive::System, &key, name, &data.into())?;
+        }
+        reg.commit()
+    }
+}
+
+impl Revert {
+    /// Remove the runner's folder and its service key from the mounted
+    /// guest, each when present.
+    pub fn apply(&self, g: &mut dyn Guest) -> Result<()> {
+        if g.exists(self.remove_tree)? {
+            g.remove_all(self.remove_tree)?;
+        }
+        let reg = registry(g)?;
+        reg.delete_key(Hive::System, &service_key(self.delete_service))?;
+        reg.commit()
+    }
+}
+
+fn registry(g: &mut dyn Guest) -> Result<&mut dyn Registry> {
+    g.registry()
+        .context("this guest has no Windows registry for the first-boot service")
+}
+
+/// The key of the service `name`.
+pub fn service_key(name: &str) -> String {
+    format!("CurrentControlSet\\Services\\{name}")
 }
 
 /// The runner's lines before its token.
@@ -257,5 +315,29 @@ mod tests {
         );
         assert_eq!(rev.delete_service, inst.service);
         assert!(runner_script(&t, STEPS).contains(&format!("sc.exe delete {}", inst.service)));
+    }
+
+    #[test]
+    fn install_and_revert_leave_the_guest_as_it_was() {
+        use crate::guest::memfs::MemGuest;
+        use crate::guest::registry::mem::MemRegistry;
+        let mut g = MemGuest::new()
+            .file("/Windows/win.ini", "x")
+            .with_registry(MemRegistry::new());
+        let before = g.paths();
+        install(&token(), STEPS).apply(&mut g).unwrap();
+        assert!(g.contents(RUNNER_SCRIPT).is_some());
+        let key = service_key(SERVICE);
+        let reg = g.registry().unwrap();
+        assert_eq!(
+            reg.value(Hive::System, &key, "Start").unwrap(),
+            Some(RegValue::Dword(2))
+        );
+        revert().apply(&mut g).unwrap();
+        assert_eq!(g.paths(), before);
+        let reg = g.registry().unwrap();
+        assert!(!reg.has_key(Hive::System, &key).unwrap());
+        // Reverting twice (the runner already deleted its service) is fine.
+        revert().apply(&mut g).unwrap();
     }
 }

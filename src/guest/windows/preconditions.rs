@@ -53,7 +53,11 @@ pub const OFFLINE: &[(&str, Check)] = &[
 ];
 
 /// The checks made before the guest is booted to run tasks inside Windows.
-pub const BEFORE_BOOT: &[(&str, Check)] = &[("generalization", generalized)];
+/// (After the offline tasks, so that drivers injected by this run count.)
+pub const BEFORE_BOOT: &[(&str, Check)] = &[
+    ("generalization", generalized),
+    ("VirtIO drivers", virtio_drivers),
+];
 
 /// Run a table of checks; the first that fails is a [`NotReady`] error.
 pub fn check(table: &[(&str, Check)], ctx: &mut Ctx) -> Result<()> {
@@ -186,17 +190,53 @@ pub fn generalized(c: &mut Ctx) -> Result<Option<String>> {
     if c.facts.nt.major < 6 {
         return Ok(None);
     }
-    let key = r"Microsoft\Windows\CurrentVersion\Setup\State";
-    Ok(
-        match c.disk.registry().value(Hive::Software, key, "ImageState")? {
-            Some(RegValue::Sz(state)) if state != "IMAGE_STATE_COMPLETE" => Some(format!(
-                "Windows was already generalized by Microsoft's System Preparation Tool \
+    Ok(match image_state(c.disk.registry())? {
+        Some(state) if state != IMAGE_STATE_COMPLETE => Some(format!(
+            "Windows was already generalized by Microsoft's System Preparation Tool \
              (ImageState is {state}): start from an image that was not generalized, or \
              leave out the tasks that run inside Windows (--no-boot)"
-            )),
-            _ => None,
-        },
-    )
+        )),
+        _ => None,
+    })
+}
+
+/// The `ImageState` of a Windows that was never generalized.
+pub const IMAGE_STATE_COMPLETE: &str = "IMAGE_STATE_COMPLETE";
+
+/// Windows' `ImageState` (NT 6 and later), when it is set.
+pub fn image_state(reg: &mut dyn Registry) -> Result<Option<String>> {
+    let key = r"Microsoft\Windows\CurrentVersion\Setup\State";
+    Ok(match reg.value(Hive::Software, key, "ImageState")? {
+        Some(RegValue::Sz(state)) => Some(state),
+        _ => None,
+    })
+}
+
+/// The guest VM boots its disk on VirtIO and VMs made from the image run
+/// with a VirtIO network card: the storage driver (viostor) must be
+/// installed, and the network driver (netkvm) installed or staged for
+/// Plug and Play (both are, after `--install-virtio`).
+fn virtio_drivers(c: &mut Ctx) -> Result<Option<String>> {
+    let service = |name: &str| format!(r"CurrentControlSet\Services\{name}");
+    let reg = c.disk.registry();
+    let viostor = reg.has_key(Hive::System, &service("viostor"))?;
+    let netkvm = reg.has_key(Hive::System, &service("netkvm"))?
+        || (c.disk)
+            .file_head(&format!("{}/Drivers/VirtIO/netkvm.inf", c.systemroot), 1)?
+            .is_some();
+    let missing: Vec<&str> = [("viostor", viostor), ("netkvm", netkvm)]
+        .iter()
+        .filter(|(_, there)| !there)
+        .map(|(name, _)| *name)
+        .collect();
+    Ok((!missing.is_empty()).then(|| {
+        format!(
+            "Windows has no VirtIO driver {} installed, which booting it in a VM needs: \
+             give the virtio-win drivers with --install-virtio DIR, or use --no-boot to \
+             prepare the image offline only",
+            missing.join(" nor ")
+        )
+    }))
 }
 
 impl Disk for Appliance {

@@ -112,6 +112,18 @@ fn registry() -> MemRegistry {
             "ImageState",
             RegValue::Sz("IMAGE_STATE_COMPLETE".into()),
         )
+        .with(
+            Hive::System,
+            r"ControlSet001\Services\viostor",
+            "Start",
+            RegValue::Dword(0),
+        )
+        .with(
+            Hive::System,
+            r"ControlSet001\Services\netkvm",
+            "Start",
+            RegValue::Dword(3),
+        )
 }
 
 /// The error of a table on a disk (None when it passes).
@@ -216,6 +228,30 @@ fn a_generalized_windows_is_refused_before_booting_only() {
         "{err}"
     );
     assert_eq!(run(BEFORE_BOOT, &mut generalized(), &facts(5, 2)), None);
+}
+
+#[test]
+fn a_boot_needs_viostor_and_netkvm_installed_or_staged() {
+    let f = facts(10, 0);
+    let without = |driver: &str| {
+        let mut d = MemDisk::ready();
+        let key = format!(r"CurrentControlSet\Services\{driver}");
+        d.registry.delete_key(Hive::System, &key).unwrap();
+        d
+    };
+    let err = run(BEFORE_BOOT, &mut without("viostor"), &f).unwrap();
+    assert!(
+        err.contains("no VirtIO driver viostor installed")
+            && err.contains("--install-virtio DIR")
+            && err.contains("--no-boot"),
+        "{err}"
+    );
+    assert_eq!(run(OFFLINE, &mut without("viostor"), &f), None);
+    let err = run(BEFORE_BOOT, &mut without("netkvm"), &f).unwrap();
+    assert!(err.contains("no VirtIO driver netkvm installed"), "{err}");
+    // netkvm staged for Plug and Play is enough.
+    let mut staged = without("netkvm").file("/Windows/Drivers/VirtIO/netkvm.inf", b"[Version]");
+    assert_eq!(run(BEFORE_BOOT, &mut staged, &f), None);
 }
 
 #[test]

@@ -109,7 +109,11 @@ fn offline_tasks_clean_files_and_set_registry_values() {
 fn online_tasks_warn_and_a_second_run_changes_nothing() {
     let mut g = windows_guest();
     let r = RecordingReporter::default();
-    run(&mut g, &opts(false), &r);
+    let no_boot = Options {
+        no_boot: true,
+        ..opts(false)
+    };
+    run(&mut g, &no_boot, &r);
     let warnings = r.warnings().join("\n");
     assert!(
         warnings.contains("microsoft-sysprep: runs inside"),
@@ -125,4 +129,24 @@ fn online_tasks_warn_and_a_second_run_changes_nothing() {
     );
     let again = run(&mut g, &opts(false), &RecordingReporter::default());
     assert!(again.iter().all(|t| t.changes.is_empty()), "{again:?}");
+}
+
+/// Without `--no-boot` the online phase runs the online tasks: the
+/// offline pass says nothing of them, and a dry run says where they run.
+#[test]
+fn online_tasks_are_left_to_the_online_phase() {
+    let r = RecordingReporter::default();
+    run(&mut windows_guest(), &opts(false), &r);
+    assert!(r.warnings().is_empty(), "{:?}", r.warnings());
+    let r = RecordingReporter::default();
+    run(&mut windows_guest(), &opts(true), &r);
+    assert!(r.warnings().is_empty(), "{:?}", r.warnings());
+    let ends: Vec<String> = (r.events().into_iter())
+        .filter_map(|e| match e {
+            crate::progress::Event::End { result, .. } => Some(result),
+            _ => None,
+        })
+        .collect();
+    let online = ends.iter().filter(|e| *e == "would run inside the guest");
+    assert_eq!(online.count(), 2, "{ends:?}");
 }
