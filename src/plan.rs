@@ -92,17 +92,19 @@ impl SysprepRequest {
                 "--dry-run lists what system preparation would do: it cannot go with --no-sysprep",
             ));
         }
-        let (mut enable, mut params) = (self.enable.clone(), self.params.clone());
+        let mut enable = self.enable.clone();
+        let mut params = sysprep::Params::from_assignments(&self.params)?;
         if let Some(dir) = &self.install_virtio {
+            let virtio = &sysprep::windows::virtio::INSTALL_VIRTIO;
             sysprep::windows::virtio::check_dir(dir)
                 .map_err(|e| usage(format!("--install-virtio {}: {e}", dir.display())))?;
-            enable.push(sysprep::windows::virtio::INSTALL_VIRTIO.name.to_owned());
-            params.push(format!("virtio={}", dir.display()));
+            enable.push(virtio.name.to_owned());
+            params.set_dir("virtio", dir)?;
         }
         Ok(sysprep::Options {
             run: !self.no_sysprep,
             selection: sysprep::Selection::new(&enable, &self.disable)?,
-            params: sysprep::Params::from_assignments(&params)?,
+            params,
             no_boot: self.no_boot,
             print_tasks: self.print_syspreps,
             print_params: self.print_params,

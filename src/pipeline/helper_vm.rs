@@ -68,17 +68,18 @@ struct Prepared {
     vm: Appliance,
     tasks: Vec<TaskOutcome>,
     shrunk: Option<ShrinkOutcome>,
-    /// `microsoft-sysprep` generalized the guest (or, in a dry run, would).
-    generalizes: bool,
+    /// Why a Windows image is not generalized (see
+    /// [`windows::not_generalized`]).
+    not_generalized: Option<String>,
 }
 
 impl Prepared {
-    fn nothing(vm: Appliance) -> Prepared {
+    fn nothing(vm: Appliance, not_generalized: Option<String>) -> Prepared {
         Prepared {
             vm,
             tasks: Vec::new(),
             shrunk: None,
-            generalizes: false,
+            not_generalized,
         }
     }
 }
@@ -103,18 +104,14 @@ pub(super) fn run(s: &Session) -> Result<Inspected> {
     }
     let prepared = match unsupported {
         None => prepare_and_shrink(vm, s, &os, &profile, windows.as_ref(), &mut metadata)?,
-        Some(_) => Prepared::nothing(vm),
+        Some(_) => Prepared::nothing(vm, None),
     };
     let Prepared {
         mut vm,
         tasks,
         shrunk,
-        generalizes,
+        not_generalized,
     } = prepared;
-    let not_generalized = match unsupported {
-        None => windows::not_generalized(&profile, plan, generalizes),
-        Some(_) => None,
-    };
     let secrets = secrets::scan(&mut vm, &os, plan, &tasks, reporter)?;
     mount::serve(&vm, &os, plan, reporter, control)?;
     control.cancel.check()?;
@@ -237,7 +234,8 @@ fn prepare_and_shrink(
 ) -> Result<Prepared> {
     let (plan, reporter) = (s.plan, s.reporter);
     let Some(chosen) = sysprep::choose(profile, plan, reporter) else {
-        return Ok(Prepared::nothing(vm));
+        let reason = windows::not_generalized(profile, plan, &[]);
+        return Ok(Prepared::nothing(vm, reason));
     };
     let mut tasks = sysprep::prepare(&mut vm, os, meta, plan, &chosen, reporter)?;
     let steps = online::steps(chosen.tasks(), plan.sysprep.no_boot);
@@ -257,12 +255,11 @@ fn prepare_and_shrink(
     let (device, shrunk) = sysprep::shrink(&vm, os, meta, plan, &chosen, reporter)?;
     tasks.extend(device);
     sysprep::list_changes(plan, &tasks, reporter);
-    let generalizes = online::generalizes(&steps);
     Ok(Prepared {
         vm,
         tasks,
         shrunk,
-        generalizes,
+        not_generalized: windows::not_generalized(profile, plan, chosen.tasks()),
     })
 }
 

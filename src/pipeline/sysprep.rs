@@ -61,12 +61,27 @@ pub(super) fn choose<'p>(
     if run_tasks && tasks.is_empty() {
         reporter.warn("there are no system preparation tasks for this operating system");
     }
+    if run_tasks {
+        warn_foreign(&tasks, &plan.sysprep, reporter);
+    }
     reporter.section("Preparing system for image creation:");
     let tasks = match run_tasks {
         true => runner::enabled(&tasks, &plan.sysprep),
         false => Vec::new(),
     };
     Some(Chosen { tasks, scripts })
+}
+
+/// Warn about each task named with `--enable-sysprep` (or
+/// `--install-virtio`) that is not in this guest's table: it does not run.
+fn warn_foreign(tasks: &[&'static Task], opts: &sysprep::Options, reporter: &dyn Reporter) {
+    for name in &opts.selection.enable {
+        if !tasks.iter().any(|t| t.name == name) {
+            reporter.warn(&format!(
+                "{name} is not a task for this operating system: it does not run"
+            ));
+        }
+    }
 }
 
 /// The host scripts and the file-level tasks, inside one mount of the
@@ -132,5 +147,38 @@ fn print_listings(tasks: &[&Task], opts: &sysprep::Options, reporter: &dyn Repor
     }
     if opts.print_params {
         reporter.emit(Event::Listing(listing::params_text(&opts.params)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::guest::profile::LinuxFlavor;
+    use crate::progress::RecordingReporter;
+
+    #[test]
+    fn a_task_of_another_operating_system_is_named_in_a_warning() {
+        let opts = sysprep::Options {
+            run: true,
+            selection: sysprep::Selection::new(&["install-virtio".into()], &[]).unwrap(),
+            params: sysprep::Params::default(),
+            no_boot: false,
+            print_tasks: false,
+            print_params: false,
+            dry_run: false,
+        };
+        let reporter = RecordingReporter::default();
+        warn_foreign(
+            &sysprep::tasks_for(&Profile::Linux(LinuxFlavor::Generic)),
+            &opts,
+            &reporter,
+        );
+        assert_eq!(
+            reporter.warnings(),
+            ["install-virtio is not a task for this operating system: it does not run"]
+        );
+        let reporter = RecordingReporter::default();
+        warn_foreign(&sysprep::tasks_for(&Profile::Windows), &opts, &reporter);
+        assert!(reporter.warnings().is_empty());
     }
 }

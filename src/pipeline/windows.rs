@@ -13,7 +13,7 @@ use crate::guest::windows::WindowsFacts;
 use crate::guest::windows::preconditions::{self, Ctx, NotReady, OFFLINE};
 use crate::plan::{Plan, Work};
 use crate::progress::{Reporter, begin_step};
-use crate::sysprep::{self, runner, windows::MICROSOFT_SYSPREP};
+use crate::sysprep::{Task, windows::MICROSOFT_SYSPREP};
 
 /// The Windows keys of the metadata and the facts behind them, read from
 /// the registry of the mounted guest.
@@ -94,23 +94,27 @@ pub(super) fn systemroot(vm: &Appliance, os: &OsInfo) -> Result<String> {
 
 /// Why the Windows image this run writes is not generalized (Microsoft's
 /// System Preparation Tool does not run inside it), or `None` when it is
-/// (`generalizes`: the online phase ran it, or in a dry run would), or
-/// when the guest is not Windows or nothing is written.
-pub(super) fn not_generalized(profile: &Profile, plan: &Plan, generalizes: bool) -> Option<String> {
+/// (`chosen`, the tasks that run, hold `microsoft-sysprep` and the guest
+/// boots; in a dry run, would), or when the guest is not Windows or
+/// nothing is written.
+pub(super) fn not_generalized(
+    profile: &Profile,
+    plan: &Plan,
+    chosen: &[&'static Task],
+) -> Option<String> {
     if *profile != Profile::Windows
         || !matches!(plan.work, Work::Export { .. } | Work::DryRun { .. })
-        || generalizes
     {
         return None;
     }
-    let tasks = sysprep::tasks_for(profile);
-    let enabled = runner::enabled(&tasks, &plan.sysprep);
     let name = MICROSOFT_SYSPREP.name;
-    Some(if !enabled.iter().any(|t| t.name == name) {
-        format!("{name} is not enabled")
+    if !chosen.iter().any(|t| t.name == name) {
+        Some(format!("{name} is not enabled"))
     } else if plan.sysprep.no_boot {
-        format!("--no-boot skips {name}, which runs inside the running guest")
+        Some(format!(
+            "--no-boot skips {name}, which runs inside the running guest"
+        ))
     } else {
-        format!("{name} did not run inside the guest")
-    })
+        None
+    }
 }

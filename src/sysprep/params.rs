@@ -194,6 +194,24 @@ impl Params {
         Ok(params)
     }
 
+    /// Set the directory parameter `name` to `dir`, which the caller
+    /// checked (`--install-virtio DIR` sets `virtio`).
+    pub fn set_dir(&mut self, name: &str, dir: &Path) -> Result<(), UsageError> {
+        let Some(p) = spec(name).filter(|p| p.kind == ParamKind::Dir) else {
+            panic!("parameter {name} is not a directory");
+        };
+        let Some(text) = dir.to_str() else {
+            return Err(UsageError(format!(
+                "{}: the path is not valid UTF-8: rename the directory",
+                dir.display()
+            )));
+        };
+        self.values
+            .insert(p.name, ParamValue::Text(text.to_owned()));
+        self.shown.insert(p.name, text.to_owned());
+        Ok(())
+    }
+
     /// A positive integer parameter.
     pub fn int(&self, name: &str) -> u64 {
         match self.values.get(name) {

@@ -250,25 +250,12 @@ pub fn poll<T>(awaited: &str, limit: Duration, mut probe: impl FnMut() -> Result
 /// emulation always: guestfish, unlike the product, does not fall back
 /// from a broken KVM by itself.
 pub fn guestfish(image: &Path, mode: &str, script: &str) -> String {
-    use std::io::Write;
-    let mut child = Command::new("guestfish")
-        .env("LIBGUESTFS_BACKEND", "direct")
+    let mut cmd = Command::new("guestfish");
+    cmd.env("LIBGUESTFS_BACKEND", "direct")
         .env("LIBGUESTFS_BACKEND_SETTINGS", "force_tcg")
         .args([mode, "-i", "-a"])
-        .arg(image)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("running guestfish");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(script.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "guestfish failed: {err}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
+        .arg(image);
+    let run = run_with_input(&mut cmd, script);
+    assert_eq!(run.code, 0, "guestfish failed: {}", run.stderr);
+    run.stdout
 }
