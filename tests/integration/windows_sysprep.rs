@@ -215,6 +215,8 @@ fn check_registry(system: &Path, software: &Path) {
     );
     let path = hivexget(software, "Microsoft\\Windows\\CurrentVersion", "DevicePath");
     assert!(path.ends_with(";%SystemRoot%\\Drivers\\VirtIO"), "{path}");
+    let crash = format!("{cs}\\Control\\CrashControl");
+    assert_eq!(hivexget(system, &crash, "AutoReboot"), "0");
 }
 
 /// Windows 7 x86 (NT 6.1, no DriverDatabase): `--install-virtio` alone

@@ -33,7 +33,9 @@ pub const INSTALL_VIRTIO: Task = Task {
                   and vioscsi as boot-critical (System32\\drivers, Services\\<driver> with \
                   Start=0, and CriticalDeviceDatabase before Windows 8 or DriverDatabase \
                   since); add the folder to DevicePath so that the other drivers install \
-                  when their devices appear. Drivers present at the same version are kept.",
+                  when their devices appear; set CrashControl\\AutoReboot=0 so that a driver that \
+                  fails to start the disk stops on its error screen instead of rebooting \
+                  in a loop. Drivers present at the same version are kept.",
     default: true,
     params: &["virtio", "virtio_timeout"],
     action: Action::Files {
@@ -194,6 +196,7 @@ fn install(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
         changes.extend(register::changes(cx, d)?);
     }
     changes.extend(register::device_path(cx)?);
+    changes.push(register::no_auto_reboot());
     Ok(changes)
 }
 

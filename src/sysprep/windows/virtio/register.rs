@@ -155,3 +155,15 @@ pub fn device_path(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
         new,
     )])
 }
+
+/// `CrashControl\AutoReboot=0`: a guest that cannot start its disk with
+/// the new drivers stops on its stop screen, which the console shows,
+/// instead of rebooting in a loop (as virt-v2v sets it).
+pub fn no_auto_reboot() -> Change {
+    RegSet::change(
+        Hive::System,
+        "CurrentControlSet\\Control\\CrashControl",
+        "AutoReboot",
+        dword(0),
+    )
+}

@@ -173,6 +173,14 @@ fn storage_drivers_are_registered_for_each_nt_family() {
             "%SystemRoot%\\inf;%SystemRoot%\\Drivers\\VirtIO".into()
         ))
     );
+    let auto_reboot = reg
+        .value(
+            Hive::System,
+            "CurrentControlSet\\Control\\CrashControl",
+            "AutoReboot",
+        )
+        .unwrap();
+    assert_eq!(auto_reboot, Some(RegValue::Dword(0)));
     assert!(
         !reg.has_key(
             Hive::System,
