@@ -237,8 +237,8 @@ fn prepare_and_shrink(
         let reason = windows::not_generalized(profile, plan, &[]);
         return Ok(Prepared::nothing(vm, reason));
     };
+    let steps = online::steps(chosen.tasks(), plan.sysprep.no_boot, &os.product_name)?;
     let mut tasks = sysprep::prepare(&mut vm, os, meta, plan, &chosen, reporter)?;
-    let steps = online::steps(chosen.tasks(), plan.sysprep.no_boot);
     if let (true, Some(facts)) = (online::boots(&plan.work, &steps), facts) {
         let guest = online::Guest {
             disk: s.disk,

@@ -21,26 +21,33 @@ use crate::plan::Work;
 use crate::process::Cancel;
 use crate::progress::{Reporter, begin_step};
 use crate::sysprep::windows::MICROSOFT_SYSPREP;
+use crate::sysprep::windows::kms::{self, NoClientKey};
 use crate::sysprep::{Action, Task, TaskOutcome};
 
 /// The steps a boot of the guest runs: the chosen tasks that run inside
-/// it, in table order with `microsoft-sysprep` last; none with
-/// `--no-boot`.
-pub(super) fn steps(tasks: &[&'static Task], no_boot: bool) -> Vec<OnlineStep<'static>> {
+/// it, in table order with `microsoft-sysprep` last, their commands
+/// completed for the guest `product_name` (`kms-client-setup`'s key);
+/// none with `--no-boot`.
+pub(super) fn steps(
+    tasks: &[&'static Task],
+    no_boot: bool,
+    product_name: &str,
+) -> Result<Vec<OnlineStep<'static>>, NoClientKey> {
     if no_boot {
-        return Vec::new();
+        return Ok(Vec::new());
     }
-    let mut steps: Vec<OnlineStep<'static>> = (tasks.iter())
-        .filter_map(|t| match t.action {
-            Action::Online { command } => Some(OnlineStep {
+    let mut steps = Vec::new();
+    for t in tasks {
+        if let Action::Online { command } = t.action {
+            let command = kms::with_client_key(command, product_name)?;
+            steps.push(OnlineStep {
                 name: t.name,
-                command,
-            }),
-            _ => None,
-        })
-        .collect();
+                command: command.into(),
+            });
+        }
+    }
     steps.sort_by_key(|s| s.name == MICROSOFT_SYSPREP.name);
-    steps
+    Ok(steps)
 }
 
 /// Whether the run boots the guest for `steps`: an export does, a dry run
@@ -184,6 +191,8 @@ mod tests {
     use crate::guest::profile::Profile;
     use crate::sysprep::{Options, Selection, runner, tasks_for};
 
+    const PRODUCT: &str = "Windows Server 2019 Datacenter";
+
     fn chosen(enable: &[&str], disable: &[&str]) -> Vec<&'static Task> {
         let own = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let opts = Options {
@@ -200,13 +209,13 @@ mod tests {
 
     #[test]
     fn the_steps_are_the_enabled_online_rows_with_sysprep_last() {
-        let default = steps(&chosen(&[], &[]), false);
+        let default = steps(&chosen(&[], &[]), false, PRODUCT).unwrap();
         assert_eq!(
             names(&default),
             ["disable-ipv6-privacy-extensions", "microsoft-sysprep"]
         );
         assert_eq!(default[1].command, MICROSOFT_SYSPREP_COMMAND);
-        let kms = steps(&chosen(&["kms-client-setup"], &[]), false);
+        let kms = steps(&chosen(&["kms-client-setup"], &[]), false, PRODUCT).unwrap();
         assert_eq!(
             names(&kms),
             [
@@ -215,15 +224,28 @@ mod tests {
                 "microsoft-sysprep"
             ]
         );
+        assert!(
+            kms[1]
+                .command
+                .ends_with("slmgr.vbs /ipk WMDGN-G9PQG-XVVXX-R3X43-63DFG"),
+            "{}",
+            kms[1].command
+        );
+        let retail = steps(
+            &chosen(&["kms-client-setup"], &[]),
+            false,
+            "Windows 10 Home",
+        );
+        assert!(retail.is_err());
         // microsoft-sysprep ends the list whatever order it is given in.
         let mut reversed = chosen(&["kms-client-setup"], &[]);
         reversed.reverse();
         assert_eq!(
-            names(&steps(&reversed, false)).last(),
+            names(&steps(&reversed, false, PRODUCT).unwrap()).last(),
             Some(&"microsoft-sysprep")
         );
         assert!(generalizes(&default));
-        let no_sysprep = steps(&chosen(&[], &["microsoft-sysprep"]), false);
+        let no_sysprep = steps(&chosen(&[], &["microsoft-sysprep"]), false, PRODUCT).unwrap();
         assert_eq!(names(&no_sysprep), ["disable-ipv6-privacy-extensions"]);
         assert!(!generalizes(&no_sysprep));
     }
@@ -231,8 +253,11 @@ mod tests {
     #[test]
     fn only_an_export_without_no_boot_boots() {
         let tasks = chosen(&[], &[]);
-        assert!(steps(&tasks, true).is_empty(), "--no-boot");
-        let some = steps(&tasks, false);
+        assert!(
+            steps(&tasks, true, PRODUCT).unwrap().is_empty(),
+            "--no-boot"
+        );
+        let some = steps(&tasks, false, PRODUCT).unwrap();
         assert!(boots(&Work::Export { tasks: true }, &some));
         assert!(!boots(&Work::DryRun { json: false }, &some));
         assert!(!boots(&Work::Inspect, &some));
@@ -241,7 +266,7 @@ mod tests {
             &[],
             &["microsoft-sysprep", "disable-ipv6-privacy-extensions"],
         );
-        assert!(steps(&offline, false).is_empty());
+        assert!(steps(&offline, false, PRODUCT).unwrap().is_empty());
     }
 
     const MICROSOFT_SYSPREP_COMMAND: &str =

@@ -6,6 +6,7 @@
 //! Both overlays are prepared in one guestfish session, and the two boots
 //! run one after the other.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -53,15 +54,15 @@ WantedBy=multi-user.target
 const FAILS: &[OnlineStep] = &[
     OnlineStep {
         name: "ok",
-        command: "true",
+        command: Cow::Borrowed("true"),
     },
     OnlineStep {
         name: "fails",
-        command: "exit 3",
+        command: Cow::Borrowed("exit 3"),
     },
     OnlineStep {
         name: "never",
-        command: "true",
+        command: Cow::Borrowed("true"),
     },
 ];
 
@@ -69,11 +70,11 @@ const FAILS: &[OnlineStep] = &[
 const HANGS: &[OnlineStep] = &[
     OnlineStep {
         name: "ok",
-        command: "true",
+        command: Cow::Borrowed("true"),
     },
     OnlineStep {
         name: "hangs",
-        command: "sleep 100000",
+        command: Cow::Borrowed("sleep 100000"),
     },
 ];
 

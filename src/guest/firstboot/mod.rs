@@ -81,10 +81,10 @@ pub enum FirstbootError {
 
 /// One step run inside the guest: a name (letters, digits, `-_.`) and
 /// the command the guest's runner runs (`cmd.exe` syntax on Windows).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OnlineStep<'a> {
     pub name: &'a str,
-    pub command: &'a str,
+    pub command: std::borrow::Cow<'a, str>,
 }
 
 /// The VM's size and the limits (the sysprep parameters `mem`, `smp`,

@@ -2,6 +2,7 @@
 //! guest would on the console file qemu is given, then exits or hangs.
 //! The real boot is tested in tests/integration/firstboot.rs.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 
 use super::*;
@@ -16,11 +17,11 @@ pub(crate) fn write_exec(path: &Path, text: &str) {
 const STEPS: &[OnlineStep] = &[
     OnlineStep {
         name: "a",
-        command: "true",
+        command: Cow::Borrowed("true"),
     },
     OnlineStep {
         name: "b",
-        command: "exit 3",
+        command: Cow::Borrowed("exit 3"),
     },
 ];
 

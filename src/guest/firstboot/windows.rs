@@ -192,7 +192,7 @@ pub fn runner_script(token: &Token, steps: &[OnlineStep]) -> String {
         lines.push(format!(
             "if ($ok) {{ $ok = Step {} {} }}",
             ps_quote(step.name),
-            ps_quote(&one_line(step.command))
+            ps_quote(&one_line(&step.command))
         ));
     }
     lines.extend(TAIL.iter().map(|l| l.to_string()));
@@ -226,6 +226,7 @@ fn one_line(command: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::borrow::Cow;
 
     fn token() -> Token {
         Token::random().unwrap()
@@ -234,15 +235,19 @@ mod tests {
     const STEPS: &[OnlineStep] = &[
         OnlineStep {
             name: "disable-teredo",
-            command: "netsh interface teredo set state disabled",
+            command: Cow::Borrowed("netsh interface teredo set state disabled"),
         },
         OnlineStep {
             name: "clear-logs",
-            command: "cmd /q /c for /f \"tokens=*\" %l in ('wevtutil el') do wevtutil cl \"%l\"",
+            command: Cow::Borrowed(
+                "cmd /q /c for /f \"tokens=*\" %l in ('wevtutil el') do wevtutil cl \"%l\"",
+            ),
         },
         OnlineStep {
             name: "microsoft-sysprep",
-            command: "C:\\Windows\\system32\\sysprep\\sysprep /quiet /generalize /oobe /quit",
+            command: Cow::Borrowed(
+                "C:\\Windows\\system32\\sysprep\\sysprep /quiet /generalize /oobe /quit",
+            ),
         },
     ];
 
@@ -282,7 +287,7 @@ mod tests {
         assert_eq!(ps_quote("$env:x `n ’q’"), "'$env:x `n ’’q’’'");
         let odd = [OnlineStep {
             name: "x",
-            command: "echo a\r\necho b",
+            command: Cow::Borrowed("echo a\r\necho b"),
         }];
         assert!(runner_script(&token(), &odd).contains("Step 'x' 'echo a  echo b' }"));
     }

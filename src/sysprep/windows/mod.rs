@@ -9,6 +9,7 @@
 //! helper VM's NTFS driver compares names exactly ([`find_ci`]).
 
 mod cleanup;
+pub mod kms;
 mod network;
 pub mod virtio;
 
@@ -60,12 +61,14 @@ const KMS_CLIENT_SETUP: Task = Task {
     message: "Installing the KMS client setup key",
     description: "Install the public KMS client setup key of the guest's edition, so that \
                   VMs activate against a KMS host (online, at first boot: \
-                  `cscript //nologo %SystemRoot%\\System32\\slmgr.vbs /ipk <key>`; product \
-                  keys are installed through the Software Licensing service only).",
+                  `cscript //nologo %SystemRoot%\\System32\\slmgr.vbs /ipk KEY`, KEY from \
+                  Microsoft's table of public client keys by product name; product keys are \
+                  installed through the Software Licensing service only). A retail or \
+                  evaluation edition has no such key: the run stops before the boot.",
     default: false,
     params: BOOT_PARAMS,
     action: Action::Online {
-        command: "cscript //nologo %SystemRoot%\\System32\\slmgr.vbs /ipk <key>",
+        command: "cscript //nologo %SystemRoot%\\System32\\slmgr.vbs /ipk {kms_key}",
     },
 };
 
