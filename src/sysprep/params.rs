@@ -123,13 +123,6 @@ pub const PARAMS: &[ParamSpec] = &[
         description: "Seconds to wait for a booted Windows guest to power off",
     },
     ParamSpec {
-        name: "virtio_timeout",
-        kind: ParamKind::PosInt,
-        default: "900",
-        description: "Seconds to wait for a booted Windows guest to install the staged \
-                      VirtIO drivers",
-    },
-    ParamSpec {
         name: "virtio",
         kind: ParamKind::Dir,
         default: "",

@@ -37,7 +37,7 @@ pub const INSTALL_VIRTIO: Task = Task {
                   fails to start the disk stops on its error screen instead of rebooting \
                   in a loop. Drivers present at the same version are kept.",
     default: true,
-    params: &["virtio", "virtio_timeout"],
+    params: &["virtio"],
     action: Action::Files {
         plan: install,
         after: None,
