@@ -5,7 +5,8 @@
 #
 # usage: scripts/setup.sh [--no-build] [--install]
 #   --no-build  only install packages
-#   --install   also link both names into /usr/local/bin
+#   --install   also link both names into /usr/local/bin and install their
+#               man pages and bash/zsh/fish completions under /usr/local/share
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,4 +49,14 @@ ln -sfn snf-image-creator target/release/snf-mkimage
 if [ "${1:-}" = --install ] || [ "${2:-}" = --install ]; then
     ln -sfn "$PWD/target/release/snf-image-creator" /usr/local/bin/snf-image-creator
     ln -sfn "$PWD/target/release/snf-image-creator" /usr/local/bin/snf-mkimage
+    bin=target/release/snf-image-creator
+    "$bin" man /usr/local/share/man/man1 >/dev/null
+    mkdir -p /usr/local/share/bash-completion/completions /usr/local/share/zsh/site-functions \
+             /usr/local/share/fish/vendor_completions.d
+    for name in snf-image-creator snf-mkimage; do
+        flag=; [ $name = snf-mkimage ] && flag=--mkimage
+        "$bin" completions bash $flag >/usr/local/share/bash-completion/completions/$name
+        "$bin" completions zsh $flag >/usr/local/share/zsh/site-functions/_$name
+        "$bin" completions fish $flag >/usr/local/share/fish/vendor_completions.d/$name.fish
+    done
 fi

@@ -256,4 +256,19 @@ pub enum Command {
     /// List, add, remove or pick the default of the Synnefo clouds saved in
     /// kamaki's configuration (~/.kamakirc, or $KAMAKI_CONFIG).
     Accounts(super::accounts::AccountsArgs),
+    /// Write the man pages (snf-mkimage.1, snf-image-creator.1 and one per
+    /// subcommand) into DIR.
+    Man {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
+    /// Print the completion script of SHELL for snf-image-creator (or, with
+    /// --mkimage, for snf-mkimage).
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+        /// The script for snf-mkimage.
+        #[arg(long)]
+        mkimage: bool,
+    },
 }

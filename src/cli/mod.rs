@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod args;
 pub mod cloud;
 pub mod console;
+pub mod docs;
 
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -40,7 +41,28 @@ pub fn main() -> ExitCode {
         Some(Command::Serve(args)) => cloud::serve(&args),
         Some(Command::Upload(args)) => cloud::upload(&args),
         Some(Command::Accounts(args)) => accounts::run(&args),
+        Some(Command::Man { dir }) => man(&dir),
+        Some(Command::Completions { shell, mkimage }) => {
+            docs::write_completions(shell, mkimage, &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
         None => ui(&cli.ui),
+    }
+}
+
+/// Write the man pages into `dir`, naming each.
+fn man(dir: &Path) -> ExitCode {
+    match docs::write_man_pages(dir) {
+        Ok(pages) => {
+            for p in pages {
+                println!("{}", p.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::from(1)
+        }
     }
 }
 

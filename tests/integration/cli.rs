@@ -1,5 +1,7 @@
 //! The binary's names, version and help.
 
+use std::process::Command;
+
 use crate::support::*;
 
 #[test]
@@ -69,4 +71,62 @@ fn doctor_reports_the_machine() {
         );
     }
     assert!(r.stdout.contains("started in"), "{}", r.stdout);
+}
+
+/// The page name of `cmd` under `parent` (`snf-image-creator-images-list`).
+fn page_names(cmd: &clap::Command, prefix: &str, out: &mut Vec<(String, clap::Command)>) {
+    let name = match prefix {
+        "" => cmd.get_name().to_owned(),
+        p => format!("{p}-{}", cmd.get_name()),
+    };
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        page_names(sub, &name, out);
+    }
+    out.push((name, cmd.clone()));
+}
+
+/// `snf-image-creator man DIR` writes a page per program and subcommand,
+/// `man` renders each, and each names every long option of its command;
+/// `completions` prints a script for each shell that names the options.
+#[test]
+fn man_pages_and_completions_name_every_option() {
+    let dir = scratch();
+    let written = run(creator().arg("man").arg(dir.path()));
+    assert_eq!(written.code, 0, "{}", written.stderr);
+    let mut pages = Vec::new();
+    for program in snf_image_creator::cli::docs::programs() {
+        let mut program = program.disable_help_subcommand(true);
+        program.build();
+        page_names(&program, "", &mut pages);
+    }
+    assert!(pages.len() > 10, "{}", pages.len());
+    for (name, cmd) in &pages {
+        let file = dir.path().join(format!("{name}.1"));
+        assert!(written.stdout.contains(&*file.to_string_lossy()), "{name}");
+        let shown = run(Command::new("man")
+            .env("LANG", "C")
+            .env("MANWIDTH", "250")
+            .args(["-P", "cat", "-l"])
+            .arg(&file));
+        assert_eq!(shown.code, 0, "man {name}: {}", shown.stderr);
+        assert!(shown.stdout.contains("NAME"), "{name}: {}", shown.stdout);
+        for arg in cmd.get_arguments().filter(|a| !a.is_hide_set()) {
+            if let Some(long) = arg.get_long() {
+                let flag = format!("--{long}");
+                assert!(shown.stdout.contains(&flag), "{name}.1 lacks {flag}");
+            }
+        }
+    }
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let script = run(creator().args(["completions", shell, "--mkimage"]));
+        assert_eq!(script.code, 0, "{shell}: {}", script.stderr);
+        assert!(script.stdout.contains("print-syspreps"), "{shell}");
+    }
+    let bad = run(creator().args(["completions", "tcsh"]));
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr.contains("invalid value 'tcsh'"),
+        "{}",
+        bad.stderr
+    );
 }
