@@ -286,7 +286,10 @@ fn check_last_fs(src: &Path, image: &Path, last: &Value, before: &[Value], fs: &
             assert!(files_b.contains_key(name), "{name} is gone");
             continue;
         }
-        assert_eq!(files_b.get(name), Some(hash), "{name} changed");
+        // The space a copy takes on this machine's filesystem may differ
+        // (its allocator, not the image): compare the contents only.
+        let after = files_b.get(name).map(|(h, _)| h);
+        assert_eq!(after, Some(&hash.0), "{name} changed");
     }
     files_a.values().map(|(_, used)| used).sum()
 }

@@ -194,10 +194,12 @@ impl Tmux {
 
     /// Wait for the program to end and return its exit code.
     pub(crate) fn exit_code(&self, limit: Duration) -> i32 {
-        let text = poll("the UI's exit", limit, || {
-            std::fs::read_to_string(&self.done).map_err(|_| self.screen())
-        });
-        text.trim().parse().unwrap()
+        // The shell creates the file before it writes the code: wait for
+        // the number, not for the file.
+        poll("the UI's exit", limit, || {
+            let text = std::fs::read_to_string(&self.done).unwrap_or_default();
+            text.trim().parse().map_err(|_| self.screen())
+        })
     }
 }
 
