@@ -21,21 +21,29 @@ pub fn programs() -> [clap::Command; 2] {
 }
 
 /// Write every man page into `dir` (created if missing); the pages
-/// written, sorted.
+/// written, sorted (only those: `dir` may hold other programs' pages).
 pub fn write_man_pages(dir: &Path) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut pages = Vec::new();
     for cmd in programs() {
         let name = cmd.get_name().to_owned();
-        clap_mangen::generate_to(cmd, dir)
+        // As clap_mangen::generate_to does, keeping the paths it writes.
+        let mut cmd = cmd.disable_help_subcommand(true);
+        cmd.build();
+        man_pages(cmd, dir, &mut pages)
             .with_context(|| format!("writing the man pages of {name} into {}", dir.display()))?;
     }
-    let mut pages: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "1"))
-        .collect();
     pages.sort();
     Ok(pages)
+}
+
+/// The page of `cmd` and of each of its visible subcommands.
+fn man_pages(cmd: clap::Command, dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()).cloned() {
+        man_pages(sub, dir, out)?;
+    }
+    out.push(clap_mangen::Man::new(cmd).generate_to(dir)?);
+    Ok(())
 }
 
 /// Write the completion script of `shell` for `snf-image-creator`, or for
@@ -54,7 +62,9 @@ mod tests {
     #[test]
     fn every_subcommand_has_its_page() {
         let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("other.1"), "another program's page").unwrap();
         let pages = write_man_pages(dir.path()).unwrap();
+        assert!(!pages.iter().any(|p| p.ends_with("other.1")), "{pages:?}");
         let names: Vec<String> = (pages.iter())
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
             .collect();
