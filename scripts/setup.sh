@@ -10,11 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BACKPORTS=(qemu-system-x86 qemu-system-common qemu-system-data)
-PKGS=(libguestfs-tools libguestfs-dev linux-image-amd64 qemu-utils debootstrap zstd
-      e2fsprogs fdisk gdisk uuid-runtime openssh-client openssl bc pkg-config
-      extlinux syslinux-common tmux btrfs-progs ntfs-3g libwin-hivex-perl libhivex-bin
-      dosfstools mtools)
+. scripts/packages.sh
+PKGS=("${RUNTIME[@]}" "${DEVEL[@]}")
 
 missing() {
     local p
@@ -49,14 +46,5 @@ ln -sfn snf-image-creator target/release/snf-mkimage
 if [ "${1:-}" = --install ] || [ "${2:-}" = --install ]; then
     ln -sfn "$PWD/target/release/snf-image-creator" /usr/local/bin/snf-image-creator
     ln -sfn "$PWD/target/release/snf-image-creator" /usr/local/bin/snf-mkimage
-    bin=target/release/snf-image-creator
-    "$bin" man /usr/local/share/man/man1 >/dev/null
-    mkdir -p /usr/local/share/bash-completion/completions /usr/local/share/zsh/site-functions \
-             /usr/local/share/fish/vendor_completions.d
-    for name in snf-image-creator snf-mkimage; do
-        flag=; [ $name = snf-mkimage ] && flag=--mkimage
-        "$bin" completions bash $flag >/usr/local/share/bash-completion/completions/$name
-        "$bin" completions zsh $flag >/usr/local/share/zsh/site-functions/_$name
-        "$bin" completions fish $flag >/usr/local/share/fish/vendor_completions.d/$name.fish
-    done
+    scripts/install-docs.sh target/release/snf-image-creator /usr/local/share zsh/site-functions
 fi

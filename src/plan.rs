@@ -74,7 +74,6 @@ pub struct SysprepRequest {
     pub print_syspreps: bool,
     pub print_params: bool,
     pub dry_run: bool,
-    pub json: bool,
     /// `--install-virtio DIR`: the VirtIO drivers to inject into Windows.
     pub install_virtio: Option<PathBuf>,
 }
@@ -82,11 +81,6 @@ pub struct SysprepRequest {
 impl SysprepRequest {
     /// Check task names and parameter values.
     pub fn validate(&self) -> Result<sysprep::Options, UsageError> {
-        if self.json && !self.dry_run {
-            return Err(usage(
-                "--json prints the --dry-run listing: give --dry-run too",
-            ));
-        }
         if self.no_sysprep && self.dry_run {
             return Err(usage(
                 "--dry-run lists what system preparation would do: it cannot go with --no-sysprep",
@@ -418,9 +412,6 @@ mod tests {
         let mut r = request(dir.path());
         r.sysprep.params = vec!["bootmenu_timeout=x".into()];
         assert!(err(r).contains("not a positive integer"));
-        let mut r = request(dir.path());
-        r.sysprep.json = true;
-        assert!(err(r).contains("--dry-run"));
     }
 
     #[test]

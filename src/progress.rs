@@ -45,14 +45,24 @@ pub enum Event {
     /// The image metadata, for front ends that show it (`--print-metadata`).
     Metadata(Vec<(String, String)>),
     /// A listing the user asked for (`--print-syspreps`, `--dry-run`…):
-    /// front ends print it as it is, on standard output.
-    Listing(String),
+    /// front ends print its text, or its data with `--json`, on standard
+    /// output.
+    Listing(Listing),
     /// The guest is mounted on this host directory until the run is
     /// released (the UI's Mount).
     Mounted(std::path::PathBuf),
     /// The secret scan found these (`path: kind` lines, never values);
     /// each was also a warning.
     Secrets(Vec<String>),
+}
+
+/// A listing in both of its forms: the text people read, and the JSON
+/// document scripts read (one object whose single key names the listing:
+/// `syspreps`, `sysprep_params`, `dry_run`…).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listing {
+    pub text: String,
+    pub json: serde_json::Value,
 }
 
 /// Something that long-running work reports to.

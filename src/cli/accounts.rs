@@ -18,6 +18,10 @@ use crate::plan::UsageError;
 pub struct AccountsArgs {
     #[command(subcommand)]
     pub command: AccountsCommand,
+
+    /// Print the list as JSON (`{"accounts": [...]}`, tokens left out).
+    #[arg(long, global = true)]
+    pub json: bool,
 }
 
 /// The `accounts` subcommands.
@@ -74,7 +78,10 @@ fn run_inner(args: &AccountsArgs, path: &Path) -> Result<()> {
     let mut config = KamakiConfig::load(path)?;
     match &args.command {
         AccountsCommand::List => {
-            print_list(&config, path);
+            match args.json {
+                true => super::json::print(&list_json(&config)),
+                false => print_list(&config, path),
+            }
             return Ok(());
         }
         AccountsCommand::Add {
@@ -137,6 +144,23 @@ fn check(account: &CloudAccount) -> Result<()> {
             account.name, account.url
         )
     })
+}
+
+/// `{"accounts": [{"name", "url", "description", "default"}…]}`.
+fn list_json(config: &KamakiConfig) -> serde_json::Value {
+    let default = config.default_cloud();
+    let rows: Vec<serde_json::Value> = (config.cloud_names().iter())
+        .map(|n| {
+            let (url, description) = config.cloud_summary(n);
+            serde_json::json!({
+                "name": n,
+                "url": url,
+                "description": description,
+                "default": default.as_deref() == Some(n.as_str()),
+            })
+        })
+        .collect();
+    serde_json::json!({ "accounts": rows })
 }
 
 fn print_list(config: &KamakiConfig, path: &Path) {

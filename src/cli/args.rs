@@ -38,6 +38,12 @@ pub struct MkimageArgs {
     #[arg(short = 's', long)]
     pub silent: bool,
 
+    /// Print what goes to standard output as JSON documents: the run's
+    /// outcome, and the --print-metadata, --print-syspreps,
+    /// --print-sysprep-params and --dry-run listings (see the README).
+    #[arg(long)]
+    pub json: bool,
+
     /// Directory for the work directory (overlay, sockets). Default: the one
     /// of /var/tmp, $HOME and /mnt with the most free space.
     #[arg(long, value_name = "DIR")]
@@ -130,10 +136,6 @@ pub struct SysprepArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// With --dry-run: print the listing as JSON on standard output.
-    #[arg(long)]
-    pub json: bool,
-
     /// Inject the VirtIO drivers of DIR (the extracted virtio-win media)
     /// into a Windows guest, offline; the storage drivers are registered
     /// to load at boot.
@@ -152,7 +154,6 @@ impl SysprepArgs {
             print_syspreps: self.print_syspreps,
             print_params: self.print_sysprep_params,
             dry_run: self.dry_run,
-            json: self.json,
             install_virtio: self.install_virtio.clone(),
         }
     }
@@ -245,6 +246,9 @@ pub enum Command {
         /// The directory whose free space to check (as for mkimage).
         #[arg(long, value_name = "DIR")]
         tmpdir: Option<PathBuf>,
+        /// Print the checks as JSON (`{"checks": [...], "problems": N}`).
+        #[arg(long)]
+        json: bool,
     },
     /// List or show the images registered in the local store or a cloud.
     Images(super::cloud::ImagesArgs),

@@ -106,6 +106,10 @@ pub struct ImagesArgs {
     #[command(subcommand)]
     pub command: ImagesCommand,
 
+    /// Print the list as JSON (`{"images": [...]}`); `show` always does.
+    #[arg(long, global = true)]
+    pub json: bool,
+
     #[command(flatten)]
     pub account: AccountArgs,
 }
@@ -183,6 +187,7 @@ fn images_inner(args: &ImagesArgs) -> anyhow::Result<()> {
     backend.authenticate()?;
     let images = backend.images()?;
     match &args.command {
+        ImagesCommand::List if args.json => super::json::print(&super::json::images(&images)),
         ImagesCommand::List => print_list(&images),
         ImagesCommand::Show { name } => {
             let img = cloud::find_image(&images, name)?;

@@ -16,6 +16,8 @@ pub struct Console {
     out: Mutex<State>,
     tty: bool,
     silent: bool,
+    /// Listings and the metadata go to standard output as JSON (`--json`).
+    json: bool,
 }
 
 struct State {
@@ -55,7 +57,14 @@ impl Console {
             out: Mutex::new(State { out, open: None }),
             tty,
             silent,
+            json: false,
         })
+    }
+
+    /// Print listings and the metadata as JSON documents.
+    pub fn with_json(mut self, json: bool) -> Console {
+        self.json = json;
+        self
     }
 
     /// Another handle on our output, for the panic hook.
@@ -249,14 +258,12 @@ impl Reporter for Console {
     fn emit(&self, event: Event) {
         match event {
             Event::Warning(w) => return self.warning(&w),
-            Event::Metadata(m) => {
-                print!("{}", metadata_table(&m));
-                return;
+            Event::Metadata(m) if self.json => {
+                return super::json::print(&super::json::metadata(&m));
             }
-            Event::Listing(text) => {
-                print!("{text}");
-                return;
-            }
+            Event::Metadata(m) => return print!("{}", metadata_table(&m)),
+            Event::Listing(listing) if self.json => return super::json::print(&listing.json),
+            Event::Listing(listing) => return print!("{}", listing.text),
             _ if self.silent => return,
             _ => {}
         }

@@ -9,6 +9,7 @@ pub mod args;
 pub mod cloud;
 pub mod console;
 pub mod docs;
+pub mod json;
 
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -18,6 +19,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::pipeline::{self, doctor};
+use crate::plan::Work;
 use crate::process::{Cancel, StopReason};
 use args::{Command, CreatorCli, MkimageArgs, MkimageCli, UiArgs};
 use console::Console;
@@ -36,7 +38,7 @@ pub fn main() -> ExitCode {
     let cli = CreatorCli::parse_from(argv);
     match cli.command {
         Some(Command::Mkimage(args)) => mkimage(&args),
-        Some(Command::Doctor { tmpdir }) => run_doctor(tmpdir.as_deref()),
+        Some(Command::Doctor { tmpdir, json }) => run_doctor(tmpdir.as_deref(), json),
         Some(Command::Images(args)) => cloud::images(&args),
         Some(Command::Serve(args)) => cloud::serve(&args),
         Some(Command::Upload(args)) => cloud::upload(&args),
@@ -86,7 +88,7 @@ fn ui(args: &UiArgs) -> ExitCode {
 
 fn mkimage(args: &MkimageArgs) -> ExitCode {
     let console = match Console::take_stderr(args.silent) {
-        Ok(c) => c,
+        Ok(c) => c.with_json(args.json),
         Err(e) => {
             eprintln!("Error: cannot set up the terminal output: {e}");
             return ExitCode::from(1);
@@ -108,6 +110,12 @@ fn mkimage(args: &MkimageArgs) -> ExitCode {
         ..Default::default()
     };
     match pipeline::run(&plan, &console, &control) {
+        Ok(outcome) if args.json => {
+            if matches!(plan.work, Work::Export { .. }) {
+                json::print(&json::outcome(&outcome));
+            }
+            ExitCode::SUCCESS
+        }
         Ok(outcome) => {
             if let Some(image) = &outcome.image {
                 println!(
@@ -159,8 +167,13 @@ fn install_panic_hook(console: &Console) {
     }));
 }
 
-fn run_doctor(tmpdir: Option<&Path>) -> ExitCode {
+fn run_doctor(tmpdir: Option<&Path>, as_json: bool) -> ExitCode {
     let checks = doctor::run(tmpdir);
+    if as_json {
+        let doc = json::checks(&checks);
+        json::print(&doc);
+        return ExitCode::from(u8::from(doc["problems"] != 0));
+    }
     let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
     let mut problems = 0;
     for c in &checks {

@@ -259,7 +259,7 @@ mod tests {
         );
         let some = steps(&tasks, false, PRODUCT).unwrap();
         assert!(boots(&Work::Export { tasks: true }, &some));
-        assert!(!boots(&Work::DryRun { json: false }, &some));
+        assert!(!boots(&Work::DryRun, &some));
         assert!(!boots(&Work::Inspect, &some));
         assert!(!boots(&Work::Export { tasks: true }, &[]));
         let offline = chosen(

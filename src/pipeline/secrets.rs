@@ -52,7 +52,7 @@ pub(super) fn scan(
 ) -> Result<Vec<Finding>> {
     let dry_run = match plan.work {
         Work::Export { .. } => false,
-        Work::DryRun { .. } => true,
+        Work::DryRun => true,
         Work::Inspect | Work::Mount { .. } => return Ok(Vec::new()),
     };
     let step = begin_step(reporter, "Scanning for secrets", None);

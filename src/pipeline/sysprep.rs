@@ -16,7 +16,7 @@ use crate::guest::metadata::Metadata;
 use crate::guest::profile::Profile;
 use crate::guest::shrink::ShrinkOutcome;
 use crate::plan::{Plan, Work};
-use crate::progress::{Event, Reporter, begin_step};
+use crate::progress::{Event, Listing, Reporter, begin_step};
 use crate::sysprep::{self, Task, TaskOutcome, changes, listing, runner};
 
 use super::host_run;
@@ -47,7 +47,7 @@ pub(super) fn choose<'p>(
     print_listings(&tasks, &plan.sysprep, reporter);
     let (run_tasks, scripts) = match plan.work {
         Work::Export { tasks } => (tasks, &plan.host_run[..]),
-        Work::DryRun { .. } => {
+        Work::DryRun => {
             if !plan.host_run.is_empty() {
                 reporter.warn("--host-run scripts are not run in a dry run");
             }
@@ -131,22 +131,21 @@ pub(super) fn shrink(
 
 /// A dry run's list of what the tasks would change.
 pub(super) fn list_changes(plan: &Plan, outcomes: &[TaskOutcome], reporter: &dyn Reporter) {
-    if let Work::DryRun { json } = plan.work {
-        let text = match json {
-            true => changes::dry_run_json(outcomes),
-            false => changes::dry_run_text(outcomes),
-        };
-        reporter.emit(Event::Listing(text));
+    if let Work::DryRun = plan.work {
+        reporter.emit(Event::Listing(Listing {
+            text: changes::dry_run_text(outcomes),
+            json: changes::dry_run_json(outcomes),
+        }));
     }
 }
 
 /// `--print-syspreps` and `--print-sysprep-params`.
 fn print_listings(tasks: &[&Task], opts: &sysprep::Options, reporter: &dyn Reporter) {
     if opts.print_tasks {
-        reporter.emit(Event::Listing(listing::tasks_text(tasks, &opts.selection)));
+        reporter.emit(Event::Listing(listing::tasks(tasks, &opts.selection)));
     }
     if opts.print_params {
-        reporter.emit(Event::Listing(listing::params_text(&opts.params)));
+        reporter.emit(Event::Listing(listing::params(&opts.params)));
     }
 }
 

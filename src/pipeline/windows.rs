@@ -102,9 +102,7 @@ pub(super) fn not_generalized(
     plan: &Plan,
     chosen: &[&'static Task],
 ) -> Option<String> {
-    if *profile != Profile::Windows
-        || !matches!(plan.work, Work::Export { .. } | Work::DryRun { .. })
-    {
+    if *profile != Profile::Windows || !matches!(plan.work, Work::Export { .. } | Work::DryRun) {
         return None;
     }
     let name = MICROSOFT_SYSPREP.name;

@@ -10,10 +10,9 @@ use super::{SysprepRequest, UsageError, usage};
 pub enum Work {
     /// Inspect it and print what was asked for; change nothing.
     Inspect,
-    /// List what system preparation would change (as JSON when `json`):
-    /// the tasks work on a view in memory, no script runs, nothing is
+    /// List what system preparation would change: the tasks work on a view in memory, no script runs, nothing is
     /// written, even with `-o`.
-    DryRun { json: bool },
+    DryRun,
     /// Mount it read-write on the host directory `on` until the front end
     /// releases it; nothing is prepared or written.
     Mount { on: PathBuf },
@@ -36,7 +35,7 @@ impl Work {
                 "a mount only serves the guest on the host: it cannot go with -o, -u or --dry-run",
             )),
             (Some(on), false, false) => Ok(Work::Mount { on }),
-            (None, true, _) => Ok(Work::DryRun { json: sysprep.json }),
+            (None, true, _) => Ok(Work::DryRun),
             (None, false, true) => Ok(Work::Export {
                 // `--no-sysprep` runs only the tasks named with
                 // --enable-sysprep (and install-virtio for --install-virtio).
@@ -53,7 +52,7 @@ impl Work {
 
     /// Whether the guest is only looked at, its changes kept in memory.
     pub fn is_dry_run(&self) -> bool {
-        matches!(self, Work::DryRun { .. })
+        matches!(self, Work::DryRun)
     }
 }
 
@@ -86,17 +85,10 @@ mod tests {
         };
         assert_eq!(export(shrink_only), Ok(Work::Export { tasks: true }));
         let dry = |s: &mut SysprepRequest| s.dry_run = true;
+        assert_eq!(decide(None, false, false, dry), Ok(Work::DryRun));
         assert_eq!(
-            decide(None, false, false, dry),
-            Ok(Work::DryRun { json: false })
-        );
-        let json = |s: &mut SysprepRequest| {
-            s.dry_run = true;
-            s.json = true;
-        };
-        assert_eq!(
-            export(json),
-            Ok(Work::DryRun { json: true }),
+            export(dry),
+            Ok(Work::DryRun),
             "a dry run writes nothing, even with -o"
         );
         assert_eq!(decide(None, false, true, |_| {}), Ok(Work::Inspect));

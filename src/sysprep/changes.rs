@@ -77,8 +77,8 @@ struct JsonTask<'a> {
     changes: &'a [Planned],
 }
 
-/// The dry-run listing as JSON: `{"dry_run": true, "tasks": [...], "bytes_freed": N}`.
-pub fn dry_run_json(outcomes: &[TaskOutcome]) -> String {
+/// The dry-run listing as data: `{"dry_run": true, "tasks": [...], "bytes_freed": N}`.
+pub fn dry_run_json(outcomes: &[TaskOutcome]) -> serde_json::Value {
     let tasks: Vec<JsonTask> = outcomes
         .iter()
         .map(|o| JsonTask {
@@ -89,11 +89,7 @@ pub fn dry_run_json(outcomes: &[TaskOutcome]) -> String {
         })
         .collect();
     let total: i64 = outcomes.iter().map(|o| o.freed).sum();
-    let value = serde_json::json!({ "dry_run": true, "tasks": tasks, "bytes_freed": total });
-    format!(
-        "{}\n",
-        serde_json::to_string_pretty(&value).unwrap_or_default()
-    )
+    serde_json::json!({ "dry_run": true, "tasks": tasks, "bytes_freed": total })
 }
 
 #[cfg(test)]
@@ -127,7 +123,7 @@ mod tests {
         let text = dry_run_text(&[outcome()]);
         assert!(text.contains("cleanup-tmp (Removing files"), "{text}");
         assert!(text.contains("delete      2.0 KiB  /tmp/x"), "{text}");
-        let v: serde_json::Value = serde_json::from_str(&dry_run_json(&[outcome()])).unwrap();
+        let v = dry_run_json(&[outcome()]);
         assert_eq!(v["tasks"][0]["changes"][0]["path"], "/tmp/x");
         assert_eq!(v["bytes_freed"], 2048);
     }

@@ -1,7 +1,52 @@
-//! The texts of `--print-syspreps` and `--print-sysprep-params`, in the
-//! original's layout.
+//! `--print-syspreps` and `--print-sysprep-params`: their texts, in the
+//! original's layout, and their JSON documents.
+
+use serde_json::json;
 
 use super::{PARAMS, Params, Selection, Task};
+use crate::progress::Listing;
+
+/// The tasks, enabled first: `{"syspreps": [{"name", "enabled", "default",
+/// "description", "params"}…]}` beside the text.
+pub fn tasks(tasks: &[&Task], selection: &Selection) -> Listing {
+    let mut rows: Vec<&&Task> = tasks.iter().collect();
+    rows.sort_by_key(|t| !selection.enabled(t));
+    let rows: Vec<serde_json::Value> = (rows.into_iter())
+        .map(|t| {
+            json!({
+                "name": t.name,
+                "enabled": selection.enabled(t),
+                "default": t.default,
+                "description": t.description,
+                "params": t.params,
+            })
+        })
+        .collect();
+    Listing {
+        text: tasks_text(tasks, selection),
+        json: json!({ "syspreps": rows }),
+    }
+}
+
+/// The parameters: `{"sysprep_params": [{"name", "type", "default",
+/// "value", "description"}…]}` beside the text.
+pub fn params(params: &Params) -> Listing {
+    let rows: Vec<serde_json::Value> = (PARAMS.iter())
+        .map(|p| {
+            json!({
+                "name": p.name,
+                "type": p.kind.name(),
+                "default": p.default,
+                "value": params.shown(p.name),
+                "description": p.description,
+            })
+        })
+        .collect();
+    Listing {
+        text: params_text(params),
+        json: json!({ "sysprep_params": rows }),
+    }
+}
 
 /// Wrap `text` at `width` columns.
 fn wrap(text: &str, width: usize) -> Vec<String> {
@@ -88,5 +133,32 @@ mod tests {
             "{p}"
         );
         assert_eq!(wrap("a b c", 3), ["a b", "c"]);
+    }
+
+    #[test]
+    fn json_documents_name_their_listing() {
+        let table = crate::sysprep::tasks_for(&Profile::Linux(LinuxFlavor::Generic));
+        let selection = Selection::new(&["cleanup-mail".into()], &["cleanup-tmp".into()]).unwrap();
+        let listed = tasks(&table, &selection).json;
+        let rows = listed["syspreps"].as_array().unwrap();
+        assert_eq!(rows.len(), table.len());
+        let row = |name: &str| rows.iter().find(|r| r["name"] == name).unwrap().clone();
+        assert_eq!(row("cleanup-mail")["enabled"], true);
+        assert_eq!(row("cleanup-mail")["default"], false);
+        assert_eq!(row("cleanup-tmp")["enabled"], false);
+        let first_disabled = rows.iter().position(|r| r["enabled"] == false).unwrap();
+        assert!(rows[first_disabled..].iter().all(|r| r["enabled"] == false));
+
+        let params = params(&Params::from_assignments(&["bootmenu_timeout=3".into()]).unwrap());
+        let rows = params.json["sysprep_params"].as_array().unwrap();
+        let boot = rows
+            .iter()
+            .find(|r| r["name"] == "bootmenu_timeout")
+            .unwrap();
+        assert_eq!(
+            (boot["value"].as_str(), boot["default"].as_str()),
+            (Some("3"), Some("10"))
+        );
+        assert_eq!(boot["type"], "posint");
     }
 }

@@ -184,7 +184,7 @@ fn sysprep_preview_shows_the_dry_run_listing() {
     assert_eq!(top_id(&a), Some(ScreenId::SysprepTasks));
     a.stack
         .push(Screen::Running(RunView::new("System Preparation Preview")));
-    let listing = dry_run_text(&[TaskOutcome {
+    let outcomes = [TaskOutcome {
         name: "cleanup-cache",
         message: "Removing files under /var/cache",
         changes: vec![Planned {
@@ -194,7 +194,11 @@ fn sysprep_preview_shows_the_dry_run_listing() {
         }],
         freed: 3 << 20,
         duration: Duration::from_millis(3),
-    }]);
+    }];
+    let listing = crate::progress::Listing {
+        text: dry_run_text(&outcomes),
+        json: serde_json::Value::Null,
+    };
     a.on_event(AppEvent::Progress(Event::Listing(listing)));
     a.on_event(AppEvent::JobDone(JobKind::Preview, Ok(outcome())));
     assert_eq!(top_id(&a), Some(ScreenId::SysprepPreview));

@@ -208,7 +208,8 @@ impl RunView {
                 self.lines[line] = format!("{} {result}", self.lines[line]);
                 Some(self.lines[line].clone())
             }
-            Event::Listing(text) => {
+            Event::Listing(listing) => {
+                let text = &listing.text;
                 self.listing.push_str(text);
                 self.lines.extend(text.lines().map(str::to_owned));
                 Some(text.clone())

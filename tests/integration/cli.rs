@@ -71,6 +71,15 @@ fn doctor_reports_the_machine() {
         );
     }
     assert!(r.stdout.contains("started in"), "{}", r.stdout);
+
+    let j = run(creator().args(["doctor", "--json"]));
+    assert_eq!(j.code, 0, "{}", j.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&j.stdout).unwrap();
+    assert_eq!(doc["problems"], 0, "{doc}");
+    let checks = doc["checks"].as_array().unwrap();
+    let helper = checks.iter().find(|c| c["name"] == "helper VM").unwrap();
+    assert_eq!(helper["ok"], true, "{doc}");
+    assert!(helper["fix"].is_null(), "{doc}");
 }
 
 /// The page name of `cmd` under `parent` (`snf-image-creator-images-list`).

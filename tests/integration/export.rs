@@ -64,10 +64,11 @@ pub fn export(name: &str, prep: Prep) -> Export {
         .arg("--tmpdir")
         .arg(tmp.path())
         .args(extra)
-        .arg("-o")
+        .args(["--json", "-o"])
         .arg(&image)
         .arg(&src));
     assert_eq!(r.code, 0, "{name}: {}", r.stderr);
+    check_outcome_json(&r.stdout, &image);
     assert_steps_in_order(&r.stderr);
     let prepared = r.stderr.contains("Preparing system for image creation:");
     assert_eq!(prepared, prep != Prep::Untouched, "{name}: {}", r.stderr);
@@ -86,6 +87,30 @@ pub fn export(name: &str, prep: Prep) -> Export {
     }
     check_metadata(&image, facts);
     Export { dir, image, facts }
+}
+
+/// The `--json` outcome names the image, its side files and checksums.
+fn check_outcome_json(stdout: &str, image: &Path) {
+    let doc: Value = serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let outcome = &doc["outcome"];
+    assert_eq!(outcome["image"], image.to_str().unwrap(), "{stdout}");
+    let md5 = std::fs::read_to_string(format!("{}.md5sum", image.display())).unwrap();
+    assert!(
+        md5.starts_with(outcome["md5"].as_str().unwrap()),
+        "{md5} / {stdout}"
+    );
+    assert_eq!(outcome["sha256"], sha256_file(image), "{stdout}");
+    assert_eq!(
+        outcome["size"],
+        std::fs::metadata(image).unwrap().len(),
+        "{stdout}"
+    );
+    let files = outcome["files"].as_array().unwrap();
+    assert!(
+        files.iter().any(|f| f.as_str().unwrap().ends_with(".meta")),
+        "{stdout}"
+    );
+    assert!(outcome["metadata"]["OSFAMILY"].is_string(), "{stdout}");
 }
 
 fn assert_steps_in_order(stderr: &str) {

@@ -6,6 +6,7 @@ mod bad_input;
 mod boot;
 mod cli;
 mod cloud;
+mod deb;
 mod export;
 mod firstboot;
 mod online;

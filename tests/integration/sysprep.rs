@@ -146,24 +146,30 @@ fn every_task_on_the_debian_image() {
     );
     args.extend(["--host-run".to_owned(), script.to_str().unwrap().to_owned()]);
 
-    // 1. The dry run: a JSON list of changes, nothing written.
+    // 1. The dry run: JSON documents (the listings, then the changes),
+    // nothing written.
     let tmp = scratch();
     let out = dir.path().join("debian.diskdump");
     let dry = run(mkimage()
         .arg("--tmpdir")
         .arg(tmp.path())
         .args(&args)
-        .args(["--dry-run", "--json", "-o"])
+        .args([
+            "--dry-run",
+            "--json",
+            "--print-metadata",
+            "--print-syspreps",
+        ])
+        .args(["--print-sysprep-params", "-o"])
         .arg(&out)
         .arg(&src));
     assert_eq!(dry.code, 0, "{}", dry.stderr);
     assert!(!out.exists(), "a dry run wrote the image");
-    let json: Value =
-        serde_json::from_str(&dry.stdout).unwrap_or_else(|e| panic!("{e}: {}", dry.stdout));
+    let json = check_json_listings(&dry.stdout);
     let plan = planned(&json);
     assert!(json["bytes_freed"].as_i64().unwrap() > 1 << 20, "{json}");
 
-    // 2. The real run, with the listings.
+    // 2. The real run, with the listings as text.
     let real = run(mkimage()
         .arg("--tmpdir")
         .arg(tmp.path())
@@ -435,4 +441,35 @@ fn failing_host_script() {
         !mounts.contains("snf-guest."),
         "a FUSE mount is left:\n{mounts}"
     );
+}
+
+/// The documents `--json` printed: one each for the metadata, the tasks,
+/// the parameters and the dry run (returned), told apart by their key.
+fn check_json_listings(stdout: &str) -> Value {
+    let docs: Vec<Value> = serde_json::Deserializer::from_str(stdout)
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let doc = |key: &str| {
+        let found: Vec<&Value> = docs.iter().filter(|d| d.get(key).is_some()).collect();
+        assert_eq!(found.len(), 1, "{key}: {stdout}");
+        found[0].clone()
+    };
+    assert_eq!(docs.len(), 4, "{stdout}");
+    assert_eq!(doc("metadata")["metadata"]["OSFAMILY"], "linux", "{stdout}");
+    let tasks = doc("syspreps")["syspreps"].as_array().unwrap().clone();
+    let mail = tasks.iter().find(|t| t["name"] == "cleanup-mail").unwrap();
+    // Off by default, switched on by this test's --enable-sysprep.
+    assert_eq!(
+        (&mail["enabled"], &mail["default"]),
+        (&Value::Bool(true), &Value::Bool(false)),
+        "{stdout}"
+    );
+    let params = doc("sysprep_params")["sysprep_params"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let user = params.iter().find(|p| p["name"] == "default_user").unwrap();
+    assert_eq!(user["value"], "cloud", "{stdout}");
+    doc("dry_run")
 }

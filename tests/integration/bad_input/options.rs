@@ -62,9 +62,9 @@ pub const ROWS: &[Case] = &[
         prepare: |ctx| on_debian(ctx, &["--sysprep-param", "sensitive_userdata=.a,,.b"]),
     },
     Case {
-        name: "--json without --dry-run",
+        name: "--json with nothing to print or export",
         vm: false,
-        expect: Expect::Error(2, "give --dry-run too"),
+        expect: Expect::Error(2, "nothing to do"),
         prepare: |ctx| on_debian(ctx, &["--json"]),
     },
     Case {

@@ -81,6 +81,15 @@ fn accounts_add_list_remove_as_kamaki_reads_them() {
     assert!(line.starts_with('*') && line.contains(&srv.url), "{line}");
     assert!(line.contains("test server"), "{line}");
     assert!(!ours.stdout.contains("token"), "{}", ours.stdout);
+    let listed: serde_json::Value =
+        serde_json::from_str(&accounts(&cfg, &["list", "--json"]).stdout).unwrap();
+    let rows = listed["accounts"].as_array().unwrap();
+    let lab = rows.iter().find(|a| a["name"] == "lab").unwrap();
+    assert_eq!(
+        (&lab["url"], &lab["default"]),
+        (&srv.url.clone().into(), &true.into())
+    );
+    assert!(rows.iter().all(|a| a.get("token").is_none()), "{listed}");
 
     // The default moves, then the cloud goes; the rest stays.
     assert_eq!(accounts(&cfg, &["default", "other"]).code, 0);

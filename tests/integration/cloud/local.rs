@@ -90,6 +90,8 @@ fn upload_dedupes_registers_and_lists() {
         "{}",
         list.stdout
     );
+    let listed = run(creator().args(["images", "list", "--json", "--store", s(&store)]));
+    assert_eq!(json(&listed.stdout)["images"][0], json(&forced.stdout));
     let show = run(creator().args(["images", "show", "Debian 12", "--store", s(&store)]));
     assert_eq!(show.code, 0, "{}", show.stderr);
     assert_eq!(json(&show.stdout), json(&forced.stdout));

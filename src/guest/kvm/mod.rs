@@ -1,8 +1,10 @@
 //! Whether KVM can start a VM here: the helper VM runs under KVM when it
 //! can, else under software emulation (TCG).
 
+mod verdict;
+
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -29,6 +31,9 @@ pub enum KvmUnusable {
     /// qemu exited with an error: the gist of its complaint.
     #[error("{0}")]
     Refused(String),
+    /// What an earlier probe since the host booted found.
+    #[error("{0}")]
+    Recalled(String),
 }
 
 impl KvmUnusable {
@@ -38,10 +43,14 @@ impl KvmUnusable {
     }
 }
 
-/// Decide whether KVM can start a VM here. `/dev/kvm` can exist and still be
-/// unusable (nested virtualization that rejects an MSR makes qemu abort), so
-/// a tiny paused VM is started with the same `-cpu host` libguestfs uses and
-/// told to quit over QMP: a clean exit means KVM works.
+/// Decide whether KVM can run a VM here. `/dev/kvm` can exist and still be
+/// unusable: nested virtualization that rejects an MSR makes qemu abort,
+/// and on some hosts qemu starts but the guest never runs. So the probe
+/// boots the host's own kernel under KVM with no root filesystem: it
+/// panics at once and, with `panic=-1` and `-no-reboot`, qemu exits; a
+/// clean exit within [`PROBE_LIMIT`] means KVM works. The verdict is kept
+/// until the next boot of the host (see [`verdict`]), so only the first
+/// run after a boot pays for the probe.
 pub fn probe_kvm(qemu: &str) -> Result<(), KvmUnusable> {
     let kvm = Path::new("/dev/kvm");
     if !kvm.exists() {
@@ -52,12 +61,36 @@ pub fn probe_kvm(qemu: &str) -> Result<(), KvmUnusable> {
         .write(true)
         .open(kvm)
         .map_err(KvmUnusable::NoAccess)?;
-    let mut child = Command::new(qemu)
-        .args(["-accel", "kvm", "-cpu", "host", "-machine", "q35"])
-        .args(["-display", "none", "-nodefaults", "-S", "-qmp", "stdio"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+    let kernel = newest_kernel(Path::new("/boot"));
+    let key = verdict::key(qemu, kernel.as_deref());
+    if let Some(known) = verdict::recalled(&key) {
+        return known.map_err(KvmUnusable::Recalled);
+    }
+    let found = boot(qemu, kernel.as_deref());
+    verdict::remember(
+        &key,
+        found.as_ref().map(|_| ()).map_err(ToString::to_string),
+    );
+    found
+}
+
+/// Start qemu under KVM: booting `kernel` when there is one, else a
+/// paused VM told to quit over QMP (which proves less).
+fn boot(qemu: &str, kernel: Option<&Path>) -> Result<(), KvmUnusable> {
+    let mut cmd = Command::new(qemu);
+    cmd.args([
+        "-accel", "kvm", "-cpu", "host", "-machine", "q35", "-m", "256",
+    ])
+    .args(["-display", "none", "-nodefaults", "-no-reboot"]);
+    match kernel {
+        Some(k) => cmd
+            .arg("-kernel")
+            .arg(k)
+            .args(["-append", "panic=-1 console=ttyS0 loglevel=0"])
+            .stdin(Stdio::null()),
+        None => cmd.args(["-S", "-qmp", "stdio"]).stdin(Stdio::piped()),
+    };
+    let mut child = (cmd.stdout(Stdio::null()).stderr(Stdio::piped()))
         .spawn()
         .map_err(|source| KvmUnusable::NoQemu {
             qemu: qemu.to_owned(),
@@ -74,6 +107,32 @@ pub fn probe_kvm(qemu: &str) -> Result<(), KvmUnusable> {
     Err(KvmUnusable::Refused(qemu_error_line(
         &String::from_utf8_lossy(&out.stderr),
     )))
+}
+
+/// The newest `vmlinuz-*` in `boot` (by version order of the names).
+fn newest_kernel(boot: &Path) -> Option<PathBuf> {
+    let mut kernels: Vec<PathBuf> = std::fs::read_dir(boot)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-"))
+        })
+        .collect();
+    kernels.sort_by(|a, b| version_cmp(&a.to_string_lossy(), &b.to_string_lossy()));
+    kernels.pop()
+}
+
+/// Compare names with their digit runs as numbers (`6.1.0-9` < `6.1.0-10`).
+fn version_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    fn parts(s: &str) -> Vec<(u64, String)> {
+        let mut out = Vec::new();
+        for chunk in s.split(|c: char| !c.is_ascii_digit()) {
+            out.push((chunk.parse().unwrap_or(0), chunk.to_owned()));
+        }
+        out
+    }
+    parts(a).cmp(&parts(b))
 }
 
 /// The gist of qemu's complaint: its first line without the program name.
@@ -126,6 +185,21 @@ mod tests {
             "Could not access KVM kernel module"
         );
         assert_eq!(qemu_error_line(""), "qemu exited with an error");
+    }
+
+    #[test]
+    fn the_newest_kernel_is_probed() {
+        let boot = tempfile::tempdir().unwrap();
+        for name in [
+            "vmlinuz-6.1.0-9-amd64",
+            "vmlinuz-6.1.0-10-amd64",
+            "initrd.img-6.1.0-11-amd64",
+        ] {
+            std::fs::write(boot.path().join(name), "").unwrap();
+        }
+        let newest = newest_kernel(boot.path()).unwrap();
+        assert!(newest.ends_with("vmlinuz-6.1.0-10-amd64"), "{newest:?}");
+        assert_eq!(newest_kernel(Path::new("/nonexistent")), None);
     }
 
     #[test]

@@ -1,0 +1,18 @@
+# The Debian packages snf-image-creator needs, in one place: sourced by
+# scripts/setup.sh (which installs them) and scripts/deb.sh (whose package
+# depends on the RUNTIME ones).
+
+# From bookworm-backports, installed first: Debian 12's own qemu-system 7.2
+# does not work with qemu-utils 10.
+BACKPORTS=(qemu-system-x86 qemu-system-common qemu-system-data)
+
+# What the product runs: the helper VM (libguestfs with its appliance's
+# kernel, NTFS and btrfs tools), qemu-img/qemu-nbd/qemu-io, the partition
+# tools, mkfs.fat for the first-boot runner's disk.
+RUNTIME=(libguestfs0 linux-image-amd64 qemu-utils fdisk gdisk e2fsprogs btrfs-progs
+         ntfs-3g dosfstools)
+
+# What building, the fixtures and the tests use besides.
+DEVEL=(libguestfs-tools libguestfs-dev debootstrap zstd uuid-runtime openssh-client
+       openssl bc pkg-config extlinux syslinux-common tmux libwin-hivex-perl libhivex-bin
+       mtools man-db)
