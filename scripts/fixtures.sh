@@ -40,8 +40,9 @@
 #     without the appliance by tests/fixtures/mk-windows.sh, which lists what
 #     each holds), and variants of windows-2019-gpt, each with one thing a
 #     preparation must refuse: windows-2019-{hibernated,dirty-hive,dirty-ntfs,
-#     bitlocker,generalized}.raw, and windows-2019-recovery.raw (a Windows
-#     recovery partition after C:, which shrinking keeps as it is)
+#     bitlocker,generalized}.raw, and windows-2019-recovery{,-mbr}.raw (a
+#     Windows recovery partition after C:, GPT or MBR type 0x27, which
+#     shrinking keeps as it is)
 #   manifest.json    {"recipe", "images": [one entry per debian-* file],
 #                    "windows": [one entry per windows-* file: kind, version,
 #                    arch, layout, variant, partitions, users,
@@ -226,7 +227,7 @@ step truncated.qcow2 "$H_DISK" "debian-mbr.qcow2" b_trunc debian-mbr.qcow2
 
 # ---- Windows ----
 WINDOWS=(7-x86-mbr 7-amd64-mbr 2012r2-gpt 2019-mbr 2019-gpt 2019-hibernated 2019-dirty-hive
-         2019-dirty-ntfs 2019-bitlocker 2019-generalized 2019-recovery)
+         2019-dirty-ntfs 2019-bitlocker 2019-generalized 2019-recovery 2019-recovery-mbr)
 [ -e /dev/fuse ] || [ -z "$(for k in "${WINDOWS[@]}"; do fresh "windows-$k.raw" "$H_WIN" || echo x; done)" ] ||
     die "/dev/fuse is missing: the Windows fixtures are built through ntfs-3g (modprobe fuse)"
 for k in "${WINDOWS[@]}"; do

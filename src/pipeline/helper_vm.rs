@@ -22,6 +22,7 @@ use crate::guest::{DiskInfo, Distro, OsInfo};
 use crate::plan::{Plan, Work};
 use crate::progress::{Reporter, begin_step};
 use crate::sysprep::TaskOutcome;
+use crate::sysprep::windows::virtio;
 
 /// What the helper VM found and did.
 pub(super) struct Inspected {
@@ -246,7 +247,8 @@ fn prepare_and_shrink(
             os,
             facts,
         };
-        let params = plan.sysprep.params.boot();
+        let drivers = virtio::installs(chosen.tasks(), &plan.sysprep.params);
+        let params = plan.sysprep.params.boot(drivers);
         let cancel = &s.control.cancel;
         let (relaunched, ran) = online::run(vm, &guest, &steps, &params, reporter, cancel)?;
         vm = relaunched;

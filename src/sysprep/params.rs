@@ -123,6 +123,14 @@ pub const PARAMS: &[ParamSpec] = &[
         description: "Seconds to wait for a booted Windows guest to power off",
     },
     ParamSpec {
+        name: "virtio_timeout",
+        kind: ParamKind::PosInt,
+        default: "900",
+        description: "Seconds a booted Windows guest may stay silent on its serial port when \
+                      install-virtio staged VirtIO drivers: Plug and Play installs them during \
+                      that boot, so the limit is the larger of boot_timeout and virtio_timeout",
+    },
+    ParamSpec {
         name: "virtio",
         kind: ParamKind::Dir,
         default: "",
@@ -232,17 +240,27 @@ impl Params {
     /// The online phase's VM size and limits: the parameters `mem`,
     /// `smp`, `boot_timeout` and `shutdown_timeout` where [`PARAMS`] has
     /// them (the Windows tasks that boot the guest read them), else
-    /// [`BootParams::default`]'s.
-    pub fn boot(&self) -> BootParams {
+    /// [`BootParams::default`]'s. A boot that `installs_drivers` (VirtIO
+    /// drivers staged for Plug and Play) may stay silent up to the larger
+    /// of `boot_timeout` and `virtio_timeout`.
+    pub fn boot(&self, installs_drivers: bool) -> BootParams {
         let d = BootParams::default();
         let int = |name: &str, default: u64| match self.values.get(name) {
             Some(ParamValue::Int(n)) => *n,
             _ => default,
         };
+        let boot = (d.boot_param, int(d.boot_param, d.boot_timeout));
+        let virtio = ("virtio_timeout", int("virtio_timeout", 0));
+        let (boot_param, boot_timeout) = if installs_drivers && virtio.1 > boot.1 {
+            virtio
+        } else {
+            boot
+        };
         BootParams {
             mem_mib: int("mem", d.mem_mib),
             smp: int("smp", d.smp),
-            boot_timeout: int("boot_timeout", d.boot_timeout),
+            boot_timeout,
+            boot_param,
             shutdown_timeout: int("shutdown_timeout", d.shutdown_timeout),
         }
     }
@@ -405,14 +423,28 @@ mod tests {
     #[test]
     fn boot_params() {
         let mut p = Params::default();
-        assert_eq!(p.boot(), BootParams::default());
+        assert_eq!(p.boot(false), BootParams::default());
         p.values.insert("boot_timeout", ParamValue::Int(30));
         p.values.insert("mem", ParamValue::Int(2048));
-        let b = p.boot();
+        let b = p.boot(false);
         assert_eq!(
-            (b.mem_mib, b.boot_timeout, b.shutdown_timeout),
-            (2048, 30, 300)
+            (b.mem_mib, b.boot_timeout, b.boot_param, b.shutdown_timeout),
+            (2048, 30, "boot_timeout", 300)
         );
+    }
+
+    #[test]
+    fn a_boot_that_installs_drivers_waits_up_to_virtio_timeout() {
+        let p = Params::default();
+        let b = p.boot(true);
+        assert_eq!((b.boot_timeout, b.boot_param), (900, "virtio_timeout"));
+        assert_eq!(p.boot(false).boot_timeout, 600, "no drivers: boot_timeout");
+        // The larger of the two applies, named when it runs out.
+        let p = Params::from_assignments(&["boot_timeout=1200".into()]).unwrap();
+        let b = p.boot(true);
+        assert_eq!((b.boot_timeout, b.boot_param), (1200, "boot_timeout"));
+        let p = Params::from_assignments(&["virtio_timeout=5".into()]).unwrap();
+        assert_eq!(p.boot(true).boot_timeout, 600);
     }
 
     #[test]

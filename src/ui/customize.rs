@@ -14,7 +14,6 @@ use super::properties::{Exclude, Properties};
 use super::sysprep_tasks::Tasks;
 use super::virtio::VirtIO;
 use super::widgets::{Btn, Menu, Reply};
-use crate::guest::OsFamily;
 
 /// The entries of the Customize menu.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,11 +101,13 @@ impl Component for Customize {
 /// The VirtIO page for a Windows guest; any other guest needs no drivers,
 /// and a notice says so.
 fn virtio(facts: &Facts) -> Result<Box<dyn Component>, Action> {
+    if super::virtio::windows_guest(facts) {
+        return Ok(Box::new(VirtIO::new(facts)));
+    }
     let os = (facts.session.as_ref())
         .and_then(|s| s.os.as_ref())
         .map(|os| &os.family);
     let text = match os {
-        Some(OsFamily::Windows) => return Ok(Box::new(VirtIO::new(facts))),
         Some(family) => format!(
             "VirtIO drivers are needed by Windows guests only; {} has them built in.",
             family.title()

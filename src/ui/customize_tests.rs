@@ -319,7 +319,7 @@ fn a_run_that_shrank_the_image_shows_in_the_status_line() {
 }
 
 /// An app over a Windows session.
-fn windows_app() -> App {
+pub(super) fn windows_app() -> App {
     let mut a = app();
     if let Some(os) = a.facts.session.as_mut().and_then(|s| s.os.as_mut()) {
         os.family = crate::guest::OsFamily::Windows;
@@ -329,7 +329,7 @@ fn windows_app() -> App {
 }
 
 /// A driver directory `check_dir` accepts: one viostor INF.
-fn driver_dir() -> tempfile::TempDir {
+pub(super) fn driver_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let inf = dir.path().join("viostor/w10/amd64");
     std::fs::create_dir_all(&inf).unwrap();

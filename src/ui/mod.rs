@@ -43,6 +43,8 @@ pub mod upload;
 pub mod virtio;
 pub mod widgets;
 pub mod wizard;
+#[cfg(test)]
+mod wizard_tests;
 
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd};

@@ -178,6 +178,7 @@ fn wizard_request_uploads_registers_and_copies() {
         description: "Debian".into(),
         public: true,
         output: PathBuf::from("/var/tmp/copy.diskdump"),
+        virtio: None,
     };
     let r = a.facts.wizard_request(&answers).unwrap();
     assert_eq!(r.outfile, Some(PathBuf::from("/var/tmp/copy.diskdump")));

@@ -1,7 +1,8 @@
 //! Customize → VirtIO, for Windows guests: the directory of VirtIO drivers
 //! that every later Extract or upload installs into the guest offline, as
 //! `--install-virtio DIR` does. A typed directory is checked at once with
-//! the command line's check; Clear drops the choice.
+//! the command line's check ([`checked_dir`], which the wizard's VirtIO
+//! page shares); Clear drops the choice.
 
 use std::path::PathBuf;
 
@@ -13,7 +14,32 @@ use ratatui::widgets::Widget;
 use super::app::{Facts, ScreenId};
 use super::component::{Action, Component};
 use super::widgets::{Btn, Input, Reply};
+use crate::guest::OsFamily;
 use crate::sysprep::windows::virtio::check_dir;
+
+/// Whether the session's guest is Windows, the only one that takes
+/// VirtIO drivers.
+pub(super) fn windows_guest(facts: &Facts) -> bool {
+    let os = facts.session.as_ref().and_then(|s| s.os.as_ref());
+    os.is_some_and(|os| os.family == OsFamily::Windows)
+}
+
+/// A typed driver directory, made absolute and checked: `None` when the
+/// field is empty (no drivers), or the notice's text saying what is wrong.
+pub(super) fn checked_dir(typed: &str) -> Result<Option<PathBuf>, String> {
+    let typed = typed.trim();
+    if typed.is_empty() {
+        return Ok(None);
+    }
+    let dir = std::path::absolute(typed).unwrap_or_else(|_| PathBuf::from(typed));
+    match check_dir(&dir) {
+        Ok(()) => Ok(Some(dir)),
+        Err(why) => Err(format!(
+            "{} cannot be used: {why}. Choose the directory of the VirtIO drivers for Windows.",
+            dir.display()
+        )),
+    }
+}
 
 /// The VirtIO page: the chosen directory, and a field to change it.
 pub struct VirtIO(Input);
@@ -37,22 +63,14 @@ impl VirtIO {
     /// Keep the typed directory if it holds VirtIO drivers; an empty field
     /// clears the choice.
     fn choose(&self, facts: &mut Facts) -> Vec<Action> {
-        let typed = self.0.value.trim();
-        if typed.is_empty() {
-            facts.sysprep.virtio = None;
-            return vec![Action::Pop];
-        }
-        let dir = std::path::absolute(typed).unwrap_or_else(|_| PathBuf::from(typed));
-        if let Err(why) = check_dir(&dir) {
+        match checked_dir(&self.0.value) {
+            Ok(dir) => {
+                facts.sysprep.virtio = dir;
+                vec![Action::Pop]
+            }
             // The field stays, so the path can be mended.
-            let text = format!(
-                "{} cannot be used: {why}. Choose the directory of the VirtIO drivers for Windows.",
-                dir.display()
-            );
-            return vec![Action::notice("Invalid directory", text)];
+            Err(text) => vec![Action::notice("Invalid directory", text)],
         }
-        facts.sysprep.virtio = Some(dir);
-        vec![Action::Pop]
     }
 }
 

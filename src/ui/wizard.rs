@@ -2,8 +2,9 @@
 //! the same pipeline `snf-mkimage` runs, built from the answers: system
 //! preparation with the default tasks (shrink last), upload and
 //! registration into the chosen cloud (the built-in local store is always
-//! offered), and a local copy when one is asked for. Back on the first page
-//! leaves the wizard.
+//! offered), and a local copy when one is asked for. A Windows guest gets
+//! one more page, for the VirtIO drivers to install; the page count follows
+//! the pages shown. Back on the first page leaves the wizard.
 
 use std::path::{Path, PathBuf};
 
@@ -26,6 +27,8 @@ pub enum Page {
     Cloud,
     Name,
     Description,
+    /// Windows guests only: the VirtIO driver directory, or none.
+    VirtIO,
     Registration,
     Output,
     Confirm,
@@ -33,14 +36,23 @@ pub enum Page {
     Finished,
 }
 
-const PAGES: [Page; 6] = [
+const PAGES: [Page; 7] = [
     Page::Cloud,
     Page::Name,
     Page::Description,
+    Page::VirtIO,
     Page::Registration,
     Page::Output,
     Page::Confirm,
 ];
+
+/// The pages shown for this guest, in order: the VirtIO page only for
+/// Windows.
+fn pages_for(windows: bool) -> Vec<Page> {
+    (PAGES.into_iter())
+        .filter(|p| windows || *p != Page::VirtIO)
+        .collect()
+}
 
 /// The answers so far.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -52,6 +64,8 @@ pub struct Answers {
     pub public: bool,
     /// Where to keep a local copy; empty: none.
     pub output: PathBuf,
+    /// The VirtIO drivers to install (Windows guests), checked when typed.
+    pub virtio: Option<PathBuf>,
 }
 
 /// The menu entry of the built-in store.
@@ -124,22 +138,24 @@ fn registration_page(title: &str, a: &Answers) -> View {
 }
 
 impl Page {
-    fn index(self) -> usize {
-        PAGES.iter().position(|p| *p == self).unwrap_or(0)
-    }
-
-    fn title(self) -> String {
+    /// "(i/N) Name", counting the pages shown.
+    fn title(self, pages: &[Page]) -> String {
         let name = match self {
             Page::Cloud => "Clouds",
             Page::Name => "Image Name",
             Page::Description => "Image Description",
+            Page::VirtIO => "VirtIO Drivers",
             Page::Registration => "Registration Type",
             Page::Output => "Local Copy",
             Page::Confirm | Page::Finished => "Confirmation",
         };
-        format!("({}/{}) {name}", self.index() + 1, PAGES.len())
+        let at = pages.iter().position(|p| *p == self).unwrap_or(0);
+        format!("({}/{}) {name}", at + 1, pages.len())
     }
 }
+
+/// The VirtIO page's question.
+const VIRTIO_LABEL: &str = "Type the directory of the VirtIO drivers to install into the Windows guest (such as the virtio-win ISO's contents), or leave it empty to install none.";
 
 /// What a wizard page shows.
 enum View {
@@ -153,6 +169,8 @@ enum View {
 /// The wizard: its page, what it shows, and the answers so far.
 pub struct Wizard {
     pub answers: Answers,
+    /// The pages shown for this guest.
+    pages: Vec<Page>,
     page: Page,
     view: View,
 }
@@ -160,16 +178,19 @@ pub struct Wizard {
 impl Wizard {
     /// The first page, with defaults from the detected metadata.
     pub fn start(facts: &mut Facts) -> Wizard {
+        let windows = super::virtio::windows_guest(facts);
         let answers = Answers {
             cloud: None,
             output: PathBuf::new(),
             name: facts.os_display_name(),
             description: (facts.metadata().get("DESCRIPTION").cloned()).unwrap_or_default(),
             public: false,
+            virtio: facts.sysprep.virtio.clone().filter(|_| windows),
         };
         let view = View::Dialog(Dialog::new("", "", &[]));
         let mut wizard = Wizard {
             answers,
+            pages: pages_for(windows),
             page: PAGES[0],
             view,
         };
@@ -181,7 +202,7 @@ impl Wizard {
         let config = facts.cloud.config.clone();
         let clouds = (facts.clouds.get_or_insert_with(|| clouds(&config))).clone();
         let a = &self.answers;
-        let title = page.title();
+        let title = page.title(&self.pages);
         let input = |label: &str, value: &str| {
             View::Input(Input::new(&title, label, value, &[Btn::Next, Btn::Back]))
         };
@@ -192,6 +213,10 @@ impl Wizard {
                 "Please provide a description for the image:",
                 &a.description,
             ),
+            Page::VirtIO => {
+                let dir = a.virtio.as_deref().unwrap_or(Path::new(""));
+                input(VIRTIO_LABEL, &dir.to_string_lossy())
+            }
             Page::Registration => registration_page(&title, a),
             Page::Output => input(
                 "Where should the image file be saved? Its .meta, .md5sum, .sha256sum and .variant files go beside it.",
@@ -199,7 +224,7 @@ impl Wizard {
             ),
             Page::Confirm | Page::Finished => View::Dialog(Dialog::new(
                 &title,
-                &a.summary(),
+                &a.summary(&self.pages),
                 &[Btn::Yes, Btn::Back, Btn::Quit],
             )),
         };
@@ -212,11 +237,11 @@ impl Wizard {
         if forward && let Some(problem) = self.store() {
             return vec![Action::notice("Invalid answer", problem)];
         }
-        let at = self.page.index();
+        let at = (self.pages.iter().position(|p| *p == self.page)).unwrap_or(0);
         match (forward, at) {
-            (true, _) => self.show(PAGES[at + 1], facts),
+            (true, _) => self.show(self.pages[at + 1], facts),
             (false, 0) => return vec![Action::Pop, Action::Push(super::init::mode_choice(facts))],
-            (false, _) => self.show(PAGES[at - 1], facts),
+            (false, _) => self.show(self.pages[at - 1], facts),
         }
         Vec::new()
     }
@@ -237,6 +262,10 @@ impl Wizard {
                         return Some("Give a file name, not a directory.".into());
                     }
                     Page::Output => a.output = PathBuf::from(value),
+                    Page::VirtIO => match super::virtio::checked_dir(&value) {
+                        Ok(dir) => a.virtio = dir,
+                        Err(problem) => return Some(problem),
+                    },
                     _ => {}
                 }
             }
@@ -406,21 +435,36 @@ impl Component for Wizard {
 }
 
 impl Answers {
-    /// The Confirmation page's text.
-    fn summary(&self) -> String {
-        let a = self;
+    /// The Confirmation page's text: one line per page shown.
+    fn summary(&self, pages: &[Page]) -> String {
+        let lines: Vec<String> = (pages.iter())
+            .filter_map(|p| self.answer(*p).map(|(label, v)| format!(" * {label}: {v}")))
+            .collect();
         format!(
-            "All necessary information has been gathered:\n\n * Cloud: {}\n * Image Name: {}\n * Image Description: {}\n * Registration Type: {}\n * Local Copy: {}\n\nContinue with the image creation process?",
-            a.cloud.as_deref().unwrap_or("the local image store"),
-            a.name,
-            a.description,
-            if a.public { "Public" } else { "Private" },
-            if a.output.as_os_str().is_empty() {
-                "none".to_owned()
-            } else {
-                a.output.display().to_string()
-            }
+            "All necessary information has been gathered:\n\n{}\n\nContinue with the image creation process?",
+            lines.join("\n")
         )
+    }
+
+    /// A page's answer as the Confirmation page shows it.
+    fn answer(&self, page: Page) -> Option<(&'static str, String)> {
+        let path = |p: Option<&Path>| match p {
+            Some(p) if !p.as_os_str().is_empty() => p.display().to_string(),
+            _ => "none".to_owned(),
+        };
+        let local = || "the local image store".to_owned();
+        Some(match page {
+            Page::Cloud => ("Cloud", self.cloud.clone().unwrap_or_else(local)),
+            Page::Name => ("Image Name", self.name.clone()),
+            Page::Description => ("Image Description", self.description.clone()),
+            Page::VirtIO => ("VirtIO Drivers", path(self.virtio.as_deref())),
+            Page::Registration => (
+                "Registration Type",
+                (if self.public { "Public" } else { "Private" }).into(),
+            ),
+            Page::Output => ("Local Copy", path(Some(&self.output))),
+            Page::Confirm | Page::Finished => return None,
+        })
     }
 }
 
@@ -438,6 +482,7 @@ impl Facts {
         request.outfile = output;
         request.force = false;
         request.allow_unsupported = session.unsupported.is_some();
+        request.sysprep.install_virtio = a.virtio.clone();
         request.cloud = UploadRequest {
             upload: Some(object),
             register: Some(a.name.clone()),

@@ -1,7 +1,9 @@
 //! Shrinking a Windows disk whose last partition is a Windows recovery
 //! partition (`windows-2019-recovery.raw`: EFI, MSR, C:, recovery, free
-//! space): the recovery partition is kept as it is, C: is not shrunk, and
-//! the image is only trimmed after the recovery partition.
+//! space; `windows-2019-recovery-mbr.raw`: System Reserved, C:, recovery
+//! of type 0x27, free space): the recovery partition is kept as it is, C:
+//! is not shrunk, and the image is only trimmed after the recovery
+//! partition.
 
 use std::path::Path;
 use std::process::Command;
@@ -34,47 +36,82 @@ fn entry(parts: &[Value], index: usize) -> Value {
     p
 }
 
-/// One real run, `snf-mkimage --no-boot -o OUT`: exit 0, the warning, the
-/// recovery partition and C: as they were (start, size, type, GUID, name,
-/// attributes), the image ending at the recovery partition's end plus the
-/// GPT backup area (aligned to 1 MiB), and winre.wim still readable.
+/// A disk layout with a recovery partition last.
+struct Layout {
+    fixture: &'static str,
+    /// The recovery partition's type as sfdisk shows it.
+    recovery_type: &'static str,
+    /// Its index among the partitions (C: is just before it).
+    index: usize,
+    /// What follows the last partition: the GPT backup area (32 sectors
+    /// of entries and the header), nothing on MBR.
+    backup: u64,
+}
+
+const LAYOUTS: [Layout; 2] = [
+    Layout {
+        fixture: "windows-2019-recovery.raw",
+        recovery_type: RECOVERY,
+        index: 3,
+        backup: 33 * 512,
+    },
+    Layout {
+        fixture: "windows-2019-recovery-mbr.raw",
+        recovery_type: "27",
+        index: 2,
+        backup: 0,
+    },
+];
+
+/// One real run per layout (GPT, then MBR with type 0x27),
+/// `snf-mkimage --no-boot -o OUT`: exit 0, the warning, the recovery
+/// partition and C: as they were (start, size, type, GUID, name,
+/// attributes, bootable flag), the image ending at the recovery
+/// partition's end plus the GPT backup area (aligned to 1 MiB), and
+/// winre.wim still readable.
 #[test]
 fn shrink_keeps_a_windows_recovery_partition() {
-    let (src, facts) = windows_fixture("windows-2019-recovery.raw");
+    for layout in &LAYOUTS {
+        keeps_recovery(layout);
+    }
+}
+
+fn keeps_recovery(layout: &Layout) {
+    let (src, facts) = windows_fixture(layout.fixture);
     let dir = scratch();
     let out = dir.path().join("out.raw");
     let r = run(mkimage().arg("--no-boot").arg("-o").arg(&out).arg(&src));
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    let name = layout.fixture;
+    assert_eq!(r.code, 0, "{name}: {}", r.stderr);
     assert_eq!(
         r.stderr
             .matches("the last partition is a Windows recovery partition: it is kept as it is and the image is only trimmed after it (")
             .count(),
         1,
-        "{}",
+        "{name}: {}",
         r.stderr
     );
 
-    let (before, after) = (partitions(&src), partitions(&out));
-    assert_eq!(after.len(), 4, "{after:#?}");
-    assert_eq!(
-        entry(&after, 3),
-        entry(&before, 3),
-        "the recovery partition"
-    );
-    assert_eq!(after[3]["type"], RECOVERY);
-    assert_eq!(entry(&after, 2), entry(&before, 2), "C:");
-    let rec = &facts["partitions"][3];
-    assert_eq!(rec["type"], RECOVERY);
+    let (before, after, i) = (partitions(&src), partitions(&out), layout.index);
+    assert_eq!(after.len(), i + 1, "{name}: {after:#?}");
+    assert_eq!(entry(&after, i), entry(&before, i), "{name}: recovery");
+    assert_eq!(after[i]["type"], layout.recovery_type, "{name}");
+    assert_eq!(entry(&after, i - 1), entry(&before, i - 1), "{name}: C:");
+    let rec = &facts["partitions"][i];
+    assert_eq!(rec["type"], layout.recovery_type, "{name}");
+    assert_eq!(facts["system_partition"], i, "{name}: C: is p{i}");
     let rec_end = rec["start"].as_u64().unwrap() + rec["size"].as_u64().unwrap();
-    // The GPT backup area: 32 sectors of entries and the header.
-    let limit = (rec_end + 33 * 512).next_multiple_of(1 << 20);
+    let limit = (rec_end + layout.backup).next_multiple_of(1 << 20);
     let len = std::fs::metadata(&out).unwrap().len();
-    assert!(len > rec_end && len <= limit, "{len} bytes, limit {limit}");
-    assert!(len < facts["virtual_size"].as_u64().unwrap());
+    assert!(
+        len >= rec_end && len <= limit,
+        "{name}: {len} bytes, limit {limit}"
+    );
+    assert!(len < facts["virtual_size"].as_u64().unwrap(), "{name}");
     let saved = facts["virtual_size"].as_u64().unwrap() - len;
     assert!(
         r.stderr.contains(&format!("({saved} bytes saved)")),
-        "{}",
+        "{name}: {}",
         r.stderr
     );
 
@@ -83,11 +120,15 @@ fn shrink_keeps_a_windows_recovery_partition() {
         &out,
         "--ro",
         &format!(
-            "umount-all\nmount-ro /dev/sda4 /\ndownload /Recovery/WindowsRE/winre.wim {}\n",
+            "umount-all\nmount-ro /dev/sda{} /\ndownload /Recovery/WindowsRE/winre.wim {}\n",
+            i + 1,
             wim.display()
         ),
     );
     let mut want = b"MSWIM\0\0\0".to_vec();
     want.resize(1 << 20, 0);
-    assert!(std::fs::read(&wim).unwrap() == want, "winre.wim differs");
+    assert!(
+        std::fs::read(&wim).unwrap() == want,
+        "{name}: winre.wim differs"
+    );
 }

@@ -8,7 +8,9 @@
 //!
 //! - `boot_timeout` is the longest the guest may stay silent while it
 //!   works: from the VM's start until `start`, and then from each report
-//!   to the next one (a step that never ends runs out of it);
+//!   to the next one (a step that never ends runs out of it); a boot that
+//!   installs VirtIO drivers takes `virtio_timeout` instead when it is
+//!   longer ([`BootParams::boot_param`]);
 //! - `shutdown_timeout` runs from `done` until qemu exits (the guest
 //!   powered off).
 //!
@@ -88,13 +90,17 @@ pub struct OnlineStep<'a> {
 }
 
 /// The VM's size and the limits (the sysprep parameters `mem`, `smp`,
-/// `boot_timeout`, `shutdown_timeout`).
+/// `boot_timeout` or `virtio_timeout`, `shutdown_timeout`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BootParams {
     pub mem_mib: u64,
     pub smp: u64,
-    /// Seconds.
+    /// Seconds the guest may stay silent while it boots and works.
     pub boot_timeout: u64,
+    /// The parameter `boot_timeout` comes from, named when it runs out:
+    /// `boot_timeout`, or `virtio_timeout` for a boot that installs VirtIO
+    /// drivers.
+    pub boot_param: &'static str,
     /// Seconds.
     pub shutdown_timeout: u64,
 }
@@ -105,6 +111,7 @@ impl Default for BootParams {
             mem_mib: 1024,
             smp: 1,
             boot_timeout: 600,
+            boot_param: "boot_timeout",
             shutdown_timeout: 300,
         }
     }
@@ -363,7 +370,7 @@ impl<'a> Watch<'a> {
 
     /// What the guest is waiting for, and which limit applies to it.
     fn waiting_for(&self) -> (String, &'static str, u64) {
-        let boot = ("boot_timeout", self.params.boot_timeout);
+        let boot = (self.params.boot_param, self.params.boot_timeout);
         let (what, (param, secs)) = match self.phase {
             Phase::Booting => (
                 "the guest did not report that its first-boot runner started".to_owned(),

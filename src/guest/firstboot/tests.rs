@@ -186,6 +186,23 @@ fn a_guest_that_never_reports_runs_out_of_boot_timeout() {
 }
 
 #[test]
+fn a_boot_that_installs_drivers_names_virtio_timeout() {
+    let params = BootParams {
+        boot_param: "virtio_timeout",
+        ..quick()
+    };
+    let ran = run_fake("say booting; exec sleep 30", params, &Cancel::new());
+    let err = ran.error();
+    assert!(
+        err.contains(
+            ": virtio_timeout=1 s ran out; raise it with --sysprep-param virtio_timeout=SECONDS"
+        ),
+        "{err}"
+    );
+    assert_gone(ran.pid());
+}
+
+#[test]
 fn qemu_ending_early_is_named_with_its_complaint() {
     let body = "echo 'qemu-system-x86_64: -drive file=x: Could not open' >&2; exit 1";
     let ran = run_fake(body, quick(), &Cancel::new());

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use super::super::{Action, Change, Ctx, Task};
+use super::super::{Action, Change, Ctx, Params, Task};
 use super::find_ci;
 use crate::guest::OsInfo;
 use crate::process::UsageError;
@@ -35,14 +35,24 @@ pub const INSTALL_VIRTIO: Task = Task {
                   since); add the folder to DevicePath so that the other drivers install \
                   when their devices appear; set CrashControl\\AutoReboot=0 so that a driver that \
                   fails to start the disk stops on its error screen instead of rebooting \
-                  in a loop. Drivers present at the same version are kept.",
+                  in a loop. Drivers present at the same version are kept. A boot for the \
+                  online tasks then waits up to virtio_timeout while Plug and Play installs \
+                  the staged drivers.",
     default: true,
-    params: &["virtio"],
+    params: &["virtio", "virtio_timeout"],
     action: Action::Files {
         plan: install,
         after: None,
     },
 };
+
+/// Whether the run installs VirtIO drivers: `install-virtio` is among the
+/// `chosen` tasks and a driver directory is given. The boot of the online
+/// phase then installs the staged drivers, and may take `virtio_timeout`
+/// ([`Params::boot`]).
+pub fn installs(chosen: &[&Task], params: &Params) -> bool {
+    chosen.iter().any(|t| t.name == INSTALL_VIRTIO.name) && !params.text("virtio").is_empty()
+}
 
 /// A driver chosen for the guest: its INF and the folder holding it.
 #[derive(Debug, Clone)]

@@ -228,3 +228,13 @@ fn a_directory_without_virtio_drivers_is_refused_before_the_run() {
     assert!(opts.selection.enable.contains(&"install-virtio".to_owned()));
     assert_eq!(opts.params.text("virtio"), dir.path().to_str().unwrap());
 }
+
+#[test]
+fn installs_only_with_the_task_and_a_directory() {
+    use crate::sysprep::windows::{MICROSOFT_SYSPREP, virtio::INSTALL_VIRTIO, virtio::installs};
+    let with_dir = Params::from_assignments(&["virtio=/tmp".into()]).unwrap();
+    let chosen = [&INSTALL_VIRTIO, &MICROSOFT_SYSPREP];
+    assert!(installs(&chosen, &with_dir));
+    assert!(!installs(&chosen, &Params::default()), "no directory");
+    assert!(!installs(&[&MICROSOFT_SYSPREP], &with_dir), "task disabled");
+}
