@@ -14,7 +14,7 @@ BACKPORTS=(qemu-system-x86 qemu-system-common qemu-system-data)
 PKGS=(libguestfs-tools libguestfs-dev linux-image-amd64 qemu-utils debootstrap zstd
       e2fsprogs fdisk gdisk uuid-runtime openssh-client openssl bc pkg-config
       extlinux syslinux-common tmux btrfs-progs ntfs-3g libwin-hivex-perl libhivex-bin
-      dosfstools mtools)
+      dosfstools mtools lvm2)
 
 missing() {
     local p

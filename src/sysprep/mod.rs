@@ -20,6 +20,7 @@ pub mod staged;
 mod util;
 
 mod linux;
+mod lvm_uuids;
 mod unix;
 pub mod windows;
 
@@ -152,8 +153,8 @@ impl std::fmt::Debug for Task {
 }
 
 /// The device-level tasks every Unix-like family ends with, after its
-/// file-level tasks (shrinking the image goes here).
-pub const FINAL: &[Task] = &[SHRINK];
+/// file-level tasks (new LVM UUIDs, then shrinking the image).
+pub const FINAL: &[Task] = &[lvm_uuids::LVM_UUIDS, SHRINK];
 
 /// Every table, for name lookups before the OS is known.
 pub const TABLES: &[&[Task]] = &[unix::TASKS, linux::TASKS, windows::TASKS, FINAL];
@@ -294,6 +295,9 @@ fn shrink(cx: &mut DeviceCtx<'_>) -> Result<i64> {
     if cx.dry_run {
         cx.reporter
             .info("a real run shrinks the last filesystem and partition here");
+        for line in crate::guest::lvm::shrink::dry_run_lines(cx.vm.handle())? {
+            cx.reporter.info(&line);
+        }
         return Ok(0);
     }
     let outcome = crate::guest::shrink::shrink(cx.vm, cx.reporter)?;
