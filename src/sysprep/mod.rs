@@ -153,16 +153,19 @@ impl std::fmt::Debug for Task {
 }
 
 /// The device-level tasks every Unix-like family ends with, after its
-/// file-level tasks (new LVM UUIDs, then shrinking the image).
-pub const FINAL: &[Task] = &[lvm_uuids::LVM_UUIDS, SHRINK];
+/// file-level tasks (shrinking the image goes here).
+pub const FINAL: &[Task] = &[SHRINK];
+
+/// Linux's device-level tasks: new LVM UUIDs, then shrinking.
+pub const LINUX_FINAL: &[Task] = &[lvm_uuids::LVM_UUIDS, SHRINK];
 
 /// Every table, for name lookups before the OS is known.
-pub const TABLES: &[&[Task]] = &[unix::TASKS, linux::TASKS, windows::TASKS, FINAL];
+pub const TABLES: &[&[Task]] = &[unix::TASKS, linux::TASKS, windows::TASKS, LINUX_FINAL];
 
 /// The tasks for an OS profile, in the order they run.
 pub fn tasks_for(profile: &Profile) -> Vec<&'static Task> {
     let layers: &[&[Task]] = match profile {
-        Profile::Linux(_) => &[unix::TASKS, linux::TASKS, FINAL],
+        Profile::Linux(_) => &[unix::TASKS, linux::TASKS, LINUX_FINAL],
         Profile::Bsd(_) | Profile::Hurd => &[unix::TASKS, FINAL],
         Profile::Windows => &[windows::TASKS, FINAL],
         Profile::Unsupported(_) => &[],

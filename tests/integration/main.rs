@@ -8,6 +8,7 @@ mod cli;
 mod cloud;
 mod export;
 mod firstboot;
+mod lvm;
 mod online;
 mod secrets;
 mod shrink;
