@@ -31,6 +31,11 @@
 #     qemu's "vpc" format: open it with -f vpc / format=vpc; its virtual size is
 #     a little larger than the raw one, CHS rounding)
 #   debian-gpt.qcow2 debian-mbr-swap.vmdk debian-mbr-boot.vdi debian-gpt-boot.qcow2
+#   debian-lvm-{mbr,gpt,multipv}.raw  the root on LVM (tests/fixtures/mk-lvm.sh):
+#       lvm-mbr  p1 /boot, p2 PV of vg0: LVs root, home, swap (last), 32 MiB free
+#       lvm-gpt  p1 BIOS boot, p2 /boot, p3 the same PV
+#       lvm-multipv  vg0 spans p2 (root) and p3 (home, swap): not shrunk
+#     (not in the manifest: the tests read them with libguestfs)
 #   no-os.raw        64 MiB MBR disk, one empty ext4 partition
 #   random.raw       8 MiB of pseudo-random bytes (AES-CTR of zeros, fixed key)
 #   truncated.qcow2  debian-mbr.qcow2 cut to its first 1 MiB
@@ -87,7 +92,7 @@ since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; 
 missing=()
 for spec in debootstrap:debootstrap chroot:coreutils sfdisk:fdisk mke2fs:e2fsprogs \
             debugfs:e2fsprogs mkswap:util-linux blkid:util-linux flock:util-linux \
-            uuidgen:uuid-runtime qemu-img:qemu-utils python3:python3 \
+            uuidgen:uuid-runtime lvm:lvm2 losetup:mount qemu-img:qemu-utils python3:python3 \
             mkfs.btrfs:btrfs-progs mkntfs:ntfs-3g ntfscp:ntfs-3g guestfish:libguestfs-tools \
             ssh-keygen:openssh-client openssl:openssl md5sum:coreutils \
             sha256sum:coreutils truncate:coreutils gzip:gzip ntfs-3g:ntfs-3g \
@@ -184,6 +189,7 @@ b_base()   { "$FX"/mk-base.sh "$1" "$DIR"/cache/debs; }
 b_rootfs() { "$FX"/mk-rootfs.sh "$DIR"/cache/base "$1" "$KVER"; }
 b_disk()   { "$FX"/mk-disk.sh "$2" "$DIR"/cache/rootfs "$1"; }
 b_noos()   { "$FX"/mk-disk.sh no-os - "$1"; }
+b_lvm()    { "$FX"/mk-lvm.sh "$2" "$DIR"/cache/rootfs "$1"; }
 b_bootable() { BOOTABLE=1 "$FX"/mk-disk.sh "$2" "$DIR"/cache/rootfs "$1"; }
 b_conv()   { qemu-img convert -f raw -O "$3" "$DIR/$2" "$1"; }
 b_random() {
@@ -200,6 +206,7 @@ b_win_facts() { "$PY" "$FX"/facts.py --windows "$DIR/$2" "$3" >"$1"; }
 H_DISK=$(hash_of "=$H_TREE" "$FX"/mk-disk.sh "$FX"/mk-bootable.sh \
     "=$(declare -f b_disk b_noos b_bootable b_conv b_random b_trunc)")
 H_FACTS=$(hash_of "=$H_DISK" "$FX"/facts.py)
+H_LVM=$(hash_of "=$H_TREE" "$FX"/mk-lvm.sh "=$(declare -f b_lvm)")
 H_WIN=$(hash_of "$FX"/mk-windows.sh "$FX"/winbin.py "$FX"/mk-hive.py "$FX"/reg-add-parents.py \
     "=$(declare -f b_windows)")
 H_WIN_FACTS=$(hash_of "=$H_WIN" "$FX"/facts.py)
@@ -221,6 +228,10 @@ for spec in mbr:qcow2:qcow2 mbr:vmdk:vmdk mbr:vhd:vpc mbr:vdi:vdi mbr:vhdx:vhdx 
 done
 step debian-gpt-bootable.raw "$H_DISK" "cache/rootfs" b_bootable gpt
 IMAGES+=("debian-gpt-bootable.raw raw gpt-bootable")
+# Root on LVM (tests/fixtures/mk-lvm.sh): not in the manifest.
+for l in lvm-mbr lvm-gpt lvm-multipv; do
+    step "debian-$l.raw" "$H_LVM" "cache/rootfs" b_lvm "$l"
+done
 step no-os.raw "$H_DISK" "" b_noos
 step random.raw "$H_DISK" "" b_random
 step truncated.qcow2 "$H_DISK" "debian-mbr.qcow2" b_trunc debian-mbr.qcow2

@@ -7,10 +7,10 @@
 BACKPORTS=(qemu-system-x86 qemu-system-common qemu-system-data)
 
 # What the product runs: the helper VM (libguestfs with its appliance's
-# kernel, NTFS and btrfs tools), qemu-img/qemu-nbd/qemu-io, the partition
-# tools, mkfs.fat for the first-boot runner's disk.
+# kernel, NTFS, btrfs and LVM tools), qemu-img/qemu-nbd/qemu-io, the
+# partition tools, mkfs.fat for the first-boot runner's disk.
 RUNTIME=(libguestfs0 linux-image-amd64 qemu-utils fdisk gdisk e2fsprogs btrfs-progs
-         ntfs-3g dosfstools)
+         ntfs-3g dosfstools lvm2)
 
 # What building, the fixtures and the tests use besides.
 DEVEL=(libguestfs-tools libguestfs-dev debootstrap zstd uuid-runtime openssh-client

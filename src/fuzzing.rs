@@ -112,6 +112,7 @@ fn guest_files(paths: &[&str], data: &[u8]) {
         boot_sector: vec![0; 512],
         root_partition: Some(1),
         size: 1 << 30,
+        ..DiskInfo::default()
     };
     let profile = profile_for(&os);
     let reporter = NullReporter;

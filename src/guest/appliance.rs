@@ -185,18 +185,18 @@ impl Appliance {
         let boot_sector = g
             .pread_device("/dev/sda", 512, 0)
             .map_err(gerr("reading the boot sector"))?;
+        let lvm = super::lvm::Layout::read(g)?;
+        let root_lv = lvm.lv_of_device(root).map(|lv| lv.path());
+        let root_part = lvm.pv_of_device(root).unwrap_or(root);
         Ok(DiskInfo {
             // A disk without a partition table makes parted fail: not an error.
             partition_table: g.part_get_parttype("/dev/sda").ok(),
             boot_sector,
-            root_partition: g.part_to_partnum(root).ok(),
+            root_partition: g.part_to_partnum(root_part).ok(),
+            root_lv,
+            lvm,
             size: u64::try_from(size).unwrap_or(0),
         })
-    }
-
-    /// The logical volumes on the disk.
-    pub fn logical_volumes(&self) -> Result<Vec<String>> {
-        self.g.lvs().map_err(gerr("listing logical volumes"))
     }
 
     /// Mount the guest's filesystems (shortest mount point first). Failing

@@ -8,7 +8,8 @@
 //! |---|---|
 //! | `PARTITION_TABLE` | the disk's partition table type (`msdos`, `gpt`) |
 //! | `BOOTSTRAP` | the boot loader in the MBR ([`super::bootloader`]) |
-//! | `ROOT_PARTITION` | the partition number of the root filesystem |
+//! | `ROOT_PARTITION` | the partition number of the root filesystem (on LVM: of the partition holding the root LV's physical volume) |
+//! | `ROOT_LV` | the root filesystem's logical volume (`vg0/root`), when it is on LVM |
 //! | `OSFAMILY` | libguestfs's type (`linux`, `windows`, `freebsd`…) |
 //! | `OS` | libguestfs's distro, or the type when unknown; refined per distro |
 //! | `DESCRIPTION` | the product name, made readable (see `distro`, `bsd`) |
@@ -86,6 +87,9 @@ fn base_keys(os: &OsInfo, disk: &DiskInfo, profile: &Profile, reporter: &dyn Rep
         meta.insert("PARTITION_TABLE".into(), table.clone());
     }
     meta.insert("BOOTSTRAP".into(), mbr_bootloader(&disk.boot_sector).into());
+    if let Some(lv) = &disk.root_lv {
+        meta.insert("ROOT_LV".into(), lv.clone());
+    }
     match disk.root_partition {
         Some(n) => {
             meta.insert("ROOT_PARTITION".into(), n.to_string());
@@ -279,6 +283,7 @@ mod tests {
             boot_sector,
             root_partition: Some(1),
             size: 2 << 30,
+            ..DiskInfo::default()
         }
     }
 

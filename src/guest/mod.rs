@@ -11,6 +11,7 @@ pub mod bootloader;
 pub mod cancel;
 pub mod firstboot;
 pub mod kvm;
+pub mod lvm;
 #[cfg(any(test, feature = "test-util"))]
 pub mod memfs;
 pub mod metadata;
@@ -244,8 +245,14 @@ pub struct DiskInfo {
     pub partition_table: Option<String>,
     /// The first 512 bytes of the disk.
     pub boot_sector: Vec<u8>,
-    /// The partition number of the root filesystem, when it is a partition.
+    /// The partition number of the root filesystem, when it is a
+    /// partition; for a root on LVM, of the partition holding the root
+    /// LV's physical volume.
     pub root_partition: Option<i32>,
+    /// The root LV (`vg0/root`), when the root filesystem is on LVM.
+    pub root_lv: Option<String>,
+    /// The disk's LVM layout (empty without LVM).
+    pub lvm: lvm::Layout,
     /// The disk's size in bytes.
     pub size: u64,
 }

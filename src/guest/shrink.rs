@@ -19,6 +19,7 @@ use anyhow::{Context, Result};
 use guestfs::Handle;
 
 use super::appliance::{Appliance, describe, gerr};
+use super::lvm;
 use crate::media::blockio::PageCache;
 use crate::media::partition::{MIB, Part, PartKind, PartitionTable, TableError, align_up};
 use crate::media::partition_type;
@@ -108,23 +109,57 @@ pub fn shrink(vm: &Appliance, reporter: &dyn Reporter) -> Result<ShrinkOutcome> 
         reporter.warn("not shrinking the image: it has no partition left to shrink");
         return Ok(outcome);
     };
-    let fs = vfs_type(g, last.number);
+    let mut fs = vfs_type(g, last.number);
     let kept = partition_type::kept(last.ty);
     let resized = match kept {
         Some(_) => None,
+        None if fs == LVM_PV => {
+            let pv =
+                lvm::shrink::shrink_pv(g, &part_dev(last.number), &mut table, &last, reporter)?;
+            fs = lvm_outcome(pv, last.number, &mut outcome, reporter);
+            None
+        }
         None => shrink_last(g, &mut table, &last, &fs, reporter)?,
     };
     outcome.new_size = table.fitted_len(old_size);
     if let Some(kept) = kept {
         reporter.warn(&kept.warning(outcome.saved()));
     }
-    write_table(g, &mut disk, &mut table, outcome.new_size)?;
+    let lvm = !g.lvs().unwrap_or_default().is_empty();
+    write_table(g, &mut disk, &mut table, outcome.new_size, lvm)?;
+    if lvm {
+        lvm::shrink::activate(g, true)?;
+    }
     if resized.is_some() {
-        grow_fs(g, last.number, &fs)?;
+        grow_fs(g, &part_dev(last.number), &fs)?;
         reinstall_extlinux(g, last.number, reporter)?;
     }
     outcome.filesystem = Some(fs).filter(|f| !f.is_empty());
     Ok(outcome)
+}
+
+/// What libguestfs calls an LVM physical volume.
+const LVM_PV: &str = "LVM2_member";
+
+/// Carry what shrinking the PV of partition `number` did into `outcome`
+/// (its swap LV as a swap partition after it); returns the LV's filesystem.
+fn lvm_outcome(
+    pv: Option<lvm::shrink::PvShrunk>,
+    number: u32,
+    outcome: &mut ShrinkOutcome,
+    reporter: &dyn Reporter,
+) -> String {
+    let Some(pv) = pv else {
+        return String::new();
+    };
+    reporter.info(&format!("LVM: {}", pv.summary));
+    if let Some(mib) = pv.swap_mib {
+        outcome.swap = Some(SwapRemoved {
+            number: number + 1,
+            mib,
+        });
+    }
+    pv.filesystem.unwrap_or_default()
 }
 
 /// The disk's partition table, or `None` (with a warning) when it has
@@ -144,17 +179,23 @@ fn read_table(
 }
 
 /// Write the table for a disk of `len` bytes and make the kernel of the
-/// helper VM see the new partitions.
+/// helper VM see the new partitions (deactivating LVM first when the
+/// disk has any).
 fn write_table(
     g: &Handle,
     disk: &mut PageCache<Device<'_>>,
     table: &mut PartitionTable,
     len: u64,
+    lvm: bool,
 ) -> Result<()> {
     table
         .write(disk, len)
         .context("writing the partition table")?;
     disk.flush_pages().context("writing the partition table")?;
+    if lvm {
+        // The kernel cannot re-read a table whose partitions hold active LVs.
+        lvm::shrink::quiesce(g)?;
+    }
     g.blockdev_rereadpt(DISK)
         .map_err(gerr("re-reading the partition table"))
 }
@@ -241,7 +282,7 @@ fn shrink_fs(g: &Handle, part: &Part, fs: &str, reporter: &dyn Reporter) -> Resu
 }
 
 /// Forced check, `resize2fs -M`; returns the new size plus headroom.
-fn shrink_ext(g: &Handle, dev: &str) -> Result<u64> {
+pub(crate) fn shrink_ext(g: &Handle, dev: &str) -> Result<u64> {
     let opts = guestfs::E2fsckOptArgs {
         correct: Some(true),
         forceall: None,
@@ -281,7 +322,7 @@ fn minimum_size(g: &Handle, dev: &str) -> Result<u64> {
 
 /// btrfs is measured and resized mounted (libguestfs's minimum size for
 /// it asks the mounted filesystem).
-fn shrink_btrfs(g: &Handle, dev: &str, current: u64) -> Result<Option<u64>> {
+pub(crate) fn shrink_btrfs(g: &Handle, dev: &str, current: u64) -> Result<Option<u64>> {
     with_mounted(g, dev, || {
         let size = minimum_size(g, dev)?.max(BTRFS_MIN_SIZE);
         if size + HEADROOM >= current {
@@ -328,8 +369,8 @@ fn shrink_ntfs(g: &Handle, dev: &str, current: u64) -> Result<Option<u64>> {
 }
 
 /// Grow the filesystem to fill its (now smaller) partition exactly.
-fn grow_fs(g: &Handle, number: u32, fs: &str) -> Result<()> {
-    let dev = part_dev(number);
+pub(crate) fn grow_fs(g: &Handle, dev: &str, fs: &str) -> Result<()> {
+    let dev = dev.to_owned();
     match fs {
         "ext2" | "ext3" | "ext4" => g
             .resize2fs(&dev)
@@ -456,42 +497,5 @@ impl Seek for Device<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn outcome_reaches_size_and_metadata() {
-        let o = ShrinkOutcome {
-            old_size: 600 * MIB,
-            new_size: 300 * MIB + 1,
-            swap: Some(SwapRemoved { number: 2, mib: 64 }),
-            filesystem: Some("ext4".into()),
-        };
-        assert_eq!(
-            o.size_line(),
-            format!(
-                "Image size is 301 MB (was 600 MB; {} bytes saved)",
-                300 * MIB - 1
-            )
-        );
-        let mut meta = crate::guest::metadata::Metadata::new();
-        let mut size = 600 * MIB;
-        o.apply(&mut meta, &mut size);
-        assert_eq!(size, 300 * MIB + 1);
-        assert_eq!(meta.get("SWAP").map(String::as_str), Some("2:64"));
-    }
-
-    #[test]
-    fn swap_property() {
-        let s = SwapRemoved { number: 3, mib: 64 };
-        assert_eq!(s.property(), "3:64");
-    }
-
-    #[test]
-    fn syslinux_boot_sectors() {
-        let mut vbr = vec![0u8; 512];
-        assert!(!is_syslinux_vbr(&vbr));
-        vbr[3..11].copy_from_slice(b"EXTLINUX");
-        assert!(is_syslinux_vbr(&vbr));
-    }
-}
+#[path = "shrink_tests.rs"]
+mod tests;

@@ -97,7 +97,7 @@ pub(super) fn run(s: &Session) -> Result<Inspected> {
     let disk_info = vm.disk_info(&os.root)?;
     let profile = profile_for(&os);
     let (mut metadata, windows) = collect(&mut vm, &os, &disk_info, &profile, reporter)?;
-    let unsupported = support_checks(&vm, &profile, reporter)?;
+    let unsupported = support_checks(&disk_info, &profile, reporter);
     if let (None, Some(facts)) = (&unsupported, &windows)
         && !matches!(plan.work, Work::Inspect)
     {
@@ -193,14 +193,11 @@ fn collect(
     Ok((metadata, windows))
 }
 
-/// The checks that can make media unsupported once an OS was found.
-fn support_checks(
-    vm: &Appliance,
-    profile: &Profile,
-    reporter: &dyn Reporter,
-) -> Result<Option<String>> {
+/// The checks that can make media unsupported once an OS was found; the
+/// LVM layout is shown (LVM is supported).
+fn support_checks(disk: &DiskInfo, profile: &Profile, reporter: &dyn Reporter) -> Option<String> {
     if let Profile::Unsupported(reason) = profile {
-        return Ok(Some(reason.clone()));
+        return Some(reason.clone());
     }
     reporter.section("Running OS inspection:");
     let step = begin_step(
@@ -208,17 +205,11 @@ fn support_checks(
         "Checking if the media contains logical volumes (LVM)",
         None,
     );
-    let lvs = vm.logical_volumes()?;
-    if lvs.is_empty() {
-        step.done("no");
-        Ok(None)
-    } else {
-        step.done("yes");
-        Ok(Some(format!(
-            "the media contains logical volumes (LVM: {}), which are not supported yet",
-            lvs.join(", ")
-        )))
+    match disk.lvm.summary().join("; ") {
+        s if s.is_empty() => step.done("no"),
+        s => step.done(format!("yes ({s})")),
     }
+    None
 }
 
 /// System preparation, as the plan's work chooses it: the listings, the

@@ -20,6 +20,7 @@ pub mod staged;
 mod util;
 
 mod linux;
+mod lvm_uuids;
 mod unix;
 pub mod windows;
 
@@ -155,13 +156,16 @@ impl std::fmt::Debug for Task {
 /// file-level tasks (shrinking the image goes here).
 pub const FINAL: &[Task] = &[SHRINK];
 
+/// Linux's device-level tasks: new LVM UUIDs, then shrinking.
+pub const LINUX_FINAL: &[Task] = &[lvm_uuids::LVM_UUIDS, SHRINK];
+
 /// Every table, for name lookups before the OS is known.
-pub const TABLES: &[&[Task]] = &[unix::TASKS, linux::TASKS, windows::TASKS, FINAL];
+pub const TABLES: &[&[Task]] = &[unix::TASKS, linux::TASKS, windows::TASKS, LINUX_FINAL];
 
 /// The tasks for an OS profile, in the order they run.
 pub fn tasks_for(profile: &Profile) -> Vec<&'static Task> {
     let layers: &[&[Task]] = match profile {
-        Profile::Linux(_) => &[unix::TASKS, linux::TASKS, FINAL],
+        Profile::Linux(_) => &[unix::TASKS, linux::TASKS, LINUX_FINAL],
         Profile::Bsd(_) | Profile::Hurd => &[unix::TASKS, FINAL],
         Profile::Windows => &[windows::TASKS, FINAL],
         Profile::Unsupported(_) => &[],
@@ -294,6 +298,9 @@ fn shrink(cx: &mut DeviceCtx<'_>) -> Result<i64> {
     if cx.dry_run {
         cx.reporter
             .info("a real run shrinks the last filesystem and partition here");
+        for line in crate::guest::lvm::shrink::dry_run_lines(cx.vm.handle())? {
+            cx.reporter.info(&line);
+        }
         return Ok(0);
     }
     let outcome = crate::guest::shrink::shrink(cx.vm, cx.reporter)?;

@@ -128,10 +128,40 @@ impl Facts {
         };
         let (os_type, distro) = self.os_names();
         let shrunk = if s.shrunk { " (shrunk)" } else { "" };
+        let lvm = match s.metadata.get("ROOT_LV") {
+            Some(lv) => format!(", Root: {lv} (LVM)"),
+            None => String::new(),
+        };
         format!(
-            "OS: {os_type}, Distro: {distro}, Size: {} MB{shrunk}, Source: {}",
+            "OS: {os_type}, Distro: {distro}{lvm}, Size: {} MB{shrunk}, Source: {}",
             s.size.div_ceil(1 << 20),
             s.source.display()
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_root_on_lvm_shows_in_the_status_line() {
+        let mut facts = Facts::new(UiOptions::default());
+        let mut metadata = Metadata::new();
+        metadata.insert("ROOT_LV".into(), "vg0/root".into());
+        facts.session = Some(Session {
+            source: "/d.raw".into(),
+            format: ImageFormat::Raw,
+            os: None,
+            metadata,
+            size: 3 << 20,
+            shrunk: false,
+            unsupported: None,
+            inputs: Vec::new(),
+        });
+        assert_eq!(
+            facts.status_line(),
+            "OS: unknown, Distro: unknown, Root: vg0/root (LVM), Size: 3 MB, Source: /d.raw"
+        );
     }
 }

@@ -9,6 +9,7 @@ mod cloud;
 mod deb;
 mod export;
 mod firstboot;
+mod lvm;
 mod online;
 mod secrets;
 mod shrink;
