@@ -200,8 +200,8 @@ b_random() {
 b_trunc()  { head -c 1048576 "$DIR/$2" >"$1"; }
 b_facts()  { "$PY" "$FX"/facts.py "$DIR/$2" "$3" "$4" >"$1"; }
 b_windows() { "$FX"/mk-windows.sh "$2" "$1"; }
-b_makefs() { "$FX"/mk-makefs-ufs2.sh "$1" >/dev/null; }
-b_bsd()    { "$FX"/mk-bsd.sh "$2" "$1" "$DIR"/cache/makefs-ufs2 "$DIR/.facts/bsd-$2.tree.json"; }
+b_makefs() { mkdir -p "$1" && "$FX"/mk-makefs-ufs2.sh "$1/makefs" >/dev/null 2>&1; }
+b_bsd()    { "$FX"/mk-bsd.sh "$2" "$1" "$DIR"/cache/makefs-ufs2/makefs "$DIR/.facts/bsd-$2.tree.json"; }
 b_bsd_facts() { "$PY" "$FX"/facts.py --bsd "$DIR/bsd-$2.raw" "$2" "$DIR/.facts/bsd-$2.tree.json" >"$1"; }
 b_win_facts() { "$PY" "$FX"/facts.py --windows "$DIR/$2" "$3" >"$1"; }
 

@@ -68,7 +68,7 @@ fn newest_kernel(boot: &Path) -> Option<String> {
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .filter_map(|n| n.strip_prefix("vmlinuz-").map(str::to_owned))
         .collect();
-    versions.sort_by(|a, b| version_key(a).cmp(&version_key(b)));
+    versions.sort_by_key(|v| version_key(v));
     versions.pop()
 }
 

@@ -35,10 +35,10 @@ pub fn inspect(vm: &mut Appliance, reporter: &dyn Reporter) -> Result<Vec<OsInfo
     let mut found = Vec::with_capacity(roots.len());
     for root in roots {
         let mut os = vm.os_info(&root)?;
-        if os.family == super::OsFamily::FreeBsd {
-            if let Some(c) = classify_device(vm, &root, reporter)? {
-                apply(&mut os, c);
-            }
+        if os.family == super::OsFamily::FreeBsd
+            && let Some(c) = classify_device(vm, &root, reporter)?
+        {
+            apply(&mut os, c);
         }
         found.push(os);
     }

@@ -42,7 +42,7 @@ pub(super) fn cleanup_password(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
             cx.reporter
                 .warn("cleanup-password: /etc/master.passwd is missing: no password locked");
         }
-        return Ok(delete_present(cx.guest, &["/etc/spwd.db"])?);
+        return delete_present(cx.guest, &["/etc/spwd.db"]);
     };
     let mut changes = vec![edited];
     let removed = delete_present(cx.guest, &["/etc/spwd.db"])?;
