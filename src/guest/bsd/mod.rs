@@ -81,8 +81,15 @@ fn in_slices(vm: &mut Appliance, reporter: &dyn Reporter) -> Result<Vec<OsInfo>>
         .handle()
         .list_partitions()
         .map_err(gerr("listing the partitions"))?;
+    // A slice whose label's `a` partition starts at its first sector shows
+    // the same filesystem as that partition: only the label's are looked at.
+    let slices = bsd_slices(vm.handle());
     let mut found = Vec::new();
     for dev in devices {
+        let number = vm.handle().part_to_partnum(&dev).unwrap_or(0);
+        if slices.contains(&number) {
+            continue;
+        }
         if let Some(c) = classify_device(vm, &dev, reporter)? {
             let mut os = OsInfo {
                 root: dev.clone(),
