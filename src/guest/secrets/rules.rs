@@ -193,14 +193,6 @@ pub const RULES: &[Rule] = &[
         // with `!` or `*` (locked, or no password possible).
         content: &[r"(?m)^(?P<label>[^:#\n]+):(?:[^:!*\n][^:\n]*)?:"],
     },
-    Rule {
-        kind: Kind::UsablePassword,
-        what: "account with a usable password (or none needed)",
-        // The BSDs' shadow file: the same field, the same rule (FreeBSD's
-        // and NetBSD's `*LOCKED*` starts with `*`).
-        path: Some("/etc/master.passwd"),
-        content: &[r"(?m)^(?P<label>[^:#\n]+):(?:[^:!*\n][^:\n]*)?:"],
-    },
 ];
 
 /// A rule with its glob and patterns compiled.

@@ -169,15 +169,6 @@ fn empty_passwords_count_and_accounts_are_named_not_hashes() {
 }
 
 #[test]
-fn bsd_master_passwd_is_checked_like_shadow() {
-    let master = "# $FreeBSD$\nroot:$6$s$h:0:0::0:0:C:/root:/bin/sh\ntoor:*:0:0::0:0:B:/root:\n\
-                  user:*LOCKED*:1001:1001::0:0:U:/home/user:/bin/sh\n";
-    let found = check("/etc/master.passwd", master.as_bytes());
-    assert_eq!(found.len(), 1);
-    assert_eq!(found[0].labels, ["root"]);
-}
-
-#[test]
 fn names_are_shown_without_control_characters() {
     let f = Finding {
         path: "/root/\x1b[2Jx.pem".into(),
