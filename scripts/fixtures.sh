@@ -48,10 +48,17 @@
 #     bitlocker,generalized}.raw, and windows-2019-recovery{,-mbr}.raw (a
 #     Windows recovery partition after C:, GPT or MBR type 0x27, which
 #     shrinking keeps as it is)
+#   bsd-{freebsd,openbsd,netbsd}-{gpt,mbr}.raw  synthetic BSD disks (UFS written
+#     by makefs, tests/fixtures/mk-bsd.sh lists the layouts and what the tree
+#     holds): GPT with UFS2 (FreeBSD's swap partition last), MBR slices with a
+#     BSD disklabel (FreeBSD UFS2, OpenBSD and NetBSD UFS1)
 #   manifest.json    {"recipe", "images": [one entry per debian-* file],
 #                    "windows": [one entry per windows-* file: kind, version,
 #                    arch, layout, variant, partitions, users,
 #                    rdp_port, raw_md5...],
+#                    "bsd": [one entry per bsd-* file: os, os_version,
+#                    layout, ufs, users, hostname, partitions, disklabel,
+#                    root_partition, raw_md5...],
 #                    "negative": [...]}; an image entry holds file, format
 #                    (qemu's name: raw qcow2 vmdk vpc vdi vhdx), layout,
 #                    partition_table (msdos|gpt), root_partition, partitions
@@ -96,7 +103,8 @@ for spec in debootstrap:debootstrap chroot:coreutils sfdisk:fdisk mke2fs:e2fspro
             mkfs.btrfs:btrfs-progs mkntfs:ntfs-3g ntfscp:ntfs-3g guestfish:libguestfs-tools \
             ssh-keygen:openssh-client openssl:openssl md5sum:coreutils \
             sha256sum:coreutils truncate:coreutils gzip:gzip ntfs-3g:ntfs-3g \
-            hivexregedit:libwin-hivex-perl mkfs.vfat:dosfstools mcopy:mtools; do
+            hivexregedit:libwin-hivex-perl mkfs.vfat:dosfstools mcopy:mtools \
+            makefs:makefs gcc:gcc; do
     command -v "${spec%%:*}" >/dev/null 2>&1 || missing+=("${spec%%:*} (package ${spec#*:})")
 done
 [ ${#missing[@]} = 0 ] || die "missing tools: ${missing[*]}; run scripts/setup.sh --no-build"
@@ -199,6 +207,9 @@ b_random() {
 b_trunc()  { head -c 1048576 "$DIR/$2" >"$1"; }
 b_facts()  { "$PY" "$FX"/facts.py "$DIR/$2" "$3" "$4" >"$1"; }
 b_windows() { "$FX"/mk-windows.sh "$2" "$1"; }
+b_makefs() { mkdir -p "$1" && "$FX"/mk-makefs-ufs2.sh "$1/makefs" >/dev/null 2>&1; }
+b_bsd()    { "$FX"/mk-bsd.sh "$2" "$1" "$DIR"/cache/makefs-ufs2/makefs "$DIR/.facts/bsd-$2.tree.json"; }
+b_bsd_facts() { "$PY" "$FX"/facts.py --bsd "$DIR/bsd-$2.raw" "$2" "$DIR/.facts/bsd-$2.tree.json" >"$1"; }
 b_win_facts() { "$PY" "$FX"/facts.py --windows "$DIR/$2" "$3" >"$1"; }
 
 # A disk's recipe is its scripts and the builder functions above (not the
@@ -210,6 +221,9 @@ H_LVM=$(hash_of "=$H_TREE" "$FX"/mk-lvm.sh "=$(declare -f b_lvm)")
 H_WIN=$(hash_of "$FX"/mk-windows.sh "$FX"/winbin.py "$FX"/mk-hive.py "$FX"/reg-add-parents.py \
     "=$(declare -f b_windows)")
 H_WIN_FACTS=$(hash_of "=$H_WIN" "$FX"/facts.py)
+H_MAKEFS=$(hash_of "$FX"/mk-makefs-ufs2.sh "=$(declare -f b_makefs)")
+H_BSD=$(hash_of "=$H_MAKEFS" "$FX"/mk-bsd.sh "$FX"/bsdlabel.py "=$(declare -f b_bsd)")
+H_BSD_FACTS=$(hash_of "=$H_BSD" "$FX"/facts.py "=$(declare -f b_bsd_facts)")
 
 step cache/base "$H_BASE" "" b_base
 step cache/rootfs "$H_TREE" "cache/base" b_rootfs
@@ -246,6 +260,13 @@ for k in "${WINDOWS[@]}"; do
 done
 sh "$FX"/mk-virtio-tree.sh "$DIR/virtio-win"   # a fake virtio-win driver tree (small, rebuilt each time)
 
+# ---- BSD ----
+BSDS=(freebsd-gpt freebsd-mbr openbsd-gpt openbsd-mbr netbsd-gpt netbsd-mbr)
+step cache/makefs-ufs2 "$H_MAKEFS" "" b_makefs
+for l in "${BSDS[@]}"; do
+    step "bsd-$l.raw" "$H_BSD" "cache/makefs-ufs2" b_bsd "$l"
+done
+
 # ---- facts and manifest ----
 FACTS=()
 for spec in "${IMAGES[@]}"; do
@@ -256,6 +277,10 @@ done
 for k in "${WINDOWS[@]}"; do
     step ".facts/windows-$k.raw.json" "$H_WIN_FACTS" "windows-$k.raw" b_win_facts "windows-$k.raw" "$k"
     FACTS+=("$DIR/.facts/windows-$k.raw.json")
+done
+for l in "${BSDS[@]}"; do
+    step ".facts/bsd-$l.raw.json" "$H_BSD_FACTS" "bsd-$l.raw" b_bsd_facts "$l"
+    FACTS+=("$DIR/.facts/bsd-$l.raw.json")
 done
 "$PY" "$FX"/facts.py --manifest "$DIR" "$H_FACTS" "${FACTS[@]}" >"$DIR/.tmp/manifest.json" ||
     die "writing the manifest failed"

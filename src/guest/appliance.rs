@@ -101,6 +101,12 @@ impl Appliance {
             g.set_backend("direct")
                 .map_err(gerr("selecting the direct backend"))?;
         }
+        if let Some(dir) = super::ufs::writable_appliance() {
+            // The same appliance as libguestfs's own, with a ufs.ko that
+            // writes (scripts/ufs-appliance.sh).
+            g.set_path(dir.to_str())
+                .map_err(gerr("selecting the UFS-writing helper VM"))?;
+        }
         if accel == Accel::Tcg {
             g.set_backend_setting("force_tcg", "1")
                 .map_err(gerr("selecting software emulation"))?;
@@ -192,7 +198,10 @@ impl Appliance {
             // A disk without a partition table makes parted fail: not an error.
             partition_table: g.part_get_parttype("/dev/sda").ok(),
             boot_sector,
-            root_partition: g.part_to_partnum(root_part).ok(),
+            root_partition: g
+                .part_to_partnum(root_part)
+                .ok()
+                .map(|n| super::bsd::containing_slice(g, n).unwrap_or(n)),
             root_lv,
             lvm,
             size: u64::try_from(size).unwrap_or(0),
@@ -206,6 +215,10 @@ impl Appliance {
         const ESSENTIAL: &[&str] = &["/", "/etc", "/root", "/home", "/var", "/usr"];
         let opts = if read_only { "ro" } else { "rw" };
         for (mp, dev) in &os.mountpoints {
+            if let Some(flavor) = super::ufs::flavor(&self.g, dev) {
+                super::ufs::mount(&self.g, flavor, dev, mp, read_only)?;
+                continue;
+            }
             if let Err(e) = self.g.mount_options(opts, dev, mp) {
                 let why = describe(&e);
                 if ESSENTIAL.contains(&mp.as_str()) {

@@ -8,6 +8,7 @@
 
 pub mod appliance;
 pub mod bootloader;
+pub mod bsd;
 pub mod cancel;
 pub mod firstboot;
 pub mod kvm;
@@ -22,6 +23,7 @@ pub mod secrets;
 pub mod shrink;
 pub mod tar_stream;
 mod tree_out;
+pub mod ufs;
 pub mod windows;
 
 use anyhow::Result;

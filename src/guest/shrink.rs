@@ -7,6 +7,8 @@
 //! `ldlinux.sys`. The caller then exports only [`ShrinkOutcome::new_size`]
 //! bytes.
 //!
+//! A swap partition is one with Linux's swap signature or, since the
+//! BSDs' swap has none, a FreeBSD or NetBSD swap partition type on GPT.
 //! ext2/3/4, btrfs and NTFS are shrunk; any other filesystem (XFS, UFS…)
 //! gets a warning and the image is only trimmed after its last partition.
 //! So is a last partition whose type is kept as it is
@@ -223,7 +225,7 @@ fn drop_trailing(g: &Handle, table: &mut PartitionTable) -> Result<Option<SwapRe
     while let Some(last) = table.last() {
         match last.kind {
             PartKind::Extended => {}
-            _ if vfs_type(g, last.number) == "swap" => {
+            _ if vfs_type(g, last.number) == "swap" || partition_type::is_bsd_swap(last.ty) => {
                 swap = Some(SwapRemoved {
                     number: last.number,
                     mib: last.size().div_ceil(MIB),

@@ -77,6 +77,18 @@ impl KeptType {
     }
 }
 
+/// GPT types of swap partitions that carry no signature a filesystem
+/// probe finds (the BSDs' swap is raw): FreeBSD's and NetBSD's.
+pub const BSD_SWAP: &[&str] = &[
+    "516E7CB5-6ECF-11D6-8FF8-00022D09712B",
+    "49F48D32-B10E-11DC-B99B-0019D1879648",
+];
+
+/// Whether a partition of type `ty` is a BSD swap partition.
+pub fn is_bsd_swap(ty: PartType) -> bool {
+    matches!(ty, PartType::Gpt(_)) && BSD_SWAP.contains(&ty.to_string().as_str())
+}
+
 /// The kept kind a partition of type `ty` is, if any.
 pub fn kept(ty: PartType) -> Option<&'static KeptType> {
     KEPT.iter().find(|k| k.matches(ty))
@@ -91,6 +103,18 @@ mod tests {
         0xa4, 0xbb, 0x94, 0xde, 0xd1, 0x06, 0x40, 0x4d, 0xa1, 0x6a, 0xbf, 0xd5, 0x01, 0x79, 0xd6,
         0xac,
     ];
+
+    #[test]
+    fn bsd_swap_types() {
+        // 516E7CB5-6ECF-11D6-8FF8-00022D09712B on disk.
+        let freebsd = [
+            0xb5, 0x7c, 0x6e, 0x51, 0xcf, 0x6e, 0xd6, 0x11, 0x8f, 0xf8, 0x00, 0x02, 0x2d, 0x09,
+            0x71, 0x2b,
+        ];
+        assert!(is_bsd_swap(PartType::Gpt(freebsd)));
+        assert!(!is_bsd_swap(PartType::Gpt(RECOVERY_ON_DISK)));
+        assert!(!is_bsd_swap(PartType::Mbr(0x82)));
+    }
 
     #[test]
     fn gpt_types_display_as_sfdisk_prints_them() {

@@ -51,6 +51,7 @@ pub fn run(tmpdir: Option<&Path>) -> Vec<Check> {
     let mut checks = vec![tool_version("qemu-img"), tool_version("qemu-nbd")];
     checks.push(kvm());
     checks.push(appliance());
+    checks.push(ufs_appliance());
     checks.push(work_space(tmpdir));
     checks
 }
@@ -109,6 +110,31 @@ fn appliance() -> Check {
             ),
         ),
         Err(e) => Check::problem("helper VM", describe(&e), fix),
+    }
+}
+
+/// Whether BSD guests can be prepared: the helper VM whose kernel writes
+/// UFS (`scripts/ufs-appliance.sh`).
+fn ufs_appliance() -> Check {
+    use crate::guest::ufs::{ApplianceState, appliance_dir, appliance_state};
+    let name = "UFS writing";
+    let fix = "run scripts/setup.sh as root (it runs scripts/ufs-appliance.sh); until then \
+               BSD guests are refused unless exported with --no-sysprep";
+    match appliance_state(&appliance_dir(), Path::new("/boot")) {
+        ApplianceState::Current(dir) => Check::ok(
+            name,
+            format!("the helper VM in {} writes UFS (BSD guests)", dir.display()),
+        ),
+        ApplianceState::Missing(dir) => Check::problem(
+            name,
+            format!("no UFS-writing helper VM in {}", dir.display()),
+            fix,
+        ),
+        ApplianceState::Stale { built_for, newest } => Check::problem(
+            name,
+            format!("the UFS-writing helper VM was built for kernel {built_for}, not {newest}"),
+            fix,
+        ),
     }
 }
 

@@ -148,9 +148,9 @@ enum NoSingleOs {
 /// The one operating system on the media, or why there is none to work on.
 fn inspect(vm: &mut Appliance, reporter: &dyn Reporter) -> Result<Result<OsInfo, NoSingleOs>> {
     let step = begin_step(reporter, "Inspecting Operating System", None);
-    let roots = vm.roots()?;
-    let root = match roots.as_slice() {
-        [root] => root,
+    let found = crate::guest::bsd::inspect(vm, reporter)?;
+    let os = match found.as_slice() {
+        [os] => os.clone(),
         [] => {
             step.done("no operating system found");
             windows::refuse_encrypted(vm)?;
@@ -161,7 +161,6 @@ fn inspect(vm: &mut Appliance, reporter: &dyn Reporter) -> Result<Result<OsInfo,
             return Ok(Err(NoSingleOs::Many(many.len())));
         }
     };
-    let os = vm.os_info(root)?;
     step.done(match os.distro {
         Distro::Unknown => format!("found a(n) {} system", os.family),
         ref distro => distro.to_string(),

@@ -19,6 +19,7 @@ pub mod runner;
 pub mod staged;
 mod util;
 
+mod bsd;
 mod linux;
 mod lvm_uuids;
 mod unix;
@@ -160,13 +161,20 @@ pub const FINAL: &[Task] = &[SHRINK];
 pub const LINUX_FINAL: &[Task] = &[lvm_uuids::LVM_UUIDS, SHRINK];
 
 /// Every table, for name lookups before the OS is known.
-pub const TABLES: &[&[Task]] = &[unix::TASKS, linux::TASKS, windows::TASKS, LINUX_FINAL];
+pub const TABLES: &[&[Task]] = &[
+    unix::TASKS,
+    linux::TASKS,
+    bsd::TASKS,
+    windows::TASKS,
+    LINUX_FINAL,
+];
 
 /// The tasks for an OS profile, in the order they run.
 pub fn tasks_for(profile: &Profile) -> Vec<&'static Task> {
     let layers: &[&[Task]] = match profile {
         Profile::Linux(_) => &[unix::TASKS, linux::TASKS, LINUX_FINAL],
-        Profile::Bsd(_) | Profile::Hurd => &[unix::TASKS, FINAL],
+        Profile::Bsd(_) => &[unix::TASKS, bsd::TASKS, FINAL],
+        Profile::Hurd => &[unix::TASKS, FINAL],
         Profile::Windows => &[windows::TASKS, FINAL],
         Profile::Unsupported(_) => &[],
     };

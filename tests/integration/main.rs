@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod boot;
+mod bsd;
 mod cli;
 mod cloud;
 mod deb;

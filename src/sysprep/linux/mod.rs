@@ -7,7 +7,7 @@
 mod boot;
 mod cloud_init;
 mod network;
-mod state;
+pub(super) mod state;
 mod users;
 
 use super::{Action, Task};

@@ -21,7 +21,7 @@ pub(super) fn clear_machine_id(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
     Ok(changes)
 }
 
-pub(super) fn remove_ssh_host_keys(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
+pub(in crate::sysprep) fn remove_ssh_host_keys(cx: &mut Ctx<'_>) -> Result<Vec<Change>> {
     delete_children(cx.guest, "/etc/ssh", |name, kind| {
         kind == EntryKind::File
             && name.starts_with("ssh_host_")
