@@ -40,7 +40,7 @@ impl Eq for Filter {}
 impl Filter {
     /// A filter of these expressions (anchored at both ends).
     pub fn new(lines: Vec<String>) -> Result<Filter, regex::Error> {
-        let set = RegexSet::new(lines.iter().map(|l| format!("^(?:{l})$")))?;
+        let set = RegexSet::new(lines.iter().map(|l| format!("(?s-u)^(?:{l})$")))?;
         Ok(Filter { lines, set })
     }
 

@@ -141,13 +141,13 @@ pub fn build(
     reporter: &dyn Reporter,
     cancel: &Cancel,
 ) -> Result<disk::Built> {
+    let input = copy::Input::open(source, spec, reporter, cancel)?;
     if !nix::unistd::geteuid().is_root() {
         bail!(
             "making an image of the tree {} needs root (to mount its new filesystem): run as root",
             source.display()
         );
     }
-    let input = copy::Input::open(source, spec, reporter, cancel)?;
     let totals = input.totals().clone();
     if totals.entries <= 1 {
         bail!(
