@@ -283,6 +283,7 @@ impl UiArgs {
 
 /// What `snf-image-creator` can do besides its terminal UI.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once
 pub enum Command {
     /// The non-interactive front end: same as `snf-mkimage`.
     Mkimage(MkimageArgs),

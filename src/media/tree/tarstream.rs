@@ -119,8 +119,8 @@ pub fn filter_stream(
         }
         let name = rooted(path.take().unwrap_or_else(|| header_name(&header)))?;
         let target = link.take().unwrap_or_else(|| c_string(&header[157..257]));
-        let keep = !excluded(filter, &name, &dropped)
-            && !(header[156] == b'1' && excluded(filter, &rooted(target)?, &dropped));
+        let link_out = header[156] == b'1' && excluded(filter, &rooted(target)?, &dropped);
+        let keep = !(link_out || excluded(filter, &name, &dropped));
         if keep {
             out.write_all(&pending)?;
             out.write_all(&blocks)?;
