@@ -17,6 +17,9 @@ use sha2::Digest;
 
 use crate::support::*;
 
+/// A tree's entries and xattrs, by path.
+type Listing = (BTreeMap<Vec<u8>, String>, BTreeMap<Vec<u8>, Vec<u8>>);
+
 /// What the filter file leaves out, on top of the built-in filter.
 const FILTER: &str = "# test filter\n/srv/special/secret.*\n/var/cache/apt\n";
 
@@ -129,10 +132,7 @@ fn make_tree(dir: &Path) -> PathBuf {
 
 /// What must reach the image: all but the filtered paths (and, from a
 /// tarball, the socket, which tar does not keep).
-fn expected(
-    tree: &Path,
-    with_socket: bool,
-) -> (BTreeMap<Vec<u8>, String>, BTreeMap<Vec<u8>, Vec<u8>>) {
+fn expected(tree: &Path, with_socket: bool) -> Listing {
     let mut lines: Vec<String> = snf_image_creator::media::tree::filter::DEFAULTS
         .iter()
         .map(|s| s.to_string())
