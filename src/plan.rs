@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::guest::metadata::{parse_assignment, validate_key};
+pub use crate::media::tree::TreeSpec;
 use crate::sysprep;
 
 mod work;
@@ -59,6 +60,78 @@ pub struct Request {
     /// Mount the guest on this (existing, empty) host directory until
     /// the front end releases it (the UI's Mount).
     pub mount: Option<PathBuf>,
+    /// How to make a disk of a directory or tarball source.
+    pub tree: TreeRequest,
+}
+
+/// The options of a tree source (a directory or a tarball), before
+/// validation.
+#[derive(Debug, Clone, Default)]
+pub struct TreeRequest {
+    /// `--filter FILE`: expressions of paths to leave out.
+    pub filter: Option<PathBuf>,
+    /// `--no-default-filter`: drop the built-in expressions.
+    pub no_default_filter: bool,
+    /// `--print-filter`: print the filter and stop.
+    pub print_filter: bool,
+    pub table: Option<crate::media::tree::TableType>,
+    pub fs: Option<crate::media::tree::FsType>,
+}
+
+impl TreeRequest {
+    fn given(&self) -> Option<&'static str> {
+        [
+            (self.filter.is_some(), "--filter"),
+            (self.no_default_filter, "--no-default-filter"),
+            (self.print_filter, "--print-filter"),
+            (self.table.is_some(), "--partition-table"),
+            (self.fs.is_some(), "--fs-type"),
+        ]
+        .into_iter()
+        .find_map(|(on, name)| on.then_some(name))
+    }
+
+    /// The tree spec for `source`, when it is a tree; options of trees
+    /// given for a disk image are refused.
+    pub fn validate(
+        &self,
+        source: &Path,
+        output: Option<&Path>,
+    ) -> Result<Option<TreeSpec>, UsageError> {
+        use crate::media::tree::{self, Filter};
+        let kind = match tree::kind_of(source) {
+            Some(k) if source != Path::new("/") => k,
+            _ => {
+                return match self.given() {
+                    Some(opt) => Err(usage(format!(
+                        "{opt} applies to a directory or tarball source, and {} is neither",
+                        source.display()
+                    ))),
+                    None => Ok(None),
+                };
+            }
+        };
+        let mut filter = Filter::load(self.filter.as_deref(), self.no_default_filter)?;
+        if let Some(inside) = output.and_then(|o| tree_relative(source, o)) {
+            filter = filter.with_path(&inside);
+        }
+        Ok(Some(TreeSpec {
+            kind,
+            filter,
+            table: self.table.unwrap_or_default(),
+            fs: self.fs.unwrap_or_default(),
+        }))
+    }
+}
+
+/// `path` as seen from the root of the tree `root`, when it lies inside.
+pub fn tree_relative(root: &Path, path: &Path) -> Option<PathBuf> {
+    let root = std::fs::canonicalize(root).ok()?;
+    let parent = std::fs::canonicalize(path.parent()?).ok()?;
+    let abs = parent.join(path.file_name()?);
+    abs.strip_prefix(&root)
+        .ok()
+        .map(|rel| Path::new("/").join(rel))
 }
 
 /// The system preparation options, before validation.
@@ -140,6 +213,10 @@ pub struct Plan {
     pub unset: Vec<String>,
     /// What the run does with the guest.
     pub work: Work,
+    /// How to make a disk of the source, when it is a tree.
+    pub tree: Option<TreeSpec>,
+    /// Print the tree's filter (`--print-filter`) and stop.
+    pub print_filter: bool,
 }
 
 impl Plan {
@@ -195,7 +272,11 @@ impl Request {
             )));
         }
         let sysprep = self.sysprep.validate()?;
-        let prints = self.print_metadata || sysprep.print_tasks || sysprep.print_params;
+        let tree = self.tree.validate(&self.source, self.outfile.as_deref())?;
+        let prints = self.print_metadata
+            || sysprep.print_tasks
+            || sysprep.print_params
+            || self.tree.print_filter;
         let upload = self.cloud.clone().validate()?;
         let exports = self.outfile.is_some() || upload.is_some();
         let work = Work::decide(self.mount, exports, prints, &self.sysprep)?;
@@ -243,6 +324,8 @@ impl Request {
             upload,
             unset,
             work,
+            tree,
+            print_filter: self.tree.print_filter,
         })
     }
 }

@@ -20,7 +20,10 @@ pub struct MkimageCli {
 /// The options of `snf-mkimage` (also `snf-image-creator mkimage`).
 #[derive(Debug, Args)]
 pub struct MkimageArgs {
-    /// Disk image file (raw, qcow2, vmdk, vhd, vdi, vhdx…) or block device.
+    /// Disk image file (raw, qcow2, vmdk, vhd, vdi, vhdx…), block device,
+    /// directory tree, or tarball of a tree (.tar, .tar.gz, .tar.xz,
+    /// .tar.zst; streamed, never unpacked first). A tree is copied into a
+    /// new disk in the work directory, which the run then works on.
     #[arg(value_name = "SOURCE")]
     pub source: PathBuf,
 
@@ -83,6 +86,9 @@ pub struct MkimageArgs {
     #[command(flatten)]
     pub sysprep: SysprepArgs,
 
+    #[command(flatten)]
+    pub tree: TreeArgs,
+
     /// Run SCRIPT on this machine before system preparation, with the
     /// guest mounted read-write as its working directory and the metadata
     /// in SNF_IMAGE_CREATOR_METADATA_<KEY> variables. Not jailed: the
@@ -93,6 +99,45 @@ pub struct MkimageArgs {
 
     #[command(flatten)]
     pub cloud: super::cloud::CloudArgs,
+}
+
+/// Options of a directory or tarball source.
+#[derive(Debug, Args)]
+pub struct TreeArgs {
+    /// Leave out the paths that FILE's regular expressions match (one per
+    /// line, matched against the whole path from the tree's root, `#`
+    /// comments), on top of the built-in ones. A matching directory is
+    /// left out with everything under it.
+    #[arg(long, value_name = "FILE")]
+    pub filter: Option<PathBuf>,
+
+    /// Drop the built-in filter (see --print-filter).
+    #[arg(long)]
+    pub no_default_filter: bool,
+
+    /// Print the filter the tree would be copied with, and stop.
+    #[arg(long)]
+    pub print_filter: bool,
+
+    /// The partition table of a tree's disk (default: gpt).
+    #[arg(long, value_name = "TYPE")]
+    pub partition_table: Option<crate::media::tree::TableType>,
+
+    /// The root filesystem of a tree's disk (default: ext4).
+    #[arg(long, value_name = "FS")]
+    pub fs_type: Option<crate::media::tree::FsType>,
+}
+
+impl TreeArgs {
+    fn request(&self) -> crate::plan::TreeRequest {
+        crate::plan::TreeRequest {
+            filter: self.filter.clone(),
+            no_default_filter: self.no_default_filter,
+            print_filter: self.print_filter,
+            table: self.partition_table,
+            fs: self.fs_type,
+        }
+    }
 }
 
 /// System preparation options.
@@ -179,6 +224,7 @@ impl MkimageArgs {
             cloud: self.cloud.request(),
             unset: Vec::new(),
             mount: None,
+            tree: self.tree.request(),
         }
     }
 }
@@ -238,6 +284,7 @@ impl UiArgs {
 
 /// What `snf-image-creator` can do besides its terminal UI.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once
 pub enum Command {
     /// The non-interactive front end: same as `snf-mkimage`.
     Mkimage(MkimageArgs),

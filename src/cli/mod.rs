@@ -99,6 +99,12 @@ fn mkimage(args: &MkimageArgs) -> ExitCode {
         Ok(plan) => plan,
         Err(e) => return fail(&console, &e.into()),
     };
+    if plan.print_filter {
+        for line in plan.tree.iter().flat_map(|t| t.filter.lines()) {
+            println!("{line}");
+        }
+        return ExitCode::SUCCESS;
+    }
     let cancel = Cancel::new();
     if let Err(e) = watch_signals(&cancel) {
         return fail(&console, &e);

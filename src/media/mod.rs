@@ -15,6 +15,7 @@ pub mod partition;
 pub mod partition_type;
 pub mod qemu_img;
 pub mod source;
+pub mod tree;
 pub mod workdir;
 
 pub use format::ImageFormat;

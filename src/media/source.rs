@@ -19,6 +19,10 @@ pub enum SourceKind {
     File,
     /// A block device.
     BlockDevice,
+    /// A directory tree, copied into a new disk.
+    Tree,
+    /// A tarball of a tree, copied into a new disk.
+    Tarball,
 }
 
 impl SourceKind {
@@ -27,6 +31,8 @@ impl SourceKind {
         match self {
             SourceKind::File => "looks like an image file",
             SourceKind::BlockDevice => "looks like a block device",
+            SourceKind::Tree => "looks like a directory tree",
+            SourceKind::Tarball => "looks like a tarball of a tree",
         }
     }
 }

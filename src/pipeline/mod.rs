@@ -17,6 +17,7 @@ pub mod outputs;
 pub mod report;
 pub mod secrets;
 mod sysprep;
+mod tree;
 pub mod upload;
 mod windows;
 
@@ -100,10 +101,16 @@ pub fn run(plan: &Plan, reporter: &dyn Reporter, control: &Control) -> Result<Ou
 fn run_steps(plan: &Plan, reporter: &dyn Reporter, control: &Control) -> Result<Outcome> {
     let cancel = &control.cancel;
     let cloud = upload::connect_planned(plan, reporter)?;
-    let source = examine(plan, reporter)?;
-    cancel.check()?;
-    let workdir = WorkDir::create(plan.tmpdir.as_deref())?;
-    let disk = snapshot(plan, &source, &workdir, reporter)?;
+    let (source, workdir, disk) = match &plan.tree {
+        Some(spec) => tree::build(plan, spec, reporter, cancel)?,
+        None => {
+            let source = examine(plan, reporter)?;
+            cancel.check()?;
+            let workdir = WorkDir::create(plan.tmpdir.as_deref())?;
+            let disk = snapshot(plan, &source, &workdir, reporter)?;
+            (source, workdir, disk)
+        }
+    };
     cancel.check()?;
     let inspected = helper_vm::run(&helper_vm::Session {
         disk: &disk,

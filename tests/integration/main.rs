@@ -18,6 +18,7 @@ mod shrink_recovery;
 mod support;
 mod sysprep;
 mod tmux;
+mod tree;
 mod tui;
 mod tui_signals;
 mod windows;

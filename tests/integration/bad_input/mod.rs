@@ -15,6 +15,7 @@ mod chain;
 mod guest;
 mod media;
 mod options;
+mod tree;
 mod windows;
 
 use std::collections::BTreeMap;
@@ -123,6 +124,7 @@ fn table() -> impl Iterator<Item = &'static Case> {
         chain::ROWS,
         guest::ROWS,
         windows::ROWS,
+        tree::ROWS,
     ]
     .into_iter()
     .flatten()

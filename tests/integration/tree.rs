@@ -1,0 +1,348 @@
+//! Images made from a tree: the Debian fixture's root tree, with a
+//! directory of every special case added, bundled as a directory and as a
+//! `.tar.zst` with a filter file. Each output is loop-mounted read-only
+//! and compared, entry by entry, with the tree: filtered paths absent,
+//! everything else present with the same type, owner, mode, size, times,
+//! link target, device number, hard links, content and xattrs (ACLs and
+//! SELinux labels included).
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::Digest;
+
+use crate::support::*;
+
+/// A tree's entries and xattrs, by path.
+type Listing = (BTreeMap<Vec<u8>, String>, BTreeMap<Vec<u8>, Vec<u8>>);
+
+/// What the filter file leaves out, on top of the built-in filter.
+const FILTER: &str = "# test filter\n/srv/special/secret.*\n/var/cache/apt\n";
+
+/// The entries of a tree as the test compares them, by path from its root.
+fn entries(root: &Path, skip: &dyn Fn(&[u8]) -> bool) -> BTreeMap<Vec<u8>, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        for e in std::fs::read_dir(root.join(&rel)).unwrap() {
+            let e = e.unwrap();
+            let child = rel.join(e.file_name());
+            let key = [b"/", child.as_os_str().as_bytes()].concat();
+            if skip(&key) {
+                continue;
+            }
+            let m = e.metadata().unwrap();
+            out.insert(key, describe(&root.join(&child), &m));
+            if m.is_dir() {
+                stack.push(child);
+            }
+        }
+    }
+    out
+}
+
+fn describe(p: &Path, m: &std::fs::Metadata) -> String {
+    let ft = m.file_type();
+    let what = if ft.is_symlink() {
+        format!("-> {}", std::fs::read_link(p).unwrap().display())
+    } else if ft.is_file() {
+        let data = std::fs::read(p).unwrap();
+        format!(
+            "size {} sha {:x} links {}",
+            m.size(),
+            sha2::Sha256::digest(&data),
+            m.nlink()
+        )
+    } else if ft.is_block_device() || ft.is_char_device() {
+        format!("rdev {}", m.rdev())
+    } else {
+        String::new()
+    };
+    let mtime = match ft.is_dir() {
+        true => String::new(), // a directory's time moves as its entries are made
+        false => format!("{}.{:09}", m.mtime(), m.mtime_nsec()),
+    };
+    format!("mode {:o} {}:{} {mtime} {what}", m.mode(), m.uid(), m.gid())
+}
+
+/// Every xattr of every entry (`getfattr`'s dump, by path).
+fn xattrs(root: &Path, skip: &dyn Fn(&[u8]) -> bool) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    let out = Command::new("getfattr")
+        .current_dir(root)
+        .args(["-R", "-P", "-h", "-d", "-m", "-", "-e", "hex", "."])
+        .output()
+        .unwrap();
+    let mut map = BTreeMap::new();
+    for block in out
+        .stdout
+        .split(|b| *b == b'#')
+        .filter(|b| b.starts_with(b" file: "))
+    {
+        let end = block.iter().position(|b| *b == b'\n').unwrap();
+        let name = &block[b" file: .".len()..end];
+        if !skip(name) {
+            map.insert(name.to_vec(), block[end..].to_vec());
+        }
+    }
+    map
+}
+
+/// Add a directory with each special case to a hard-linked copy of the
+/// fixture's tree.
+fn make_tree(dir: &Path) -> PathBuf {
+    manifest();
+    let rootfs = fixture_dir().join("cache/rootfs");
+    let tree = dir.join("tree");
+    let sh = |script: &str| {
+        let out = Command::new("sh")
+            .arg("-euc")
+            .arg(script)
+            .arg("sh")
+            .arg(&rootfs)
+            .arg(&tree)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    sh(r#"cp -al "$1" "$2"; S="$2/srv/special"; mkdir "$S"; cd "$S"
+        printf data >plain; chown 1234:5678 plain; chmod 4755 plain
+        mkdir sgid; chmod 2775 sgid; printf one >sgid/a; ln sgid/a hardlink
+        ln -s /nowhere dangling; ln -s plain rel
+        truncate -s 10M sparse; printf tail >>sparse
+        mknod chr c 1 3; mknod blk b 7 200; mkfifo fifo
+        python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' sock
+        setfattr -n user.note -v hello plain
+        setfattr -n security.selinux -v system_u:object_r:etc_t:s0 plain
+        setfacl -m u:1234:rwx,g:5678:r sgid; setfacl -d -m u:1234:rx sgid
+        printf secret >secret.key; mkdir secrets.d; printf x >secrets.d/f
+        touch -h -d '2001-02-03 04:05:06.123456789' plain dangling fifo
+        printf latin1 >"$(printf 'caf\351')"
+        printf gone >"$2/tmp/scratch"
+    "#);
+    tree
+}
+
+/// What must reach the image: all but the filtered paths (and, from a
+/// tarball, the socket, which tar does not keep).
+fn expected(tree: &Path, with_socket: bool) -> Listing {
+    let mut lines: Vec<String> = snf_image_creator::media::tree::filter::DEFAULTS
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    lines.extend(
+        FILTER
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(str::to_owned),
+    );
+    let f = regex::bytes::RegexSet::new(lines.iter().map(|l| format!("^(?:{l})(/.*)?$"))).unwrap();
+    let skip = move |p: &[u8]| f.is_match(p) || (!with_socket && p.ends_with(b"/sock"));
+    (entries(tree, &skip), xattrs(tree, &skip))
+}
+
+/// Loop-mount the image's root filesystem read-only and compare.
+fn compare(image: &Path, tree: &Path, with_socket: bool, prepared: bool) {
+    let mnt = tempfile::tempdir().unwrap();
+    let out = Command::new("mount")
+        .args(["-o", "ro,loop,offset=1048576"])
+        .arg(image)
+        .arg(mnt.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "mount: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lf = |p: &[u8]| p == b"/lost+found";
+    let got = (entries(mnt.path(), &lf), xattrs(mnt.path(), &lf));
+    let unmounted = Command::new("umount").arg(mnt.path()).status().unwrap();
+    assert!(unmounted.success());
+    let want = expected(tree, with_socket);
+    let special = |m: &BTreeMap<Vec<u8>, String>| -> Vec<(Vec<u8>, String)> {
+        m.iter()
+            .filter(|(k, _)| k.starts_with(b"/srv/special"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    assert_eq!(
+        special(&got.0),
+        special(&want.0),
+        "the special cases differ"
+    );
+    for absent in [
+        &b"/srv/special/secret.key"[..],
+        b"/srv/special/secrets.d",
+        b"/tmp/scratch",
+        b"/var/cache/apt",
+    ] {
+        assert!(
+            !got.0.contains_key(absent),
+            "{} was not filtered",
+            String::from_utf8_lossy(absent)
+        );
+    }
+    assert!(got.0.contains_key(&b"/srv/special/caf\xe9"[..]));
+    assert!(
+        got.0["/tmp".as_bytes()].starts_with("mode 41777"),
+        "{}",
+        got.0["/tmp".as_bytes()]
+    );
+    if prepared {
+        return; // system preparation changed the rest on purpose
+    }
+    let diff: Vec<String> = (want.0.keys().chain(got.0.keys()))
+        .filter(|k| want.0.get(*k) != got.0.get(*k))
+        .map(|k| {
+            format!(
+                "{}: {:?} != {:?}",
+                String::from_utf8_lossy(k),
+                want.0.get(k),
+                got.0.get(k)
+            )
+        })
+        .take(10)
+        .collect();
+    assert!(diff.is_empty(), "entries differ:\n{}", diff.join("\n"));
+    assert_eq!(got.1, want.1, "xattrs differ");
+}
+
+fn meta(image: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(format!("{}.meta", image.display())).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn a_tree_and_its_tarball_become_debian_images() {
+    let dir = scratch();
+    let tree = make_tree(dir.path());
+    let filter = dir.path().join("filter");
+    std::fs::write(&filter, FILTER).unwrap();
+    let tmp = scratch();
+    let image = dir.path().join("tree.diskdump");
+    let r = run(mkimage()
+        .arg("--tmpdir")
+        .arg(tmp.path())
+        .arg("--filter")
+        .arg(&filter)
+        .args(["--no-sysprep", "-o"])
+        .arg(&image)
+        .arg(&tree));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("looks like a directory tree"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("boots with EXTLINUX"), "{}", r.stderr);
+    assert_eq!(meta(&image)["properties"]["OSFAMILY"], "linux");
+    assert_eq!(meta(&image)["properties"]["DISTRO"], "debian");
+    compare(&image, &tree, true, false);
+    assert_empty_dir(tmp.path());
+
+    let tarball = dir.path().join("tree.tar.zst");
+    let out = Command::new("sh")
+        .arg("-euc")
+        .arg(r#"tar -C "$1" --format=posix --xattrs --xattrs-include='*' --acls --selinux --numeric-owner --sparse -cf - . 2>/dev/null | zstd -q -o "$2""#)
+        .arg("sh").arg(&tree).arg(&tarball)
+        .status()
+        .unwrap();
+    assert!(out.success());
+    let before = sha256_file(&tarball);
+    let image2 = dir.path().join("tar.diskdump");
+    let r = run(mkimage()
+        .arg("--tmpdir")
+        .arg(tmp.path())
+        .arg("--filter")
+        .arg(&filter)
+        .arg("--partition-table")
+        .arg("msdos")
+        .arg("-o")
+        .arg(&image2)
+        .arg(&tarball));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("looks like a tarball"), "{}", r.stderr);
+    assert_eq!(meta(&image2)["properties"]["DISTRO"], "debian");
+    compare(&image2, &tree, false, true);
+    assert_eq!(sha256_file(&tarball), before, "the tarball changed");
+    assert_empty_dir(tmp.path());
+    assert_no_loop_device_on(tmp.path());
+}
+
+/// No loop device is left on a file under `dir`.
+pub fn assert_no_loop_device_on(dir: &Path) {
+    let out = Command::new("losetup")
+        .args(["-l", "-n", "-O", "BACK-FILE"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !text.contains(dir.to_str().unwrap()),
+        "loop devices left: {text}"
+    );
+}
+
+#[test]
+fn print_filter_lists_the_defaults_and_the_file() {
+    let dir = scratch();
+    let filter = dir.path().join("filter");
+    std::fs::write(&filter, FILTER).unwrap();
+    let r = run(mkimage()
+        .arg("--print-filter")
+        .arg("--filter")
+        .arg(&filter)
+        .arg(dir.path()));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert!(
+        lines.contains(&"/proc/.+") && lines.contains(&"/var/cache/apt"),
+        "{lines:?}"
+    );
+    let r = run(mkimage()
+        .args(["--print-filter", "--no-default-filter"])
+        .arg(dir.path()));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, "");
+    let _ = OsStr::new("");
+}
+
+/// A small filesystem mounted for one test, unmounted when dropped.
+struct SmallFs(tempfile::TempDir);
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.0.path()).status();
+    }
+}
+
+#[test]
+fn too_little_space_for_the_tree_is_refused_before_copying() {
+    manifest();
+    let rootfs = fixture_dir().join("cache/rootfs");
+    let small = SmallFs(scratch());
+    let ok = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=16m", "tmpfs"])
+        .arg(small.0.path())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let dir = scratch();
+    let r = run(mkimage()
+        .arg("--tmpdir")
+        .arg(small.0.path())
+        .arg("-o")
+        .arg(dir.path().join("o.diskdump"))
+        .arg(&rootfs));
+    r.assert_error(1, "not enough free space in");
+    assert!(!r.stderr.contains("Copying the tree"), "{}", r.stderr);
+    assert_empty_dir(small.0.path());
+    assert_empty_dir(dir.path());
+}
