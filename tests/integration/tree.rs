@@ -244,7 +244,7 @@ fn a_tree_and_its_tarball_become_debian_images() {
     );
     assert!(r.stderr.contains("boots with EXTLINUX"), "{}", r.stderr);
     assert_eq!(meta(&image)["properties"]["OSFAMILY"], "linux");
-    assert_eq!(meta(&image)["properties"]["DISTRO"], "debian");
+    assert_eq!(meta(&image)["properties"]["OS"], "debian");
     compare(&image, &tree, true, false);
     assert_empty_dir(tmp.path());
 
