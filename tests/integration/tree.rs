@@ -270,7 +270,7 @@ fn a_tree_and_its_tarball_become_debian_images() {
         .arg(&tarball));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("looks like a tarball"), "{}", r.stderr);
-    assert_eq!(meta(&image2)["properties"]["DISTRO"], "debian");
+    assert_eq!(meta(&image2)["properties"]["OS"], "debian");
     compare(&image2, &tree, false, true);
     assert_eq!(sha256_file(&tarball), before, "the tarball changed");
     assert_empty_dir(tmp.path());
