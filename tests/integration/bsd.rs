@@ -22,30 +22,6 @@ fn bsd_fixture(name: &str) -> (std::path::PathBuf, &'static Value) {
     (fixture_dir().join(name), entry)
 }
 
-/// The `KEY VALUE` table `--print-metadata` prints.
-fn printed_metadata(stdout: &str) -> BTreeMap<String, String> {
-    stdout
-        .lines()
-        .skip_while(|l| !l.starts_with("Detected image metadata:"))
-        .skip(1)
-        .take_while(|l| l.starts_with("  "))
-        .filter_map(|l| {
-            let (k, v) = l.trim_start().split_once(' ')?;
-            Some((k.to_owned(), v.trim_start().to_owned()))
-        })
-        .collect()
-}
-
-fn users(entry: &Value) -> String {
-    let names: Vec<&str> = entry["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u.as_str().unwrap())
-        .collect();
-    names.join(" ")
-}
-
 /// The checks every BSD fixture's metadata gets against its facts.
 fn check_metadata(name: &str, m: &BTreeMap<String, String>, entry: &Value) {
     let os = entry["os"].as_str().unwrap();

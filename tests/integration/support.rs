@@ -259,3 +259,28 @@ pub fn guestfish(image: &Path, mode: &str, script: &str) -> String {
     assert_eq!(run.code, 0, "guestfish failed: {}", run.stderr);
     run.stdout
 }
+
+/// The `KEY VALUE` table `--print-metadata` prints.
+pub fn printed_metadata(stdout: &str) -> std::collections::BTreeMap<String, String> {
+    stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("Detected image metadata:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| {
+            let (k, v) = l.trim_start().split_once(' ')?;
+            Some((k.to_owned(), v.trim_start().to_owned()))
+        })
+        .collect()
+}
+
+/// A fixture's `users` facts, as `USERS` lists them.
+pub fn users(entry: &Value) -> String {
+    let names: Vec<&str> = entry["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u.as_str().unwrap())
+        .collect();
+    names.join(" ")
+}

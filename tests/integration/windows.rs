@@ -3,9 +3,6 @@
 //! inspected by the real libguestfs): the metadata read from the registry,
 //! and the check a boot into Windows makes first.
 
-use std::collections::BTreeMap;
-
-use serde_json::Value;
 use snf_image_creator::guest::appliance::Appliance;
 use snf_image_creator::guest::metadata::{self, Metadata};
 use snf_image_creator::guest::registry::Registry;
@@ -13,30 +10,6 @@ use snf_image_creator::guest::windows::preconditions::{self, BEFORE_BOOT, Ctx, N
 use snf_image_creator::progress::NullReporter;
 
 use crate::support::*;
-
-/// The table `--print-metadata` prints.
-fn printed_metadata(stdout: &str) -> BTreeMap<String, String> {
-    stdout
-        .lines()
-        .skip_while(|l| !l.starts_with("Detected image metadata:"))
-        .skip(1)
-        .take_while(|l| l.starts_with("  "))
-        .filter_map(|l| {
-            let (k, v) = l.trim_start().split_once(' ')?;
-            Some((k.to_owned(), v.trim_start().to_owned()))
-        })
-        .collect()
-}
-
-fn users(entry: &Value) -> String {
-    let names: Vec<&str> = entry["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u.as_str().unwrap())
-        .collect();
-    names.join(" ")
-}
 
 /// One real run per fixture (`--print-metadata --no-boot -o /dev/null`;
 /// these synthetic disks cannot boot): every
