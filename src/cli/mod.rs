@@ -116,23 +116,28 @@ fn mkimage(args: &MkimageArgs) -> ExitCode {
         ..Default::default()
     };
     match pipeline::run(&plan, &console, &control) {
-        Ok(outcome) if args.json => {
-            if matches!(plan.work, Work::Export { .. }) {
-                json::print(&json::outcome(&outcome));
-            }
-            ExitCode::SUCCESS
-        }
         Ok(outcome) => {
-            if let Some(image) = &outcome.image {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(image).unwrap_or_default()
-                );
-            }
+            print_outcome(
+                &outcome,
+                args.json && matches!(plan.work, Work::Export { .. }),
+            );
             console.line("\nsnf-image-creator exited without errors");
             ExitCode::SUCCESS
         }
         Err(e) => fail(&console, &e),
+    }
+}
+
+/// On standard output: the outcome document with `--json` (`as_json`),
+/// else the registered image, if any.
+fn print_outcome(outcome: &pipeline::Outcome, as_json: bool) {
+    if as_json {
+        json::print(&json::outcome(outcome));
+    } else if let Some(image) = &outcome.image {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(image).unwrap_or_default()
+        );
     }
 }
 

@@ -106,15 +106,6 @@ pub const ROWS: &[Case] = &[
         },
     },
     Case {
-        name: "source is a directory",
-        vm: false,
-        expect: Expect::Error(1, "is a directory: give a disk image"),
-        prepare: |ctx| {
-            std::fs::create_dir(ctx.dir.join("d")).unwrap();
-            Input::new(ctx.mkimage(&["-o", &ctx.path("o"), &ctx.path("d")]), &[])
-        },
-    },
-    Case {
         name: "empty file",
         vm: false,
         expect: Expect::Error(1, "is empty"),

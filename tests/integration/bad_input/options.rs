@@ -62,12 +62,6 @@ pub const ROWS: &[Case] = &[
         prepare: |ctx| on_debian(ctx, &["--sysprep-param", "sensitive_userdata=.a,,.b"]),
     },
     Case {
-        name: "--json with nothing to print or export",
-        vm: false,
-        expect: Expect::Error(2, "nothing to do"),
-        prepare: |ctx| on_debian(ctx, &["--json"]),
-    },
-    Case {
         name: "--host-run script does not exist",
         vm: false,
         expect: Expect::Error(2, "--host-run /nonexistent/script.sh"),
