@@ -2,6 +2,8 @@
 //! disk gets its offline tasks, its VirtIO drivers and the first-boot
 //! runner, and is booted with qemu; having no Windows to start, it never
 //! reports, so the run fails on `boot_timeout` and leaves nothing behind.
+//! `virtio_timeout` is lowered too: a boot that installs drivers waits
+//! for the larger of the two.
 
 use std::time::Instant;
 
@@ -20,7 +22,8 @@ fn a_windows_that_never_reports_fails_the_export_and_leaves_nothing() {
     let r = run(mkimage()
         .arg("--install-virtio")
         .arg(&tree)
-        .args(["--sysprep-param", "boot_timeout=30", "--tmpdir"])
+        .args(["--sysprep-param", "boot_timeout=30"])
+        .args(["--sysprep-param", "virtio_timeout=30", "--tmpdir"])
         .arg(&tmp)
         .arg("-o")
         .arg(&out)
