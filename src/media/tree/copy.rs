@@ -34,6 +34,10 @@ const TAR_X: &[&str] = &[
     "--selinux",
 ];
 
+/// Reading a directory, every xattr is kept as its raw bytes: no
+/// `--selinux`, whose label record GNU tar writes back with a trailing NUL
+/// the source did not have. (A tarball's own label records are still
+/// honoured by [`TAR_X`].)
 const TAR_C: &[&str] = &[
     "--create",
     "--file=-",
@@ -46,7 +50,6 @@ const TAR_C: &[&str] = &[
     "--xattrs",
     "--xattrs-include=*",
     "--acls",
-    "--selinux",
 ];
 
 /// A tree, measured, ready to copy.
