@@ -236,9 +236,19 @@ fn run_output(cmd: &mut Command) -> Result<Output> {
 
 /// Whether a program can be found on `PATH`.
 pub fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
-        .unwrap_or(false)
+    find_program(program).is_some()
+}
+
+/// Where a program is: a name with a `/` as it is, else the first file of
+/// that name in a `PATH` directory.
+pub fn find_program(program: &str) -> Option<std::path::PathBuf> {
+    if program.contains('/') {
+        return Some(program.into());
+    }
+    let paths = std::env::var_os("PATH")?;
+    std::env::split_paths(&paths)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
 }
 
 #[cfg(test)]

@@ -307,6 +307,10 @@ pub enum Command {
     /// List, add, remove or pick the default of the Synnefo clouds saved in
     /// kamaki's configuration (~/.kamakirc, or $KAMAKI_CONFIG).
     Accounts(super::accounts::AccountsArgs),
+    /// Boot an image under qemu (KVM, else software emulation) and say
+    /// whether it reached a login prompt, or --marker TEXT, on its serial
+    /// console in time (exit 0), or not (exit 1).
+    BootTest(super::boot_test::BootTestArgs),
     /// Write the man pages (snf-mkimage.1, snf-image-creator.1 and one per
     /// subcommand) into DIR.
     Man {

@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod args;
+pub mod boot_test;
 pub mod cloud;
 pub mod console;
 pub mod docs;
@@ -43,6 +44,7 @@ pub fn main() -> ExitCode {
         Some(Command::Serve(args)) => cloud::serve(&args),
         Some(Command::Upload(args)) => cloud::upload(&args),
         Some(Command::Accounts(args)) => accounts::run(&args),
+        Some(Command::BootTest(args)) => boot_test::run(&args),
         Some(Command::Man { dir }) => man(&dir),
         Some(Command::Completions { shell, mkimage }) => {
             docs::write_completions(shell, mkimage, &mut std::io::stdout());

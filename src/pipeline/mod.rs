@@ -8,6 +8,7 @@
 //! VM, NBD server, half-written outputs), so success, failure and
 //! interruption all leave the machine as it was, and the source untouched.
 
+pub mod boot_test;
 pub mod doctor;
 mod helper_vm;
 mod host_run;

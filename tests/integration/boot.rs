@@ -1,87 +1,70 @@
-//! Boot tests: an exported image is booted by qemu with its own boot
-//! loader (software emulation here, KVM where it works), its serial console
-//! going to a file, and must print the fixture's boot marker in time.
+//! Boot tests: an exported image is booted by `snf-image-creator
+//! boot-test` (qemu with the image's own boot loader, software emulation
+//! here, KVM where it works, the serial console watched) and must print
+//! the fixture's boot marker in time.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-use snf_image_creator::guest::appliance::probe_kvm;
+use std::time::Duration;
 
 use crate::export::{Prep, export};
 use crate::support::*;
 
 /// What the bootable fixture's systemd unit prints once the system is up
 /// (tests/fixtures/mk-disk.sh, BOOT_MARKER).
-const MARKER: &str = "snf-image-creator-fixture-booted";
+pub const MARKER: &str = "snf-image-creator-fixture-booted";
 
 /// Under software emulation the fixture reaches its marker in 30–40 s on
 /// an idle machine; allow for a busy one.
-const LIMIT: Duration = Duration::from_secs(300);
+pub const LIMIT: Duration = Duration::from_secs(300);
 
-/// A qemu process killed when dropped.
-struct Vm(Child);
-
-impl Drop for Vm {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Boot `image` (raw) on an IDE disk, with the writes going to a throwaway
-/// overlay, and wait for `marker` on the serial console. Returns the time
-/// it took, or the console's last lines on failure.
+/// Boot `image` with `snf-image-creator boot-test` on an IDE disk (the
+/// fixtures name their disk /dev/sda) and wait for `marker`. Returns the
+/// time it took, or the command's error on failure.
 pub fn boot_to_marker(image: &Path, marker: &str, limit: Duration) -> Result<Duration, String> {
     let dir = scratch();
-    let log = dir.path().join("serial.log");
-    let accel = if probe_kvm("qemu-system-x86_64").is_ok() {
-        "kvm"
-    } else {
-        "tcg"
-    };
-    let start = Instant::now();
-    let mut vm = Vm(Command::new("qemu-system-x86_64")
-        .args(["-accel", accel, "-m", "1024", "-smp", "1"])
-        .args(["-display", "none", "-no-reboot", "-nic", "none"])
-        .arg("-serial")
-        .arg(format!("file:{}", log.display()))
-        .arg("-drive")
-        .arg(format!(
-            "file={},format=raw,if=ide,snapshot=on",
-            image.display()
-        ))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("running qemu-system-x86_64"));
-    loop {
-        let console = std::fs::read(&log).unwrap_or_default();
-        let console = String::from_utf8_lossy(&console);
-        if console.contains(marker) {
-            return Ok(start.elapsed());
-        }
-        let tail = || {
-            console
-                .lines()
-                .rev()
-                .take(15)
-                .collect::<Vec<_>>()
-                .join("\n")
-        };
-        if let Ok(Some(status)) = vm.0.try_wait() {
-            return Err(format!(
-                "qemu exited ({status}) before the marker:\n{}",
-                tail()
-            ));
-        }
-        if start.elapsed() > limit {
-            return Err(format!("no marker after {}s:\n{}", limit.as_secs(), tail()));
-        }
-        // Poll: the console is a plain file that qemu appends to.
-        std::thread::sleep(Duration::from_secs(1));
+    let r = run(creator()
+        .args(["boot-test", "--json", "--bus", "ide", "--marker", marker])
+        .args(["--timeout", &limit.as_secs().to_string(), "--tmpdir"])
+        .arg(dir.path())
+        .arg(image));
+    assert_empty_dir(dir.path());
+    if r.code != 0 {
+        return Err(format!("exit {}: {}", r.code, r.stderr));
     }
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("boot-test --json printed {:?}: {e}", r.stdout));
+    let b = &doc["boot_test"];
+    assert_eq!(
+        (&b["booted"], &b["marker"]),
+        (&true.into(), &marker.into()),
+        "{doc}"
+    );
+    Ok(Duration::from_secs_f64(b["seconds"].as_f64().unwrap()))
+}
+
+/// A disk with no boot loader never reaches the prompt: `boot-test` fails
+/// with its one line and exit 1, and leaves no qemu and no file behind.
+#[test]
+fn boot_test_fails_on_an_image_that_does_not_boot() {
+    let image = fixture_file("no-os.raw");
+    let before = sha256_file(&image);
+    let dir = scratch();
+    let console = dir.path().join("console.log");
+    let r = run(creator()
+        .args(["boot-test", "--timeout", "15", "--console"])
+        .arg(&console)
+        .arg("--tmpdir")
+        .arg(dir.path())
+        .arg(&image));
+    r.assert_error(1, "did not print \"login:\" on its console within 15 s");
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+    let kept: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(kept, ["console.log"], "only the console log is kept");
+    assert_no_process_mentions(image.to_str().unwrap());
+    assert_eq!(sha256_file(&image), before, "the image changed");
 }
 
 /// The bootable fixture (GPT, EXTLINUX, LegacyBIOSBootable root), shrunk by

@@ -38,7 +38,7 @@ use anyhow::{Context, Result, bail};
 
 pub use protocol::Token;
 use protocol::{LineBuffer, Report};
-use vm::{BootVm, VmConfig};
+use vm::{BootVm, DiskBus, VmConfig};
 
 use crate::guest::appliance::{Accel, probe_kvm};
 use crate::media::format::ImageFormat;
@@ -192,6 +192,9 @@ pub fn run_with(
         accel,
         serial: &serial,
         stderr: &dir.path().join("qemu.stderr"),
+        bus: DiskBus::Virtio,
+        snapshot: false,
+        network: true,
     };
     let mut vm = BootVm::start(boot.qemu, &cfg)?;
     reporter.info(&format!(

@@ -1,6 +1,7 @@
-//! The guest VM of the online phase: `qemu-system-x86_64` booting the
-//! prepared disk (virtio), with user-mode networking that forwards no host
-//! port, no display, and its first serial port written to a file. A
+//! The guest VM of the online phase and of `boot-test`:
+//! `qemu-system-x86_64` booting a disk (virtio, or IDE), with user-mode
+//! networking that forwards no host port (or none), no display, and its
+//! first serial port written to a file. A
 //! [`BootVm`] owns the process: dropping it kills and reaps qemu.
 
 use std::fs::File;
@@ -28,6 +29,33 @@ pub struct VmConfig<'a> {
     pub serial: &'a Path,
     /// Where qemu's own messages go.
     pub stderr: &'a Path,
+    /// How the disk is attached.
+    pub bus: DiskBus,
+    /// Throw the guest's writes away (qemu `snapshot=on`): the disk is
+    /// only read.
+    pub snapshot: bool,
+    /// Give the guest user-mode networking (outgoing connections only).
+    pub network: bool,
+}
+
+/// The controller the disk hangs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DiskBus {
+    /// virtio-blk, as clouds attach disks.
+    #[default]
+    Virtio,
+    /// An IDE disk (`/dev/sda` in a Linux guest), for images that name
+    /// their disk that way.
+    Ide,
+}
+
+impl DiskBus {
+    fn as_qemu(self) -> &'static str {
+        match self {
+            DiskBus::Virtio => "virtio",
+            DiskBus::Ide => "ide",
+        }
+    }
 }
 
 /// The qemu command line for `cfg`.
@@ -44,12 +72,21 @@ pub fn command(program: &Path, cfg: &VmConfig) -> Command {
         // reboot before that is a failure, not a second run.
         .args(["-display", "none", "-monitor", "none", "-no-reboot"])
         // Outgoing connections only: no hostfwd, nothing listens here.
-        .args(["-nic", "user,model=e1000"])
+        .args([
+            "-nic",
+            if cfg.network {
+                "user,model=e1000"
+            } else {
+                "none"
+            },
+        ])
         .arg("-drive")
         .arg(format!(
-            "file={},format={},if=virtio,cache=unsafe",
+            "file={},format={},if={},cache=unsafe{}",
             escape_option(cfg.disk),
-            cfg.format.as_str()
+            cfg.format.as_str(),
+            cfg.bus.as_qemu(),
+            if cfg.snapshot { ",snapshot=on" } else { "" }
         ))
         .arg("-serial")
         .arg(format!("file:{}", cfg.serial.display()));
@@ -127,6 +164,9 @@ mod tests {
             accel: Accel::Tcg,
             serial: Path::new("/w/t/serial.log"),
             stderr: Path::new("/w/t/qemu.err"),
+            bus: DiskBus::Virtio,
+            snapshot: false,
+            network: true,
         };
         let line = crate::process::command_line(&command(Path::new(QEMU), &cfg));
         for part in [
@@ -141,6 +181,31 @@ mod tests {
             assert!(line.contains(part), "{part:?} in {line}");
         }
         assert!(!line.contains("hostfwd"), "{line}");
+        assert!(!line.contains("snapshot"), "{line}");
+    }
+
+    #[test]
+    fn a_boot_test_reads_an_ide_disk_without_network() {
+        let format = ImageFormat::Raw;
+        let cfg = VmConfig {
+            disk: Path::new("/w/img"),
+            format: &format,
+            mem_mib: 1024,
+            smp: 1,
+            accel: Accel::Kvm,
+            serial: Path::new("/w/s"),
+            stderr: Path::new("/w/e"),
+            bus: DiskBus::Ide,
+            snapshot: true,
+            network: false,
+        };
+        let line = crate::process::command_line(&command(Path::new(QEMU), &cfg));
+        for part in [
+            "file=/w/img,format=raw,if=ide,cache=unsafe,snapshot=on",
+            "-nic none",
+        ] {
+            assert!(line.contains(part), "{part:?} in {line}");
+        }
     }
 
     /// Dropping the guard ends the process at once.
@@ -158,6 +223,9 @@ mod tests {
             accel: Accel::Tcg,
             serial: &dir.path().join("serial"),
             stderr: &dir.path().join("err"),
+            bus: DiskBus::Ide,
+            snapshot: true,
+            network: false,
         };
         let mut vm = BootVm::start(&fake, &cfg).unwrap();
         assert!(vm.exited().is_none());

@@ -10,11 +10,13 @@ use std::path::{Path, PathBuf};
 const NAME: &str = "kvm-verdict";
 
 /// What a verdict holds for, or `None` when the boot cannot be told apart
-/// (then nothing is kept).
+/// (then nothing is kept). qemu is named by its path, however the caller
+/// named it, so that every caller shares one verdict.
 pub fn key(qemu: &str, kernel: Option<&Path>) -> Option<String> {
     let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    let qemu = crate::process::find_program(qemu).unwrap_or_else(|| qemu.into());
     let kernel = kernel.map_or("-".into(), |k| k.to_string_lossy().into_owned());
-    Some(format!("{} {qemu} {kernel}", boot.trim()))
+    Some(format!("{} {} {kernel}", boot.trim(), qemu.display()))
 }
 
 /// The verdict kept for `key`, if any.
@@ -46,10 +48,8 @@ fn file() -> Option<PathBuf> {
     Some(Path::new(&dir).join(format!("snf-image-creator-{NAME}")))
 }
 
-/// Whether we run as root: `/proc/self` belongs to our effective user.
 fn euid_is_root() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+    nix::unistd::geteuid().is_root()
 }
 
 fn format(key: &str, verdict: &Result<(), String>) -> String {
@@ -94,5 +94,10 @@ mod tests {
         let key = key("/usr/bin/qemu", None).unwrap();
         let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
         assert_eq!(key, format!("{} /usr/bin/qemu -", boot.trim()));
+        let by_name = super::key("sh", None).unwrap();
+        assert!(
+            by_name.ends_with("/sh -") && by_name.contains(" /"),
+            "{by_name}"
+        );
     }
 }
