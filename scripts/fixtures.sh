@@ -32,7 +32,8 @@
 #     a little larger than the raw one, CHS rounding)
 #   debian-gpt.qcow2 debian-mbr-swap.vmdk debian-mbr-boot.vdi debian-gpt-boot.qcow2
 #   debian-lvm-{mbr,gpt,multipv}.raw  the root on LVM (tests/fixtures/mk-lvm.sh):
-#       lvm-mbr  p1 /boot, p2 PV of vg0: LVs root, home, swap (last), 32 MiB free
+#       lvm-mbr  p1 /boot, p2 PV of vg0: LVs root, home, swap (last), 32 MiB
+#                free; bootable (EXTLINUX on /boot, root=/dev/mapper/vg0-root)
 #       lvm-gpt  p1 BIOS boot, p2 /boot, p3 the same PV
 #       lvm-multipv  vg0 spans p2 (root) and p3 (home, swap): not shrunk
 #     (not in the manifest: the tests read them with libguestfs)
@@ -197,7 +198,7 @@ b_base()   { "$FX"/mk-base.sh "$1" "$DIR"/cache/debs; }
 b_rootfs() { "$FX"/mk-rootfs.sh "$DIR"/cache/base "$1" "$KVER"; }
 b_disk()   { "$FX"/mk-disk.sh "$2" "$DIR"/cache/rootfs "$1"; }
 b_noos()   { "$FX"/mk-disk.sh no-os - "$1"; }
-b_lvm()    { "$FX"/mk-lvm.sh "$2" "$DIR"/cache/rootfs "$1"; }
+b_lvm()    { BOOTABLE=$([ "$2" = lvm-mbr ] && echo 1 || echo 0) "$FX"/mk-lvm.sh "$2" "$DIR"/cache/rootfs "$1"; }
 b_bootable() { BOOTABLE=1 "$FX"/mk-disk.sh "$2" "$DIR"/cache/rootfs "$1"; }
 b_conv()   { qemu-img convert -f raw -O "$3" "$DIR/$2" "$1"; }
 b_random() {
@@ -217,7 +218,7 @@ b_win_facts() { "$PY" "$FX"/facts.py --windows "$DIR/$2" "$3" >"$1"; }
 H_DISK=$(hash_of "=$H_TREE" "$FX"/mk-disk.sh "$FX"/mk-bootable.sh \
     "=$(declare -f b_disk b_noos b_bootable b_conv b_random b_trunc)")
 H_FACTS=$(hash_of "=$H_DISK" "$FX"/facts.py)
-H_LVM=$(hash_of "=$H_TREE" "$FX"/mk-lvm.sh "=$(declare -f b_lvm)")
+H_LVM=$(hash_of "=$H_TREE" "$FX"/mk-lvm.sh "$FX"/mk-bootable.sh "=$(declare -f b_lvm)")
 H_WIN=$(hash_of "$FX"/mk-windows.sh "$FX"/winbin.py "$FX"/mk-hive.py "$FX"/reg-add-parents.py \
     "=$(declare -f b_windows)")
 H_WIN_FACTS=$(hash_of "=$H_WIN" "$FX"/facts.py)

@@ -4,7 +4,8 @@
 //! `vgck`/`pvck`, the PV and VG UUIDs new, every file of the shrunk LV
 //! unchanged, the tasks' effects, fstab and grub naming LVs by path); the
 //! GPT disk through a dry run (layout, plan, metadata); a VG spanning two
-//! PVs exported unshrunk with its one warning.
+//! PVs exported unshrunk with its one warning. The MBR disk is bootable
+//! and its output must still boot to the fixture's marker.
 //!
 //! The size bound: the image ends at most `root LV + used + SLACK` bytes
 //! after the start of the PV, where `used` is the bytes of the files of
@@ -142,6 +143,13 @@ fn lvm_export_prepares_and_shrinks() {
         used / MIB
     );
     check_output(&out, &src, &want);
+    // The fixture boots with EXTLINUX and the host's initramfs, which
+    // activates the root LV by name: the new UUIDs and the shrunk PV keep
+    // it bootable.
+    match crate::boot::boot_to_marker(&out, crate::boot::MARKER, crate::boot::LIMIT) {
+        Ok(took) => eprintln!("the LVM image booted to the marker in {}s", took.as_secs()),
+        Err(why) => panic!("{} did not boot: {why}", out.display()),
+    }
 }
 
 /// The bytes of the regular files below `dir`.
