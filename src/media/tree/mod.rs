@@ -8,6 +8,7 @@
 mod copy;
 mod disk;
 pub mod filter;
+pub mod host;
 pub mod tarstream;
 mod walk;
 
