@@ -104,6 +104,15 @@ impl HostLayout {
     }
 }
 
+/// The root of the host to bundle: `/`, or `$SNF_HOST_ROOT` (a system
+/// mounted elsewhere, as a rescue system sees the installed one).
+pub fn host_root() -> PathBuf {
+    std::env::var_os("SNF_HOST_ROOT")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/"))
+}
+
 /// Plan the layout of the tree mounted at `root` (`/` for the host).
 pub fn plan(view: &dyn HostView, root: &Path) -> Result<HostLayout> {
     let text = view
