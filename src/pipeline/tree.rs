@@ -8,7 +8,7 @@ use super::WorkDisk;
 use crate::media::chain::Chain;
 use crate::media::source::{Source, SourceKind};
 use crate::media::tree::host::{self, HostLayout, LiveHost};
-use crate::media::tree::{self, FsType, TreeKind, TreeSpec};
+use crate::media::tree::{self, TreeKind, TreeSpec};
 use crate::media::{ImageFormat, WorkDir};
 use crate::plan::{Plan, tree_relative};
 use crate::process::Cancel;
@@ -95,47 +95,7 @@ fn report_layout(layout: &HostLayout, spec: &TreeSpec, reporter: &dyn Reporter) 
     for line in layout.lines() {
         reporter.info(&format!("host layout: {line}"));
     }
-    for line in merge_notes(layout, spec) {
+    for line in layout.notes(&spec.format()) {
         reporter.warn(&line);
     }
-}
-
-/// What the image cannot keep of the host's layout.
-pub fn merge_notes(layout: &HostLayout, spec: &TreeSpec) -> Vec<String> {
-    let mut out = Vec::new();
-    let f = spec.format();
-    let root = layout.root_fs();
-    if layout.filesystems.len() > 1 {
-        let others: Vec<String> = (layout.filesystems[1..].iter())
-            .map(|f| f.mount_point.display().to_string())
-            .collect();
-        out.push(format!(
-            "the image holds everything in one {} filesystem: {} are copied into it, not \
-             made separate filesystems, so their fstab lines name filesystems the image does \
-             not have (remove them, or mark them nofail)",
-            f.fs.name(),
-            others.join(", ")
-        ));
-    }
-    if FsType::named(&root.fs_type).is_none() {
-        out.push(format!(
-            "the root is {}, which the image cannot keep: it gets {} with the root's UUID",
-            root.fs_type,
-            f.fs.name()
-        ));
-    }
-    if layout.table.is_none() {
-        out.push(format!(
-            "the source's root disk has no partition table: the image gets {} one (--partition-table), its filesystem keeping the root's UUID and label",
-            match f.table {
-                tree::TableType::Gpt => "a GPT",
-                tree::TableType::Msdos => "an MBR",
-            }
-        ));
-    }
-    out.push(
-        "the source's boot loader is not copied: the image boots with EXTLINUX when /boot holds a kernel and its initramfs"
-            .to_owned(),
-    );
-    out
 }

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use super::TableType;
+use super::{Format, FsType, TableType};
 use classify::{Class, class_of};
 use mountinfo::Mount;
 pub use view::{HostView, LiveHost, parse_export};
@@ -381,6 +381,48 @@ impl HostLayout {
             .iter()
             .filter(|(_, w)| !matches!(w, Skip::Pseudo(_) | Skip::Inside(_)));
         out.extend(skipped.map(|(p, w)| format!("left out: {} ({w})", p.display())));
+        out
+    }
+}
+
+impl HostLayout {
+    /// What the image cannot keep of the host's layout.
+    pub fn notes(&self, f: &Format) -> Vec<String> {
+        let layout = self;
+        let mut out = Vec::new();
+        let root = layout.root_fs();
+        if layout.filesystems.len() > 1 {
+            let others: Vec<String> = (layout.filesystems[1..].iter())
+                .map(|f| f.mount_point.display().to_string())
+                .collect();
+            out.push(format!(
+                "the image holds everything in one {} filesystem: {} are copied into it, not \
+                 made separate filesystems, so their fstab lines name filesystems the image does \
+                 not have (remove them, or mark them nofail)",
+                f.fs.name(),
+                others.join(", ")
+            ));
+        }
+        if FsType::named(&root.fs_type).is_none() {
+            out.push(format!(
+                "the root is {}, which the image cannot keep: it gets {} with the root's UUID",
+                root.fs_type,
+                f.fs.name()
+            ));
+        }
+        if layout.table.is_none() {
+            out.push(format!(
+                "the source's root disk has no partition table: the image gets {} one (--partition-table), its filesystem keeping the root's UUID and label",
+                match f.table {
+                    TableType::Gpt => "a GPT",
+                    TableType::Msdos => "an MBR",
+                }
+            ));
+        }
+        out.push(
+            "the source's boot loader is not copied: the image boots with EXTLINUX when /boot holds a kernel and its initramfs"
+                .to_owned(),
+        );
         out
     }
 }
