@@ -84,6 +84,7 @@ mod tests {
                 fs_type: "ext4".into(),
                 uuid: Some("1234".into()),
                 label: Some("root".into()),
+                part_uuid: None,
                 subvol: None,
             }],
             skipped: vec![(PathBuf::from("/srv/nfs"), Skip::Network("nfs4".into()))],

@@ -44,6 +44,8 @@ pub struct Format {
     /// The root filesystem's UUID and label (new ones when `None`).
     pub uuid: Option<String>,
     pub label: Option<String>,
+    /// The GPT partition's unique GUID (a new one when `None`).
+    pub part_uuid: Option<String>,
 }
 
 impl FsType {
@@ -130,7 +132,11 @@ impl Image {
         let sectors = g.fs / 512;
         let script = match spec.table {
             TableType::Gpt => format!(
-                "label: gpt\nstart=2048, size={sectors}, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4\n"
+                "label: gpt\nstart=2048, size={sectors}, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4{}\n",
+                spec.part_uuid
+                    .as_ref()
+                    .map(|u| format!(", uuid={u}"))
+                    .unwrap_or_default()
             ),
             TableType::Msdos => {
                 format!("label: dos\nstart=2048, size={sectors}, type=83, bootable\n")

@@ -86,6 +86,7 @@ impl TreeSpec {
             fs: self.fs,
             uuid: None,
             label: None,
+            part_uuid: None,
         };
         if let Some(h) = &self.host {
             let root = h.root_fs();
@@ -93,6 +94,7 @@ impl TreeSpec {
             f.fs = FsType::named(&root.fs_type).unwrap_or(self.fs);
             f.uuid = root.uuid.clone();
             f.label = root.label.clone();
+            f.part_uuid = root.part_uuid.clone();
         }
         f
     }

@@ -47,6 +47,8 @@ pub struct HostFs {
     pub fs_type: String,
     pub uuid: Option<String>,
     pub label: Option<String>,
+    /// Its GPT partition's unique GUID (`root=PARTUUID=` names it).
+    pub part_uuid: Option<String>,
     /// The btrfs subvolume mounted (`/@home`).
     pub subvol: Option<String>,
 }
@@ -224,6 +226,9 @@ fn resolve(view: &dyn HostView, m: &Mount) -> Option<HostFs> {
         fs_type: m.fstype.clone(),
         uuid: id.get("UUID").cloned(),
         label: id.get("LABEL").cloned(),
+        part_uuid: (id.get("PART_ENTRY_SCHEME").map(String::as_str) == Some("gpt"))
+            .then(|| id.get("PART_ENTRY_UUID").cloned())
+            .flatten(),
         subvol,
         device,
     })

@@ -144,7 +144,12 @@ fn sd_partitions_with_bind_nfs_and_other_disk() {
     let rec = Rec::new(&mi)
         .disk("sda", "8:0", "PTTYPE=gpt")
         .part("sda", 1, "8:1", "TYPE=vfat UUID=ABCD-1234 LABEL=EFI")
-        .part("sda", 2, "8:2", "TYPE=ext4 UUID=1111 LABEL=root")
+        .part(
+            "sda",
+            2,
+            "8:2",
+            "TYPE=ext4 UUID=1111 LABEL=root PART_ENTRY_SCHEME=gpt PART_ENTRY_UUID=aaaa-bb",
+        )
         .part("sda", 3, "8:3", "TYPE=swap UUID=2222")
         .disk("sdb", "8:16", "PTTYPE=dos")
         .part("sdb", 1, "8:17", "TYPE=ext4 UUID=3333");
@@ -164,6 +169,8 @@ fn sd_partitions_with_bind_nfs_and_other_disk() {
             number: 2
         }
     );
+    assert_eq!(root.part_uuid.as_deref(), Some("aaaa-bb"));
+    assert_eq!(l.filesystems[1].part_uuid, None);
     assert_eq!(l.filesystems[1].fs_type, "vfat");
     assert_eq!(
         l.swap,
