@@ -400,10 +400,14 @@ impl HostLayout {
             let others: Vec<String> = (layout.filesystems[1..].iter())
                 .map(|f| f.mount_point.display().to_string())
                 .collect();
+            let (are, their) = match others.len() {
+                1 => ("is", "its fstab line names a filesystem"),
+                _ => ("are", "their fstab lines name filesystems"),
+            };
             out.push(format!(
-                "the image holds everything in one {} filesystem: {} are copied into it, not \
-                 made separate filesystems, so their fstab lines name filesystems the image does \
-                 not have (remove them, or mark them nofail)",
+                "the image holds everything in one {} filesystem: {} {are} copied into it, not \
+                 made a separate filesystem, so {their} the image does not have (remove \
+                 them, or mark them nofail)",
                 f.fs.name(),
                 others.join(", ")
             ));

@@ -213,6 +213,23 @@ fn nvme_and_mmcblk_partitions() {
     assert_eq!(points(&l), ["/", "/boot"]);
     assert_eq!(l.root_fs().device, "nvme0n1p2");
     assert_eq!(l.swap, None, "the last partition is no swap");
+    let notes = l.notes(&Format {
+        table: TableType::Gpt,
+        fs: FsType::Ext4,
+        uuid: None,
+        label: None,
+        part_uuid: None,
+    });
+    let notes = notes.join("\n");
+    assert!(
+        notes.contains("one ext4 filesystem: /boot is copied into it"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("the root is xfs, which the image cannot keep"),
+        "{notes}"
+    );
+    assert!(!notes.contains("no partition table"), "{notes}");
     let rec = Rec::new("1 0 179:2 / / rw - ext4 /dev/mmcblk0p2 rw\n2 1 179:1 / /boot/firmware rw - vfat /dev/mmcblk0p1 rw")
         .disk("mmcblk0", "179:0", "PTTYPE=dos")
         .part("mmcblk0", 1, "179:1", "TYPE=vfat")
@@ -235,6 +252,19 @@ fn whole_disk_root() {
     assert_eq!(l.table, None);
     assert_eq!(l.root_fs().label.as_deref(), Some("cloudimg"));
     assert!(l.lines()[0].contains("vda: no partition table"));
+    let f = Format {
+        table: TableType::Msdos,
+        fs: FsType::Ext4,
+        uuid: None,
+        label: None,
+        part_uuid: None,
+    };
+    let notes = l.notes(&f).join("\n");
+    assert!(
+        notes.contains("no partition table: the image gets an MBR one"),
+        "{notes}"
+    );
+    assert!(!notes.contains("one ext4 filesystem"), "{notes}");
 }
 
 #[test]
