@@ -34,6 +34,7 @@ fn run() -> Result<()> {
         filter: Filter::load(None, false)?,
         table: Default::default(),
         fs: Default::default(),
+        host: None,
     };
     let start = Instant::now();
     let built = tree::build(source, &spec, Path::new(out), &NullReporter, &Cancel::new())?;

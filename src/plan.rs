@@ -97,11 +97,13 @@ impl TreeRequest {
         &self,
         source: &Path,
         output: Option<&Path>,
+        tmpdir: Option<&Path>,
     ) -> Result<Option<TreeSpec>, UsageError> {
-        use crate::media::tree::{self, Filter};
+        use crate::media::tree::{self, Filter, TreeKind};
         let kind = match tree::kind_of(source) {
-            Some(k) if source != Path::new("/") => k,
-            _ => {
+            Some(_) if source == Path::new("/") => TreeKind::Host,
+            Some(k) => k,
+            None => {
                 return match self.given() {
                     Some(opt) => Err(usage(format!(
                         "{opt} applies to a directory or tarball source, and {} is neither",
@@ -115,11 +117,18 @@ impl TreeRequest {
         if let Some(inside) = output.and_then(|o| tree_relative(source, o)) {
             filter = filter.with_path(&inside);
         }
+        let parent = tmpdir.map(Path::to_owned);
+        if let (TreeKind::Host, Some(p)) =
+            (kind, parent.or_else(crate::media::workdir::default_parent))
+        {
+            filter = filter.with_work_dirs(&p);
+        }
         Ok(Some(TreeSpec {
             kind,
             filter,
             table: self.table.unwrap_or_default(),
             fs: self.fs.unwrap_or_default(),
+            host: None,
         }))
     }
 }
@@ -272,7 +281,11 @@ impl Request {
             )));
         }
         let sysprep = self.sysprep.validate()?;
-        let tree = self.tree.validate(&self.source, self.outfile.as_deref())?;
+        let tree = (self.tree).validate(
+            &self.source,
+            self.outfile.as_deref(),
+            self.tmpdir.as_deref(),
+        )?;
         let prints = self.print_metadata
             || sysprep.print_tasks
             || sysprep.print_params

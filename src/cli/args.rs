@@ -22,8 +22,9 @@ pub struct MkimageCli {
 pub struct MkimageArgs {
     /// Disk image file (raw, qcow2, vmdk, vhd, vdi, vhdx…), block device,
     /// directory tree, or tarball of a tree (.tar, .tar.gz, .tar.xz,
-    /// .tar.zst; streamed, never unpacked first). A tree is copied into a
-    /// new disk in the work directory, which the run then works on.
+    /// .tar.zst; streamed, never unpacked first), or `/` for the running
+    /// host (its layout planned from the mount table). A tree is copied
+    /// into a new disk in the work directory, which the run then works on.
     #[arg(value_name = "SOURCE")]
     pub source: PathBuf,
 

@@ -23,6 +23,8 @@ pub enum SourceKind {
     Tree,
     /// A tarball of a tree, copied into a new disk.
     Tarball,
+    /// The running host's root tree, copied into a new disk.
+    Host,
 }
 
 impl SourceKind {
@@ -33,6 +35,7 @@ impl SourceKind {
             SourceKind::BlockDevice => "looks like a block device",
             SourceKind::Tree => "looks like a directory tree",
             SourceKind::Tarball => "looks like a tarball of a tree",
+            SourceKind::Host => "looks like the running host",
         }
     }
 }
@@ -124,11 +127,6 @@ fn kind_of(path: &Path) -> Result<SourceKind> {
     })?;
     let ft = meta.file_type();
     if ft.is_dir() {
-        if path == Path::new("/") {
-            bail!(
-                "bundling the running host (/) is not supported yet: give a disk image or a block device"
-            );
-        }
         bail!(
             "{} is a directory: give a disk image file or a block device",
             path.display()
@@ -165,7 +163,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert!(err(&dir.path().join("nope")).contains("does not exist"));
         assert!(err(dir.path()).contains("is a directory"));
-        assert!(err(Path::new("/")).contains("not supported yet"));
         let empty = dir.path().join("empty.img");
         File::create(&empty).unwrap();
         assert!(err(&empty).contains("is empty"));

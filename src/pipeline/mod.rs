@@ -102,14 +102,17 @@ pub fn run(plan: &Plan, reporter: &dyn Reporter, control: &Control) -> Result<Ou
 fn run_steps(plan: &Plan, reporter: &dyn Reporter, control: &Control) -> Result<Outcome> {
     let cancel = &control.cancel;
     let cloud = upload::connect_planned(plan, reporter)?;
-    let (source, workdir, disk) = match &plan.tree {
-        Some(spec) => tree::build(plan, spec, reporter, cancel)?,
+    let (source, workdir, disk, bundled) = match &plan.tree {
+        Some(spec) => {
+            let b = tree::build(plan, spec, reporter, cancel)?;
+            (b.source, b.workdir, b.disk, b.metadata)
+        }
         None => {
             let source = examine(plan, reporter)?;
             cancel.check()?;
             let workdir = WorkDir::create(plan.tmpdir.as_deref())?;
             let disk = snapshot(plan, &source, &workdir, reporter)?;
-            (source, workdir, disk)
+            (source, workdir, disk, Vec::new())
         }
     };
     cancel.check()?;
@@ -121,6 +124,9 @@ fn run_steps(plan: &Plan, reporter: &dyn Reporter, control: &Control) -> Result<
         control,
     })?;
     let mut outcome = conclude(plan, source, inspected, reporter)?;
+    for (key, value) in bundled {
+        outcome.metadata.entry(key).or_insert(value);
+    }
     if let Work::Export { .. } = plan.work {
         if let Some(output) = &upload::export_output(plan, &workdir) {
             cancel.check()?;

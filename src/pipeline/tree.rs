@@ -1,4 +1,4 @@
-//! A directory or tarball source: its raw disk is built in the work
+//! A directory, tarball or host source: its raw disk is built in the work
 //! directory, and the run works on that disk directly (it is the run's
 //! own, so it needs no overlay).
 
@@ -7,11 +7,21 @@ use anyhow::Result;
 use super::WorkDisk;
 use crate::media::chain::Chain;
 use crate::media::source::{Source, SourceKind};
+use crate::media::tree::host::{self, HostLayout, LiveHost};
 use crate::media::tree::{self, TreeKind, TreeSpec};
 use crate::media::{ImageFormat, WorkDir};
 use crate::plan::{Plan, tree_relative};
 use crate::process::Cancel;
 use crate::progress::{Reporter, begin_step};
+
+/// What building a tree's disk gives the run.
+pub(super) struct Built {
+    pub source: Source,
+    pub workdir: WorkDir,
+    pub disk: WorkDisk,
+    /// Properties the image gets from the source (a host's `SWAP`).
+    pub metadata: Vec<(String, String)>,
+}
 
 /// Examine the tree, build its disk, and describe it as the run's source.
 pub(super) fn build(
@@ -19,29 +29,43 @@ pub(super) fn build(
     spec: &TreeSpec,
     reporter: &dyn Reporter,
     cancel: &Cancel,
-) -> Result<(Source, WorkDir, WorkDisk)> {
+) -> Result<Built> {
     let kind = match spec.kind {
         TreeKind::Directory => SourceKind::Tree,
         TreeKind::Tarball(_) => SourceKind::Tarball,
+        TreeKind::Host => SourceKind::Host,
     };
     let step = begin_step(
         reporter,
         &format!("Examining source media `{}'", plan.source.display()),
         None,
     );
-    step.done(kind.describe());
+    let mut spec = spec.clone();
+    let mut root = plan.source.clone();
+    if kind == SourceKind::Host {
+        let layout = host::plan(&LiveHost::default(), &host::host_root())?;
+        step.done(kind.describe());
+        report_layout(&layout, &spec, reporter);
+        root = layout.root.clone();
+        spec.host = Some(layout);
+    } else {
+        step.done(kind.describe());
+    }
     plan.check_inputs_untouched(std::slice::from_ref(&plan.source))?;
     let workdir = WorkDir::create(plan.tmpdir.as_deref())?;
-    let mut spec = spec.clone();
-    if let Some(inside) = tree_relative(&plan.source, workdir.path()) {
+    if let Some(inside) = tree_relative(&root, workdir.path()) {
         spec.filter = spec.filter.with_path(&inside);
     }
     cancel.check()?;
     let raw = workdir.join("tree.raw");
-    let built = tree::build(&plan.source, &spec, &raw, reporter, cancel)?;
+    let built = tree::build(&root, &spec, &raw, reporter, cancel)?;
     if built.bootable {
         reporter.info("the tree has a kernel and an initramfs: the image boots with EXTLINUX");
     }
+    let metadata = (spec.host.iter())
+        .flat_map(|h| h.swap.as_ref())
+        .map(|s| ("SWAP".to_owned(), format!("2:{}", s.bytes >> 20)))
+        .collect();
     let source = Source {
         path: plan.source.clone(),
         kind,
@@ -53,5 +77,25 @@ pub(super) fn build(
         path: raw,
         format: ImageFormat::Raw,
     };
-    Ok((source, workdir, disk))
+    Ok(Built {
+        source,
+        workdir,
+        disk,
+        metadata,
+    })
+}
+
+/// Say what the host's layout is and what the image makes of it.
+fn report_layout(layout: &HostLayout, spec: &TreeSpec, reporter: &dyn Reporter) {
+    reporter.warn(
+        "bundling the running system: it is copied while it runs, so files that change \
+         meanwhile (databases, logs) may be copied half-written; stop what writes, or \
+         where the root is on LVM or btrfs, snapshot it and bundle the snapshot's tree",
+    );
+    for line in layout.lines() {
+        reporter.info(&format!("host layout: {line}"));
+    }
+    for line in layout.notes(&spec.format()) {
+        reporter.warn(&line);
+    }
 }

@@ -135,14 +135,11 @@ impl Component for Browser {
         ScreenId::Browser
     }
 
-    fn on_key(&mut self, key: KeyEvent, _: &mut Facts) -> Vec<Action> {
+    fn on_key(&mut self, key: KeyEvent, facts: &mut Facts) -> Vec<Action> {
         match Browser::on_key(self, key) {
             Picked::Nothing => Vec::new(),
             Picked::Media(path) => vec![Action::OpenMedia(path)],
-            Picked::BundleHost => vec![Action::notice(
-                "Bundle Host",
-                "Bundling the running host is not available yet: select a disk image or a block device.",
-            )],
+            Picked::BundleHost => super::host::bundle_host(facts),
             Picked::Exit => vec![Action::Push(super::init::confirm_exit())],
         }
     }

@@ -23,6 +23,7 @@ pub mod expert;
 pub mod extract;
 pub mod facts;
 pub mod form;
+pub mod host;
 pub mod init;
 mod input;
 pub mod job;

@@ -31,6 +31,8 @@ pub enum ScreenId {
     Unsupported,
     /// The media has a backing chain: use it?
     BackingChain,
+    /// Bundle Host: the planned layout, then on?
+    BundleHost,
     /// The secret scan found secrets before an upload: go on?
     Secrets,
     /// A wizard page.

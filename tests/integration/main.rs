@@ -10,6 +10,7 @@ mod cloud;
 mod deb;
 mod export;
 mod firstboot;
+mod host;
 mod lvm;
 mod online;
 mod secrets;

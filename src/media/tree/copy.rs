@@ -83,9 +83,9 @@ impl<'a> Input<'a> {
             None,
         );
         let input = match spec.kind {
-            TreeKind::Directory => Input::Dir {
+            TreeKind::Directory | TreeKind::Host => Input::Dir {
                 root: source.to_owned(),
-                walk: walk(source, &spec.filter, cancel)?,
+                walk: walk(source, &spec.filter, spec.bounds(source)?.as_ref(), cancel)?,
             },
             TreeKind::Tarball(compression) => {
                 let mut stream = 0;

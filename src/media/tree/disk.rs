@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
-use super::{Totals, TreeSpec};
+use super::Totals;
 use crate::media::workdir::free_space;
 use crate::process::CommandExt;
 
@@ -36,8 +36,27 @@ pub enum FsType {
     Ext4,
 }
 
+/// What a tree's disk is made of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Format {
+    pub table: TableType,
+    pub fs: FsType,
+    /// The root filesystem's UUID and label (new ones when `None`).
+    pub uuid: Option<String>,
+    pub label: Option<String>,
+    /// The GPT partition's unique GUID (a new one when `None`).
+    pub part_uuid: Option<String>,
+}
+
 impl FsType {
-    fn name(self) -> &'static str {
+    /// The type of this name, if the tree code can make it.
+    pub fn named(name: &str) -> Option<FsType> {
+        [FsType::Ext2, FsType::Ext3, FsType::Ext4]
+            .into_iter()
+            .find(|t| t.name() == name)
+    }
+
+    pub fn name(self) -> &'static str {
         match self {
             FsType::Ext2 => "ext2",
             FsType::Ext3 => "ext3",
@@ -105,7 +124,7 @@ pub struct Built {
 
 impl Image {
     /// Create the sparse disk, its table and its filesystem.
-    pub fn create(path: &Path, spec: &TreeSpec, g: &Geometry) -> Result<Image> {
+    pub fn create(path: &Path, spec: &Format, g: &Geometry) -> Result<Image> {
         let size = START + g.fs + MIB;
         File::create(path)
             .and_then(|f| f.set_len(size))
@@ -113,7 +132,11 @@ impl Image {
         let sectors = g.fs / 512;
         let script = match spec.table {
             TableType::Gpt => format!(
-                "label: gpt\nstart=2048, size={sectors}, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4\n"
+                "label: gpt\nstart=2048, size={sectors}, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4{}\n",
+                spec.part_uuid
+                    .as_ref()
+                    .map(|u| format!(", uuid={u}"))
+                    .unwrap_or_default()
             ),
             TableType::Msdos => {
                 format!("label: dos\nstart=2048, size={sectors}, type=83, bootable\n")
@@ -123,11 +146,18 @@ impl Image {
             Command::new("sfdisk").arg("-q").arg(path),
             script.as_bytes(),
         )?;
-        let uuid = std::fs::read_to_string("/proc/sys/kernel/random/uuid")
-            .context("reading a new UUID from /proc/sys/kernel/random/uuid")?
-            .trim()
-            .to_owned();
-        Command::new("mke2fs")
+        let uuid = match &spec.uuid {
+            Some(u) => u.clone(),
+            None => std::fs::read_to_string("/proc/sys/kernel/random/uuid")
+                .context("reading a new UUID from /proc/sys/kernel/random/uuid")?
+                .trim()
+                .to_owned(),
+        };
+        let mut mke2fs = Command::new("mke2fs");
+        if let Some(label) = &spec.label {
+            mke2fs.arg("-L").arg(label);
+        }
+        mke2fs
             .args(["-q", "-F", "-t", spec.fs.name(), "-b", "4096", "-U", &uuid])
             .arg("-N")
             .arg(g.inodes.to_string())

@@ -72,6 +72,18 @@ impl Filter {
         Filter::new(lines).expect("an escaped path is a valid expression")
     }
 
+    /// Add the work directories this tool makes in `parent` (a host's
+    /// bundle must not hold its own work in progress).
+    pub fn with_work_dirs(self, parent: &Path) -> Filter {
+        let mut lines = self.lines;
+        let dir = regex::escape(&parent.to_string_lossy());
+        lines.push(format!(
+            "{}/\\.snf_image_creator\\..*",
+            dir.trim_end_matches('/')
+        ));
+        Filter::new(lines).expect("an escaped path is a valid expression")
+    }
+
     /// Whether the path (from the tree's root, `/` first) is left out.
     pub fn excludes(&self, path: &[u8]) -> bool {
         !self.lines.is_empty() && self.set.is_match(path)

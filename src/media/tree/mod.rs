@@ -8,6 +8,7 @@
 mod copy;
 mod disk;
 pub mod filter;
+pub mod host;
 pub mod tarstream;
 mod walk;
 
@@ -18,10 +19,11 @@ use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
-pub use disk::{FsType, TableType};
+pub use disk::{Format, FsType, TableType};
 pub use filter::Filter;
+pub use host::HostLayout;
 pub use tarstream::Compression;
 
 use crate::process::Cancel;
@@ -32,6 +34,8 @@ use crate::progress::Reporter;
 pub enum TreeKind {
     Directory,
     Tarball(Compression),
+    /// The running host's root tree, laid out by [`host::plan`].
+    Host,
 }
 
 /// The kind of tree at `path`, from what it is: a directory, or a file
@@ -69,6 +73,46 @@ pub struct TreeSpec {
     pub filter: Filter,
     pub table: TableType,
     pub fs: FsType,
+    /// The host's layout, planned when the run starts (`TreeKind::Host`).
+    pub host: Option<HostLayout>,
+}
+
+impl TreeSpec {
+    /// The new disk's table and root filesystem: the host's where the
+    /// tree code can make them, else the options'.
+    pub fn format(&self) -> Format {
+        let mut f = Format {
+            table: self.table,
+            fs: self.fs,
+            uuid: None,
+            label: None,
+            part_uuid: None,
+        };
+        if let Some(h) = &self.host {
+            let root = h.root_fs();
+            f.table = h.table.unwrap_or(self.table);
+            f.fs = FsType::named(&root.fs_type).unwrap_or(self.fs);
+            f.uuid = root.uuid.clone();
+            f.label = root.label.clone();
+            f.part_uuid = root.part_uuid.clone();
+        }
+        f
+    }
+
+    /// Where a walk of the tree stops: the host's own filesystems only.
+    fn bounds(&self, root: &Path) -> Result<Option<walk::Bounds>> {
+        let Some(h) = &self.host else { return Ok(None) };
+        let mut b = walk::Bounds::default();
+        for fs in &h.filesystems {
+            let p = root.join(fs.mount_point.strip_prefix("/").unwrap_or(&fs.mount_point));
+            let meta = std::fs::metadata(&p).with_context(|| format!("reading {}", p.display()))?;
+            b.devs.insert(meta.dev());
+        }
+        b.stops = (h.stops().iter())
+            .map(|p| p.as_os_str().as_encoded_bytes().to_vec())
+            .collect();
+        Ok(Some(b))
+    }
 }
 
 /// What a tree holds, once filtered: the cost of copying it.
@@ -156,9 +200,10 @@ pub fn build(
         );
     }
     let workdir = out.parent().unwrap_or(Path::new("."));
-    let geometry = disk::Geometry::for_totals(&totals, spec.fs);
+    let format = spec.format();
+    let geometry = disk::Geometry::for_totals(&totals, format.fs);
     disk::check_space(workdir, &geometry)?;
-    let mut image = disk::Image::create(out, spec, &geometry)?;
+    let mut image = disk::Image::create(out, &format, &geometry)?;
     let mnt = image.mount(&workdir.join("tree-mnt"))?;
     input.copy_into(mnt.path(), reporter, cancel)?;
     let kernel = totals.kernel();

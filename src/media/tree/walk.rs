@@ -1,9 +1,10 @@
 //! Walking a directory tree with the filter applied: the list of entries
 //! `tar` copies, what it cannot copy (sockets), and what the copy costs.
-//! The walk stays on the tree's own filesystems: a directory with another
-//! filesystem mounted on it is kept as an empty directory, as a filtered
-//! directory is.
+//! The walk stays on the tree's own filesystems ([`Bounds`]): a directory
+//! with another filesystem mounted on it is kept as an empty directory, as
+//! a filtered directory is.
 
+use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::fs::{self, Metadata};
 use std::os::unix::ffi::OsStrExt;
@@ -26,10 +27,36 @@ pub struct Walk {
     pub totals: Totals,
 }
 
+/// The filesystems a walk enters: a directory on another device, or at
+/// one of the stop paths, is kept empty.
+#[derive(Debug, Default)]
+pub struct Bounds {
+    pub devs: BTreeSet<u64>,
+    /// Paths from the root (`/srv/www`).
+    pub stops: BTreeSet<Vec<u8>>,
+}
+
+impl Bounds {
+    fn enters(&self, path: &[u8], meta: &Metadata) -> bool {
+        meta.is_dir() && self.devs.contains(&meta.dev()) && !self.stops.contains(path)
+    }
+}
+
 /// Walk `root`, leaving out what `filter` matches and the contents of
-/// other filesystems mounted inside it.
-pub fn walk(root: &Path, filter: &Filter, cancel: &Cancel) -> Result<Walk> {
+/// other filesystems mounted inside it (`None`: those not on the root's
+/// own filesystem).
+pub fn walk(
+    root: &Path,
+    filter: &Filter,
+    bounds: Option<&Bounds>,
+    cancel: &Cancel,
+) -> Result<Walk> {
     let top = fs::metadata(root).with_context(|| format!("reading {}", root.display()))?;
+    let own = Bounds {
+        devs: BTreeSet::from([top.dev()]),
+        stops: BTreeSet::new(),
+    };
+    let bounds = bounds.unwrap_or(&own);
     let mut out = Walk::default();
     out.list.extend_from_slice(b".\0");
     out.totals.add_entry(&[], &top);
@@ -56,7 +83,7 @@ pub fn walk(root: &Path, filter: &Filter, cancel: &Cancel) -> Result<Walk> {
             out.list.extend_from_slice(child.as_os_str().as_bytes());
             out.list.push(0);
             out.totals.add_entry(&abs, &meta);
-            if meta.is_dir() && meta.dev() == top.dev() {
+            if bounds.enters(&abs, &meta) {
                 stack.push(child);
             }
         }
@@ -102,7 +129,7 @@ mod tests {
         symlink("/nowhere", r.join("etc/link")).unwrap();
         std::os::unix::net::UnixListener::bind(r.join("sock")).unwrap();
         let f = Filter::new(vec!["/etc/skip".into()]).unwrap();
-        let w = walk(r, &f, &Cancel::new()).unwrap();
+        let w = walk(r, &f, None, &Cancel::new()).unwrap();
         let mut names: Vec<&[u8]> = w
             .list
             .split(|b| *b == 0)
