@@ -31,6 +31,10 @@ pub enum KvmUnusable {
     /// qemu exited with an error: the gist of its complaint.
     #[error("{0}")]
     Refused(String),
+    /// qemu exited cleanly but the kernel never ran (a guest that
+    /// triple-faults at once also ends qemu under `-no-reboot`).
+    #[error("the probe VM stopped before its kernel ran")]
+    NoKernel,
     /// What an earlier probe since the host booted found.
     #[error("{0}")]
     Recalled(String),
@@ -48,7 +52,9 @@ impl KvmUnusable {
 /// and on some hosts qemu starts but the guest never runs. So the probe
 /// boots the host's own kernel under KVM with no root filesystem: it
 /// panics at once and, with `panic=-1` and `-no-reboot`, qemu exits; a
-/// clean exit within [`PROBE_LIMIT`] means KVM works. The verdict is kept
+/// clean exit within [`PROBE_LIMIT`], after the panic message on the
+/// serial console, means KVM works (a guest that triple-faults at once
+/// also exits cleanly, without the message). The verdict is kept
 /// until the next boot of the host (see [`verdict`]), so only the first
 /// run after a boot pays for the probe.
 pub fn probe_kvm(qemu: &str) -> Result<(), KvmUnusable> {
@@ -83,14 +89,17 @@ fn boot(qemu: &str, kernel: Option<&Path>) -> Result<(), KvmUnusable> {
     ])
     .args(["-display", "none", "-nodefaults", "-no-reboot"]);
     match kernel {
+        // loglevel=1: only the panic reaches the console, whose few
+        // lines the pipe holds.
         Some(k) => cmd
             .arg("-kernel")
             .arg(k)
-            .args(["-append", "panic=-1 console=ttyS0 loglevel=0"])
+            .args(["-append", "panic=-1 console=ttyS0 loglevel=1"])
+            .args(["-serial", "stdio"])
             .stdin(Stdio::null()),
         None => cmd.args(["-S", "-qmp", "stdio"]).stdin(Stdio::piped()),
     };
-    let mut child = (cmd.stdout(Stdio::null()).stderr(Stdio::piped()))
+    let mut child = (cmd.stdout(Stdio::piped()).stderr(Stdio::piped()))
         .spawn()
         .map_err(|source| KvmUnusable::NoQemu {
             qemu: qemu.to_owned(),
@@ -101,12 +110,22 @@ fn boot(qemu: &str, kernel: Option<&Path>) -> Result<(), KvmUnusable> {
         let _ = stdin.write_all(b"{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"quit\"}\n");
     }
     let out = wait_bounded(child, PROBE_LIMIT)?;
-    if out.status.success() {
-        return Ok(());
+    judge(&out, kernel.is_some())
+}
+
+/// A kernel boot works when qemu exits cleanly after the kernel said it
+/// panicked; a paused VM, when qemu quits cleanly.
+fn judge(out: &std::process::Output, booted_kernel: bool) -> Result<(), KvmUnusable> {
+    if !out.status.success() {
+        return Err(KvmUnusable::Refused(qemu_error_line(
+            &String::from_utf8_lossy(&out.stderr),
+        )));
     }
-    Err(KvmUnusable::Refused(qemu_error_line(
-        &String::from_utf8_lossy(&out.stderr),
-    )))
+    let console = String::from_utf8_lossy(&out.stdout);
+    if booted_kernel && !console.contains("Kernel panic") {
+        return Err(KvmUnusable::NoKernel);
+    }
+    Ok(())
 }
 
 /// The newest `vmlinuz-*` in `boot` (by version order of the names).
@@ -185,6 +204,24 @@ mod tests {
             "Could not access KVM kernel module"
         );
         assert_eq!(qemu_error_line(""), "qemu exited with an error");
+    }
+
+    #[test]
+    fn a_clean_exit_counts_only_after_the_kernel_ran() {
+        use std::os::unix::process::ExitStatusExt;
+        let out = |code: i32, stdout: &str| std::process::Output {
+            status: std::process::ExitStatus::from_raw(code << 8),
+            stdout: stdout.into(),
+            stderr: b"qemu-system-x86_64: failed to set MSR 0x10a\n".to_vec(),
+        };
+        let panicked = "[    0.9] Kernel panic - not syncing: VFS: Unable to mount root fs\n";
+        assert!(judge(&out(0, panicked), true).is_ok());
+        assert!(matches!(judge(&out(0, ""), true), Err(KvmUnusable::NoKernel)));
+        assert!(judge(&out(0, ""), false).is_ok());
+        assert_eq!(
+            judge(&out(1, panicked), true).unwrap_err().to_string(),
+            "failed to set MSR 0x10a"
+        );
     }
 
     #[test]

@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 
 const NAME: &str = "kvm-verdict";
 
+/// The probe's version: a verdict an older probe made is not recalled.
+const PROBE: &str = "probe2";
+
 /// What a verdict holds for, or `None` when the boot cannot be told apart
 /// (then nothing is kept). qemu is named by its path, however the caller
 /// named it, so that every caller shares one verdict.
@@ -16,7 +19,7 @@ pub fn key(qemu: &str, kernel: Option<&Path>) -> Option<String> {
     let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
     let qemu = crate::process::find_program(qemu).unwrap_or_else(|| qemu.into());
     let kernel = kernel.map_or("-".into(), |k| k.to_string_lossy().into_owned());
-    Some(format!("{} {} {kernel}", boot.trim(), qemu.display()))
+    Some(format!("{PROBE} {} {} {kernel}", boot.trim(), qemu.display()))
 }
 
 /// The verdict kept for `key`, if any.
@@ -93,7 +96,7 @@ mod tests {
     fn the_key_names_this_boot() {
         let key = key("/usr/bin/qemu", None).unwrap();
         let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
-        assert_eq!(key, format!("{} /usr/bin/qemu -", boot.trim()));
+        assert_eq!(key, format!("probe2 {} /usr/bin/qemu -", boot.trim()));
         let by_name = super::key("sh", None).unwrap();
         assert!(
             by_name.ends_with("/sh -") && by_name.contains(" /"),
