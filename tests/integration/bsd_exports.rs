@@ -257,19 +257,19 @@ fn bsd_exports_of_the_other_layouts() {
     }
 }
 
-/// The JSON documents a run printed, by their key.
-fn documents(stdout: &str) -> BTreeMap<String, Value> {
-    let docs: Vec<Value> = serde_json::Deserializer::from_str(stdout)
+/// The JSON documents a run printed.
+fn documents(stdout: &str) -> Vec<Value> {
+    serde_json::Deserializer::from_str(stdout)
         .into_iter()
         .collect::<Result<_, _>>()
-        .unwrap_or_else(|e| panic!("{e}: {stdout}"));
-    docs.into_iter()
-        .filter_map(|d| {
-            let key = d.as_object()?.keys().next()?.clone();
-            let value = d[&key].clone();
-            Some((key, value))
-        })
-        .collect()
+        .unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+/// The one document that has `key`.
+fn document<'a>(docs: &'a [Value], key: &str) -> &'a Value {
+    let found: Vec<&Value> = docs.iter().filter(|d| d.get(key).is_some()).collect();
+    assert_eq!(found.len(), 1, "{key}: {docs:?}");
+    found[0]
 }
 
 /// One read-only launch on FreeBSD in an MBR slice: `--print-syspreps`
@@ -288,7 +288,7 @@ fn bsd_print_syspreps_dry_run_and_secret_scan() {
         .arg(&img));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let docs = documents(&r.stdout);
-    let tasks: BTreeMap<&str, (bool, bool)> = docs["syspreps"]
+    let tasks: BTreeMap<&str, (bool, bool)> = document(&docs, "syspreps")["syspreps"]
         .as_array()
         .unwrap()
         .iter()
@@ -313,7 +313,7 @@ fn bsd_print_syspreps_dry_run_and_secret_scan() {
     ] {
         assert_eq!(tasks.get(name), Some(&state), "{name}: {tasks:?}");
     }
-    let changed: BTreeMap<&str, Vec<(&str, &str)>> = docs["dry_run"]["tasks"]
+    let changed: BTreeMap<&str, Vec<(&str, &str)>> = document(&docs, "dry_run")["tasks"]
         .as_array()
         .unwrap()
         .iter()
