@@ -15,7 +15,7 @@
 //! | `DESCRIPTION` | the product name, made readable (see `distro`, `bsd`) |
 //! | `SORTORDER` | a number that sorts images by family, distro and version |
 //! | `GUI` | the desktops installed (Unix), `Windows` |
-//! | `OSVERSION` | Windows: the NT version and build (`10.0.17763`) |
+//! | `OSVERSION` | Windows: the NT version and build (`10.0.17763`); BSD: major.minor (`13.2`) |
 //! | `USERS` | accounts that can log in with a password, or cloud-init's; Windows: the active local accounts of the SAM |
 //! | `KERNEL` | the newest kernel (Linux), `FreeBSD 13.2`, `Windows NT 10.0` |
 //! | `REMOTE_CONNECTION` | `ssh:port=P,user=U`… and x2go sessions; Windows: `rdp:port=P,user=U`… when remote desktop is on |

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::support::*;
 
-fn bsd_fixture(name: &str) -> (std::path::PathBuf, &'static Value) {
+pub(crate) fn bsd_fixture(name: &str) -> (std::path::PathBuf, &'static Value) {
     let entry = manifest()["bsd"]
         .as_array()
         .and_then(|a| a.iter().find(|e| e["file"] == name))

@@ -5,6 +5,7 @@
 mod bad_input;
 mod boot;
 mod bsd;
+mod bsd_exports;
 mod cli;
 mod cloud;
 mod deb;

@@ -5,9 +5,12 @@
 //! * it fails on a BSD disklabel inside an MBR slice (type 0xa5, 0xa6 or
 //!   0xa9: it asks sfdisk for partition 5), although the helper VM's kernel
 //!   shows the label's partitions as `/dev/sda5`… : those are listed, the
-//!   UFS ones mounted read-only and classified by the same files.
+//!   UFS ones mounted read-only and classified by the same files; the
+//!   root's `/etc/fstab` then says where the label's other partitions
+//!   (`/var`, `/usr`, `/home`) are mounted ([`disklabel`]).
 
 pub mod classify;
+pub mod disklabel;
 
 use anyhow::Result;
 use guestfs::Handle;
@@ -91,13 +94,88 @@ fn in_slices(vm: &mut Appliance, reporter: &dyn Reporter) -> Result<Vec<OsInfo>>
             continue;
         }
         if let Some(c) = classify_device(vm, &dev, reporter)? {
+            let mut mountpoints = vec![("/".to_owned(), dev.clone())];
+            mountpoints.extend(label_mounts(vm, &dev, reporter)?);
+            mountpoints.sort_by(|a, b| a.0.len().cmp(&b.0.len()).then(a.0.cmp(&b.0)));
             let mut os = OsInfo {
-                root: dev.clone(),
-                mountpoints: vec![("/".to_owned(), dev)],
+                root: dev,
+                mountpoints,
                 ..OsInfo::default()
             };
             apply(&mut os, c);
             found.push(os);
+        }
+    }
+    Ok(found)
+}
+
+/// The label partitions of the disk's BSD slices, as (slice, partition,
+/// helper-VM device), in the kernel's order; empty, with a warning, when
+/// the devices the kernel shows do not match that order.
+fn label_devices(g: &Handle, reporter: &dyn Reporter) -> Vec<(i32, disklabel::Part, String)> {
+    let mbr = g.part_list("/dev/sda").unwrap_or_default();
+    let mut devices: Vec<(i32, String)> = (g.list_partitions().unwrap_or_default().into_iter())
+        .filter_map(|d| Some((g.part_to_partnum(&d).ok()?, d)))
+        .filter(|(n, _)| !mbr.iter().any(|p| p.part_num == *n))
+        .collect();
+    devices.sort();
+    let slices = bsd_slices(g);
+    let parts = mbr
+        .iter()
+        .filter(|p| slices.contains(&p.part_num))
+        .flat_map(|p| {
+            let label = g.pread_device("/dev/sda", 512, p.part_start as i64 + 512);
+            let (start, size) = (p.part_start / 512, p.part_size / 512);
+            let kind = g.part_get_mbr_id("/dev/sda", p.part_num).unwrap_or(0);
+            let parts = disklabel::linux_parts(&label.unwrap_or_default(), kind, start, size);
+            parts.into_iter().map(move |part| (p.part_num, part))
+        });
+    let found: Vec<_> = parts
+        .zip(devices)
+        .map(|((slice, part), (_, dev))| (slice, part, dev))
+        .collect();
+    let sizes_match = found.iter().all(|(_, part, dev)| {
+        g.blockdev_getsize64(dev).ok() == i64::try_from(part.size * 512).ok()
+    });
+    if !sizes_match {
+        reporter.warn("the disklabel's partitions do not match the devices the helper VM shows: only / is mounted");
+        return Vec::new();
+    }
+    found
+}
+
+/// The filesystems the root's `/etc/fstab` mounts from other partitions
+/// of its disklabel (`/var` on `/dev/ada0s1d`), as (mount point, device).
+fn label_mounts(
+    vm: &mut Appliance,
+    root: &str,
+    reporter: &dyn Reporter,
+) -> Result<Vec<(String, String)>> {
+    let devices = label_devices(vm.handle(), reporter);
+    let Some(&(root_slice, ..)) = devices.iter().find(|(.., dev)| dev == root) else {
+        return Ok(Vec::new());
+    };
+    let Some(flavor) = ufs::flavor(vm.handle(), root) else {
+        return Ok(Vec::new());
+    };
+    ufs::mount(vm.handle(), flavor, root, "/", true)?;
+    let fstab = crate::guest::read_text(vm, "/etc/fstab", crate::guest::CONFIG_LIMIT, reporter);
+    vm.umount_all()?;
+    let mut found = Vec::new();
+    for m in disklabel::fstab_mounts(&fstab?.unwrap_or_default()) {
+        let slice = m.slice.unwrap_or(root_slice);
+        let dev = devices
+            .iter()
+            .find(|(s, part, _)| *s == slice && part.letter == m.letter)
+            .map(|(.., dev)| dev.clone());
+        match dev {
+            Some(dev) if ufs::flavor(vm.handle(), &dev).is_some() => {
+                found.push((m.mountpoint, dev));
+            }
+            _ => reporter.warn(&format!(
+                "{}: partition {} of slice {slice} in /etc/fstab is not a UFS partition of the disklabel; not mounted",
+                m.mountpoint, m.letter
+            )),
         }
     }
     Ok(found)

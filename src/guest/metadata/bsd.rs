@@ -1,6 +1,7 @@
 //! The keys of FreeBSD, NetBSD and OpenBSD guests beyond the base ones:
 //! `DESCRIPTION` without libguestfs's build details, `GUI`, `USERS` (from
-//! `/etc/master.passwd`, root first), `KERNEL` ("FreeBSD 13.2") and the ssh
+//! `/etc/master.passwd`, root first), `OSVERSION` ("13.2"), `KERNEL`
+//! ("FreeBSD 13.2") and the ssh
 //! entries of `REMOTE_CONNECTION` when sshd starts on boot.
 //!
 //! Whether sshd starts is each system's rc.conf logic, where the last
@@ -41,10 +42,9 @@ pub(super) fn collect(
     let users = accounts::usable_users(guest, "/etc/master.passwd", true, reporter)
         .context("collecting USERS")?;
     super::set_users(meta, &users, reporter);
-    meta.insert(
-        "KERNEL".into(),
-        format!("{} {}.{}", bsd.name(), os.major, os.minor),
-    );
+    let version = format!("{}.{}", os.major, os.minor);
+    meta.insert("KERNEL".into(), format!("{} {version}", bsd.name()));
+    meta.insert("OSVERSION".into(), version);
     if sshd_enabled(bsd, guest, reporter).context("finding out whether sshd starts on boot")? {
         let config = sshd::load(guest, reporter).context("reading the sshd configuration")?;
         meta.insert(
@@ -146,6 +146,7 @@ beastie:$6$b:1001:1001::0:0:Beastie:/home/beastie:/bin/sh
         assert_eq!(meta["DESCRIPTION"], "FreeBSD 13.2-RELEASE");
         assert_eq!(meta["USERS"], "root beastie");
         assert_eq!(meta["KERNEL"], "FreeBSD 13.2");
+        assert_eq!(meta["OSVERSION"], "13.2");
         assert_eq!(meta["GUI"], "No GUI");
         assert_eq!(meta["REMOTE_CONNECTION"], "ssh:port=22,user=beastie");
         assert!(warnings.is_empty(), "{warnings:?}");

@@ -4,8 +4,9 @@
 //! every one of its patterns.
 //!
 //! Globs: `*` matches within one path component, `**/` any number of
-//! directories (none included), `?` one character; everything else is
-//! literal. Patterns are `regex` byte patterns.
+//! directories (none included), `?` one character, `{a,b}` either
+//! alternative; everything else is literal. Patterns are `regex` byte
+//! patterns.
 
 use std::sync::LazyLock;
 
@@ -188,7 +189,10 @@ pub const RULES: &[Rule] = &[
     Rule {
         kind: Kind::UsablePassword,
         what: "account with a usable password (or none needed)",
-        path: Some("/etc/shadow"),
+        // Linux's shadow file; the BSDs' master.passwd has the same first
+        // two fields (FreeBSD and NetBSD lock with `*LOCKED*`, OpenBSD
+        // with `*`).
+        path: Some("/etc/{shadow,master.passwd}"),
         // The hash field is empty (no password needed) or does not start
         // with `!` or `*` (locked, or no password possible).
         content: &[r"(?m)^(?P<label>[^:#\n]+):(?:[^:!*\n][^:\n]*)?:"],
@@ -253,11 +257,22 @@ fn must_compile(pattern: &str) -> Regex {
 
 /// A path glob as an anchored regular expression.
 fn glob_regex(glob: &str) -> String {
-    let mut re = String::from("^");
+    format!("^{}$", glob_body(glob))
+}
+
+/// A glob as an unanchored regular expression.
+fn glob_body(glob: &str) -> String {
+    let mut re = String::new();
     let mut rest = glob;
     while let Some(c) = rest.chars().next() {
         if let Some(after) = rest.strip_prefix("**/") {
             re.push_str("(?:.*/)?");
+            rest = after;
+            continue;
+        }
+        if let Some((inside, after)) = rest.strip_prefix('{').and_then(|r| r.split_once('}')) {
+            let alternatives: Vec<String> = inside.split(',').map(glob_body).collect();
+            re.push_str(&format!("(?:{})", alternatives.join("|")));
             rest = after;
             continue;
         }
@@ -268,7 +283,6 @@ fn glob_regex(glob: &str) -> String {
         }
         rest = &rest[c.len_utf8()..];
     }
-    re.push('$');
     re
 }
 
@@ -288,6 +302,10 @@ mod tests {
         assert!(json.is_match(b"/opt/app/sa.json"));
         assert!(!json.is_match(b"/opt/app/sa.json.txt"));
         assert!(re("/etc/a?c").is_match(b"/etc/abc"));
+        let either = re("/etc/{shadow,master.passwd}");
+        assert!(either.is_match(b"/etc/shadow") && either.is_match(b"/etc/master.passwd"));
+        assert!(!either.is_match(b"/etc/master-passwd") && !either.is_match(b"/etc/passwd"));
+        assert!(!either.is_match(b"/etc/{shadow,master.passwd}"));
         assert!(!re("/etc/a.c").is_match(b"/etc/abc"));
     }
 

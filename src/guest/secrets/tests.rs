@@ -169,6 +169,26 @@ fn empty_passwords_count_and_accounts_are_named_not_hashes() {
 }
 
 #[test]
+fn bsd_master_passwd_is_read_as_the_shadow_file_is() {
+    let master = "# $FreeBSD$\n\
+        root:$6$salt$secrethash:0:0::0:0:Charlie &:/root:/bin/sh\n\
+        toor:*:0:0::0:0:Bourne-again Superuser:/root:\n\
+        locked:*LOCKED*$6$l$hash:1002:1002::0:0:L:/home/locked:/bin/sh\n\
+        guest::1003:1003::0:0:G:/home/guest:/bin/sh\n";
+    let found = check("/etc/master.passwd", master.as_bytes());
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].kind, Kind::UsablePassword);
+    assert_eq!(found[0].labels, ["root", "guest"]);
+    assert!(!found[0].to_string().contains("secrethash"));
+    // Locked the FreeBSD and NetBSD way, or OpenBSD's: nothing found.
+    let locked =
+        "root:*LOCKED*:0:0::0:0::/root:/bin/sh\nuser:*:1001:1001::0:0::/home/user:/bin/sh\n";
+    assert!(check("/etc/master.passwd", locked.as_bytes()).is_empty());
+    // The same lines elsewhere are not a password file.
+    assert!(check("/etc/master.passwd.orig", master.as_bytes()).is_empty());
+}
+
+#[test]
 fn names_are_shown_without_control_characters() {
     let f = Finding {
         path: "/root/\x1b[2Jx.pem".into(),
