@@ -2,9 +2,10 @@
 //! the guest mounted read-only inside the helper VM, every file's path,
 //! type, mode, owner, size, link target and (regular files) SHA-512, for
 //! the store's version. Few guestfs calls: one `find0` for the names,
-//! `lstatnslist` and `readlinklist` in batches, one `checksums_out`.
+//! one `checksums_out`, and `lstatnslist` and `readlinklist` once per
+//! directory (they take names without `/`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -58,10 +59,24 @@ fn list(g: &Handle, tmp: &Path) -> Result<(Manifest, usize)> {
     let (names, skipped) = find_names(g, &names_file)?;
     let mut sums = checksums(g, &sums_file)?;
     let mut files = Vec::with_capacity(names.len());
-    for chunk in names.chunks(BATCH) {
-        files.extend(stat_chunk(g, chunk, &mut sums)?);
+    for (dir, base) in by_directory(&names) {
+        for chunk in base.chunks(BATCH) {
+            files.extend(stat_chunk(g, &dir, chunk, &mut sums)?);
+        }
     }
     Ok((Manifest::new(files), skipped))
+}
+
+/// The names grouped by their directory (`lstatnslist` takes base names).
+fn by_directory(names: &[String]) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for n in names {
+        let (dir, base) = n.rsplit_once('/').unwrap_or(("", n));
+        out.entry(format!("/{dir}"))
+            .or_default()
+            .push(base.to_owned());
+    }
+    out
 }
 
 fn find_names(g: &Handle, out: &Path) -> Result<(Vec<String>, usize)> {
@@ -117,14 +132,16 @@ fn parse_sums(text: &str) -> HashMap<String, String> {
     out
 }
 
+/// The entries of `names` in directory `dir`.
 fn stat_chunk(
     g: &Handle,
+    dir: &str,
     names: &[String],
     sums: &mut HashMap<String, String>,
 ) -> Result<Vec<FileEntry>> {
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let stats = g
-        .lstatnslist("/", &refs)
+        .lstatnslist(dir, &refs)
         .map_err(|e| anyhow::anyhow!("reading the guest's file attributes: {}", describe(&e)))?;
     let links: Vec<&str> = (refs.iter().zip(&stats))
         .filter(|(_, s)| {
@@ -135,7 +152,7 @@ fn stat_chunk(
     let mut targets = if links.is_empty() {
         Vec::new()
     } else {
-        g.readlinklist("/", &links)
+        g.readlinklist(dir, &links)
             .map_err(|e| anyhow::anyhow!("reading the guest's symlinks: {}", describe(&e)))?
     }
     .into_iter();
@@ -145,8 +162,15 @@ fn stat_chunk(
             continue;
         }
         let kind = FileKind::from_mode(st.st_mode as u32);
+        let path = match dir {
+            "/" => format!("/{name}"),
+            _ => format!("{dir}/{name}"),
+        };
+        let sha512 = (kind == FileKind::File)
+            .then(|| sums.remove(&path[1..]))
+            .flatten();
         out.push(FileEntry {
-            path: format!("/{name}"),
+            path,
             kind,
             mode: (st.st_mode & 0o7777) as u32,
             uid: st.st_uid as u32,
@@ -164,6 +188,15 @@ fn stat_chunk(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_group_by_directory() {
+        let names = ["etc", "etc/passwd", "etc/ssh/sshd_config", "bin"].map(String::from);
+        let g = by_directory(&names);
+        assert_eq!(g["/"], ["etc", "bin"]);
+        assert_eq!(g["/etc"], ["passwd"]);
+        assert_eq!(g["/etc/ssh"], ["sshd_config"]);
+    }
 
     #[test]
     fn checksum_lines_parse() {
