@@ -177,9 +177,7 @@ fn stat_chunk(
             gid: st.st_gid as u32,
             size: st.st_size.max(0) as u64,
             link: (kind == FileKind::Symlink).then(|| targets.next().unwrap_or_default()),
-            sha512: (kind == FileKind::File)
-                .then(|| sums.remove(name))
-                .flatten(),
+            sha512,
         });
     }
     Ok(out)
