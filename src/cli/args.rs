@@ -299,7 +299,7 @@ pub enum Command {
         json: bool,
     },
     /// List or show the images registered in the local store or a cloud.
-    Images(super::cloud::ImagesArgs),
+    Images(super::images::ImagesArgs),
     /// Serve the local image store over the Synnefo APIs (Astakos, Pithos,
     /// Plankton), for kamaki and for snf-mkimage -a URL -t TOKEN.
     Serve(super::cloud::ServeArgs),

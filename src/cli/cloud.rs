@@ -1,15 +1,20 @@
-//! The cloud options of `snf-mkimage`, and the `images` subcommand that
-//! lists and shows registered images in the local store or a cloud.
+//! The cloud options of `snf-mkimage`, `upload` and `serve`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Subcommand};
+use clap::Args;
 
+use crate::cloud::local::history::Channel;
 use crate::cloud::local::serve::{Server, Tokens};
 use crate::cloud::local::store::Store;
 use crate::cloud::request::{AccountRequest, UploadRequest};
-use crate::cloud::{self, DEFAULT_CONTAINER, RemoteImage, Secret};
+use crate::cloud::{RemoteImage, Secret};
+
+/// A channel name from the command line (clap's value parser).
+pub(super) fn parse_channel(s: &str) -> Result<Channel, String> {
+    Channel::parse(s).ok_or_else(|| format!("`{s}' is not a channel: use test or production"))
+}
 
 /// A token from the command line (clap's value parser; never fails).
 pub(super) fn parse_secret(s: &str) -> Result<Secret, std::convert::Infallible> {
@@ -82,6 +87,11 @@ pub struct CloudArgs {
     #[arg(long, value_name = "CONTAINER")]
     pub container: Option<String>,
 
+    /// Put the registered version in this channel of the local store
+    /// (test; production takes `images promote` after testing).
+    #[arg(long, value_name = "CHANNEL", value_parser = parse_channel)]
+    pub channel: Option<Channel>,
+
     #[command(flatten)]
     pub account: AccountArgs,
 }
@@ -95,44 +105,14 @@ impl CloudArgs {
             public: self.public,
             description: self.description.clone(),
             container: self.container.clone(),
+            channel: self.channel,
             account: self.account.request(),
         }
     }
 }
 
-/// `snf-image-creator images`: what is registered.
-#[derive(Debug, Args)]
-pub struct ImagesArgs {
-    #[command(subcommand)]
-    pub command: ImagesCommand,
-
-    /// Print the list as JSON (`{"images": [...]}`); `show` always does.
-    #[arg(long, global = true)]
-    pub json: bool,
-
-    #[command(flatten)]
-    pub account: AccountArgs,
-}
-
-/// The `images` subcommands.
-#[derive(Debug, Subcommand)]
-pub enum ImagesCommand {
-    /// List the registered images: id, name, size, visibility.
-    List,
-    /// Show one image (by name or id) as JSON, properties included.
-    Show {
-        /// The image's name or id.
-        #[arg(value_name = "NAME")]
-        name: String,
-    },
-}
-
-/// Run `images list|show`.
-pub fn images(args: &ImagesArgs) -> ExitCode {
-    report(images_inner(args))
-}
-
-fn report(result: anyhow::Result<()>) -> ExitCode {
+/// Exit code 0, or the error on one line and its exit code.
+pub(super) fn report(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -179,44 +159,6 @@ fn serve_inner(args: &ServeArgs) -> anyhow::Result<()> {
     );
     server.wait();
     Ok(())
-}
-
-fn images_inner(args: &ImagesArgs) -> anyhow::Result<()> {
-    let target = args.account.request().target()?;
-    let mut backend = cloud::connect(&target, DEFAULT_CONTAINER)?;
-    backend.authenticate()?;
-    let images = backend.images()?;
-    match &args.command {
-        ImagesCommand::List if args.json => super::json::print(&super::json::images(&images)),
-        ImagesCommand::List => print_list(&images),
-        ImagesCommand::Show { name } => {
-            let img = cloud::find_image(&images, name)?;
-            println!("{}", serde_json::to_string_pretty(img)?);
-        }
-    }
-    Ok(())
-}
-
-fn print_list(images: &[RemoteImage]) {
-    if images.is_empty() {
-        println!("No images registered.");
-        return;
-    }
-    let width = images
-        .iter()
-        .map(|i| i.name.len())
-        .max()
-        .unwrap_or(4)
-        .max(4);
-    println!(
-        "{:<36}  {:<width$}  {:>10}  VISIBILITY",
-        "ID", "NAME", "SIZE (MiB)"
-    );
-    for i in images {
-        let vis = if i.is_public { "public" } else { "private" };
-        let mib = i.size.div_ceil(1024 * 1024);
-        println!("{:<36}  {:<width$}  {mib:>10}  {vis}", i.id, i.name);
-    }
 }
 
 /// `snf-image-creator upload`: upload (and register) an image exported

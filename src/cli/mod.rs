@@ -10,6 +10,7 @@ pub mod boot_test;
 pub mod cloud;
 pub mod console;
 pub mod docs;
+pub mod images;
 pub mod json;
 
 use std::ffi::OsString;
@@ -40,7 +41,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Some(Command::Mkimage(args)) => mkimage(&args),
         Some(Command::Doctor { tmpdir, json }) => run_doctor(tmpdir.as_deref(), json),
-        Some(Command::Images(args)) => cloud::images(&args),
+        Some(Command::Images(args)) => images::run(&args),
         Some(Command::Serve(args)) => cloud::serve(&args),
         Some(Command::Upload(args)) => cloud::upload(&args),
         Some(Command::Accounts(args)) => accounts::run(&args),

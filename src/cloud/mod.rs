@@ -114,6 +114,8 @@ pub struct Registration {
     pub public: bool,
     /// The image metadata (OSFAMILY, DESCRIPTION…).
     pub properties: BTreeMap<String, String>,
+    /// What the local store keeps with the version (other targets ignore it).
+    pub history: local::history::VersionExtras,
 }
 
 /// One cloud account: the operations a run needs.

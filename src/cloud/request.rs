@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use crate::cloud::config::clouds_yaml;
 use crate::cloud::config::kamakirc::{KamakiConfig, config_path};
+use crate::cloud::local::history::Channel;
 use crate::cloud::local::store::Store;
 use crate::cloud::{DEFAULT_CONTAINER, Secret, Target};
 use crate::process::UsageError;
@@ -105,6 +106,8 @@ pub struct UploadRequest {
     pub description: Option<String>,
     /// `--container NAME`.
     pub container: Option<String>,
+    /// `--channel test`: the channel the new version enters (local store).
+    pub channel: Option<Channel>,
     /// The account to upload to.
     pub account: AccountRequest,
 }
@@ -120,6 +123,8 @@ pub struct UploadPlan {
     pub register: Option<String>,
     pub public: bool,
     pub description: Option<String>,
+    /// The channel the registered version enters (local store only).
+    pub channel: Option<Channel>,
 }
 
 impl UploadRequest {
@@ -150,6 +155,7 @@ impl UploadRequest {
             )));
         }
         let target = self.account.target()?;
+        check_channel(self.channel, self.register.is_some(), &target)?;
         Ok(Some(UploadPlan {
             target,
             object,
@@ -157,6 +163,7 @@ impl UploadRequest {
             register: self.register,
             public: self.public,
             description: self.description,
+            channel: self.channel,
         }))
     }
 
@@ -166,6 +173,7 @@ impl UploadRequest {
             (self.public, "--public"),
             (self.description.is_some(), "-d/--description"),
             (self.container.is_some(), "--container"),
+            (self.channel.is_some(), "--channel"),
             (
                 self.account.flag_given().is_some(),
                 self.account.flag_given().unwrap_or(""),
@@ -178,6 +186,34 @@ impl UploadRequest {
             None => Ok(()),
         }
     }
+}
+
+/// A registration channel: the local store's, for a registered image,
+/// and only test (production takes a tested version: `images promote`).
+fn check_channel(
+    channel: Option<Channel>,
+    registers: bool,
+    target: &Target,
+) -> Result<(), UsageError> {
+    let Some(c) = channel else {
+        return Ok(());
+    };
+    if !registers {
+        return Err(UsageError::new(
+            "--channel puts a registered version in a channel: add -r NAME",
+        ));
+    }
+    if !matches!(target, Target::Local(_)) {
+        return Err(UsageError::new(
+            "--channel works with the local image store only (--store DIR)",
+        ));
+    }
+    if c == Channel::Production {
+        return Err(UsageError::new(
+            "--channel production: register into test, then `snf-image-creator images promote NAME@N --channel production'",
+        ));
+    }
+    Ok(())
 }
 
 /// Object names: not empty, no empty or dot path segments, and none of the

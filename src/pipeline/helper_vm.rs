@@ -12,7 +12,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use super::{Control, WorkDisk, mount, online, secrets, sysprep, windows};
+use super::{Control, WorkDisk, manifest, mount, online, secrets, sysprep, windows};
 use crate::guest::appliance::Appliance;
 use crate::guest::metadata::{self, Metadata};
 use crate::guest::profile::{Profile, profile_for};
@@ -34,6 +34,8 @@ pub(super) struct Inspected {
     pub tasks: Vec<TaskOutcome>,
     pub shrunk: Option<ShrinkOutcome>,
     pub secrets: Vec<crate::guest::secrets::Finding>,
+    /// The prepared guest's files, when the run registers in the local store.
+    pub manifest: Option<crate::cloud::local::history::Manifest>,
     /// Why a Windows image is not generalized, when it is not.
     pub not_generalized: Option<String>,
 }
@@ -49,6 +51,7 @@ impl Inspected {
             tasks: Vec::new(),
             shrunk: None,
             secrets: Vec::new(),
+            manifest: None,
             not_generalized: None,
         }
     }
@@ -114,6 +117,7 @@ pub(super) fn run(s: &Session) -> Result<Inspected> {
         not_generalized,
     } = prepared;
     let secrets = secrets::scan(&mut vm, &os, plan, &tasks, reporter)?;
+    let manifest = manifest::record(&vm, &os, plan, s.tmp, reporter)?;
     mount::serve(&vm, &os, plan, reporter, control)?;
     control.cancel.check()?;
     shutdown(vm, reporter)?;
@@ -125,6 +129,7 @@ pub(super) fn run(s: &Session) -> Result<Inspected> {
         tasks,
         shrunk,
         secrets,
+        manifest,
         not_generalized,
     })
 }

@@ -12,6 +12,7 @@ pub mod boot_test;
 pub mod doctor;
 mod helper_vm;
 mod host_run;
+mod manifest;
 pub mod mount;
 mod online;
 pub mod outputs;
@@ -63,6 +64,8 @@ pub struct Outcome {
     pub shrink: Option<ShrinkOutcome>,
     /// The secrets the scan found in the prepared guest.
     pub secrets: Vec<crate::guest::secrets::Finding>,
+    /// The prepared guest's files, when the run registers in the local store.
+    pub manifest: Option<crate::cloud::local::history::Manifest>,
     /// Why the (Windows) image is not generalized, when it is not; its
     /// metadata then says `GENERALIZED=no`.
     pub not_generalized: Option<String>,
@@ -182,6 +185,7 @@ fn conclude(
         uploaded: None,
         shrink: inspected.shrunk,
         secrets: inspected.secrets,
+        manifest: inspected.manifest,
         not_generalized: inspected.not_generalized,
     })
 }

@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 
 use super::Outcome;
 use super::outputs::checksum_file;
+use crate::cloud::local::history::{Manifest, VersionExtras};
 use crate::cloud::request::UploadPlan;
 use crate::cloud::{self, CloudBackend, Registration, RemoteImage};
 use crate::guest::metadata::Metadata;
@@ -98,7 +99,9 @@ pub fn run(
         anyhow::bail!("the image was not exported, so there is nothing to upload");
     };
     let uploaded = upload_image(prepared, path, Some(&d.md5), reporter)?;
-    outcome.image = register_uploaded(prepared, &uploaded, &outcome.metadata, reporter)?;
+    let props = &outcome.metadata;
+    let manifest = outcome.manifest.take();
+    outcome.image = register_uploaded_with(prepared, &uploaded, props, manifest, reporter)?;
     outcome.uploaded = Some(uploaded);
     Ok(())
 }
@@ -206,12 +209,33 @@ pub fn register_uploaded(
     properties: &Metadata,
     reporter: &dyn Reporter,
 ) -> Result<Option<RemoteImage>> {
+    register_uploaded_with(prepared, uploaded, properties, None, reporter)
+}
+
+/// As [`register_uploaded`], with the file manifest the local store keeps
+/// with the version.
+fn register_uploaded_with(
+    prepared: &Prepared,
+    uploaded: &cloud::Uploaded,
+    properties: &Metadata,
+    manifest: Option<Manifest>,
+    reporter: &dyn Reporter,
+) -> Result<Option<RemoteImage>> {
     let Prepared { backend, plan } = prepared;
     let [_, md5_name, meta_name] = object_names(&plan.object);
     let Some(name) = &plan.register else {
         return Ok(None);
     };
-    let registered = register(backend.as_ref(), plan, name, uploaded, properties, reporter)?;
+    let reg = Registration {
+        name: name.clone(),
+        public: plan.public,
+        properties: properties.clone(),
+        history: VersionExtras {
+            channel: plan.channel,
+            manifest,
+        },
+    };
+    let registered = register(backend.as_ref(), &reg, uploaded, reporter)?;
     if !backend.keeps_side_files() {
         return Ok(Some(registered));
     }
@@ -287,26 +311,19 @@ fn put_side_file(
 
 fn register(
     backend: &dyn CloudBackend,
-    plan: &UploadPlan,
-    name: &str,
+    reg: &Registration,
     uploaded: &cloud::Uploaded,
-    properties: &Metadata,
     reporter: &dyn Reporter,
 ) -> Result<RemoteImage> {
-    let kind = if plan.public { "public" } else { "private" };
+    let kind = if reg.public { "public" } else { "private" };
     let step = begin_step(
         reporter,
         &format!("Registering {kind} image with the compute service"),
         None,
     );
-    let reg = Registration {
-        name: name.to_owned(),
-        public: plan.public,
-        properties: properties.clone(),
-    };
     let image = backend
-        .register(uploaded, &reg)
-        .with_context(|| format!("registering {} as `{name}'", uploaded.location))?;
+        .register(uploaded, reg)
+        .with_context(|| format!("registering {} as `{}'", uploaded.location, reg.name))?;
     step.done("done");
     Ok(image)
 }

@@ -52,6 +52,7 @@ pub(super) fn outcome() -> Box<Outcome> {
         uploaded: None,
         shrink: None,
         secrets: Vec::new(),
+        manifest: None,
         not_generalized: None,
     })
 }

@@ -208,6 +208,7 @@ impl Facts {
             register: register.map(|r| r.0.to_owned()),
             description: register.map(|r| r.1.to_owned()).filter(|d| !d.is_empty()),
             public: register.is_some_and(|r| r.2),
+            channel: None,
             account: AccountRequest {
                 cloud: self.cloud.selected.clone(),
                 store: local.then(|| self.store_root()),
@@ -246,6 +247,7 @@ impl Facts {
         request.cloud = UploadRequest {
             upload: Some(object.to_owned()),
             container: Some(container.to_owned()),
+            channel: None,
             account: AccountRequest {
                 cloud: self.cloud.selected.clone(),
                 store: self.cloud.selected.is_none().then(|| self.store_root()),

@@ -489,6 +489,7 @@ impl Facts {
             public: a.public,
             description: Some(a.description.clone()),
             container: None,
+            channel: None,
             account: AccountRequest {
                 cloud: a.cloud.clone(),
                 ..AccountRequest::default()

@@ -3,6 +3,7 @@
 //! [`CloudBackend`] (the same hashmap upload, dedupe and registration as a
 //! Synnefo cloud), and `serve`, which exposes it over the Synnefo APIs.
 
+pub mod history;
 pub mod registry;
 pub mod serve;
 pub mod store;
@@ -24,6 +25,10 @@ pub struct LocalBackend {
     root: PathBuf,
     container: String,
     store: OnceLock<Store>,
+    /// The store's `gc.lock`, held shared from the first block on, so that
+    /// `images gc` does not take blocks an upload has sent but not yet
+    /// made an object of.
+    uploading: OnceLock<nix::fcntl::Flock<std::fs::File>>,
 }
 
 impl LocalBackend {
@@ -33,6 +38,7 @@ impl LocalBackend {
             root: root.to_owned(),
             container: container.to_owned(),
             store: OnceLock::new(),
+            uploading: OnceLock::new(),
         }
     }
 
@@ -56,6 +62,10 @@ impl LocalBackend {
 impl BlockStore for LocalBackend {
     fn prepare(&self) -> Result<(u64, String), CloudError> {
         let s = self.store()?;
+        if self.uploading.get().is_none() {
+            let held = history::disk::lock(&s.root().join("gc.lock"), false)?;
+            let _ = self.uploading.set(held);
+        }
         s.create_container(s.owner(), &self.container)?;
         Ok((DEFAULT_BLOCK_SIZE, BLOCK_HASH.into()))
     }
@@ -116,7 +126,7 @@ impl CloudBackend for LocalBackend {
 
     fn register(&self, object: &Uploaded, reg: &Registration) -> Result<RemoteImage, CloudError> {
         let s = self.store()?;
-        s.register(
+        s.register_version(
             s.owner(),
             &ImageRequest {
                 name: reg.name.clone(),
@@ -128,6 +138,7 @@ impl CloudBackend for LocalBackend {
                 size: Some(object.transfer.bytes),
                 checksum: Some(object.transfer.hash.clone()),
             },
+            &reg.history,
         )
     }
 

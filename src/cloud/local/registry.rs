@@ -10,6 +10,7 @@ use percent_encoding::percent_decode_str;
 use crate::cloud::RemoteImage;
 use crate::cloud::error::CloudError;
 use crate::cloud::ids;
+use crate::cloud::local::history::{HistoryError, VersionExtras};
 use crate::cloud::local::store::{ObjectRecord, Store};
 use crate::cloud::pithos::plankton::location;
 
@@ -94,8 +95,39 @@ fn new_image(
 }
 
 impl Store {
-    /// Register (or re-register) the object at `req.location` for `owner`.
+    /// Register (or re-register) the object at `req.location` for `owner`,
+    /// as the next version of its name.
     pub fn register(&self, owner: &str, req: &ImageRequest) -> Result<RemoteImage, CloudError> {
+        self.register_version(owner, req, &VersionExtras::default())
+    }
+
+    /// As [`Store::register`], with what the version keeps besides the
+    /// image; the answer's `VERSION` property is its number.
+    pub fn register_version(
+        &self,
+        owner: &str,
+        req: &ImageRequest,
+        extras: &VersionExtras,
+    ) -> Result<RemoteImage, CloudError> {
+        let (mut image, obj) = self.register_object(owner, req)?;
+        let n = self
+            .record_version(&image, &obj, extras)
+            .map_err(|e| match e {
+                HistoryError::Store(e) => e,
+                other => CloudError::Protocol(other.to_string()),
+            })?;
+        image.properties.insert("VERSION".into(), n.to_string());
+        let json =
+            serde_json::to_vec_pretty(&image).map_err(|e| CloudError::Protocol(e.to_string()))?;
+        self.write_file(&self.image_path(&image.id)?, &json)?;
+        Ok(image)
+    }
+
+    fn register_object(
+        &self,
+        owner: &str,
+        req: &ImageRequest,
+    ) -> Result<(RemoteImage, ObjectRecord), CloudError> {
         if req.name.trim().is_empty() {
             return Err(CloudError::Protocol("an image needs a name".into()));
         }
@@ -120,7 +152,7 @@ impl Store {
         let json =
             serde_json::to_vec_pretty(&image).map_err(|e| CloudError::Protocol(e.to_string()))?;
         self.write_file(&self.image_path(&image.id)?, &json)?;
-        Ok(image)
+        Ok((image, obj))
     }
 
     /// One image by id.

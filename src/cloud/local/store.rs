@@ -221,7 +221,7 @@ impl Store {
         }
     }
 
-    fn block_path(&self, hash: &str) -> PathBuf {
+    pub(crate) fn block_path(&self, hash: &str) -> PathBuf {
         self.root.join("blocks").join(&hash[..2]).join(hash)
     }
 
@@ -406,7 +406,7 @@ fn safe_name(name: &str) -> Result<String, CloudError> {
 }
 
 /// The decoded names of the entries of `dir` ending in `suffix`.
-fn list_names(dir: &Path, suffix: &str) -> Result<Vec<String>, CloudError> {
+pub(crate) fn list_names(dir: &Path, suffix: &str) -> Result<Vec<String>, CloudError> {
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),

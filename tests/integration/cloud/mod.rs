@@ -6,6 +6,7 @@
 
 mod accounts;
 mod faults;
+mod history;
 mod kamaki;
 mod lab;
 mod local;

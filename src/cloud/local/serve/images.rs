@@ -84,10 +84,11 @@ fn register(call: &mut Call<'_>, owner: &str) -> Res {
 fn list(call: &Call<'_>, viewer: &str, detail: bool) -> Res {
     let images = call.store.images(Some(viewer))?;
     let list: Vec<serde_json::Value> = images
-        .iter()
+        .into_iter()
+        .map(|i| call.store.with_history(i))
         .map(|i| {
             if detail {
-                serde_json::to_value(i).unwrap_or_default()
+                serde_json::to_value(&i).unwrap_or_default()
             } else {
                 json!({"id": i.id, "name": i.name, "container_format": i.container_format,
                        "disk_format": i.disk_format, "size": i.size, "status": i.status})
@@ -105,7 +106,8 @@ fn visible(
     Ok(call
         .store
         .image(id)?
-        .filter(|i| i.owner == viewer || i.is_public))
+        .filter(|i| i.owner == viewer || i.is_public)
+        .map(|i| call.store.with_history(i)))
 }
 
 fn show(call: &Call<'_>, viewer: &str, id: &str) -> Res {

@@ -1,0 +1,379 @@
+//! `snf-image-creator images`: what is registered, in the local store or
+//! a cloud; and, in the local store, each name's history: versions, tags,
+//! channels, file manifests and diffs.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use super::cloud::{AccountArgs, parse_channel, report};
+use crate::cloud::local::history::{Channel, FileDiff, HistoryError, Index, Version, manifest};
+use crate::cloud::local::store::Store;
+use crate::cloud::{self, DEFAULT_CONTAINER, RemoteImage, Target};
+use crate::process::UsageError;
+
+/// `snf-image-creator images`: what is registered.
+#[derive(Debug, Args)]
+pub struct ImagesArgs {
+    #[command(subcommand)]
+    pub command: ImagesCommand,
+
+    /// Print JSON (`list`: `{"images": [...], "names": [...]}`; `show`
+    /// always does).
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub account: AccountArgs,
+}
+
+/// The `images` subcommands. IMAGE is NAME (its latest version),
+/// NAME@N (version N), NAME:TAG or NAME:CHANNEL.
+#[derive(Debug, Subcommand)]
+pub enum ImagesCommand {
+    /// List the registered images (the local store: each name with its
+    /// latest version, version count, channels and tags).
+    List {
+        /// Only the versions in this channel (local store).
+        #[arg(long, value_name = "CHANNEL", value_parser = parse_channel)]
+        channel: Option<Channel>,
+    },
+    /// Show one image (IMAGE, or an id) as JSON, properties included.
+    Show {
+        #[arg(value_name = "IMAGE")]
+        name: String,
+    },
+    /// Point TAG at a version (moving it if it pointed at another).
+    Tag {
+        #[arg(value_name = "IMAGE")]
+        image: String,
+        #[arg(value_name = "TAG")]
+        tag: String,
+    },
+    /// Move a channel to a version; production takes a version that was
+    /// in test unless --skip-test.
+    Promote {
+        #[arg(value_name = "IMAGE")]
+        image: String,
+        #[arg(long, value_name = "CHANNEL", value_parser = parse_channel, required = true)]
+        channel: Channel,
+        #[arg(long)]
+        skip_test: bool,
+    },
+    /// Remove a version (one a tag or channel points at only with --force).
+    Rm {
+        #[arg(value_name = "NAME@N")]
+        image: String,
+        #[arg(long)]
+        force: bool,
+    },
+    /// Delete the blocks and manifests no object or version references.
+    Gc,
+    /// List a version's files as `imagetool show` does (mode, uid, gid,
+    /// size, SHA-512 or link target, path); only paths matching REGEX.
+    Files {
+        #[arg(value_name = "IMAGE")]
+        image: String,
+        #[arg(value_name = "REGEX")]
+        regex: Option<String>,
+    },
+    /// The files added, removed and changed from A to B, and the size delta.
+    Diff {
+        #[arg(value_name = "A")]
+        from: String,
+        #[arg(value_name = "B")]
+        to: String,
+    },
+}
+
+/// Run an `images` subcommand.
+pub fn run(args: &ImagesArgs) -> ExitCode {
+    report(inner(args).map_err(usage_or_not))
+}
+
+/// A history change refused for want of a flag is a usage error (2).
+fn usage_or_not(e: anyhow::Error) -> anyhow::Error {
+    match e.downcast_ref::<HistoryError>() {
+        Some(HistoryError::Refused(m)) => UsageError(m.clone()).into(),
+        _ => e,
+    }
+}
+
+fn inner(args: &ImagesArgs) -> Result<()> {
+    let target = args.account.request().target()?;
+    let Target::Local(root) = &target else {
+        return remote(args, &target);
+    };
+    let store = Store::open(root)?;
+    let json = args.json;
+    match &args.command {
+        ImagesCommand::List { channel } => list(&store, *channel, json),
+        ImagesCommand::Show { name } => show(&store, name),
+        ImagesCommand::Tag { image, tag } => tag_version(&store, image, tag),
+        ImagesCommand::Promote {
+            image,
+            channel,
+            skip_test,
+        } => promote(&store, image, *channel, *skip_test),
+        ImagesCommand::Rm { image, force } => rm(&store, image, *force),
+        ImagesCommand::Gc => {
+            let c = store.collect_garbage()?;
+            println!(
+                "Removed {} blocks ({} bytes) and {} manifests",
+                c.blocks, c.bytes, c.manifests
+            );
+            Ok(())
+        }
+        ImagesCommand::Files { image, regex } => files(&store, image, regex.as_deref(), json),
+        ImagesCommand::Diff { from, to } => diff(&store, from, to, json),
+    }
+}
+
+/// `list` and `show` on a cloud (no history there).
+fn remote(args: &ImagesArgs, target: &Target) -> Result<()> {
+    let mut backend = cloud::connect(target, DEFAULT_CONTAINER)?;
+    backend.authenticate()?;
+    let images = backend.images()?;
+    match &args.command {
+        ImagesCommand::List { channel: None } if args.json => {
+            super::json::print(&super::json::images(&images))
+        }
+        ImagesCommand::List { channel: None } => print_plain(&images),
+        ImagesCommand::Show { name } => {
+            let img = cloud::find_image(&images, name)?;
+            println!("{}", serde_json::to_string_pretty(img)?);
+        }
+        _ => {
+            return Err(UsageError::new(
+                "versions, tags, channels, files and diffs are kept by the local image store only (--store DIR)",
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
+fn print_plain(images: &[RemoteImage]) {
+    if images.is_empty() {
+        println!("No images registered.");
+        return;
+    }
+    let width = images
+        .iter()
+        .map(|i| i.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    println!(
+        "{:<36}  {:<width$}  {:>10}  VISIBILITY",
+        "ID", "NAME", "SIZE (MiB)"
+    );
+    for i in images {
+        let vis = if i.is_public { "public" } else { "private" };
+        let mib = i.size.div_ceil(1024 * 1024);
+        println!("{:<36}  {:<width$}  {mib:>10}  {vis}", i.id, i.name);
+    }
+}
+
+/// The version a name's row shows: the channel's, or the latest.
+fn row_version(ix: &Index, channel: Option<Channel>) -> Option<&Version> {
+    match channel {
+        Some(c) => ix
+            .channels
+            .get(&c)
+            .and_then(|n| ix.versions.iter().find(|v| v.version == *n)),
+        None => ix.latest(),
+    }
+}
+
+fn list(store: &Store, channel: Option<Channel>, json: bool) -> Result<()> {
+    let all = store.histories()?;
+    let rows: Vec<(&Index, &Version)> = all
+        .iter()
+        .filter_map(|ix| Some((ix, row_version(ix, channel)?)))
+        .collect();
+    if json {
+        let images: Vec<RemoteImage> = match channel {
+            Some(_) => rows.iter().map(|(ix, v)| ix.image_of(v)).collect(),
+            None => store.images(None)?,
+        };
+        let names: Vec<_> = rows.iter().map(|(ix, v)| name_json(ix, v)).collect();
+        super::json::print(&json!({ "images": images, "names": names }));
+        return Ok(());
+    }
+    if rows.is_empty() {
+        println!("No images registered.");
+        return Ok(());
+    }
+    let width = rows
+        .iter()
+        .map(|(ix, _)| ix.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    println!(
+        "{:<width$}  {:>7}  {:>8}  {:>10}  {:<10}  {:<18}  TAGS",
+        "NAME", "VERSION", "VERSIONS", "SIZE (MiB)", "VISIBILITY", "CHANNELS"
+    );
+    for (ix, v) in rows {
+        let (tags, chans) = pointers(ix, v.version);
+        let vis = if v.image.is_public {
+            "public"
+        } else {
+            "private"
+        };
+        let mib = v.image.size.div_ceil(1024 * 1024);
+        println!(
+            "{:<width$}  {:>7}  {:>8}  {mib:>10}  {vis:<10}  {:<18}  {}",
+            ix.name,
+            v.version,
+            ix.versions.len(),
+            or_dash(&chans),
+            or_dash(&tags)
+        );
+    }
+    Ok(())
+}
+
+fn name_json(ix: &Index, v: &Version) -> serde_json::Value {
+    json!({
+        "name": ix.name, "version": v.version, "versions": ix.versions.len(),
+        "channels": ix.channels, "tags": ix.tags,
+    })
+}
+
+/// The tags and channels at version `n`, comma-separated.
+fn pointers(ix: &Index, n: u64) -> (String, String) {
+    let (tags, chans) = ix.pointers(n);
+    let chans: Vec<&str> = chans.iter().map(|c| c.name()).collect();
+    (tags.join(","), chans.join(","))
+}
+
+fn or_dash(s: &str) -> &str {
+    if s.is_empty() { "-" } else { s }
+}
+
+fn show(store: &Store, name: &str) -> Result<()> {
+    let image = match store.resolve(name) {
+        Ok((ix, v)) => ix.image_of(&v),
+        Err(HistoryError::NotFound(m)) => {
+            let images = store.images(None)?;
+            match cloud::find_image(&images, name) {
+                Ok(img) => img.clone(),
+                Err(_) => return Err(HistoryError::NotFound(m).into()),
+            }
+        }
+        Err(e) => return Err(e.into()),
+    };
+    println!("{}", serde_json::to_string_pretty(&image)?);
+    Ok(())
+}
+
+fn tag_version(store: &Store, image: &str, tag: &str) -> Result<()> {
+    let (ix, v) = store.resolve(image)?;
+    store.change_history(&ix.name, false, |ix| ix.tag(v.version, tag))?;
+    eprintln!("{}@{} is tagged {tag}", ix.name, v.version);
+    Ok(())
+}
+
+fn promote(store: &Store, image: &str, channel: Channel, skip_test: bool) -> Result<()> {
+    let (ix, v) = store.resolve(image)?;
+    let n = v.version;
+    store.change_history(&ix.name, false, |ix| ix.promote(n, channel, skip_test))?;
+    eprintln!("{}@{n} is in the {channel} channel", ix.name);
+    Ok(())
+}
+
+fn rm(store: &Store, image: &str, force: bool) -> Result<()> {
+    let (ix, v) = store.resolve(image)?;
+    if !image.ends_with(&format!("@{}", v.version)) {
+        return Err(UsageError(format!(
+            "give the version to remove as NAME@N (`{image}' is {}@{})",
+            ix.name, v.version
+        ))
+        .into());
+    }
+    store.remove_version(&ix.name, v.version, force)?;
+    eprintln!(
+        "Removed {}@{}; `snf-image-creator images gc' frees its blocks",
+        ix.name, v.version
+    );
+    Ok(())
+}
+
+fn files(store: &Store, image: &str, regex: Option<&str>, json: bool) -> Result<()> {
+    let re = match regex.map(regex::Regex::new) {
+        Some(Err(e)) => return Err(UsageError(format!("bad REGEX: {e}")).into()),
+        Some(Ok(re)) => Some(re),
+        None => None,
+    };
+    let (ix, v) = store.resolve(image)?;
+    let m = store.manifest(&ix.name, v.version)?;
+    let shown = m
+        .files
+        .iter()
+        .filter(|f| re.as_ref().is_none_or(|r| r.is_match(&f.path)));
+    if json {
+        let shown: Vec<_> = shown.collect();
+        super::json::print(&json!({ "files": shown }));
+        return Ok(());
+    }
+    for f in shown {
+        println!("{}", f.line());
+    }
+    Ok(())
+}
+
+fn diff(store: &Store, from: &str, to: &str, json: bool) -> Result<()> {
+    let (ia, a) = store.resolve(from)?;
+    let (ib, b) = store.resolve(to)?;
+    let d = manifest::diff(
+        &store.manifest(&ia.name, a.version)?,
+        &store.manifest(&ib.name, b.version)?,
+    );
+    let names = (
+        format!("{}@{}", ia.name, a.version),
+        format!("{}@{}", ib.name, b.version),
+    );
+    let image_delta = b.image.size as i64 - a.image.size as i64;
+    if json {
+        super::json::print(&diff_json(&names, &d, image_delta));
+        return Ok(());
+    }
+    println!("--- {}\n+++ {}", names.0, names.1);
+    for p in &d.added {
+        println!("+ {p}");
+    }
+    for p in &d.removed {
+        println!("- {p}");
+    }
+    for (p, what) in &d.changed {
+        let what: Vec<String> = what
+            .iter()
+            .map(|c| format!("{c:?}").to_lowercase())
+            .collect();
+        println!("M {p} ({})", what.join(", "));
+    }
+    println!(
+        "{} added, {} removed, {} changed; files {:+} bytes, image {:+} bytes",
+        d.added.len(),
+        d.removed.len(),
+        d.changed.len(),
+        d.size_delta,
+        image_delta
+    );
+    Ok(())
+}
+
+fn diff_json(names: &(String, String), d: &FileDiff, image_delta: i64) -> serde_json::Value {
+    let changed: Vec<_> = (d.changed.iter())
+        .map(|(p, c)| json!({ "path": p, "changes": c }))
+        .collect();
+    json!({ "diff": {
+        "from": names.0, "to": names.1,
+        "added": d.added, "removed": d.removed, "changed": changed,
+        "size_delta": d.size_delta, "image_size_delta": image_delta,
+    }})
+}

@@ -1,0 +1,342 @@
+//! The histories on disk: `history/NAME.json` (one [`Index`] per image
+//! name, NAME percent-encoded), `history/NAME/N.files.json` (version N's
+//! file manifest), and `history/NAME.lock`, which every change of that
+//! name holds with `flock` while it reads, changes and rewrites the index
+//! (write to a temporary file, then rename), so two processes registering
+//! the same name never lose a version.
+
+use std::collections::HashSet;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
+use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+
+use super::index::{Blocks, Channel, HistoryError, Index, Version, parse_ref};
+use super::manifest::Manifest;
+use crate::cloud::RemoteImage;
+use crate::cloud::error::CloudError;
+use crate::cloud::local::store::{ObjectRecord, Store, list_names};
+
+/// What a registration adds to its version besides the image.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VersionExtras {
+    /// The channel the new version enters (test).
+    pub channel: Option<Channel>,
+    pub manifest: Option<Manifest>,
+}
+
+/// What `images gc` removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Collected {
+    pub blocks: usize,
+    pub bytes: u64,
+    pub manifests: usize,
+}
+
+type Res<T> = Result<T, HistoryError>;
+
+fn encode(name: &str) -> String {
+    utf8_percent_encode(name, NON_ALPHANUMERIC).to_string()
+}
+
+/// Hold an exclusive (or shared) `flock` on `path` until dropped.
+pub(crate) fn lock(path: &Path, exclusive: bool) -> Result<Flock<File>, CloudError> {
+    let f = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| CloudError::io("opening the lock file", path, e))?;
+    let how = if exclusive {
+        FlockArg::LockExclusive
+    } else {
+        FlockArg::LockShared
+    };
+    Flock::lock(f, how).map_err(|(_, e)| CloudError::io("locking", path, e.into()))
+}
+
+impl Store {
+    fn history_dir(&self) -> Result<PathBuf, CloudError> {
+        let d = self.root().join("history");
+        fs::create_dir_all(&d).map_err(|e| CloudError::io("creating", &d, e))?;
+        Ok(d)
+    }
+
+    fn index_path(&self, name: &str) -> Result<PathBuf, CloudError> {
+        if name.trim().is_empty() || encode(name).len() > 200 {
+            return Err(CloudError::Config(format!("bad image name `{name}'")));
+        }
+        Ok(self.history_dir()?.join(format!("{}.json", encode(name))))
+    }
+
+    fn manifest_path(&self, name: &str, n: u64) -> Result<PathBuf, CloudError> {
+        Ok(self
+            .history_dir()?
+            .join(encode(name))
+            .join(format!("{n}.files.json")))
+    }
+
+    /// The history of `name`, if it has one.
+    pub fn history(&self, name: &str) -> Res<Option<Index>> {
+        let path = self.index_path(name)?;
+        match fs::read(&path) {
+            Ok(d) => serde_json::from_slice(&d).map(Some).map_err(|e| {
+                CloudError::Protocol(format!("{} is damaged: {e}", path.display())).into()
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(CloudError::io("reading", path, e).into()),
+        }
+    }
+
+    /// Every history, by name.
+    pub fn histories(&self) -> Res<Vec<Index>> {
+        let dir = self.history_dir()?;
+        let entries = fs::read_dir(&dir).map_err(|e| CloudError::io("listing", &dir, e))?;
+        let mut out = Vec::new();
+        for e in entries.flatten() {
+            let file = e.file_name().to_string_lossy().into_owned();
+            let Some(enc) = file.strip_suffix(".json") else {
+                continue;
+            };
+            let name = percent_decode_str(enc).decode_utf8_lossy().into_owned();
+            out.extend(self.history(&name)?);
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// Change the history of `name` under its lock: `f` gets the index
+    /// (a new one when `create`), and what it returns is kept when it
+    /// succeeds. An index left with no versions is removed.
+    pub fn change_history<T>(
+        &self,
+        name: &str,
+        create: bool,
+        f: impl FnOnce(&mut Index) -> Res<T>,
+    ) -> Res<T> {
+        let path = self.index_path(name)?;
+        let _held = lock(&path.with_extension("lock"), true)?;
+        let mut index = match (self.history(name)?, create) {
+            (Some(ix), _) => ix,
+            (None, true) => Index::new(name),
+            (None, false) => return Err(no_image(name)),
+        };
+        let out = f(&mut index)?;
+        if index.versions.is_empty() {
+            fs::remove_file(&path).map_err(|e| CloudError::io("removing", &path, e))?;
+        } else {
+            let json = serde_json::to_vec_pretty(&index)
+                .map_err(|e| CloudError::Protocol(e.to_string()))?;
+            self.write_file(&path, &json)?;
+        }
+        Ok(out)
+    }
+
+    /// Add `image` (the object `obj` registered) as the next version of
+    /// its name, with its manifest; the version's number.
+    pub fn record_version(
+        &self,
+        image: &RemoteImage,
+        obj: &ObjectRecord,
+        extras: &VersionExtras,
+    ) -> Res<u64> {
+        let blocks = Blocks {
+            bytes: obj.bytes,
+            block_size: obj.block_size,
+            hashes: obj.hashes.clone(),
+        };
+        let files = extras.manifest.as_ref().map(|m| m.files.len());
+        self.change_history(&image.name, true, |ix| {
+            if let Some(m) = &extras.manifest {
+                self.write_manifest(&ix.name, ix.next.max(1), m)?;
+            }
+            let n = ix.add(image.clone(), blocks, files);
+            if let Some(c) = extras.channel {
+                ix.promote(n, c, false)?;
+            }
+            Ok(n)
+        })
+    }
+
+    /// A registered image with what its name's history says of it
+    /// ([`Index::image_of`]), when it is a version of that name.
+    pub fn with_history(&self, img: RemoteImage) -> RemoteImage {
+        let n = img
+            .properties
+            .get("VERSION")
+            .and_then(|n| n.parse::<u64>().ok());
+        let Ok(Some(ix)) = self.history(&img.name) else {
+            return img;
+        };
+        match ix
+            .versions
+            .iter()
+            .find(|v| Some(v.version) == n && v.image.id == img.id)
+        {
+            Some(v) => RemoteImage {
+                properties: ix.image_of(v).properties,
+                ..img
+            },
+            None => img,
+        }
+    }
+
+    fn write_manifest(&self, name: &str, n: u64, m: &Manifest) -> Res<()> {
+        let path = self.manifest_path(name, n)?;
+        let dir = path.parent().unwrap_or(self.root());
+        fs::create_dir_all(dir).map_err(|e| CloudError::io("creating", dir, e))?;
+        let json = serde_json::to_vec(m).map_err(|e| CloudError::Protocol(e.to_string()))?;
+        Ok(self.write_file(&path, &json)?)
+    }
+
+    /// The name and version a reference (`NAME`, `NAME@N`, `NAME:TAG`,
+    /// `NAME:CHANNEL`) points at.
+    pub fn resolve(&self, reference: &str) -> Res<(Index, Version)> {
+        let exists = |s: &str| self.index_path(s).is_ok_and(|p| p.is_file());
+        let (name, sel) = parse_ref(reference, exists)?;
+        let index = self.history(&name)?.ok_or_else(|| no_image(&name))?;
+        let v = index.get(&sel)?.clone();
+        Ok((index, v))
+    }
+
+    /// The file manifest of version `n` of `name`.
+    pub fn manifest(&self, name: &str, n: u64) -> Res<Manifest> {
+        let path = self.manifest_path(name, n)?;
+        let data = fs::read(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => HistoryError::NotFound(format!(
+                "{name}@{n} has no file manifest (it was registered without one)"
+            )),
+            _ => CloudError::io("reading", &path, e).into(),
+        })?;
+        serde_json::from_slice(&data)
+            .map_err(|e| CloudError::Protocol(format!("{} is damaged: {e}", path.display())).into())
+    }
+
+    /// Remove version `n` of `name` (see [`Index::remove`]) and its
+    /// manifest; its blocks stay until `images gc`.
+    pub fn remove_version(&self, name: &str, n: u64, force: bool) -> Res<Version> {
+        let v = self.change_history(name, false, |ix| ix.remove(n, force))?;
+        let path = self.manifest_path(name, n)?;
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(CloudError::io("removing", path, e).into())
+            }
+            _ => Ok(v),
+        }
+    }
+
+    /// Delete every block no object and no version references, and every
+    /// manifest of a version that is gone. Holds the store's `gc.lock`
+    /// exclusively: uploads through the command line hold it shared.
+    pub fn collect_garbage(&self) -> Res<Collected> {
+        let _held = lock(&self.root().join("gc.lock"), true)?;
+        let mut live: HashSet<String> = HashSet::new();
+        for account in self.accounts()? {
+            for container in self.containers(&account)? {
+                for obj in self.objects(&account, &container)? {
+                    live.extend(obj.hashes);
+                }
+            }
+        }
+        let mut done = Collected::default();
+        for ix in self.histories()? {
+            live.extend(ix.versions.iter().flat_map(|v| v.blocks.hashes.clone()));
+            done.manifests += self.drop_stale_manifests(&ix)?;
+        }
+        let (blocks, bytes) = self.drop_blocks(&live)?;
+        done.blocks = blocks;
+        done.bytes = bytes;
+        Ok(done)
+    }
+
+    fn drop_stale_manifests(&self, ix: &Index) -> Res<usize> {
+        let dir = self.history_dir()?.join(encode(&ix.name));
+        let keep: HashSet<String> = (ix.versions.iter())
+            .map(|v| format!("{}.files.json", v.version))
+            .collect();
+        let Ok(entries) = fs::read_dir(&dir) else {
+            return Ok(0);
+        };
+        let mut n = 0;
+        for e in entries.flatten() {
+            if !keep.contains(e.file_name().to_string_lossy().as_ref()) {
+                fs::remove_file(e.path())
+                    .map_err(|err| CloudError::io("removing", e.path(), err))?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+}
+
+impl Store {
+    /// The accounts that have containers.
+    fn accounts(&self) -> Res<Vec<String>> {
+        Ok(list_names(&self.root().join("accounts"), "")?)
+    }
+
+    /// Delete the blocks not in `live`: how many, and their stored bytes.
+    fn drop_blocks(&self, live: &HashSet<String>) -> Res<(usize, u64)> {
+        let dir = self.root().join("blocks");
+        let (mut n, mut bytes) = (0, 0);
+        for sub in fs::read_dir(&dir).map_err(|e| CloudError::io("listing", &dir, e))? {
+            let Ok(entries) = sub.and_then(|s| fs::read_dir(s.path())) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let hash = e.file_name().to_string_lossy().into_owned();
+                if live.contains(&hash) || self.block_path(&hash) != e.path() {
+                    continue;
+                }
+                bytes += e.metadata().map(|m| m.len()).unwrap_or(0);
+                fs::remove_file(e.path())
+                    .map_err(|err| CloudError::io("removing", e.path(), err))?;
+                n += 1;
+            }
+        }
+        Ok((n, bytes))
+    }
+}
+
+fn no_image(name: &str) -> HistoryError {
+    HistoryError::NotFound(format!(
+        "no image named `{name}' in the store (see `snf-image-creator images list')"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloud::local::registry::ImageRequest;
+    use crate::cloud::pithos::plankton::location;
+
+    #[test]
+    fn registrations_add_versions_and_gc_keeps_what_is_referenced() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let me = s.owner().to_owned();
+        s.create_container(&me, "images").unwrap();
+        let req = |data: &[u8]| {
+            s.put_data(&me, "images", "d.img", &mut &data[..], "x")
+                .unwrap();
+            ImageRequest {
+                name: "Debian".into(),
+                location: location(&me, "images", "d.img"),
+                ..Default::default()
+            }
+        };
+        s.register(&me, &req(b"one")).unwrap();
+        s.register(&me, &req(b"two")).unwrap();
+        let ix = s.history("Debian").unwrap().unwrap();
+        assert_eq!(ix.versions.len(), 2);
+        assert_eq!(s.resolve("Debian@1").unwrap().1.blocks.bytes, 3);
+        assert!(s.resolve("Debian@3").is_err());
+        assert_eq!(s.collect_garbage().unwrap().blocks, 0);
+        s.remove_version("Debian", 1, false).unwrap();
+        assert_eq!(s.collect_garbage().unwrap().blocks, 1);
+        assert_eq!(s.resolve("Debian").unwrap().1.version, 2);
+        s.remove_version("Debian", 2, false).unwrap();
+        assert!(s.history("Debian").unwrap().is_none());
+    }
+}

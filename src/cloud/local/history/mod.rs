@@ -1,0 +1,13 @@
+//! The store's history of each image name: every registration of a name
+//! is a new version (`NAME@N`), never an overwrite; tags and the test and
+//! production channels point at versions; each version keeps its blocks
+//! (until removed and collected) and the file manifest of the run that
+//! made it, so two versions can be compared file by file.
+
+pub mod disk;
+pub mod index;
+pub mod manifest;
+
+pub use disk::{Collected, VersionExtras};
+pub use index::{Channel, HistoryError, Index, Selector, Version};
+pub use manifest::{FileDiff, FileEntry, FileKind, Manifest};
