@@ -216,7 +216,10 @@ mod tests {
         };
         let panicked = "[    0.9] Kernel panic - not syncing: VFS: Unable to mount root fs\n";
         assert!(judge(&out(0, panicked), true).is_ok());
-        assert!(matches!(judge(&out(0, ""), true), Err(KvmUnusable::NoKernel)));
+        assert!(matches!(
+            judge(&out(0, ""), true),
+            Err(KvmUnusable::NoKernel)
+        ));
         assert!(judge(&out(0, ""), false).is_ok());
         assert_eq!(
             judge(&out(1, panicked), true).unwrap_err().to_string(),

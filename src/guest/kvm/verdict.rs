@@ -19,7 +19,11 @@ pub fn key(qemu: &str, kernel: Option<&Path>) -> Option<String> {
     let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
     let qemu = crate::process::find_program(qemu).unwrap_or_else(|| qemu.into());
     let kernel = kernel.map_or("-".into(), |k| k.to_string_lossy().into_owned());
-    Some(format!("{PROBE} {} {} {kernel}", boot.trim(), qemu.display()))
+    Some(format!(
+        "{PROBE} {} {} {kernel}",
+        boot.trim(),
+        qemu.display()
+    ))
 }
 
 /// The verdict kept for `key`, if any.
