@@ -404,3 +404,94 @@ fn virtio_page_refuses_a_directory_without_drivers() {
     press(&mut a, &[KeyCode::Enter]);
     assert_eq!(install_virtio(&a), None);
 }
+
+/// The app over a FreeBSD session, as inspection reports one.
+fn freebsd_app() -> App {
+    let mut a = app();
+    let s = a.facts.session.as_mut().unwrap();
+    s.os = Some(crate::guest::OsInfo {
+        family: crate::guest::OsFamily::FreeBsd,
+        distro: crate::guest::Distro::FreeBsd,
+        ..Default::default()
+    });
+    s.source = "/images/freebsd.raw".into();
+    s.inputs = vec![s.source.clone()];
+    s.format = "raw".into();
+    for (k, v) in [("OSFAMILY", "freebsd"), ("OS", "freebsd")] {
+        s.metadata.insert(k.into(), v.into());
+    }
+    a
+}
+
+#[test]
+fn sysprep_page_of_a_bsd_guest_lists_and_passes_on_the_bsd_table() {
+    let mut a = freebsd_app();
+    customize(&mut a, 2);
+    assert_eq!(top_id(&a), Some(ScreenId::SysprepTasks));
+    snapshot("sysprep_tasks_freebsd", &a);
+    let text = screen_text(&a);
+    for shown in [
+        "[X] cleanup-password",
+        "[X] remove-ssh-host-keys",
+        "[X] remove-host-id",
+        "[ ] cleanup-mail",
+    ] {
+        assert!(text.contains(shown), "{shown} missing:\n{text}");
+    }
+    assert!(
+        !text.contains("fix-acpid"),
+        "a Linux task is offered:\n{text}"
+    );
+    // Help names the BSD password file.
+    let row = |a: &App, name: &str| {
+        let items = screen_text(a);
+        let rows = items
+            .lines()
+            .filter(|l| l.contains("] "))
+            .collect::<Vec<_>>();
+        rows.iter().position(|l| l.contains(name)).unwrap()
+    };
+    let password = row(&a, "cleanup-password");
+    press(&mut a, &vec![KeyCode::Down; password]);
+    press(
+        &mut a,
+        &[KeyCode::Tab, KeyCode::Tab, KeyCode::Tab, KeyCode::Enter],
+    );
+    assert_eq!(top_id(&a), Some(ScreenId::SysprepHelp));
+    assert!(screen_text(&a).contains("/etc/master.passwd"));
+    press(&mut a, &[KeyCode::Enter]);
+    assert_eq!(top_id(&a), Some(ScreenId::SysprepTasks));
+    press(
+        &mut a,
+        &[KeyCode::BackTab, KeyCode::BackTab, KeyCode::BackTab],
+    );
+    // Untick remove-host-id, tick cleanup-mail, OK.
+    let host_id = row(&a, "remove-host-id");
+    let mail = row(&a, "cleanup-mail");
+    press(&mut a, &[KeyCode::Home]);
+    press(&mut a, &vec![KeyCode::Down; mail]);
+    press(&mut a, &[KeyCode::Char(' ')]);
+    press(&mut a, &vec![KeyCode::Down; host_id - mail]);
+    press(&mut a, &[KeyCode::Char(' '), KeyCode::Enter]);
+    assert_eq!(top_id(&a), Some(ScreenId::Customize));
+    let r = a
+        .facts
+        .export_request(Path::new("/tmp/x.diskdump"))
+        .unwrap();
+    assert_eq!(r.sysprep.disable, vec!["remove-host-id".to_string()]);
+    assert_eq!(r.sysprep.enable, vec!["cleanup-mail".to_string()]);
+    // What runs is the BSD table with those two changes.
+    let opts = r.sysprep.validate().unwrap();
+    let os = a.facts.session.as_ref().unwrap().os.clone().unwrap();
+    let table = crate::sysprep::tasks_for(&crate::guest::profile::profile_for(&os));
+    let runs: Vec<&str> = crate::sysprep::runner::enabled(&table, &opts)
+        .iter()
+        .map(|t| t.name)
+        .collect();
+    assert!(runs.contains(&"cleanup-password") && runs.contains(&"cleanup-mail"));
+    assert!(!runs.contains(&"remove-host-id"), "{runs:?}");
+    // The preview is a dry run with the same choices.
+    let preview = a.facts.preview_request().unwrap();
+    assert!(preview.sysprep.dry_run);
+    assert_eq!(preview.sysprep.enable, r.sysprep.enable);
+}
