@@ -1,5 +1,6 @@
 //! Exports of the BSD layouts `bsd.rs` does not export (FreeBSD in an MBR
-//! slice, OpenBSD on GPT and in an MBR slice with UFS1, NetBSD on GPT),
+//! slice, OpenBSD on GPT and in an MBR slice with UFS1, NetBSD on GPT and
+//! in an MBR slice with UFS1),
 //! each with the default tasks, read back with the stock (read-only)
 //! appliance in one guestfish run: the passwords locked the way each OS
 //! locks them, the files each OS's tasks remove gone, the `.meta` keys,
@@ -111,6 +112,22 @@ const LAYOUTS: &[Layout] = &[
             "/var/db/pkgin/cache/vim-9.0.tgz",
         ],
         swap: Some("2:16"),
+        var: None,
+    },
+    Layout {
+        file: "bsd-netbsd-mbr.raw",
+        part: "5",
+        ufstype: "44bsd",
+        lock: "*LOCKED*",
+        firstboot: "/etc/rc.local",
+        gone: &[
+            "/var/db/dhcpcd/vioif0.lease",
+            "/var/db/dhcpcd/duid",
+            "/var/db/entropy-file",
+            "/var/db/pkgin/cache/vim-9.0.tgz",
+        ],
+        // The swap is the label's `b`, inside the slice: the slice is kept.
+        swap: None,
         var: None,
     },
 ];
