@@ -4,16 +4,14 @@
 //! (by default the `login:` prompt a serial getty prints) until a time
 //! limit. The image itself is only read.
 
-use std::fs::File;
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::guest::appliance::Accel;
 use crate::guest::firstboot::choose_accel;
-use crate::guest::firstboot::vm::{BootVm, DiskBus, VmConfig};
+use crate::guest::firstboot::vm::{BootVm, DiskBus, VmConfig, console_file};
 use crate::media::qemu_img;
 use crate::process::Cancel;
 use crate::progress::Reporter;
@@ -21,10 +19,7 @@ use crate::progress::Reporter;
 /// What a serial getty prints: Debian's `HOST login: `, and the BSDs'.
 pub const LOGIN_PROMPT: &str = "login:";
 
-/// How often the console is read.
-const POLL: Duration = Duration::from_millis(250);
-
-/// How much of the console's end an error quotes and the outcome keeps.
+/// How much of the console's end an error quotes.
 const TAIL_BYTES: usize = 4096;
 
 /// One boot test.
@@ -48,8 +43,6 @@ pub struct BootTest<'a> {
 pub struct Booted {
     pub took: Duration,
     pub accel: Accel,
-    /// The console's last lines.
-    pub tail: String,
 }
 
 /// Why a boot test failed (the exit code is 1 for each).
@@ -81,15 +74,7 @@ pub enum BootTestError {
 pub fn run(t: &BootTest, reporter: &dyn Reporter, cancel: &Cancel) -> Result<Booted> {
     let info = qemu_img::info(t.image)?;
     let accel = choose_accel(t.qemu, reporter);
-    let dir = tempfile::Builder::new()
-        .prefix("snf-boot-test.")
-        .tempdir_in(t.tmp)
-        .with_context(|| format!("creating a directory in {}", t.tmp.display()))?;
-    let serial: PathBuf = match t.console {
-        Some(p) => p.to_owned(),
-        None => dir.path().join("serial.log"),
-    };
-    File::create(&serial).with_context(|| format!("creating {}", serial.display()))?;
+    let (dir, serial) = console_file(t.tmp, "snf-boot-test.", t.console)?;
     let cfg = VmConfig {
         disk: t.image,
         format: &info.format,
@@ -122,31 +107,18 @@ fn watch(
     serial: &Path,
     cancel: &Cancel,
 ) -> Result<Booted> {
-    let mut console =
-        File::open(serial).with_context(|| format!("opening {}", serial.display()))?;
     let mut scan = MarkerScan::new(t.marker.as_bytes());
     let start = Instant::now();
-    let mut bytes = Vec::new();
-    loop {
-        cancel.check()?;
-        let exited = vm.exited();
-        bytes.clear();
-        console
-            .read_to_end(&mut bytes)
-            .with_context(|| format!("reading the console {}", serial.display()))?;
-        if scan.feed(&bytes) {
-            let tail = scan.tail();
-            return Ok(Booted {
-                took: start.elapsed(),
-                accel,
-                tail,
-            });
+    let image = || t.image.display().to_string();
+    vm.follow(serial, cancel, |bytes, exited, vm| {
+        if scan.feed(bytes) {
+            let took = start.elapsed();
+            return Ok(Some(Booted { took, accel }));
         }
-        let image = t.image.display().to_string();
         if let Some(status) = exited {
             let qemu = vm.last_complaint().map(|c| format!("; qemu: {c}"));
             return Err(BootTestError::Stopped {
-                image,
+                image: image(),
                 marker: t.marker.to_owned(),
                 status: status.to_string(),
                 last: scan.last_line(),
@@ -156,7 +128,7 @@ fn watch(
         }
         if start.elapsed() >= t.timeout {
             return Err(BootTestError::Timeout {
-                image,
+                image: image(),
                 marker: t.marker.to_owned(),
                 secs: t.timeout.as_secs(),
                 accel,
@@ -164,8 +136,8 @@ fn watch(
             }
             .into());
         }
-        std::thread::sleep(POLL);
-    }
+        Ok(None)
+    })
 }
 
 /// Looks for a marker in console bytes that arrive in pieces, keeping only

@@ -28,13 +28,11 @@ pub mod protocol;
 pub mod vm;
 pub mod windows;
 
-use std::fs::File;
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 
 pub use protocol::Token;
 use protocol::{LineBuffer, Report};
@@ -44,9 +42,6 @@ use crate::guest::appliance::{Accel, probe_kvm};
 use crate::media::format::ImageFormat;
 use crate::process::Cancel;
 use crate::progress::{Reporter, Step, begin_step};
-
-/// How often the console, the VM and the cancel flag are looked at.
-const POLL: Duration = Duration::from_millis(100);
 
 /// Why the online phase failed; each is one line ending with what to do.
 #[derive(Debug, thiserror::Error)]
@@ -183,7 +178,7 @@ pub fn run_with(
     {
         bail!("online step name `{}` is not one word", bad.name);
     }
-    let (dir, serial) = console_file(boot.tmp)?;
+    let (dir, serial) = vm::console_file(boot.tmp, "snf-firstboot.", None)?;
     let cfg = VmConfig {
         disk: boot.disk,
         format: boot.format,
@@ -209,18 +204,6 @@ pub fn run_with(
     result
 }
 
-/// A directory of its own in `tmp` (removed when dropped) and the empty
-/// console log in it.
-fn console_file(tmp: &Path) -> Result<(tempfile::TempDir, PathBuf)> {
-    let dir = tempfile::Builder::new()
-        .prefix("snf-firstboot.")
-        .tempdir_in(tmp)
-        .with_context(|| format!("creating a directory in {}", tmp.display()))?;
-    let serial = dir.path().join("serial.log");
-    File::create(&serial).with_context(|| format!("creating {}", serial.display()))?;
-    Ok((dir, serial))
-}
-
 /// Read the console until qemu ends, a limit runs out, or the run is
 /// cancelled.
 fn follow(
@@ -230,30 +213,19 @@ fn follow(
     watch: &mut Watch,
     cancel: &Cancel,
 ) -> Result<Vec<StepOutcome>> {
-    let mut console =
-        File::open(serial).with_context(|| format!("opening {}", serial.display()))?;
     let mut lines = LineBuffer::default();
-    let mut bytes = Vec::new();
-    loop {
-        cancel.check()?;
-        // Looked at before reading, so that what the guest wrote before it
-        // stopped is read first.
-        let exited = vm.exited();
-        bytes.clear();
-        console
-            .read_to_end(&mut bytes)
-            .with_context(|| format!("reading the guest console {}", serial.display()))?;
-        for line in lines.feed(&bytes) {
+    vm.follow(serial, cancel, |bytes, exited, vm| {
+        for line in lines.feed(bytes) {
             if let Some(report) = protocol::parse_line(&line, token) {
                 watch.on_report(report, Instant::now())?;
             }
         }
         if let Some(status) = exited {
-            return watch.on_exit(status, vm.last_complaint());
+            return watch.on_exit(status, vm.last_complaint()).map(Some);
         }
         watch.check_time(Instant::now())?;
-        std::thread::sleep(POLL);
-    }
+        Ok(None)
+    })
 }
 
 /// Where the runner is.

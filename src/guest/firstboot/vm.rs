@@ -5,12 +5,20 @@
 //! [`BootVm`] owns the process: dropping it kills and reaps qemu.
 
 use std::fs::File;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
 
 use super::FirstbootError;
 use crate::guest::appliance::Accel;
 use crate::media::format::ImageFormat;
+use crate::process::Cancel;
+
+/// How often a console is read.
+const POLL: Duration = Duration::from_millis(100);
 
 /// The emulator: an x86 guest (32 or 64 bits) on any host qemu runs on.
 pub const QEMU: &str = "qemu-system-x86_64";
@@ -140,6 +148,51 @@ impl BootVm {
         let line = text.lines().rev().find(|l| !l.trim().is_empty())?;
         Some(line.trim().to_owned())
     }
+
+    /// Read the console log `serial` as it grows until `poll` returns a
+    /// result or the run is cancelled. `poll` gets each new piece of the
+    /// console and, once qemu has ended, how it ended; it must then decide.
+    /// The status is taken before reading, so that what the guest wrote
+    /// before it stopped is seen with it.
+    pub fn follow<T>(
+        &mut self,
+        serial: &Path,
+        cancel: &Cancel,
+        mut poll: impl FnMut(&[u8], Option<ExitStatus>, &BootVm) -> Result<Option<T>>,
+    ) -> Result<T> {
+        let mut console =
+            File::open(serial).with_context(|| format!("opening {}", serial.display()))?;
+        let mut bytes = Vec::new();
+        loop {
+            cancel.check()?;
+            let exited = self.exited();
+            bytes.clear();
+            console
+                .read_to_end(&mut bytes)
+                .with_context(|| format!("reading the guest console {}", serial.display()))?;
+            if let Some(done) = poll(&bytes, exited, self)? {
+                return Ok(done);
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+}
+
+/// A directory of its own in `tmp`, named `prefix…` (removed when
+/// dropped), and the console log: `keep` when given (it outlives the
+/// run), else a file in that directory. The log is created empty.
+pub fn console_file(
+    tmp: &Path,
+    prefix: &str,
+    keep: Option<&Path>,
+) -> Result<(tempfile::TempDir, PathBuf)> {
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(tmp)
+        .with_context(|| format!("creating a directory in {}", tmp.display()))?;
+    let serial = keep.map_or_else(|| dir.path().join("serial.log"), Path::to_owned);
+    File::create(&serial).with_context(|| format!("creating {}", serial.display()))?;
+    Ok((dir, serial))
 }
 
 impl Drop for BootVm {
