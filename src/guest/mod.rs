@@ -10,6 +10,7 @@ pub mod appliance;
 pub mod bootloader;
 pub mod bsd;
 pub mod cancel;
+mod disk_io;
 pub mod firstboot;
 pub mod kvm;
 pub mod lvm;

@@ -15,12 +15,11 @@
 //! ([`crate::media::partition_type::KEPT`]: a Windows recovery partition),
 //! which is neither shrunk nor moved.
 
-use std::io::{self, Read, Seek, SeekFrom, Write};
-
 use anyhow::{Context, Result};
 use guestfs::Handle;
 
 use super::appliance::{Appliance, describe, gerr};
+use super::disk_io::Device;
 use super::lvm;
 use crate::media::blockio::PageCache;
 use crate::media::partition::{MIB, Part, PartKind, PartitionTable, TableError, align_up};
@@ -102,7 +101,7 @@ pub fn shrink(vm: &Appliance, reporter: &dyn Reporter) -> Result<ShrinkOutcome> 
         swap: None,
         filesystem: None,
     };
-    let mut disk = PageCache::new(Device { g, pos: 0 }, old_size);
+    let mut disk = PageCache::new(Device::new(g, DISK), old_size);
     let Some(mut table) = read_table(&mut disk, reporter)? else {
         return Ok(outcome);
     };
@@ -436,66 +435,6 @@ fn reinstall_extlinux(g: &Handle, number: u32, reporter: &dyn Reporter) -> Resul
             }
         }
     })
-}
-
-/// The helper VM's disk as a seekable byte device.
-struct Device<'a> {
-    g: &'a Handle,
-    pos: u64,
-}
-
-fn to_io(e: guestfs::Error) -> io::Error {
-    io::Error::other(describe(&e))
-}
-
-impl Read for Device<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        // libguestfs caps one message at a few MiB.
-        let count = buf.len().min(1 << 20) as i32;
-        let data = self
-            .g
-            .pread_device(DISK, count, self.pos as i64)
-            .map_err(to_io)?;
-        buf[..data.len()].copy_from_slice(&data);
-        self.pos += data.len() as u64;
-        Ok(data.len())
-    }
-}
-
-impl Write for Device<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let chunk = &buf[..buf.len().min(1 << 20)];
-        let n = self
-            .g
-            .pwrite_device(DISK, chunk, self.pos as i64)
-            .map_err(to_io)?;
-        self.pos += n as u64;
-        Ok(n as usize)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.g.sync().map_err(to_io)
-    }
-}
-
-impl Seek for Device<'_> {
-    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        match to {
-            SeekFrom::Start(p) => self.pos = p,
-            SeekFrom::Current(d) => {
-                self.pos = self.pos.checked_add_signed(d).ok_or_else(|| {
-                    io::Error::new(io::ErrorKind::InvalidInput, "seek before the disk start")
-                })?
-            }
-            SeekFrom::End(_) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::Unsupported,
-                    "seek from the end of the helper VM's disk",
-                ));
-            }
-        }
-        Ok(self.pos)
-    }
 }
 
 #[cfg(test)]
