@@ -108,6 +108,16 @@ pub fn fstab_mounts(fstab: &str) -> Vec<Mount> {
         .collect()
 }
 
+/// Why `m` cannot be mounted when the root `root` is not in an MBR slice:
+/// Linux reads a disklabel only inside an MBR slice, so the partitions of
+/// one inside a GPT partition (OpenBSD's layout on GPT) have no device.
+pub fn unreachable(m: &Mount, root: &str) -> String {
+    format!(
+        "{}: partition {} of the disklabel inside {root} cannot be mounted (Linux reads disklabels only in MBR slices): its files are not prepared, scanned or listed",
+        m.mountpoint, m.letter
+    )
+}
+
 /// The slice (FreeBSD names only) and partition letter of a disklabel
 /// device name.
 fn device_letter(dev: &str) -> Option<(Option<i32>, char)> {
@@ -152,6 +162,21 @@ mod tests {
             b[at + 12] = fstype;
         }
         b
+    }
+
+    #[test]
+    fn a_partition_inside_a_gpt_partition_is_named_as_unreachable() {
+        let fstab = "3eb7f9da28a6c1e9.a / ffs rw 1 1\n3eb7f9da28a6c1e9.e /var ffs rw,nodev 1 2\n";
+        let mounts = fstab_mounts(fstab);
+        assert_eq!(mounts.len(), 1);
+        let line = unreachable(&mounts[0], "/dev/sda1");
+        assert!(
+            line.starts_with(
+                "/var: partition e of the disklabel inside /dev/sda1 cannot be mounted"
+            ),
+            "{line}"
+        );
+        assert!(line.contains("not prepared"), "{line}");
     }
 
     #[test]

@@ -146,23 +146,31 @@ fn label_devices(g: &Handle, reporter: &dyn Reporter) -> Vec<(i32, disklabel::Pa
 
 /// The filesystems the root's `/etc/fstab` mounts from other partitions
 /// of its disklabel (`/var` on `/dev/ada0s1d`), as (mount point, device).
+/// A root outside an MBR slice (OpenBSD on GPT keeps its disklabel inside
+/// the GPT partition) has no such devices: each of those filesystems is
+/// named in a warning.
 fn label_mounts(
     vm: &mut Appliance,
     root: &str,
     reporter: &dyn Reporter,
 ) -> Result<Vec<(String, String)>> {
-    let devices = label_devices(vm.handle(), reporter);
-    let Some(&(root_slice, ..)) = devices.iter().find(|(.., dev)| dev == root) else {
-        return Ok(Vec::new());
-    };
     let Some(flavor) = ufs::flavor(vm.handle(), root) else {
         return Ok(Vec::new());
     };
+    let devices = label_devices(vm.handle(), reporter);
+    let root_slice = devices.iter().find(|(.., dev)| dev == root).map(|d| d.0);
     ufs::mount(vm.handle(), flavor, root, "/", true)?;
     let fstab = crate::guest::read_text(vm, "/etc/fstab", crate::guest::CONFIG_LIMIT, reporter);
     vm.umount_all()?;
+    let mounts = disklabel::fstab_mounts(&fstab?.unwrap_or_default());
+    let Some(root_slice) = root_slice else {
+        for m in &mounts {
+            reporter.warn(&disklabel::unreachable(m, root));
+        }
+        return Ok(Vec::new());
+    };
     let mut found = Vec::new();
-    for m in disklabel::fstab_mounts(&fstab?.unwrap_or_default()) {
+    for m in mounts {
         let slice = m.slice.unwrap_or(root_slice);
         let dev = devices
             .iter()
