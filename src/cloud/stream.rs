@@ -89,7 +89,11 @@ impl Read for RangeReader {
 
 /// Run `send` while showing `sent()` on `step` a few times a second (a
 /// streamed body is read on the HTTP client's own thread).
-pub fn with_progress<T>(step: &Step<'_>, sent: &(dyn Fn() -> u64 + Sync), send: impl FnOnce() -> T) -> T {
+pub fn with_progress<T>(
+    step: &Step<'_>,
+    sent: &(dyn Fn() -> u64 + Sync),
+    send: impl FnOnce() -> T,
+) -> T {
     let finished = AtomicBool::new(false);
     std::thread::scope(|s| {
         s.spawn(|| {
@@ -124,7 +128,10 @@ mod tests {
             assert_eq!(tally.md5().unwrap(), "def7924e3199be5e18060bb3e1d547a7");
         }
         let mut short = RangeReader::new(file, 8, 5, &tally);
-        assert!(short.read_to_end(&mut Vec::new()).is_err(), "a short file is an error");
+        assert!(
+            short.read_to_end(&mut Vec::new()).is_err(),
+            "a short file is an error"
+        );
         assert_eq!(tally.md5(), None);
     }
 }

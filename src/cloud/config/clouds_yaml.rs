@@ -86,9 +86,7 @@ pub fn search_path() -> Vec<PathBuf> {
 pub fn find(name: &str) -> Result<OsCloud, UsageError> {
     let name = match name {
         "" => std::env::var("OS_CLOUD").map_err(|_| {
-            UsageError::new(
-                "--cloud openstack:NAME or swift:NAME: name the cloud, or set OS_CLOUD",
-            )
+            UsageError::new("--cloud openstack:NAME or swift:NAME: name the cloud, or set OS_CLOUD")
         })?,
         n => n.to_owned(),
     };

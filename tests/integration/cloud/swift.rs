@@ -66,7 +66,9 @@ impl Account {
         }
         let v: Value = r.json().unwrap();
         let names = v.as_array().unwrap().iter();
-        names.map(|o| o["name"].as_str().unwrap().to_owned()).collect()
+        names
+            .map(|o| o["name"].as_str().unwrap().to_owned())
+            .collect()
     }
 }
 
@@ -123,9 +125,18 @@ fn swift_behind_keystone_gets_a_static_large_object_and_its_side_files() {
     assert!(acct.list("nope_segments").is_empty() && acct.list("nope").is_empty());
 
     // 4 MiB segments: 4 of them, the last one short.
-    let r = upload_to(&cfg, "4M", &img, &["-r", "Swift image", "-m", "OSFAMILY=linux"]);
+    let r = upload_to(
+        &cfg,
+        "4M",
+        &img,
+        &["-r", "Swift image", "-m", "OSFAMILY=linux"],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stderr.contains("Uploading segments ... 4 segments"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("Uploading segments ... 4 segments"),
+        "{}",
+        r.stderr
+    );
     let back = acct.get("images/s.diskdump");
     assert_eq!(back.headers()["X-Static-Large-Object"], "True");
     assert!(
@@ -147,9 +158,13 @@ fn swift_behind_keystone_gets_a_static_large_object_and_its_side_files() {
     let r = upload_to(&cfg, "8M", &img, &["-f", "-r", "Swift image"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(acct.list("images_segments").len(), 2);
-    let listed = run(creator()
-        .env("OS_CLIENT_CONFIG_FILE", &cfg)
-        .args(["images", "show", "Swift image", "-c", "swift:lab"]));
+    let listed = run(creator().env("OS_CLIENT_CONFIG_FILE", &cfg).args([
+        "images",
+        "show",
+        "Swift image",
+        "-c",
+        "swift:lab",
+    ]));
     assert_eq!(listed.code, 0, "{}", listed.stderr);
     assert_eq!(json(&listed.stdout)["location"], meta["location"]);
 }

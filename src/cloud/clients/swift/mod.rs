@@ -128,12 +128,17 @@ impl SwiftBackend {
 
 impl CloudBackend for SwiftBackend {
     fn describe(&self) -> String {
-        format!("Swift container `{}' of cloud `{}'", self.container, self.cloud.name)
+        format!(
+            "Swift container `{}' of cloud `{}'",
+            self.container, self.cloud.name
+        )
     }
 
     fn authenticate(&mut self) -> Result<(), CloudError> {
         let Some(ks) = keystone::token(&self.http, &self.cloud)? else {
-            return Err(CloudError::Config("Swift needs Keystone authentication".into()));
+            return Err(CloudError::Config(
+                "Swift needs Keystone authentication".into(),
+            ));
         };
         let storage = ks.endpoint(&self.cloud, "object-store")?;
         self.session = OnceLock::from(Session {
@@ -158,8 +163,9 @@ impl CloudBackend for SwiftBackend {
 
     fn exists(&self, name: &str) -> Result<bool, CloudError> {
         let url = self.url(&self.container, name);
-        self.http
-            .exists(&format!("checking {name}"), &|c| self.req(c, Method::HEAD, &url))
+        self.http.exists(&format!("checking {name}"), &|c| {
+            self.req(c, Method::HEAD, &url)
+        })
     }
 
     fn upload(&self, file: &Path, name: &str, r: &dyn Reporter) -> UploadResult {
@@ -201,7 +207,12 @@ impl CloudBackend for SwiftBackend {
 
     fn register(&self, object: &Uploaded, reg: &Registration) -> Result<RemoteImage, CloudError> {
         let now = rfc3339(unix_now());
-        let owner = self.session()?.storage.rsplit('/').next().unwrap_or_default();
+        let owner = self
+            .session()?
+            .storage
+            .rsplit('/')
+            .next()
+            .unwrap_or_default();
         Ok(RemoteImage {
             id: object.location.clone(),
             name: reg.name.clone(),

@@ -90,7 +90,12 @@ pub fn segment_name(prefix: &str, s: &Segment) -> String {
 
 /// The SLO manifest: each segment's path (`/CONTAINER/NAME`), ETag and
 /// size, in order.
-pub fn manifest(container: &str, names: &[String], etags: &[String], segments: &[Segment]) -> Value {
+pub fn manifest(
+    container: &str,
+    names: &[String],
+    etags: &[String],
+    segments: &[Segment],
+) -> Value {
     Value::Array(
         segments
             .iter()

@@ -179,10 +179,7 @@ impl SwiftBackend {
 
     /// `PUT ?multipart-manifest=put`: join the segments as `name`.
     fn put_manifest(&self, name: &str, manifest: &serde_json::Value) -> Result<(), CloudError> {
-        let url = format!(
-            "{}?multipart-manifest=put",
-            self.url(&self.container, name)
-        );
+        let url = format!("{}?multipart-manifest=put", self.url(&self.container, name));
         let body = manifest.to_string();
         let what = format!("uploading the manifest of {name}");
         self.http.call(&what, &[201], &|c| {
@@ -199,7 +196,13 @@ impl SwiftBackend {
     /// upload's own error is the one to report).
     fn remove_segments(&self, container: &str, names: &[String], created: bool) {
         for n in names {
-            let _ = self.call("deleting a segment", &[204, 404], Method::DELETE, container, n);
+            let _ = self.call(
+                "deleting a segment",
+                &[204, 404],
+                Method::DELETE,
+                container,
+                n,
+            );
         }
         if created {
             let what = "deleting the segments container";
