@@ -154,10 +154,22 @@ fn swift_behind_keystone_gets_a_static_large_object_and_its_side_files() {
     assert_eq!(meta["properties"]["OSFAMILY"], "linux");
     assert_eq!(json(&r.stdout)["location"], meta["location"]);
 
-    // Replaced with -f (8 MiB segments): the old segments are deleted.
-    let r = upload_to(&cfg, "8M", &img, &["-f", "-r", "Swift image"]);
+    // Replaced with -f by one plain object (the image is smaller than a
+    // 16 MiB segment): the old segments are deleted.
+    let r = upload_to(&cfg, "16M", &img, &["-f", "-r", "Swift image"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(acct.list("images_segments").len(), 2);
+    assert!(
+        r.stderr.contains("Uploading image data ... done"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(acct.list("images_segments"), Vec::<String>::new());
+    let back = acct.get("images/s.diskdump");
+    assert!(!back.headers().contains_key("X-Static-Large-Object"));
+    assert!(
+        back.bytes().unwrap().as_ref() == std::fs::read(&img).unwrap().as_slice(),
+        "Swift gives other bytes back"
+    );
     let listed = run(creator().env("OS_CLIENT_CONFIG_FILE", &cfg).args([
         "images",
         "show",
