@@ -2,14 +2,16 @@
 # Start OpenStack Keystone (identity v3, sqlite, fernet tokens) under
 # gunicorn on 127.0.0.1:PORT, with: admin/admin (project admin), demo/demo
 # (project demo, role member), service user glance/service (project
-# service, roles admin and service), and an `image` endpoint GLANCE_URL.
-# A bootstrapped database is cached per (PORT, GLANCE_URL) in the cloud-lab
+# service, roles admin and service), and an `image` endpoint GLANCE_URL;
+# with SWIFT_URL, also a service user swift/service and an `object-store`
+# endpoint SWIFT_URL/v1/AUTH_%(project_id)s.
+# A bootstrapped database is cached per (PORT, GLANCE_URL[, SWIFT_URL]) in the cloud-lab
 # cache, so later starts only copy it. Prints the PID on stdout when
 # Keystone answers. Stop it by that PID.
 #
-# usage: scripts/cloudlab/start-keystone.sh DIR PORT GLANCE_URL
+# usage: scripts/cloudlab/start-keystone.sh DIR PORT GLANCE_URL [SWIFT_URL]
 set -euo pipefail
-dir=$1; port=$2; glance=$3
+dir=$1; port=$2; glance=$3; swift=${4:-}
 LAB=${SNF_CLOUDLAB:-/var/tmp/snf-cloudlab}
 venv=$LAB/venv-keystone
 [ -x "$venv/bin/gunicorn" ] || { echo "start-keystone: $venv is missing: run scripts/cloudlab/install.sh" >&2; exit 1; }
@@ -31,7 +33,7 @@ key_repository = $dir/fernet-receipts
 key_repository = $dir/credential-keys
 CONF
 km() { "$venv/bin/keystone-manage" --config-file "$dir/etc/keystone.conf" "$@" >> "$dir/setup.log" 2>&1; }
-tpl=$LAB/keystone-template/$(echo "$port $glance" | md5sum | cut -c1-12)
+tpl=$LAB/keystone-template/$(echo "$port $glance${swift:+ $swift}" | md5sum | cut -c1-12)
 fresh=0
 if [ -f "$tpl/keystone.sqlite" ]; then
     cp -a "$tpl/keystone.sqlite" "$tpl/fernet-keys" "$tpl/fernet-receipts" "$tpl/credential-keys" "$dir/"
@@ -73,6 +75,13 @@ if [ $fresh = 1 ]; then
     api PUT "/projects/$sp/users/$gu/roles/$service" > /dev/null
     img=$(api POST /services '{"service":{"name":"glance","type":"image"}}' | id_of service)
     api POST /endpoints "{\"endpoint\":{\"service_id\":\"$img\",\"interface\":\"public\",\"region_id\":\"RegionOne\",\"url\":\"$glance\"}}" > /dev/null
+    if [ -n "$swift" ]; then
+        su=$(api POST /users '{"user":{"name":"swift","domain_id":"default","password":"service"}}' | id_of user)
+        api PUT "/projects/$sp/users/$su/roles/$admin" > /dev/null
+        api PUT "/projects/$sp/users/$su/roles/$service" > /dev/null
+        obj=$(api POST /services '{"service":{"name":"swift","type":"object-store"}}' | id_of service)
+        api POST /endpoints "{\"endpoint\":{\"service_id\":\"$obj\",\"interface\":\"public\",\"region_id\":\"RegionOne\",\"url\":\"$swift/v1/AUTH_%(project_id)s\"}}" > /dev/null
+    fi
     mkdir -p "$tpl"
     cp -a "$dir/keystone.sqlite" "$dir/fernet-keys" "$dir/fernet-receipts" "$dir/credential-keys" "$tpl/"
 fi

@@ -27,7 +27,8 @@ pub(super) fn parse_secret(s: &str) -> Result<Secret, std::convert::Infallible> 
 pub struct AccountArgs {
     /// Use this Synnefo cloud saved in kamaki's configuration (~/.kamakirc,
     /// or $KAMAKI_CONFIG); `openstack:NAME` for a clouds.yaml entry (Glance
-    /// v2); `s3:BUCKET` for S3 (credentials as the AWS tools read them).
+    /// v2); `swift:NAME` for its Swift object store (into --container);
+    /// `s3:BUCKET` for S3 (credentials as the AWS tools read them).
     #[arg(short = 'c', long = "cloud", value_name = "CLOUD", global = true)]
     pub cloud: Option<String>,
 

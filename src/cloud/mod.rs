@@ -16,13 +16,14 @@ pub mod local;
 pub mod parallel;
 pub mod pithos;
 pub mod request;
+pub mod stream;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use clients::{glance, s3, synnefo};
+use clients::{glance, s3, swift, synnefo};
 use config::clouds_yaml;
 pub use error::{CloudError, ErrorKind};
 use pithos::onepass;
@@ -70,6 +71,8 @@ pub enum Target {
     OpenStack(clouds_yaml::OsCloud),
     /// An S3 bucket.
     S3(s3::S3Target),
+    /// The Swift object store of an OpenStack cloud from clouds.yaml.
+    Swift(clouds_yaml::OsCloud),
 }
 
 /// An image as a cloud describes it (Plankton's fields).
@@ -174,6 +177,7 @@ pub fn connect(target: &Target, container: &str) -> Result<Box<dyn CloudBackend>
         )?)),
         Target::OpenStack(c) => Ok(Box::new(glance::GlanceBackend::new(c.clone())?)),
         Target::S3(t) => Ok(Box::new(s3::S3Backend::new(t.clone())?)),
+        Target::Swift(c) => Ok(Box::new(swift::SwiftBackend::new(c.clone(), container)?)),
     }
 }
 

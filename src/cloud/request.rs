@@ -62,6 +62,7 @@ impl AccountRequest {
             (None, None, Some(_)) => Err(UsageError::new("-t TOKEN needs -a URL")),
             (Some(name), None, None) => match name.split_once(':').unwrap_or((name, "")) {
                 ("openstack", os) => clouds_yaml::find(os).map(Target::OpenStack),
+                ("swift", os) => clouds_yaml::find(os).map(Target::Swift),
                 ("s3", bucket) => crate::cloud::clients::s3::target(bucket).map(Target::S3),
                 _ => saved_cloud(&config_path(), name),
             },
@@ -155,6 +156,11 @@ impl UploadRequest {
             )));
         }
         let target = self.account.target()?;
+        if self.public && matches!(target, Target::Swift(_)) {
+            return Err(UsageError::new(
+                "--public: Swift makes whole containers public, not images: use a container of its own and make it readable (`openstack container set --property read-acl=.r:*,.rlistings')",
+            ));
+        }
         check_channel(self.channel, self.register.is_some(), &target)?;
         Ok(Some(UploadPlan {
             target,

@@ -7,10 +7,7 @@
 //! no side files: the MD5 is Glance's own `checksum`.
 
 use std::fs::File;
-use std::io::Read;
-use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use reqwest::Method;
@@ -23,8 +20,9 @@ use crate::cloud::error::CloudError;
 use crate::cloud::http::{self, Http};
 use crate::cloud::pithos::plankton::quote;
 use crate::cloud::pithos::transfer::Transfer;
+use crate::cloud::stream::{RangeReader, Tally, with_progress};
 use crate::cloud::{CloudBackend, Registration, RemoteImage, UploadResult, Uploaded};
-use crate::progress::{Reporter, Step, Unit, begin_step};
+use crate::progress::{Reporter, Unit, begin_step};
 
 /// Glance's own fields of an image; everything else is a property.
 const STANDARD: &[&str] = &[
@@ -131,16 +129,10 @@ impl GlanceBackend {
         let step = begin_step(r, "Uploading image data", Some((size, Unit::Bytes)));
         let path = format!("/v2/images/{id}/file");
         let what = format!("uploading the data of image {id}");
-        let sent = Arc::new(AtomicU64::new(0));
-        with_progress(&step, &sent, || {
+        let tally = Tally::default();
+        with_progress(&step, &|| tally.sent(), || {
             self.http.call(&what, &[204, 201, 200], &|c| {
-                sent.store(0, Ordering::SeqCst);
-                let reader = AtReader {
-                    file: f.clone(),
-                    pos: 0,
-                    len: size,
-                    sent: sent.clone(),
-                };
+                let reader = RangeReader::new(f.clone(), 0, size, &tally);
                 self.req(c, Method::PUT, &path)
                     .header("Content-Type", "application/octet-stream")
                     .body(Body::sized(reader, size))
@@ -148,45 +140,6 @@ impl GlanceBackend {
         })?;
         step.done("done");
         Ok(())
-    }
-}
-
-/// Run `send` while showing the bytes `sent` on `step` a few times a
-/// second (the body is read on reqwest's own thread).
-fn with_progress<T>(step: &Step<'_>, sent: &AtomicU64, send: impl FnOnce() -> T) -> T {
-    let finished = AtomicBool::new(false);
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            while !finished.load(Ordering::SeqCst) {
-                step.advance(sent.load(Ordering::SeqCst));
-                std::thread::sleep(std::time::Duration::from_millis(200));
-            }
-        });
-        let result = send();
-        finished.store(true, Ordering::SeqCst);
-        result
-    })
-}
-
-/// A file read from offset 0 with `read_at`, so every retry can start over
-/// on a clone of the same handle.
-struct AtReader {
-    file: Arc<File>,
-    pos: u64,
-    len: u64,
-    sent: Arc<AtomicU64>,
-}
-
-impl Read for AtReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let want = (self.len - self.pos).min(buf.len() as u64) as usize;
-        if want == 0 {
-            return Ok(0);
-        }
-        let n = self.file.read_at(&mut buf[..want], self.pos)?;
-        self.pos += n as u64;
-        self.sent.store(self.pos, Ordering::SeqCst);
-        Ok(n)
     }
 }
 

@@ -1,6 +1,7 @@
-//! Keystone v3 for the OpenStack backend: the project-scoped token
-//! request for a clouds.yaml account (password or token), and the image
-//! endpoint from the catalog it answers with.
+//! Keystone v3 for the OpenStack backends (Glance, Swift): the
+//! project-scoped token request for a clouds.yaml account (password or
+//! token), and the endpoints of the catalog it answers with, for the
+//! cloud's region and interface.
 
 use serde_json::{Value, json};
 
@@ -19,12 +20,52 @@ pub struct GlanceAccess {
 /// Authenticate `cloud` (through `http`): a token and the Glance URL, or
 /// only the configured Glance URL when the cloud needs no auth.
 pub fn authenticate(http: &Http, cloud: &OsCloud) -> Result<GlanceAccess, CloudError> {
-    let Some((url, body)) = token_request(&cloud.auth) else {
+    let Some(session) = token(http, cloud)? else {
         let glance = cloud.image_endpoint.clone().unwrap_or_default();
         return Ok(GlanceAccess {
             token: None,
             glance: glance.trim_end_matches('/').into(),
         });
+    };
+    let glance = match &cloud.image_endpoint {
+        Some(e) => e.trim_end_matches('/').to_owned(),
+        None => session.endpoint(cloud, "image")?,
+    };
+    Ok(GlanceAccess {
+        token: Some(session.token),
+        glance,
+    })
+}
+
+/// A project-scoped Keystone token and the catalog it came with.
+pub struct Session {
+    pub token: Secret,
+    /// The `token` object of Keystone's answer (catalog, project…).
+    pub body: Value,
+}
+
+impl Session {
+    /// The URL of the `service_type` endpoint for the cloud's region and
+    /// interface.
+    pub fn endpoint(&self, cloud: &OsCloud, service_type: &str) -> Result<String, CloudError> {
+        endpoint(&self.body, service_type, cloud).ok_or_else(|| {
+            CloudError::NotFound(format!(
+                "no {service_type} service ({} interface{}) in the catalog of {}",
+                cloud.interface,
+                cloud
+                    .region
+                    .as_ref()
+                    .map_or(String::new(), |r| format!(", region {r}")),
+                cloud.name
+            ))
+        })
+    }
+}
+
+/// A project-scoped token for `cloud`; `None` when it needs no auth.
+pub fn token(http: &Http, cloud: &OsCloud) -> Result<Option<Session>, CloudError> {
+    let Some((url, body)) = token_request(&cloud.auth) else {
+        return Ok(None);
     };
     let text = body.to_string();
     let hint = "the credentials were refused: check the cloud's auth in clouds.yaml";
@@ -38,27 +79,23 @@ pub fn authenticate(http: &Http, cloud: &OsCloud) -> Result<GlanceAccess, CloudE
         .ok_or_else(|| CloudError::Protocol(format!("{url} gave no X-Subject-Token")))?
         .to_owned();
     let v: Value = r.json("authenticating")?;
-    let glance = match &cloud.image_endpoint {
-        Some(e) => e.trim_end_matches('/').to_owned(),
-        None => image_endpoint(&v["token"], cloud.region.as_deref()).ok_or_else(|| {
-            CloudError::NotFound(format!("no image service in the catalog of {}", cloud.name))
-        })?,
-    };
-    Ok(GlanceAccess {
-        token: Some(Secret::new(token)),
-        glance,
-    })
+    Ok(Some(Session {
+        token: Secret::new(token),
+        body: v["token"].clone(),
+    }))
 }
 
-/// The image endpoint from a Keystone v3 catalog.
-fn image_endpoint(token: &Value, region: Option<&str>) -> Option<String> {
+/// A service's endpoint from a Keystone v3 catalog, for the cloud's
+/// interface and region.
+fn endpoint(token: &Value, service_type: &str, cloud: &OsCloud) -> Option<String> {
+    let region = cloud.region.as_deref();
     token["catalog"]
         .as_array()?
         .iter()
-        .filter(|s| s["type"] == "image")
+        .filter(|s| s["type"] == service_type)
         .flat_map(|s| s["endpoints"].as_array().into_iter().flatten())
         .find(|e| {
-            e["interface"] == "public"
+            e["interface"] == cloud.interface.as_str()
                 && region.is_none_or(|r| e["region_id"] == r || e["region"] == r)
         })?["url"]
         .as_str()
@@ -142,7 +179,19 @@ mod tests {
         let token = json!({"catalog": [{"type": "image", "endpoints": [
             {"interface": "internal", "url": "http://in"},
             {"interface": "public", "region_id": "r1", "url": "http://pub/"}]}]});
-        assert_eq!(image_endpoint(&token, Some("r1")).unwrap(), "http://pub");
-        assert_eq!(image_endpoint(&token, Some("r2")), None);
+        let mut cloud = OsCloud {
+            name: "c".into(),
+            auth: OsAuth::None,
+            region: Some("r1".into()),
+            interface: "public".into(),
+            image_endpoint: None,
+        };
+        assert_eq!(endpoint(&token, "image", &cloud).unwrap(), "http://pub");
+        assert_eq!(endpoint(&token, "object-store", &cloud), None);
+        cloud.interface = "internal".into();
+        cloud.region = None;
+        assert_eq!(endpoint(&token, "image", &cloud).unwrap(), "http://in");
+        cloud.region = Some("r2".into());
+        assert_eq!(endpoint(&token, "image", &cloud), None);
     }
 }

@@ -1,8 +1,9 @@
 //! The clients of the clouds people register images on, each a
 //! [`CloudBackend`](crate::cloud::CloudBackend): Synnefo (Astakos, Pithos,
-//! Plankton), OpenStack (Keystone and Glance) and S3.
+//! Plankton), OpenStack (Keystone, Glance and Swift) and S3.
 
 pub mod glance;
 pub mod keystone;
 pub mod s3;
+pub mod swift;
 pub mod synnefo;

@@ -3,7 +3,8 @@
 //! `$XDG_CONFIG_HOME/openstack/clouds.yaml` (else
 //! `~/.config/openstack/clouds.yaml`), `/etc/openstack/clouds.yaml`.
 //! Supported: `auth_type` `password` (the default), `token` and `none`
-//! (with `image_endpoint_override`), Keystone v3.
+//! (with `image_endpoint_override`), Keystone v3; `region_name` and
+//! `interface` choose the catalog's endpoints.
 
 use std::path::PathBuf;
 
@@ -55,6 +56,8 @@ pub struct OsCloud {
     pub name: String,
     pub auth: OsAuth,
     pub region: Option<String>,
+    /// The catalog interface to use: `interface` (public by default).
+    pub interface: String,
     /// `image_endpoint_override`: the Glance URL to use instead of the
     /// catalog's.
     pub image_endpoint: Option<String>,
@@ -83,7 +86,7 @@ pub fn search_path() -> Vec<PathBuf> {
 pub fn find(name: &str) -> Result<OsCloud, UsageError> {
     let name = match name {
         "" => std::env::var("OS_CLOUD").map_err(|_| {
-            UsageError::new("--cloud openstack: name the cloud (openstack:NAME) or set OS_CLOUD")
+            UsageError::new("--cloud openstack:NAME or swift:NAME: name the cloud, or set OS_CLOUD")
         })?,
         n => n.to_owned(),
     };
@@ -126,6 +129,7 @@ pub fn parse(text: &str, name: &str) -> Result<Option<OsCloud>, CloudsYamlError>
         name: name.to_owned(),
         auth,
         region: text_of(&c["region_name"]),
+        interface: text_of(&c["interface"]).unwrap_or_else(|| "public".into()),
         image_endpoint,
     }))
 }
