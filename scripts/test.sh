@@ -22,5 +22,8 @@ cargo build --release --locked
 echo "== cargo test"
 # Two test threads: each integration test launches helper VMs, and the
 # machine has two cores.
-cargo test --release --locked -- --test-threads=2 "$@"
+# Each line is stamped with the time, so that a slow test shows (libtest
+# prints "has been running for over 60 seconds" a minute after it starts).
+cargo test --release --locked -- --test-threads=2 "$@" 2>&1 |
+    while IFS= read -r line; do printf '[%(%H:%M:%S)T] %s\n' -1 "$line"; done
 echo "== all tests passed in $(( $(date +%s) - start )) s"
