@@ -53,6 +53,19 @@ const KEPT: &[&str] = &[
     "/home/user/.profile",
 ];
 
+/// What the default tasks remove on OpenBSD and NetBSD, whatever the layout.
+const OPENBSD_GONE: &[&str] = &[
+    "/etc/random.seed",
+    "/var/db/host.random",
+    "/var/db/dhcpleased/vio0",
+];
+const NETBSD_GONE: &[&str] = &[
+    "/var/db/dhcpcd/vioif0.lease",
+    "/var/db/dhcpcd/duid",
+    "/var/db/entropy-file",
+    "/var/db/pkgin/cache/vim-9.0.tgz",
+];
+
 const LAYOUTS: &[Layout] = &[
     Layout {
         file: "bsd-freebsd-mbr.raw",
@@ -77,11 +90,7 @@ const LAYOUTS: &[Layout] = &[
         ufstype: "ufs2",
         lock: "*",
         firstboot: "/etc/rc.firsttime",
-        gone: &[
-            "/etc/random.seed",
-            "/var/db/host.random",
-            "/var/db/dhcpleased/vio0",
-        ],
+        gone: OPENBSD_GONE,
         swap: None,
         var: None,
     },
@@ -91,11 +100,7 @@ const LAYOUTS: &[Layout] = &[
         ufstype: "44bsd",
         lock: "*",
         firstboot: "/etc/rc.firsttime",
-        gone: &[
-            "/etc/random.seed",
-            "/var/db/host.random",
-            "/var/db/dhcpleased/vio0",
-        ],
+        gone: OPENBSD_GONE,
         swap: None,
         var: None,
     },
@@ -105,12 +110,7 @@ const LAYOUTS: &[Layout] = &[
         ufstype: "ufs2",
         lock: "*LOCKED*",
         firstboot: "/etc/rc.local",
-        gone: &[
-            "/var/db/dhcpcd/vioif0.lease",
-            "/var/db/dhcpcd/duid",
-            "/var/db/entropy-file",
-            "/var/db/pkgin/cache/vim-9.0.tgz",
-        ],
+        gone: NETBSD_GONE,
         swap: Some("2:16"),
         var: None,
     },
@@ -120,12 +120,7 @@ const LAYOUTS: &[Layout] = &[
         ufstype: "44bsd",
         lock: "*LOCKED*",
         firstboot: "/etc/rc.local",
-        gone: &[
-            "/var/db/dhcpcd/vioif0.lease",
-            "/var/db/dhcpcd/duid",
-            "/var/db/entropy-file",
-            "/var/db/pkgin/cache/vim-9.0.tgz",
-        ],
+        gone: NETBSD_GONE,
         // The swap is the label's `b`, inside the slice: the slice is kept.
         swap: None,
         var: None,
