@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# End to end, against the virt-* pipeline that does the same work, in the
+# same run, alternately, best of N (issue: half the time of the virt-*
+# pipeline):
+#
+#   (a) snf-mkimage -o OUT IMG   (defaults: system preparation, shrink,
+#                                 raw export, MD5 and SHA-256)
+#   (p) on a qcow2 overlay of IMG: virt-sysprep, virt-sparsify --in-place,
+#       qemu-img convert -O raw, md5sum, sha256sum
+#
+# Each step of (p) is timed; (a) prints its own per-step report. Both
+# outputs are then inspected (once, untimed) and must be the same OS.
+# The helper VMs run under KVM when it works, else software emulation,
+# for both sides.
+# Usage: bench/e2e.sh [FIXTURE] [N]   (env: SNF_FIXTURES, SNF_BENCH_DIR)
+#        FIXTURE defaults to debian-mbr-swap.raw (swap last), N to 2.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+FIX=${SNF_FIXTURES:-/var/tmp/snf-image-creator-fixtures}
+IMG=$FIX/${1:-debian-mbr-swap.raw}
+N=${2:-2}
+WORK=$(mktemp -d "${SNF_BENCH_DIR:-/var/tmp}/snf-e2e-bench.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+"$ROOT"/scripts/fixtures.sh "$FIX" >/dev/null
+(cd "$ROOT" && cargo build --release --quiet --bins)
+BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
+ln -s "$BIN"/snf-image-creator "$WORK"/snf-mkimage
+export LIBGUESTFS_BACKEND=${LIBGUESTFS_BACKEND:-direct}
+# (in a subshell: a KVM that aborts qemu would make bash print the abort)
+if ! (qemu-system-x86_64 -accel kvm -cpu host -machine q35 -display none -nodefaults -S \
+        -qmp stdio <<<'{"execute":"qmp_capabilities"}{"execute":"quit"}' >/dev/null 2>&1) 2>/dev/null; then
+    export LIBGUESTFS_BACKEND_SETTINGS=${LIBGUESTFS_BACKEND_SETTINGS:-force_tcg}
+    accel=TCG
+else
+    accel=KVM
+fi
+
+secs() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
+mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
+min() { awk -v a="$1" -v b="$2" 'BEGIN { print (b == "" || a < b) ? a : b }'; }
+
+echo "image: $IMG, $(mib "$(stat -c %s "$IMG")") MiB; helper VMs: $accel; $(nproc) CPUs; load $(cut -d' ' -f1-3 /proc/loadavg)"
+
+ours() {
+    rm -f "$WORK"/ours.diskdump*
+    local t=$EPOCHREALTIME
+    "$WORK"/snf-mkimage -o "$WORK"/ours.diskdump "$IMG" >"$WORK"/ours.log 2>&1
+    secs "$t"
+}
+
+# Each step's time, space-separated, in the order of STEPS.
+STEPS=(overlay virt-sysprep virt-sparsify convert md5sum sha256sum)
+peer() {
+    rm -f "$WORK"/ov.qcow2 "$WORK"/peer.raw
+    local t times=()
+    t=$EPOCHREALTIME
+    qemu-img create -q -f qcow2 -F raw -b "$IMG" "$WORK"/ov.qcow2
+    times+=("$(secs "$t")"); t=$EPOCHREALTIME
+    virt-sysprep -q -a "$WORK"/ov.qcow2 >"$WORK"/peer.log 2>&1
+    times+=("$(secs "$t")"); t=$EPOCHREALTIME
+    virt-sparsify -q --in-place "$WORK"/ov.qcow2 >>"$WORK"/peer.log 2>&1
+    times+=("$(secs "$t")"); t=$EPOCHREALTIME
+    qemu-img convert -f qcow2 -O raw "$WORK"/ov.qcow2 "$WORK"/peer.raw
+    times+=("$(secs "$t")"); t=$EPOCHREALTIME
+    md5sum "$WORK"/peer.raw >/dev/null
+    times+=("$(secs "$t")"); t=$EPOCHREALTIME
+    sha256sum "$WORK"/peer.raw >/dev/null
+    times+=("$(secs "$t")")
+    echo "${times[*]}"
+}
+
+best_a= best_p= best_steps=
+for i in $(seq 1 "$N"); do
+    a=$(ours)
+    steps=$(peer)
+    p=$(awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; printf "%.1f", s }' <<<"$steps")
+    echo "round $i: (a) $a s   (p) $p s   [p steps: $steps]"
+    [ "$(min "$p" "$best_p")" = "$p" ] && best_steps=$steps
+    best_a=$(min "$a" "$best_a"); best_p=$(min "$p" "$best_p")
+done
+
+echo
+echo "(a) snf-mkimage, its own report of the best-effort last round:"
+grep -aE '^(  |TOTAL)' "$WORK"/ours.log | tail -n 20 || true
+echo
+echo "(p) virt-* pipeline, best round's steps:"
+read -r -a st <<<"$best_steps"
+for k in "${!STEPS[@]}"; do printf '  %-16s %6s s\n' "${STEPS[$k]}" "${st[$k]}"; done
+echo
+os() { virt-inspector --no-applications --no-icon -a "$1" 2>/dev/null |
+    sed -n 's:.*<distro>\(.*\)</distro>.*:\1:p' | head -1; }
+oa=$(os "$WORK"/ours.diskdump); op=$(os "$WORK"/peer.raw)
+[ -n "$oa" ] && [ "$oa" = "$op" ] || { echo "the outputs differ as systems: (a) '$oa', (p) '$op'" >&2; exit 1; }
+printf 'output size: (a) %s MiB, (p) %s MiB apparent; both inspect as %s\n' \
+    "$(mib "$(stat -c %s "$WORK"/ours.diskdump)")" "$(mib "$(stat -c %s "$WORK"/peer.raw)")" "$oa"
+printf 'best of %s: (a) %s s, (p) %s s, ratio (a)/(p) = %s (target <= 0.50)\n' "$N" "$best_a" "$best_p" \
+    "$(awk -v a="$best_a" -v p="$best_p" 'BEGIN { printf "%.2f", a / p }')"
