@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 
 use crate::cloud::config::clouds_yaml;
-use crate::cloud::config::kamakirc::{KamakiConfig, config_path};
+use crate::cloud::clients::s3;
+use crate::cloud::config::kamakirc::KamakiConfig;
+use crate::cloud::config::list::{CloudPaths, CloudRef};
 use crate::cloud::local::history::Channel;
 use crate::cloud::local::store::Store;
 use crate::cloud::{DEFAULT_CONTAINER, Secret, Target};
@@ -40,6 +42,11 @@ impl AccountRequest {
 
     /// Resolve the account (reading kamaki's configuration for `-c`).
     pub fn target(&self) -> Result<Target, UsageError> {
+        self.target_in(&CloudPaths::from_env())
+    }
+
+    /// Resolve the account, reading the saved clouds from `paths`.
+    pub fn target_in(&self, paths: &CloudPaths) -> Result<Target, UsageError> {
         let remote = self.cloud.is_some() || self.auth_url.is_some() || self.token.is_some();
         if remote && self.store.is_some() {
             return Err(UsageError::new(
@@ -60,10 +67,12 @@ impl AccountRequest {
             }),
             (None, Some(_), None) => Err(UsageError::new("-a URL needs -t TOKEN")),
             (None, None, Some(_)) => Err(UsageError::new("-t TOKEN needs -a URL")),
-            (Some(name), None, None) => match name.split_once(':').unwrap_or((name, "")) {
-                ("openstack", os) => clouds_yaml::find(os).map(Target::OpenStack),
-                ("s3", bucket) => crate::cloud::clients::s3::target(bucket).map(Target::S3),
-                _ => saved_cloud(&config_path(), name),
+            (Some(name), None, None) => match CloudRef::parse(name) {
+                CloudRef::OpenStack(os) => {
+                    clouds_yaml::find_in(&os, &paths.clouds_yaml).map(Target::OpenStack)
+                }
+                CloudRef::S3(bucket) => s3::target_in(&bucket, &paths.s3).map(Target::S3),
+                _ => saved_cloud(&paths.kamakirc, name),
             },
         }
     }
@@ -131,6 +140,11 @@ impl UploadRequest {
     /// Check the options; `None` when nothing is to be uploaded. The error
     /// text is a usage message.
     pub fn validate(self) -> Result<Option<UploadPlan>, UsageError> {
+        self.validate_in(&CloudPaths::from_env())
+    }
+
+    /// [`Self::validate`], reading the saved clouds from `paths`.
+    pub fn validate_in(self, paths: &CloudPaths) -> Result<Option<UploadPlan>, UsageError> {
         let Some(object) = self.upload else {
             return self.nothing_to_upload().map(|_| None);
         };
@@ -154,7 +168,7 @@ impl UploadRequest {
                 "--container {container}: give a name without `/'"
             )));
         }
-        let target = self.account.target()?;
+        let target = self.account.target_in(paths)?;
         check_channel(self.channel, self.register.is_some(), &target)?;
         Ok(Some(UploadPlan {
             target,
