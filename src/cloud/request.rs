@@ -4,8 +4,8 @@
 
 use std::path::PathBuf;
 
-use crate::cloud::config::clouds_yaml;
 use crate::cloud::clients::s3;
+use crate::cloud::config::clouds_yaml;
 use crate::cloud::config::kamakirc::KamakiConfig;
 use crate::cloud::config::list::{CloudPaths, CloudRef};
 use crate::cloud::local::history::Channel;

@@ -15,6 +15,8 @@ pub mod app;
 pub mod browser;
 pub mod buttons;
 pub mod chain;
+pub mod cloud_forms;
+pub mod cloud_list;
 pub mod component;
 pub mod customize;
 #[cfg(test)]

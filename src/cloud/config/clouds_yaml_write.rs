@@ -37,7 +37,9 @@ fn shown_domain(d: &str) -> String {
 pub fn editable(name: &str, paths: &[PathBuf]) -> Result<(PathBuf, PasswordCloud), String> {
     let listed = clouds_yaml::list(paths);
     let Some(found) = listed.iter().find(|l| l.name == name) else {
-        return Err(format!("no OpenStack cloud `{name}' in the clouds.yaml files"));
+        return Err(format!(
+            "no OpenStack cloud `{name}' in the clouds.yaml files"
+        ));
     };
     let cloud = clouds_yaml::find_in(name, std::slice::from_ref(&found.file)).map_err(|e| e.0)?;
     let OsAuth::Password {
@@ -143,7 +145,10 @@ mod tests {
         assert!(has_comments(&path));
         let paths = vec![path.clone()];
         let (file, was) = editable("lab", &paths).unwrap();
-        assert_eq!((file.as_path(), was.domain.as_str()), (path.as_path(), "default"));
+        assert_eq!(
+            (file.as_path(), was.domain.as_str()),
+            (path.as_path(), "default")
+        );
         let mut now = was.clone();
         now.password = Secret::new("new-pw");
         now.region = "RegionOne".into();
@@ -154,19 +159,35 @@ mod tests {
             ..now.clone()
         };
         save(&path, &added, None).unwrap();
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
-        let names: Vec<String> = clouds_yaml::list(&paths).into_iter().map(|l| l.name).collect();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let names: Vec<String> = clouds_yaml::list(&paths)
+            .into_iter()
+            .map(|l| l.name)
+            .collect();
         assert_eq!(names, vec!["other", "lab", "new"]);
         let lab = clouds_yaml::find_in("lab", &paths).unwrap();
         assert_eq!(lab.region.as_deref(), Some("RegionOne"));
-        let OsAuth::Password { password, user_domain, .. } = &lab.auth else {
+        let OsAuth::Password {
+            password,
+            user_domain,
+            ..
+        } = &lab.auth
+        else {
             panic!("{lab:?}")
         };
-        assert_eq!((password.expose(), user_domain.as_str()), ("new-pw", "id:default"));
+        assert_eq!(
+            (password.expose(), user_domain.as_str()),
+            ("new-pw", "id:default")
+        );
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("interface: public"), "{text}");
         let new = clouds_yaml::find_in("new", &paths).unwrap();
-        assert!(matches!(new.auth, OsAuth::Password { ref user_domain, .. } if user_domain == "name:Default"));
+        assert!(
+            matches!(new.auth, OsAuth::Password { ref user_domain, .. } if user_domain == "name:Default")
+        );
         assert!(editable("other", &paths).unwrap_err().contains("password"));
     }
 }

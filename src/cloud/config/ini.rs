@@ -116,7 +116,10 @@ impl Ini {
     /// Where a line added to `section` goes: after its last setting (a
     /// comment before the next section stays with that section). `None` when there is no such section.
     fn section_end(&self, section: &str) -> Option<usize> {
-        let start = self.lines.iter().position(|l| section_of(l) == Some(section))?;
+        let start = self
+            .lines
+            .iter()
+            .position(|l| section_of(l) == Some(section))?;
         let mut end = start + 1;
         for (i, line) in self.lines.iter().enumerate().skip(start + 1) {
             if section_of(line).is_some() {
@@ -145,7 +148,10 @@ mod tests {
         let text = "# keys\n[default]\naws_access_key_id = A\n\n; other\n[work]\nx = 1\n";
         let mut ini = Ini::parse(text);
         assert_eq!(ini.sections(), vec!["default", "work"]);
-        assert_eq!(ini.get("default", "aws_access_key_id").as_deref(), Some("A"));
+        assert_eq!(
+            ini.get("default", "aws_access_key_id").as_deref(),
+            Some("A")
+        );
         ini.set("default", "aws_access_key_id", "B");
         ini.set("default", "aws_secret_access_key", "S");
         ini.set("new", "k", "v");

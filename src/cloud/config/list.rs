@@ -6,9 +6,9 @@
 
 use std::path::PathBuf;
 
+use super::clouds_yaml;
 use super::kamakirc::{KamakiConfig, config_path};
 use super::s3_targets::{self, S3Files};
-use super::clouds_yaml;
 
 /// The kinds of clouds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -20,6 +20,16 @@ pub enum CloudKind {
 }
 
 impl CloudKind {
+    /// As the UI names it.
+    pub fn title(self) -> &'static str {
+        match self {
+            CloudKind::Local => "Local store",
+            CloudKind::Synnefo => "Synnefo",
+            CloudKind::OpenStack => "OpenStack",
+            CloudKind::S3 => "S3",
+        }
+    }
+
     /// As listings name it.
     pub fn label(self) -> &'static str {
         match self {
@@ -131,10 +141,14 @@ pub fn list(paths: &CloudPaths) -> Vec<Listed> {
             }
         }));
     }
-    out.extend(clouds_yaml::list(&paths.clouds_yaml).into_iter().map(|c| Listed {
-        about: c.auth_url.unwrap_or_else(|| c.file.display().to_string()),
-        cloud: CloudRef::OpenStack(c.name),
-    }));
+    out.extend(
+        clouds_yaml::list(&paths.clouds_yaml)
+            .into_iter()
+            .map(|c| Listed {
+                about: c.auth_url.unwrap_or_else(|| c.file.display().to_string()),
+                cloud: CloudRef::OpenStack(c.name),
+            }),
+    );
     out.extend(s3_targets::buckets(&paths.s3).into_iter().map(|b| Listed {
         about: b.endpoint.unwrap_or_else(|| "AWS S3".into()),
         cloud: CloudRef::S3(b.bucket),
@@ -161,17 +175,30 @@ mod tests {
                 profile: "default".into(),
             },
         };
-        std::fs::write(&paths.kamakirc, "[cloud \"syn\"]\nurl = http://a\ntoken = t\n").unwrap();
-        std::fs::write(d.join("a.yaml"), "clouds:\n  os:\n    auth:\n      auth_url: http://k/v3\n").unwrap();
+        std::fs::write(
+            &paths.kamakirc,
+            "[cloud \"syn\"]\nurl = http://a\ntoken = t\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("a.yaml"),
+            "clouds:\n  os:\n    auth:\n      auth_url: http://k/v3\n",
+        )
+        .unwrap();
         std::fs::write(d.join("b.yaml"), "clouds:\n  os: {}\n  os2: {}\n").unwrap();
         std::fs::write(&paths.s3.targets, "[images]\nendpoint_url = http://s\n").unwrap();
-        let listed: Vec<(Option<String>, String)> =
-            list(&paths).into_iter().map(|l| (l.cloud.arg(), l.about)).collect();
+        let listed: Vec<(Option<String>, String)> = list(&paths)
+            .into_iter()
+            .map(|l| (l.cloud.arg(), l.about))
+            .collect();
         let want = [
             (None, "The built-in local image store".to_owned()),
             (Some("syn".into()), "http://a".into()),
             (Some("openstack:os".into()), "http://k/v3".into()),
-            (Some("openstack:os2".into()), d.join("b.yaml").display().to_string()),
+            (
+                Some("openstack:os2".into()),
+                d.join("b.yaml").display().to_string(),
+            ),
             (Some("s3:images".into()), "http://s".into()),
         ];
         assert_eq!(listed, want);

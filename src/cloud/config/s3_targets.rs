@@ -45,7 +45,9 @@ impl S3Files {
     pub fn from_env() -> S3Files {
         let home = PathBuf::from(env("HOME").unwrap_or_default());
         let xdg = env("XDG_CONFIG_HOME").map_or_else(|| home.join(".config"), PathBuf::from);
-        let aws = |var: &str, name: &str| env(var).map_or_else(|| home.join(".aws").join(name), PathBuf::from);
+        let aws = |var: &str, name: &str| {
+            env(var).map_or_else(|| home.join(".aws").join(name), PathBuf::from)
+        };
         S3Files {
             targets: xdg.join("snf-image-creator/s3.ini"),
             credentials: aws("AWS_SHARED_CREDENTIALS_FILE", "credentials"),
@@ -160,7 +162,11 @@ mod tests {
             config: dir.path().join("config"),
             profile: "default".into(),
         };
-        std::fs::write(&files.credentials, "# mine\n[other]\naws_access_key_id = O\n").unwrap();
+        std::fs::write(
+            &files.credentials,
+            "# mine\n[other]\naws_access_key_id = O\n",
+        )
+        .unwrap();
         let mut a = S3Account {
             bucket: "images".into(),
             endpoint: "http://127.0.0.1:8333".into(),
@@ -172,9 +178,18 @@ mod tests {
         save(&files, &a).unwrap();
         let saved = bucket(&files, "images").unwrap();
         assert_eq!(saved.endpoint.as_deref(), Some("http://127.0.0.1:8333"));
-        assert_eq!((saved.region, saved.profile.as_deref()), (None, Some("lab")));
-        assert_eq!(files.key("lab", "aws_secret_access_key").as_deref(), Some("SK"));
-        assert_eq!(files.key("other", "aws_access_key_id").as_deref(), Some("O"));
+        assert_eq!(
+            (saved.region, saved.profile.as_deref()),
+            (None, Some("lab"))
+        );
+        assert_eq!(
+            files.key("lab", "aws_secret_access_key").as_deref(),
+            Some("SK")
+        );
+        assert_eq!(
+            files.key("other", "aws_access_key_id").as_deref(),
+            Some("O")
+        );
         let text = std::fs::read_to_string(&files.credentials).unwrap();
         assert!(text.starts_with("# mine\n"), "{text}");
         for f in [&files.credentials, &files.targets] {
@@ -182,7 +197,12 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         a.bucket = "Bad_Bucket".into();
-        assert!(save(&files, &a).unwrap_err().to_string().contains("bucket name"));
+        assert!(
+            save(&files, &a)
+                .unwrap_err()
+                .to_string()
+                .contains("bucket name")
+        );
         assert_eq!(buckets(&files).len(), 1, "nothing written");
     }
 }

@@ -99,7 +99,10 @@ mod tests {
         // The test environment sets none of the AWS variables.
         let t = target_in("images", &files).unwrap();
         assert_eq!(t.endpoint, "http://h:8333");
-        assert_eq!((t.region.as_str(), t.creds.access_key.as_str()), ("eu-west-1", "L"));
+        assert_eq!(
+            (t.region.as_str(), t.creds.access_key.as_str()),
+            ("eu-west-1", "L")
+        );
         let t = target_in("other", &files).unwrap();
         assert_eq!(t.endpoint, "https://s3.us-east-1.amazonaws.com");
         assert_eq!(t.creds.access_key, "A");
