@@ -17,6 +17,8 @@ pub mod buttons;
 pub mod chain;
 pub mod cloud_forms;
 pub mod cloud_list;
+#[cfg(test)]
+mod cloud_tests;
 pub mod component;
 pub mod customize;
 #[cfg(test)]
