@@ -23,6 +23,7 @@ use super::form::{FieldId, Form};
 use super::job::CloudResult;
 use super::widgets::{Btn, Menu, Reply};
 use crate::cloud::Secret;
+use crate::cloud::config::clouds_yaml;
 use crate::cloud::config::clouds_yaml_write::{self, PasswordCloud};
 use crate::cloud::config::kamakirc;
 use crate::cloud::config::list::{CloudKind, CloudRef};
@@ -108,7 +109,9 @@ impl CloudForm {
                 Err(_) => CloudForm::add(back),
             },
             CloudKind::S3 => CloudForm::S3(FileForm::s3(None, back, facts)),
-            _ => CloudForm::Synnefo(AccountForm::open(None, back, facts)),
+            CloudKind::Synnefo | CloudKind::Local => {
+                CloudForm::Synnefo(AccountForm::open(None, back, facts))
+            }
         }
     }
 
@@ -171,7 +174,7 @@ impl FileForm {
         if clouds_yaml_write::has_comments(&file) {
             text.push_str(" Its comments will not be kept.");
         }
-        let form = Self::form("OpenStack cloud", name, &text, &values, Password);
+        let form = Self::form("OpenStack cloud", name, &text, &values, [Name, Password]);
         let editing = Editing::OpenStack(was);
         Ok(FileForm {
             editing,
@@ -201,7 +204,7 @@ impl FileForm {
             files.targets.display(),
             files.credentials.display()
         );
-        let form = Self::form("S3 bucket", bucket, &text, &values, SecretKey);
+        let form = Self::form("S3 bucket", bucket, &text, &values, [Bucket, SecretKey]);
         let editing = Editing::S3(bucket.map(str::to_owned));
         FileForm {
             editing,
@@ -211,21 +214,21 @@ impl FileForm {
         }
     }
 
-    /// The form: a name field first when adding, the secret as stars.
+    /// The form: the name field (`names`, then the secret field) first
+    /// when adding, the secret as stars.
     fn form(
         kind: &str,
         name: Option<&str>,
         text: &str,
         values: &[(FieldId, String)],
-        secret: FieldId,
+        [names, secret]: [FieldId; 2],
     ) -> Form {
         let mut fields: Vec<(FieldId, &str)> =
             values.iter().map(|(f, v)| (*f, v.as_str())).collect();
         let title = match name {
             Some(n) => format!("Edit {kind} {n}"),
             None => {
-                let first = if secret == Password { Name } else { Bucket };
-                fields.insert(0, (first, ""));
+                fields.insert(0, (names, ""));
                 format!("Add an {kind}")
             }
         };
@@ -272,6 +275,10 @@ impl FileForm {
             Editing::OpenStack(was) => {
                 let name = was.as_ref().map_or_else(|| v(Name), |w| w.name.clone());
                 kamakirc::check_name(&name)?;
+                let paths = &facts.cloud.paths.clouds_yaml;
+                if was.is_none() && clouds_yaml::list(paths).iter().any(|c| c.name == name) {
+                    anyhow::bail!("There is an OpenStack cloud {name} already: edit it instead.");
+                }
                 let auth_url = need(Url)?;
                 if reqwest::Url::parse(&auth_url).is_err() {
                     anyhow::bail!(
@@ -292,6 +299,10 @@ impl FileForm {
             }
             Editing::S3(was) => {
                 let bucket = was.clone().unwrap_or_else(|| v(Bucket));
+                let files = &facts.cloud.paths.s3;
+                if was.is_none() && s3_targets::bucket(files, &bucket).is_some() {
+                    anyhow::bail!("Bucket {bucket} is saved already: edit it instead.");
+                }
                 let endpoint = v(Endpoint);
                 if !endpoint.is_empty() && reqwest::Url::parse(&endpoint).is_err() {
                     anyhow::bail!(

@@ -64,8 +64,17 @@ fn wizard_adds_an_openstack_cloud_and_uploads_there_as_the_command_line_would() 
         back: Back::Wizard,
     };
     assert_eq!(top_id(&a), Some(form.clone()));
-    // A bad URL: one line in the form, nothing written.
-    fill(&mut a, &["lab", "keystone", "demo", "s3cret", "demo"]);
+    // A name in use, then a bad URL: one line in the form, nothing written.
+    fill(&mut a, &["other", "http://k/v3", "demo", "s3cret", "demo"]);
+    press(&mut a, &[KeyCode::Enter]);
+    assert!(screen_text(&a).contains("There is an OpenStack cloud other already"));
+    press(&mut a, &[KeyCode::Up; 4]);
+    ctrl_u(&mut a);
+    type_text(&mut a, "lab");
+    press(&mut a, &[KeyCode::Down]);
+    ctrl_u(&mut a);
+    type_text(&mut a, "keystone");
+    press(&mut a, &[KeyCode::Down, KeyCode::Down, KeyCode::Down]);
     press(&mut a, &[KeyCode::Enter]);
     assert_eq!(top_id(&a), Some(form));
     snap("cloud_add_openstack", &a, dir.path());
