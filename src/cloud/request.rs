@@ -4,8 +4,10 @@
 
 use std::path::PathBuf;
 
+use crate::cloud::clients::s3;
 use crate::cloud::config::clouds_yaml;
-use crate::cloud::config::kamakirc::{KamakiConfig, config_path};
+use crate::cloud::config::kamakirc::KamakiConfig;
+use crate::cloud::config::list::{CloudPaths, CloudRef};
 use crate::cloud::local::history::Channel;
 use crate::cloud::local::store::Store;
 use crate::cloud::{DEFAULT_CONTAINER, Secret, Target};
@@ -40,6 +42,11 @@ impl AccountRequest {
 
     /// Resolve the account (reading kamaki's configuration for `-c`).
     pub fn target(&self) -> Result<Target, UsageError> {
+        self.target_in(&CloudPaths::from_env())
+    }
+
+    /// Resolve the account, reading the saved clouds from `paths`.
+    pub fn target_in(&self, paths: &CloudPaths) -> Result<Target, UsageError> {
         let remote = self.cloud.is_some() || self.auth_url.is_some() || self.token.is_some();
         if remote && self.store.is_some() {
             return Err(UsageError::new(
@@ -60,11 +67,15 @@ impl AccountRequest {
             }),
             (None, Some(_), None) => Err(UsageError::new("-a URL needs -t TOKEN")),
             (None, None, Some(_)) => Err(UsageError::new("-t TOKEN needs -a URL")),
-            (Some(name), None, None) => match name.split_once(':').unwrap_or((name, "")) {
-                ("openstack", os) => clouds_yaml::find(os).map(Target::OpenStack),
-                ("swift", os) => clouds_yaml::find(os).map(Target::Swift),
-                ("s3", bucket) => crate::cloud::clients::s3::target(bucket).map(Target::S3),
-                _ => saved_cloud(&config_path(), name),
+            (Some(name), None, None) => match CloudRef::parse(name) {
+                CloudRef::OpenStack(os) => {
+                    clouds_yaml::find_in(&os, &paths.clouds_yaml).map(Target::OpenStack)
+                }
+                CloudRef::Swift(os) => {
+                    clouds_yaml::find_in(&os, &paths.clouds_yaml).map(Target::Swift)
+                }
+                CloudRef::S3(bucket) => s3::target_in(&bucket, &paths.s3).map(Target::S3),
+                _ => saved_cloud(&paths.kamakirc, name),
             },
         }
     }
@@ -132,6 +143,11 @@ impl UploadRequest {
     /// Check the options; `None` when nothing is to be uploaded. The error
     /// text is a usage message.
     pub fn validate(self) -> Result<Option<UploadPlan>, UsageError> {
+        self.validate_in(&CloudPaths::from_env())
+    }
+
+    /// [`Self::validate`], reading the saved clouds from `paths`.
+    pub fn validate_in(self, paths: &CloudPaths) -> Result<Option<UploadPlan>, UsageError> {
         let Some(object) = self.upload else {
             return self.nothing_to_upload().map(|_| None);
         };
@@ -155,7 +171,7 @@ impl UploadRequest {
                 "--container {container}: give a name without `/'"
             )));
         }
-        let target = self.account.target()?;
+        let target = self.account.target_in(paths)?;
         if self.public && matches!(target, Target::Swift(_)) {
             return Err(UsageError::new(
                 "--public: Swift makes whole containers public, not images: use a container of its own and make it readable (`openstack container set --property read-acl=.r:*,.rlistings')",

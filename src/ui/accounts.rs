@@ -1,10 +1,12 @@
 //! Cloud accounts in the UI: the form that adds or edits a Synnefo cloud
 //! saved in kamaki's configuration, checked by authenticating in a job (off
 //! the UI thread) before it is saved, and the expert Register menu's list
-//! of clouds, which selects, adds, edits or deletes one. The wizard's
-//! Clouds page holds the same form, and both save through
-//! [`crate::cloud::config::kamakirc`], as `snf-image-creator accounts` does.
-//! The built-in local store is always offered and has nothing to edit.
+//! of clouds of every kind ([`super::cloud_list`]), which selects, adds,
+//! edits or deletes one. The wizard's Clouds page holds the same forms
+//! ([`CloudForm`]); Synnefo clouds are saved through
+//! [`crate::cloud::config::kamakirc`], as `snf-image-creator accounts`
+//! does. The built-in local store is always offered and has nothing to
+//! edit.
 
 use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::KeyEvent;
@@ -12,6 +14,7 @@ use ratatui::layout::Rect;
 use ratatui::widgets::Widget;
 
 use super::app::{Entry, Facts, ScreenId};
+use super::cloud_forms::CloudForm;
 use super::component::{Action, Component};
 use super::form::Form;
 use super::job::{CloudReply, CloudResult, job_error};
@@ -19,6 +22,7 @@ use super::register::RegisterMenu;
 use super::widgets::{Btn, Dialog, Menu, Reply};
 use crate::cloud::Secret;
 use crate::cloud::config::kamakirc::{self, CloudAccount, KamakiConfig};
+use crate::cloud::config::list::{CloudKind, CloudRef};
 use crate::progress::begin_step;
 
 use super::form::FieldId::{Description, Name, Token, Url};
@@ -40,8 +44,8 @@ pub const LOCAL_IS_FIXED: &str =
 pub enum Answer {
     /// The form stays, and these happen (a notice, the check's job).
     Stay(Vec<Action>),
-    /// The form is done: cancelled, or the account saved under this name.
-    Closed(Option<String>),
+    /// The form is done: cancelled, or this cloud saved.
+    Closed(Option<CloudRef>),
 }
 
 /// The form adding a cloud, or editing a saved one, with the account
@@ -56,8 +60,11 @@ pub struct AccountForm {
 impl AccountForm {
     /// The form adding a cloud, or editing the saved cloud `editing`.
     pub fn open(editing: Option<String>, back: Back, facts: &Facts) -> AccountForm {
-        let saved = (editing.as_deref())
-            .and_then(|n| KamakiConfig::load(&facts.cloud.config).ok()?.cloud(n));
+        let saved = (editing.as_deref()).and_then(|n| {
+            KamakiConfig::load(&facts.cloud.paths.kamakirc)
+                .ok()?
+                .cloud(n)
+        });
         let (url, token, description) = saved.map_or_else(Default::default, |a| {
             let token = a.token.expose().to_owned();
             (a.url, token, a.description.unwrap_or_default())
@@ -84,6 +91,7 @@ impl AccountForm {
 
     pub fn id(&self) -> ScreenId {
         ScreenId::AccountForm {
+            kind: CloudKind::Synnefo,
             editing: self.editing.clone(),
             back: self.back,
         }
@@ -123,7 +131,7 @@ impl AccountForm {
             return Answer::Stay(Vec::new());
         };
         match result.and_then(|_| save_account(facts, &account)) {
-            Ok(()) => Answer::Closed(Some(account.name)),
+            Ok(()) => Answer::Closed(Some(CloudRef::Synnefo(account.name))),
             Err(e) => Answer::Stay(vec![Action::notice(
                 "The cloud account was not saved",
                 job_error(&e),
@@ -137,7 +145,7 @@ impl AccountForm {
 }
 
 fn save_account(facts: &Facts, account: &CloudAccount) -> anyhow::Result<()> {
-    let path = &facts.cloud.config;
+    let path = &facts.cloud.paths.kamakirc;
     let mut config = KamakiConfig::load(path)?;
     config.put_cloud(account)?;
     Ok(config.save(path)?)
@@ -166,8 +174,8 @@ fn account_from(form: &Form, editing: Option<&str>) -> anyhow::Result<CloudAccou
     })
 }
 
-/// The Register menu's clouds: the local store first, then kamaki's; one
-/// is selected for uploads and registrations.
+/// The Register menu's clouds: the local store first, then every saved
+/// cloud; one is selected for uploads and registrations.
 pub struct Clouds {
     menu: Menu<Entry>,
     shown: Shown,
@@ -176,25 +184,25 @@ pub struct Clouds {
 /// What the clouds screen shows.
 enum Shown {
     List,
-    Form(AccountForm),
-    /// Delete this cloud?
+    Form(Box<CloudForm>),
+    /// Delete this kamaki cloud?
     Delete(String, Dialog),
 }
 
 impl Clouds {
-    pub fn new(facts: &Facts) -> Clouds {
-        let config = facts.cloud.config.clone();
-        let mut items = super::wizard::clouds(&config);
-        let current = match items.iter_mut().find(|i| i.0 == facts.cloud.selected) {
+    pub fn new(facts: &mut Facts) -> Clouds {
+        let mut items = super::cloud_list::items(super::cloud_list::listed(facts));
+        let selected = Entry::Cloud(facts.cloud.selected.clone());
+        let current = match items.iter_mut().find(|i| i.0 == selected) {
             Some(item) => item,
             None => &mut items[0],
         };
         current.2 = format!("{} [selected]", current.2);
-        let current = Entry::Cloud(current.0.clone());
+        let current = current.0.clone();
         let mut menu = Menu::new(
             "Clouds",
             "Select the cloud to upload to and register with, or add, edit or delete one.",
-            super::wizard::cloud_items(items),
+            items,
             &[Btn::Select, Btn::Add, Btn::Edit, Btn::Delete, Btn::Back],
         );
         menu.select(&current);
@@ -206,32 +214,37 @@ impl Clouds {
 
     fn on_list_key(&mut self, key: KeyEvent, facts: &mut Facts) -> Vec<Action> {
         let reply = self.menu.on_key(key);
-        let name = match self.menu.current() {
-            Some(Entry::Cloud(name)) => name.clone(),
-            _ => None,
-        };
+        let cloud = super::cloud_list::current(&self.menu).unwrap_or_default();
         let Reply::Button(button) = reply else {
             return match reply {
                 Reply::None => Vec::new(),
                 _ => vec![Action::Pop],
             };
         };
-        match (button, name) {
-            (Btn::Select, name) => {
-                facts.cloud.selected = name;
+        match (button, cloud) {
+            (Btn::Select, cloud) => {
+                facts.cloud.selected = cloud;
                 // The menu under it names the selected cloud.
                 let menu = Box::new(RegisterMenu::new(facts));
                 return vec![Action::Pop, Action::Pop, Action::Push(menu)];
             }
-            (Btn::Add, _) => self.shown = Shown::Form(AccountForm::open(None, Back::Expert, facts)),
-            (Btn::Edit, Some(name)) => {
-                self.shown = Shown::Form(AccountForm::open(Some(name), Back::Expert, facts))
-            }
-            (Btn::Delete, Some(name)) => {
+            (Btn::Add, _) => self.shown = Shown::Form(Box::new(CloudForm::add(Back::Expert))),
+            (Btn::Edit, cloud) => match CloudForm::edit(&cloud, Back::Expert, facts) {
+                Ok(form) => self.shown = Shown::Form(Box::new(form)),
+                Err(problem) => return vec![Action::notice("Clouds", problem)],
+            },
+            (Btn::Delete, CloudRef::Synnefo(name)) => {
                 self.shown = Shown::Delete(name.clone(), ask_delete(&name, facts))
             }
-            (Btn::Edit | Btn::Delete, None) => {
+            (Btn::Delete, CloudRef::Local) => {
                 return vec![Action::notice("Clouds", LOCAL_IS_FIXED)];
+            }
+            (Btn::Delete, cloud) => {
+                let text = format!(
+                    "{} is deleted from its file, not here: remove it with a text editor.",
+                    cloud.arg().unwrap_or_default()
+                );
+                return vec![Action::notice("Clouds", text)];
             }
             _ => return vec![Action::Pop],
         }
@@ -242,7 +255,7 @@ impl Clouds {
         match answer {
             Answer::Stay(actions) => actions,
             Answer::Closed(saved) => {
-                if saved.is_some() {
+                if let Some(saved) = saved {
                     facts.cloud.selected = saved;
                 }
                 self.reopen(facts);
@@ -259,12 +272,12 @@ impl Clouds {
 
     /// Delete a saved cloud, then show the list again.
     fn delete(&mut self, name: &str, facts: &mut Facts) -> Vec<Action> {
-        let path = facts.cloud.config.clone();
+        let path = facts.cloud.paths.kamakirc.clone();
         let deleted = KamakiConfig::load(&path)
             .and_then(|mut c| c.remove_cloud(name).map(|()| c))
             .and_then(|c| c.save(&path));
-        if facts.cloud.selected.as_deref() == Some(name) {
-            facts.cloud.selected = None;
+        if facts.cloud.selected == CloudRef::Synnefo(name.to_owned()) {
+            facts.cloud.selected = CloudRef::Local;
         }
         self.reopen(facts);
         vec![match deleted {
@@ -281,7 +294,7 @@ impl Clouds {
 fn ask_delete(name: &str, facts: &Facts) -> Dialog {
     let text = format!(
         "Delete the cloud account {name} from {}?",
-        facts.cloud.config.display()
+        facts.cloud.paths.kamakirc.display()
     );
     Dialog::new("Delete cloud account", &text, &[Btn::Yes, Btn::No]).defaulting_to(Btn::No)
 }
@@ -299,7 +312,7 @@ impl Component for Clouds {
         match &mut self.shown {
             Shown::List => self.on_list_key(key, facts),
             Shown::Form(form) => {
-                let answer = form.on_key(key);
+                let answer = form.on_key(key, facts);
                 self.on_answer(answer, facts)
             }
             Shown::Delete(name, dialog) => match dialog.on_key(key) {

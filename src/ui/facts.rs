@@ -51,9 +51,9 @@ pub struct Facts {
     pub mount: super::mount::MountState,
     /// Whether the user accepted the media's backing chain.
     pub chain: super::chain::ChainState,
-    /// The clouds the wizard offers, read from kamaki's configuration when
-    /// the wizard first needs them.
-    pub clouds: Option<Vec<super::wizard::CloudItem>>,
+    /// The clouds of every kind the wizard and Register offer, read when
+    /// first needed.
+    pub clouds: Option<Vec<crate::cloud::config::list::Listed>>,
     /// Cloud accounts, uploads and registrations of the Register menu.
     pub cloud: super::register::CloudState,
     /// Every progress line of every job, for the Log screen.

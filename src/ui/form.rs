@@ -25,6 +25,16 @@ pub enum FieldId {
     Object,
     Container,
     RegistrationName,
+    Username,
+    Password,
+    Project,
+    Domain,
+    Region,
+    Bucket,
+    Endpoint,
+    Profile,
+    AccessKey,
+    SecretKey,
 }
 
 impl FieldId {
@@ -37,6 +47,16 @@ impl FieldId {
             FieldId::Object => "Object name",
             FieldId::Container => "Container",
             FieldId::RegistrationName => "Registration name",
+            FieldId::Username => "User name",
+            FieldId::Password => "Password",
+            FieldId::Project => "Project",
+            FieldId::Domain => "Domain",
+            FieldId::Region => "Region (optional)",
+            FieldId::Bucket => "Bucket",
+            FieldId::Endpoint => "Endpoint URL (none: AWS)",
+            FieldId::Profile => "AWS profile",
+            FieldId::AccessKey => "Access key",
+            FieldId::SecretKey => "Secret key",
         }
     }
 }

@@ -15,6 +15,10 @@ pub mod app;
 pub mod browser;
 pub mod buttons;
 pub mod chain;
+pub mod cloud_forms;
+pub mod cloud_list;
+#[cfg(test)]
+mod cloud_tests;
 pub mod component;
 pub mod customize;
 #[cfg(test)]

@@ -24,7 +24,7 @@ use super::job::{CloudReply, CloudResult, job_error};
 use super::log::{Saveable, Saving};
 use super::upload::Upload;
 use super::widgets::{Btn, Dialog, Menu, Reply};
-use crate::cloud::config::kamakirc::config_path;
+use crate::cloud::config::list::{CloudPaths, CloudRef};
 use crate::cloud::{RemoteImage, Uploaded};
 use crate::guest::metadata::Metadata;
 use crate::pipeline::upload;
@@ -67,22 +67,22 @@ pub struct Published {
 /// The accounts, uploads and registrations of the session.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CloudState {
-    /// kamaki's configuration file.
-    pub config: PathBuf,
+    /// The files the clouds are read from and saved in.
+    pub paths: CloudPaths,
     /// The local store (`None`: the default one).
     pub store: Option<PathBuf>,
-    /// The cloud uploads go to; `None`: the local store.
-    pub selected: Option<String>,
-    /// Per cloud (`None`: the local store).
-    pub published: BTreeMap<Option<String>, Published>,
+    /// The cloud uploads go to.
+    pub selected: CloudRef,
+    /// Per cloud.
+    pub published: BTreeMap<CloudRef, Published>,
 }
 
 impl Default for CloudState {
     fn default() -> CloudState {
         CloudState {
-            config: config_path(),
+            paths: CloudPaths::from_env(),
             store: None,
-            selected: None,
+            selected: CloudRef::Local,
             published: BTreeMap::new(),
         }
     }
@@ -93,7 +93,7 @@ pub struct RegisterMenu(Menu<Entry>);
 
 impl RegisterMenu {
     pub fn new(facts: &Facts) -> RegisterMenu {
-        let now = facts.cloud.selected.as_deref().unwrap_or("local store");
+        let now = (facts.cloud.selected.arg()).unwrap_or_else(|| "local store".into());
         let items = [
             (
                 Entry::Cloud,
@@ -136,14 +136,14 @@ impl Component for RegisterMenu {
 }
 
 /// What a Register menu entry opens; Register and Info need an upload.
-fn open(choice: Entry, facts: &Facts) -> Vec<Action> {
-    let published = facts.cloud.published.get(&facts.cloud.selected);
+fn open(choice: Entry, facts: &mut Facts) -> Vec<Action> {
+    let published = facts.cloud.published.contains_key(&facts.cloud.selected);
     let opened: Box<dyn Component> = match (choice, published) {
         (Entry::Cloud, _) => Box::new(Clouds::new(facts)),
         (Entry::Upload, _) => Box::new(Upload::new(facts)),
-        (Entry::Register, Some(_)) => Box::new(RegisterImage::new(facts)),
-        (Entry::Info, Some(_)) => Box::new(info(facts)),
-        (what, None) => {
+        (Entry::Register, true) => Box::new(RegisterImage::new(facts)),
+        (Entry::Info, true) => Box::new(info(facts)),
+        (what, false) => {
             let text = format!(
                 "Nothing was uploaded to {} yet: use Upload first.",
                 facts.cloud_label()
@@ -301,7 +301,7 @@ struct Info<'a> {
 impl Facts {
     /// The name of the selected cloud, for messages.
     pub(super) fn cloud_label(&self) -> String {
-        match &self.cloud.selected {
+        match self.cloud.selected.arg() {
             Some(name) => format!("cloud {name}"),
             None => "the local image store".into(),
         }
@@ -313,8 +313,9 @@ impl Facts {
         let Some(p) = self.cloud.published.get(&self.cloud.selected) else {
             return String::new();
         };
+        let cloud = self.cloud.selected.arg();
         let info = Info {
-            cloud: self.cloud.selected.as_deref().unwrap_or("local"),
+            cloud: cloud.as_deref().unwrap_or("local"),
             container: &p.container,
             object: &p.object,
             location: &p.uploaded.location,

@@ -19,6 +19,8 @@ use super::register::Published;
 use super::tests::{answers, ctrl_u, press, screen_text, session, top_id, type_text};
 use super::wizard::Page;
 use super::{AppEvent, UiOptions};
+use crate::cloud::config::list::{CloudKind, CloudPaths, CloudRef};
+use crate::cloud::config::s3_targets::S3Files;
 use crate::cloud::local::serve::{Server, Tokens};
 use crate::cloud::request::{AccountRequest, UploadRequest};
 use crate::cloud::{self, Target};
@@ -64,9 +66,25 @@ fn app_in(lab: &Lab) -> (App, Receiver<AppEvent>) {
     let mut app = App::new(UiOptions::default(), tx);
     app.stack.clear();
     app.facts.session = Some(session());
-    app.facts.cloud.config = lab.config.clone();
+    app.facts.cloud.paths = lab_paths(lab.dir.path(), &lab.config);
     app.facts.cloud.store = Some(lab.store.clone());
     (app, rx)
+}
+
+/// The lab's cloud files: kamaki's configuration at `kamakirc`, the
+/// others in `dir`.
+pub(super) fn lab_paths(dir: &Path, kamakirc: &Path) -> CloudPaths {
+    CloudPaths {
+        kamakirc: kamakirc.to_owned(),
+        clouds_yaml: vec![dir.join("clouds.yaml")],
+        clouds_yaml_new: dir.join("clouds.yaml"),
+        s3: S3Files {
+            targets: dir.join("s3.ini"),
+            credentials: dir.join("credentials"),
+            config: dir.join("aws-config"),
+            profile: "default".into(),
+        },
+    }
 }
 
 /// Feed a job's events to the app until the job ends.
@@ -113,7 +131,10 @@ fn wizard_adds_and_edits_a_cloud() {
         screen_text(&a)
     );
     press(&mut a, &[KeyCode::Enter, KeyCode::Left, KeyCode::Enter]);
+    assert_eq!(top_id(&a), Some(ScreenId::CloudKind));
+    press(&mut a, &[KeyCode::Enter]);
     let add = ScreenId::AccountForm {
+        kind: CloudKind::Synnefo,
         editing: None,
         back: Back::Wizard,
     };
@@ -139,7 +160,7 @@ fn wizard_adds_and_edits_a_cloud() {
     press(&mut a, &[KeyCode::Enter]);
     finish_job(&mut a, &rx);
     assert_eq!(top_id(&a), Some(ScreenId::Wizard(Page::Cloud)));
-    assert_eq!(answers(&a).cloud.as_deref(), Some("lab"));
+    assert_eq!(answers(&a).cloud, CloudRef::Synnefo("lab".into()));
     assert!(screen_text(&a).contains("Test lab"));
     let text = config_text(&lab);
     assert!(text.contains(&format!("[cloud \"lab\"]\nurl = {url}\ntoken = {TOKEN}\n")));
@@ -156,7 +177,7 @@ fn wizard_adds_and_edits_a_cloud() {
     assert!(config_text(&lab).contains("description = Renamed lab"));
     press(&mut a, &[KeyCode::Enter]);
     assert_eq!(top_id(&a), Some(ScreenId::Wizard(Page::Name)));
-    assert_eq!(answers(&a).cloud.as_deref(), Some("lab"));
+    assert_eq!(answers(&a).cloud, CloudRef::Synnefo("lab".into()));
 }
 
 #[test]
@@ -178,17 +199,20 @@ fn expert_clouds_add_select_delete() {
     assert!(screen_text(&a).contains("always there"));
     press(&mut a, &[KeyCode::Enter]);
     // Add: checked, saved, selected.
-    press(&mut a, &[KeyCode::Left, KeyCode::Left, KeyCode::Enter]);
+    press(
+        &mut a,
+        &[KeyCode::Left, KeyCode::Left, KeyCode::Enter, KeyCode::Enter],
+    );
     fill_account(&mut a, "lab2", &url, TOKEN, "");
     press(&mut a, &[KeyCode::Enter]);
     finish_job(&mut a, &rx);
     assert_eq!(top_id(&a), Some(ScreenId::Clouds));
-    assert_eq!(a.facts.cloud.selected.as_deref(), Some("lab2"));
+    assert_eq!(a.facts.cloud.selected, CloudRef::Synnefo("lab2".into()));
     snap("register_clouds", &a, &lab);
     assert!(config_text(&lab).contains("[cloud \"lab2\"]"));
     // Select the local store again: the menu says so.
     press(&mut a, &[KeyCode::Home, KeyCode::Enter]);
-    assert_eq!(a.facts.cloud.selected, None);
+    assert_eq!(a.facts.cloud.selected, CloudRef::Local);
     assert!(screen_text(&a).contains("now: local store"));
     // Delete lab2, after a question.
     press(&mut a, &[KeyCode::Enter, KeyCode::Down]);
@@ -265,7 +289,7 @@ fn expert_upload_register_info_save() {
     assert!(a.job.is_none());
     // What the upload run leaves behind.
     a.facts.cloud.published.insert(
-        None,
+        CloudRef::Local,
         Published {
             object: "debian.diskdump".into(),
             container: "images".into(),
@@ -336,7 +360,7 @@ fn upload_exports_with_the_session_edits() {
     assert_eq!(r.cloud.container.as_deref(), Some("builds"));
     assert_eq!(r.cloud.register, None, "registered later");
     assert_eq!(r.cloud.account.store.as_deref(), Some(lab.store.as_path()));
-    a.facts.cloud.selected = Some("lab".into());
+    a.facts.cloud.selected = CloudRef::Synnefo("lab".into());
     let r = a.facts.upload_request("deb.diskdump", "builds").unwrap();
     assert_eq!(r.cloud.account.cloud.as_deref(), Some("lab"));
     assert_eq!(r.cloud.account.store, None);

@@ -40,9 +40,12 @@ pub enum ScreenId {
     /// The form adding a cloud (`editing` is `None`) or editing one, in the
     /// wizard or the Register menu.
     AccountForm {
+        kind: crate::cloud::config::list::CloudKind,
         editing: Option<String>,
         back: super::accounts::Back,
     },
+    /// Add a cloud: which kind?
+    CloudKind,
     /// Delete this cloud account?
     ConfirmDeleteAccount(String),
     ExpertMain,
@@ -98,8 +101,8 @@ pub enum ScreenId {
 /// What a menu item stands for: its identity, never its label.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entry {
-    /// A cloud: `None` is the built-in local store.
-    Cloud(Option<String>),
+    /// A cloud of the list.
+    Cloud(crate::cloud::config::list::CloudRef),
     /// A registration type: public or private.
     Public(bool),
 }

@@ -14,6 +14,7 @@ use super::app::{App, Screen, ScreenId, Session};
 use super::component::Action;
 use super::wizard::{Answers, Page, Wizard};
 use super::{AppEvent, UiOptions};
+use crate::cloud::config::list::{CloudRef, Listed};
 use crate::guest::metadata::Metadata;
 use crate::guest::{Distro, OsFamily, OsInfo};
 
@@ -51,16 +52,14 @@ pub(super) fn app() -> App {
     let mut app = App::new(UiOptions::default(), tx);
     app.stack.clear();
     app.facts.clouds = Some(vec![
-        (
-            None,
-            "local".into(),
-            "The built-in local image store".into(),
-        ),
-        (
-            Some("mycloud".into()),
-            "mycloud".into(),
-            "Synnefo cloud (~/.kamakirc)".into(),
-        ),
+        Listed {
+            cloud: CloudRef::Local,
+            about: "The built-in local image store".into(),
+        },
+        Listed {
+            cloud: CloudRef::Synnefo("mycloud".into()),
+            about: "kamaki cloud".into(),
+        },
     ]);
     app.facts.session = Some(session());
     app
@@ -129,7 +128,7 @@ fn wizard_pages_and_confirmation() {
     assert_eq!(top_id(&a), Some(ScreenId::Wizard(Page::Cloud)));
     snapshot("wizard_cloud", &a);
     press(&mut a, &[KeyCode::Down, KeyCode::Enter]);
-    assert_eq!(answers(&a).cloud.as_deref(), Some("mycloud"));
+    assert_eq!(answers(&a).cloud, CloudRef::Synnefo("mycloud".into()));
     assert_eq!(top_id(&a), Some(ScreenId::Wizard(Page::Name)));
     snapshot("wizard_name", &a);
     press(&mut a, &[KeyCode::Backspace; 6]);
@@ -173,7 +172,7 @@ fn wizard_request_uploads_registers_and_copies() {
     let mut a = app();
     a.apply(vec![Action::Wizard]);
     let mut answers = Answers {
-        cloud: None,
+        cloud: CloudRef::Local,
         name: "deb".into(),
         description: "Debian".into(),
         public: true,

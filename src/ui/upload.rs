@@ -16,10 +16,10 @@ use super::form::Form;
 use super::job::{CloudReply, CloudResult, JobKind, JobResult, job_error};
 use super::register::Published;
 use super::widgets::{Btn, Dialog, Reply};
-use crate::cloud::config::kamakirc::KamakiConfig;
+use crate::cloud::DEFAULT_CONTAINER;
+use crate::cloud::config::list::CloudRef;
 use crate::cloud::local::store::Store;
 use crate::cloud::request::{AccountRequest, UploadPlan, UploadRequest};
-use crate::cloud::{DEFAULT_CONTAINER, Target};
 use crate::plan::Request;
 use crate::progress::begin_step;
 
@@ -201,7 +201,6 @@ impl Facts {
         container: &str,
         register: Option<(&str, &str, bool)>,
     ) -> anyhow::Result<UploadPlan> {
-        let local = self.cloud.selected.is_none();
         let request = UploadRequest {
             upload: Some(object.to_owned()),
             container: Some(container.to_owned()),
@@ -209,28 +208,27 @@ impl Facts {
             description: register.map(|r| r.1.to_owned()).filter(|d| !d.is_empty()),
             public: register.is_some_and(|r| r.2),
             channel: None,
-            account: AccountRequest {
-                cloud: self.cloud.selected.clone(),
-                store: local.then(|| self.store_root()),
-                ..AccountRequest::default()
-            },
+            account: self.account_request(),
         };
-        let plan = (request.validate())
+        // The accounts the session reads, not only the default files.
+        let plan = (request.validate_in(&self.cloud.paths))
             .map_err(|e| anyhow::Error::msg(super::requests::in_ui_words(&e.0)))?;
-        let mut plan = plan.ok_or_else(|| anyhow::anyhow!("nothing to upload"))?;
-        // The accounts the session reads, not only the default file.
-        if let Some(name) = &self.cloud.selected {
-            let config = KamakiConfig::load(&self.cloud.config)?;
-            let account = config
-                .cloud(name)
-                .ok_or_else(|| anyhow::anyhow!("cloud {name} has no url and token"))?;
-            plan.target = Target::Synnefo {
-                label: name.clone(),
-                url: account.url,
-                token: account.token,
-            };
+        plan.ok_or_else(|| anyhow::anyhow!("nothing to upload"))
+    }
+
+    /// The selected cloud as the command line names it: `--cloud`, or the
+    /// local store's `--store`.
+    pub(super) fn account_request(&self) -> AccountRequest {
+        self.account_for(&self.cloud.selected)
+    }
+
+    /// A cloud as the command line names it.
+    pub(super) fn account_for(&self, selected: &CloudRef) -> AccountRequest {
+        AccountRequest {
+            cloud: selected.arg(),
+            store: (*selected == CloudRef::Local).then(|| self.store_root()),
+            ..AccountRequest::default()
         }
-        Ok(plan)
     }
 
     pub(super) fn store_root(&self) -> PathBuf {
@@ -248,11 +246,7 @@ impl Facts {
             upload: Some(object.to_owned()),
             container: Some(container.to_owned()),
             channel: None,
-            account: AccountRequest {
-                cloud: self.cloud.selected.clone(),
-                store: self.cloud.selected.is_none().then(|| self.store_root()),
-                ..AccountRequest::default()
-            },
+            account: self.account_request(),
             ..UploadRequest::default()
         };
         Some(request)

@@ -13,12 +13,14 @@ use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 use ratatui::widgets::Widget;
 
-use super::accounts::{AccountForm, Answer, Back, LOCAL_IS_FIXED};
+use super::accounts::{Answer, Back};
 use super::app::{Entry, Facts, ScreenId};
+use super::cloud_forms::CloudForm;
 use super::component::{Action, Component};
 use super::job::{CloudResult, JobKind, JobResult, job_error};
 use super::widgets::{Btn, Dialog, Input, Menu, Reply};
-use crate::cloud::request::{AccountRequest, UploadRequest};
+use crate::cloud::config::list::{CloudRef, Listed};
+use crate::cloud::request::UploadRequest;
 use crate::plan::Request;
 
 /// The wizard's pages, in order.
@@ -57,8 +59,8 @@ fn pages_for(windows: bool) -> Vec<Page> {
 /// The answers so far.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Answers {
-    /// A cloud saved in kamaki's configuration; `None`: the local store.
-    pub cloud: Option<String>,
+    /// The cloud to upload to and register with.
+    pub cloud: CloudRef,
     pub name: String,
     pub description: String,
     pub public: bool,
@@ -68,45 +70,12 @@ pub struct Answers {
     pub virtio: Option<PathBuf>,
 }
 
-/// The menu entry of the built-in store.
-const LOCAL_STORE: &str = "local";
-
-/// A cloud to pick: `None` is the built-in local store; its name as
-/// shown, and what it is.
-pub type CloudItem = (Option<String>, String, String);
-
-/// The clouds the wizard offers: the local store, then those saved in
-/// kamaki's configuration at `config`, with their descriptions.
-pub(super) fn clouds(config: &Path) -> Vec<CloudItem> {
-    let mut items = vec![(
-        None,
-        LOCAL_STORE.to_owned(),
-        "The built-in local image store".to_owned(),
-    )];
-    if let Ok(config) = crate::cloud::config::kamakirc::KamakiConfig::load(config) {
-        items.extend(config.cloud_names().into_iter().map(|n| {
-            let (url, description) = config.cloud_summary(&n);
-            let about = description.or(url).unwrap_or_default();
-            (Some(n.clone()), n, about)
-        }));
-    }
-    items
-}
-
-/// The clouds as menu items.
-pub(super) fn cloud_items(clouds: Vec<CloudItem>) -> Vec<(Entry, String, String)> {
-    clouds
-        .into_iter()
-        .map(|(id, n, d)| (Entry::Cloud(id), n, d))
-        .collect()
-}
-
 /// The Clouds page, on the cloud chosen so far.
-fn cloud_page(title: &str, clouds: Vec<CloudItem>, a: &Answers) -> View {
+fn cloud_page(title: &str, clouds: Vec<Listed>, a: &Answers) -> View {
     let mut menu = Menu::new(
         title,
         "Please select a cloud to upload the image to and register it with:",
-        cloud_items(clouds),
+        super::cloud_list::items(clouds),
         &[Btn::Next, Btn::Add, Btn::Edit, Btn::Back],
     );
     menu.select(&Entry::Cloud(a.cloud.clone()));
@@ -163,7 +132,7 @@ enum View {
     Input(Input),
     Dialog(Dialog),
     /// The Clouds page's form adding or editing a cloud.
-    Account(AccountForm),
+    Account(CloudForm),
 }
 
 /// The wizard: its page, what it shows, and the answers so far.
@@ -180,7 +149,7 @@ impl Wizard {
     pub fn start(facts: &mut Facts) -> Wizard {
         let windows = super::virtio::windows_guest(facts);
         let answers = Answers {
-            cloud: None,
+            cloud: CloudRef::Local,
             output: PathBuf::new(),
             name: facts.os_display_name(),
             description: (facts.metadata().get("DESCRIPTION").cloned()).unwrap_or_default(),
@@ -199,8 +168,7 @@ impl Wizard {
     }
 
     fn show(&mut self, page: Page, facts: &mut Facts) {
-        let config = facts.cloud.config.clone();
-        let clouds = (facts.clouds.get_or_insert_with(|| clouds(&config))).clone();
+        let clouds = super::cloud_list::listed(facts);
         let a = &self.answers;
         let title = page.title(&self.pages);
         let input = |label: &str, value: &str| {
@@ -273,8 +241,8 @@ impl Wizard {
                 a.public = menu.current() == Some(&Entry::Public(true));
             }
             (View::Menu(menu), Page::Cloud) => {
-                if let Some(Entry::Cloud(cloud)) = menu.current() {
-                    a.cloud = cloud.clone();
+                if let Some(cloud) = super::cloud_list::current(menu) {
+                    a.cloud = cloud;
                 }
             }
             _ => {}
@@ -282,21 +250,21 @@ impl Wizard {
         None
     }
 
-    /// The Clouds page's Add or Edit: the account form (the local store
-    /// has nothing to edit).
+    /// The Clouds page's Add or Edit: the form of a new cloud, or of the
+    /// one selected (the local store has nothing to edit).
     fn open_account(&mut self, edit: bool, facts: &Facts) -> Vec<Action> {
-        let name = match &self.view {
-            View::Menu(menu) => match menu.current() {
-                Some(Entry::Cloud(name)) => name.clone(),
-                _ => None,
-            },
-            _ => None,
+        let cloud = match &self.view {
+            View::Menu(menu) => super::cloud_list::current(menu).unwrap_or_default(),
+            _ => CloudRef::Local,
         };
-        if edit && name.is_none() {
-            return vec![Action::notice("Edit", LOCAL_IS_FIXED)];
+        if !edit {
+            self.view = View::Account(CloudForm::add(Back::Wizard));
+            return Vec::new();
         }
-        let form = AccountForm::open(name.filter(|_| edit), Back::Wizard, facts);
-        self.view = View::Account(form);
+        match CloudForm::edit(&cloud, Back::Wizard, facts) {
+            Ok(form) => self.view = View::Account(form),
+            Err(problem) => return vec![Action::notice("Edit", problem)],
+        }
         Vec::new()
     }
 
@@ -306,7 +274,7 @@ impl Wizard {
         match answer {
             Answer::Stay(actions) => actions,
             Answer::Closed(saved) => {
-                if saved.is_some() {
+                if let Some(saved) = saved {
                     self.answers.cloud = saved;
                 }
                 facts.clouds = None;
@@ -361,7 +329,7 @@ impl Component for Wizard {
     fn on_key(&mut self, key: KeyEvent, facts: &mut Facts) -> Vec<Action> {
         let reply = match &mut self.view {
             View::Account(form) => {
-                let answer = form.on_key(key);
+                let answer = form.on_key(key, facts);
                 return self.on_account(answer, facts);
             }
             View::Menu(menu) => menu.on_key(key),
@@ -454,7 +422,7 @@ impl Answers {
         };
         let local = || "the local image store".to_owned();
         Some(match page {
-            Page::Cloud => ("Cloud", self.cloud.clone().unwrap_or_else(local)),
+            Page::Cloud => ("Cloud", self.cloud.arg().unwrap_or_else(local)),
             Page::Name => ("Image Name", self.name.clone()),
             Page::Description => ("Image Description", self.description.clone()),
             Page::VirtIO => ("VirtIO Drivers", path(self.virtio.as_deref())),
@@ -490,10 +458,7 @@ impl Facts {
             description: Some(a.description.clone()),
             container: None,
             channel: None,
-            account: AccountRequest {
-                cloud: a.cloud.clone(),
-                ..AccountRequest::default()
-            },
+            account: self.account_for(&a.cloud),
         };
         Some(request)
     }

@@ -221,9 +221,11 @@ impl Drop for Tmux {
 /// (under `dir`) and no kamaki clouds, once it asks Wizard or Expert.
 pub(crate) fn start_ui_in(tmp: &Path, image: &Path, dir: &Path, pane: Pane) -> Tmux {
     let cmd = format!(
-        "env SNF_IMAGE_STORE={} KAMAKI_CONFIG={} {} --tmpdir {} {}",
+        "env SNF_IMAGE_STORE={} KAMAKI_CONFIG={} OS_CLIENT_CONFIG_FILE={} XDG_CONFIG_HOME={} {} --tmpdir {} {}",
         dir.join("store").display(),
         dir.join("no-kamakirc").display(),
+        dir.join("clouds.yaml").display(),
+        dir.join("config").display(),
         env!("CARGO_BIN_EXE_snf-image-creator"),
         tmp.display(),
         image.display()

@@ -163,12 +163,34 @@ fn register_upload_register_info_save() {
     let work = scratch();
     let tmp = scratch();
     let info = work.path().join("info.json");
+    // An OpenStack cloud and an S3 bucket, in the files `--cloud` reads.
+    let clouds = "clouds:\n  lab:\n    auth:\n      auth_url: http://127.0.0.1:5000/v3\n";
+    std::fs::write(work.path().join("clouds.yaml"), clouds).unwrap();
+    let s3 = work.path().join("config/snf-image-creator");
+    std::fs::create_dir_all(&s3).unwrap();
+    std::fs::write(
+        s3.join("s3.ini"),
+        "[images]\nendpoint_url = http://127.0.0.1:8333\n",
+    )
+    .unwrap();
 
-    // Expert → Register → Upload into the test's own local store.
+    // Expert → Register → Cloud lists every kind; back, then Upload into
+    // the test's own local store.
     let ui = start_ui(tmp.path(), &src, work.path());
     open_expert(&ui);
     ui.select("Down", "Register");
     ui.press("Enter", REGISTER_MENU);
+    ui.press(
+        "Enter",
+        "openstack:lab  OpenStack: http://127.0.0.1:5000/v3",
+    );
+    assert!(
+        ui.screen()
+            .contains("s3:images      S3: http://127.0.0.1:8333"),
+        "{}",
+        ui.screen()
+    );
+    ui.press("Escape", REGISTER_MENU);
     ui.select("Down", "Upload");
     ui.press("Enter", "Object name");
     ui.replace("tui-register.diskdump");

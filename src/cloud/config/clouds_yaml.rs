@@ -65,8 +65,29 @@ pub struct OsCloud {
 
 /// The files searched, in order.
 pub fn search_path() -> Vec<PathBuf> {
-    if let Some(f) = std::env::var_os("OS_CLIENT_CONFIG_FILE").filter(|v| !v.is_empty()) {
-        return vec![PathBuf::from(f)];
+    match env_file() {
+        Some(f) => vec![f],
+        None => vec![
+            PathBuf::from("clouds.yaml"),
+            user_file(),
+            PathBuf::from("/etc/openstack/clouds.yaml"),
+        ],
+    }
+}
+
+/// `$OS_CLIENT_CONFIG_FILE`, the only file searched when it is set.
+fn env_file() -> Option<PathBuf> {
+    std::env::var_os("OS_CLIENT_CONFIG_FILE")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// Where clouds added by this program go: `$OS_CLIENT_CONFIG_FILE`, else
+/// the user's own `openstack/clouds.yaml` (in `$XDG_CONFIG_HOME`, else
+/// `~/.config`).
+pub fn user_file() -> PathBuf {
+    if let Some(f) = env_file() {
+        return f;
     }
     let home = std::env::var_os("HOME")
         .map(PathBuf::from)
@@ -75,28 +96,33 @@ pub fn search_path() -> Vec<PathBuf> {
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(|| home.join(".config"));
-    vec![
-        PathBuf::from("clouds.yaml"),
-        xdg.join("openstack/clouds.yaml"),
-        PathBuf::from("/etc/openstack/clouds.yaml"),
-    ]
+    xdg.join("openstack/clouds.yaml")
+}
+
+/// The text of a clouds.yaml; `None` when it does not exist.
+pub(super) fn read(path: &std::path::Path) -> Result<Option<String>, UsageError> {
+    match crate::untrusted::read_text(path, crate::untrusted::CONFIG_LIMIT) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(UsageError(format!("{}: {e}", path.display()))),
+    }
 }
 
 /// Find cloud `name` (or `$OS_CLOUD` when `name` is empty).
 pub fn find(name: &str) -> Result<OsCloud, UsageError> {
+    find_in(name, &search_path())
+}
+
+/// Find cloud `name` (or `$OS_CLOUD`) in the first of `paths` naming it.
+pub fn find_in(name: &str, paths: &[PathBuf]) -> Result<OsCloud, UsageError> {
     let name = match name {
         "" => std::env::var("OS_CLOUD").map_err(|_| {
             UsageError::new("--cloud openstack:NAME or swift:NAME: name the cloud, or set OS_CLOUD")
         })?,
         n => n.to_owned(),
     };
-    let paths = search_path();
-    for p in &paths {
-        let text = match crate::untrusted::read_text(p, crate::untrusted::CONFIG_LIMIT) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(UsageError(format!("{}: {e}", p.display()))),
-        };
+    for p in paths {
+        let Some(text) = read(p)? else { continue };
         if let Some(c) =
             parse(&text, &name).map_err(|e| UsageError(format!("{}: {e}", p.display())))?
         {
@@ -108,6 +134,41 @@ pub fn find(name: &str) -> Result<OsCloud, UsageError> {
         "no OpenStack cloud `{name}' in {}",
         tried.join(", ")
     )))
+}
+
+/// A cloud named in a clouds.yaml, for listings (never its secrets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub name: String,
+    /// The file that names it first.
+    pub file: PathBuf,
+    pub auth_url: Option<String>,
+}
+
+/// The clouds the files name, each once (the first file naming it wins,
+/// as in [`find_in`]); unreadable files are left out.
+pub fn list(paths: &[PathBuf]) -> Vec<Listed> {
+    let mut out: Vec<Listed> = Vec::new();
+    for p in paths {
+        let Ok(Some(text)) = read(p) else { continue };
+        let Ok(docs) = crate::untrusted::load_yaml(&text) else {
+            continue;
+        };
+        let Some(clouds) = docs.first().and_then(|d| d["clouds"].as_hash()) else {
+            continue;
+        };
+        for (name, c) in clouds {
+            let Some(name) = name.as_str() else { continue };
+            if !out.iter().any(|l| l.name == name) {
+                out.push(Listed {
+                    name: name.to_owned(),
+                    file: p.clone(),
+                    auth_url: text_of(&c["auth"]["auth_url"]),
+                });
+            }
+        }
+    }
+    out
 }
 
 /// Cloud `name` from the text of a clouds.yaml.
@@ -134,7 +195,7 @@ pub fn parse(text: &str, name: &str) -> Result<Option<OsCloud>, CloudsYamlError>
     }))
 }
 
-fn text_of(y: &Yaml) -> Option<String> {
+pub(super) fn text_of(y: &Yaml) -> Option<String> {
     y.as_str().map(str::to_owned)
 }
 

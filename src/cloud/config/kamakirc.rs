@@ -5,9 +5,6 @@
 //! Everything else in the file is kept as it is; the file is written
 //! with mode 0600 because it holds tokens.
 
-use std::fs;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::cloud::Secret;
@@ -291,23 +288,14 @@ impl KamakiConfig {
 
     /// Write the file (mode 0600), replacing it atomically.
     pub fn save(&self, path: &Path) -> Result<(), CloudError> {
-        let tmp = path.with_extension("snf-tmp");
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(|e| CloudError::io("creating", &tmp, e))?;
-        f.write_all(self.render().as_bytes())
-            .map_err(|e| CloudError::io("writing", &tmp, e))?;
-        fs::rename(&tmp, path).map_err(|e| CloudError::io("renaming a file to", path, e))
+        super::write_private(path, &self.render())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     const SAMPLE: &str = "# Kamaki configuration file v0.16\n\n[global]\ndefault_cloud = lab\ncolors = off\n\n[cloud \"okeanos\"]\nurl = https://accounts.okeanos.grnet.gr/identity/v2.0\ntoken = s0m370k3n\n\n[cloud \"lab\"]\nurl = http://127.0.0.1:8800/identity/v2.0\ntoken = t\npithos_container = x\n";
 

@@ -15,7 +15,7 @@ use std::path::Path;
 use reqwest::Method;
 use reqwest::blocking::{Client, RequestBuilder};
 
-pub use target::{S3Target, target};
+pub use target::{S3Target, target, target_in};
 
 use crate::cloud::error::CloudError;
 use crate::cloud::http::{Http, Reply};
