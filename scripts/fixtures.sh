@@ -9,9 +9,11 @@
 # Cold: ~3 min (debootstrap is most of it; the .debs are cached in
 # DIR/cache/debs). Warm: a second. Needs root and the packages of
 # scripts/setup.sh; it says which tool is missing. No loop devices, no mounts
-# (debootstrap mounts /proc inside its own target while it runs), no
-# libguestfs appliance. The Windows disks (~5 s each) are made with ntfs-3g
-# mounting scratch files through FUSE (/dev/fuse), never the images.
+# (debootstrap mounts /proc inside its own target while it runs); the
+# libguestfs helper VM only for what the host cannot do (EXTLINUX on the
+# bootable disks, device-mapper targets for the refused LVM layouts). The
+# Windows disks (~5 s each) are made with ntfs-3g mounting scratch files
+# through FUSE (/dev/fuse), never the images.
 #
 # What DIR holds (every image file is read-only, 0444: tests must never write
 # to them; take a qcow2 overlay, `qemu-img create -f qcow2 -F FMT -b IMG`):
@@ -36,6 +38,11 @@
 #                free; bootable (EXTLINUX on /boot, root=/dev/mapper/vg0-root)
 #       lvm-gpt  p1 BIOS boot, p2 /boot, p3 the same PV
 #       lvm-multipv  vg0 spans p2 (root) and p3 (home, swap): not shrunk
+#   debian-lvm-{thin,snapshot,raid1,luks-over,luks-under}.raw  what the LVM
+#     shrink refuses (tests/fixtures/mk-lvm-refused.sh, made in the libguestfs
+#     helper VM): lvm-mbr's layout, smaller, with VG vg_CASE holding a thin
+#     pool and volume, a snapshot of home, a RAID1 LV, an LV formatted as
+#     LUKS; luks-under: p3 a LUKS container holding the PV of vg_crypt
 #     (not in the manifest: the tests read them with libguestfs)
 #   no-os.raw        64 MiB MBR disk, one empty ext4 partition
 #   random.raw       8 MiB of pseudo-random bytes (AES-CTR of zeros, fixed key)
@@ -199,6 +206,7 @@ b_rootfs() { "$FX"/mk-rootfs.sh "$DIR"/cache/base "$1" "$KVER"; }
 b_disk()   { "$FX"/mk-disk.sh "$2" "$DIR"/cache/rootfs "$1"; }
 b_noos()   { "$FX"/mk-disk.sh no-os - "$1"; }
 b_lvm()    { BOOTABLE=$([ "$2" = lvm-mbr ] && echo 1 || echo 0) "$FX"/mk-lvm.sh "$2" "$DIR"/cache/rootfs "$1"; }
+b_lvm_refused() { BOOT_MB=64 HOME_MB=16 SWAP_MB=16 "$FX"/mk-lvm.sh "$2" "$DIR"/cache/rootfs "$1"; }
 b_bootable() { BOOTABLE=1 "$FX"/mk-disk.sh "$2" "$DIR"/cache/rootfs "$1"; }
 b_conv()   { qemu-img convert -f raw -O "$3" "$DIR/$2" "$1"; }
 b_random() {
@@ -219,6 +227,7 @@ H_DISK=$(hash_of "=$H_TREE" "$FX"/mk-disk.sh "$FX"/mk-bootable.sh \
     "=$(declare -f b_disk b_noos b_bootable b_conv b_random b_trunc)")
 H_FACTS=$(hash_of "=$H_DISK" "$FX"/facts.py)
 H_LVM=$(hash_of "=$H_TREE" "$FX"/mk-lvm.sh "$FX"/mk-bootable.sh "=$(declare -f b_lvm)")
+H_LVM_REFUSED=$(hash_of "=$H_LVM" "$FX"/mk-lvm-refused.sh "=$(declare -f b_lvm_refused)")
 H_WIN=$(hash_of "$FX"/mk-windows.sh "$FX"/winbin.py "$FX"/mk-hive.py "$FX"/reg-add-parents.py \
     "=$(declare -f b_windows)")
 H_WIN_FACTS=$(hash_of "=$H_WIN" "$FX"/facts.py)
@@ -246,6 +255,10 @@ IMAGES+=("debian-gpt-bootable.raw raw gpt-bootable")
 # Root on LVM (tests/fixtures/mk-lvm.sh): not in the manifest.
 for l in lvm-mbr lvm-gpt lvm-multipv; do
     step "debian-$l.raw" "$H_LVM" "cache/rootfs" b_lvm "$l"
+done
+# What the LVM shrink refuses, built in the helper VM (one launch each).
+for l in thin snapshot raid1 luks-over luks-under; do
+    step "debian-lvm-$l.raw" "$H_LVM_REFUSED" "cache/rootfs" b_lvm_refused "lvm-$l"
 done
 step no-os.raw "$H_DISK" "" b_noos
 step random.raw "$H_DISK" "" b_random

@@ -114,6 +114,12 @@ pub fn shrink(vm: &Appliance, reporter: &dyn Reporter) -> Result<ShrinkOutcome> 
     let kept = partition_type::kept(last.ty);
     let resized = match kept {
         Some(_) => None,
+        // What a LUKS container holds (LVM or a filesystem) is not seen.
+        None if fs == lvm::LUKS => {
+            let why = lvm::Refusal::Luks(part_dev(last.number));
+            reporter.warn(&lvm::refusal_warning(&why));
+            None
+        }
         None if fs == LVM_PV => {
             let pv =
                 lvm::shrink::shrink_pv(g, &part_dev(last.number), &mut table, &last, reporter)?;

@@ -25,17 +25,24 @@ const SLACK: u64 = 48 * MIB;
 /// The root LV of the fixtures (mk-lvm.sh's ROOT_MB for this tree).
 const ROOT_LV: u64 = 512 * MIB;
 
-fn lvm_fixture(name: &str) -> std::path::PathBuf {
+pub(crate) fn lvm_fixture(name: &str) -> std::path::PathBuf {
     fixture_file(&format!("debian-{name}.raw"))
 }
 
 /// guestfish on `image` (read-only, nothing mounted), fed `script`.
 fn session(image: &Path, script: &str) -> String {
+    sessions(&[image], script)
+}
+
+/// guestfish on `images` (raw, read-only, nothing mounted), fed `script`.
+pub(crate) fn sessions(images: &[&Path], script: &str) -> String {
     let mut cmd = Command::new("guestfish");
     cmd.env("LIBGUESTFS_BACKEND", "direct")
         .env("LIBGUESTFS_BACKEND_SETTINGS", "force_tcg")
-        .args(["--ro", "--format=raw", "-a"])
-        .arg(image);
+        .args(["--ro", "--format=raw"]);
+    for image in images {
+        cmd.arg("-a").arg(image);
+    }
     let run = run_with_input(&mut cmd, &format!("run\n{script}"));
     assert_eq!(run.code, 0, "guestfish failed: {}", run.stderr);
     run.stdout
@@ -66,7 +73,7 @@ fn parse_hashes(text: &str) -> BTreeMap<String, String> {
 }
 
 /// The text between two marker lines of a session's output.
-fn between<'a>(text: &'a str, from: &str, to: &str) -> &'a str {
+pub(crate) fn between<'a>(text: &'a str, from: &str, to: &str) -> &'a str {
     let start = text
         .find(from)
         .unwrap_or_else(|| panic!("{from} in {text}"))

@@ -13,6 +13,7 @@ mod export;
 mod firstboot;
 mod host;
 mod lvm;
+mod lvm_refused;
 mod online;
 mod secrets;
 mod shrink;

@@ -34,6 +34,9 @@ pub struct Lv {
     /// The filesystem on it, as libguestfs names it (`ext4`, `swap`), or
     /// empty when none is recognised.
     pub fs: String,
+    /// An LV LVM keeps for itself (`[pool_tdata]`, `[data_rimage_0]`):
+    /// its extents count, it is not shown.
+    pub hidden: bool,
 }
 
 impl Lv {
@@ -113,11 +116,7 @@ impl Layout {
         for lv in &mut layout.lvs {
             lv.fs = fs.get(&lv.device()).cloned().unwrap_or_default();
         }
-        layout.luks = (fs.iter())
-            .filter(|(_, t)| t.as_str() == "crypto_LUKS")
-            .map(|(d, _)| d.clone())
-            .collect();
-        layout.luks.sort();
+        layout.luks = luks_devices(g, &fs, &layout.lvs);
         Ok(layout)
     }
 
@@ -222,7 +221,9 @@ impl Layout {
     fn vg_line(&self, vg: &str) -> String {
         let pvs = self.pvs_of(vg);
         let names: Vec<&str> = pvs.iter().map(|p| p.name.as_str()).collect();
-        let mut lvs: Vec<&Lv> = self.lvs.iter().filter(|l| l.vg == vg).collect();
+        let mut lvs: Vec<&Lv> = (self.lvs.iter())
+            .filter(|l| l.vg == vg && !l.hidden)
+            .collect();
         let first = |l: &Lv| l.ranges.first().map(|r| (r.pv.clone(), r.first));
         lvs.sort_by_key(|l| first(l));
         let lvs: Vec<String> = (lvs.iter())
@@ -257,6 +258,28 @@ fn api_names(g: &Handle) -> Result<HashMap<String, String>> {
         names.insert(uuid.replace('-', ""), dev);
     }
     Ok(names)
+}
+
+/// The partitions and LVs holding LUKS. `list_filesystems` leaves LUKS
+/// devices out, so each partition or visible LV it does not name a
+/// filesystem on is probed.
+fn luks_devices(g: &Handle, fs: &HashMap<String, String>, lvs: &[Lv]) -> Vec<String> {
+    let parts = g.list_partitions().unwrap_or_default();
+    let lvs = lvs.iter().filter(|l| !l.hidden).map(Lv::device);
+    let mut found: Vec<String> = (parts.into_iter().chain(lvs))
+        .filter(|d| fs.get(d).is_none_or(|t| t == "unknown"))
+        .filter(|d| g.vfs_type(d).is_ok_and(|t| t == LUKS))
+        .collect();
+    found.sort();
+    found
+}
+
+/// What libguestfs calls a LUKS container.
+pub const LUKS: &str = "crypto_LUKS";
+
+/// The warning for a volume group or partition left unshrunk.
+pub fn refusal_warning(why: &Refusal) -> String {
+    format!("not shrinking the image: {why}, which is not shrunk safely; it is exported unshrunk")
 }
 
 /// What kind of LV the shrink refuses, from its attributes and segments.
@@ -346,6 +369,7 @@ impl SegRow {
     /// Add this segment to its LV in `lvs` (made when it is the first).
     fn add_to(self, lvs: &mut Vec<Lv>) -> Result<()> {
         let ranges = parse_ranges(&self.seg_pe_ranges)?;
+        let hidden = self.lv_name.starts_with('[');
         let name = self.lv_name.trim_matches(['[', ']']).to_owned();
         let found = lvs
             .iter()
@@ -361,6 +385,7 @@ impl SegRow {
                     size: num("lv_size", &self.lv_size)?,
                     ranges: Vec::new(),
                     fs: String::new(),
+                    hidden,
                 });
                 lvs.last_mut().expect("just pushed")
             }

@@ -53,9 +53,7 @@ pub fn shrink_pv(
     activate(g, true)?;
     let layout = Layout::read(g)?;
     if let Some(why) = layout.refusal(pv) {
-        reporter.warn(&format!(
-            "not shrinking the image: {why}, which is not shrunk safely; it is exported unshrunk"
-        ));
+        reporter.warn(&super::refusal_warning(&why));
         return Ok(None);
     }
     let mut done = PvShrunk::default();

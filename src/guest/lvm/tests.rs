@@ -134,8 +134,10 @@ fn hidden_sub_volumes_keep_their_name_without_brackets() {
         "linear",
         "/dev/sda2:130-139",
     )]);
-    assert!(l.lvs.iter().any(|l| l.name == "pool_tdata"));
+    assert!(l.lvs.iter().any(|l| l.name == "pool_tdata" && l.hidden));
     assert_eq!(l.used_end("/dev/sda2"), 140);
+    // Counted as used, not listed.
+    assert_eq!(l.summary(), ["vg0 on /dev/sda2: root 4 MiB; 120 MiB free"]);
 }
 
 #[test]
