@@ -105,7 +105,8 @@ impl CloudForm {
 
     fn open_new(kind: CloudKind, back: Back, facts: &Facts) -> CloudForm {
         match kind {
-            CloudKind::OpenStack | CloudKind::Swift => match FileForm::openstack(None, back, facts) {
+            CloudKind::OpenStack | CloudKind::Swift => match FileForm::openstack(None, back, facts)
+            {
                 Ok(form) => CloudForm::OpenStack(form),
                 Err(_) => CloudForm::add(back),
             },

@@ -97,9 +97,10 @@ impl CloudRef {
     pub fn name(&self) -> &str {
         match self {
             CloudRef::Local => "local",
-            CloudRef::Synnefo(n) | CloudRef::OpenStack(n) | CloudRef::Swift(n) | CloudRef::S3(n) => {
-                n
-            }
+            CloudRef::Synnefo(n)
+            | CloudRef::OpenStack(n)
+            | CloudRef::Swift(n)
+            | CloudRef::S3(n) => n,
         }
     }
 }
@@ -212,7 +213,10 @@ mod tests {
             (None, "The built-in local image store".to_owned()),
             (Some("syn".into()), "http://a".into()),
             (Some("openstack:os".into()), "http://k/v3".into()),
-            (Some("swift:os".into()), "object store of http://k/v3".into()),
+            (
+                Some("swift:os".into()),
+                "object store of http://k/v3".into(),
+            ),
             (
                 Some("openstack:os2".into()),
                 d.join("b.yaml").display().to_string(),
