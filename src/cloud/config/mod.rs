@@ -12,26 +12,28 @@ pub mod s3_targets;
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use crate::cloud::error::CloudError;
 
-/// Write a file that holds credentials: mode 0600, its directory made
-/// when missing, the old file replaced atomically.
+/// Write a file that holds credentials: mode 0600 from the start, its
+/// directory made when missing, written under a temporary name beside it
+/// (removed if anything fails) and renamed over the old file.
 pub fn write_private(path: &Path, text: &str) -> Result<(), CloudError> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fs::create_dir_all(dir).map_err(|e| CloudError::io("creating", dir, e))?;
-    }
-    let tmp = path.with_extension("snf-tmp");
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(|e| CloudError::io("creating", &tmp, e))?;
-    f.write_all(text.as_bytes())
-        .map_err(|e| CloudError::io("writing", &tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| CloudError::io("renaming a file to", path, e))
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    fs::create_dir_all(dir).map_err(|e| CloudError::io("creating", dir, e))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".snf-tmp.")
+        .permissions(fs::Permissions::from_mode(0o600))
+        .tempfile_in(dir)
+        .map_err(|e| CloudError::io("creating a temporary file in", dir, e))?;
+    tmp.write_all(text.as_bytes())
+        .map_err(|e| CloudError::io("writing", tmp.path(), e))?;
+    tmp.persist(path)
+        .map_err(|e| CloudError::io("renaming a file to", path, e.error))?;
+    Ok(())
 }

@@ -90,7 +90,7 @@ impl Tokens {
         if !p.exists() {
             let token = ids::token().map_err(|e| CloudError::io("reading", "/dev/urandom", e))?;
             let text = format!("# TOKEN UUID NAME\n{token} {} local\n", store.owner());
-            write_private(&p, &text)?;
+            crate::cloud::config::write_private(&p, &text)?;
         }
         Ok((Self::load(&p)?, p))
     }
@@ -98,19 +98,6 @@ impl Tokens {
     fn user(&self, token: &str) -> Option<&User> {
         self.0.get(token)
     }
-}
-
-fn write_private(path: &Path, text: &str) -> Result<(), CloudError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| CloudError::io("creating", path, e))?;
-    f.write_all(text.as_bytes())
-        .map_err(|e| CloudError::io("writing", path, e))
 }
 
 /// Where the server sends its request log lines.
