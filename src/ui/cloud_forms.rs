@@ -193,7 +193,8 @@ impl FileForm {
             .and_then(|b| s3_targets::bucket(files, b))
             .unwrap_or_default();
         let profile = saved.profile.unwrap_or_else(|| files.profile.clone());
-        let key = |k: &str| files.key(&profile, k).unwrap_or_default();
+        let creds = files.credentials_ini();
+        let key = |k: &str| creds.get(&profile, k).unwrap_or_default();
         let values = [
             (Endpoint, saved.endpoint.unwrap_or_default()),
             (Region, saved.region.unwrap_or_default()),

@@ -56,9 +56,14 @@ impl S3Files {
         }
     }
 
+    /// The credentials file (empty when it cannot be read).
+    pub fn credentials_ini(&self) -> Ini {
+        Ini::load(&self.credentials).unwrap_or_default()
+    }
+
     /// The credentials file's section of `profile`.
     pub fn key(&self, profile: &str, key: &str) -> Option<String> {
-        Ini::load(&self.credentials).ok()?.get(profile, key)
+        self.credentials_ini().get(profile, key)
     }
 
     /// The config file's region for `profile`.

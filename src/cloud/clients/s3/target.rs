@@ -54,7 +54,8 @@ pub fn target_in(bucket: &str, files: &S3Files) -> Result<S3Target, UsageError> 
 
 /// The keys, from the environment or the credentials file.
 fn credentials(bucket: &str, files: &S3Files, profile: &str) -> Result<Credentials, UsageError> {
-    let from_file = |key: &str| files.key(profile, key);
+    let file = files.credentials_ini();
+    let from_file = |key: &str| file.get(profile, key);
     let access = env("AWS_ACCESS_KEY_ID").or_else(|| from_file("aws_access_key_id"));
     let secret = env("AWS_SECRET_ACCESS_KEY").or_else(|| from_file("aws_secret_access_key"));
     let (Some(access_key), Some(secret)) = (access, secret) else {
