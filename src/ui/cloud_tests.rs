@@ -16,7 +16,7 @@ use super::tests::{answers, app, ctrl_u, press, screen_text, top_id, type_text};
 use super::wizard::Page;
 use crate::cloud::Target;
 use crate::cloud::clients::s3;
-use crate::cloud::config::clouds_yaml::{self, OsAuth};
+use crate::cloud::config::clouds_yaml;
 use crate::cloud::config::list::{CloudKind, CloudRef};
 
 const CLOUDS_YAML: &str =
@@ -95,17 +95,10 @@ fn wizard_adds_an_openstack_cloud_and_uploads_there_as_the_command_line_would() 
     // Written for the command line's reader, the other cloud kept.
     let paths = a.facts.cloud.paths.clone();
     let lab = clouds_yaml::find_in("lab", &paths.clouds_yaml).unwrap();
-    let OsAuth::Password {
-        password,
-        user_domain,
-        ..
-    } = &lab.auth
-    else {
-        panic!("{lab:?}")
-    };
     assert_eq!(
-        (password.expose(), user_domain.as_str()),
-        ("s3cret", "name:Default")
+        lab.auth.password_and_user_domain(),
+        Some(("s3cret", "name:Default")),
+        "{lab:?}"
     );
     assert_eq!(lab.region.as_deref(), Some("RegionOne"));
     assert!(clouds_yaml::find_in("other", &paths.clouds_yaml).is_ok());

@@ -50,6 +50,21 @@ pub enum OsAuth {
     },
 }
 
+#[cfg(test)]
+impl OsAuth {
+    /// The password and the user's domain of password authentication.
+    pub fn password_and_user_domain(&self) -> Option<(&str, &str)> {
+        match self {
+            OsAuth::Password {
+                password,
+                user_domain,
+                ..
+            } => Some((password.expose(), user_domain)),
+            _ => None,
+        }
+    }
+}
+
 /// One OpenStack cloud.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OsCloud {

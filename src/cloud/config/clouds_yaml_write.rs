@@ -170,17 +170,10 @@ mod tests {
         assert_eq!(names, vec!["other", "lab", "new"]);
         let lab = clouds_yaml::find_in("lab", &paths).unwrap();
         assert_eq!(lab.region.as_deref(), Some("RegionOne"));
-        let OsAuth::Password {
-            password,
-            user_domain,
-            ..
-        } = &lab.auth
-        else {
-            panic!("{lab:?}")
-        };
         assert_eq!(
-            (password.expose(), user_domain.as_str()),
-            ("new-pw", "id:default")
+            lab.auth.password_and_user_domain(),
+            Some(("new-pw", "id:default")),
+            "{lab:?}"
         );
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("interface: public"), "{text}");
