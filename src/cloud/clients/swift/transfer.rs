@@ -136,7 +136,7 @@ impl SwiftBackend {
     }
 
     /// Delete the segments of a replaced Static Large Object (failures
-    /// are only noted: the new image is in place).
+    /// are ignored: the new image is in place).
     pub(super) fn delete_old(&self, paths: &[String]) {
         for path in paths {
             let Some((container, name)) = path.split_once('/') else {
