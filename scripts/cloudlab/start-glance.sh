@@ -2,23 +2,38 @@
 # Start OpenStack Glance (image API v2) under gunicorn on 127.0.0.1:PORT,
 # with sqlite and a file store under DIR. AUTH is `noauth` (every request is
 # an admin's) or a Keystone URL (tokens checked by keystonemiddleware with
-# the glance/service account that start-keystone.sh creates). Prints the PID
-# on stdout when Glance answers. Stop it by that PID.
+# the glance/service account that start-keystone.sh creates). With `swift`
+# (and a Keystone URL), Glance also has a multi-tenant Swift store: an
+# image may be a location in its owner's Swift account (`swift+http://…`,
+# read with the caller's token), added with the location API
+# (`POST /v2/images/ID/locations`, which needs the `service` role in the
+# user's or an `X-Service-Token`'s roles). Prints the PID on stdout when
+# Glance answers. Stop it by that PID.
 #
-# usage: scripts/cloudlab/start-glance.sh DIR PORT noauth|KEYSTONE_URL
+# usage: scripts/cloudlab/start-glance.sh DIR PORT noauth|KEYSTONE_URL [swift]
 set -euo pipefail
-dir=$1; port=$2; auth=$3
+dir=$1; port=$2; auth=$3; store=${4:-}
 LAB=${SNF_CLOUDLAB:-/var/tmp/snf-cloudlab}
 venv=$LAB/venv-glance
 [ -x "$venv/bin/gunicorn" ] || { echo "start-glance: $venv is missing: run scripts/cloudlab/install.sh" >&2; exit 1; }
 mkdir -p "$dir/etc" "$dir/images" "$dir/staging" "$dir/tasks" "$dir/run"
 cp "$venv/etc/glance/glance-api-paste.ini" "$dir/etc/"
 flavor=; [ "$auth" != noauth ] && flavor=keystone
-cat > "$dir/etc/glance-api.conf" <<CONF
-[DEFAULT]
-worker_self_reference_url = http://127.0.0.1:$port
+if [ "$store" = swift ]; then
+    # One store configuration (the multi-store one matches Swift locations
+    # to a store by a URL prefix that a multi-tenant store lacks): images
+    # in files, and locations in the caller's own Swift account.
+    stores="[DEFAULT]
+node_staging_uri = file://$dir/staging
+[glance_store]
+stores = file,http,swift
+default_store = file
+filesystem_store_datadir = $dir/images
+swift_store_multi_tenant = true
+swift_store_endpoint_type = publicURL"
+else
+    stores="[DEFAULT]
 enabled_backends = fs:file
-use_stderr = true
 [glance_store]
 default_backend = fs
 [fs]
@@ -26,7 +41,13 @@ filesystem_store_datadir = $dir/images
 [os_glance_staging_store]
 filesystem_store_datadir = $dir/staging
 [os_glance_tasks_store]
-filesystem_store_datadir = $dir/tasks
+filesystem_store_datadir = $dir/tasks"
+fi
+cat > "$dir/etc/glance-api.conf" <<CONF
+[DEFAULT]
+worker_self_reference_url = http://127.0.0.1:$port
+use_stderr = true
+$stores
 [database]
 connection = sqlite:///$dir/glance.sqlite
 [paste_deploy]

@@ -14,6 +14,8 @@ use reqwest::Method;
 use reqwest::blocking::{Body, Client, RequestBuilder};
 use serde_json::{Value, json};
 
+mod location;
+
 use crate::cloud::clients::keystone::{self, GlanceAccess};
 use crate::cloud::config::clouds_yaml::OsCloud;
 use crate::cloud::error::CloudError;
@@ -120,6 +122,22 @@ impl GlanceBackend {
         }
     }
 
+    /// Name image `id`, set its visibility and add the image's properties.
+    fn set_properties(&self, id: &str, reg: &Registration) -> Result<(), CloudError> {
+        let body = Value::Array(patch(reg)).to_string();
+        let path = format!("/v2/images/{id}");
+        let what = format!("setting the properties of image {id}");
+        self.http.call(&what, &[200], &|c| {
+            self.req(c, Method::PATCH, &path)
+                .header(
+                    "Content-Type",
+                    "application/openstack-images-v2.1-json-patch",
+                )
+                .body(body.clone())
+        })?;
+        Ok(())
+    }
+
     fn put_file(&self, id: &str, file: &Path, r: &dyn Reporter) -> Result<(), CloudError> {
         let f = Arc::new(File::open(file).map_err(|e| CloudError::io("opening", file, e))?);
         let size = f
@@ -220,17 +238,7 @@ impl CloudBackend for GlanceBackend {
     }
 
     fn register(&self, object: &Uploaded, reg: &Registration) -> Result<RemoteImage, CloudError> {
-        let body = Value::Array(patch(reg)).to_string();
-        let path = format!("/v2/images/{}", object.location);
-        let what = format!("setting the properties of image {}", object.location);
-        self.http.call(&what, &[200], &|c| {
-            self.req(c, Method::PATCH, &path)
-                .header(
-                    "Content-Type",
-                    "application/openstack-images-v2.1-json-patch",
-                )
-                .body(body.clone())
-        })?;
+        self.set_properties(&object.location, reg)?;
         self.image(&object.location)
     }
 

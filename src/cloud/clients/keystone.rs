@@ -48,7 +48,7 @@ impl Session {
     /// The URL of the `service_type` endpoint for the cloud's region and
     /// interface.
     pub fn endpoint(&self, cloud: &OsCloud, service_type: &str) -> Result<String, CloudError> {
-        endpoint(&self.body, service_type, cloud).ok_or_else(|| {
+        self.find(cloud, service_type).ok_or_else(|| {
             CloudError::NotFound(format!(
                 "no {service_type} service ({} interface{}) in the catalog of {}",
                 cloud.interface,
@@ -60,11 +60,21 @@ impl Session {
             ))
         })
     }
+
+    /// The URL of the `service_type` endpoint, if the catalog has one.
+    pub fn find(&self, cloud: &OsCloud, service_type: &str) -> Option<String> {
+        endpoint(&self.body, service_type, cloud)
+    }
 }
 
 /// A project-scoped token for `cloud`; `None` when it needs no auth.
 pub fn token(http: &Http, cloud: &OsCloud) -> Result<Option<Session>, CloudError> {
-    let Some((url, body)) = token_request(&cloud.auth) else {
+    token_for(http, &cloud.auth)
+}
+
+/// A project-scoped token for the account `auth`; `None` for no auth.
+pub fn token_for(http: &Http, auth: &OsAuth) -> Result<Option<Session>, CloudError> {
+    let Some((url, body)) = token_request(auth) else {
         return Ok(None);
     };
     let text = body.to_string();
@@ -185,6 +195,7 @@ mod tests {
             region: Some("r1".into()),
             interface: "public".into(),
             image_endpoint: None,
+            service_auth: None,
         };
         assert_eq!(endpoint(&token, "image", &cloud).unwrap(), "http://pub");
         assert_eq!(endpoint(&token, "object-store", &cloud), None);

@@ -25,6 +25,8 @@ pub enum CloudsYamlError {
     Unsupported { cloud: String, auth_type: String },
     #[error("cloud {0}: auth_type none needs image_endpoint_override")]
     NoEndpoint(String),
+    #[error("cloud {cloud}: service_cloud {service}: no cloud of that name in the same file")]
+    NoServiceCloud { cloud: String, service: String },
 }
 
 /// How to authenticate.
@@ -76,6 +78,10 @@ pub struct OsCloud {
     /// `image_endpoint_override`: the Glance URL to use instead of the
     /// catalog's.
     pub image_endpoint: Option<String>,
+    /// The account of `service_cloud` (another cloud of the same file),
+    /// whose token is sent as `X-Service-Token` where an API needs the
+    /// `service` role (Glance's location API).
+    pub service_auth: Option<OsAuth>,
 }
 
 /// The files searched, in order.
@@ -207,7 +213,29 @@ pub fn parse(text: &str, name: &str) -> Result<Option<OsCloud>, CloudsYamlError>
         region: text_of(&c["region_name"]),
         interface: text_of(&c["interface"]).unwrap_or_else(|| "public".into()),
         image_endpoint,
+        service_auth: service_auth(doc, c, name)?,
     }))
+}
+
+/// The account of the cloud that `service_cloud` names, if any.
+fn service_auth(doc: &Yaml, c: &Yaml, name: &str) -> Result<Option<OsAuth>, CloudsYamlError> {
+    let Some(service) = text_of(&c["service_cloud"]) else {
+        return Ok(None);
+    };
+    let s = &doc["clouds"][service.as_str()];
+    if s.is_badvalue() || service == name {
+        return Err(CloudsYamlError::NoServiceCloud {
+            cloud: name.to_owned(),
+            service,
+        });
+    }
+    match auth(s, &service)? {
+        OsAuth::None => Err(CloudsYamlError::Unsupported {
+            cloud: service,
+            auth_type: "none (a service account needs Keystone)".into(),
+        }),
+        a => Ok(Some(a)),
+    }
 }
 
 pub(super) fn text_of(y: &Yaml) -> Option<String> {
@@ -291,5 +319,19 @@ mod tests {
                 .to_string()
                 .contains("auth_url")
         );
+    }
+
+    #[test]
+    fn service_cloud_is_another_cloud_of_the_file() {
+        let yaml = format!("{YAML}  up:\n    service_cloud: lab\n    auth:\n      auth_url: http://k/v3\n      username: u\n      password: p\n      project_name: p\n");
+        let c = parse(&yaml, "up").unwrap().unwrap();
+        let (pw, _) = c.service_auth.as_ref().unwrap().password_and_user_domain().unwrap();
+        assert_eq!(pw, "pw", "lab's account");
+        assert_eq!(parse(YAML, "lab").unwrap().unwrap().service_auth, None);
+        for bad in ["nope", "open", "up"] {
+            let y = yaml.replace("service_cloud: lab", &format!("service_cloud: {bad}"));
+            let e = parse(&y, "up").unwrap_err().to_string();
+            assert!(e.contains(bad) || e.contains("none"), "{e}");
+        }
     }
 }

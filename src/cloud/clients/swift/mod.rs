@@ -2,8 +2,11 @@
 //! authenticated with Keystone v3, the object store's URL from the
 //! catalog (the cloud's region and interface), and a container that must
 //! exist. Images up to the segment size go in one streamed `PUT`; larger
-//! ones as a Static Large Object ([`slo`], [`transfer`]). "Registering"
-//! writes the image's metadata as the `.meta` object next to it, as on S3.
+//! ones as a Static Large Object ([`slo`], [`transfer`]). Registering
+//! makes a Glance image pointing at the object when the catalog has an
+//! image service (Glance's location API: no second copy of the data),
+//! and writes the registration as the `.meta` object next to the image,
+//! as on S3.
 
 mod slo;
 mod transfer;
@@ -17,7 +20,8 @@ use serde_json::Value;
 
 pub use slo::SEGMENT_ENV;
 
-use crate::cloud::clients::keystone;
+use crate::cloud::clients::glance::GlanceBackend;
+use crate::cloud::clients::keystone::{self, GlanceAccess};
 use crate::cloud::config::clouds_yaml::{OsAuth, OsCloud};
 use crate::cloud::error::CloudError;
 use crate::cloud::http::{self, Http, Reply};
@@ -32,6 +36,11 @@ struct Session {
     token: Secret,
     /// The account's storage URL (`…/v1/AUTH_project`).
     storage: String,
+    /// The cloud's Glance, when the catalog has an image service (or
+    /// `image_endpoint_override` names one): registration goes there.
+    glance: Option<GlanceBackend>,
+    /// The `service_cloud`'s token, sent as `X-Service-Token` to Glance.
+    service: Option<Secret>,
 }
 
 /// One Swift account and container.
@@ -102,6 +111,25 @@ impl SwiftBackend {
         self.url(&self.container, name)
     }
 
+    /// A token of the `service_cloud` account, if the cloud names one.
+    fn service_token(&self) -> Result<Option<Secret>, CloudError> {
+        let Some(auth) = &self.cloud.service_auth else {
+            return Ok(None);
+        };
+        let session = keystone::token_for(&self.http, auth).map_err(|e| match e {
+            CloudError::Auth { url, status, .. } => CloudError::Auth {
+                url,
+                status,
+                message: format!(
+                    "the credentials of cloud {}'s service_cloud were refused: check its auth in clouds.yaml",
+                    self.cloud.name
+                ),
+            },
+            other => other,
+        })?;
+        Ok(session.map(|s| s.token))
+    }
+
     /// The images: the `.meta` objects of the container.
     fn meta_objects(&self) -> Result<Vec<RemoteImage>, CloudError> {
         let what = format!("listing container {}", self.container);
@@ -141,9 +169,26 @@ impl CloudBackend for SwiftBackend {
             ));
         };
         let storage = ks.endpoint(&self.cloud, "object-store")?;
+        let glance = match &self.cloud.image_endpoint {
+            Some(e) => Some(e.trim_end_matches('/').to_owned()),
+            None => ks.find(&self.cloud, "image"),
+        };
+        let (glance, service) = match glance {
+            Some(url) => {
+                let access = GlanceAccess {
+                    token: Some(ks.token.clone()),
+                    glance: url,
+                };
+                let g = GlanceBackend::with_access(self.cloud.clone(), access)?;
+                (Some(g), self.service_token()?)
+            }
+            None => (None, None),
+        };
         self.session = OnceLock::from(Session {
             token: ks.token,
             storage,
+            glance,
+            service,
         });
         let hint = "the object store refused the token: check the cloud's project and roles";
         let url = self.url(&self.container, "");
@@ -206,9 +251,13 @@ impl CloudBackend for SwiftBackend {
     }
 
     fn register(&self, object: &Uploaded, reg: &Registration) -> Result<RemoteImage, CloudError> {
+        let session = self.session()?;
+        if let Some(glance) = &session.glance {
+            let url = glance_location(&session.storage, &self.container, &object.name);
+            return glance.register_location(&url, reg, session.service.as_ref());
+        }
         let now = rfc3339(unix_now());
-        let owner = self
-            .session()?
+        let owner = session
             .storage
             .rsplit('/')
             .next()
@@ -242,6 +291,34 @@ impl CloudBackend for SwiftBackend {
     }
 
     fn take_notes(&self) -> Vec<String> {
-        self.http.take_notes()
+        let mut notes = self.http.take_notes();
+        if let Some(g) = self.session.get().and_then(|s| s.glance.as_ref()) {
+            notes.extend(g.take_notes());
+        }
+        notes
+    }
+}
+
+/// Where Glance finds an object of the account at `storage`: the storage
+/// URL with `swift+` before its scheme (what Glance's multi-tenant Swift
+/// store reads with the caller's token), the container and the name.
+fn glance_location(storage: &str, container: &str, name: &str) -> String {
+    format!("swift+{storage}/{container}/{name}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glance_locations_are_swift_urls_of_the_object() {
+        assert_eq!(
+            glance_location("http://s:8080/v1/AUTH_p", "images", "d.diskdump"),
+            "swift+http://s:8080/v1/AUTH_p/images/d.diskdump"
+        );
+        assert_eq!(
+            glance_location("https://s/v1/AUTH_p", "c", "a/b"),
+            "swift+https://s/v1/AUTH_p/c/a/b"
+        );
     }
 }
