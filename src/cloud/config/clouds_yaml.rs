@@ -323,9 +323,16 @@ mod tests {
 
     #[test]
     fn service_cloud_is_another_cloud_of_the_file() {
-        let yaml = format!("{YAML}  up:\n    service_cloud: lab\n    auth:\n      auth_url: http://k/v3\n      username: u\n      password: p\n      project_name: p\n");
+        let yaml = format!(
+            "{YAML}  up:\n    service_cloud: lab\n    auth:\n      auth_url: http://k/v3\n      username: u\n      password: p\n      project_name: p\n"
+        );
         let c = parse(&yaml, "up").unwrap().unwrap();
-        let (pw, _) = c.service_auth.as_ref().unwrap().password_and_user_domain().unwrap();
+        let (pw, _) = c
+            .service_auth
+            .as_ref()
+            .unwrap()
+            .password_and_user_domain()
+            .unwrap();
         assert_eq!(pw, "pw", "lab's account");
         assert_eq!(parse(YAML, "lab").unwrap().unwrap().service_auth, None);
         for bad in ["nope", "open", "up"] {

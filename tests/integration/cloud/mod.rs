@@ -13,6 +13,7 @@ mod lab;
 mod local;
 mod mkimage;
 mod openstack;
+mod request_proxy;
 mod s3;
 mod server;
 mod swift;

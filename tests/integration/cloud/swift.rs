@@ -1,8 +1,11 @@
 //! OpenStack Swift: the real Swift (PyPI `swift`: proxy, account,
 //! container and object servers) behind the real Keystone v3, the account
-//! read from a clouds.yaml. A small segment size makes the upload a
-//! Static Large Object; refused credentials and a missing container leave
-//! nothing behind.
+//! read from a clouds.yaml, and the real Glance (multi-tenant Swift
+//! store) registering the object where it is. The catalog's object store
+//! is a fault-injecting proxy in front of Swift. A small segment size
+//! makes the upload a Static Large Object; a segment refused once is
+//! retried; one refused every time, refused credentials and a missing
+//! container leave nothing behind.
 
 use std::path::Path;
 
@@ -13,12 +16,23 @@ use snf_image_creator::cloud::config::clouds_yaml;
 use snf_image_creator::cloud::http::Http;
 
 use super::lab::*;
+use super::request_proxy::{Fault, Proxy};
 use crate::support::*;
 
-/// The demo account of the lab's Keystone, as clouds.yaml says it.
+/// The demo account of the lab's Keystone, as clouds.yaml says it (cloud
+/// `lab`, with the glance service account as its `service_cloud`, and
+/// `plain`, without).
 fn clouds_yaml(keystone: &str, password: &str) -> String {
+    let account = |user: &str, pw: &str, project: &str| {
+        format!(
+            "    auth:\n      auth_url: {keystone}/v3\n      username: {user}\n      password: {pw}\n      project_name: {project}\n      user_domain_id: default\n      project_domain_id: default\n    region_name: RegionOne\n"
+        )
+    };
     format!(
-        "clouds:\n  lab:\n    auth:\n      auth_url: {keystone}/v3\n      username: demo\n      password: {password}\n      project_name: demo\n      user_domain_id: default\n      project_domain_id: default\n    region_name: RegionOne\n"
+        "clouds:\n  lab:\n    service_cloud: svc\n{}  plain:\n{}  svc:\n{}",
+        account("demo", password, "demo"),
+        account("demo", password, "demo"),
+        account("glance", "service", "service")
     )
 }
 
@@ -43,6 +57,49 @@ fn upload_to(cfg: &Path, segment: &str, img: &Path, extra: &[&str]) -> Run {
         .arg(img))
 }
 
+/// The lab: Keystone, Swift behind a fault-injecting proxy (the
+/// catalog's object store), Glance with a Swift store.
+struct Lab {
+    _servers: [LabServer; 3],
+    keystone: String,
+    glance: String,
+    glance_images: std::path::PathBuf,
+    proxy: Proxy,
+}
+
+fn start_lab(dir: &Path) -> Lab {
+    let (kport, sport, gport) = (free_port(), free_port(), free_port());
+    let keystone = format!("http://127.0.0.1:{kport}");
+    let glance = format!("http://127.0.0.1:{gport}");
+    let proxy = Proxy::start(sport);
+    let ks = LabServer::start(
+        "start-keystone.sh",
+        &dir.join("ks"),
+        &[
+            &kport.to_string(),
+            &glance,
+            &format!("http://127.0.0.1:{}", proxy.port),
+        ],
+    );
+    let sw = LabServer::start(
+        "start-swift.sh",
+        &dir.join("sw"),
+        &[&sport.to_string(), &keystone],
+    );
+    let gl = LabServer::start(
+        "start-glance.sh",
+        &dir.join("gl"),
+        &[&gport.to_string(), &keystone, "swift"],
+    );
+    Lab {
+        _servers: [ks, sw, gl],
+        keystone,
+        glance,
+        glance_images: dir.join("gl/images"),
+        proxy,
+    }
+}
+
 struct Account {
     token: String,
     storage: String,
@@ -56,6 +113,28 @@ impl Account {
             .header("X-Auth-Token", &self.token)
             .send()
             .unwrap()
+    }
+
+    /// `GET GLANCE/v2/PATH` with the demo token.
+    fn glance(&self, glance: &str, path: &str) -> reqwest::blocking::Response {
+        self.http
+            .get(format!("{glance}/v2/{path}"))
+            .header("X-Auth-Token", &self.token)
+            .send()
+            .unwrap()
+    }
+
+    /// Glance's image `id` once it has its hash (computed after it became
+    /// active).
+    fn hashed_image(&self, glance: &str, id: &str) -> Value {
+        for _ in 0..120 {
+            let v: Value = self.glance(glance, &format!("images/{id}")).json().unwrap();
+            if v["os_hash_value"].is_string() {
+                return v;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+        panic!("Glance did not hash image {id}");
     }
 
     /// The object names of a container (empty when it does not exist).
@@ -72,25 +151,23 @@ impl Account {
     }
 }
 
+fn sha512_file(path: &Path) -> String {
+    use sha2::{Digest, Sha512};
+    let data = std::fs::read(path).unwrap();
+    Sha512::digest(&data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 #[test]
 fn swift_behind_keystone_gets_a_static_large_object_and_its_side_files() {
     let dir = scratch();
-    let (kport, sport) = (free_port(), free_port());
-    let keystone_url = format!("http://127.0.0.1:{kport}");
-    let swift_url = format!("http://127.0.0.1:{sport}");
-    let _ks = LabServer::start(
-        "start-keystone.sh",
-        &dir.path().join("ks"),
-        &[&kport.to_string(), "http://127.0.0.1:9", &swift_url],
-    );
-    let _sw = LabServer::start(
-        "start-swift.sh",
-        &dir.path().join("sw"),
-        &[&sport.to_string(), &keystone_url],
-    );
-    let good = clouds_yaml(&keystone_url, "demo");
+    let lab = start_lab(dir.path());
+    let good = clouds_yaml(&lab.keystone, "demo");
     let (token, storage) = demo_account(&good);
-    assert!(storage.starts_with(&swift_url), "catalog: {storage}");
+    let proxy_url = format!("http://127.0.0.1:{}", lab.proxy.port);
+    assert!(storage.starts_with(&proxy_url), "catalog: {storage}");
     let acct = Account {
         token,
         storage,
@@ -113,7 +190,7 @@ fn swift_behind_keystone_gets_a_static_large_object_and_its_side_files() {
     // Refused credentials, a container that is not there: one line, exit
     // 1, nothing stored.
     let bad_cfg = dir.path().join("bad.yaml");
-    std::fs::write(&bad_cfg, clouds_yaml(&keystone_url, "not-the-password")).unwrap();
+    std::fs::write(&bad_cfg, clouds_yaml(&lab.keystone, "not-the-password")).unwrap();
     let r = upload_to(&bad_cfg, "4M", &img, &["-r", "S"]);
     r.assert_error(1, "authentication at");
     assert!(!r.stderr.contains("not-the-password"), "{}", r.stderr);
@@ -124,7 +201,10 @@ fn swift_behind_keystone_gets_a_static_large_object_and_its_side_files() {
     assert!(acct.list("images").is_empty() && acct.list("images_segments").is_empty());
     assert!(acct.list("nope_segments").is_empty() && acct.list("nope").is_empty());
 
-    // 4 MiB segments: 4 of them, the last one short.
+    // 4 MiB segments: 4 of them, the last one short; the second one is
+    // refused once (503) and sent again.
+    lab.proxy.take_log();
+    lab.proxy.set(Fault::Once("/00000001".into()));
     let r = upload_to(
         &cfg,
         "4M",
@@ -134,6 +214,21 @@ fn swift_behind_keystone_gets_a_static_large_object_and_its_side_files() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
         r.stderr.contains("Uploading segments ... 4 segments"),
+        "{}",
+        r.stderr
+    );
+    let seg2: Vec<String> = lab
+        .proxy
+        .take_log()
+        .into_iter()
+        .filter(|l| l.starts_with("PUT ") && l.contains("/00000001 "))
+        .collect();
+    assert!(
+        seg2.len() == 2 && seg2[0].ends_with("-> 503") && seg2[1].ends_with("-> passed"),
+        "segment 2: one refusal, one retry: {seg2:?}"
+    );
+    assert!(
+        r.stderr.contains("HTTP 503") && r.stderr.contains("retrying"),
         "{}",
         r.stderr
     );
@@ -154,6 +249,44 @@ fn swift_behind_keystone_gets_a_static_large_object_and_its_side_files() {
     assert_eq!(meta["properties"]["OSFAMILY"], "linux");
     assert_eq!(json(&r.stdout)["location"], meta["location"]);
 
+    // The registration is a Glance image whose data is the Swift object:
+    // active, hashed by Glance, downloadable, and no copy in Glance's own
+    // store.
+    let id = meta["id"].as_str().unwrap();
+    assert_eq!(meta["status"], "active");
+    let g = acct.hashed_image(&lab.glance, id);
+    assert_eq!(g["name"], "Swift image");
+    assert_eq!(g["size"], std::fs::metadata(&img).unwrap().len());
+    assert_eq!(g["checksum"], md5_file(&img).as_str());
+    assert_eq!(g["os_hash_algo"], "sha512");
+    assert_eq!(g["os_hash_value"], sha512_file(&img).as_str());
+    assert_eq!(g["OSFAMILY"], "linux");
+    let data = acct.glance(&lab.glance, &format!("images/{id}/file"));
+    let fetched = dir.path().join("from-glance");
+    std::fs::write(&fetched, data.bytes().unwrap()).unwrap();
+    assert_eq!(
+        sha256_file(&fetched),
+        sha256_file(&img),
+        "Glance gives other bytes"
+    );
+    let copies = std::fs::read_dir(&lab.glance_images).unwrap().count();
+    assert_eq!(copies, 0, "Glance copied the data into its own store");
+
+    // Without the service role, Glance refuses the location: one line,
+    // and no Glance image is left.
+    let small = dir.path().join("n.diskdump");
+    make_file(&small, &[], 999);
+    let r = run(creator()
+        .env("OS_CLIENT_CONFIG_FILE", &cfg)
+        .args(["upload", "-c", "swift:plain", "-r", "No service"])
+        .arg(&small));
+    r.assert_error(1, "`service' role");
+    let named: Value = acct
+        .glance(&lab.glance, "images?name=No%20service")
+        .json()
+        .unwrap();
+    assert_eq!(named["images"], serde_json::json!([]), "{named}");
+
     // Replaced with -f by one plain object (the image is smaller than a
     // 16 MiB segment): the old segments are deleted.
     let r = upload_to(&cfg, "16M", &img, &["-f", "-r", "Swift image"]);
@@ -170,13 +303,35 @@ fn swift_behind_keystone_gets_a_static_large_object_and_its_side_files() {
         back.bytes().unwrap().as_ref() == std::fs::read(&img).unwrap().as_slice(),
         "Swift gives other bytes back"
     );
+    let meta: Value = acct.get("images/s.diskdump.meta").json().unwrap();
     let listed = run(creator().env("OS_CLIENT_CONFIG_FILE", &cfg).args([
         "images",
         "show",
-        "Swift image",
+        meta["id"].as_str().unwrap(),
         "-c",
         "swift:lab",
     ]));
     assert_eq!(listed.code, 0, "{}", listed.stderr);
     assert_eq!(json(&listed.stdout)["location"], meta["location"]);
+
+    // A segment refused every time: one line naming it and the status,
+    // exit 1, no segment or manifest left.
+    lab.proxy.set(Fault::Always("/00000002".into()));
+    let other = dir.path().join("p.diskdump");
+    std::fs::copy(&img, &other).unwrap();
+    let r = upload_to(&cfg, "4M", &other, &["-r", "Never"]);
+    r.assert_error(1, "HTTP 503");
+    let line = r.stderr.lines().find(|l| l.starts_with("Error:")).unwrap();
+    assert!(
+        line.contains("p.diskdump/slo/") && line.contains("/00000002"),
+        "{line}"
+    );
+    assert_eq!(acct.list("images_segments"), Vec::<String>::new());
+    let left: Vec<String> = acct
+        .list("images")
+        .into_iter()
+        .filter(|n| n.starts_with("p.diskdump"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    lab.proxy.set(Fault::None);
 }

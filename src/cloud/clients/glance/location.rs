@@ -70,7 +70,12 @@ impl GlanceBackend {
         made
     }
 
-    fn add_location(&self, id: &str, url: &str, service: Option<&Secret>) -> Result<(), CloudError> {
+    fn add_location(
+        &self,
+        id: &str,
+        url: &str,
+        service: Option<&Secret>,
+    ) -> Result<(), CloudError> {
         let path = format!("/v2/images/{id}/locations");
         let body = location_body(url).to_string();
         let what = format!("adding location {url} to image {id}");
@@ -196,6 +201,9 @@ mod tests {
         assert_eq!(failure(&tasks).as_deref(), Some("Invalid location"));
         assert_eq!(failure(&json!({"tasks": []})), None);
         let silent = json!({"tasks": [{"type": "location_import", "status": "failure"}]});
-        assert_eq!(failure(&silent).as_deref(), Some("the location task failed"));
+        assert_eq!(
+            failure(&silent).as_deref(),
+            Some("the location task failed")
+        );
     }
 }

@@ -257,11 +257,7 @@ impl CloudBackend for SwiftBackend {
             return glance.register_location(&url, reg, session.service.as_ref());
         }
         let now = rfc3339(unix_now());
-        let owner = session
-            .storage
-            .rsplit('/')
-            .next()
-            .unwrap_or_default();
+        let owner = session.storage.rsplit('/').next().unwrap_or_default();
         Ok(RemoteImage {
             id: object.location.clone(),
             name: reg.name.clone(),
