@@ -68,10 +68,12 @@ struct Lab {
 }
 
 fn start_lab(dir: &Path) -> Lab {
-    let (kport, sport, gport) = (free_port(), free_port(), free_port());
+    // The proxy listens first, so that no free port picked next is its.
+    let sport = free_port();
+    let proxy = Proxy::start(sport);
+    let (kport, gport) = (free_port(), free_port());
     let keystone = format!("http://127.0.0.1:{kport}");
     let glance = format!("http://127.0.0.1:{gport}");
-    let proxy = Proxy::start(sport);
     let ks = LabServer::start(
         "start-keystone.sh",
         &dir.join("ks"),
@@ -113,6 +115,21 @@ impl Account {
             .header("X-Auth-Token", &self.token)
             .send()
             .unwrap()
+    }
+
+    /// The listing of `container` once `settled` holds for it (Swift may
+    /// update a listing a moment after the objects changed), else the
+    /// last one after 10 s.
+    fn listing(&self, container: &str, settled: impl Fn(&[String]) -> bool) -> Vec<String> {
+        let mut names = self.list(container);
+        for _ in 0..20 {
+            if settled(&names) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            names = self.list(container);
+        }
+        names
     }
 
     /// `GET GLANCE/v2/PATH` with the demo token.
@@ -238,7 +255,7 @@ fn swift_behind_keystone_gets_a_static_large_object_and_its_side_files() {
         back.bytes().unwrap().as_ref() == std::fs::read(&img).unwrap().as_slice(),
         "Swift gives other bytes back"
     );
-    let segments = acct.list("images_segments");
+    let segments = acct.listing("images_segments", |l| l.len() == 4);
     assert_eq!(segments.len(), 4, "{segments:?}");
     assert!(segments[0].starts_with("s.diskdump/slo/"), "{segments:?}");
     let md5 = acct.get("images/s.diskdump.md5sum").text().unwrap();
@@ -296,7 +313,8 @@ fn swift_behind_keystone_gets_a_static_large_object_and_its_side_files() {
         "{}",
         r.stderr
     );
-    assert_eq!(acct.list("images_segments"), Vec::<String>::new());
+    let segments = acct.listing("images_segments", <[String]>::is_empty);
+    assert_eq!(segments, Vec::<String>::new());
     let back = acct.get("images/s.diskdump");
     assert!(!back.headers().contains_key("X-Static-Large-Object"));
     assert!(
@@ -315,8 +333,10 @@ fn swift_behind_keystone_gets_a_static_large_object_and_its_side_files() {
     assert_eq!(json(&listed.stdout)["location"], meta["location"]);
 
     // A segment refused every time: one line naming it and the status,
-    // exit 1, no segment or manifest left.
+    // exit 1, no segment or manifest left (each segment sent is gone, and
+    // the listings, which Swift may update a moment later, say so).
     lab.proxy.set(Fault::Always("/00000002".into()));
+    lab.proxy.take_log();
     let other = dir.path().join("p.diskdump");
     std::fs::copy(&img, &other).unwrap();
     let r = upload_to(&cfg, "4M", &other, &["-r", "Never"]);
@@ -326,12 +346,36 @@ fn swift_behind_keystone_gets_a_static_large_object_and_its_side_files() {
         line.contains("p.diskdump/slo/") && line.contains("/00000002"),
         "{line}"
     );
-    assert_eq!(acct.list("images_segments"), Vec::<String>::new());
-    let left: Vec<String> = acct
-        .list("images")
+    let sent: Vec<String> = lab
+        .proxy
+        .take_log()
         .into_iter()
-        .filter(|n| n.starts_with("p.diskdump"))
+        .filter(|l| l.starts_with("PUT ") && l.contains("/images_segments/p.diskdump/slo/"))
+        .filter_map(|l| Some(l.split_whitespace().nth(1)?.to_owned()))
         .collect();
-    assert!(left.is_empty(), "{left:?}");
+    assert!(sent.len() >= 5, "4 segments and the retries: {sent:?}");
+    for path in &sent {
+        let head = acct
+            .http
+            .head(format!("{proxy_url}{path}"))
+            .header("X-Auth-Token", &acct.token)
+            .send()
+            .unwrap();
+        assert_eq!(head.status().as_u16(), 404, "{path} is left");
+    }
+    let head = acct.get("images/p.diskdump");
+    assert_eq!(head.status().as_u16(), 404, "a manifest is left");
+    let gone = |l: &[String]| l.iter().all(|n| !n.starts_with("p.diskdump"));
+    let left = (
+        acct.listing("images_segments", gone),
+        acct.listing("images", gone),
+    );
+    let mine = |l: Vec<String>| -> Vec<String> {
+        l.into_iter()
+            .filter(|n| n.starts_with("p.diskdump"))
+            .collect()
+    };
+    let left = (mine(left.0), mine(left.1));
+    assert_eq!(left, (vec![], vec![]), "Swift's listings");
     lab.proxy.set(Fault::None);
 }
