@@ -4,7 +4,9 @@
 //! `~/.config/openstack/clouds.yaml`), `/etc/openstack/clouds.yaml`.
 //! Supported: `auth_type` `password` (the default), `token` and `none`
 //! (with `image_endpoint_override`), Keystone v3; `region_name` and
-//! `interface` choose the catalog's endpoints.
+//! `interface` choose the catalog's endpoints; `service_cloud` names
+//! another cloud of the same file whose account has the `service` role
+//! (its token goes as `X-Service-Token` where Glance needs that role).
 
 use std::path::PathBuf;
 
