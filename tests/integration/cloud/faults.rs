@@ -3,12 +3,13 @@
 //! hang; the upload retries (and says so), then completes and verifies.
 //! A full disk on the server ends the upload with one line.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
+use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::lab::*;
+use super::request_proxy::{pump, read_head};
 use crate::support::*;
 
 /// What the proxy does to the Nth new connection.
@@ -58,36 +59,6 @@ fn proxy(upstream: u16, plan: Vec<Fault>) -> (u16, Arc<AtomicUsize>) {
         }
     });
     (port, faults)
-}
-
-fn read_head(c: &mut TcpStream) -> Vec<u8> {
-    let mut head = Vec::new();
-    let mut b = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        match c.read(&mut b) {
-            Ok(1) => head.push(b[0]),
-            _ => break,
-        }
-    }
-    head
-}
-
-fn pump(client: TcpStream, upstream: u16, head: &[u8]) {
-    let Ok(mut up) = TcpStream::connect(("127.0.0.1", upstream)) else {
-        return;
-    };
-    if up.write_all(head).is_err() {
-        return;
-    }
-    let (mut c2, mut u2) = (client.try_clone().unwrap(), up.try_clone().unwrap());
-    let t = std::thread::spawn(move || {
-        let _ = std::io::copy(&mut u2, &mut c2);
-        let _ = c2.shutdown(std::net::Shutdown::Both);
-    });
-    let mut client = client;
-    let _ = std::io::copy(&mut client, &mut up);
-    let _ = up.shutdown(std::net::Shutdown::Write);
-    let _ = t.join();
 }
 
 #[test]

@@ -91,7 +91,7 @@ impl Proxy {
             .lock()
             .unwrap()
             .push(format!("{method} {path} -> passed"));
-        pump(client, upstream, &closing(&text));
+        pump(client, upstream, closing(&text).as_bytes());
     }
 }
 
@@ -115,7 +115,8 @@ fn content_length(head: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn read_head(c: &mut TcpStream) -> Vec<u8> {
+/// A request head, up to its blank line.
+pub fn read_head(c: &mut TcpStream) -> Vec<u8> {
     let mut head = Vec::new();
     let mut b = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
@@ -127,11 +128,12 @@ fn read_head(c: &mut TcpStream) -> Vec<u8> {
     head
 }
 
-fn pump(client: TcpStream, upstream: u16, head: &str) {
+/// Send `head` to `upstream`, then relay both ways until either side ends.
+pub fn pump(client: TcpStream, upstream: u16, head: &[u8]) {
     let Ok(mut up) = TcpStream::connect(("127.0.0.1", upstream)) else {
         return;
     };
-    if up.write_all(head.as_bytes()).is_err() {
+    if up.write_all(head).is_err() {
         return;
     }
     let (mut c2, mut u2) = (client.try_clone().unwrap(), up.try_clone().unwrap());
