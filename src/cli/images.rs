@@ -2,12 +2,14 @@
 //! a cloud; and, in the local store, each name's history: versions, tags,
 //! channels, file manifests and diffs.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
+use super::bundle;
 use super::cloud::{AccountArgs, parse_channel, report};
 use crate::cloud::local::history::{Channel, FileDiff, HistoryError, Index, Version, manifest};
 use crate::cloud::local::store::Store;
@@ -86,6 +88,30 @@ pub enum ImagesCommand {
         #[arg(value_name = "B")]
         to: String,
     },
+    /// Write a version as one tar: manifest.json (name, version,
+    /// properties, checksums, file manifest, extras), the diskdump, its
+    /// side files and the extras.
+    Export {
+        #[arg(value_name = "IMAGE")]
+        image: String,
+        /// The bundle to write.
+        #[arg(short = 'o', long = "output", value_name = "FILE.tar")]
+        output: PathBuf,
+        /// Add a host file as extras/DST (DST: SRC's file name by default).
+        #[arg(short = 'e', long = "extra", value_name = "SRC[:DST]", value_parser = bundle::parse_extra)]
+        extras: Vec<bundle::Extra>,
+    },
+    /// Verify a bundle and register its image as a new version (of its
+    /// own name, or NEWNAME); nothing changes when a member does not verify.
+    Import {
+        #[arg(value_name = "FILE.tar")]
+        file: PathBuf,
+        #[arg(long = "as", value_name = "NEWNAME")]
+        rename: Option<String>,
+        /// Write the bundle's extras under DIR.
+        #[arg(long, value_name = "DIR")]
+        extras_to: Option<PathBuf>,
+    },
 }
 
 /// Run an `images` subcommand.
@@ -128,6 +154,16 @@ fn inner(args: &ImagesArgs) -> Result<()> {
         }
         ImagesCommand::Files { image, regex } => files(&store, image, regex.as_deref(), json),
         ImagesCommand::Diff { from, to } => diff(&store, from, to, json),
+        ImagesCommand::Export {
+            image,
+            output,
+            extras,
+        } => bundle::export(&store, image, output, extras),
+        ImagesCommand::Import {
+            file,
+            rename,
+            extras_to,
+        } => bundle::import(&store, file, rename.as_deref(), extras_to.as_deref()),
     }
 }
 

@@ -233,6 +233,7 @@ fn register_uploaded_with(
         history: VersionExtras {
             channel: plan.channel,
             manifest,
+            number: None,
         },
     };
     let registered = register(backend.as_ref(), &reg, uploaded, reporter)?;

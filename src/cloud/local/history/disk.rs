@@ -24,6 +24,9 @@ pub struct VersionExtras {
     /// The channel the new version enters (test).
     pub channel: Option<Channel>,
     pub manifest: Option<Manifest>,
+    /// The number the version should get when it is free (an imported
+    /// bundle keeps its version's number); else the next one.
+    pub number: Option<u64>,
 }
 
 /// What `images gc` removed.
@@ -148,6 +151,7 @@ impl Store {
         };
         let files = extras.manifest.as_ref().map(|m| m.files.len());
         self.change_history(&image.name, true, |ix| {
+            ix.next = ix.next.max(extras.number.unwrap_or(0));
             if let Some(m) = &extras.manifest {
                 self.write_manifest(&ix.name, ix.next.max(1), m)?;
             }

@@ -83,6 +83,9 @@ pub enum HistoryError {
     /// The change needs a flag, or the argument is malformed (exit 2).
     #[error("{0}")]
     Refused(String),
+    /// A bundle that does not verify (exit 1).
+    #[error("{0}")]
+    BadBundle(String),
     /// The store could not be read or written.
     #[error(transparent)]
     Store(#[from] CloudError),

@@ -4,6 +4,7 @@
 //! (until removed and collected) and the file manifest of the run that
 //! made it, so two versions can be compared file by file.
 
+pub mod bundle;
 pub mod disk;
 pub mod index;
 pub mod manifest;
