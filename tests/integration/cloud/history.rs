@@ -3,6 +3,7 @@
 //! removed and a mode changed by a `--host-run` script), then versions,
 //! tags, channels and promotion, the file manifest against guestfish's own
 //! listing of the exported image, the diff against the planted changes,
+//! bundles (export, import elsewhere, bad bundles: `super::bundle`),
 //! rm and gc, and bad input (one line, its exit code, the store unchanged).
 
 use std::collections::BTreeSet;
@@ -16,14 +17,14 @@ use crate::support::{Run, creator, fixture, guestfish, mkimage, run, scratch, wr
 /// What the second run changes in the guest.
 const PLANT: &str = "#!/bin/sh\nset -e\nprintf 'changed\\n' > etc/motd\nprintf 'a = 1\\n' > etc/planted.conf\nrm etc/issue.net\nchmod 600 etc/debian_version\n";
 
-fn images(store: &Path, args: &[&str]) -> Run {
+pub(super) fn images(store: &Path, args: &[&str]) -> Run {
     run(creator()
         .arg("images")
         .args(args)
         .args(["--store", s(store)]))
 }
 
-fn ok(r: &Run) -> &str {
+pub(super) fn ok(r: &Run) -> &str {
     assert_eq!(r.code, 0, "{}", r.stderr);
     &r.stdout
 }
@@ -56,7 +57,7 @@ fn register(src: &Path, store: &Path, image: &Path, extra: &[&str]) -> Run {
 }
 
 /// Every file of the store's history and images, with its content.
-fn snapshot(store: &Path) -> Vec<(String, Vec<u8>)> {
+pub(super) fn snapshot(store: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     for sub in ["history", "images"] {
         let mut entries: Vec<_> = std::fs::read_dir(store.join(sub))
@@ -106,6 +107,7 @@ fn store_history_versions_channels_files_and_diff() {
     assert_eq!(d["changed"], changed, "{diff:#}");
     assert_eq!(d["size_delta"], json!(planted_delta(&store)), "{diff:#}");
     bad_input(&store);
+    super::bundle::round_trip(&store, &v2, dir.path());
     remove_and_collect(&store);
 }
 
