@@ -234,6 +234,7 @@ fn register_uploaded_with(
             channel: plan.channel,
             manifest,
             number: None,
+            triggers: plan.triggers.clone(),
         },
     };
     let registered = register(backend.as_ref(), &reg, uploaded, reporter)?;

@@ -31,6 +31,7 @@ fn shown(store: &Path, image: &str) -> Value {
 
 /// Export Debian@2, import it elsewhere, compare, then refuse bad copies.
 pub(super) fn round_trip(store: &Path, image: &Path, dir: &Path) {
+    let t = std::time::Instant::now();
     let bundle = dir.join("debian.tar");
     let extra = format!("{}:scripts/plant.sh", s(&dir.join("plant.sh")));
     let out = ["-o", s(&bundle), "-e", &extra];
@@ -67,6 +68,7 @@ pub(super) fn round_trip(store: &Path, image: &Path, dir: &Path) {
     assert!(files(&other) == files(store), "`images files' differs");
     assert!(got.join("scripts/plant.sh").is_file());
     refusals(&other, &bundle, dir);
+    eprintln!("cost: bundles {:.1} s", t.elapsed().as_secs_f64());
 }
 
 fn tar(args: &[&str]) -> String {

@@ -8,7 +8,9 @@ pub mod bundle;
 pub mod disk;
 pub mod index;
 pub mod manifest;
+pub mod triggers;
 
 pub use disk::{Collected, VersionExtras};
 pub use index::{Channel, HistoryError, Index, Selector, Version};
 pub use manifest::{FileDiff, FileEntry, FileKind, Manifest};
+pub use triggers::{Trigger, Triggers};

@@ -253,6 +253,7 @@ fn register(store: &Store, m: &BundleManifest, name: &str, disk: &Path) -> Res<R
         channel: None,
         manifest: m.files.clone(),
         number: Some(m.version),
+        triggers: m.triggers.clone(),
     };
     Ok(store.register_version(&owner, &req, &extras)?)
 }

@@ -1,7 +1,7 @@
 //! Portable bundles of one version (xCAT's `imgexport`/`imgimport`): a
 //! tar whose first member is `manifest.json` (the name, version,
-//! properties, every other member's size and SHA-256, the file manifest
-//! and the extras), then the diskdump, its side files (`.meta`, the image
+//! properties, every other member's size and SHA-256, the file manifest,
+//! the triggers and the extras), then the diskdump, its side files (`.meta`, the image
 //! as `images show` prints it, and `.sha256sum`) and the extras under
 //! `extras/`. [`import`] verifies every member before the store changes.
 
@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 use super::index::{HistoryError, Index, Version};
 use super::manifest::Manifest;
+use super::triggers::Triggers;
 use crate::cloud::error::CloudError;
 use crate::cloud::local::registry::parse_location;
 use crate::cloud::local::store::Store;
@@ -61,6 +62,8 @@ pub struct BundleManifest {
     pub members: Vec<Member>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub files: Option<Manifest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub triggers: Option<Triggers>,
     /// The members that are extras (`extras/DST`).
     #[serde(default)]
     pub extras: Vec<String>,
@@ -239,6 +242,7 @@ fn plan<'a>(
             .collect(),
         members,
         files,
+        triggers: v.triggers.clone(),
     };
     Ok((manifest, sources))
 }

@@ -34,8 +34,12 @@ fn store_with_versions(dir: &Path) -> Store {
             properties: [("OSFAMILY".to_owned(), "linux".to_owned())].into(),
             ..Default::default()
         };
+        let triggers = files
+            .is_some()
+            .then(|| Triggers::parse(br#"[{"MatchLines": ["/etc/"], "Service": "x"}]"#).unwrap());
         let extras = VersionExtras {
             manifest: files,
+            triggers,
             ..Default::default()
         };
         s.register_version(&me, &req, &extras).unwrap();
@@ -94,6 +98,8 @@ fn a_bundle_round_trips_into_an_empty_store() {
         (&vb.image.properties, vb.image.size, &vb.image.checksum)
     );
     assert_eq!(b.manifest("Debian", 2).unwrap(), manifest());
+    assert_eq!(vb.triggers, va.triggers);
+    assert!(vb.triggers.is_some());
     let again = import(&b, &tar[..], Some("Copy"), None).unwrap();
     assert_eq!(again.image.name, "Copy");
     assert!(again.image.location.ends_with("/d.diskdump.1"));
