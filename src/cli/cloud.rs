@@ -93,6 +93,12 @@ pub struct CloudArgs {
     #[arg(long, value_name = "CHANNEL", value_parser = parse_channel)]
     pub channel: Option<Channel>,
 
+    /// Keep these triggers (Dominator's JSON: [{"MatchLines": [REGEX…],
+    /// "Service": NAME}]) with the registered version; `images diff
+    /// --triggers` names the services whose files changed.
+    #[arg(long, value_name = "FILE")]
+    pub triggers: Option<PathBuf>,
+
     #[command(flatten)]
     pub account: AccountArgs,
 }
@@ -107,6 +113,7 @@ impl CloudArgs {
             description: self.description.clone(),
             container: self.container.clone(),
             channel: self.channel,
+            triggers: self.triggers.clone(),
             account: self.account.request(),
         }
     }

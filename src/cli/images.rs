@@ -2,12 +2,14 @@
 //! a cloud; and, in the local store, each name's history: versions, tags,
 //! channels, file manifests and diffs.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
+use super::bundle;
 use super::cloud::{AccountArgs, parse_channel, report};
 use crate::cloud::local::history::{Channel, FileDiff, HistoryError, Index, Version, manifest};
 use crate::cloud::local::store::Store;
@@ -85,6 +87,35 @@ pub enum ImagesCommand {
         from: String,
         #[arg(value_name = "B")]
         to: String,
+        /// Also name the services whose triggers (B's, as given with
+        /// --triggers when it was registered) match a changed path, in
+        /// the order of the triggers.
+        #[arg(long)]
+        triggers: bool,
+    },
+    /// Write a version as one tar: manifest.json (name, version,
+    /// properties, checksums, file manifest, extras), the diskdump, its
+    /// side files and the extras.
+    Export {
+        #[arg(value_name = "IMAGE")]
+        image: String,
+        /// The bundle to write.
+        #[arg(short = 'o', long = "output", value_name = "FILE.tar")]
+        output: PathBuf,
+        /// Add a host file as extras/DST (DST: SRC's file name by default).
+        #[arg(short = 'e', long = "extra", value_name = "SRC[:DST]", value_parser = bundle::parse_extra)]
+        extras: Vec<bundle::Extra>,
+    },
+    /// Verify a bundle and register its image as a new version (of its
+    /// own name, or NEWNAME); nothing changes when a member does not verify.
+    Import {
+        #[arg(value_name = "FILE.tar")]
+        file: PathBuf,
+        #[arg(long = "as", value_name = "NEWNAME")]
+        rename: Option<String>,
+        /// Write the bundle's extras under DIR.
+        #[arg(long, value_name = "DIR")]
+        extras_to: Option<PathBuf>,
     },
 }
 
@@ -127,7 +158,17 @@ fn inner(args: &ImagesArgs) -> Result<()> {
             Ok(())
         }
         ImagesCommand::Files { image, regex } => files(&store, image, regex.as_deref(), json),
-        ImagesCommand::Diff { from, to } => diff(&store, from, to, json),
+        ImagesCommand::Diff { from, to, triggers } => diff(&store, (from, to), *triggers, json),
+        ImagesCommand::Export {
+            image,
+            output,
+            extras,
+        } => bundle::export(&store, image, output, extras),
+        ImagesCommand::Import {
+            file,
+            rename,
+            extras_to,
+        } => bundle::import(&store, file, rename.as_deref(), extras_to.as_deref()),
     }
 }
 
@@ -326,7 +367,7 @@ fn files(store: &Store, image: &str, regex: Option<&str>, json: bool) -> Result<
     Ok(())
 }
 
-fn diff(store: &Store, from: &str, to: &str, json: bool) -> Result<()> {
+fn diff(store: &Store, (from, to): (&str, &str), triggers: bool, json: bool) -> Result<()> {
     let (ia, a) = store.resolve(from)?;
     let (ib, b) = store.resolve(to)?;
     let d = manifest::diff(
@@ -338,8 +379,13 @@ fn diff(store: &Store, from: &str, to: &str, json: bool) -> Result<()> {
         format!("{}@{}", ib.name, b.version),
     );
     let image_delta = b.image.size as i64 - a.image.size as i64;
+    let services = triggers.then(|| services(&b, &d));
     if json {
-        super::json::print(&diff_json(&names, &d, image_delta));
+        let mut out = diff_json(&names, &d, image_delta);
+        if let Some(s) = &services {
+            out["diff"]["triggers"] = json!(s);
+        }
+        super::json::print(&out);
         return Ok(());
     }
     println!("--- {}\n+++ {}", names.0, names.1);
@@ -364,7 +410,28 @@ fn diff(store: &Store, from: &str, to: &str, json: bool) -> Result<()> {
         d.size_delta,
         image_delta
     );
+    if let Some(s) = services {
+        println!(
+            "Triggers: {}",
+            if s.is_empty() {
+                "none".into()
+            } else {
+                s.join(" ")
+            }
+        );
+    }
     Ok(())
+}
+
+/// The services of `b`'s triggers whose lines match a path `d` adds,
+/// removes or changes.
+fn services(b: &Version, d: &FileDiff) -> Vec<String> {
+    let Some(t) = &b.triggers else {
+        return Vec::new();
+    };
+    let changed = d.changed.iter().map(|(p, _)| p);
+    let paths = d.added.iter().chain(&d.removed).chain(changed);
+    t.matching(paths.map(String::as_str))
 }
 
 fn diff_json(names: &(String, String), d: &FileDiff, image_delta: i64) -> serde_json::Value {

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod args;
 pub mod boot_test;
+pub mod bundle;
 pub mod cloud;
 pub mod console;
 pub mod docs;

@@ -2,13 +2,13 @@
 //! as typed, and their validation into an [`UploadPlan`]. Everything here
 //! is checked before the media is opened.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::cloud::clients::s3;
 use crate::cloud::config::clouds_yaml;
 use crate::cloud::config::kamakirc::KamakiConfig;
 use crate::cloud::config::list::{CloudPaths, CloudRef};
-use crate::cloud::local::history::Channel;
+use crate::cloud::local::history::{Channel, Triggers};
 use crate::cloud::local::store::Store;
 use crate::cloud::{DEFAULT_CONTAINER, Secret, Target};
 use crate::process::UsageError;
@@ -120,6 +120,8 @@ pub struct UploadRequest {
     pub container: Option<String>,
     /// `--channel test`: the channel the new version enters (local store).
     pub channel: Option<Channel>,
+    /// `--triggers FILE`: Dominator's triggers, kept with the version.
+    pub triggers: Option<PathBuf>,
     /// The account to upload to.
     pub account: AccountRequest,
 }
@@ -137,6 +139,8 @@ pub struct UploadPlan {
     pub description: Option<String>,
     /// The channel the registered version enters (local store only).
     pub channel: Option<Channel>,
+    /// The triggers kept with the registered version (local store only).
+    pub triggers: Option<Triggers>,
 }
 
 impl UploadRequest {
@@ -178,6 +182,7 @@ impl UploadRequest {
             ));
         }
         check_channel(self.channel, self.register.is_some(), &target)?;
+        let triggers = read_triggers(self.triggers.as_deref(), self.register.is_some(), &target)?;
         Ok(Some(UploadPlan {
             target,
             object,
@@ -186,6 +191,7 @@ impl UploadRequest {
             public: self.public,
             description: self.description,
             channel: self.channel,
+            triggers,
         }))
     }
 
@@ -196,6 +202,7 @@ impl UploadRequest {
             (self.description.is_some(), "-d/--description"),
             (self.container.is_some(), "--container"),
             (self.channel.is_some(), "--channel"),
+            (self.triggers.is_some(), "--triggers"),
             (
                 self.account.flag_given().is_some(),
                 self.account.flag_given().unwrap_or(""),
@@ -236,6 +243,28 @@ fn check_channel(
         ));
     }
     Ok(())
+}
+
+/// `--triggers FILE`, read and checked before the run touches anything.
+fn read_triggers(
+    file: Option<&Path>,
+    registers: bool,
+    target: &Target,
+) -> Result<Option<Triggers>, UsageError> {
+    let Some(file) = file else {
+        return Ok(None);
+    };
+    if !registers || !matches!(target, Target::Local(_)) {
+        return Err(UsageError::new(
+            "--triggers are kept with a version in the local image store: add -r NAME (and no cloud)",
+        ));
+    }
+    let f = file.display();
+    let data = std::fs::read(file)
+        .map_err(|e| UsageError::new(format!("--triggers {f}: cannot read it: {e}")))?;
+    Triggers::parse(&data)
+        .map(Some)
+        .map_err(|e| UsageError::new(format!("--triggers {f}: {e}")))
 }
 
 /// Object names: not empty, no empty or dot path segments, and none of the

@@ -233,6 +233,8 @@ fn register_uploaded_with(
         history: VersionExtras {
             channel: plan.channel,
             manifest,
+            number: None,
+            triggers: plan.triggers.clone(),
         },
     };
     let registered = register(backend.as_ref(), &reg, uploaded, reporter)?;

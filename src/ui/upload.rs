@@ -208,6 +208,7 @@ impl Facts {
             description: register.map(|r| r.1.to_owned()).filter(|d| !d.is_empty()),
             public: register.is_some_and(|r| r.2),
             channel: None,
+            triggers: None,
             account: self.account_request(),
         };
         // The accounts the session reads, not only the default files.

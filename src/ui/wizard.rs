@@ -458,6 +458,7 @@ impl Facts {
             description: Some(a.description.clone()),
             container: None,
             channel: None,
+            triggers: None,
             account: self.account_for(&a.cloud),
         };
         Some(request)

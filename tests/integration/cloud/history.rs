@@ -3,6 +3,7 @@
 //! removed and a mode changed by a `--host-run` script), then versions,
 //! tags, channels and promotion, the file manifest against guestfish's own
 //! listing of the exported image, the diff against the planted changes,
+//! bundles (export, import elsewhere, bad bundles: `super::bundle`),
 //! rm and gc, and bad input (one line, its exit code, the store unchanged).
 
 use std::collections::BTreeSet;
@@ -16,17 +17,25 @@ use crate::support::{Run, creator, fixture, guestfish, mkimage, run, scratch, wr
 /// What the second run changes in the guest.
 const PLANT: &str = "#!/bin/sh\nset -e\nprintf 'changed\\n' > etc/motd\nprintf 'a = 1\\n' > etc/planted.conf\nrm etc/issue.net\nchmod 600 etc/debian_version\n";
 
-fn images(store: &Path, args: &[&str]) -> Run {
+pub(super) fn images(store: &Path, args: &[&str]) -> Run {
     run(creator()
         .arg("images")
         .args(args)
         .args(["--store", s(store)]))
 }
 
-fn ok(r: &Run) -> &str {
+pub(super) fn ok(r: &Run) -> &str {
     assert_eq!(r.code, 0, "{}", r.stderr);
     &r.stdout
 }
+
+/// Dominator's triggers kept with the second version: two match the
+/// planted changes, in this order; sshd matches nothing.
+const TRIGGERS: &str = r#"[
+  {"MatchLines": ["/etc/ssh/"], "Service": "sshd"},
+  {"MatchLines": ["/etc/planted\\.conf$"], "Service": "planted"},
+  {"MatchLines": ["/etc/motd$", "/etc/issue"], "Service": "motd", "HighImpact": true}
+]"#;
 
 /// One registration of the fixture as "Debian", exported to `image`.
 fn register(src: &Path, store: &Path, image: &Path, extra: &[&str]) -> Run {
@@ -56,7 +65,7 @@ fn register(src: &Path, store: &Path, image: &Path, extra: &[&str]) -> Run {
 }
 
 /// Every file of the store's history and images, with its content.
-fn snapshot(store: &Path) -> Vec<(String, Vec<u8>)> {
+pub(super) fn snapshot(store: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     for sub in ["history", "images"] {
         let mut entries: Vec<_> = std::fs::read_dir(store.join(sub))
@@ -85,16 +94,20 @@ fn store_history_versions_channels_files_and_diff() {
     );
     let script = dir.path().join("plant.sh");
     write_script(&script, PLANT);
+    let triggers = dir.path().join("triggers.json");
+    std::fs::write(&triggers, TRIGGERS).unwrap();
     let r1 = register(&src, &store, &v1, &["--channel", "test"]);
     assert_eq!(json(&r1.stdout)["properties"]["VERSION"], "1");
-    let r2 = register(&src, &store, &v2, &["--host-run", s(&script)]);
+    bad_triggers(&src, &store, dir.path());
+    let plant = ["--host-run", s(&script), "--triggers", s(&triggers)];
+    let r2 = register(&src, &store, &v2, &plant);
     assert_eq!(json(&r2.stdout)["properties"]["VERSION"], "2");
 
     channels_and_tags(&store);
     files_match_guestfish(&store, &v2);
     let diff = json(ok(&images(
         &store,
-        &["diff", "Debian:test", "Debian@2", "--json"],
+        &["diff", "Debian:test", "Debian@2", "--json", "--triggers"],
     )));
     let d = &diff["diff"];
     assert_eq!(d["added"], json!(["/etc/planted.conf"]), "{diff:#}");
@@ -105,7 +118,9 @@ fn store_history_versions_channels_files_and_diff() {
     ]);
     assert_eq!(d["changed"], changed, "{diff:#}");
     assert_eq!(d["size_delta"], json!(planted_delta(&store)), "{diff:#}");
+    assert_eq!(d["triggers"], json!(["planted", "motd"]), "{diff:#}");
     bad_input(&store);
+    super::bundle::round_trip(&store, &v2, dir.path());
     remove_and_collect(&store);
 }
 
@@ -209,6 +224,28 @@ fn files_match_guestfish(store: &Path, image: &Path) {
     assert!(
         text.starts_with("-rw-") && text.trim_end().ends_with(answers[0]),
         "{text}"
+    );
+}
+
+/// A bad triggers file is a usage error before the image is touched.
+fn bad_triggers(src: &Path, store: &Path, dir: &Path) {
+    let bad = dir.join("bad-triggers.json");
+    std::fs::write(&bad, r#"[{"MatchLines": ["("], "Service": "x"}]"#).unwrap();
+    let before = snapshot(store);
+    let out = dir.join("never.diskdump");
+    let r = run(mkimage()
+        .args(["--store", s(store), "-u", "d.diskdump", "-r", "Debian"])
+        .args(["--triggers", s(&bad), "-o", s(&out), s(src)]));
+    r.assert_error(
+        2,
+        &format!(
+            "--triggers {}: trigger 1 (x): bad regex `(': unclosed group",
+            bad.display()
+        ),
+    );
+    assert!(
+        snapshot(store) == before && !out.exists(),
+        "the bad run left something"
     );
 }
 

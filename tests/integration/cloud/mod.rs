@@ -6,6 +6,7 @@
 //! runs the whole job with `snf-mkimage -u … -r …` on a fixture image.
 
 mod accounts;
+mod bundle;
 mod faults;
 mod history;
 mod kamaki;

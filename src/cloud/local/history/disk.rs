@@ -14,6 +14,7 @@ use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode
 
 use super::index::{Blocks, Channel, HistoryError, Index, Version, parse_ref};
 use super::manifest::Manifest;
+use super::triggers::Triggers;
 use crate::cloud::RemoteImage;
 use crate::cloud::error::CloudError;
 use crate::cloud::local::store::{ObjectRecord, Store, list_names};
@@ -24,6 +25,11 @@ pub struct VersionExtras {
     /// The channel the new version enters (test).
     pub channel: Option<Channel>,
     pub manifest: Option<Manifest>,
+    /// The number the version should get when it is free (an imported
+    /// bundle keeps its version's number); else the next one.
+    pub number: Option<u64>,
+    /// Dominator's triggers, kept with the version.
+    pub triggers: Option<Triggers>,
 }
 
 /// What `images gc` removed.
@@ -148,10 +154,14 @@ impl Store {
         };
         let files = extras.manifest.as_ref().map(|m| m.files.len());
         self.change_history(&image.name, true, |ix| {
+            ix.next = ix.next.max(extras.number.unwrap_or(0));
             if let Some(m) = &extras.manifest {
                 self.write_manifest(&ix.name, ix.next.max(1), m)?;
             }
             let n = ix.add(image.clone(), blocks, files);
+            if let Some(v) = ix.versions.last_mut() {
+                v.triggers = extras.triggers.clone();
+            }
             if let Some(c) = extras.channel {
                 ix.promote(n, c, false)?;
             }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::triggers::Triggers;
 use crate::cloud::RemoteImage;
 use crate::cloud::error::CloudError;
 
@@ -64,6 +65,9 @@ pub struct Version {
     /// Number of entries in its file manifest, when one was recorded.
     #[serde(default)]
     pub files: Option<usize>,
+    /// Dominator's triggers given with `--triggers`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub triggers: Option<Triggers>,
 }
 
 /// What `NAME@N`, `NAME:TAG` (or `NAME:CHANNEL`) or `NAME` points at.
@@ -83,6 +87,9 @@ pub enum HistoryError {
     /// The change needs a flag, or the argument is malformed (exit 2).
     #[error("{0}")]
     Refused(String),
+    /// A bundle that does not verify (exit 1).
+    #[error("{0}")]
+    BadBundle(String),
     /// The store could not be read or written.
     #[error(transparent)]
     Store(#[from] CloudError),
@@ -119,6 +126,7 @@ impl Index {
             blocks,
             tested: false,
             files,
+            triggers: None,
         });
         n
     }

@@ -4,10 +4,13 @@
 //! (until removed and collected) and the file manifest of the run that
 //! made it, so two versions can be compared file by file.
 
+pub mod bundle;
 pub mod disk;
 pub mod index;
 pub mod manifest;
+pub mod triggers;
 
 pub use disk::{Collected, VersionExtras};
 pub use index::{Channel, HistoryError, Index, Selector, Version};
 pub use manifest::{FileDiff, FileEntry, FileKind, Manifest};
+pub use triggers::{Trigger, Triggers};
