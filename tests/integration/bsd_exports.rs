@@ -135,7 +135,10 @@ const LAYOUTS: &[Layout] = &[
 fn export(layout: &Layout, dir: &Path) -> PathBuf {
     let (img, entry) = bsd_fixture(layout.file);
     let out = dir.join(layout.file.replace(".raw", ".diskdump"));
-    let r = run(mkimage().args(["--print-metadata", "-o"]).arg(&out).arg(&img));
+    let r = run(mkimage()
+        .args(["--print-metadata", "-o"])
+        .arg(&out)
+        .arg(&img));
     assert_eq!(r.code, 0, "{}:\n{}", layout.file, r.stderr);
     check_metadata(layout.file, &printed_metadata(&r.stdout), entry);
     assert_eq!(

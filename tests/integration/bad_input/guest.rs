@@ -1,11 +1,9 @@
-//! Rows about what is inside the guest: secrets a published image must not
-//! carry, and guest files written to break the product's parsers.
+//! Rows about what is inside the guest: guest files written to break the
+//! product's parsers. (Secrets a published image must not carry are the
+//! secrets test's.)
 
-use std::process::Command;
-
-use super::media::{debian, on_debian, qemu_img};
+use super::media::{debian, qemu_img};
 use super::{Case, Ctx, Expect, Input};
-use crate::support::write_script;
 
 /// 64 MiB: far over the 1 MiB read of a configuration file (sparse, so it
 /// costs no space in the guest).
@@ -66,30 +64,6 @@ fn hostile(ctx: &Ctx, files: &[(&str, &[u8])], args: &[&str]) -> Input {
 /// unlike the product, does not fall back from a broken KVM by itself).
 fn guestfish(img: &str, script: &str) {
     crate::support::guestfish(std::path::Path::new(img), "--rw", script);
-}
-
-/// A `--host-run` script in the row's directory that writes `text` into
-/// the mounted guest at `path` (relative to its root).
-fn plant(ctx: &Ctx, path: &str, text: &str) -> String {
-    let script = ctx.dir.join("plant.sh");
-    let dir = std::path::Path::new(path).parent().unwrap().display();
-    let body =
-        format!("#!/bin/sh\nset -e\nmkdir -p '{dir}'\ncat > '{path}' <<'END'\n{text}\nEND\n");
-    write_script(&script, &body);
-    script.to_string_lossy().into_owned()
-}
-
-/// An empty local store in the row's directory (made as `images list`
-/// makes it), so that what the row leaves in it shows.
-fn store(ctx: &Ctx) -> String {
-    let store = ctx.path("store");
-    let bin = env!("CARGO_BIN_EXE_snf-image-creator");
-    let ok = Command::new(bin)
-        .args(["images", "list", "--store", &store])
-        .output()
-        .unwrap();
-    assert!(ok.status.success(), "creating the store");
-    store
 }
 
 pub const ROWS: &[Case] = &[Case {
