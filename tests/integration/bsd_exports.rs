@@ -4,7 +4,10 @@
 //! each with the default tasks, read back with the stock (read-only)
 //! appliance in one guestfish run: the passwords locked the way each OS
 //! locks them, the files each OS's tasks remove gone, the `.meta` keys,
-//! and the source unchanged.
+//! and the source unchanged. The printed metadata of each is checked
+//! too: these are the layouts our own inspection covers (OpenBSD on GPT,
+//! which libguestfs calls FreeBSD; the disklabels in MBR slices, which
+//! libguestfs cannot list).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,7 +15,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::bsd::bsd_fixture;
+use crate::bsd::{bsd_fixture, check_metadata};
 use crate::support::*;
 
 /// What one layout's export must show.
@@ -132,8 +135,12 @@ const LAYOUTS: &[Layout] = &[
 fn export(layout: &Layout, dir: &Path) -> PathBuf {
     let (img, entry) = bsd_fixture(layout.file);
     let out = dir.join(layout.file.replace(".raw", ".diskdump"));
-    let r = run(mkimage().arg("-o").arg(&out).arg(&img));
+    let r = run(mkimage()
+        .args(["--print-metadata", "-o"])
+        .arg(&out)
+        .arg(&img));
     assert_eq!(r.code, 0, "{}:\n{}", layout.file, r.stderr);
+    check_metadata(layout.file, &printed_metadata(&r.stdout), entry);
     assert_eq!(
         md5_file(&img),
         entry["raw_md5"].as_str().unwrap(),

@@ -177,13 +177,14 @@ pub const ROWS: &[Case] = &[
 
 /// A large virtual disk (mostly zeros), so that the export runs long
 /// enough to be stopped; a copy, not an overlay, so that it has no backing
-/// file.
+/// file. Without system preparation: the signal is meant for the export.
 fn big_disk(ctx: &Ctx) -> Input {
     let big = ctx.dir.join("big.qcow2");
     qemu_img(&["convert", "-O", "qcow2", &debian(), &big.to_string_lossy()]);
     qemu_img(&["resize", "-q", &big.to_string_lossy(), "40G"]);
     let out = ctx.path("out.diskdump");
-    Input::new(ctx.mkimage(&["-o", &out, &big.to_string_lossy()]), &[&big])
+    let args = ["--no-sysprep", "-o", &out, &big.to_string_lossy()];
+    Input::new(ctx.mkimage(&args), &[&big])
 }
 
 /// Run qemu-img, which must succeed.

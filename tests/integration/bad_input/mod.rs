@@ -1,7 +1,7 @@
 //! Bad input, as one table. Every row prepares its inputs in a fresh
 //! directory, runs the real binary, and gets the same checks:
 //! - the exit code, and one `Error:` line with the expected text (or, for
-//!   input the run survives, a `Warning:` line naming it);
+//!   input the run survives, a `Warning:` line naming each finding);
 //! - no panic;
 //! - an empty work area (`--tmpdir`) and no process that mentions it;
 //! - nothing new in the row's directory (no output, no half-written file,
@@ -46,8 +46,8 @@ pub struct Case {
 pub enum Expect {
     /// This exit code and one `Error:` line containing the text.
     Error(i32, &'static str),
-    /// Exit code 0 and a `Warning:` line containing the text.
-    Warning(&'static str),
+    /// Exit code 0 and, for each text, a `Warning:` line containing it.
+    Warnings(&'static [&'static str]),
 }
 
 /// Where a row puts its inputs.
@@ -204,15 +204,17 @@ fn check(case: &Case) {
     );
     match case.expect {
         Expect::Error(code, text) => r.assert_error(code, text),
-        Expect::Warning(text) => {
+        Expect::Warnings(texts) => {
             assert_eq!(r.code, 0, "exit code; stderr:\n{}", r.stderr);
-            assert!(
-                r.stderr
-                    .lines()
-                    .any(|l| l.starts_with("Warning:") && l.contains(text)),
-                "no warning with {text:?}:\n{}",
-                r.stderr
-            );
+            for text in texts {
+                assert!(
+                    r.stderr
+                        .lines()
+                        .any(|l| l.starts_with("Warning:") && l.contains(text)),
+                    "no warning with {text:?}:\n{}",
+                    r.stderr
+                );
+            }
         }
     }
     if !case.vm {

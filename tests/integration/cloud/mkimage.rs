@@ -48,6 +48,14 @@ fn mkimage_uploads_and_registers_into_the_local_store() {
     ] {
         assert!(r.stderr.contains(step), "{step} missing:\n{}", r.stderr);
     }
+    // The prepared fixture holds no secret: the scan finds none, so the
+    // upload goes on without --allow-secrets.
+    assert!(
+        r.stderr.contains("Scanning for secrets ... none in "),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("secret left"), "{}", r.stderr);
     let reg = json(&r.stdout);
     assert_eq!(reg["name"], "Debian 12");
     assert_eq!(reg["properties"]["OSFAMILY"], "linux");
