@@ -141,6 +141,7 @@ pub fn json(
         "bytes_freed": freed,
         "guestfs_calls": calls.values().sum::<u64>(),
         "guestfs_calls_by_name": calls,
+        "peak_rss_bytes": peak_rss(),
         "secrets": secrets,
         "notes": notes,
     });
@@ -148,6 +149,15 @@ pub fn json(
         "{}\n",
         serde_json::to_string_pretty(&value).unwrap_or_default()
     )
+}
+
+/// The most memory this process has held so far (`VmHWM`), in bytes;
+/// the helper VM's qemu is a process of its own and not counted.
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 #[cfg(test)]
@@ -183,6 +193,7 @@ mod tests {
             serde_json::from_str(&json(&rows, &calls, &[], &["n".into()])).unwrap();
         assert_eq!(v["guestfs_calls"], 5);
         assert_eq!(v["guestfs_calls_by_name"]["ls"], 2);
+        assert!(v["peak_rss_bytes"].as_u64().unwrap() > 1 << 20, "{v}");
         assert_eq!(v["steps"][1]["bytes_freed"], 4096);
         assert_eq!(v["bytes_freed"], 4096);
         assert_eq!(v["secrets"], serde_json::json!([]));
