@@ -8,8 +8,11 @@
 #   (p) on a qcow2 overlay of IMG: virt-sysprep, virt-sparsify --in-place,
 #       qemu-img convert -O raw, md5sum, sha256sum
 #
-# Each step of (p) is timed; (a) prints its own per-step report. Both
-# outputs are then inspected (once, untimed) and must be the same OS.
+# Each step of (p) is timed; (a) prints its own per-step report, with the
+# number of libguestfs calls it made. Peak memory (RSS, /usr/bin/time) is
+# printed for both: our process alone (from its report) and the largest
+# process of each side, helper VM's qemu included. Both outputs are then
+# inspected (once, untimed) and must be the same OS.
 # The helper VMs run under KVM when it works, else software emulation,
 # for both sides.
 # Usage: bench/e2e.sh [FIXTURE] [N]   (env: SNF_FIXTURES, SNF_BENCH_DIR)
@@ -46,8 +49,17 @@ echo "image: $IMG, $(mib "$(stat -c %s "$IMG")") MiB; helper VMs: $accel; $(npro
 ours() {
     rm -f "$WORK"/ours.diskdump*
     local t=$EPOCHREALTIME
-    "$WORK"/snf-mkimage -o "$WORK"/ours.diskdump "$IMG" >"$WORK"/ours.log 2>&1
+    /usr/bin/time -f %M -o "$WORK"/ours.rss \
+        "$WORK"/snf-mkimage -o "$WORK"/ours.diskdump "$IMG" >"$WORK"/ours.log 2>&1
     secs "$t"
+}
+
+# Run a peer step, keeping the largest RSS (KiB) of any of its processes.
+peak() {
+    /usr/bin/time -f %M -o "$WORK"/step.rss "$@"
+    local k; k=$(tail -n 1 "$WORK"/step.rss)
+    [ "$k" -gt "$(cat "$WORK"/peer.rss 2>/dev/null || echo 0)" ] && echo "$k" >"$WORK"/peer.rss
+    return 0
 }
 
 # Each step's time, space-separated, in the order of STEPS.
@@ -56,17 +68,17 @@ peer() {
     rm -f "$WORK"/ov.qcow2 "$WORK"/peer.raw
     local t times=()
     t=$EPOCHREALTIME
-    qemu-img create -q -f qcow2 -F raw -b "$IMG" "$WORK"/ov.qcow2
+    peak qemu-img create -q -f qcow2 -F raw -b "$IMG" "$WORK"/ov.qcow2
     times+=("$(secs "$t")"); t=$EPOCHREALTIME
-    virt-sysprep -q -a "$WORK"/ov.qcow2 >"$WORK"/peer.log 2>&1
+    peak virt-sysprep -q -a "$WORK"/ov.qcow2 >"$WORK"/peer.log 2>&1
     times+=("$(secs "$t")"); t=$EPOCHREALTIME
-    virt-sparsify -q --in-place "$WORK"/ov.qcow2 >>"$WORK"/peer.log 2>&1
+    peak virt-sparsify -q --in-place "$WORK"/ov.qcow2 >>"$WORK"/peer.log 2>&1
     times+=("$(secs "$t")"); t=$EPOCHREALTIME
-    qemu-img convert -f qcow2 -O raw "$WORK"/ov.qcow2 "$WORK"/peer.raw
+    peak qemu-img convert -f qcow2 -O raw "$WORK"/ov.qcow2 "$WORK"/peer.raw
     times+=("$(secs "$t")"); t=$EPOCHREALTIME
-    md5sum "$WORK"/peer.raw >/dev/null
+    peak md5sum "$WORK"/peer.raw >/dev/null
     times+=("$(secs "$t")"); t=$EPOCHREALTIME
-    sha256sum "$WORK"/peer.raw >/dev/null
+    peak sha256sum "$WORK"/peer.raw >/dev/null
     times+=("$(secs "$t")")
     echo "${times[*]}"
 }
@@ -93,6 +105,12 @@ os() { virt-inspector --no-applications --no-icon -a "$1" 2>/dev/null |
     sed -n 's:.*<distro>\(.*\)</distro>.*:\1:p' | head -1; }
 oa=$(os "$WORK"/ours.diskdump); op=$(os "$WORK"/peer.raw)
 [ -n "$oa" ] && [ "$oa" = "$op" ] || { echo "the outputs differ as systems: (a) '$oa', (p) '$op'" >&2; exit 1; }
+report_field() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
+    "$WORK"/ours.diskdump.report.json "$1"; }
+echo "guestfs calls made by (a), last round: $(report_field guestfs_calls)"
+printf 'peak RSS: (a) %s MiB snf-mkimage itself, %s MiB largest process (helper VM included); (p) %s MiB largest process\n' \
+    "$(mib "$(report_field peak_rss_bytes)")" "$(mib $(($(tail -n 1 "$WORK"/ours.rss) * 1024)))" \
+    "$(mib $(($(cat "$WORK"/peer.rss) * 1024)))"
 printf 'output size: (a) %s MiB, (p) %s MiB apparent; both inspect as %s\n' \
     "$(mib "$(stat -c %s "$WORK"/ours.diskdump)")" "$(mib "$(stat -c %s "$WORK"/peer.raw)")" "$oa"
 printf 'best of %s: (a) %s s, (p) %s s, ratio (a)/(p) = %s (target <= 0.50)\n' "$N" "$best_a" "$best_p" \

@@ -15,4 +15,4 @@ RUNTIME=(libguestfs0 linux-image-amd64 qemu-utils fdisk gdisk e2fsprogs btrfs-pr
 # What building, the fixtures and the tests use besides.
 DEVEL=(libguestfs-tools libguestfs-dev debootstrap zstd uuid-runtime openssh-client
        openssl bc pkg-config extlinux syslinux-common tmux libwin-hivex-perl libhivex-bin
-       mtools man-db makefs libbsd-dev gcc make)
+       mtools man-db makefs libbsd-dev gcc make time)

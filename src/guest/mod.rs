@@ -9,6 +9,7 @@
 pub mod appliance;
 pub mod bootloader;
 pub mod bsd;
+pub mod calls;
 pub mod cancel;
 mod disk_io;
 pub mod firstboot;

@@ -236,7 +236,8 @@ fn write_report(
     };
     let rows = timer.rows(&outcome.tasks);
     reporter.section("Report:");
-    reporter.info(report::table(&rows).trim_end());
+    let calls = timer.guestfs_calls();
+    reporter.info(report::table(&rows, &calls).trim_end());
     let notes: Vec<String> = (outcome.not_generalized.iter())
         .map(|reason| format!("not generalized: {reason}"))
         .collect();
@@ -247,7 +248,7 @@ fn write_report(
     let pending = PendingFile::create(&path)?;
     std::io::Write::write_all(
         &mut pending.file(),
-        report::json(&rows, &outcome.secrets, &notes).as_bytes(),
+        report::json(&rows, &calls, &outcome.secrets, &notes).as_bytes(),
     )
     .with_context(|| format!("writing {}", path.display()))?;
     outcome.written.push(pending.commit()?);

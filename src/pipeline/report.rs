@@ -7,7 +7,7 @@
 //! pipeline and the front end and notes when each step begins and ends, so
 //! that no step needs timing code of its own.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -31,6 +31,8 @@ pub struct Row {
 pub struct StepTimer<'a> {
     inner: &'a dyn Reporter,
     state: Mutex<Timing>,
+    /// The libguestfs calls made before the run.
+    calls_before: BTreeMap<String, u64>,
 }
 
 #[derive(Default)]
@@ -45,7 +47,13 @@ impl<'a> StepTimer<'a> {
         StepTimer {
             inner,
             state: Mutex::new(Timing::default()),
+            calls_before: crate::guest::calls::snapshot(),
         }
+    }
+
+    /// The libguestfs calls made since the timer was made, by name.
+    pub fn guestfs_calls(&self) -> BTreeMap<String, u64> {
+        crate::guest::calls::since(&self.calls_before)
     }
 
     /// The finished steps, in the order they ended, with the bytes each
@@ -93,8 +101,9 @@ impl Reporter for StepTimer<'_> {
     }
 }
 
-/// The report as a table: step, time, bytes freed, and a total line.
-pub fn table(rows: &[Row]) -> String {
+/// The report as a table: step, time, bytes freed, a total line, and the
+/// number of libguestfs calls the run made.
+pub fn table(rows: &[Row], calls: &BTreeMap<String, u64>) -> String {
     let width = rows.iter().map(|r| r.step.len()).max().unwrap_or(4).max(4);
     let mut text = format!("{:<width$}  {:>8}  {:>11}\n", "STEP", "TIME", "FREED");
     for r in rows {
@@ -111,18 +120,28 @@ pub fn table(rows: &[Row]) -> String {
         "TOTAL",
         human_bytes(freed)
     ));
+    text.push_str(&format!("guestfs calls: {}\n", calls.values().sum::<u64>()));
     text
 }
 
-/// The report as JSON, with the secrets the scan found (path and kind)
-/// and the notes on the image (`not generalized: …`).
-pub fn json(rows: &[Row], secrets: &[Finding], notes: &[String]) -> String {
+/// The report as JSON, with the libguestfs calls the run made (in all
+/// and by name), the secrets the scan found (path and kind) and the notes
+/// on the image (`not generalized: …`).
+pub fn json(
+    rows: &[Row],
+    calls: &BTreeMap<String, u64>,
+    secrets: &[Finding],
+    notes: &[String],
+) -> String {
     let freed: i64 = rows.iter().filter_map(|r| r.bytes_freed).sum();
     let seconds: f64 = rows.iter().map(|r| r.seconds).sum();
     let value = serde_json::json!({
         "steps": rows,
         "seconds": seconds,
         "bytes_freed": freed,
+        "guestfs_calls": calls.values().sum::<u64>(),
+        "guestfs_calls_by_name": calls,
+        "peak_rss_bytes": peak_rss(),
         "secrets": secrets,
         "notes": notes,
     });
@@ -130,6 +149,15 @@ pub fn json(rows: &[Row], secrets: &[Finding], notes: &[String]) -> String {
         "{}\n",
         serde_json::to_string_pretty(&value).unwrap_or_default()
     )
+}
+
+/// The most memory this process has held so far (`VmHWM`), in bytes;
+/// the helper VM's qemu is a process of its own and not counted.
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 #[cfg(test)]
@@ -153,13 +181,19 @@ mod tests {
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].bytes_freed, None);
         assert_eq!(rows[1].bytes_freed, Some(4096));
-        let t = table(&rows);
+        let calls = BTreeMap::from([("exists".to_owned(), 3), ("ls".to_owned(), 2)]);
+        let t = table(&rows, &calls);
         assert!(t.starts_with("STEP"), "{t}");
         assert!(
             t.contains("(1/1) Removing files under /tmp") && t.contains("4.0 KiB"),
             "{t}"
         );
-        let v: serde_json::Value = serde_json::from_str(&json(&rows, &[], &["n".into()])).unwrap();
+        assert!(t.ends_with("\nguestfs calls: 5\n"), "{t}");
+        let v: serde_json::Value =
+            serde_json::from_str(&json(&rows, &calls, &[], &["n".into()])).unwrap();
+        assert_eq!(v["guestfs_calls"], 5);
+        assert_eq!(v["guestfs_calls_by_name"]["ls"], 2);
+        assert!(v["peak_rss_bytes"].as_u64().unwrap() > 1 << 20, "{v}");
         assert_eq!(v["steps"][1]["bytes_freed"], 4096);
         assert_eq!(v["bytes_freed"], 4096);
         assert_eq!(v["secrets"], serde_json::json!([]));

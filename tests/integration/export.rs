@@ -185,6 +185,12 @@ fn check_outputs(dir: &Path, image: &Path) {
     );
     assert!(steps.contains(&"Dumping image file"), "{report}");
     assert!(report["seconds"].as_f64().unwrap() > 0.0);
+    // Inspection is one call at least, and the count is the sum by name.
+    let by_name = report["guestfs_calls_by_name"].as_object().unwrap();
+    assert_eq!(by_name["inspect_os"], 1, "{report}");
+    let sum: u64 = by_name.values().map(|n| n.as_u64().unwrap()).sum();
+    assert_eq!(report["guestfs_calls"].as_u64(), Some(sum), "{report}");
+    assert!(report["peak_rss_bytes"].as_u64().unwrap() > 0, "{report}");
 }
 
 /// Without system preparation and shrinking the diskdump is the source
