@@ -6,7 +6,8 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::plan::{Request, SysprepRequest};
 
-/// snf-mkimage: make a clean cloud image from a disk image or block device.
+/// Make a clean cloud image from a disk image, a block device, a directory
+/// tree, a tarball or the running host.
 ///
 /// The source is never modified: all work happens on a qcow2 overlay in a
 /// private work directory that is removed when the run ends.
