@@ -260,7 +260,7 @@ fn read_triggers(
         ));
     }
     let f = file.display();
-    let data = std::fs::read(file)
+    let data = crate::untrusted::read_file(file, crate::untrusted::CONFIG_LIMIT)
         .map_err(|e| UsageError::new(format!("--triggers {f}: cannot read it: {e}")))?;
     Triggers::parse(&data)
         .map(Some)
@@ -339,6 +339,18 @@ mod tests {
         r.account.store = None;
         r.account.auth_url = Some("http://x".into());
         assert!(e(r).contains("-a URL needs -t"));
+    }
+
+    #[test]
+    fn a_triggers_file_that_never_ends_is_refused() {
+        let mut r = req();
+        r.register = Some("Debian".into());
+        r.triggers = Some("/dev/zero".into());
+        let msg = r.validate().unwrap_err().0;
+        assert!(
+            msg.starts_with("--triggers /dev/zero: cannot read it: larger than"),
+            "{msg}"
+        );
     }
 
     #[test]
