@@ -4,6 +4,7 @@
 //! Synnefo cloud), and `serve`, which exposes it over the Synnefo APIs.
 
 pub mod history;
+pub mod reader;
 pub mod registry;
 pub mod serve;
 pub mod store;

@@ -147,11 +147,7 @@ impl Store {
         obj: &ObjectRecord,
         extras: &VersionExtras,
     ) -> Res<u64> {
-        let blocks = Blocks {
-            bytes: obj.bytes,
-            block_size: obj.block_size,
-            hashes: obj.hashes.clone(),
-        };
+        let blocks = Blocks::from(obj);
         let files = extras.manifest.as_ref().map(|m| m.files.len());
         self.change_history(&image.name, true, |ix| {
             ix.next = ix.next.max(extras.number.unwrap_or(0));

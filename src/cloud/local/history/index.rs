@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::triggers::Triggers;
 use crate::cloud::RemoteImage;
 use crate::cloud::error::CloudError;
+use crate::cloud::local::store::ObjectRecord;
 
 /// A moving pointer to one version: avs's test-then-production flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -49,6 +50,16 @@ pub struct Blocks {
     pub bytes: u64,
     pub block_size: u64,
     pub hashes: Vec<String>,
+}
+
+impl From<&ObjectRecord> for Blocks {
+    fn from(obj: &ObjectRecord) -> Blocks {
+        Blocks {
+            bytes: obj.bytes,
+            block_size: obj.block_size,
+            hashes: obj.hashes.clone(),
+        }
+    }
 }
 
 /// One registered version of a name.

@@ -11,6 +11,6 @@ pub mod manifest;
 pub mod triggers;
 
 pub use disk::{Collected, VersionExtras};
-pub use index::{Channel, HistoryError, Index, Selector, Version};
+pub use index::{Blocks, Channel, HistoryError, Index, Selector, Version};
 pub use manifest::{FileDiff, FileEntry, FileKind, Manifest};
 pub use triggers::{Trigger, Triggers};

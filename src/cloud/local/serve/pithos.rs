@@ -4,14 +4,14 @@
 //! HEAD/GET (whole, ranged, or as a hashmap), `POST ?update` for sharing
 //! and metadata, and DELETE.
 
-use std::io::Read;
-
 use serde_json::{Value, json};
 
 use super::{Answer, Body, Call, User, unauthorized};
 use crate::cloud::error::CloudError;
 use crate::cloud::ids::rfc3339;
-use crate::cloud::local::store::{ObjectRecord, Store};
+use crate::cloud::local::history::Blocks;
+use crate::cloud::local::reader::ObjectReader;
+use crate::cloud::local::store::ObjectRecord;
 use crate::cloud::pithos::hashmap::{BLOCK_HASH, DEFAULT_BLOCK_SIZE, Hashmap};
 use crate::cloud::pithos::transfer::Offer;
 
@@ -305,7 +305,7 @@ fn get_object(call: &Call<'_>, obj: &ObjectRecord, account: &str) -> Result<Answ
         Some((s, e)) => (s, e, true),
         None => (0, obj.bytes, false),
     };
-    let reader = ObjectReader::new(call.store.clone(), obj.clone(), start, end);
+    let reader = ObjectReader::new(call.store.clone(), Blocks::from(obj), start, end);
     let mut a = object_headers(Answer::new(if partial { 206 } else { 200 }), obj, account);
     if partial {
         a = a.header(
@@ -331,57 +331,12 @@ pub(crate) fn parse_range(h: &str, size: u64) -> Option<(u64, u64)> {
     (start < end).then_some((start, end))
 }
 
-/// Object bytes `[pos, end)`, read block by block from the store.
-struct ObjectReader {
-    store: Store,
-    obj: ObjectRecord,
-    pos: u64,
-    end: u64,
-    block: Vec<u8>,
-    block_index: Option<usize>,
-}
-
-impl ObjectReader {
-    fn new(store: Store, obj: ObjectRecord, pos: u64, end: u64) -> Self {
-        ObjectReader {
-            store,
-            obj,
-            pos,
-            end,
-            block: Vec::new(),
-            block_index: None,
-        }
-    }
-}
-
-impl Read for ObjectReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.pos >= self.end || buf.is_empty() {
-            return Ok(0);
-        }
-        let bs = self.obj.block_size;
-        let idx = (self.pos / bs) as usize;
-        if self.block_index != Some(idx) {
-            let len = (self.obj.bytes - idx as u64 * bs).min(bs) as usize;
-            self.block = self
-                .store
-                .read_block(&self.obj.hashes[idx], len)
-                .map_err(std::io::Error::other)?;
-            self.block_index = Some(idx);
-        }
-        let off = (self.pos - idx as u64 * bs) as usize;
-        let n = (self.block.len() - off)
-            .min(buf.len())
-            .min((self.end - self.pos) as usize);
-        buf[..n].copy_from_slice(&self.block[off..off + n]);
-        self.pos += n as u64;
-        Ok(n)
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::io::Read;
+
     use super::*;
+    use crate::cloud::local::store::Store;
 
     #[test]
     fn ranges() {
@@ -436,7 +391,7 @@ mod tests {
             .collect();
         let rec = s.put_data("a", "c", "o", &mut &data[..], "x").unwrap();
         let mut out = Vec::new();
-        ObjectReader::new(s.clone(), rec.clone(), 5, rec.bytes)
+        ObjectReader::new(s.clone(), Blocks::from(&rec), 5, rec.bytes)
             .read_to_end(&mut out)
             .unwrap();
         assert_eq!(out, &data[5..]);

@@ -19,6 +19,7 @@ use super::index::{HistoryError, Index, Version};
 use super::manifest::Manifest;
 use super::triggers::Triggers;
 use crate::cloud::error::CloudError;
+use crate::cloud::local::reader::ObjectReader;
 use crate::cloud::local::registry::parse_location;
 use crate::cloud::local::store::Store;
 use crate::cloud::pithos::hashmap::hex;
@@ -96,45 +97,9 @@ fn bad(msg: String) -> HistoryError {
     HistoryError::BadBundle(msg)
 }
 
-/// The bytes of a stored version's image, block by block.
-struct Blocks<'a> {
-    store: &'a Store,
-    v: &'a Version,
-    next: usize,
-    buf: Vec<u8>,
-    pos: usize,
-}
-
-impl<'a> Blocks<'a> {
-    fn new(store: &'a Store, v: &'a Version) -> Blocks<'a> {
-        Blocks {
-            store,
-            v,
-            next: 0,
-            buf: Vec::new(),
-            pos: 0,
-        }
-    }
-}
-
-impl Read for Blocks<'_> {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        if self.pos == self.buf.len() {
-            let b = &self.v.blocks;
-            let Some(h) = b.hashes.get(self.next) else {
-                return Ok(0);
-            };
-            let done = self.next as u64 * b.block_size;
-            let len = (b.bytes - done).min(b.block_size) as usize;
-            self.buf = self.store.read_block(h, len).map_err(io::Error::other)?;
-            self.pos = 0;
-            self.next += 1;
-        }
-        let n = out.len().min(self.buf.len() - self.pos);
-        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
+/// The bytes of a stored version's image.
+fn image_of(store: &Store, v: &Version) -> ObjectReader {
+    ObjectReader::whole(store.clone(), v.blocks.clone())
 }
 
 /// The size and SHA-256 of a stream.
@@ -164,7 +129,7 @@ enum Source<'a> {
 fn open<'a>(store: &'a Store, src: &Source<'a>) -> Res<Box<dyn Read + 'a>> {
     Ok(match src {
         Source::Bytes(b) => Box::new(io::Cursor::new(b.clone())),
-        Source::Disk(v) => Box::new(Blocks::new(store, v)),
+        Source::Disk(v) => Box::new(image_of(store, v)),
         Source::File(p) => {
             Box::new(File::open(p).map_err(|e| CloudError::io("opening the extra", p, e))?)
         }
@@ -179,7 +144,7 @@ fn plan<'a>(
     extras: &[Extra],
 ) -> Res<(BundleManifest, Vec<(String, Source<'a>)>)> {
     let disk = disk_member(v);
-    let (size, sha) = digest(Blocks::new(store, v))
+    let (size, sha) = digest(image_of(store, v))
         .map_err(|e| CloudError::Protocol(format!("reading {}@{}: {e}", ix.name, v.version)))?;
     let shown = serde_json::to_vec_pretty(&ix.image_of(v)).map_err(json_error)?;
     let mut sources = vec![
