@@ -49,10 +49,12 @@ fn store_with_versions(dir: &Path) -> Store {
     s
 }
 
-fn bundle_of(s: &Store, extra: &Path) -> Vec<u8> {
+fn bundle_of(s: &Store, dir: &Path) -> Vec<u8> {
+    let extra = dir.join("readme");
+    std::fs::write(&extra, "hello").unwrap();
     let mut out = Vec::new();
     let extras = [Extra {
-        src: extra.to_owned(),
+        src: extra,
         dst: "notes/readme.txt".into(),
     }];
     export(s, "Debian:candidate", &extras, &mut out).unwrap();
@@ -80,9 +82,7 @@ fn snapshot(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 fn a_bundle_round_trips_into_an_empty_store() {
     let dir = tempfile::tempdir().unwrap();
     let a = store_with_versions(&dir.path().join("a"));
-    let extra = dir.path().join("readme");
-    std::fs::write(&extra, "hello").unwrap();
-    let tar = bundle_of(&a, &extra);
+    let tar = bundle_of(&a, dir.path());
     let b = Store::open(&dir.path().join("b")).unwrap();
     let got = dir.path().join("got");
     let done = import(&b, &tar[..], None, Some(&got)).unwrap();
@@ -141,9 +141,7 @@ fn raw_tar(members: &[Raw]) -> Vec<u8> {
 fn bad_bundles_are_refused_with_the_member_named_and_nothing_stored() {
     let dir = tempfile::tempdir().unwrap();
     let a = store_with_versions(&dir.path().join("a"));
-    let extra = dir.path().join("readme");
-    std::fs::write(&extra, "hello").unwrap();
-    let good = bundle_of(&a, &extra);
+    let good = bundle_of(&a, dir.path());
     let m = members(&good);
     let edit = |f: &dyn Fn(&mut Vec<Raw>)| {
         let mut m = m.clone();
