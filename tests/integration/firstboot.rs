@@ -3,8 +3,8 @@
 //! Windows runner does on COM1), is booted by the product with qemu. One
 //! boot has a step that succeeds, one that fails and one that must not
 //! run; the other has a step that hangs until `boot_timeout` runs out.
-//! Both overlays are prepared in one guestfish session, and the two boots
-//! run one after the other.
+//! Both overlays are prepared in one guestfish session, and the failing
+//! boot runs while the other guest waits for its `boot_timeout`.
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -162,11 +162,17 @@ fn step_results(reporter: &RecordingReporter) -> Vec<(String, String)> {
     out
 }
 
-/// Boot `disk` with `steps`; assert that the VM and the console log are
-/// gone afterwards and return the error and what was reported.
-fn boot(disk: &Path, token: &Token, steps: &[OnlineStep], params: BootParams) -> Booted {
+/// Boot `disk` with `steps`, reporting to `reporter`; assert that the VM
+/// and the console log are gone afterwards and return the error and how
+/// long the run took.
+fn boot(
+    disk: &Path,
+    token: &Token,
+    steps: &[OnlineStep],
+    params: BootParams,
+    reporter: &RecordingReporter,
+) -> Booted {
     let tmp = scratch();
-    let reporter = RecordingReporter::default();
     let start = Instant::now();
     let boot = Boot {
         disk,
@@ -176,9 +182,9 @@ fn boot(disk: &Path, token: &Token, steps: &[OnlineStep], params: BootParams) ->
         tmp: tmp.path(),
         qemu: Path::new(QEMU),
     };
-    let result = run(&boot, &params, &reporter, &Cancel::new());
+    let result = run(&boot, &params, reporter, &Cancel::new());
     let took = start.elapsed();
-    let pid = vm_pid(&reporter);
+    let pid = vm_pid(reporter);
     assert!(
         !Path::new(&format!("/proc/{pid}")).exists(),
         "the VM (pid {pid}) is still running"
@@ -186,19 +192,24 @@ fn boot(disk: &Path, token: &Token, steps: &[OnlineStep], params: BootParams) ->
     assert_no_process_mentions(disk.to_str().unwrap());
     assert_empty_dir(tmp.path());
     let error = result.expect_err("the run should fail");
-    Booted {
-        error,
-        reporter,
-        took,
-    }
+    Booted { error, took }
 }
 
 struct Booted {
     error: anyhow::Error,
-    reporter: RecordingReporter,
     took: Duration,
 }
 
+/// Whether the guest reporting to `reporter` has booted (or the run
+/// ended): the hanging boot's idle wait is where the other boot runs.
+fn booted(reporter: &RecordingReporter) -> bool {
+    step_results(reporter)
+        .iter()
+        .any(|(title, _)| title == "Booting the guest")
+}
+
+/// The two boots overlap: the failing one starts once the hanging one's
+/// guest is up, and runs while that guest waits out `boot_timeout`.
 #[test]
 fn firstboot_runner_on_a_real_boot() {
     let dir = scratch();
@@ -210,10 +221,31 @@ fn firstboot_runner_on_a_real_boot() {
         shutdown_timeout: 120,
         ..BootParams::default()
     };
+    // A step never ends: the VM is killed once boot_timeout runs out (the
+    // limit between two reports, so it must also cover the boot: 35 s on
+    // an idle machine under TCG, 65 s seen on a busy one).
+    let hang = BootParams {
+        boot_timeout: 150,
+        ..params
+    };
+    let (fail_reporter, hang_reporter) =
+        (RecordingReporter::default(), RecordingReporter::default());
+    let (failed, hung) = std::thread::scope(|s| {
+        let hung = s.spawn(|| boot(&overlays[1], &hang_token, HANGS, hang, &hang_reporter));
+        let up = Instant::now();
+        while !booted(&hang_reporter) && up.elapsed() < Duration::from_secs(300) {
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        let failed = boot(&overlays[0], &fail_token, FAILS, params, &fail_reporter);
+        (failed, hung.join().unwrap())
+    });
+    check_failing_step(&failed, &fail_reporter);
+    check_hanging_step(&hung, &hang_reporter);
+}
 
-    // 1. A step succeeds, the next fails: the guest skips the rest, says
-    //    done and powers off; the run fails naming the step.
-    let b = boot(&overlays[0], &fail_token, FAILS, params);
+/// A step succeeds, the next fails: the guest skips the rest, says done
+/// and powers off; the run fails naming the step.
+fn check_failing_step(b: &Booted, reporter: &RecordingReporter) {
     eprintln!("boot with a failing step: {} s", b.took.as_secs());
     let msg = format!("{:#}", b.error);
     assert!(
@@ -225,7 +257,7 @@ fn firstboot_runner_on_a_real_boot() {
         b.error.downcast_ref::<FirstbootError>(),
         Some(FirstbootError::StepFailed { rc: 3, .. })
     ));
-    let results = step_results(&b.reporter);
+    let results = step_results(reporter);
     let result = |title: &str| {
         let found = results.iter().find(|(t, _)| t == title);
         found.map(|(_, r)| r.as_str())
@@ -242,15 +274,10 @@ fn firstboot_runner_on_a_real_boot() {
         "{results:?}"
     );
     assert_eq!(result("Waiting for the guest to power off"), Some("done"));
+}
 
-    // 2. A step never ends: the VM is killed once boot_timeout runs out
-    //    (the limit between two reports, so it must also cover the boot:
-    //    35 s on an idle machine under TCG, 65 s seen on a busy one).
-    let hang = BootParams {
-        boot_timeout: 150,
-        ..params
-    };
-    let b = boot(&overlays[1], &hang_token, HANGS, hang);
+/// The hanging step: killed after boot_timeout=150 s, named in the error.
+fn check_hanging_step(b: &Booted, reporter: &RecordingReporter) {
     eprintln!("boot with a hanging step: {} s", b.took.as_secs());
     let msg = format!("{:#}", b.error);
     assert!(
@@ -262,7 +289,7 @@ fn firstboot_runner_on_a_real_boot() {
         "{msg}"
     );
     assert!(b.took >= Duration::from_secs(150), "{:?}", b.took);
-    let results = step_results(&b.reporter);
+    let results = step_results(reporter);
     assert!(results.contains(&("Running ok inside the guest".into(), "done".into())));
     assert!(results.contains(&("Running hangs inside the guest".into(), "failed".into())));
 }
