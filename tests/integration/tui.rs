@@ -279,6 +279,10 @@ fn expert_sysprep_properties_mount_then_extract() {
     ui.select("Up", "Sysprep");
     ui.select("Up", "VirtIO");
     ui.select("Up", "Mount");
+    // Out through the Back button and in again, still on Mount.
+    ui.select("Tab", "< Back >");
+    ui.press("Enter", MAIN_MENU);
+    ui.press("Enter", CUSTOMIZE_MENU);
     ui.send("Enter");
     ui.wait_for("< Unmount >", LAUNCH);
     let dir = mounted_dir(&ui.screen(), tmp.path());
@@ -300,7 +304,7 @@ fn expert_sysprep_properties_mount_then_extract() {
     ui.press("Enter", "Save image as:");
     let image = out.path().join("custom.diskdump");
     ui.replace(image.to_str().unwrap());
-    ui.send("Enter");
+    ui.press("Enter", "Image Extraction");
     ui.wait_for("The image was extracted", LAUNCH);
     // Mount again and leave with Ctrl-C: unmounted, overlay deleted.
     ui.dismiss("Enter", "The image was extracted");
