@@ -34,8 +34,9 @@ pub(super) struct Inspected {
     pub tasks: Vec<TaskOutcome>,
     pub shrunk: Option<ShrinkOutcome>,
     pub secrets: Vec<crate::guest::secrets::Finding>,
-    /// The prepared guest's files, when the run registers in the local store.
-    pub manifest: Option<crate::cloud::local::history::Manifest>,
+    /// The prepared guest's files, when the run registers in the local
+    /// store: taken, or to read from the exported image.
+    pub manifest: manifest::Recorded,
     /// Why a Windows image is not generalized, when it is not.
     pub not_generalized: Option<String>,
 }
@@ -51,7 +52,7 @@ impl Inspected {
             tasks: Vec::new(),
             shrunk: None,
             secrets: Vec::new(),
-            manifest: None,
+            manifest: manifest::Recorded::Not,
             not_generalized: None,
         }
     }

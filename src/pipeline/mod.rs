@@ -119,13 +119,14 @@ fn run_steps(plan: &Plan, reporter: &dyn Reporter, control: &Control) -> Result<
         }
     };
     cancel.check()?;
-    let inspected = helper_vm::run(&helper_vm::Session {
+    let mut inspected = helper_vm::run(&helper_vm::Session {
         disk: &disk,
         tmp: workdir.path(),
         plan,
         reporter,
         control,
     })?;
+    let manifest = std::mem::replace(&mut inspected.manifest, manifest::Recorded::Not);
     let mut outcome = conclude(plan, source, inspected, reporter)?;
     for (key, value) in bundled {
         outcome.metadata.entry(key).or_insert(value);
@@ -136,10 +137,30 @@ fn run_steps(plan: &Plan, reporter: &dyn Reporter, control: &Control) -> Result<
             outputs::export(output, &disk, &workdir, &mut outcome, reporter, cancel)?;
         }
         cancel.check()?;
+        outcome.manifest = finish_manifest(manifest, &outcome, reporter)?;
         upload::run(cloud.as_ref(), &mut outcome, reporter)?;
     }
     workdir.close()?;
     Ok(outcome)
+}
+
+/// The manifest the helper VM took, or the one read now from the
+/// exported image.
+fn finish_manifest(
+    recorded: manifest::Recorded,
+    outcome: &Outcome,
+    reporter: &dyn Reporter,
+) -> Result<Option<crate::cloud::local::history::Manifest>> {
+    match (recorded, outcome.written.first()) {
+        (manifest::Recorded::Not, _) => Ok(None),
+        (manifest::Recorded::Taken(m), _) => Ok(Some(m)),
+        (manifest::Recorded::FromImage(mounts), Some(image)) => {
+            manifest::read_image(image, &mounts, reporter).map(Some)
+        }
+        (manifest::Recorded::FromImage(_), None) => {
+            bail!("the image was not exported, so its file manifest cannot be read")
+        }
+    }
 }
 
 /// What the helper VM found, checked against the plan: refuse unsupported
@@ -185,7 +206,7 @@ fn conclude(
         uploaded: None,
         shrink: inspected.shrunk,
         secrets: inspected.secrets,
-        manifest: inspected.manifest,
+        manifest: None,
         not_generalized: inspected.not_generalized,
     })
 }

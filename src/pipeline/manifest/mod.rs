@@ -1,9 +1,15 @@
-//! The file manifest step: after preparation (and the secret scan), with
-//! the guest mounted read-only inside the helper VM, every file's path,
-//! type, mode, owner, size, link target and (regular files) SHA-512, for
-//! the store's version. Few guestfs calls: one `find0` for the names,
-//! one `checksums_out`, and `lstatnslist` and `readlinklist` once per
+//! The file manifest step: after preparation (and the secret scan), every
+//! file's path, type, mode, owner, size, link target and (regular files)
+//! SHA-512, for the store's version.
+//!
+//! When every filesystem of the guest's tree is ext2/3/4 on a partition,
+//! the listing is read on the host from the exported image ([`ext`]),
+//! unless `SNF_MANIFEST=vm` is set. Otherwise it is taken with the guest mounted read-only inside the
+//! helper VM, in few guestfs calls: one `find0` for the names, one
+//! `checksums_out`, and `lstatnslist` and `readlinklist` once per
 //! directory (they take names without `/`).
+
+mod ext;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -17,39 +23,75 @@ use crate::guest::OsInfo;
 use crate::guest::appliance::{Appliance, describe};
 use crate::plan::{Plan, Work};
 use crate::progress::{Reporter, begin_step};
+pub(super) use ext::ExtMounts;
 
 /// Names per `lstatnslist`/`readlinklist` call (its answer must stay
 /// under libguestfs' 4 MiB message limit).
 const BATCH: usize = 2000;
 
+/// What the helper VM's manifest step did.
+pub(super) enum Recorded {
+    /// The run keeps no manifest.
+    Not,
+    /// Taken in the helper VM.
+    Taken(Manifest),
+    /// To be read on the host from the exported image.
+    FromImage(ExtMounts),
+}
+
 /// Record the manifest when the run registers the image in the local
-/// store (the only target that keeps one).
+/// store (the only target that keeps one), or say where to read it.
 pub(super) fn record(
     vm: &Appliance,
     os: &OsInfo,
     plan: &Plan,
     tmp: &Path,
     reporter: &dyn Reporter,
-) -> Result<Option<Manifest>> {
+) -> Result<Recorded> {
     let registers_locally = plan
         .upload
         .as_ref()
         .is_some_and(|u| u.register.is_some() && matches!(u.target, Target::Local(_)));
     if !registers_locally || !matches!(plan.work, Work::Export { .. }) {
-        return Ok(None);
+        return Ok(Recorded::Not);
+    }
+    let in_vm = std::env::var_os("SNF_MANIFEST").is_some_and(|v| v == "vm");
+    if let Some(mounts) = ext::ext_mounts(vm.handle(), os).filter(|_| !in_vm) {
+        return Ok(Recorded::FromImage(mounts));
     }
     let step = begin_step(reporter, "Recording the file manifest", None);
     vm.mount(os, true, reporter)?;
     let listed = list(vm.handle(), tmp);
     vm.umount_all()?;
     let (manifest, skipped) = listed?;
+    done(step, &manifest, skipped, reporter);
+    Ok(Recorded::Taken(manifest))
+}
+
+/// Read the manifest from the exported raw `image`.
+pub(super) fn read_image(
+    image: &Path,
+    mounts: &ExtMounts,
+    reporter: &dyn Reporter,
+) -> Result<Manifest> {
+    let step = begin_step(reporter, "Recording the file manifest", None);
+    let (manifest, skipped) = ext::read(image, mounts)?;
+    done(step, &manifest, skipped, reporter);
+    Ok(manifest)
+}
+
+fn done(
+    step: crate::progress::Step<'_>,
+    manifest: &Manifest,
+    skipped: usize,
+    reporter: &dyn Reporter,
+) {
     step.done(format!("{} files", manifest.files.len()));
     if skipped > 0 {
         reporter.warn(&format!(
             "{skipped} files with names that are not UTF-8 are not in the manifest"
         ));
     }
-    Ok(Some(manifest))
 }
 
 /// Every file under `/`; and how many names were left out (not UTF-8).
