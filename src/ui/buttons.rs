@@ -35,6 +35,11 @@ pub enum Btn {
     Default,
     NoConfig,
     Clear,
+    Show,
+    Files,
+    Diff,
+    Tag,
+    Promote,
 }
 
 impl Btn {
@@ -66,6 +71,11 @@ impl Btn {
             Btn::Default => "Default",
             Btn::NoConfig => "No Config",
             Btn::Clear => "Clear",
+            Btn::Show => "Show",
+            Btn::Files => "Files",
+            Btn::Diff => "Diff",
+            Btn::Tag => "Tag",
+            Btn::Promote => "Promote",
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Expert mode: the main menu and its submenus (Customize → Properties and
 //! Exclude here, the other Customize entries in their own modules; Extract,
-//! Log, Reset, Help). Each answer either edits the session's pending
+//! Images, Log, Reset, Help). Each answer either edits the session's pending
 //! changes or starts a run of the pipeline.
 
 use std::path::Path;
@@ -23,6 +23,7 @@ pub enum Entry {
     Customize,
     Register,
     Extract,
+    Images,
     Log,
     Reset,
     Help,
@@ -36,6 +37,11 @@ const MAIN: &[(Entry, &str, &str)] = &[
     ),
     (Entry::Register, "Register", "Register image to a cloud"),
     (Entry::Extract, "Extract", "Dump image to local file system"),
+    (
+        Entry::Images,
+        "Images",
+        "Versions, files and channels of the stored images",
+    ),
     (Entry::Log, "Log", "Show the log of every step"),
     (Entry::Reset, "Reset", "Start again from the original media"),
     (Entry::Help, "Help", "How to use expert mode"),
@@ -89,6 +95,7 @@ impl Component for Main {
             Entry::Customize => Box::<Customize>::default(),
             Entry::Register => Box::new(super::register::RegisterMenu::new(facts)),
             Entry::Extract => Box::new(Extract::new(facts)),
+            Entry::Images => Box::new(super::images::Images::new(facts)),
             Entry::Log => Box::new(super::log::log(facts)),
             Entry::Reset => Box::new(Reset::default()),
             Entry::Help => super::log::help(),

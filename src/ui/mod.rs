@@ -28,6 +28,10 @@ pub mod extract;
 pub mod facts;
 pub mod form;
 pub mod host;
+pub mod image_views;
+pub mod images;
+#[cfg(test)]
+mod images_tests;
 pub mod init;
 mod input;
 pub mod job;

@@ -96,6 +96,20 @@ pub enum ScreenId {
     },
     Info,
     InfoSavePath,
+    /// Expert → Images: every name in the image store.
+    Images,
+    /// The versions of this image name.
+    ImageVersions(String),
+    /// Diff: which version to compare with.
+    ImageDiffPick,
+    ImageTag,
+    /// Promote: to which channel.
+    ImagePromote,
+    /// Production for a version never in test: skip the test channel?
+    ConfirmSkipTest,
+    ImageShow,
+    ImageFiles,
+    ImageDiff,
 }
 
 /// What a menu item stands for: its identity, never its label.

@@ -333,10 +333,8 @@ fn log_view_and_save() {
         "Inspecting Operating System ... debian".into(),
     ];
     a.apply(vec![Action::Expert]);
-    press(
-        &mut a,
-        &[KeyCode::Down, KeyCode::Down, KeyCode::Down, KeyCode::Enter],
-    );
+    press(&mut a, &[KeyCode::Down; 4]);
+    press(&mut a, &[KeyCode::Enter]);
     snapshot("expert_log", &a);
     press(&mut a, &[KeyCode::Tab, KeyCode::Enter]);
     press(&mut a, &[KeyCode::Backspace; 40]);

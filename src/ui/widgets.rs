@@ -17,7 +17,7 @@ use ratatui::widgets::{
 };
 
 /// Move a selection up or down a list of `len` items.
-fn step(selected: usize, len: usize, key: KeyEvent) -> Option<usize> {
+pub(super) fn step(selected: usize, len: usize, key: KeyEvent) -> Option<usize> {
     let last = len.checked_sub(1)?;
     match key.code {
         KeyCode::Up | KeyCode::Char('k') => Some(selected.saturating_sub(1)),
@@ -69,6 +69,8 @@ pub struct Menu<I = String> {
     pub ids: Vec<I>,
     pub selected: usize,
     pub buttons: Buttons,
+    /// A line under the list (what the last action did, or why not).
+    pub message: String,
 }
 
 impl<I: Clone + PartialEq> Menu<I> {
@@ -87,6 +89,7 @@ impl<I: Clone + PartialEq> Menu<I> {
             ids,
             selected: 0,
             buttons: Buttons::new(buttons),
+            message: String::new(),
         }
     }
 
@@ -123,14 +126,22 @@ impl Menu<String> {
 
 impl<I> Widget for &Menu<I> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let height = (self.items.len() as u16 + 7).min(area.height);
+        let message = match self.message.as_str() {
+            "" => 0,
+            m => wrapped_lines(m, 68) + 1,
+        };
+        let height = (self.items.len() as u16 + 7 + message).min(area.height);
         let area = centered(area, 72, height.max(9));
         let (body, buttons) = frame(&self.title, area, buf);
-        let [text, list] = Layout::vertical([
+        let [text, list, below] = Layout::vertical([
             Constraint::Length(text_height(&self.text)),
             Constraint::Min(1),
+            Constraint::Length(message),
         ])
         .areas(body);
+        Paragraph::new(format!("\n{}", self.message))
+            .wrap(Wrap { trim: true })
+            .render(below, buf);
         Paragraph::new(self.text.as_str())
             .wrap(Wrap { trim: true })
             .render(text, buf);

@@ -180,6 +180,21 @@ fn register_upload_register_info_save() {
     ui.press("Enter", "The information was saved");
     ui.dismiss("Enter", "The information was saved");
     ui.press("Escape", MAIN_MENU);
+    // Images: the store's history has the registration as version 1.
+    ui.select("Down", "Extract");
+    ui.select("Down", "Images");
+    ui.press("Enter", "Debian from Register  @1  1 version");
+    ui.press("Enter", "Select a version, then an action.");
+    ui.press("Enter", "Name: Debian from Register@1");
+    assert!(
+        ui.screen()
+            .contains("DESCRIPTION = Registered in expert mode"),
+        "{}",
+        ui.screen()
+    );
+    ui.dismiss("Enter", "Name: Debian from Register@1");
+    ui.press("Escape", "Debian from Register  @1  1 version");
+    ui.press("Escape", MAIN_MENU);
     leave(&ui);
     assert_eq!(ui.exit_code(Duration::from_secs(60)), 0);
 
