@@ -153,6 +153,7 @@ const IN_NAMESPACE: &str = r#"
         losetup -d "$lo"
     }
     trap cleanup EXIT
+    partx -d "$lo" 2>/dev/null || true
     partx -a "$lo"
     mkswap "${lo}p4" >/dev/null
     mkfs.xfs -q -f -L hosthome -m uuid="$home_uuid" "${lo}p3"
@@ -286,15 +287,19 @@ fn the_running_host_becomes_an_image_with_its_partitions_and_boot_loader() {
     assert_eq!(&bytes[..440], &code[..], "the MBR boot code");
     assert_eq!(&bytes[512..512 + gap.len()], &gap[..], "the boot gap");
 
-    let boot = RoMount::new(&image, parts[0].1);
-    let b = boot.0.path();
-    assert!(
-        !b.join("boot").exists(),
-        "/boot's partition holds its files at its top"
-    );
-    assert!(has_kernel(b), "no kernel in the image's /boot partition");
-    let home = RoMount::new(&image, parts[2].1);
-    assert!(home.0.path().join("alice").is_dir());
+    {
+        let boot = RoMount::new(&image, parts[0].1);
+        let b = boot.0.path();
+        assert!(
+            !b.join("boot").exists(),
+            "/boot's partition holds its files at its top"
+        );
+        assert!(has_kernel(b), "no kernel in the image's /boot partition");
+    }
+    {
+        let home = RoMount::new(&image, parts[2].1);
+        assert!(home.0.path().join("alice").is_dir());
+    }
     let mnt = RoMount::new(&image, parts[1].1);
     let m = mnt.0.path();
     assert_empty_dir(&m.join("boot"));
