@@ -8,9 +8,10 @@ BACKPORTS=(qemu-system-x86 qemu-system-common qemu-system-data)
 
 # What the product runs: the helper VM (libguestfs with its appliance's
 # kernel, NTFS, btrfs and LVM tools), qemu-img/qemu-nbd/qemu-io, the
-# partition tools, mkfs.fat for the first-boot runner's disk.
+# partition tools, mkfs.fat for the first-boot runner's disk, mkfs.xfs for a
+# bundled host's XFS.
 RUNTIME=(libguestfs0 linux-image-amd64 qemu-utils fdisk gdisk e2fsprogs btrfs-progs
-         ntfs-3g dosfstools lvm2)
+         ntfs-3g dosfstools xfsprogs lvm2)
 
 # What building, the fixtures and the tests use besides.
 DEVEL=(libguestfs-tools libguestfs-dev debootstrap zstd uuid-runtime openssh-client

@@ -8,7 +8,7 @@ use super::WorkDisk;
 use crate::media::chain::Chain;
 use crate::media::source::{Source, SourceKind};
 use crate::media::tree::host::{self, HostLayout, LiveHost};
-use crate::media::tree::{self, TreeKind, TreeSpec};
+use crate::media::tree::{self, Layout, TreeKind, TreeSpec};
 use crate::media::{ImageFormat, WorkDir};
 use crate::plan::{Plan, tree_relative};
 use crate::process::Cancel;
@@ -59,12 +59,19 @@ pub(super) fn build(
     cancel.check()?;
     let raw = workdir.join("tree.raw");
     let built = tree::build(&root, &spec, &raw, reporter, cancel)?;
+    if built.source_loader {
+        reporter.info("the source's boot loader (MBR boot code and GRUB's core) is copied");
+    }
     if built.bootable {
         reporter.info("the tree has a kernel and an initramfs: the image boots with EXTLINUX");
     }
+    let numbered = spec.layout().keeps_numbers();
     let metadata = (spec.host.iter())
         .flat_map(|h| h.swap.as_ref())
-        .map(|s| ("SWAP".to_owned(), format!("2:{}", s.bytes >> 20)))
+        .map(|s| {
+            let n = if numbered { s.number } else { 2 };
+            ("SWAP".to_owned(), format!("{n}:{}", s.bytes >> 20))
+        })
         .collect();
     let source = Source {
         path: plan.source.clone(),
@@ -95,7 +102,11 @@ fn report_layout(layout: &HostLayout, spec: &TreeSpec, reporter: &dyn Reporter) 
     for line in layout.lines() {
         reporter.info(&format!("host layout: {line}"));
     }
-    for line in layout.notes(&spec.format()) {
-        reporter.warn(&line);
+    let new = Layout::of_host(layout, spec.table, spec.fs);
+    for line in new.lines() {
+        reporter.info(&line);
+    }
+    for line in &new.notes {
+        reporter.warn(line);
     }
 }

@@ -9,6 +9,7 @@ use super::app::{Facts, ScreenId};
 use super::component::{Action, Component};
 use super::init::{Ask, notice};
 use super::widgets::{Btn, Dialog, Reply};
+use crate::media::tree::Layout;
 use crate::media::tree::host::{self, HostLayout, LiveHost};
 
 /// Plan this machine's layout and show it.
@@ -51,7 +52,9 @@ fn text(layout: HostLayout, facts: &Facts) -> Result<String, String> {
         .map_err(|e| e.0)?
         .ok_or("/ is not a tree")?;
     let mut lines = layout.lines();
-    lines.extend(layout.notes(&spec.format()));
+    let new = Layout::of_host(&layout, spec.table, spec.fs);
+    lines.extend(new.lines());
+    lines.extend(new.notes);
     lines.push(format!("Left out: {}", spec.filter.lines().join("  ")));
     lines
         .push("The system is copied while it runs. Copy it into a new image and go on?".to_owned());
@@ -74,6 +77,8 @@ mod tests {
             root: PathBuf::from("/"),
             disks: vec!["vda".into()],
             table: Some(TableType::Msdos),
+            label_id: None,
+            partitions: Vec::new(),
             filesystems: vec![HostFs {
                 mount_point: PathBuf::from("/"),
                 device: "vda1".into(),

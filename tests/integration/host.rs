@@ -1,10 +1,13 @@
 //! Bundling a running host's `/` without bundling this machine: in a
-//! private mount namespace, the Debian fixture's root tree on its own
-//! labelled ext4 (a loop device: a whole disk with no partition table,
-//! like this machine's own root) is mounted with `/proc`, `/sys`, `/dev`,
-//! a tmpfs `/run` and a bind mount, and `snf-mkimage /` plans and copies
-//! it as the host's root (`SNF_HOST_ROOT`). The namespace takes every
-//! mount with it when it ends, even when the run fails.
+//! private mount namespace, a partitioned loop disk (MBR: p1 ext4 `/boot`,
+//! p2 ext4 `/` holding the Debian fixture's tree, p3 XFS `/home`, p4 a
+//! trailing swap; a byte pattern as boot code and in the boot gap) is
+//! mounted with `/proc`, `/sys`, `/dev`, a tmpfs `/run` and a bind mount,
+//! and `snf-mkimage /` plans and copies it as the host's root
+//! (`SNF_HOST_ROOT`). The image must keep the partitions, their numbers,
+//! types, filesystems, UUIDs and labels, the boot code and gap, and
+//! fstab. The namespace takes every mount with it when it ends; its script
+//! and a guard detach the loop device.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,6 +16,11 @@ use crate::support::*;
 
 const UUID: &str = "6c0bb2c6-8d0a-4a8e-9a3a-2f1d5e7c9b10";
 const LABEL: &str = "hostroot";
+const BOOT_UUID: &str = "0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9";
+const HOME_UUID: &str = "9d8c7b6a-5f4e-4d3c-8b2a-19f0e1d2c3b4";
+const MIB: u64 = 1 << 20;
+/// Partition starts and sizes in MiB: /boot, /, /home, swap.
+const PARTS: [(u64, u64); 4] = [(1, 128), (129, 600), (729, 320), (1049, 16)];
 
 /// Loop devices on a file, detached when dropped (the namespace's end
 /// already detaches them; this is for a run that went wrong).
@@ -27,20 +35,22 @@ impl Drop for Loops {
             .lines()
             .filter_map(|l| l.split(':').next())
         {
+            let _ = Command::new("partx").arg("-d").arg(dev).status();
             let _ = Command::new("losetup").arg("-d").arg(dev).status();
         }
     }
 }
 
-/// A read-only loop mount of an image's first partition, unmounted when
-/// dropped.
+/// A read-only loop mount of an image's partition at `offset`, unmounted
+/// when dropped.
 struct RoMount(tempfile::TempDir);
 
 impl RoMount {
-    fn new(image: &Path) -> RoMount {
+    fn new(image: &Path, offset: u64) -> RoMount {
         let dir = tempfile::tempdir().unwrap();
         let ok = Command::new("mount")
-            .args(["-o", "ro,loop,offset=1048576"])
+            .arg("-o")
+            .arg(format!("ro,loop,offset={offset}"))
             .arg(image)
             .arg(dir.path())
             .status()
@@ -56,29 +66,103 @@ impl Drop for RoMount {
     }
 }
 
-/// The host's root disk: the fixture's tree in a labelled ext4.
-fn host_disk(dir: &Path) -> PathBuf {
-    let rootfs = fixture_dir().join("cache/rootfs");
-    let disk = dir.join("host-root.img");
-    let out = Command::new("mke2fs")
-        .args(["-q", "-F", "-t", "ext4", "-L", LABEL, "-U", UUID, "-d"])
-        .arg(&rootfs)
-        .arg(&disk)
-        .arg("768M")
-        .output()
-        .unwrap();
+fn check(cmd: &mut Command) {
+    let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
-        "mke2fs: {}",
+        "{:?}: {}",
+        cmd,
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// What the host's boot code and boot gap hold: a recognisable pattern.
+fn boot_pattern() -> (Vec<u8>, Vec<u8>) {
+    let code = (0..440u32).map(|i| (i * 7 + 3) as u8).collect();
+    let gap = b"GRUB-CORE-".repeat(6000);
+    (code, gap)
+}
+
+/// The host's root disk: an MBR table (with a signature), `/boot` and the
+/// fixture's tree in labelled ext4s (the root's own /boot holds files the
+/// mount of p1 hides), the boot pattern. p3 and p4 are made inside the
+/// namespace, through the loop device's partitions.
+fn host_disk(dir: &Path) -> PathBuf {
+    use std::io::{Seek, SeekFrom, Write};
+    let rootfs = fixture_dir().join("cache/rootfs");
+    let disk = dir.join("host-root.img");
+    std::fs::File::create(&disk)
+        .unwrap()
+        .set_len(1066 * MIB)
+        .unwrap();
+    let mut script = "label: dos\nlabel-id: 0x5eed1234\n".to_owned();
+    for (n, (start, size)) in PARTS.iter().enumerate() {
+        let (ty, flag) = match n {
+            0 => ("83", ", bootable"),
+            3 => ("82", ""),
+            _ => ("83", ""),
+        };
+        script.push_str(&format!(
+            "start={}, size={}, type={ty}{flag}\n",
+            start * 2048,
+            size * 2048
+        ));
+    }
+    let mut sfdisk = Command::new("sfdisk")
+        .arg("-q")
+        .arg(&disk)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    sfdisk
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    assert!(sfdisk.wait().unwrap().success());
+    for (tree, (start, size), uuid, label) in [
+        (rootfs.join("boot"), PARTS[0], BOOT_UUID, "hostboot"),
+        (rootfs.clone(), PARTS[1], UUID, LABEL),
+    ] {
+        check(
+            Command::new("mke2fs")
+                .args(["-q", "-F", "-t", "ext4", "-L", label, "-U", uuid, "-d"])
+                .arg(&tree)
+                .arg("-E")
+                .arg(format!("offset={}", start * MIB))
+                .arg(&disk)
+                .arg(format!("{size}M")),
+        );
+    }
+    let (code, gap) = boot_pattern();
+    let mut f = std::fs::OpenOptions::new().write(true).open(&disk).unwrap();
+    f.write_all(&code).unwrap();
+    f.seek(SeekFrom::Start(512)).unwrap();
+    f.write_all(&gap).unwrap();
     disk
 }
 
 /// Mount the host in a private namespace and run `snf-mkimage /` there.
 const IN_NAMESPACE: &str = r#"
-    disk=$1 root=$2 mk=$3 tmp=$4 out=$5 filter=$6
-    mount -o loop "$disk" "$root"
+    disk=$1 root=$2 mk=$3 tmp=$4 out=$5 filter=$6 rootfs=$7 home_uuid=$8
+    lo=$(losetup --find --show "$disk")
+    cleanup() {
+        umount -R "$root" 2>/dev/null || umount -Rl "$root"
+        partx -d "$lo"
+        losetup -d "$lo"
+    }
+    trap cleanup EXIT
+    partx -d "$lo" 2>/dev/null || true
+    partx -a "$lo"
+    mkswap "${lo}p4" >/dev/null
+    mkfs.xfs -q -f -L hosthome -m uuid="$home_uuid" "${lo}p3"
+    mount "${lo}p2" "$root"
+    mount "${lo}p1" "$root/boot"
+    mount "${lo}p3" "$root/home"
+    cp -a "$rootfs/home/." "$root/home/"
+    printf 'LABEL=hostroot / ext4 errors=remount-ro 0 1\nUUID=%s /boot ext4 defaults 0 2\nLABEL=hosthome /home xfs defaults 0 2\n' \
+        "$(blkid -s UUID -o value "${lo}p1")" >"$root/etc/fstab"
     mount -t proc proc "$root/proc"
     mount --rbind /sys "$root/sys"
     mount --rbind /dev "$root/dev"
@@ -94,8 +178,38 @@ const IN_NAMESPACE: &str = r#"
     SNF_HOST_ROOT="$root" "$mk" --tmpdir "$tmp" --filter "$filter" --no-sysprep -o "$out" /
 "#;
 
+/// The image's partitions: number, start, type, bootable.
+fn image_parts(image: &Path) -> (String, Vec<(u32, u64, String, bool)>) {
+    let out = Command::new("sfdisk")
+        .arg("--json")
+        .arg(image)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let t = &v["partitiontable"];
+    let parts = t["partitions"].as_array().unwrap().iter().map(|p| {
+        let node = p["node"].as_str().unwrap();
+        let n = node[image.to_str().unwrap().len()..].parse().unwrap();
+        let start = p["start"].as_u64().unwrap() * 512;
+        let ty = p["type"].as_str().unwrap().to_owned();
+        (n, start, ty, p["bootable"].as_bool().unwrap_or(false))
+    });
+    (t["id"].as_str().unwrap_or("").to_owned(), parts.collect())
+}
+
+/// blkid's answers about the filesystem at `offset`.
+fn blkid_at(image: &Path, offset: u64) -> String {
+    let out = Command::new("blkid")
+        .args(["-p", "-o", "export", "-O"])
+        .arg(offset.to_string())
+        .arg(image)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
-fn the_running_host_becomes_an_image_with_its_uuid_and_label() {
+fn the_running_host_becomes_an_image_with_its_partitions_and_boot_loader() {
     manifest();
     let dir = scratch();
     let disk = host_disk(dir.path());
@@ -118,32 +232,85 @@ fn the_running_host_becomes_an_image_with_its_uuid_and_label() {
         ])
         .args([&disk, &root])
         .arg(mkimage().get_program())
-        .args([&tmp, &image, &filter]));
+        .args([&tmp, &image, &filter])
+        .arg(fixture_dir().join("cache/rootfs"))
+        .arg(HOME_UUID));
     assert_eq!(r.code, 0, "{}", r.stderr);
     for said in [
         "looks like the running host",
         "copied while it runs",
-        &format!("(a whole disk), UUID={UUID}, LABEL={LABEL}"),
+        "(partition 2 of loop",
+        &format!("UUID={UUID}, LABEL={LABEL}"),
         "left out: /mnt/bound (a bind mount of /)",
-        "has no partition table: the image gets a GPT one",
+        "image partition 1: ext4 /boot",
+        "image partition 3: xfs /home",
+        "the source's boot loader (MBR boot code and GRUB's core) is copied",
     ] {
         assert!(r.stderr.contains(said), "{said:?} not in:\n{}", r.stderr);
+    }
+    for unsaid in ["copied into it", "EXTLINUX"] {
+        assert!(!r.stderr.contains(unsaid), "{unsaid:?} in:\n{}", r.stderr);
     }
     assert_empty_dir(&tmp);
     assert_empty_dir(&root);
     let text = std::fs::read_to_string(format!("{}.meta", image.display())).unwrap();
     let meta: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(meta["properties"]["OS"], "debian", "{text}");
-    let id = Command::new("blkid")
-        .args(["-p", "-O", "1048576", "-o", "export"])
-        .arg(&image)
-        .output()
-        .unwrap();
-    let id = String::from_utf8_lossy(&id.stdout);
-    assert!(id.contains(&format!("UUID={UUID}\n")), "{id}");
-    assert!(id.contains(&format!("LABEL={LABEL}\n")), "{id}");
-    let mnt = RoMount::new(&image);
+    assert_eq!(meta["properties"]["SWAP"], "4:16", "{text}");
+
+    let (id, parts) = image_parts(&image);
+    assert_eq!(id, "0x5eed1234");
+    let numbers: Vec<(u32, &str, bool)> = (parts.iter())
+        .map(|(n, _, t, b)| (*n, t.as_str(), *b))
+        .collect();
+    assert_eq!(
+        numbers,
+        [(1, "83", true), (2, "83", false), (3, "83", false)]
+    );
+    let expect = [
+        ("ext4", BOOT_UUID, "hostboot"),
+        ("ext4", UUID, LABEL),
+        ("xfs", HOME_UUID, "hosthome"),
+    ];
+    for ((_, start, _, _), (ty, uuid, label)) in parts.iter().zip(expect) {
+        let id = blkid_at(&image, *start);
+        for kv in [
+            format!("TYPE={ty}\n"),
+            format!("UUID={uuid}\n"),
+            format!("LABEL={label}\n"),
+        ] {
+            assert!(id.contains(&kv), "{kv:?} not in {id}");
+        }
+    }
+    let (code, gap) = boot_pattern();
+    let bytes = std::fs::read(&image).unwrap();
+    assert_eq!(&bytes[..440], &code[..], "the MBR boot code");
+    assert_eq!(&bytes[512..512 + gap.len()], &gap[..], "the boot gap");
+
+    {
+        let boot = RoMount::new(&image, parts[0].1);
+        let b = boot.0.path();
+        assert!(
+            !b.join("boot").exists(),
+            "/boot's partition holds its files at its top"
+        );
+        assert!(has_kernel(b), "no kernel in the image's /boot partition");
+    }
+    {
+        let home = RoMount::new(&image, parts[2].1);
+        assert!(home.0.path().join("alice").is_dir());
+    }
+    let mnt = RoMount::new(&image, parts[1].1);
     let m = mnt.0.path();
+    assert_empty_dir(&m.join("boot"));
+    assert_empty_dir(&m.join("home"));
+    let fstab = std::fs::read_to_string(m.join("etc/fstab")).unwrap();
+    assert_eq!(
+        fstab,
+        format!(
+            "LABEL=hostroot / ext4 errors=remount-ro 0 1\nUUID={BOOT_UUID} /boot ext4 defaults 0 2\nLABEL=hosthome /home xfs defaults 0 2\n"
+        )
+    );
     assert_eq!(
         std::fs::read_to_string(m.join("srv/host-keep.txt")).unwrap(),
         "keep\n"
@@ -161,4 +328,14 @@ fn the_running_host_becomes_an_image_with_its_uuid_and_label() {
         assert_empty_dir(&m.join(empty));
     }
     assert!(m.join("usr/lib/os-release").is_file());
+}
+
+/// Whether a /boot holds a kernel.
+fn has_kernel(boot: &Path) -> bool {
+    std::fs::read_dir(boot).unwrap().any(|e| {
+        e.unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with("vmlinuz-")
+    })
 }

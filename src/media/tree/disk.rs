@@ -1,7 +1,8 @@
 //! The raw disk a tree is copied into: its size, partition table and
-//! filesystem, the mount that owns the filesystem while the tree is copied
-//! (a loop mount at the partition's offset, detached on unmount), and the
-//! boot loader.
+//! filesystems (as the [`Layout`] says), the mounts that own the
+//! filesystems while the tree is copied (each on a loop device of its
+//! partition, detached after unmounting), the source's boot code, and
+//! EXTLINUX.
 
 use std::ffi::OsStr;
 use std::fs::File;
@@ -12,12 +13,12 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result, bail};
 
 use super::Totals;
+use super::layout::{Content, Layout, Slot};
+use super::{bootcode, mkfs};
 use crate::media::workdir::free_space;
 use crate::process::CommandExt;
 
 const MIB: u64 = 1 << 20;
-/// Where the one partition starts.
-const START: u64 = MIB;
 
 /// The partition table of a tree's disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -27,33 +28,35 @@ pub enum TableType {
     Msdos,
 }
 
-/// The root filesystem of a tree's disk (those the shrink step handles).
+/// A filesystem of a tree's disk: for `--fs-type`, those the shrink step
+/// handles; a host's XFS, btrfs and vfat are kept too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum FsType {
     Ext2,
     Ext3,
     #[default]
     Ext4,
+    #[value(skip)]
+    Xfs,
+    #[value(skip)]
+    Btrfs,
+    #[value(skip)]
+    Vfat,
 }
 
-/// What a tree's disk is made of.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Format {
-    pub table: TableType,
-    pub fs: FsType,
-    /// The root filesystem's UUID and label (new ones when `None`).
-    pub uuid: Option<String>,
-    pub label: Option<String>,
-    /// The GPT partition's unique GUID (a new one when `None`).
-    pub part_uuid: Option<String>,
-}
+const ALL: [FsType; 6] = [
+    FsType::Ext2,
+    FsType::Ext3,
+    FsType::Ext4,
+    FsType::Xfs,
+    FsType::Btrfs,
+    FsType::Vfat,
+];
 
 impl FsType {
     /// The type of this name, if the tree code can make it.
     pub fn named(name: &str) -> Option<FsType> {
-        [FsType::Ext2, FsType::Ext3, FsType::Ext4]
-            .into_iter()
-            .find(|t| t.name() == name)
+        ALL.into_iter().find(|t| t.name() == name)
     }
 
     pub fn name(self) -> &'static str {
@@ -61,11 +64,31 @@ impl FsType {
             FsType::Ext2 => "ext2",
             FsType::Ext3 => "ext3",
             FsType::Ext4 => "ext4",
+            FsType::Xfs => "xfs",
+            FsType::Btrfs => "btrfs",
+            FsType::Vfat => "vfat",
+        }
+    }
+
+    /// Room its mkfs and its journal take besides the data.
+    fn overhead(self) -> u64 {
+        match self {
+            FsType::Ext2 | FsType::Vfat => 0,
+            _ => 64 * MIB,
+        }
+    }
+
+    /// The smallest filesystem its mkfs makes.
+    fn min_size(self) -> u64 {
+        match self {
+            FsType::Xfs => 300 * MIB,
+            FsType::Btrfs => 256 * MIB,
+            _ => 0,
         }
     }
 }
 
-/// The sizes of a tree's disk.
+/// The sizes of one filesystem of a tree's disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Geometry {
     /// The filesystem's size in bytes.
@@ -80,8 +103,8 @@ impl Geometry {
     /// shrink step takes the slack back.
     pub fn for_totals(t: &Totals, fs: FsType) -> Geometry {
         let needed = t.bytes + t.entries * 4096;
-        let journal = if fs == FsType::Ext2 { 0 } else { 64 * MIB };
-        let size = (needed + needed / 100 * 15 + journal + 64 * MIB).div_ceil(MIB) * MIB;
+        let size = (needed + needed / 100 * 15 + fs.overhead() + 64 * MIB).div_ceil(MIB) * MIB;
+        let size = size.max(fs.min_size());
         let inodes = (size / 16384).max(t.entries + t.entries / 4 + 4096);
         Geometry {
             fs: size,
@@ -89,12 +112,22 @@ impl Geometry {
             needed,
         }
     }
+
+    /// A partition copied as it is.
+    pub fn raw(size: u64) -> Geometry {
+        Geometry {
+            fs: size,
+            inodes: 0,
+            needed: size,
+        }
+    }
 }
 
 /// Refuse to start when the work directory cannot hold the copy.
-pub fn check_space(workdir: &Path, g: &Geometry) -> Result<()> {
+pub fn check_space(workdir: &Path, geometries: &[Geometry]) -> Result<()> {
+    let needed: u64 = geometries.iter().map(|g| g.needed).sum();
     let free = free_space(workdir)?;
-    let need = g.needed + g.needed / 10 + 64 * MIB;
+    let need = needed + needed / 10 + 64 * MIB;
     if free < need {
         bail!(
             "not enough free space in {} for the image of the tree: {} MiB needed, {} MiB free; free some, or give --tmpdir on a larger filesystem",
@@ -109,9 +142,11 @@ pub fn check_space(workdir: &Path, g: &Geometry) -> Result<()> {
 /// The disk being built.
 pub struct Image {
     path: PathBuf,
-    table: TableType,
-    fs_size: u64,
-    uuid: String,
+    layout: Layout,
+    /// Each slot's offset and length.
+    places: Vec<(u64, u64)>,
+    /// Each slot's filesystem UUID.
+    uuids: Vec<Option<String>>,
 }
 
 /// A built disk.
@@ -119,95 +154,121 @@ pub struct Image {
 pub struct Built {
     pub path: PathBuf,
     pub size: u64,
+    /// Whether the image boots with EXTLINUX.
     pub bootable: bool,
+    /// Whether the source's own boot loader was copied.
+    pub source_loader: bool,
 }
 
 impl Image {
-    /// Create the sparse disk, its table and its filesystem.
-    pub fn create(path: &Path, spec: &Format, g: &Geometry) -> Result<Image> {
-        let size = START + g.fs + MIB;
+    /// Create the sparse disk, its table and its filesystems (one
+    /// geometry per slot of the layout).
+    pub fn create(path: &Path, layout: &Layout, geometries: &[Geometry]) -> Result<Image> {
+        let sizes: Vec<u64> = geometries.iter().map(|g| g.fs).collect();
+        let (places, size) = layout.place(&sizes);
         File::create(path)
             .and_then(|f| f.set_len(size))
             .with_context(|| format!("creating {}", path.display()))?;
-        let sectors = g.fs / 512;
-        let script = match spec.table {
-            TableType::Gpt => format!(
-                "label: gpt\nstart=2048, size={sectors}, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4{}\n",
-                spec.part_uuid
-                    .as_ref()
-                    .map(|u| format!(", uuid={u}"))
-                    .unwrap_or_default()
-            ),
-            TableType::Msdos => {
-                format!("label: dos\nstart=2048, size={sectors}, type=83, bootable\n")
-            }
-        };
         run_with_input(
             Command::new("sfdisk").arg("-q").arg(path),
-            script.as_bytes(),
+            sfdisk_script(path, layout, &places).as_bytes(),
         )?;
-        let uuid = match &spec.uuid {
-            Some(u) => u.clone(),
-            None => std::fs::read_to_string("/proc/sys/kernel/random/uuid")
-                .context("reading a new UUID from /proc/sys/kernel/random/uuid")?
-                .trim()
-                .to_owned(),
-        };
-        let mut mke2fs = Command::new("mke2fs");
-        if let Some(label) = &spec.label {
-            mke2fs.arg("-L").arg(label);
+        let mut uuids = Vec::new();
+        for ((slot, place), g) in layout.slots.iter().zip(&places).zip(geometries) {
+            let Content::Fs(nf) = &slot.content else {
+                uuids.push(None);
+                continue;
+            };
+            let uuid = mkfs::uuid_for(nf)?;
+            let lo = Loop::attach(path, *place)?;
+            let first = mkfs::uuid_at_mkfs(nf, uuid.as_deref())?;
+            mkfs::make(&lo.dev, nf, first.as_deref(), g)?;
+            lo.detach()?;
+            uuids.push(uuid);
         }
-        mke2fs
-            .args(["-q", "-F", "-t", spec.fs.name(), "-b", "4096", "-U", &uuid])
-            .arg("-N")
-            .arg(g.inodes.to_string())
-            .arg("-E")
-            .arg(format!("offset={START}"))
-            .arg(path)
-            .arg(format!("{}k", g.fs / 1024))
-            .run_checked()?;
         Ok(Image {
             path: path.to_owned(),
-            table: spec.table,
-            fs_size: g.fs,
-            uuid,
+            layout: layout.clone(),
+            places,
+            uuids,
         })
     }
 
-    /// The filesystem's UUID.
-    pub fn uuid(&self) -> &str {
-        &self.uuid
+    /// The root filesystem's UUID.
+    pub fn root_uuid(&self) -> Option<&str> {
+        let i = self.slot_index(|s| fs_at(s, "/"))?;
+        self.uuids[i].as_deref()
     }
 
-    /// Mount the filesystem on `dir` (created), through a loop device
-    /// that goes with the mount.
+    fn slot_index(&self, f: impl Fn(&Slot) -> bool) -> Option<usize> {
+        self.layout.slots.iter().position(f)
+    }
+
+    /// Copy the source disk's boot loader, when it has one; whether it did.
+    pub fn copy_boot_loader(&self) -> Result<bool> {
+        bootcode::copy(&self.path, &self.layout, &self.places)
+    }
+
+    /// Mount the filesystems on `dir` (created) as the tree nests them,
+    /// each through a loop device that goes with the mounts.
     pub fn mount(&mut self, dir: &Path) -> Result<Mounted> {
         std::fs::create_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
-        Command::new("mount")
-            .arg("-o")
-            .arg(format!("loop,offset={START},sizelimit={}", self.fs_size))
-            .arg(&self.path)
-            .arg(dir)
-            .run_checked()?;
-        Ok(Mounted {
+        let mut m = Mounted {
             dir: dir.to_owned(),
-            mounted: true,
-        })
+            points: Vec::new(),
+            loops: Vec::new(),
+        };
+        let mut mounts = Vec::new();
+        for (slot, place) in self.layout.slots.iter().zip(&self.places) {
+            if let Content::Fs(nf) = &slot.content {
+                m.loops.push(Loop::attach(&self.path, *place)?);
+                let dev = &m.loops.last().expect("pushed").dev;
+                let opts = |v: &Option<String>| {
+                    let sub = v.as_ref().map(|v| format!("subvol={v}"));
+                    let all: Vec<String> = (sub.into_iter())
+                        .chain(mkfs::mount_options(nf.fs).map(str::to_owned))
+                        .collect();
+                    all.join(",")
+                };
+                mounts.extend((nf.mounts.iter()).map(|(p, v)| (p.clone(), opts(v), dev.clone())));
+            }
+        }
+        mounts.sort_by_key(|(p, _, _)| p.components().count());
+        for (point, opts, dev) in mounts {
+            let at = dir.join(point.strip_prefix("/").unwrap_or(&point));
+            std::fs::create_dir_all(&at).with_context(|| format!("creating {}", at.display()))?;
+            let mut cmd = Command::new("mount");
+            if !opts.is_empty() {
+                cmd.arg("-o").arg(opts);
+            }
+            cmd.arg(&dev).arg(&at).run_checked()?;
+            m.points.push(at);
+        }
+        Ok(m)
     }
 
-    /// Mark the partition bootable and write EXTLINUX's boot code.
-    pub fn finish(self, bootable: bool) -> Result<Built> {
-        if bootable {
-            let mbr = match self.table {
+    /// Write EXTLINUX's boot code and mark partition `boot` bootable
+    /// (`None`: leave the boot sector as it is).
+    pub fn finish(self, boot: Option<u32>, source_loader: bool) -> Result<Built> {
+        self.retag()?;
+        if let Some(n) = boot {
+            let mbr = match self.layout.table {
                 TableType::Gpt => {
                     Command::new("sfdisk")
                         .args(["-q", "--part-attrs"])
                         .arg(&self.path)
-                        .args(["1", "LegacyBIOSBootable"])
+                        .args([&n.to_string(), "LegacyBIOSBootable"])
                         .run_checked()?;
                     "/usr/lib/EXTLINUX/gptmbr.bin"
                 }
-                TableType::Msdos => "/usr/lib/EXTLINUX/mbr.bin",
+                TableType::Msdos => {
+                    Command::new("sfdisk")
+                        .args(["-q", "--activate"])
+                        .arg(&self.path)
+                        .arg(n.to_string())
+                        .run_checked()?;
+                    "/usr/lib/EXTLINUX/mbr.bin"
+                }
             };
             let code = std::fs::read(mbr).with_context(|| format!("reading {mbr}"))?;
             let mut f = std::fs::OpenOptions::new().write(true).open(&self.path)?;
@@ -218,16 +279,115 @@ impl Image {
         Ok(Built {
             path: self.path,
             size,
-            bootable,
+            bootable: boot.is_some(),
+            source_loader,
         })
     }
 }
 
-/// The new filesystem, mounted; unmounted (and its loop device detached)
-/// when dropped.
+impl Image {
+    /// Give each btrfs its source's UUID, now that it is unmounted.
+    fn retag(&self) -> Result<()> {
+        let slots = self.layout.slots.iter().zip(&self.places).zip(&self.uuids);
+        for ((slot, place), uuid) in slots {
+            if let (Content::Fs(nf), Some(u)) = (&slot.content, uuid)
+                && nf.fs == FsType::Btrfs
+            {
+                let lo = Loop::attach(&self.path, *place)?;
+                mkfs::retag(&lo.dev, u)?;
+                lo.detach()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether a slot's filesystem holds the tree's `point`.
+fn fs_at(s: &Slot, point: &str) -> bool {
+    matches!(&s.content, Content::Fs(nf) if nf.mounts.iter().any(|(p, _)| p == Path::new(point)))
+}
+
+/// The sfdisk script of the layout: numbered partitions, types, GUIDs,
+/// names, flags, the table's identifier.
+fn sfdisk_script(path: &Path, layout: &Layout, places: &[(u64, u64)]) -> String {
+    let mut s = match layout.table {
+        TableType::Gpt => "label: gpt\n".to_owned(),
+        TableType::Msdos => "label: dos\n".to_owned(),
+    };
+    if let Some(id) = &layout.label_id {
+        match layout.table {
+            TableType::Msdos => s.push_str(&format!("label-id: 0x{id}\n")),
+            TableType::Gpt => s.push_str(&format!("label-id: {id}\n")),
+        }
+    }
+    for (slot, (start, size)) in layout.slots.iter().zip(places) {
+        s.push_str(&format!(
+            "{}{} : start={}, size={}, type={}",
+            path.display(),
+            slot.number,
+            start / 512,
+            size / 512,
+            slot.ty
+        ));
+        if let Some(u) = &slot.part_uuid {
+            s.push_str(&format!(", uuid={u}"));
+        }
+        if let Some(n) = &slot.name {
+            s.push_str(&format!(", name=\"{}\"", n.replace('"', "")));
+        }
+        match (slot.bootable, layout.table) {
+            (true, TableType::Msdos) => s.push_str(", bootable"),
+            (true, TableType::Gpt) => s.push_str(", attrs=\"LegacyBIOSBootable\""),
+            _ => {}
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// A loop device over one partition of the image, detached when dropped.
+struct Loop {
+    dev: String,
+}
+
+impl Loop {
+    fn attach(image: &Path, (start, size): (u64, u64)) -> Result<Loop> {
+        let out = Command::new("losetup")
+            .args(["--find", "--show", "--offset"])
+            .arg(start.to_string())
+            .arg("--sizelimit")
+            .arg(size.to_string())
+            .arg(image)
+            .run_capture()?;
+        Ok(Loop {
+            dev: out.trim().to_owned(),
+        })
+    }
+
+    fn detach(mut self) -> Result<()> {
+        let dev = std::mem::take(&mut self.dev);
+        Command::new("losetup").arg("-d").arg(dev).run_checked()
+    }
+}
+
+impl Drop for Loop {
+    fn drop(&mut self) {
+        if !self.dev.is_empty() {
+            let _ = Command::new("losetup")
+                .arg("-d")
+                .arg(&self.dev)
+                .run_checked();
+        }
+    }
+}
+
+/// The new filesystems, mounted; unmounted (and their loop devices
+/// detached) when dropped.
 pub struct Mounted {
     dir: PathBuf,
-    mounted: bool,
+    /// Shallowest first.
+    points: Vec<PathBuf>,
+    loops: Vec<Loop>,
 }
 
 impl Mounted {
@@ -237,18 +397,22 @@ impl Mounted {
 
     /// Unmount, reporting failure.
     pub fn unmount(mut self) -> Result<()> {
-        self.mounted = false;
-        Command::new("umount").arg(&self.dir).run_checked()
+        while let Some(p) = self.points.pop() {
+            Command::new("umount").arg(&p).run_checked()?;
+        }
+        for lo in std::mem::take(&mut self.loops) {
+            lo.detach()?;
+        }
+        Ok(())
     }
 }
 
 impl Drop for Mounted {
     fn drop(&mut self) {
-        if self.mounted && Command::new("umount").arg(&self.dir).run_checked().is_err() {
-            let _ = Command::new("umount")
-                .arg("-l")
-                .arg(&self.dir)
-                .run_checked();
+        while let Some(p) = self.points.pop() {
+            if Command::new("umount").arg(&p).run_checked().is_err() {
+                let _ = Command::new("umount").arg("-l").arg(&p).run_checked();
+            }
         }
     }
 }
@@ -279,14 +443,15 @@ fn run_with_input(cmd: &mut Command, input: &[u8]) -> Result<()> {
 /// Make the mounted tree boot with EXTLINUX: a configuration naming the
 /// kernel, its initramfs and the root by UUID (unless the tree has its
 /// own), and the loader in /boot/extlinux.
-pub fn install_extlinux(mnt: &Path, kernel: &OsStr, uuid: &str) -> Result<()> {
+/// `boot` is where `/boot`'s files are inside their own filesystem.
+pub fn install_extlinux(mnt: &Path, kernel: &OsStr, uuid: &str, boot: &str) -> Result<()> {
     let dir = mnt.join("boot/extlinux");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let conf = dir.join("extlinux.conf");
     if !conf.exists() {
         let k = kernel.to_string_lossy();
         let text = format!(
-            "DEFAULT linux\nTIMEOUT 1\nSERIAL 0 115200\nLABEL linux\n  LINUX /boot/vmlinuz-{k}\n  INITRD /boot/initrd.img-{k}\n  APPEND root=UUID={uuid} rw console=tty0 console=ttyS0,115200n8\n"
+            "DEFAULT linux\nTIMEOUT 1\nSERIAL 0 115200\nLABEL linux\n  LINUX {boot}/vmlinuz-{k}\n  INITRD {boot}/initrd.img-{k}\n  APPEND root=UUID={uuid} rw console=tty0 console=ttyS0,115200n8\n"
         );
         std::fs::write(&conf, text).with_context(|| format!("writing {}", conf.display()))?;
     }

@@ -1,18 +1,22 @@
 //! Images made from a file tree: a directory, or a tarball streamed
 //! through the filter. The builder writes a raw disk into the work
-//! directory (partition table, one filesystem, the tree copied in by GNU
-//! tar with owners, modes, links, holes, devices, xattrs, ACLs and SELinux
-//! labels, EXTLINUX when the tree has a kernel); the normal pipeline then
-//! runs on that disk.
+//! directory (partition table, one filesystem — for a host, one per source
+//! filesystem — the tree copied in by GNU tar with owners, modes, links,
+//! holes, devices, xattrs, ACLs and SELinux labels, the host's boot loader
+//! or EXTLINUX when the tree has a kernel); the normal pipeline then runs
+//! on that disk.
 
+mod bootcode;
 mod copy;
 mod disk;
 pub mod filter;
 pub mod host;
+pub mod layout;
+mod mkfs;
 pub mod tarstream;
 mod walk;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::{OsStr, OsString};
 use std::fs::Metadata;
 use std::io::Read;
@@ -21,9 +25,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-pub use disk::{Format, FsType, TableType};
+pub use disk::{FsType, TableType};
 pub use filter::Filter;
 pub use host::HostLayout;
+pub use layout::Layout;
 pub use tarstream::Compression;
 
 use crate::process::Cancel;
@@ -78,25 +83,21 @@ pub struct TreeSpec {
 }
 
 impl TreeSpec {
-    /// The new disk's table and root filesystem: the host's where the
+    /// The new disk's partitions and filesystems: the host's where the
     /// tree code can make them, else the options'.
-    pub fn format(&self) -> Format {
-        let mut f = Format {
-            table: self.table,
-            fs: self.fs,
-            uuid: None,
-            label: None,
-            part_uuid: None,
-        };
-        if let Some(h) = &self.host {
-            let root = h.root_fs();
-            f.table = h.table.unwrap_or(self.table);
-            f.fs = FsType::named(&root.fs_type).unwrap_or(self.fs);
-            f.uuid = root.uuid.clone();
-            f.label = root.label.clone();
-            f.part_uuid = root.part_uuid.clone();
+    pub fn layout(&self) -> Layout {
+        match &self.host {
+            Some(h) => Layout::of_host(h, self.table, self.fs),
+            None => {
+                let fs = layout::NewFs {
+                    fs: self.fs,
+                    uuid: None,
+                    label: None,
+                    mounts: vec![(PathBuf::from("/"), None)],
+                };
+                Layout::single(self.table, fs, None)
+            }
         }
-        f
     }
 
     /// Where a walk of the tree stops: the host's own filesystems only.
@@ -124,6 +125,8 @@ pub struct Totals {
     pub bytes: u64,
     kernels: BTreeSet<OsString>,
     initrds: BTreeSet<OsString>,
+    /// Entries and bytes by the device they are on.
+    by_dev: BTreeMap<u64, (u64, u64)>,
 }
 
 impl Totals {
@@ -143,6 +146,19 @@ impl Totals {
             false => 0,
         };
         self.add(path, size);
+        let d = self.by_dev.entry(meta.dev()).or_default();
+        d.0 += 1;
+        d.1 += size;
+    }
+
+    /// What of the tree lies on these devices.
+    fn on(&self, devs: &[u64]) -> Totals {
+        let mut t = Totals::default();
+        for (entries, bytes) in devs.iter().filter_map(|d| self.by_dev.get(d)) {
+            t.entries += entries;
+            t.bytes += bytes;
+        }
+        t
     }
 
     /// The newest kernel version with an initramfs of the same version.
@@ -200,18 +216,53 @@ pub fn build(
         );
     }
     let workdir = out.parent().unwrap_or(Path::new("."));
-    let format = spec.format();
-    let geometry = disk::Geometry::for_totals(&totals, format.fs);
-    disk::check_space(workdir, &geometry)?;
-    let mut image = disk::Image::create(out, &format, &geometry)?;
+    let layout = spec.layout();
+    let geometries = geometries(source, spec, &layout, &totals)?;
+    disk::check_space(workdir, &geometries)?;
+    let mut image = disk::Image::create(out, &layout, &geometries)?;
+    let source_loader = image.copy_boot_loader()?;
     let mnt = image.mount(&workdir.join("tree-mnt"))?;
     input.copy_into(mnt.path(), reporter, cancel)?;
-    let kernel = totals.kernel();
-    if let Some(k) = &kernel {
-        disk::install_extlinux(mnt.path(), k, image.uuid())?;
-    }
+    let kernel = totals.kernel().filter(|_| !source_loader);
+    let boot = match (&kernel, layout.boot_slot(), image.root_uuid()) {
+        (Some(k), Some((n, dir)), Some(uuid)) => {
+            disk::install_extlinux(mnt.path(), k, uuid, dir)?;
+            Some(n)
+        }
+        _ => None,
+    };
     mnt.unmount()?;
-    image.finish(kernel.is_some())
+    image.finish(boot, source_loader)
+}
+
+/// The size of each partition: a filesystem's from what of the tree it
+/// holds (all of it, unless the host's layout splits it), a raw copy's
+/// own.
+fn geometries(
+    root: &Path,
+    spec: &TreeSpec,
+    layout: &Layout,
+    totals: &Totals,
+) -> Result<Vec<disk::Geometry>> {
+    let split = spec.host.is_some() && layout.slots.len() > 1;
+    let dev_of = |p: &Path| -> Result<u64> {
+        let at = root.join(p.strip_prefix("/").unwrap_or(p));
+        let meta = std::fs::metadata(&at).with_context(|| format!("reading {}", at.display()))?;
+        Ok(meta.dev())
+    };
+    let mut out = Vec::new();
+    for slot in &layout.slots {
+        out.push(match &slot.content {
+            layout::Content::Raw { size, .. } => disk::Geometry::raw(*size),
+            layout::Content::Fs(nf) if split => {
+                let devs: Vec<u64> =
+                    (nf.mounts.iter().map(|(p, _)| dev_of(p))).collect::<Result<_>>()?;
+                disk::Geometry::for_totals(&totals.on(&devs), nf.fs)
+            }
+            layout::Content::Fs(nf) => disk::Geometry::for_totals(totals, nf.fs),
+        });
+    }
+    Ok(out)
 }
 
 /// The path of a tree's entry from the root, as the filter sees it.

@@ -8,6 +8,7 @@
 
 mod classify;
 pub mod mountinfo;
+mod parts;
 mod view;
 
 #[cfg(test)]
@@ -19,9 +20,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use super::{Format, FsType, TableType};
+use super::TableType;
 use classify::{Class, class_of};
 use mountinfo::Mount;
+pub use parts::{BIOS_BOOT, HostPart};
 pub use view::{HostView, LiveHost, parse_export};
 
 /// What a filesystem lies on.
@@ -88,6 +90,10 @@ pub struct HostLayout {
     /// The root disk's partition table (`None`: a whole-disk filesystem,
     /// or a table this tool does not write).
     pub table: Option<TableType>,
+    /// The table's identifier (`PTUUID`: the MBR signature or GPT GUID).
+    pub label_id: Option<String>,
+    /// The partitions of the root's disk, when it is one partitioned disk.
+    pub partitions: Vec<HostPart>,
     /// The root first, then by mount point.
     pub filesystems: Vec<HostFs>,
     pub skipped: Vec<(PathBuf, Skip)>,
@@ -141,10 +147,16 @@ pub fn plan(view: &dyn HostView, root: &Path) -> Result<HostLayout> {
         ),
     };
     let disks = base_disks(view, &root_fs.device);
+    let partitions = match disks.as_slice() {
+        [disk] => parts::partitions_of(view, disk),
+        _ => Vec::new(),
+    };
     let mut layout = HostLayout {
         root: root.to_owned(),
         table: table_of(view, &disks),
-        swap: trailing_swap(view, &disks),
+        label_id: (disks.first().map(|d| view.blkid(d))).and_then(|id| id.get("PTUUID").cloned()),
+        swap: trailing_swap(&partitions),
+        partitions,
         disks,
         filesystems: vec![root_fs],
         skipped: Vec::new(),
@@ -292,32 +304,12 @@ fn table_of(view: &dyn HostView, disks: &[String]) -> Option<TableType> {
 }
 
 /// The last partition of the root's one disk, when it is a swap.
-fn trailing_swap(view: &dyn HostView, disks: &[String]) -> Option<Swap> {
-    let [disk] = disks else { return None };
-    let (number, device) = view
-        .sys_dir(&format!("block/{disk}"))
-        .into_iter()
-        .filter(|p| p.starts_with(disk.as_str()))
-        .filter_map(|p| {
-            Some((
-                view.sys(&format!("class/block/{p}/partition"))?
-                    .parse::<u32>()
-                    .ok()?,
-                p,
-            ))
-        })
-        .max()?;
-    if view.blkid(&device).get("TYPE").map(String::as_str) != Some("swap") {
-        return None;
-    }
-    let sectors: u64 = view
-        .sys(&format!("class/block/{device}/size"))?
-        .parse()
-        .ok()?;
-    Some(Swap {
-        device,
-        number,
-        bytes: sectors * 512,
+fn trailing_swap(partitions: &[HostPart]) -> Option<Swap> {
+    let last = partitions.last()?;
+    (last.content.as_deref() == Some("swap")).then(|| Swap {
+        device: last.device.clone(),
+        number: last.number,
+        bytes: last.size,
     })
 }
 
@@ -386,52 +378,6 @@ impl HostLayout {
             .iter()
             .filter(|(_, w)| !matches!(w, Skip::Pseudo(_) | Skip::Inside(_)));
         out.extend(skipped.map(|(p, w)| format!("left out: {} ({w})", p.display())));
-        out
-    }
-}
-
-impl HostLayout {
-    /// What the image cannot keep of the host's layout.
-    pub fn notes(&self, f: &Format) -> Vec<String> {
-        let layout = self;
-        let mut out = Vec::new();
-        let root = layout.root_fs();
-        if layout.filesystems.len() > 1 {
-            let others: Vec<String> = (layout.filesystems[1..].iter())
-                .map(|f| f.mount_point.display().to_string())
-                .collect();
-            let (are, their) = match others.len() {
-                1 => ("is", "its fstab line names a filesystem"),
-                _ => ("are", "their fstab lines name filesystems"),
-            };
-            out.push(format!(
-                "the image holds everything in one {} filesystem: {} {are} copied into it, not \
-                 made a separate filesystem, so {their} the image does not have (remove \
-                 them, or mark them nofail)",
-                f.fs.name(),
-                others.join(", ")
-            ));
-        }
-        if FsType::named(&root.fs_type).is_none() {
-            out.push(format!(
-                "the root is {}, which the image cannot keep: it gets {} with the root's UUID",
-                root.fs_type,
-                f.fs.name()
-            ));
-        }
-        if layout.table.is_none() {
-            out.push(format!(
-                "the source's root disk has no partition table: the image gets {} one (--partition-table), its filesystem keeping the root's UUID and label",
-                match f.table {
-                    TableType::Gpt => "a GPT",
-                    TableType::Msdos => "an MBR",
-                }
-            ));
-        }
-        out.push(
-            "the source's boot loader is not copied: the image boots with EXTLINUX when /boot holds a kernel and its initramfs"
-                .to_owned(),
-        );
         out
     }
 }

@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 
 use super::*;
+use crate::media::tree::layout::Content;
+use crate::media::tree::{FsType, Layout};
 
 /// A recorded host: mountinfo, `/sys` files and links, blkid answers.
 #[derive(Default)]
@@ -56,6 +58,9 @@ impl Rec {
             .insert(format!("class/block/{name}/partition"), n.to_string());
         self.files
             .insert(format!("class/block/{name}/size"), "1048576".into());
+        let start = 2048 + (u64::from(n) - 1) * 1048576;
+        self.files
+            .insert(format!("class/block/{name}/start"), start.to_string());
         self.files
             .insert(format!("block/{disk}/{name}/dev"), devno.into());
         self.dev(&name, devno, &format!("pci0000:00/block/{disk}/{name}"))
@@ -213,23 +218,10 @@ fn nvme_and_mmcblk_partitions() {
     assert_eq!(points(&l), ["/", "/boot"]);
     assert_eq!(l.root_fs().device, "nvme0n1p2");
     assert_eq!(l.swap, None, "the last partition is no swap");
-    let notes = l.notes(&Format {
-        table: TableType::Gpt,
-        fs: FsType::Ext4,
-        uuid: None,
-        label: None,
-        part_uuid: None,
-    });
-    let notes = notes.join("\n");
-    assert!(
-        notes.contains("one ext4 filesystem: /boot is copied into it"),
-        "{notes}"
-    );
-    assert!(
-        notes.contains("the root is xfs, which the image cannot keep"),
-        "{notes}"
-    );
-    assert!(!notes.contains("no partition table"), "{notes}");
+    let new = Layout::of_host(&l, TableType::Gpt, FsType::Ext4);
+    assert_eq!(new.notes, Vec::<String>::new());
+    let fs: Vec<(u32, FsType)> = new.filesystems().map(|(n, f)| (n, f.fs)).collect();
+    assert_eq!(fs, [(1, FsType::Ext4), (2, FsType::Xfs)]);
     let rec = Rec::new("1 0 179:2 / / rw - ext4 /dev/mmcblk0p2 rw\n2 1 179:1 / /boot/firmware rw - vfat /dev/mmcblk0p1 rw")
         .disk("mmcblk0", "179:0", "PTTYPE=dos")
         .part("mmcblk0", 1, "179:1", "TYPE=vfat")
@@ -252,14 +244,10 @@ fn whole_disk_root() {
     assert_eq!(l.table, None);
     assert_eq!(l.root_fs().label.as_deref(), Some("cloudimg"));
     assert!(l.lines()[0].contains("vda: no partition table"));
-    let f = Format {
-        table: TableType::Msdos,
-        fs: FsType::Ext4,
-        uuid: None,
-        label: None,
-        part_uuid: None,
-    };
-    let notes = l.notes(&f).join("\n");
+    let new = Layout::of_host(&l, TableType::Msdos, FsType::Ext4);
+    assert_eq!(new.table, TableType::Msdos);
+    assert!(!new.keeps_numbers());
+    let notes = new.notes.join("\n");
     assert!(
         notes.contains("no partition table: the image gets an MBR one"),
         "{notes}"
@@ -309,6 +297,13 @@ fn lvm_root() {
     assert_eq!(l.root_fs().storage, lv);
     assert_eq!(l.root_fs().uuid.as_deref(), Some("lvroot"));
     assert_eq!(l.table, Some(TableType::Msdos));
+    let new = Layout::of_host(&l, TableType::Gpt, FsType::Ext4);
+    assert_eq!((new.slots.len(), new.table), (1, TableType::Msdos));
+    let notes = new.notes.join("\n");
+    assert!(
+        notes.contains("one ext4 filesystem: /boot, /home are copied into it"),
+        "{notes}"
+    );
 }
 
 #[test]
@@ -351,4 +346,122 @@ fn a_root_below_slash() {
     assert_eq!(l.root_fs().uuid.as_deref(), Some("lp"));
     assert_eq!(skip_of(&l, "/proc"), &Skip::Pseudo("proc".into()));
     assert_eq!(skip_of(&l, "/mnt"), &Skip::Bind("/".into()));
+}
+
+const MSDOS: &str = "
+    1 0 8:2 / / rw - xfs /dev/sda2 rw
+    2 1 8:1 / /boot rw - ext4 /dev/sda1 rw
+    3 1 8:3 / /home rw - ext4 /dev/sda3 rw";
+
+#[test]
+fn msdos_partitions_become_partitions_of_the_image() {
+    let rec = Rec::new(MSDOS)
+        .disk("sda", "8:0", "PTTYPE=dos PTUUID=abcd1234")
+        .part("sda", 1, "8:1", "TYPE=ext4 UUID=b LABEL=boot PART_ENTRY_SCHEME=dos PART_ENTRY_TYPE=0x83 PART_ENTRY_FLAGS=0x80")
+        .part("sda", 2, "8:2", "TYPE=xfs UUID=r PART_ENTRY_SCHEME=dos PART_ENTRY_TYPE=0x83")
+        .part("sda", 3, "8:3", "TYPE=ext4 UUID=h PART_ENTRY_SCHEME=dos PART_ENTRY_TYPE=0x83")
+        .part("sda", 4, "8:4", "TYPE=swap PART_ENTRY_SCHEME=dos PART_ENTRY_TYPE=0x82");
+    let l = rec.plan().unwrap();
+    assert_eq!(l.partitions.len(), 4);
+    assert_eq!(l.swap.as_ref().map(|s| s.number), Some(4));
+    let new = Layout::of_host(&l, TableType::Gpt, FsType::Ext4);
+    assert_eq!(new.notes, Vec::<String>::new());
+    assert!(new.keeps_numbers());
+    assert_eq!(new.table, TableType::Msdos);
+    assert_eq!(new.label_id.as_deref(), Some("abcd1234"));
+    assert_eq!(new.first, 1 << 20);
+    assert_eq!(new.boot_from.as_deref(), Some("sda"));
+    let slots: Vec<(u32, &str, bool)> = (new.slots.iter())
+        .map(|s| (s.number, s.ty.as_str(), s.bootable))
+        .collect();
+    assert_eq!(slots, [(1, "83", true), (2, "83", false), (3, "83", false)]);
+    let fs: Vec<(u32, FsType, Option<&str>, Option<&str>)> = (new.filesystems())
+        .map(|(n, f)| (n, f.fs, f.uuid.as_deref(), f.label.as_deref()))
+        .collect();
+    assert_eq!(
+        fs,
+        [
+            (1, FsType::Ext4, Some("b"), Some("boot")),
+            (2, FsType::Xfs, Some("r"), None),
+            (3, FsType::Ext4, Some("h"), None)
+        ]
+    );
+    assert_eq!(new.boot_slot(), Some((1, "")));
+    const M: u64 = 1 << 20;
+    let (places, size) = new.place(&[100 * M + 5, 300 * M, 64 * M]);
+    assert_eq!(
+        places,
+        [(M, 100 * M + 5), (102 * M, 300 * M), (402 * M, 64 * M)]
+    );
+    assert_eq!(size, 467 * M);
+    let text = new.lines().join("\n");
+    assert!(text.contains("image partition 2: xfs /"), "{text}");
+}
+
+#[test]
+fn gpt_bios_boot_esp_and_btrfs_subvolumes() {
+    let rec = Rec::new("1 0 0:30 /@ / rw - btrfs /dev/sda3 rw,subvol=/@
+        2 1 0:30 /@home /home rw - btrfs /dev/sda3 rw,subvol=/@home
+        3 1 8:2 / /boot/efi rw - vfat /dev/sda2 rw")
+        .disk("sda", "8:0", "PTTYPE=gpt PTUUID=D1SK")
+        .part("sda", 1, "8:1", "PART_ENTRY_SCHEME=gpt PART_ENTRY_TYPE=21686148-6449-6E6F-744E-656564454649 PART_ENTRY_UUID=p1")
+        .part("sda", 2, "8:2", "TYPE=vfat UUID=ABCD-1234 LABEL=EFI PART_ENTRY_SCHEME=gpt PART_ENTRY_TYPE=c12a7328-f81f-11d2-ba4b-00a0c93ec93b PART_ENTRY_UUID=p2 PART_ENTRY_NAME=esp")
+        .part("sda", 3, "8:3", "TYPE=btrfs UUID=bt PART_ENTRY_SCHEME=gpt PART_ENTRY_TYPE=0fc63daf-8483-4772-8e79-3d69d8477de4 PART_ENTRY_UUID=p3 PART_ENTRY_FLAGS=0x4")
+        .part("sda", 4, "8:4", "TYPE=ntfs PART_ENTRY_SCHEME=gpt PART_ENTRY_TYPE=ebd0a0a2-b9e5-4433-87c0-68b6b72699c7")
+        .node("/dev/sda3", "sda3");
+    let l = rec.plan().unwrap();
+    let new = Layout::of_host(&l, TableType::Msdos, FsType::Ext4);
+    assert_eq!(new.table, TableType::Gpt);
+    let numbers: Vec<u32> = new.slots.iter().map(|s| s.number).collect();
+    assert_eq!(numbers, [1, 2, 3]);
+    assert_eq!(
+        new.slots[0].content,
+        Content::Raw {
+            device: "sda1".into(),
+            start: 2048 * 512,
+            size: 512 << 20
+        }
+    );
+    assert_eq!(new.slots[1].name.as_deref(), Some("esp"));
+    assert_eq!(new.slots[1].part_uuid.as_deref(), Some("p2"));
+    assert!(new.slots[2].bootable, "LegacyBIOSBootable is kept");
+    let fs: Vec<(u32, FsType)> = new.filesystems().map(|(n, f)| (n, f.fs)).collect();
+    assert_eq!(fs, [(2, FsType::Vfat), (3, FsType::Btrfs)]);
+    let Content::Fs(root) = &new.slots[2].content else {
+        panic!("no filesystem")
+    };
+    let mounts: Vec<(&str, Option<&str>)> = (root.mounts.iter())
+        .map(|(p, v)| (p.to_str().unwrap(), v.as_deref()))
+        .collect();
+    assert_eq!(mounts, [("/", Some("/@")), ("/home", Some("/@home"))]);
+    assert_eq!(new.boot_slot(), Some((3, "/boot")));
+    let notes = new.notes.join("\n");
+    assert!(
+        notes.contains("partition 4 of sda (ntfs) is not part of the root tree"),
+        "{notes}"
+    );
+    const M: u64 = 1 << 20;
+    let (places, _) = new.place(&[512 * M, 128 * M, 256 * M]);
+    assert_eq!(
+        places[0].0, M,
+        "the BIOS boot partition stays where GRUB looks"
+    );
+    assert_eq!(places[1].0, 513 * M);
+}
+
+#[test]
+fn msdos_logical_partitions_keep_one_filesystem() {
+    let rec =
+        Rec::new("1 0 8:5 / / rw - ext4 /dev/sda5 rw\n2 1 8:1 / /boot rw - ext4 /dev/sda1 rw")
+            .disk("sda", "8:0", "PTTYPE=dos")
+            .part("sda", 1, "8:1", "TYPE=ext4 UUID=b")
+            .part("sda", 5, "8:5", "TYPE=ext4 UUID=r");
+    let new = Layout::of_host(&rec.plan().unwrap(), TableType::Gpt, FsType::Ext4);
+    assert_eq!(new.slots.len(), 1);
+    assert!(!new.keeps_numbers());
+    assert!(
+        new.notes[0].contains("/boot is copied into it"),
+        "{:?}",
+        new.notes
+    );
 }
