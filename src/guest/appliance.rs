@@ -186,6 +186,16 @@ impl Appliance {
             .clear();
     }
 
+    /// Tell the cache `path` was written (or that something failed).
+    fn changed(&mut self, path: &str, ok: bool) {
+        let (cache, mut raw) = self.cached();
+        if ok {
+            cache.wrote(&mut raw, path)
+        } else {
+            cache.clear()
+        }
+    }
+
     /// The cache and the calls it stands in front of.
     fn cached(&mut self) -> (&mut Cache, HandleRaw<'_>) {
         let cache = self.cache.get_mut().unwrap_or_else(PoisonError::into_inner);
@@ -371,22 +381,27 @@ impl Guest for Appliance {
     }
 
     fn write(&mut self, path: &str, content: &[u8]) -> Result<()> {
-        self.cached().0.wrote(path);
-        self.g
-            .write(path, content)
-            .map_err(gerr(format!("writing {path}")))
+        let done = self.g.write(path, content);
+        self.changed(path, done.is_ok());
+        done.map_err(gerr(format!("writing {path}")))
     }
 
     fn truncate(&mut self, path: &str) -> Result<()> {
-        self.cached().0.wrote(path);
-        self.g
-            .truncate(path)
-            .map_err(gerr(format!("truncating {path}")))
+        let done = self.g.truncate(path);
+        self.changed(path, done.is_ok());
+        done.map_err(gerr(format!("truncating {path}")))
     }
 
     fn remove_all(&mut self, path: &str) -> Result<()> {
-        self.cached().0.clear();
-        self.g.rm_rf(path).map_err(gerr(format!("removing {path}")))
+        let done = self.g.rm_rf(path).map_err(gerr(format!("removing {path}")));
+        match done {
+            Ok(()) => {
+                let (cache, mut raw) = self.cached();
+                cache.removed(&mut raw, path);
+            }
+            Err(_) => self.cached().0.clear(),
+        }
+        done
     }
 
     fn mkdir_p(&mut self, path: &str) -> Result<()> {

@@ -9,9 +9,9 @@
 //! listing, except for symlinks, which are asked about (and remembered).
 //! Sizes and modes come from one `lstat` of the whole directory, link
 //! targets from one `readlink` of all its symlinks, and small files are
-//! read once. Every write forgets what it may have changed: a write to a
-//! known regular file forgets contents and sizes; any other change
-//! forgets everything.
+//! read once. Every change forgets what it may have made stale (see
+//! [`Cache::wrote`] and [`Cache::removed`]); a change the cache is not
+//! told about must [`Cache::clear`] it.
 
 use std::collections::HashMap;
 
@@ -101,18 +101,76 @@ impl Cache {
         *self = Cache::default();
     }
 
-    /// `path` was written or truncated.
-    pub fn wrote(&mut self, path: &str) {
-        let known_file = split(path).is_some_and(|(parent, name)| {
-            matches!(self.dirs.get(parent), Some(Ok(list)) if kind_in(list, name) == Some(EntryKind::File))
-        });
-        if known_file {
-            self.lstats.clear();
-            self.files.clear();
-            self.content_bytes = 0;
-        } else {
-            self.clear();
+    /// `path` was written or truncated: a regular file already listed
+    /// keeps its place; a new one in a directory reached without symlinks
+    /// is added to its listing (and the listings reached through symlinks
+    /// are forgotten); anything else forgets everything.
+    pub fn wrote(&mut self, raw: &mut dyn Raw, path: &str) {
+        let (parent, name) = match split(path) {
+            Some(pair) if self.plain(raw, pair.0) => pair,
+            _ => return self.clear(),
+        };
+        self.forget_contents();
+        let Some(Ok(list)) = self.dirs.get_mut(parent) else {
+            return;
+        };
+        match list.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
+            Ok(i) if list[i].1 == EntryKind::File => {}
+            Ok(_) => self.clear(),
+            Err(i) => {
+                list.insert(i, (name.to_owned(), EntryKind::File));
+                self.keep_listings(raw, |_| true);
+            }
         }
+    }
+
+    /// `path` and everything below it were removed. Unless it was reached
+    /// without symlinks, everything is forgotten; else its entry, the
+    /// listings below it and those reached through symlinks (which may
+    /// show it under another name).
+    pub fn removed(&mut self, raw: &mut dyn Raw, path: &str) {
+        let (parent, name) = match split(path) {
+            Some(pair) if self.plain(raw, pair.0) => pair,
+            _ => return self.clear(),
+        };
+        self.forget_contents();
+        let below = format!("{path}/");
+        self.keep_listings(raw, |k| k != path && !k.starts_with(&below));
+        if let Some(Ok(list)) = self.dirs.get_mut(parent) {
+            list.retain(|(n, _)| n != name);
+        }
+    }
+
+    /// Keep the listings `wanted` accepts of those reached without
+    /// symlinks (the others may show a changed directory under another
+    /// name).
+    fn keep_listings(&mut self, raw: &mut dyn Raw, wanted: impl Fn(&str) -> bool) {
+        let keys: Vec<String> = self.dirs.keys().filter(|k| wanted(k)).cloned().collect();
+        let keep: Vec<String> = keys.into_iter().filter(|k| self.plain(raw, k)).collect();
+        self.dirs.retain(|k, _| keep.contains(k));
+    }
+
+    /// Forget what a change of files may have made stale besides listings.
+    fn forget_contents(&mut self) {
+        self.probes.clear();
+        self.lstats.clear();
+        self.links.clear();
+        self.files.clear();
+        self.content_bytes = 0;
+    }
+
+    /// Whether `dir` is reached from `/` through directories only (no
+    /// symlink on the way), so that no other listing shows its entries.
+    /// Lists its ancestors.
+    fn plain(&mut self, raw: &mut dyn Raw, dir: &str) -> bool {
+        if dir == "/" {
+            return true;
+        }
+        let Some((parent, name)) = split(dir) else {
+            return false;
+        };
+        self.plain(raw, parent)
+            && matches!(self.listing(raw, parent), Ok(list) if kind_in(list, name) == Some(EntryKind::Dir))
     }
 
     fn listing<'c>(

@@ -216,18 +216,18 @@ fn writes_forget_what_they_change() {
     assert_eq!(cache.lstat(&mut raw, "/etc/hostname").unwrap().size, 4);
     assert!(!cache.exists(&mut raw, "/etc/new").unwrap());
     // A known regular file rewritten: its content and size are read again,
-    // the listing is kept.
+    // the listing is kept (and `/` listed, to know /etc is no symlink).
     raw.g.write("/etc/hostname", b"other\n").unwrap();
-    cache.wrote("/etc/hostname");
+    cache.wrote(&mut raw, "/etc/hostname");
     assert_eq!(
         cache.read_file(&mut raw, "/etc/hostname").unwrap(),
         b"other\n"
     );
     assert_eq!(cache.lstat(&mut raw, "/etc/hostname").unwrap().size, 6);
-    assert_eq!(raw.calls.get("list"), Some(&1));
-    // A new file: everything is forgotten.
+    assert_eq!(raw.calls.get("list"), Some(&2));
+    // A new file joins its directory's listing.
     raw.g.write("/etc/new", b"n").unwrap();
-    cache.wrote("/etc/new");
+    cache.wrote(&mut raw, "/etc/new");
     assert!(cache.is_file(&mut raw, "/etc/new").unwrap());
     raw.g.remove_all("/etc/ssh").unwrap();
     cache.clear();
@@ -237,4 +237,41 @@ fn writes_forget_what_they_change() {
         cache.read_file(&mut raw, "/etc/hostname").unwrap(),
         b"other\n"
     );
+}
+
+#[test]
+fn removals_keep_listings_that_cannot_show_them() {
+    let mut raw = Counted::new(guest());
+    let mut cache = Cache::default();
+    for p in [
+        "/etc/passwd",
+        "/var/run/x.pid",
+        "/run/x.pid",
+        "/usr/share/zoneinfo/UTC",
+    ] {
+        assert!(cache.is_file(&mut raw, p).unwrap(), "{p}");
+    }
+    raw.g.remove_all("/run/x.pid").unwrap();
+    cache.removed(&mut raw, "/run/x.pid");
+    let listed = raw.calls["list"];
+    assert!(!cache.exists(&mut raw, "/run/x.pid").unwrap());
+    assert!(cache.is_file(&mut raw, "/etc/passwd").unwrap());
+    assert_eq!(raw.calls["list"], listed, "{:?}", raw.calls);
+    // /var/run is /run under another name: listed again.
+    assert!(!cache.exists(&mut raw, "/var/run/x.pid").unwrap());
+    assert_eq!(raw.calls["list"], listed + 1, "{:?}", raw.calls);
+    raw.g.remove_all("/usr/share").unwrap();
+    cache.removed(&mut raw, "/usr/share");
+    assert!(!cache.exists(&mut raw, "/usr/share/zoneinfo/UTC").unwrap());
+    assert!(!cache.is_dir(&mut raw, "/usr/share").unwrap());
+    // Through a symlink: everything is forgotten.
+    raw.g.write("/var/run/new", b"1").unwrap();
+    cache.wrote(&mut raw, "/var/run/new");
+    assert!(cache.is_file(&mut raw, "/run/new").unwrap());
+    assert!(cache.is_file(&mut raw, "/etc/passwd").unwrap());
+    raw.g.write("/etc/new", b"1").unwrap();
+    cache.wrote(&mut raw, "/etc/new");
+    let before = raw.total();
+    assert!(cache.is_file(&mut raw, "/etc/new").unwrap());
+    assert_eq!(raw.total(), before, "{:?}", raw.calls);
 }
