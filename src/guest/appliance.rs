@@ -3,12 +3,15 @@
 //! and the [`Guest`] facade over it.
 
 use std::path::Path;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use guestfs::Handle;
 
 pub use super::kvm::{KvmUnusable, probe_kvm};
+use super::lookup::Cache;
+use super::raw::HandleRaw;
 use super::{DiskInfo, Distro, EntryKind, FoundEntry, Guest, OsFamily, OsInfo};
 use crate::progress::Reporter;
 
@@ -75,6 +78,8 @@ pub struct Appliance {
     accel: Accel,
     launch_time: Duration,
     pub(crate) hives: super::registry::hivex::HiveState,
+    /// What the guest answered, until something changes it.
+    cache: Mutex<Cache>,
 }
 
 impl Appliance {
@@ -151,6 +156,7 @@ impl Appliance {
             accel,
             launch_time: start.elapsed(),
             hives: Default::default(),
+            cache: Mutex::default(),
         })
     }
 
@@ -165,8 +171,35 @@ impl Appliance {
     }
 
     /// The raw handle, for modules that need calls the facade lacks.
+    /// What the facade remembers is forgotten: the caller may change the
+    /// guest.
     pub fn handle(&self) -> &Handle {
+        self.forget();
         &self.g
+    }
+
+    /// Forget what the guest answered (its mounts or files changed).
+    fn forget(&self) {
+        self.cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
+    /// Tell the cache `path` was written (or that something failed).
+    fn changed(&mut self, path: &str, ok: bool) {
+        let (cache, mut raw) = self.cached();
+        if ok {
+            cache.wrote(&mut raw, path)
+        } else {
+            cache.clear()
+        }
+    }
+
+    /// The cache and the calls it stands in front of.
+    fn cached(&mut self) -> (&mut Cache, HandleRaw<'_>) {
+        let cache = self.cache.get_mut().unwrap_or_else(PoisonError::into_inner);
+        (cache, HandleRaw(&self.g))
     }
 
     /// Find the operating systems on the disk.
@@ -231,6 +264,7 @@ impl Appliance {
     /// about and skipped.
     pub fn mount(&self, os: &OsInfo, read_only: bool, reporter: &dyn Reporter) -> Result<()> {
         const ESSENTIAL: &[&str] = &["/", "/etc", "/root", "/home", "/var", "/usr"];
+        self.forget();
         let opts = if read_only { "ro" } else { "rw" };
         for (mp, dev) in &os.mountpoints {
             if let Some(flavor) = super::ufs::flavor(&self.g, dev) {
@@ -250,6 +284,7 @@ impl Appliance {
 
     /// Unmount everything and flush the disk.
     pub fn umount_all(&self) -> Result<()> {
+        self.forget();
         self.release_hive()?;
         self.g.umount_all().map_err(gerr("unmounting the guest"))?;
         self.g.sync().map_err(gerr("flushing the guest's disk"))
@@ -265,69 +300,43 @@ impl Appliance {
 
 impl Guest for Appliance {
     fn read_file(&mut self, path: &str) -> Result<Vec<u8>> {
-        self.g
-            .read_file(path)
-            .map_err(gerr(format!("reading {path}")))
+        let (cache, mut raw) = self.cached();
+        cache.read_file(&mut raw, path)
     }
 
     fn exists(&mut self, path: &str) -> Result<bool> {
-        self.g
-            .exists(path)
-            .map_err(gerr(format!("looking for {path}")))
+        let (cache, mut raw) = self.cached();
+        cache.exists(&mut raw, path)
     }
 
     fn is_file(&mut self, path: &str) -> Result<bool> {
-        let opts = guestfs::IsFileOptArgs {
-            followsymlinks: Some(true),
-        };
-        self.g
-            .is_file(path, opts)
-            .map_err(gerr(format!("examining {path}")))
+        let (cache, mut raw) = self.cached();
+        cache.is_file(&mut raw, path)
     }
 
     fn is_dir(&mut self, path: &str) -> Result<bool> {
-        let opts = guestfs::IsDirOptArgs {
-            followsymlinks: Some(true),
-        };
-        self.g
-            .is_dir(path, opts)
-            .map_err(gerr(format!("examining {path}")))
+        let (cache, mut raw) = self.cached();
+        cache.is_dir(&mut raw, path)
     }
 
     fn read_dir(&mut self, path: &str) -> Result<Vec<(String, EntryKind)>> {
-        let names = self.g.ls(path).map_err(gerr(format!("listing {path}")))?;
-        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        let stats = self
-            .g
-            .lstatnslist(path, &refs)
-            .map_err(gerr(format!("examining the entries of {path}")))?;
-        Ok(names
-            .into_iter()
-            .zip(stats)
-            .map(|(name, st)| (name, kind_of_mode(st.st_mode)))
-            .collect())
+        let (cache, mut raw) = self.cached();
+        cache.read_dir(&mut raw, path)
     }
 
     fn read_link(&mut self, path: &str) -> Result<String> {
-        self.g
-            .readlink(path)
-            .map_err(gerr(format!("reading the link {path}")))
+        let (cache, mut raw) = self.cached();
+        cache.read_link(&mut raw, path)
     }
 
     fn size(&mut self, path: &str) -> Result<u64> {
-        let st = self
-            .g
-            .lstatns(path)
-            .map_err(gerr(format!("examining {path}")))?;
-        Ok(u64::try_from(st.st_size).unwrap_or(0))
+        let (cache, mut raw) = self.cached();
+        Ok(cache.lstat(&mut raw, path)?.size)
     }
 
     fn file_size(&mut self, path: &str) -> Result<u64> {
-        let st = self
-            .g
-            .statns(path)
-            .map_err(gerr(format!("examining {path}")))?;
-        Ok(u64::try_from(st.st_size).unwrap_or(0))
+        let (cache, mut raw) = self.cached();
+        Ok(cache.stat(&mut raw, path)?.size)
     }
 
     fn find(&mut self, dir: &str) -> Result<Vec<FoundEntry>> {
@@ -372,22 +381,31 @@ impl Guest for Appliance {
     }
 
     fn write(&mut self, path: &str, content: &[u8]) -> Result<()> {
-        self.g
-            .write(path, content)
-            .map_err(gerr(format!("writing {path}")))
+        let done = self.g.write(path, content);
+        self.changed(path, done.is_ok());
+        done.map_err(gerr(format!("writing {path}")))
     }
 
     fn truncate(&mut self, path: &str) -> Result<()> {
-        self.g
-            .truncate(path)
-            .map_err(gerr(format!("truncating {path}")))
+        let done = self.g.truncate(path);
+        self.changed(path, done.is_ok());
+        done.map_err(gerr(format!("truncating {path}")))
     }
 
     fn remove_all(&mut self, path: &str) -> Result<()> {
-        self.g.rm_rf(path).map_err(gerr(format!("removing {path}")))
+        let done = self.g.rm_rf(path).map_err(gerr(format!("removing {path}")));
+        match done {
+            Ok(()) => {
+                let (cache, mut raw) = self.cached();
+                cache.removed(&mut raw, path);
+            }
+            Err(_) => self.cached().0.clear(),
+        }
+        done
     }
 
     fn mkdir_p(&mut self, path: &str) -> Result<()> {
+        self.cached().0.clear();
         self.g
             .mkdir_p(path)
             .map_err(gerr(format!("creating the directory {path}")))
@@ -408,15 +426,12 @@ impl Guest for Appliance {
     }
 
     fn mode(&mut self, path: &str) -> Result<Option<u32>> {
-        let st = self
-            .g
-            .statns(path)
-            .map_err(gerr(format!("reading the mode of {path}")))?;
-        Ok(Some((st.st_mode & 0o7777) as u32))
+        let (cache, mut raw) = self.cached();
+        Ok(Some(cache.stat(&mut raw, path)?.mode & 0o7777))
     }
 }
 
-fn kind_of_mode(mode: i64) -> EntryKind {
+pub(super) fn kind_of_mode(mode: i64) -> EntryKind {
     match mode & 0o170000 {
         0o100000 => EntryKind::File,
         0o040000 => EntryKind::Dir,

@@ -14,12 +14,14 @@ pub mod cancel;
 mod disk_io;
 pub mod firstboot;
 pub mod kvm;
+pub mod lookup;
 pub mod lvm;
 #[cfg(any(test, feature = "test-util"))]
 pub mod memfs;
 pub mod metadata;
 pub mod os;
 pub mod profile;
+mod raw;
 pub mod registry;
 pub mod secrets;
 pub mod shrink;
