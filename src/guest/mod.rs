@@ -19,6 +19,7 @@ pub mod lvm;
 pub mod memfs;
 pub mod metadata;
 pub mod os;
+pub mod packages;
 pub mod profile;
 pub mod registry;
 pub mod secrets;

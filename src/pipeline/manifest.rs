@@ -1,4 +1,4 @@
-//! The file manifest step: after preparation (and the secret scan), with
+//! The file manifest step (with the installed packages): after preparation (and the secret scan), with
 //! the guest mounted read-only inside the helper VM, every file's path,
 //! type, mode, owner, size, link target and (regular files) SHA-512, for
 //! the store's version. Few guestfs calls: one `find0` for the names,
@@ -15,6 +15,8 @@ use crate::cloud::Target;
 use crate::cloud::local::history::{FileEntry, FileKind, Manifest};
 use crate::guest::OsInfo;
 use crate::guest::appliance::{Appliance, describe};
+use crate::guest::packages::Packages;
+use crate::media::{WorkDir, qemu_img};
 use crate::plan::{Plan, Work};
 use crate::progress::{Reporter, begin_step};
 
@@ -22,34 +24,100 @@ use crate::progress::{Reporter, begin_step};
 /// under libguestfs' 4 MiB message limit).
 const BATCH: usize = 2000;
 
-/// Record the manifest when the run registers the image in the local
-/// store (the only target that keeps one).
-pub(super) fn record(
-    vm: &Appliance,
-    os: &OsInfo,
-    plan: &Plan,
-    tmp: &Path,
-    reporter: &dyn Reporter,
-) -> Result<Option<Manifest>> {
+/// What the store keeps of the prepared guest.
+pub struct Recorded {
+    pub manifest: Manifest,
+    pub packages: Option<Packages>,
+}
+
+/// Whether the run registers the image in the local store (the only
+/// target that keeps a manifest and packages).
+pub(super) fn wanted(plan: &Plan) -> bool {
     let registers_locally = plan
         .upload
         .as_ref()
         .is_some_and(|u| u.register.is_some() && matches!(u.target, Target::Local(_)));
-    if !registers_locally || !matches!(plan.work, Work::Export { .. }) {
+    registers_locally && matches!(plan.work, Work::Export { .. })
+}
+
+/// Record the manifest and the packages when the run registers the
+/// image in the local store.
+pub(super) fn record(
+    vm: &mut Appliance,
+    os: &OsInfo,
+    plan: &Plan,
+    tmp: &Path,
+    reporter: &dyn Reporter,
+) -> Result<Option<Recorded>> {
+    if !wanted(plan) {
         return Ok(None);
     }
     let step = begin_step(reporter, "Recording the file manifest", None);
     vm.mount(os, true, reporter)?;
     let listed = list(vm.handle(), tmp);
+    let packages = listed
+        .is_ok()
+        .then(|| read_packages(vm, reporter))
+        .flatten();
     vm.umount_all()?;
     let (manifest, skipped) = listed?;
-    step.done(format!("{} files", manifest.files.len()));
+    let count = packages.as_ref().map(|p| p.packages.len());
+    step.done(match count {
+        Some(n) => format!("{} files, {n} packages", manifest.files.len()),
+        None => format!("{} files", manifest.files.len()),
+    });
     if skipped > 0 {
         reporter.warn(&format!(
             "{skipped} files with names that are not UTF-8 are not in the manifest"
         ));
     }
-    Ok(Some(manifest))
+    Ok(Some(Recorded { manifest, packages }))
+}
+
+/// The file manifest and packages of an exported image file (`images
+/// diff A FILE.diskdump`), with one helper-VM launch on a throwaway
+/// overlay: the file itself is only read.
+pub fn survey(image: &Path, reporter: &dyn Reporter) -> Result<Recorded> {
+    let source = crate::media::examine(image, false)?;
+    let work = WorkDir::create(None)?;
+    let overlay = work.join("survey.qcow2");
+    qemu_img::create_overlay(&source.path, &source.format, &overlay)?;
+    let step = begin_step(reporter, "Launching helper VM (may take a while)", None);
+    let mut vm = Appliance::launch(&overlay, "qcow2", reporter)?;
+    step.done("done");
+    let os = match crate::guest::bsd::inspect(&mut vm, reporter)?.as_slice() {
+        [os] => os.clone(),
+        found => anyhow::bail!(
+            "{}: {} operating systems found, so its files cannot be listed (one is needed)",
+            image.display(),
+            found.len()
+        ),
+    };
+    let step = begin_step(reporter, "Listing the image's files", None);
+    vm.mount(&os, true, reporter)?;
+    let listed = list(vm.handle(), work.path());
+    let packages = listed
+        .is_ok()
+        .then(|| read_packages(&mut vm, reporter))
+        .flatten();
+    vm.umount_all()?;
+    let (manifest, _) = listed?;
+    step.done(format!("{} files", manifest.files.len()));
+    vm.shutdown()?;
+    work.close()?;
+    Ok(Recorded { manifest, packages })
+}
+
+/// The mounted guest's installed packages; a database that cannot be
+/// read (too big, unreadable) is a warning, not a failed run.
+pub(super) fn read_packages(vm: &mut Appliance, reporter: &dyn Reporter) -> Option<Packages> {
+    match crate::guest::packages::read(vm) {
+        Ok(p) => p,
+        Err(e) => {
+            reporter.warn(&format!("the guest's packages are not recorded: {e:#}"));
+            None
+        }
+    }
 }
 
 /// Every file under `/`; and how many names were left out (not UTF-8).
