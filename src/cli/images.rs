@@ -11,10 +11,13 @@ use serde_json::json;
 
 use super::bundle;
 use super::cloud::{AccountArgs, parse_channel, report};
-use crate::cloud::local::history::{Channel, FileDiff, HistoryError, Index, Version, manifest};
+mod diff;
+
+use crate::cloud::local::history::{Channel, HistoryError, Index, Version};
 use crate::cloud::local::store::Store;
 use crate::cloud::{self, DEFAULT_CONTAINER, RemoteImage, Target};
 use crate::process::UsageError;
+use crate::progress::NullReporter;
 
 /// `snf-image-creator images`: what is registered.
 #[derive(Debug, Args)]
@@ -81,7 +84,9 @@ pub enum ImagesCommand {
         #[arg(value_name = "REGEX")]
         regex: Option<String>,
     },
-    /// The files added, removed and changed from A to B, and the size delta.
+    /// The files and packages added, removed and changed from A to B, and
+    /// the size delta. A or B may be an exported image file (a diskdump):
+    /// its files and packages are read with one helper-VM launch.
     Diff {
         #[arg(value_name = "A")]
         from: String,
@@ -92,6 +97,12 @@ pub enum ImagesCommand {
         /// the order of the triggers.
         #[arg(long)]
         triggers: bool,
+    },
+    /// A version's run report: each step's time, bytes freed and size
+    /// change, and how preparation changed the packages.
+    Report {
+        #[arg(value_name = "IMAGE")]
+        image: String,
     },
     /// Write a version as one tar: manifest.json (name, version,
     /// properties, checksums, file manifest, extras), the diskdump, its
@@ -158,7 +169,10 @@ fn inner(args: &ImagesArgs) -> Result<()> {
             Ok(())
         }
         ImagesCommand::Files { image, regex } => files(&store, image, regex.as_deref(), json),
-        ImagesCommand::Diff { from, to, triggers } => diff(&store, (from, to), *triggers, json),
+        ImagesCommand::Diff { from, to, triggers } => {
+            diff::run(&store, (from, to), *triggers, json, &NullReporter)
+        }
+        ImagesCommand::Report { image } => report_of(&store, image, json),
         ImagesCommand::Export {
             image,
             output,
@@ -367,80 +381,14 @@ fn files(store: &Store, image: &str, regex: Option<&str>, json: bool) -> Result<
     Ok(())
 }
 
-fn diff(store: &Store, (from, to): (&str, &str), triggers: bool, json: bool) -> Result<()> {
-    let (ia, a) = store.resolve(from)?;
-    let (ib, b) = store.resolve(to)?;
-    let d = manifest::diff(
-        &store.manifest(&ia.name, a.version)?,
-        &store.manifest(&ib.name, b.version)?,
-    );
-    let names = (
-        format!("{}@{}", ia.name, a.version),
-        format!("{}@{}", ib.name, b.version),
-    );
-    let image_delta = b.image.size as i64 - a.image.size as i64;
-    let services = triggers.then(|| services(&b, &d));
+fn report_of(store: &Store, image: &str, json: bool) -> Result<()> {
+    let (ix, v) = store.resolve(image)?;
+    let r = store.report(&ix.name, v.version)?;
     if json {
-        let mut out = diff_json(&names, &d, image_delta);
-        if let Some(s) = &services {
-            out["diff"]["triggers"] = json!(s);
-        }
-        super::json::print(&out);
+        super::json::print(&json!({ "name": ix.name, "version": v.version, "report": r }));
         return Ok(());
     }
-    println!("--- {}\n+++ {}", names.0, names.1);
-    for p in &d.added {
-        println!("+ {p}");
-    }
-    for p in &d.removed {
-        println!("- {p}");
-    }
-    for (p, what) in &d.changed {
-        let what: Vec<String> = what
-            .iter()
-            .map(|c| format!("{c:?}").to_lowercase())
-            .collect();
-        println!("M {p} ({})", what.join(", "));
-    }
-    println!(
-        "{} added, {} removed, {} changed; files {:+} bytes, image {:+} bytes",
-        d.added.len(),
-        d.removed.len(),
-        d.changed.len(),
-        d.size_delta,
-        image_delta
-    );
-    if let Some(s) = services {
-        println!(
-            "Triggers: {}",
-            if s.is_empty() {
-                "none".into()
-            } else {
-                s.join(" ")
-            }
-        );
-    }
+    println!("{}@{}", ix.name, v.version);
+    print!("{}", crate::pipeline::report::table_of(&r));
     Ok(())
-}
-
-/// The services of `b`'s triggers whose lines match a path `d` adds,
-/// removes or changes.
-fn services(b: &Version, d: &FileDiff) -> Vec<String> {
-    let Some(t) = &b.triggers else {
-        return Vec::new();
-    };
-    let changed = d.changed.iter().map(|(p, _)| p);
-    let paths = d.added.iter().chain(&d.removed).chain(changed);
-    t.matching(paths.map(String::as_str))
-}
-
-fn diff_json(names: &(String, String), d: &FileDiff, image_delta: i64) -> serde_json::Value {
-    let changed: Vec<_> = (d.changed.iter())
-        .map(|(p, c)| json!({ "path": p, "changes": c }))
-        .collect();
-    json!({ "diff": {
-        "from": names.0, "to": names.1,
-        "added": d.added, "removed": d.removed, "changed": changed,
-        "size_delta": d.size_delta, "image_size_delta": image_delta,
-    }})
 }

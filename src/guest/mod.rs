@@ -20,6 +20,7 @@ pub mod lvm;
 pub mod memfs;
 pub mod metadata;
 pub mod os;
+pub mod packages;
 pub mod profile;
 mod raw;
 pub mod registry;

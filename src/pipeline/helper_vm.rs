@@ -15,6 +15,7 @@ use anyhow::Result;
 use super::{Control, WorkDisk, manifest, mount, online, secrets, sysprep, windows};
 use crate::guest::appliance::Appliance;
 use crate::guest::metadata::{self, Metadata};
+use crate::guest::packages::Packages;
 use crate::guest::profile::{Profile, profile_for};
 use crate::guest::shrink::ShrinkOutcome;
 use crate::guest::windows::WindowsFacts;
@@ -34,9 +35,11 @@ pub(super) struct Inspected {
     pub tasks: Vec<TaskOutcome>,
     pub shrunk: Option<ShrinkOutcome>,
     pub secrets: Vec<crate::guest::secrets::Finding>,
-    /// The prepared guest's files, when the run registers in the local
-    /// store: taken, or to read from the exported image.
-    pub manifest: manifest::Recorded,
+    /// The prepared guest's files and packages, when the run registers
+    /// in the local store.
+    pub recorded: Option<manifest::InVm>,
+    /// The packages before preparation (same condition).
+    pub packages_before: Option<Packages>,
     /// Why a Windows image is not generalized, when it is not.
     pub not_generalized: Option<String>,
 }
@@ -52,7 +55,8 @@ impl Inspected {
             tasks: Vec::new(),
             shrunk: None,
             secrets: Vec::new(),
-            manifest: manifest::Recorded::Not,
+            recorded: None,
+            packages_before: None,
             not_generalized: None,
         }
     }
@@ -100,7 +104,8 @@ pub(super) fn run(s: &Session) -> Result<Inspected> {
     };
     let disk_info = vm.disk_info(&os.root)?;
     let profile = profile_for(&os);
-    let (mut metadata, windows) = collect(&mut vm, &os, &disk_info, &profile, reporter)?;
+    let collected = collect(&mut vm, &os, &disk_info, &profile, plan, reporter)?;
+    let (mut metadata, windows, packages_before) = collected;
     let unsupported = support_checks(&disk_info, &profile, reporter);
     if let (None, Some(facts)) = (&unsupported, &windows)
         && !matches!(plan.work, Work::Inspect)
@@ -118,7 +123,7 @@ pub(super) fn run(s: &Session) -> Result<Inspected> {
         not_generalized,
     } = prepared;
     let secrets = secrets::scan(&mut vm, &os, plan, &tasks, reporter)?;
-    let manifest = manifest::record(&vm, &os, plan, s.tmp, reporter)?;
+    let recorded = manifest::record(&mut vm, &os, plan, s.tmp, reporter)?;
     mount::serve(&vm, &os, plan, reporter, control)?;
     control.cancel.check()?;
     shutdown(vm, reporter)?;
@@ -130,7 +135,8 @@ pub(super) fn run(s: &Session) -> Result<Inspected> {
         tasks,
         shrunk,
         secrets,
-        manifest,
+        recorded,
+        packages_before,
         not_generalized,
     })
 }
@@ -174,15 +180,17 @@ fn inspect(vm: &mut Appliance, reporter: &dyn Reporter) -> Result<Result<OsInfo,
     Ok(Ok(os))
 }
 
-/// The image properties read from the guest (mounted read-only), and for
-/// Windows the facts read from its registry.
+/// The image properties read from the guest (mounted read-only), for
+/// Windows the facts read from its registry, and the packages before
+/// preparation when the store keeps them.
 fn collect(
     vm: &mut Appliance,
     os: &OsInfo,
     disk: &DiskInfo,
     profile: &Profile,
+    plan: &Plan,
     reporter: &dyn Reporter,
-) -> Result<(Metadata, Option<WindowsFacts>)> {
+) -> Result<(Metadata, Option<WindowsFacts>, Option<Packages>)> {
     let step = begin_step(reporter, "Collecting image metadata", None);
     vm.mount(os, true, reporter)?;
     let mut metadata = metadata::collect(os, disk, profile, vm, reporter)?;
@@ -190,12 +198,16 @@ fn collect(
         Profile::Windows => Some(windows::collect(vm, os, &mut metadata, reporter)?),
         _ => None,
     };
+    let packages = match manifest::wanted(plan) {
+        true => manifest::read_packages(vm, reporter),
+        false => None,
+    };
     vm.umount_all()?;
     step.done(match &windows {
         Some(w) => format!("done (Windows NT {}, {})", w.nt, windows::arch_name(w)),
         None => "done".into(),
     });
-    Ok((metadata, windows))
+    Ok((metadata, windows, packages))
 }
 
 /// The checks that can make media unsupported once an OS was found; the

@@ -36,6 +36,7 @@ use crate::plan::{Output, Plan, Work};
 use crate::process::Cancel;
 use crate::progress::{Event, Reporter, begin_step};
 use helper_vm::Inspected;
+pub use manifest::{Recorded, survey};
 use outputs::PendingFile;
 
 /// What a finished run produced.
@@ -66,6 +67,11 @@ pub struct Outcome {
     pub secrets: Vec<crate::guest::secrets::Finding>,
     /// The prepared guest's files, when the run registers in the local store.
     pub manifest: Option<crate::cloud::local::history::Manifest>,
+    /// The prepared guest's installed packages (same condition).
+    pub packages: Option<crate::guest::packages::Packages>,
+    /// How system preparation changed the installed packages (same
+    /// condition, when the guest has a package database).
+    pub package_changes: Option<crate::guest::packages::PackageDiff>,
     /// Why the (Windows) image is not generalized, when it is not; its
     /// metadata then says `GENERALIZED=no`.
     pub not_generalized: Option<String>,
@@ -126,7 +132,7 @@ fn run_steps(plan: &Plan, reporter: &dyn Reporter, control: &Control) -> Result<
         reporter,
         control,
     })?;
-    let manifest = std::mem::replace(&mut inspected.manifest, manifest::Recorded::Not);
+    let from_image = inspected.recorded.as_mut().and_then(|r| r.from_image.take());
     let mut outcome = conclude(plan, source, inspected, reporter)?;
     for (key, value) in bundled {
         outcome.metadata.entry(key).or_insert(value);
@@ -137,29 +143,24 @@ fn run_steps(plan: &Plan, reporter: &dyn Reporter, control: &Control) -> Result<
             outputs::export(output, &disk, &workdir, &mut outcome, reporter, cancel)?;
         }
         cancel.check()?;
-        outcome.manifest = finish_manifest(manifest, &outcome, reporter)?;
+        if let Some(mounts) = from_image {
+            outcome.manifest = Some(manifest_from_image(&mounts, &outcome, reporter)?);
+        }
         upload::run(cloud.as_ref(), &mut outcome, reporter)?;
     }
     workdir.close()?;
     Ok(outcome)
 }
 
-/// The manifest the helper VM took, or the one read now from the
-/// exported image.
-fn finish_manifest(
-    recorded: manifest::Recorded,
+/// The manifest, read on the host from the exported image.
+fn manifest_from_image(
+    mounts: &manifest::ExtMounts,
     outcome: &Outcome,
     reporter: &dyn Reporter,
-) -> Result<Option<crate::cloud::local::history::Manifest>> {
-    match (recorded, outcome.written.first()) {
-        (manifest::Recorded::Not, _) => Ok(None),
-        (manifest::Recorded::Taken(m), _) => Ok(Some(m)),
-        (manifest::Recorded::FromImage(mounts), Some(image)) => {
-            manifest::read_image(image, &mounts, reporter).map(Some)
-        }
-        (manifest::Recorded::FromImage(_), None) => {
-            bail!("the image was not exported, so its file manifest cannot be read")
-        }
+) -> Result<crate::cloud::local::history::Manifest> {
+    match outcome.written.first() {
+        Some(image) => manifest::read_image(image, mounts, reporter),
+        None => bail!("the image was not exported, so its file manifest cannot be read"),
     }
 }
 
@@ -193,6 +194,14 @@ fn conclude(
         meta.insert("GENERALIZED".into(), "no".into());
     }
     edit_metadata(plan, &mut meta, reporter);
+    let (manifest, packages) = match inspected.recorded {
+        Some(r) => (r.manifest, r.packages),
+        None => (None, None),
+    };
+    let package_changes = match (&inspected.packages_before, &packages) {
+        (Some(a), Some(b)) => Some(crate::guest::packages::diff(a, b)),
+        _ => None,
+    };
     Ok(Outcome {
         source,
         os: inspected.os,
@@ -206,7 +215,9 @@ fn conclude(
         uploaded: None,
         shrink: inspected.shrunk,
         secrets: inspected.secrets,
-        manifest: None,
+        manifest,
+        packages,
+        package_changes,
         not_generalized: inspected.not_generalized,
     })
 }
@@ -245,35 +256,71 @@ fn edit_metadata(plan: &Plan, meta: &mut Metadata, reporter: &dyn Reporter) {
     }
 }
 
-/// Print the per-step report and write it next to the image.
+/// Print the per-step report, write it next to the image, and keep it
+/// with the version the run registered in the local store.
 fn write_report(
     plan: &Plan,
     timer: &report::StepTimer<'_>,
     mut outcome: Outcome,
     reporter: &dyn Reporter,
 ) -> Result<Outcome> {
-    let (Work::Export { .. }, Some(Output::File(image))) = (&plan.work, &plan.output) else {
+    if !matches!(plan.work, Work::Export { .. }) {
         return Ok(outcome);
-    };
+    }
     let rows = timer.rows(&outcome.tasks);
-    reporter.section("Report:");
     let calls = timer.guestfs_calls();
-    reporter.info(report::table(&rows, &calls).trim_end());
     let notes: Vec<String> = (outcome.not_generalized.iter())
         .map(|reason| format!("not generalized: {reason}"))
         .collect();
+    let packages = package_report(&outcome);
+    let json = report::json(&rows, &calls, &outcome.secrets, &notes, packages);
+    keep_report(plan, &outcome, &json)?;
+    let Some(Output::File(image)) = &plan.output else {
+        return Ok(outcome);
+    };
+    reporter.section("Report:");
+    reporter.info(report::table(&rows, &calls).trim_end());
+    if let Some(p) = &outcome.package_changes {
+        reporter.info(&format!("Packages (system preparation): {}", p.summary()));
+    }
     for note in &notes {
         reporter.info(&format!("Note: {note}"));
     }
     let path = crate::plan::with_suffix(image, ".report.json");
     let pending = PendingFile::create(&path)?;
-    std::io::Write::write_all(
-        &mut pending.file(),
-        report::json(&rows, &calls, &outcome.secrets, &notes).as_bytes(),
-    )
-    .with_context(|| format!("writing {}", path.display()))?;
+    let text = format!("{}\n", serde_json::to_string_pretty(&json)?);
+    std::io::Write::write_all(&mut pending.file(), text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
     outcome.written.push(pending.commit()?);
     Ok(outcome)
+}
+
+/// The installed packages after the run and how preparation changed
+/// them (`{"after": N, "added": [...], "removed": [...], "changed": [...]}`).
+fn package_report(outcome: &Outcome) -> Option<serde_json::Value> {
+    let after = outcome.packages.as_ref()?.packages.len();
+    let mut v =
+        (outcome.package_changes.as_ref()).map_or_else(|| serde_json::json!({}), |p| p.to_json());
+    v["after"] = serde_json::json!(after);
+    Some(v)
+}
+
+/// Keep the report with the version the run registered in the local store.
+fn keep_report(plan: &Plan, outcome: &Outcome, json: &serde_json::Value) -> Result<()> {
+    let root = match plan.upload.as_ref().map(|u| &u.target) {
+        Some(crate::cloud::Target::Local(root)) => root,
+        _ => return Ok(()),
+    };
+    let Some(img) = &outcome.image else {
+        return Ok(());
+    };
+    let Some(n) = img.properties.get("VERSION").and_then(|n| n.parse().ok()) else {
+        return Ok(());
+    };
+    let store = crate::cloud::local::store::Store::open(root)?;
+    store
+        .attach_report(&img.name, n, json)
+        .with_context(|| format!("keeping the report of {}@{n}", img.name))
 }
 
 /// Examine the source and its backing chain before anything opens it, and

@@ -25,6 +25,8 @@ pub struct Row {
     pub seconds: f64,
     /// Bytes freed (tasks; a device-level task's bytes saved), if known.
     pub bytes_freed: Option<i64>,
+    /// The guest's size change (the bytes freed, negated), if known.
+    pub size_delta: Option<i64>,
 }
 
 /// A reporter that forwards everything and times the steps.
@@ -76,6 +78,7 @@ impl<'a> StepTimer<'a> {
                     step,
                     seconds: time.as_secs_f64(),
                     bytes_freed,
+                    size_delta: bytes_freed.map(|b| -b),
                 }
             })
             .collect()
@@ -124,15 +127,62 @@ pub fn table(rows: &[Row], calls: &BTreeMap<String, u64>) -> String {
     text
 }
 
+/// The report as a table from its JSON (as the store keeps it): step,
+/// time, size change, then how preparation changed the packages.
+pub fn table_of(report: &serde_json::Value) -> String {
+    let steps = report["steps"].as_array().cloned().unwrap_or_default();
+    let name = |r: &serde_json::Value| r["step"].as_str().unwrap_or("?").to_owned();
+    let width = steps
+        .iter()
+        .map(|r| name(r).len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let mut text = format!("{:<width$}  {:>8}  {:>12}\n", "STEP", "TIME", "SIZE");
+    for r in &steps {
+        let size = r["size_delta"]
+            .as_i64()
+            .map_or_else(|| "-".to_owned(), signed_bytes);
+        let secs = r["seconds"].as_f64().unwrap_or(0.0);
+        text.push_str(&format!("{:<width$}  {secs:>7.1}s  {size:>12}\n", name(r)));
+    }
+    let secs = report["seconds"].as_f64().unwrap_or(0.0);
+    let size = -report["bytes_freed"].as_i64().unwrap_or(0);
+    text.push_str(&format!(
+        "{:<width$}  {secs:>7.1}s  {:>12}\n",
+        "TOTAL",
+        signed_bytes(size)
+    ));
+    let p = &report["packages"];
+    if let Some(after) = p["after"].as_u64() {
+        let n = |k: &str| p[k].as_array().map_or(0, Vec::len);
+        text.push_str(&format!(
+            "packages: {after} (system preparation: +{} -{} ~{})\n",
+            n("added"),
+            n("removed"),
+            n("changed")
+        ));
+    }
+    text
+}
+
+/// `+1.0 KiB`, `-4.0 KiB`.
+fn signed_bytes(b: i64) -> String {
+    let sign = if b < 0 { '-' } else { '+' };
+    format!("{sign}{}", human_bytes(b.abs()))
+}
+
 /// The report as JSON, with the libguestfs calls the run made (in all
-/// and by name), the secrets the scan found (path and kind) and the notes
-/// on the image (`not generalized: …`).
+/// and by name), the secrets the scan found (path and kind), the notes
+/// on the image (`not generalized: …`) and, when they were read, how
+/// system preparation changed the installed packages.
 pub fn json(
     rows: &[Row],
     calls: &BTreeMap<String, u64>,
     secrets: &[Finding],
     notes: &[String],
-) -> String {
+    packages: Option<serde_json::Value>,
+) -> serde_json::Value {
     let freed: i64 = rows.iter().filter_map(|r| r.bytes_freed).sum();
     let seconds: f64 = rows.iter().map(|r| r.seconds).sum();
     let value = serde_json::json!({
@@ -144,11 +194,9 @@ pub fn json(
         "peak_rss_bytes": peak_rss(),
         "secrets": secrets,
         "notes": notes,
+        "packages": packages,
     });
-    format!(
-        "{}\n",
-        serde_json::to_string_pretty(&value).unwrap_or_default()
-    )
+    value
 }
 
 /// The most memory this process has held so far (`VmHWM`), in bytes;
@@ -189,8 +237,17 @@ mod tests {
             "{t}"
         );
         assert!(t.ends_with("\nguestfs calls: 5\n"), "{t}");
-        let v: serde_json::Value =
-            serde_json::from_str(&json(&rows, &calls, &[], &["n".into()])).unwrap();
+        let packages = serde_json::json!({"after": 7, "added": [{"name": "x"}]});
+        let v = json(&rows, &calls, &[], &["n".into()], Some(packages));
+        let stored = table_of(&v);
+        assert!(
+            stored.contains("-4.0 KiB") && stored.starts_with("STEP"),
+            "{stored}"
+        );
+        assert!(
+            stored.ends_with("packages: 7 (system preparation: +1 -0 ~0)\n"),
+            "{stored}"
+        );
         assert_eq!(v["guestfs_calls"], 5);
         assert_eq!(v["guestfs_calls_by_name"]["ls"], 2);
         assert!(v["peak_rss_bytes"].as_u64().unwrap() > 1 << 20, "{v}");

@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 
 use super::Outcome;
 use super::outputs::checksum_file;
-use crate::cloud::local::history::{Manifest, VersionExtras};
+use crate::cloud::local::history::VersionExtras;
 use crate::cloud::request::UploadPlan;
 use crate::cloud::{self, CloudBackend, Registration, RemoteImage};
 use crate::guest::metadata::Metadata;
@@ -100,8 +100,12 @@ pub fn run(
     };
     let uploaded = upload_image(prepared, path, Some(&d.md5), reporter)?;
     let props = &outcome.metadata;
-    let manifest = outcome.manifest.take();
-    outcome.image = register_uploaded_with(prepared, &uploaded, props, manifest, reporter)?;
+    let kept = VersionExtras {
+        manifest: outcome.manifest.take(),
+        packages: outcome.packages.clone(),
+        ..VersionExtras::default()
+    };
+    outcome.image = register_uploaded_with(prepared, &uploaded, props, kept, reporter)?;
     outcome.uploaded = Some(uploaded);
     Ok(())
 }
@@ -209,16 +213,23 @@ pub fn register_uploaded(
     properties: &Metadata,
     reporter: &dyn Reporter,
 ) -> Result<Option<RemoteImage>> {
-    register_uploaded_with(prepared, uploaded, properties, None, reporter)
+    register_uploaded_with(
+        prepared,
+        uploaded,
+        properties,
+        VersionExtras::default(),
+        reporter,
+    )
 }
 
-/// As [`register_uploaded`], with the file manifest the local store keeps
-/// with the version.
+/// As [`register_uploaded`], with the file manifest and packages the
+/// local store keeps with the version (`kept`; the plan adds its channel
+/// and triggers).
 fn register_uploaded_with(
     prepared: &Prepared,
     uploaded: &cloud::Uploaded,
     properties: &Metadata,
-    manifest: Option<Manifest>,
+    kept: VersionExtras,
     reporter: &dyn Reporter,
 ) -> Result<Option<RemoteImage>> {
     let Prepared { backend, plan } = prepared;
@@ -232,9 +243,8 @@ fn register_uploaded_with(
         properties: properties.clone(),
         history: VersionExtras {
             channel: plan.channel,
-            manifest,
-            number: None,
             triggers: plan.triggers.clone(),
+            ..kept
         },
     };
     let registered = register(backend.as_ref(), &reg, uploaded, reporter)?;

@@ -53,6 +53,8 @@ pub(super) fn outcome() -> Box<Outcome> {
         shrink: None,
         secrets: Vec::new(),
         manifest: None,
+        packages: None,
+        package_changes: None,
         not_generalized: None,
     })
 }

@@ -1,13 +1,15 @@
-//! The file manifest step: after preparation (and the secret scan), every
-//! file's path, type, mode, owner, size, link target and (regular files)
-//! SHA-512, for the store's version.
+//! The file manifest step (with the installed packages): after
+//! preparation (and the secret scan), every file's path, type, mode,
+//! owner, size, link target and (regular files) SHA-512, for the store's
+//! version.
 //!
 //! When every filesystem of the guest's tree is ext2/3/4 on a partition,
 //! the listing is read on the host from the exported image ([`ext`]),
-//! unless `SNF_MANIFEST=vm` is set. Otherwise it is taken with the guest mounted read-only inside the
-//! helper VM, in few guestfs calls: one `find0` for the names, one
-//! `checksums_out`, and `lstatnslist` and `readlinklist` once per
-//! directory (they take names without `/`).
+//! unless `SNF_MANIFEST=vm` is set. Otherwise it is taken with the guest
+//! mounted read-only inside the helper VM, in few guestfs calls: one
+//! `find0` for the names, one `checksums_out`, and `lstatnslist` and
+//! `readlinklist` once per directory (they take names without `/`). The
+//! packages are read in the helper VM either way.
 
 mod ext;
 
@@ -21,76 +23,150 @@ use crate::cloud::Target;
 use crate::cloud::local::history::{FileEntry, FileKind, Manifest};
 use crate::guest::OsInfo;
 use crate::guest::appliance::{Appliance, describe};
+use crate::guest::packages::Packages;
+use crate::media::{WorkDir, qemu_img};
 use crate::plan::{Plan, Work};
-use crate::progress::{Reporter, begin_step};
+use crate::progress::{Reporter, Step, begin_step};
 pub(super) use ext::ExtMounts;
 
 /// Names per `lstatnslist`/`readlinklist` call (its answer must stay
 /// under libguestfs' 4 MiB message limit).
 const BATCH: usize = 2000;
 
-/// What the helper VM's manifest step did.
-pub(super) enum Recorded {
-    /// The run keeps no manifest.
-    Not,
-    /// Taken in the helper VM.
-    Taken(Manifest),
-    /// To be read on the host from the exported image.
-    FromImage(ExtMounts),
+/// What the store keeps of the prepared guest.
+pub struct Recorded {
+    pub manifest: Manifest,
+    pub packages: Option<Packages>,
 }
 
-/// Record the manifest when the run registers the image in the local
-/// store (the only target that keeps one), or say where to read it.
-pub(super) fn record(
-    vm: &Appliance,
-    os: &OsInfo,
-    plan: &Plan,
-    tmp: &Path,
-    reporter: &dyn Reporter,
-) -> Result<Recorded> {
+/// What the helper VM's manifest step leaves: the packages, and the
+/// listing taken (`manifest`) or to read from the exported image
+/// (`from_image`); one of the two.
+pub(super) struct InVm {
+    pub manifest: Option<Manifest>,
+    pub from_image: Option<ExtMounts>,
+    pub packages: Option<Packages>,
+}
+
+/// Whether the run registers the image in the local store (the only
+/// target that keeps a manifest and packages).
+pub(super) fn wanted(plan: &Plan) -> bool {
     let registers_locally = plan
         .upload
         .as_ref()
         .is_some_and(|u| u.register.is_some() && matches!(u.target, Target::Local(_)));
-    if !registers_locally || !matches!(plan.work, Work::Export { .. }) {
-        return Ok(Recorded::Not);
+    registers_locally && matches!(plan.work, Work::Export { .. })
+}
+
+/// Record the manifest and the packages when the run registers the
+/// image in the local store, or say where to read the manifest.
+pub(super) fn record(
+    vm: &mut Appliance,
+    os: &OsInfo,
+    plan: &Plan,
+    tmp: &Path,
+    reporter: &dyn Reporter,
+) -> Result<Option<InVm>> {
+    if !wanted(plan) {
+        return Ok(None);
     }
     let in_vm = std::env::var_os("SNF_MANIFEST").is_some_and(|v| v == "vm");
-    if let Some(mounts) = ext::ext_mounts(vm.handle(), os).filter(|_| !in_vm) {
-        return Ok(Recorded::FromImage(mounts));
-    }
-    let step = begin_step(reporter, "Recording the file manifest", None);
+    let from_image = ext::ext_mounts(vm.handle(), os).filter(|_| !in_vm);
+    let step = match from_image {
+        None => Some(begin_step(reporter, "Recording the file manifest", None)),
+        Some(_) => None,
+    };
     vm.mount(os, true, reporter)?;
-    let listed = list(vm.handle(), tmp);
+    let listed = match from_image {
+        None => list(vm.handle(), tmp).map(Some),
+        Some(_) => Ok(None),
+    };
+    let packages = listed
+        .is_ok()
+        .then(|| read_packages(vm, reporter))
+        .flatten();
     vm.umount_all()?;
-    let (manifest, skipped) = listed?;
-    done(step, &manifest, skipped, reporter);
-    Ok(Recorded::Taken(manifest))
+    let manifest = listed?;
+    if let (Some(step), Some((manifest, skipped))) = (step, &manifest) {
+        done(step, manifest, *skipped, packages.as_ref(), reporter);
+    }
+    Ok(Some(InVm {
+        manifest: manifest.map(|(m, _)| m),
+        from_image,
+        packages,
+    }))
 }
 
 /// Read the manifest from the exported raw `image`.
-pub(super) fn read_image(
-    image: &Path,
-    mounts: &ExtMounts,
-    reporter: &dyn Reporter,
-) -> Result<Manifest> {
+pub(super) fn read_image(image: &Path, mounts: &ExtMounts, reporter: &dyn Reporter) -> Result<Manifest> {
     let step = begin_step(reporter, "Recording the file manifest", None);
     let (manifest, skipped) = ext::read(image, mounts)?;
-    done(step, &manifest, skipped, reporter);
+    done(step, &manifest, skipped, None, reporter);
     Ok(manifest)
 }
 
 fn done(
-    step: crate::progress::Step<'_>,
+    step: Step<'_>,
     manifest: &Manifest,
     skipped: usize,
+    packages: Option<&Packages>,
     reporter: &dyn Reporter,
 ) {
-    step.done(format!("{} files", manifest.files.len()));
+    let count = packages.map(|p| p.packages.len());
+    step.done(match count {
+        Some(n) => format!("{} files, {n} packages", manifest.files.len()),
+        None => format!("{} files", manifest.files.len()),
+    });
     if skipped > 0 {
         reporter.warn(&format!(
             "{skipped} files with names that are not UTF-8 are not in the manifest"
         ));
+    }
+}
+
+/// The file manifest and packages of an exported image file (`images
+/// diff A FILE.diskdump`), with one helper-VM launch on a throwaway
+/// overlay: the file itself is only read.
+pub fn survey(image: &Path, reporter: &dyn Reporter) -> Result<Recorded> {
+    let source = crate::media::examine(image, false)?;
+    let work = WorkDir::create(None)?;
+    let overlay = work.join("survey.qcow2");
+    qemu_img::create_overlay(&source.path, &source.format, &overlay)?;
+    let step = begin_step(reporter, "Launching helper VM (may take a while)", None);
+    let mut vm = Appliance::launch(&overlay, "qcow2", reporter)?;
+    step.done("done");
+    let os = match crate::guest::bsd::inspect(&mut vm, reporter)?.as_slice() {
+        [os] => os.clone(),
+        found => anyhow::bail!(
+            "{}: {} operating systems found, so its files cannot be listed (one is needed)",
+            image.display(),
+            found.len()
+        ),
+    };
+    let step = begin_step(reporter, "Listing the image's files", None);
+    vm.mount(&os, true, reporter)?;
+    let listed = list(vm.handle(), work.path());
+    let packages = listed
+        .is_ok()
+        .then(|| read_packages(&mut vm, reporter))
+        .flatten();
+    vm.umount_all()?;
+    let (manifest, _) = listed?;
+    step.done(format!("{} files", manifest.files.len()));
+    vm.shutdown()?;
+    work.close()?;
+    Ok(Recorded { manifest, packages })
+}
+
+/// The mounted guest's installed packages; a database that cannot be
+/// read (too big, unreadable) is a warning, not a failed run.
+pub(super) fn read_packages(vm: &mut Appliance, reporter: &dyn Reporter) -> Option<Packages> {
+    match crate::guest::packages::read(vm) {
+        Ok(p) => p,
+        Err(e) => {
+            reporter.warn(&format!("the guest's packages are not recorded: {e:#}"));
+            None
+        }
     }
 }
 

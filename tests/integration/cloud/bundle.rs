@@ -68,7 +68,43 @@ pub(super) fn round_trip(store: &Path, image: &Path, dir: &Path) {
     assert!(files(&other) == files(store), "`images files' differs");
     assert!(got.join("scripts/plant.sh").is_file());
     refusals(&other, &bundle, dir);
+    concurrent_imports(&other, &bundle);
     eprintln!("cost: bundles {:.1} s", t.elapsed().as_secs_f64());
+}
+
+/// Two processes registering the same name at once both get a version,
+/// with different numbers.
+fn concurrent_imports(store: &Path, bundle: &Path) {
+    let spawn = || {
+        crate::support::creator()
+            .args(["images", "import", s(bundle), "--store", s(store)])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let mut got = Vec::new();
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        got.push(
+            json(&text)["properties"]["VERSION"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    got.sort();
+    assert_eq!(got, ["3", "4"]);
+    let listed = ok(&images(store, &["list"])).to_owned();
+    let row = listed.lines().find(|l| l.starts_with("Debian ")).unwrap();
+    assert_eq!(row.split_whitespace().nth(2), Some("3"), "{listed}");
 }
 
 fn tar(args: &[&str]) -> String {

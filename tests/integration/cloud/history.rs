@@ -1,7 +1,7 @@
 //! The local store's history on the real Debian fixture: two runs register
 //! it under one name (the second with a file changed, one added, one
 //! removed and a mode changed by a `--host-run` script), then versions,
-//! tags, channels and promotion, the file manifest against guestfish's own
+//! tags, channels and promotion, the packages and the reports, the file manifest against guestfish's own
 //! listing of the exported image, the diff against the planted changes,
 //! bundles (export, import elsewhere, bad bundles: `super::bundle`),
 //! rm and gc, and bad input (one line, its exit code, the store unchanged).
@@ -15,7 +15,8 @@ use super::lab::{json, s};
 use crate::support::{Run, creator, fixture, guestfish, mkimage, run, scratch, write_script};
 
 /// What the second run changes in the guest.
-const PLANT: &str = "#!/bin/sh\nset -e\nprintf 'changed\\n' > etc/motd\nprintf 'a = 1\\n' > etc/planted.conf\nrm etc/issue.net\nchmod 600 etc/debian_version\n";
+const PLANT: &str = "#!/bin/sh\nset -e\nprintf 'changed\\n' > etc/motd\nprintf 'a = 1\\n' > etc/planted.conf\nrm etc/issue.net\nchmod 600 etc/debian_version\n\
+    printf '\\nPackage: snf-planted\\nStatus: install ok installed\\nVersion: 1.0-1\\nArchitecture: all\\n' >> var/lib/dpkg/status\n";
 
 pub(super) fn images(store: &Path, args: &[&str]) -> Run {
     run(creator()
@@ -123,10 +124,17 @@ fn store_history_versions_channels_files_and_diff() {
     let changed = json!([
         {"path": "/etc/debian_version", "changes": ["mode"]},
         {"path": "/etc/motd", "changes": ["content"]},
+        {"path": "/var/lib/dpkg/status", "changes": ["content"]},
     ]);
     assert_eq!(d["changed"], changed, "{diff:#}");
     assert_eq!(d["size_delta"], json!(planted_delta(&store)), "{diff:#}");
     assert_eq!(d["triggers"], json!(["planted", "motd"]), "{diff:#}");
+    let planted = json!({"added": [{"name": "snf-planted", "version": "1.0-1"}], "removed": [], "changed": []});
+    assert_eq!(d["packages"], planted, "{diff:#}");
+    let text = ok(&images(&store, &["diff", "Debian@1", "Debian@2"])).to_owned();
+    assert!(text.contains("\n+ package snf-planted 1.0-1\n"), "{text}");
+    reports(&store, &planted);
+    diff_against_file(&store, &v2);
     bad_input(&store);
     super::bundle::round_trip(&store, &v2, dir.path());
     remove_and_collect(&store);
@@ -135,7 +143,7 @@ fn store_history_versions_channels_files_and_diff() {
 /// The regular files' size change the planted files make.
 fn planted_delta(store: &Path) -> i64 {
     let size = |v: &str| {
-        let regex = "^/etc/(motd|issue\\.net|planted\\.conf)$";
+        let regex = "^/(etc/(motd|issue\\.net|planted\\.conf)|var/lib/dpkg/status)$";
         let f = json(ok(&images(store, &["files", v, regex, "--json"])));
         let files = f["files"].as_array().unwrap().clone();
         files
@@ -144,6 +152,46 @@ fn planted_delta(store: &Path) -> i64 {
             .sum::<i64>()
     };
     size("Debian@2") - size("Debian@1")
+}
+
+/// Each version keeps its run's report: the steps, and the packages the
+/// second run's script planted during preparation.
+fn reports(store: &Path, planted: &Value) {
+    let r = json(ok(&images(store, &["report", "Debian@2", "--json"])));
+    let steps = r["report"]["steps"].as_array().unwrap();
+    assert!(
+        steps
+            .iter()
+            .any(|s| s["step"].as_str().unwrap().contains("host script")),
+        "{r:#}"
+    );
+    let p = &r["report"]["packages"];
+    assert_eq!(p["added"], planted["added"], "{r:#}");
+    assert!(p["after"].as_u64().unwrap() > 100, "{r:#}");
+    let text = ok(&images(store, &["report", "Debian@1"])).to_owned();
+    assert!(text.starts_with("Debian@1\nSTEP"), "{text}");
+    assert!(text.contains("system preparation: +0 -0 ~0"), "{text}");
+}
+
+/// `images diff` between a version and the file it was exported to: one
+/// helper-VM launch, and nothing differs.
+fn diff_against_file(store: &Path, image: &Path) {
+    let t = std::time::Instant::now();
+    let d = json(ok(&images(
+        store,
+        &["diff", "Debian@2", s(image), "--json"],
+    )));
+    eprintln!(
+        "cost: diff against a file {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let d = &d["diff"];
+    let none = json!([]);
+    for k in ["added", "removed", "changed"] {
+        assert_eq!(d[k], none, "{k}: {d:#}");
+        assert_eq!(d["packages"][k], none, "packages {k}: {d:#}");
+    }
+    assert_eq!(d["to"], json!(s(image)));
 }
 
 fn channels_and_tags(store: &Path) {
@@ -282,6 +330,12 @@ fn bad_input(store: &Path) {
             "Debian@1 is in use (channel test, channel production): move them first, or give --force",
         ),
         (&["files", "Debian@1", "("], 2, "bad REGEX"),
+        (
+            &["diff", "Debian@1", "/nonexistent.diskdump"],
+            1,
+            "no image named `/nonexistent.diskdump'",
+        ),
+        (&["report", "Debian@9"], 1, "`Debian' has no version 9"),
     ];
     for (args, code, text) in rows {
         images(store, args).assert_error(*code, text);

@@ -1,6 +1,6 @@
 //! The histories on disk: `history/NAME.json` (one [`Index`] per image
-//! name, NAME percent-encoded), `history/NAME/N.files.json` (version N's
-//! file manifest), and `history/NAME.lock`, which every change of that
+//! name, NAME percent-encoded), `history/NAME/N.KIND.json` (version N's
+//! file manifest, package list and run report: [`Side`]), and `history/NAME.lock`, which every change of that
 //! name holds with `flock` while it reads, changes and rewrites the index
 //! (write to a temporary file, then rename), so two processes registering
 //! the same name never lose a version.
@@ -18,6 +18,7 @@ use super::triggers::Triggers;
 use crate::cloud::RemoteImage;
 use crate::cloud::error::CloudError;
 use crate::cloud::local::store::{ObjectRecord, Store, list_names};
+use crate::guest::packages::Packages;
 
 /// What a registration adds to its version besides the image.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -30,6 +31,42 @@ pub struct VersionExtras {
     pub number: Option<u64>,
     /// Dominator's triggers, kept with the version.
     pub triggers: Option<Triggers>,
+    /// The guest's installed packages, read during the run.
+    pub packages: Option<Packages>,
+    /// The run's per-step report (its `report.json`).
+    pub report: Option<serde_json::Value>,
+}
+
+/// What a version keeps beside its index entry, one file each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Files,
+    Packages,
+    Report,
+}
+
+impl Side {
+    const ALL: [Side; 3] = [Side::Files, Side::Packages, Side::Report];
+
+    fn file(self, n: u64) -> String {
+        let kind = match self {
+            Side::Files => "files",
+            Side::Packages => "packages",
+            Side::Report => "report",
+        };
+        format!("{n}.{kind}.json")
+    }
+
+    fn missing(self, name: &str, n: u64) -> HistoryError {
+        let what = match self {
+            Side::Files => "file manifest",
+            Side::Packages => "package list",
+            Side::Report => "report",
+        };
+        HistoryError::NotFound(format!(
+            "{name}@{n} has no {what} (it was registered without one)"
+        ))
+    }
 }
 
 /// What `images gc` removed.
@@ -76,11 +113,8 @@ impl Store {
         Ok(self.history_dir()?.join(format!("{}.json", encode(name))))
     }
 
-    fn manifest_path(&self, name: &str, n: u64) -> Result<PathBuf, CloudError> {
-        Ok(self
-            .history_dir()?
-            .join(encode(name))
-            .join(format!("{n}.files.json")))
+    fn side_path(&self, name: &str, n: u64, side: Side) -> Result<PathBuf, CloudError> {
+        Ok(self.history_dir()?.join(encode(name)).join(side.file(n)))
     }
 
     /// The history of `name`, if it has one.
@@ -151,12 +185,12 @@ impl Store {
         let files = extras.manifest.as_ref().map(|m| m.files.len());
         self.change_history(&image.name, true, |ix| {
             ix.next = ix.next.max(extras.number.unwrap_or(0));
-            if let Some(m) = &extras.manifest {
-                self.write_manifest(&ix.name, ix.next.max(1), m)?;
-            }
+            let next = ix.next.max(1);
+            self.write_sides(&ix.name, next, extras)?;
             let n = ix.add(image.clone(), blocks, files);
             if let Some(v) = ix.versions.last_mut() {
                 v.triggers = extras.triggers.clone();
+                v.packages = extras.packages.as_ref().map(|p| p.packages.len());
             }
             if let Some(c) = extras.channel {
                 ix.promote(n, c, false)?;
@@ -188,12 +222,45 @@ impl Store {
         }
     }
 
-    fn write_manifest(&self, name: &str, n: u64, m: &Manifest) -> Res<()> {
-        let path = self.manifest_path(name, n)?;
+    fn write_sides(&self, name: &str, n: u64, extras: &VersionExtras) -> Res<()> {
+        let json = |v: Result<Vec<u8>, serde_json::Error>| {
+            v.map_err(|e| HistoryError::from(CloudError::Protocol(e.to_string())))
+        };
+        let sides = [
+            (
+                Side::Files,
+                extras.manifest.as_ref().map(serde_json::to_vec),
+            ),
+            (
+                Side::Packages,
+                extras.packages.as_ref().map(serde_json::to_vec),
+            ),
+            (Side::Report, extras.report.as_ref().map(serde_json::to_vec)),
+        ];
+        for (side, data) in sides {
+            if let Some(data) = data {
+                self.write_side(name, n, side, &json(data)?)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn write_side(&self, name: &str, n: u64, side: Side, data: &[u8]) -> Res<()> {
+        let path = self.side_path(name, n, side)?;
         let dir = path.parent().unwrap_or(self.root());
         fs::create_dir_all(dir).map_err(|e| CloudError::io("creating", dir, e))?;
-        let json = serde_json::to_vec(m).map_err(|e| CloudError::Protocol(e.to_string()))?;
-        Ok(self.write_file(&path, &json)?)
+        Ok(self.write_file(&path, data)?)
+    }
+
+    /// Keep `report` as version `n`'s run report (the run writes its
+    /// report after it registered the version).
+    pub fn attach_report(&self, name: &str, n: u64, report: &serde_json::Value) -> Res<()> {
+        self.change_history(name, false, |ix| {
+            ix.get(&super::Selector::Number(n))?;
+            let data =
+                serde_json::to_vec(report).map_err(|e| CloudError::Protocol(e.to_string()))?;
+            self.write_side(name, n, Side::Report, &data)
+        })
     }
 
     /// The name and version a reference (`NAME`, `NAME@N`, `NAME:TAG`,
@@ -208,11 +275,24 @@ impl Store {
 
     /// The file manifest of version `n` of `name`.
     pub fn manifest(&self, name: &str, n: u64) -> Res<Manifest> {
-        let path = self.manifest_path(name, n)?;
+        self.side(name, n, Side::Files)
+    }
+
+    /// The installed packages of version `n` of `name`.
+    pub fn packages(&self, name: &str, n: u64) -> Res<Packages> {
+        self.side(name, n, Side::Packages)
+    }
+
+    /// The run report of version `n` of `name`.
+    pub fn report(&self, name: &str, n: u64) -> Res<serde_json::Value> {
+        self.side(name, n, Side::Report)
+    }
+
+    /// What version `n` of `name` keeps as `side`.
+    pub fn side<T: serde::de::DeserializeOwned>(&self, name: &str, n: u64, side: Side) -> Res<T> {
+        let path = self.side_path(name, n, side)?;
         let data = fs::read(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => HistoryError::NotFound(format!(
-                "{name}@{n} has no file manifest (it was registered without one)"
-            )),
+            std::io::ErrorKind::NotFound => side.missing(name, n),
             _ => CloudError::io("reading", &path, e).into(),
         })?;
         serde_json::from_slice(&data)
@@ -220,20 +300,23 @@ impl Store {
     }
 
     /// Remove version `n` of `name` (see [`Index::remove`]) and its
-    /// manifest; its blocks stay until `images gc`.
+    /// side files; its blocks stay until `images gc`.
     pub fn remove_version(&self, name: &str, n: u64, force: bool) -> Res<Version> {
         let v = self.change_history(name, false, |ix| ix.remove(n, force))?;
-        let path = self.manifest_path(name, n)?;
-        match fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(CloudError::io("removing", path, e).into())
+        for side in Side::ALL {
+            let path = self.side_path(name, n, side)?;
+            match fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(CloudError::io("removing", path, e).into());
+                }
+                _ => {}
             }
-            _ => Ok(v),
         }
+        Ok(v)
     }
 
     /// Delete every block no object and no version references, and every
-    /// manifest of a version that is gone. Holds the store's `gc.lock`
+    /// side file of a version that is gone. Holds the store's `gc.lock`
     /// exclusively: uploads through the command line hold it shared.
     pub fn collect_garbage(&self) -> Res<Collected> {
         let _held = lock(&self.root().join("gc.lock"), true)?;
@@ -259,7 +342,7 @@ impl Store {
     fn drop_stale_manifests(&self, ix: &Index) -> Res<usize> {
         let dir = self.history_dir()?.join(encode(&ix.name));
         let keep: HashSet<String> = (ix.versions.iter())
-            .map(|v| format!("{}.files.json", v.version))
+            .flat_map(|v| Side::ALL.map(|s| s.file(v.version)))
             .collect();
         let Ok(entries) = fs::read_dir(&dir) else {
             return Ok(0);

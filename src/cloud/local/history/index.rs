@@ -76,6 +76,9 @@ pub struct Version {
     /// Number of entries in its file manifest, when one was recorded.
     #[serde(default)]
     pub files: Option<usize>,
+    /// Number of installed packages, when they were read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packages: Option<usize>,
     /// Dominator's triggers given with `--triggers`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub triggers: Option<Triggers>,
@@ -137,6 +140,7 @@ impl Index {
             blocks,
             tested: false,
             files,
+            packages: None,
             triggers: None,
         });
         n

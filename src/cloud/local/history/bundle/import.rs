@@ -254,6 +254,8 @@ fn register(store: &Store, m: &BundleManifest, name: &str, disk: &Path) -> Res<R
         manifest: m.files.clone(),
         number: Some(m.version),
         triggers: m.triggers.clone(),
+        packages: m.packages.clone(),
+        report: m.report.clone(),
     };
     Ok(store.register_version(&owner, &req, &extras)?)
 }

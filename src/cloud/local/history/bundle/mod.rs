@@ -1,7 +1,7 @@
 //! Portable bundles of one version (xCAT's `imgexport`/`imgimport`): a
 //! tar whose first member is `manifest.json` (the name, version,
 //! properties, every other member's size and SHA-256, the file manifest,
-//! the triggers and the extras), then the diskdump, its side files (`.meta`, the image
+//! the packages, the run report, the triggers and the extras), then the diskdump, its side files (`.meta`, the image
 //! as `images show` prints it, and `.sha256sum`) and the extras under
 //! `extras/`. [`import`] verifies every member before the store changes.
 
@@ -23,6 +23,7 @@ use crate::cloud::local::reader::ObjectReader;
 use crate::cloud::local::registry::parse_location;
 use crate::cloud::local::store::Store;
 use crate::cloud::pithos::hashmap::hex;
+use crate::guest::packages::Packages;
 
 pub use import::{Imported, import};
 
@@ -65,6 +66,11 @@ pub struct BundleManifest {
     pub files: Option<Manifest>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub triggers: Option<Triggers>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packages: Option<Packages>,
+    /// The run's per-step report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<serde_json::Value>,
     /// The members that are extras (`extras/DST`).
     #[serde(default)]
     pub extras: Vec<String>,
@@ -179,11 +185,9 @@ fn plan<'a>(
             sha256,
         });
     }
-    let files = match store.manifest(&ix.name, v.version) {
-        Ok(m) => Some(m),
-        Err(HistoryError::NotFound(_)) => None,
-        Err(e) => return Err(e),
-    };
+    let files = optional(store.manifest(&ix.name, v.version))?;
+    let packages = optional(store.packages(&ix.name, v.version))?;
+    let report = optional(store.report(&ix.name, v.version))?;
     let img = &v.image;
     let mut properties = img.properties.clone();
     for k in ["VERSION", "TAGS", "CHANNELS"] {
@@ -208,8 +212,19 @@ fn plan<'a>(
         members,
         files,
         triggers: v.triggers.clone(),
+        packages,
+        report,
     };
     Ok((manifest, sources))
+}
+
+/// A side file a version may lack.
+fn optional<T>(r: Res<T>) -> Res<Option<T>> {
+    match r {
+        Ok(x) => Ok(Some(x)),
+        Err(HistoryError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 fn append(out: &mut tar::Builder<impl Write>, name: &str, size: u64, data: impl Read) -> Res<()> {
