@@ -132,7 +132,10 @@ fn run_steps(plan: &Plan, reporter: &dyn Reporter, control: &Control) -> Result<
         reporter,
         control,
     })?;
-    let from_image = inspected.recorded.as_mut().and_then(|r| r.from_image.take());
+    let from_image = inspected
+        .recorded
+        .as_mut()
+        .and_then(|r| r.from_image.take());
     let mut outcome = conclude(plan, source, inspected, reporter)?;
     for (key, value) in bundled {
         outcome.metadata.entry(key).or_insert(value);

@@ -98,7 +98,11 @@ pub(super) fn record(
 }
 
 /// Read the manifest from the exported raw `image`.
-pub(super) fn read_image(image: &Path, mounts: &ExtMounts, reporter: &dyn Reporter) -> Result<Manifest> {
+pub(super) fn read_image(
+    image: &Path,
+    mounts: &ExtMounts,
+    reporter: &dyn Reporter,
+) -> Result<Manifest> {
     let step = begin_step(reporter, "Recording the file manifest", None);
     let (manifest, skipped) = ext::read(image, mounts)?;
     done(step, &manifest, skipped, None, reporter);
