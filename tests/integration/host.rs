@@ -16,7 +16,7 @@ const LABEL: &str = "hostroot";
 
 /// Loop devices on a file, detached when dropped (the namespace's end
 /// already detaches them; this is for a run that went wrong).
-struct Loops(PathBuf);
+pub struct Loops(pub PathBuf);
 
 impl Drop for Loops {
     fn drop(&mut self) {
@@ -34,10 +34,10 @@ impl Drop for Loops {
 
 /// A read-only loop mount of an image's first partition, unmounted when
 /// dropped.
-struct RoMount(tempfile::TempDir);
+pub struct RoMount(pub tempfile::TempDir);
 
 impl RoMount {
-    fn new(image: &Path) -> RoMount {
+    pub fn new(image: &Path) -> RoMount {
         let dir = tempfile::tempdir().unwrap();
         let ok = Command::new("mount")
             .args(["-o", "ro,loop,offset=1048576"])

@@ -8,6 +8,7 @@
 
 mod classify;
 pub mod mountinfo;
+pub mod snapshot;
 mod view;
 
 #[cfg(test)]
