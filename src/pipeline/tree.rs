@@ -78,6 +78,18 @@ pub(super) fn build(
     if built.bootable {
         reporter.info("the tree has a kernel and an initramfs: the image boots with EXTLINUX");
     }
+    Ok(describe(plan, kind, &spec, built.size, workdir, raw))
+}
+
+/// The built disk as the run's source.
+fn describe(
+    plan: &Plan,
+    kind: SourceKind,
+    spec: &TreeSpec,
+    size: u64,
+    workdir: WorkDir,
+    raw: std::path::PathBuf,
+) -> Built {
     let metadata = (spec.host.iter())
         .flat_map(|h| h.swap.as_ref())
         .map(|s| ("SWAP".to_owned(), format!("2:{}", s.bytes >> 20)))
@@ -86,19 +98,19 @@ pub(super) fn build(
         path: plan.source.clone(),
         kind,
         format: ImageFormat::Raw,
-        size: built.size,
+        size,
         chain: Chain { layers: Vec::new() },
     };
     let disk = WorkDisk {
         path: raw,
         format: ImageFormat::Raw,
     };
-    Ok(Built {
+    Built {
         source,
         workdir,
         disk,
         metadata,
-    })
+    }
 }
 
 /// Snapshot the host's root (`--snapshot-root`), saying what is copied
