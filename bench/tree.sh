@@ -35,7 +35,7 @@ secs() { # command...: wall seconds
     local t0 t1
     sync
     t0=$(date +%s.%N)
-    "$@" >/dev/null 2>&1
+    "$@" >/dev/null 2>"$OUT/err" || { echo "bench/tree.sh: $* failed: $(cat "$OUT/err")" >&2; exit 1; }
     t1=$(date +%s.%N)
     echo "$t1 - $t0" | bc
 }
@@ -45,8 +45,10 @@ tar -C "$TREE" -cf - . 2>/dev/null | zstd -q -o "$OUT/tree.tar.zst"
 cat "$TREE" >/dev/null 2>&1 || true
 find "$TREE" -type f -exec cat {} + >/dev/null 2>&1   # page cache warm for all
 
-a=$(secs "$BIN" "$TREE" "$OUT/a.raw"); rm -f "$OUT/a.raw"
-a2=$(secs "$BIN" "$OUT/tree.tar.zst" "$OUT/a2.raw"); rm -f "$OUT/a2.raw"
+# Each build in its own directory: the builder mounts beside its output.
+mkdir "$OUT/a" "$OUT/a2"
+a=$(secs "$BIN" "$TREE" "$OUT/a/out.raw"); rm -rf "$OUT/a"
+a2=$(secs "$BIN" "$OUT/tree.tar.zst" "$OUT/a2/out.raw"); rm -rf "$OUT/a2"
 b=$(secs env LIBGUESTFS_BACKEND=direct LIBGUESTFS_BACKEND_SETTINGS=force_tcg \
     virt-make-fs --format=raw --type=ext4 --partition=gpt "$TREE" "$OUT/b.img"); rm -f "$OUT/b.img"
 truncate -s 1G "$OUT/c.img"; mkfs.ext4 -q -F "$OUT/c.img"; mkdir "$MNT"; mount -o loop "$OUT/c.img" "$MNT"

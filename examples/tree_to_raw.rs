@@ -35,6 +35,7 @@ fn run() -> Result<()> {
         table: Default::default(),
         fs: Default::default(),
         host: None,
+        snapshot_root: false,
     };
     let start = Instant::now();
     let built = tree::build(source, &spec, Path::new(out), &NullReporter, &Cancel::new())?;

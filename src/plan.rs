@@ -76,6 +76,8 @@ pub struct TreeRequest {
     pub print_filter: bool,
     pub table: Option<crate::media::tree::TableType>,
     pub fs: Option<crate::media::tree::FsType>,
+    /// `--snapshot-root`: bundle a snapshot of the host's root.
+    pub snapshot_root: bool,
 }
 
 impl TreeRequest {
@@ -100,6 +102,12 @@ impl TreeRequest {
         tmpdir: Option<&Path>,
     ) -> Result<Option<TreeSpec>, UsageError> {
         use crate::media::tree::{self, Filter, TreeKind};
+        if self.snapshot_root && source != Path::new("/") {
+            return Err(usage(format!(
+                "--snapshot-root applies to the running host (snf-mkimage /), and {} is not /",
+                source.display()
+            )));
+        }
         let kind = match tree::kind_of(source) {
             Some(_) if source == Path::new("/") => TreeKind::Host,
             Some(k) => k,
@@ -129,6 +137,7 @@ impl TreeRequest {
             table: self.table.unwrap_or_default(),
             fs: self.fs.unwrap_or_default(),
             host: None,
+            snapshot_root: self.snapshot_root,
         }))
     }
 }

@@ -128,6 +128,12 @@ pub struct TreeArgs {
     /// The root filesystem of a tree's disk (default: ext4).
     #[arg(long, value_name = "FS")]
     pub fs_type: Option<crate::media::tree::FsType>,
+
+    /// Bundle a snapshot of the running host's root filesystem instead
+    /// of the live root (`/` on LVM or btrfs), removed at the end. The
+    /// root tree's other filesystems are copied live.
+    #[arg(long)]
+    pub snapshot_root: bool,
 }
 
 impl TreeArgs {
@@ -138,6 +144,7 @@ impl TreeArgs {
             print_filter: self.print_filter,
             table: self.partition_table,
             fs: self.fs_type,
+            snapshot_root: self.snapshot_root,
         }
     }
 }

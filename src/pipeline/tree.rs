@@ -7,6 +7,7 @@ use anyhow::Result;
 use super::WorkDisk;
 use crate::media::chain::Chain;
 use crate::media::source::{Source, SourceKind};
+use crate::media::tree::host::snapshot::{self, Snapshot};
 use crate::media::tree::host::{self, HostLayout, LiveHost};
 use crate::media::tree::{self, Layout, TreeKind, TreeSpec};
 use crate::media::{ImageFormat, WorkDir};
@@ -51,20 +52,47 @@ pub(super) fn build(
     } else {
         step.done(kind.describe());
     }
+    let method = (spec.host.as_ref())
+        .filter(|_| spec.snapshot_root)
+        .map(snapshot::plan)
+        .transpose()?;
     plan.check_inputs_untouched(std::slice::from_ref(&plan.source))?;
     let workdir = WorkDir::create(plan.tmpdir.as_deref())?;
     if let Some(inside) = tree_relative(&root, workdir.path()) {
         spec.filter = spec.filter.with_path(&inside);
     }
     cancel.check()?;
+    let snap = match (&method, &spec.host) {
+        (Some(m), Some(layout)) => Some(take_snapshot(layout, m, &workdir, reporter)?),
+        _ => None,
+    };
+    if let Some(s) = &snap {
+        root = s.tree().to_owned();
+        if let Some(own) = &s.own_path {
+            spec.filter = spec.filter.with_path(own);
+        }
+    }
     let raw = workdir.join("tree.raw");
     let built = tree::build(&root, &spec, &raw, reporter, cancel)?;
+    drop(snap);
     if built.source_loader {
         reporter.info("the source's boot loader (MBR boot code and GRUB's core) is copied");
     }
     if built.bootable {
         reporter.info("the tree has a kernel and an initramfs: the image boots with EXTLINUX");
     }
+    Ok(describe(plan, kind, &spec, built.size, workdir, raw))
+}
+
+/// The built disk as the run's source.
+fn describe(
+    plan: &Plan,
+    kind: SourceKind,
+    spec: &TreeSpec,
+    size: u64,
+    workdir: WorkDir,
+    raw: std::path::PathBuf,
+) -> Built {
     let numbered = spec.layout().keeps_numbers();
     let metadata = (spec.host.iter())
         .flat_map(|h| h.swap.as_ref())
@@ -77,28 +105,53 @@ pub(super) fn build(
         path: plan.source.clone(),
         kind,
         format: ImageFormat::Raw,
-        size: built.size,
+        size,
         chain: Chain { layers: Vec::new() },
     };
     let disk = WorkDisk {
         path: raw,
         format: ImageFormat::Raw,
     };
-    Ok(Built {
+    Built {
         source,
         workdir,
         disk,
         metadata,
-    })
+    }
+}
+
+/// Snapshot the host's root (`--snapshot-root`), saying what is copied
+/// live.
+fn take_snapshot(
+    layout: &HostLayout,
+    method: &snapshot::Method,
+    workdir: &WorkDir,
+    reporter: &dyn Reporter,
+) -> Result<Snapshot> {
+    let (what, live) = snapshot::describe(layout, method);
+    let step = begin_step(reporter, &format!("Taking {what}"), None);
+    let snap = Snapshot::take(layout, method, workdir.path())?;
+    step.done("taken; removed at the end");
+    if let Some(line) = live {
+        reporter.warn(&line);
+    }
+    Ok(snap)
 }
 
 /// Say what the host's layout is and what the image makes of it.
 fn report_layout(layout: &HostLayout, spec: &TreeSpec, reporter: &dyn Reporter) {
-    reporter.warn(
-        "bundling the running system: it is copied while it runs, so files that change \
-         meanwhile (databases, logs) may be copied half-written; stop what writes, or \
-         where the root is on LVM or btrfs, snapshot it and bundle the snapshot's tree",
-    );
+    if !spec.snapshot_root {
+        let offer = match snapshot::offered(layout) {
+            true => {
+                "; the root is on LVM or btrfs: --snapshot-root bundles a snapshot of it instead"
+            }
+            false => "",
+        };
+        reporter.warn(&format!(
+            "bundling the running system: it is copied while it runs, so files that change \
+             meanwhile (databases, logs) may be copied half-written; stop what writes{offer}"
+        ));
+    }
     for line in layout.lines() {
         reporter.info(&format!("host layout: {line}"));
     }

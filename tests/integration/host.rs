@@ -24,7 +24,7 @@ const PARTS: [(u64, u64); 4] = [(1, 128), (129, 600), (729, 320), (1049, 16)];
 
 /// Loop devices on a file, detached when dropped (the namespace's end
 /// already detaches them; this is for a run that went wrong).
-struct Loops(PathBuf);
+pub struct Loops(pub PathBuf);
 
 impl Drop for Loops {
     fn drop(&mut self) {
@@ -43,10 +43,10 @@ impl Drop for Loops {
 
 /// A read-only loop mount of an image's partition at `offset`, unmounted
 /// when dropped.
-struct RoMount(tempfile::TempDir);
+pub struct RoMount(pub tempfile::TempDir);
 
 impl RoMount {
-    fn new(image: &Path, offset: u64) -> RoMount {
+    pub fn new(image: &Path, offset: u64) -> RoMount {
         let dir = tempfile::tempdir().unwrap();
         let ok = Command::new("mount")
             .arg("-o")

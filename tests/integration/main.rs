@@ -12,6 +12,7 @@ mod deb;
 mod export;
 mod firstboot;
 mod host;
+mod host_snapshot;
 mod lvm;
 mod lvm_refused;
 mod online;

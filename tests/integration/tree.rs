@@ -15,6 +15,7 @@ use std::process::Command;
 
 use sha2::Digest;
 
+use crate::boot::{LIMIT, MARKER, boot_to_marker};
 use crate::support::*;
 
 /// A tree's entries and xattrs, by path.
@@ -139,7 +140,24 @@ fn make_tree(dir: &Path) -> PathBuf {
         printf latin1 >"$(printf 'caf\351')"
         printf gone >"$2/tmp/scratch"
     "#);
+    make_bootable(&tree);
     tree
+}
+
+/// Make the tree boot to the boot test's marker as a debootstrap tree
+/// would: no EXTLINUX configuration of its own (the builder writes one;
+/// the fixture's names no kernel) and the bootable fixture's marker unit.
+/// (New links only: the tree's files are the fixture's.)
+fn make_bootable(tree: &Path) {
+    std::fs::remove_file(tree.join("boot/extlinux/extlinux.conf")).unwrap();
+    let units = tree.join("etc/systemd/system");
+    let unit = "snf-boot-marker.service";
+    let text = format!(
+        "[Unit]\nDescription=Tell the boot test that the system is up\n\n[Service]\nType=oneshot\nExecStart=/bin/sh -c 'echo {MARKER} >/dev/ttyS0'\n\n[Install]\nWantedBy=multi-user.target\n"
+    );
+    std::fs::write(units.join(unit), text).unwrap();
+    let wants = units.join("multi-user.target.wants").join(unit);
+    std::os::unix::fs::symlink(Path::new("/etc/systemd/system").join(unit), wants).unwrap();
 }
 
 /// What must reach the image: all but the filtered paths (and, from a
@@ -179,6 +197,7 @@ fn compare(image: &Path, tree: &Path, with_socket: bool, prepared: bool) {
     let lf = |p: &[u8]| {
         [
             &b"/lost+found"[..],
+            b"/boot/extlinux/extlinux.conf",
             b"/boot/extlinux/ldlinux.c32",
             b"/boot/extlinux/ldlinux.sys",
         ]
@@ -254,6 +273,8 @@ fn meta(image: &Path) -> serde_json::Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// Both become Debian images; the tarball's, prepared and shrunk by
+/// default, boots to the fixture's marker.
 #[test]
 fn a_tree_and_its_tarball_become_debian_images() {
     let dir = scratch();
@@ -309,6 +330,11 @@ fn a_tree_and_its_tarball_become_debian_images() {
     assert_eq!(sha256_file(&tarball), before, "the tarball changed");
     assert_empty_dir(tmp.path());
     assert_no_loop_device_on(tmp.path());
+    // Prepared and shrunk by default, the tree with a kernel boots.
+    match boot_to_marker(&image2, MARKER, LIMIT) {
+        Ok(took) => eprintln!("booted to the marker in {}s", took.as_secs()),
+        Err(why) => panic!("{} did not boot: {why}", image2.display()),
+    }
 }
 
 /// No loop device is left on a file under `dir`.

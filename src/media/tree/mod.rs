@@ -80,6 +80,8 @@ pub struct TreeSpec {
     pub fs: FsType,
     /// The host's layout, planned when the run starts (`TreeKind::Host`).
     pub host: Option<HostLayout>,
+    /// Bundle a snapshot of the host's root (`--snapshot-root`).
+    pub snapshot_root: bool,
 }
 
 impl TreeSpec {

@@ -9,6 +9,7 @@
 mod classify;
 pub mod mountinfo;
 mod parts;
+pub mod snapshot;
 mod view;
 
 #[cfg(test)]
