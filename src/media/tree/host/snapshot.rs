@@ -341,6 +341,8 @@ mod tests {
             root: PathBuf::from("/"),
             disks: vec!["sda".into()],
             table: None,
+            label_id: None,
+            partitions: Vec::new(),
             filesystems,
             skipped: Vec::new(),
             swap: None,
