@@ -181,8 +181,7 @@ impl Image {
             };
             let uuid = mkfs::uuid_for(nf)?;
             let lo = Loop::attach(path, *place)?;
-            let first = mkfs::uuid_at_mkfs(nf, uuid.as_deref())?;
-            mkfs::make(&lo.dev, nf, first.as_deref(), g)?;
+            mkfs::make(&lo.dev, nf, uuid.as_deref(), g)?;
             lo.detach()?;
             uuids.push(uuid);
         }
@@ -250,7 +249,6 @@ impl Image {
     /// Write EXTLINUX's boot code and mark partition `boot` bootable
     /// (`None`: leave the boot sector as it is).
     pub fn finish(self, boot: Option<u32>, source_loader: bool) -> Result<Built> {
-        self.retag()?;
         if let Some(n) = boot {
             let mbr = match self.layout.table {
                 TableType::Gpt => {
@@ -282,23 +280,6 @@ impl Image {
             bootable: boot.is_some(),
             source_loader,
         })
-    }
-}
-
-impl Image {
-    /// Give each btrfs its source's UUID, now that it is unmounted.
-    fn retag(&self) -> Result<()> {
-        let slots = self.layout.slots.iter().zip(&self.places).zip(&self.uuids);
-        for ((slot, place), uuid) in slots {
-            if let (Content::Fs(nf), Some(u)) = (&slot.content, uuid)
-                && nf.fs == FsType::Btrfs
-            {
-                let lo = Loop::attach(&self.path, *place)?;
-                mkfs::retag(&lo.dev, u)?;
-                lo.detach()?;
-            }
-        }
-        Ok(())
     }
 }
 

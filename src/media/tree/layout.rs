@@ -268,6 +268,13 @@ fn slot_of(
 /// The type the image gives the filesystem `f`: its own where the builder
 /// can make it, else `fallback`, with a note.
 fn kept_type(f: &HostFs, fallback: FsType, notes: &mut Vec<String>) -> FsType {
+    if let (Some(FsType::Btrfs), Some(uuid)) = (FsType::named(&f.fs_type), &f.uuid) {
+        notes.push(format!(
+            "{} is btrfs, which cannot have the UUID of a filesystem attached to this machine: \
+             the image's gets a new one, so change its fstab lines that name UUID={uuid}",
+            f.mount_point.display()
+        ));
+    }
     FsType::named(&f.fs_type).unwrap_or_else(|| {
         notes.push(format!(
             "{} is {}, which the image cannot keep: it gets {} with the same UUID and label",

@@ -18,9 +18,12 @@ pub fn new_uuid() -> Result<String> {
 }
 
 /// The UUID the filesystem gets: the source's when this type can take it,
-/// else a new one (`None` for vfat: mkfs.vfat draws its own serial).
+/// else a new one (`None` for vfat: mkfs.vfat draws its own serial). A
+/// btrfs always gets a new one: btrfs refuses a second filesystem with
+/// the UUID of one attached to the machine, and the source is attached.
 pub fn uuid_for(nf: &NewFs) -> Result<Option<String>> {
     let usable = |u: &&String| match nf.fs {
+        FsType::Btrfs => false,
         FsType::Vfat => u.len() == 9 && u.as_bytes()[4] == b'-',
         _ => u.len() == 36 && u.bytes().filter(|b| *b == b'-').count() == 4,
     };
@@ -29,24 +32,6 @@ pub fn uuid_for(nf: &NewFs) -> Result<Option<String>> {
         None if nf.fs == FsType::Vfat => Ok(None),
         None => new_uuid().map(Some),
     }
-}
-
-/// The UUID to make the filesystem with: a btrfs gets a new one, since
-/// the kernel takes a btrfs with a mounted one's UUID for that one (the
-/// source's is set by [`retag`] once the copy is unmounted).
-pub fn uuid_at_mkfs(nf: &NewFs, uuid: Option<&str>) -> Result<Option<String>> {
-    match nf.fs {
-        FsType::Btrfs => new_uuid().map(Some),
-        _ => Ok(uuid.map(str::to_owned)),
-    }
-}
-
-/// Give the unmounted btrfs on `dev` its source's UUID.
-pub fn retag(dev: &str, uuid: &str) -> Result<()> {
-    Command::new("btrfstune")
-        .args(["-f", "-U", uuid])
-        .arg(dev)
-        .run_checked()
 }
 
 /// Options to mount the new filesystem while the source's is mounted: an
