@@ -51,22 +51,8 @@ fn visibility(public: bool) -> &'static str {
 /// the counts and the size deltas.
 pub fn diff_lines(names: &(String, String), d: &FileDiff, image_delta: i64) -> Vec<String> {
     let mut lines = vec![format!("--- {}", names.0), format!("+++ {}", names.1)];
-    lines.extend(d.added.iter().map(|p| format!("+ {p}")));
-    lines.extend(d.removed.iter().map(|p| format!("- {p}")));
-    for (p, what) in &d.changed {
-        let what: Vec<String> = (what.iter())
-            .map(|c| format!("{c:?}").to_lowercase())
-            .collect();
-        lines.push(format!("M {p} ({})", what.join(", ")));
-    }
-    lines.push(format!(
-        "{} added, {} removed, {} changed; files {:+} bytes, image {:+} bytes",
-        d.added.len(),
-        d.removed.len(),
-        d.changed.len(),
-        d.size_delta,
-        image_delta
-    ));
+    lines.extend(d.lines());
+    lines.push(d.summary(image_delta));
     lines
 }
 

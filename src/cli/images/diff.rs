@@ -88,14 +88,7 @@ pub(super) fn run(
     if let Some(p) = &p {
         print_packages(p);
     }
-    println!(
-        "{} added, {} removed, {} changed; files {:+} bytes, image {:+} bytes",
-        d.added.len(),
-        d.removed.len(),
-        d.changed.len(),
-        d.size_delta,
-        image_delta
-    );
+    println!("{}", d.summary(image_delta));
     if let Some(p) = &p {
         println!("packages: {}", p.summary());
     }
@@ -111,18 +104,8 @@ pub(super) fn run(
 }
 
 fn print_files(d: &FileDiff) {
-    for p in &d.added {
-        println!("+ {p}");
-    }
-    for p in &d.removed {
-        println!("- {p}");
-    }
-    for (p, what) in &d.changed {
-        let what: Vec<String> = what
-            .iter()
-            .map(|c| format!("{c:?}").to_lowercase())
-            .collect();
-        println!("M {p} ({})", what.join(", "));
+    for line in d.lines() {
+        println!("{line}");
     }
 }
 

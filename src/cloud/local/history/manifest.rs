@@ -151,6 +151,34 @@ pub struct FileDiff {
     pub size_delta: i64,
 }
 
+impl FileDiff {
+    /// One line per file: `+` added, `-` removed, `M` changed (with what
+    /// changed).
+    pub fn lines(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self.added.iter().map(|p| format!("+ {p}")).collect();
+        lines.extend(self.removed.iter().map(|p| format!("- {p}")));
+        for (p, what) in &self.changed {
+            let what: Vec<String> = (what.iter())
+                .map(|c| format!("{c:?}").to_lowercase())
+                .collect();
+            lines.push(format!("M {p} ({})", what.join(", ")));
+        }
+        lines
+    }
+
+    /// The counts and the size deltas, the image's being `image_delta`.
+    pub fn summary(&self, image_delta: i64) -> String {
+        format!(
+            "{} added, {} removed, {} changed; files {:+} bytes, image {:+} bytes",
+            self.added.len(),
+            self.removed.len(),
+            self.changed.len(),
+            self.size_delta,
+            image_delta
+        )
+    }
+}
+
 /// What changed from `old` to `new`.
 pub fn diff(old: &Manifest, new: &Manifest) -> FileDiff {
     let by_path = |m: &Manifest| -> BTreeMap<String, FileEntry> {
