@@ -204,8 +204,20 @@ fn compare(image: &Path, tree: &Path, with_socket: bool, prepared: bool) {
         .contains(&p)
     };
     let got = (entries(mnt.path(), &lf), xattrs(mnt.path(), &lf));
-    let unmounted = Command::new("umount").arg(mnt.path()).status().unwrap();
-    assert!(unmounted.success());
+    // A probe of the new loop device (udev, blkid) can hold it busy for a
+    // moment.
+    let unmounted = (0..20).any(|_| {
+        let ok = Command::new("umount")
+            .arg(mnt.path())
+            .status()
+            .unwrap()
+            .success();
+        if !ok {
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+        ok
+    });
+    assert!(unmounted, "{} stays mounted", mnt.path().display());
     let want = expected(tree, with_socket);
     let special = |m: &BTreeMap<Vec<u8>, String>| -> Vec<(Vec<u8>, String)> {
         m.iter()

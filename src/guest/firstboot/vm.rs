@@ -98,6 +98,12 @@ pub fn command(program: &Path, cfg: &VmConfig) -> Command {
         ))
         .arg("-serial")
         .arg(format!("file:{}", cfg.serial.display()));
+    // qemu keeps `snapshot=on`'s writes in a temporary file of $TMPDIR,
+    // which stays behind when qemu is killed: keep it in the VM's own
+    // directory (where its stderr goes), removed with that directory.
+    if let Some(dir) = cfg.stderr.parent().filter(|_| cfg.snapshot) {
+        cmd.env("TMPDIR", dir);
+    }
     cmd
 }
 
@@ -252,13 +258,16 @@ mod tests {
             snapshot: true,
             network: false,
         };
-        let line = crate::process::command_line(&command(Path::new(QEMU), &cfg));
+        let cmd = command(Path::new(QEMU), &cfg);
+        let line = crate::process::command_line(&cmd);
         for part in [
             "file=/w/img,format=raw,if=ide,cache=unsafe,snapshot=on",
             "-nic none",
         ] {
             assert!(line.contains(part), "{part:?} in {line}");
         }
+        let tmpdir = cmd.get_envs().find(|(k, _)| *k == "TMPDIR");
+        assert_eq!(tmpdir, Some(("TMPDIR".as_ref(), Some("/w".as_ref()))));
     }
 
     /// Dropping the guard ends the process at once.
