@@ -13,7 +13,8 @@ BACKPORTS=(qemu-system-x86 qemu-system-common qemu-system-data)
 RUNTIME=(libguestfs0 linux-image-amd64 qemu-utils fdisk gdisk e2fsprogs btrfs-progs
          ntfs-3g dosfstools xfsprogs lvm2)
 
-# What building, the fixtures and the tests use besides.
+# What building, the fixtures and the tests use besides (rpm: rpmbuild and
+# rpm make the rpm database the package reader's tests read).
 DEVEL=(libguestfs-tools libguestfs-dev debootstrap zstd uuid-runtime openssh-client
        openssl bc pkg-config extlinux syslinux-common tmux libwin-hivex-perl libhivex-bin
-       mtools man-db makefs libbsd-dev gcc make time)
+       mtools man-db makefs libbsd-dev gcc make time rpm)

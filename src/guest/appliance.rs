@@ -339,6 +339,20 @@ impl Guest for Appliance {
         Ok(cache.stat(&mut raw, path)?.size)
     }
 
+    fn download(&mut self, path: &str, dest: &Path, limit: u64) -> Result<()> {
+        let size = self.file_size(path)?;
+        if size > limit {
+            return Err(super::TooLarge::new(path, size, limit).into());
+        }
+        let to = dest.to_str().context("a host path that is not UTF-8")?;
+        (self.g.download(path, to)).map_err(gerr(format!("copying {path} out of the guest")))?;
+        let copied = std::fs::metadata(dest)?.len();
+        if copied > limit {
+            return Err(super::TooLarge::new(path, copied, limit).into());
+        }
+        Ok(())
+    }
+
     fn find(&mut self, dir: &str) -> Result<Vec<FoundEntry>> {
         let names = self.g.find(dir).map_err(gerr(format!("listing {dir}")))?;
         let base = dir.trim_end_matches('/');

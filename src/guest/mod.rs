@@ -24,6 +24,7 @@ pub mod packages;
 pub mod profile;
 mod raw;
 pub mod registry;
+pub mod rpmdb;
 pub mod secrets;
 pub mod shrink;
 pub mod tar_stream;
@@ -152,6 +153,13 @@ pub trait Guest {
 
     /// A file of at most `limit` bytes as text (lossy UTF-8: guest files
     /// are not always UTF-8).
+    /// Copy a regular file of at most `limit` bytes to `dest` on the
+    /// host; a bigger one is a [`TooLarge`] error and is not copied.
+    fn download(&mut self, path: &str, dest: &std::path::Path, limit: u64) -> Result<()> {
+        let data = self.read_limited(path, limit)?;
+        std::fs::write(dest, data).map_err(|e| anyhow::anyhow!("writing {}: {e}", dest.display()))
+    }
+
     fn read_to_string(&mut self, path: &str, limit: u64) -> Result<String> {
         Ok(String::from_utf8_lossy(&self.read_limited(path, limit)?).into_owned())
     }

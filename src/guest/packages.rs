@@ -1,17 +1,18 @@
 //! The guest's installed packages, read from its package manager's own
 //! database as untrusted text: dpkg's `/var/lib/dpkg/status`, apk's
-//! `/lib/apk/db/installed`, pacman's `/var/lib/pacman/local/*/desc`.
+//! `/lib/apk/db/installed`, pacman's `/var/lib/pacman/local/*/desc`,
+//! and rpm's `rpmdb.sqlite` (see [`super::rpmdb`]).
 //! Each file is read with a size limit, a package's name, version and
 //! architecture are bounded in length, the number of packages is bounded,
 //! and a stanza that lacks a name or a version is left out, never an error.
-//! rpm's databases (`rpmdb.sqlite`, Berkeley DB `Packages`) are not read.
 
 use std::collections::BTreeMap;
 
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-use super::{CONFIG_LIMIT, DATABASE_LIMIT, EntryKind, Guest, is_file};
+use super::{CONFIG_LIMIT, DATABASE_LIMIT, EntryKind, Guest, is_file, rpmdb};
+use crate::progress::Reporter;
 
 /// The most packages kept from one database.
 pub const MAX_PACKAGES: usize = 100_000;
@@ -26,6 +27,7 @@ pub enum DbFormat {
     Dpkg,
     Apk,
     Pacman,
+    Rpm,
 }
 
 /// One installed package.
@@ -44,28 +46,33 @@ pub struct Packages {
 }
 
 /// Where each database lives: a file, or (pacman) a directory of
-/// `NAME-VERSION/desc` files.
+/// `NAME-VERSION/desc` files; rpm's is found by [`rpmdb::read`] (here or
+/// under `/usr/lib/sysimage/rpm`).
 const DATABASES: &[(DbFormat, &str)] = &[
     (DbFormat::Dpkg, "/var/lib/dpkg/status"),
     (DbFormat::Apk, "/lib/apk/db/installed"),
     (DbFormat::Pacman, "/var/lib/pacman/local"),
+    (DbFormat::Rpm, "/var/lib/rpm"),
 ];
 
 /// The packages of the mounted guest, from the first database found;
-/// `None` when it has none of them.
-pub fn read(g: &mut dyn Guest) -> Result<Option<Packages>> {
+/// `None` when it has none of them. An rpm header that does not parse
+/// is skipped and `reporter` told.
+pub fn read(g: &mut dyn Guest, reporter: &dyn Reporter) -> Result<Option<Packages>> {
     for (format, path) in DATABASES {
-        let found = match format {
-            DbFormat::Pacman => g.exists(path)? && g.is_dir(path)?,
-            _ => is_file(g, path)?,
-        };
-        if !found {
-            continue;
-        }
         let list = match format {
-            DbFormat::Dpkg => parse_dpkg(&text(g.read_limited(path, DATABASE_LIMIT)?)),
-            DbFormat::Apk => parse_apk(&text(g.read_limited(path, DATABASE_LIMIT)?)),
-            DbFormat::Pacman => read_pacman(g, path)?,
+            DbFormat::Dpkg if is_file(g, path)? => {
+                parse_dpkg(&text(g.read_limited(path, DATABASE_LIMIT)?))
+            }
+            DbFormat::Apk if is_file(g, path)? => {
+                parse_apk(&text(g.read_limited(path, DATABASE_LIMIT)?))
+            }
+            DbFormat::Pacman if g.exists(path)? && g.is_dir(path)? => read_pacman(g, path)?,
+            DbFormat::Rpm => match rpmdb::read(g, reporter)? {
+                Some(list) => list,
+                None => continue,
+            },
+            _ => continue,
         };
         return Ok(Some(Packages {
             format: *format,
@@ -192,6 +199,15 @@ impl PackageDiff {
         )
     }
 
+    /// One line per package: `+ package NAME VERSION` added, `- package
+    /// …` removed, `~ package NAME OLD -> NEW` changed.
+    pub fn lines(&self) -> Vec<String> {
+        let added = (self.added.iter()).map(|(n, v)| format!("+ package {n} {v}"));
+        let removed = (self.removed.iter()).map(|(n, v)| format!("- package {n} {v}"));
+        let changed = (self.changed.iter()).map(|(n, a, b)| format!("~ package {n} {a} -> {b}"));
+        added.chain(removed).chain(changed).collect()
+    }
+
     /// `{"added": [{name, version}], "removed": [...], "changed": [{name, from, to}]}`.
     pub fn to_json(&self) -> serde_json::Value {
         let one = |v: &[(String, String)]| -> Vec<serde_json::Value> {
@@ -232,6 +248,7 @@ pub fn diff(old: &Packages, new: &Packages) -> PackageDiff {
 mod tests {
     use super::*;
     use crate::guest::memfs::MemGuest;
+    use crate::progress::NullReporter;
 
     const DPKG: &str = "Package: bash\nStatus: install ok installed\nVersion: 5.2.15-2+b2\nArchitecture: amd64\nDescription: x\n more text\n\n\
         Package: gone\nStatus: deinstall ok config-files\nVersion: 1.0\n\n\
@@ -244,7 +261,7 @@ mod tests {
     #[test]
     fn dpkg_keeps_installed_well_formed_stanzas() {
         let g = MemGuest::new().file("/var/lib/dpkg/status", DPKG);
-        let p = read(&mut g.clone()).unwrap().unwrap();
+        let p = read(&mut g.clone(), &NullReporter).unwrap().unwrap();
         assert_eq!(p.format, DbFormat::Dpkg);
         let names: Vec<&str> = p.packages.keys().map(String::as_str).collect();
         assert_eq!(names, ["bash", "libc6", "libc6:i386"]);
@@ -256,7 +273,7 @@ mod tests {
     fn apk_and_pacman_databases_read() {
         let apk = "C:Q1abc=\nP:musl\nV:1.2.4-r2\nA:x86_64\n\nP:busybox\nV:1.36.1-r5\n\nP:nover\n\n";
         let g = MemGuest::new().file("/lib/apk/db/installed", apk);
-        let p = read(&mut g.clone()).unwrap().unwrap();
+        let p = read(&mut g.clone(), &NullReporter).unwrap().unwrap();
         assert_eq!(p.format, DbFormat::Apk);
         assert_eq!(p.packages.len(), 2);
         assert_eq!(p.packages["musl"].arch.as_deref(), Some("x86_64"));
@@ -265,7 +282,7 @@ mod tests {
             .file("/var/lib/pacman/local/linux-6.6.1.arch1-1/desc", desc)
             .file("/var/lib/pacman/local/broken-1/desc", "%NAME%\nbroken\n")
             .file("/var/lib/pacman/local/ALPM_DB_VERSION", "9\n");
-        let p = read(&mut g.clone()).unwrap().unwrap();
+        let p = read(&mut g.clone(), &NullReporter).unwrap().unwrap();
         assert_eq!(p.format, DbFormat::Pacman);
         assert_eq!(p.packages.keys().collect::<Vec<_>>(), ["linux"]);
         assert_eq!(p.packages["linux"].version, "6.6.1.arch1-1");
@@ -273,15 +290,30 @@ mod tests {
 
     #[test]
     fn malformed_or_missing_databases_are_not_errors() {
-        assert!(read(&mut MemGuest::new()).unwrap().is_none());
+        assert!(read(&mut MemGuest::new(), &NullReporter).unwrap().is_none());
         let g = MemGuest::new().file("/var/lib/dpkg/status", b"\xff\xfe\0\0Package\n\n:::\n");
-        assert!(read(&mut g.clone()).unwrap().unwrap().packages.is_empty());
+        assert!(
+            read(&mut g.clone(), &NullReporter)
+                .unwrap()
+                .unwrap()
+                .packages
+                .is_empty()
+        );
         let long = format!("P:{}\nV:1\n", "x".repeat(MAX_FIELD + 1));
         let g = MemGuest::new().file("/lib/apk/db/installed", long);
-        assert!(read(&mut g.clone()).unwrap().unwrap().packages.is_empty());
+        assert!(
+            read(&mut g.clone(), &NullReporter)
+                .unwrap()
+                .unwrap()
+                .packages
+                .is_empty()
+        );
         let huge = vec![b'a'; DATABASE_LIMIT as usize + 1];
         let g = MemGuest::new().file("/var/lib/dpkg/status", huge);
-        assert!(read(&mut g.clone()).is_err(), "over the limit is refused");
+        assert!(
+            read(&mut g.clone(), &NullReporter).is_err(),
+            "over the limit is refused"
+        );
     }
 
     #[test]
@@ -308,6 +340,8 @@ mod tests {
         assert_eq!(d.removed, [("a".into(), "1".into())]);
         assert_eq!(d.changed, [("b".into(), "2".into(), "3".into())]);
         assert_eq!(d.summary(), "+1 -1 ~1");
+        let lines = ["+ package c 1", "- package a 1", "~ package b 2 -> 3"];
+        assert_eq!(d.lines(), lines);
         assert_eq!(d.to_json()["changed"][0]["to"], "3");
     }
 }

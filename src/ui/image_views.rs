@@ -1,6 +1,6 @@
 //! What the Images page shows of a version: its properties (Show), its
-//! file manifest with a path filter (Files), and the files that differ
-//! from another version (Diff).
+//! file manifest with a path filter (Files); the Diff view's text is
+//! [`crate::cloud::local::history::DiffText`]'s, as `images diff` prints it.
 
 use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::KeyEvent;
@@ -12,7 +12,7 @@ use ratatui::widgets::{Paragraph, Widget};
 use super::app::{Facts, ScreenId};
 use super::component::{Action, Component};
 use super::widgets::{Btn, Buttons, Reply, centered, edit_text, frame, step};
-use crate::cloud::local::history::{FileDiff, Index, Manifest, Version};
+use crate::cloud::local::history::{Index, Manifest, Version};
 
 /// Show: a version's registration and properties, as `images show`
 /// gives them (with `VERSION`, `TAGS` and `CHANNELS`).
@@ -45,15 +45,6 @@ pub fn show_lines(ix: &Index, v: &Version) -> Vec<String> {
 
 fn visibility(public: bool) -> &'static str {
     if public { "public" } else { "private" }
-}
-
-/// Diff: `+` added, `-` removed, `M` changed (with what changed), then
-/// the counts and the size deltas.
-pub fn diff_lines(names: &(String, String), d: &FileDiff, image_delta: i64) -> Vec<String> {
-    let mut lines = vec![format!("--- {}", names.0), format!("+++ {}", names.1)];
-    lines.extend(d.lines());
-    lines.push(d.summary(image_delta));
-    lines
 }
 
 /// Files: a version's manifest, one `imagetool show` line per file,

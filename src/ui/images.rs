@@ -15,11 +15,12 @@ use ratatui::widgets::Widget;
 
 use super::app::{Facts, ScreenId};
 use super::component::{Action, Component};
-use super::image_views::{Files, diff_lines, show_lines};
+use super::image_views::{Files, show_lines};
 use super::log::Text;
 use super::widgets::{Btn, Dialog, Input, Menu, Reply};
-use crate::cloud::local::history::{Channel, HistoryError, Index, Version, manifest};
+use crate::cloud::local::history::{Channel, DiffText, HistoryError, Index, Version, manifest};
 use crate::cloud::local::store::Store;
+use crate::guest::packages;
 
 /// Expert → Images: every name in the store, and the versions of the
 /// one opened (which owns the actions; leaving it reads the list again).
@@ -404,25 +405,37 @@ impl Versions {
         result
     }
 
-    /// The files that differ from version `a` to version `b`.
+    /// What differs from version `a` to version `b`: files, packages
+    /// (when both have a list), sizes, and the services `b`'s triggers
+    /// name (when it has triggers), as `images diff` prints them.
     fn diff(&mut self, a: u64, b: u64, store: &Store) -> Vec<Action> {
         let name = &self.index.name;
         let (old, new) = match (store.manifest(name, a), store.manifest(name, b)) {
             (Ok(old), Ok(new)) => (old, new),
             (Err(e), _) | (_, Err(e)) => return self.say(e.to_string()),
         };
-        let size = |n: u64| {
-            let v = self.index.versions.iter().find(|v| v.version == n);
-            v.map_or(0, |v| v.image.size as i64)
-        };
+        let version = |n: u64| self.index.versions.iter().find(|v| v.version == n);
+        let size = |n: u64| version(n).map_or(0, |v| v.image.size as i64);
         let d = manifest::diff(&old, &new);
+        let p = match (store.packages(name, a), store.packages(name, b)) {
+            (Ok(x), Ok(y)) => Some(packages::diff(&x, &y)),
+            _ => None,
+        };
+        let triggers = version(b).and_then(|v| v.triggers.as_ref());
+        let services = triggers.map(|t| t.for_diff(&d));
         let names = (self.label(a), self.label(b));
-        let lines = diff_lines(&names, &d, size(b) - size(a));
+        let text = DiffText {
+            names: (&names.0, &names.1),
+            files: &d,
+            packages: p.as_ref(),
+            image_delta: size(b) - size(a),
+            services: services.as_deref(),
+        };
         let title = format!("{} → {}", names.0, names.1);
         vec![Action::Push(Text::boxed(
             ScreenId::ImageDiff,
             &title,
-            lines,
+            text.lines(),
         ))]
     }
 

@@ -12,10 +12,13 @@ use super::component::Action;
 use super::image_views::Files;
 use super::images::Images;
 use super::tests::{app, press, screen_text, top_id, type_text};
-use crate::cloud::local::history::{Channel, FileEntry, FileKind, Index, Manifest, VersionExtras};
+use crate::cloud::local::history::{
+    Channel, FileEntry, FileKind, Index, Manifest, Triggers, VersionExtras,
+};
 use crate::cloud::local::registry::ImageRequest;
 use crate::cloud::local::store::Store;
 use crate::cloud::pithos::plankton::location;
+use crate::guest::packages::{DbFormat, Package, Packages};
 
 fn file(path: &str, content: &str) -> FileEntry {
     FileEntry {
@@ -30,8 +33,19 @@ fn file(path: &str, content: &str) -> FileEntry {
     }
 }
 
-/// Register `data` as the next version of `name`, with `files`.
+/// Register `data` as the next version of `name`, with `files` (and,
+/// for a list of files, packages and triggers from `extras`).
 fn register(s: &Store, name: &str, data: &[u8], files: Option<Vec<FileEntry>>) {
+    register_with(s, name, data, files, VersionExtras::default())
+}
+
+fn register_with(
+    s: &Store,
+    name: &str,
+    data: &[u8],
+    files: Option<Vec<FileEntry>>,
+    extras: VersionExtras,
+) {
     let me = s.owner().to_owned();
     s.create_container(&me, "images").unwrap();
     let object = format!("{name}.diskdump");
@@ -44,9 +58,30 @@ fn register(s: &Store, name: &str, data: &[u8], files: Option<Vec<FileEntry>>) {
     };
     let extras = VersionExtras {
         manifest: files.map(Manifest::new),
-        ..Default::default()
+        ..extras
     };
     s.register_version(&me, &req, &extras).unwrap();
+}
+
+/// A version's packages (dpkg's) and triggers (none when empty).
+fn with_packages(list: &[(&str, &str)], triggers: &str) -> VersionExtras {
+    let packages = (list.iter())
+        .map(|(n, v)| {
+            let p = Package {
+                version: v.to_string(),
+                arch: None,
+            };
+            (n.to_string(), p)
+        })
+        .collect();
+    VersionExtras {
+        packages: Some(Packages {
+            format: DbFormat::Dpkg,
+            packages,
+        }),
+        triggers: (!triggers.is_empty()).then(|| Triggers::parse(triggers.as_bytes()).unwrap()),
+        ..Default::default()
+    }
 }
 
 fn store_in(dir: &Path) -> Store {
@@ -56,13 +91,22 @@ fn store_in(dir: &Path) -> Store {
         file("/etc/motd", "hello"),
         file("/usr/bin/tool", "x"),
     ];
-    register(&s, "Debian", b"first", Some(v1));
+    register_with(
+        &s,
+        "Debian",
+        b"first",
+        Some(v1),
+        with_packages(&[("bash", "5.1"), ("vim", "9")], ""),
+    );
     let v2 = vec![
         file("/etc/hostname", "two!"),
         file("/etc/new", "added"),
         file("/usr/bin/tool", "x"),
     ];
-    register(&s, "Debian", b"second!", Some(v2));
+    let triggers = r#"[{"MatchLines": ["/usr/"], "Service": "never"},
+        {"MatchLines": ["/etc/host"], "Service": "hostname"}]"#;
+    let v2x = with_packages(&[("bash", "5.2"), ("curl", "7.88")], triggers);
+    register_with(&s, "Debian", b"second!", Some(v2), v2x);
     register(&s, "Fedora", b"f", None);
     s
 }
@@ -166,7 +210,7 @@ fn files_filter_by_path_regex() {
 }
 
 #[test]
-fn diff_lists_the_changed_files_and_the_size_delta() {
+fn diff_lists_files_packages_sizes_and_triggered_services() {
     let dir = tempfile::tempdir().unwrap();
     let (mut a, _store) = images_app(dir.path());
     press(&mut a, &[KeyCode::Enter]);
@@ -182,11 +226,19 @@ fn diff_lists_the_changed_files_and_the_size_delta() {
         "+ /etc/new",
         "- /etc/motd",
         "M /etc/hostname (content)",
+        "+ package curl 7.88",
+        "- package vim 9",
+        "~ package bash 5.1 -> 5.2",
         "1 added, 1 removed, 1 changed; files +1 bytes, image +2 bytes",
+        "packages: +1 -1 ~1",
+        "Triggers: hostname",
     ];
     for line in lines {
         assert!(text.contains(line), "{line}: {text}");
     }
+    // The lines come in that order.
+    let at: Vec<usize> = lines.iter().map(|l| text.find(l).unwrap()).collect();
+    assert!(at.is_sorted(), "{text}");
 }
 
 #[test]

@@ -8,7 +8,9 @@ use std::path::Path;
 use anyhow::Result;
 use serde_json::json;
 
-use crate::cloud::local::history::{FileDiff, HistoryError, Manifest, Triggers, manifest};
+use crate::cloud::local::history::{
+    DiffText, FileDiff, HistoryError, Manifest, Triggers, manifest,
+};
 use crate::cloud::local::store::Store;
 use crate::guest::packages::{self, PackageDiff, Packages};
 use crate::progress::Reporter;
@@ -73,7 +75,7 @@ pub(super) fn run(
         _ => None,
     };
     let image_delta = b.image_size as i64 - a.image_size as i64;
-    let services = triggers.then(|| services(b.triggers.as_ref(), &d));
+    let services = triggers.then(|| b.triggers.as_ref().map_or(vec![], |t| t.for_diff(&d)));
     if json {
         let mut out = diff_json((&a.label, &b.label), &d, image_delta);
         out["diff"]["packages"] = p.as_ref().map_or(json!(null), PackageDiff::to_json);
@@ -83,53 +85,17 @@ pub(super) fn run(
         super::super::json::print(&out);
         return Ok(());
     }
-    println!("--- {}\n+++ {}", a.label, b.label);
-    print_files(&d);
-    if let Some(p) = &p {
-        print_packages(p);
-    }
-    println!("{}", d.summary(image_delta));
-    if let Some(p) = &p {
-        println!("packages: {}", p.summary());
-    }
-    if let Some(s) = services {
-        let s = if s.is_empty() {
-            "none".into()
-        } else {
-            s.join(" ")
-        };
-        println!("Triggers: {s}");
-    }
-    Ok(())
-}
-
-fn print_files(d: &FileDiff) {
-    for line in d.lines() {
+    let text = DiffText {
+        names: (&a.label, &b.label),
+        files: &d,
+        packages: p.as_ref(),
+        image_delta,
+        services: services.as_deref(),
+    };
+    for line in text.lines() {
         println!("{line}");
     }
-}
-
-fn print_packages(p: &PackageDiff) {
-    for (name, v) in &p.added {
-        println!("+ package {name} {v}");
-    }
-    for (name, v) in &p.removed {
-        println!("- package {name} {v}");
-    }
-    for (name, old, new) in &p.changed {
-        println!("~ package {name} {old} -> {new}");
-    }
-}
-
-/// The services of `b`'s triggers whose lines match a path `d` adds,
-/// removes or changes.
-fn services(t: Option<&Triggers>, d: &FileDiff) -> Vec<String> {
-    let Some(t) = t else {
-        return Vec::new();
-    };
-    let changed = d.changed.iter().map(|(p, _)| p);
-    let paths = d.added.iter().chain(&d.removed).chain(changed);
-    t.matching(paths.map(String::as_str))
+    Ok(())
 }
 
 fn diff_json(names: (&str, &str), d: &FileDiff, image_delta: i64) -> serde_json::Value {

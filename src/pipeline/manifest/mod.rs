@@ -165,7 +165,7 @@ pub fn survey(image: &Path, reporter: &dyn Reporter) -> Result<Recorded> {
 /// The mounted guest's installed packages; a database that cannot be
 /// read (too big, unreadable) is a warning, not a failed run.
 pub(super) fn read_packages(vm: &mut Appliance, reporter: &dyn Reporter) -> Option<Packages> {
-    match crate::guest::packages::read(vm) {
+    match crate::guest::packages::read(vm, reporter) {
         Ok(p) => p,
         Err(e) => {
             reporter.warn(&format!("the guest's packages are not recorded: {e:#}"));

@@ -5,11 +5,13 @@
 //! report of the run that made it, so two versions can be compared file by file.
 
 pub mod bundle;
+pub mod diff_text;
 pub mod disk;
 pub mod index;
 pub mod manifest;
 pub mod triggers;
 
+pub use diff_text::DiffText;
 pub use disk::{Collected, Side, VersionExtras};
 pub use index::{Blocks, Channel, HistoryError, Index, Selector, Version};
 pub use manifest::{FileDiff, FileEntry, FileKind, Manifest};

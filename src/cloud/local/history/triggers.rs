@@ -7,6 +7,8 @@
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
+use super::FileDiff;
+
 /// One trigger.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -78,6 +80,16 @@ impl Triggers {
             }
         }
         out
+    }
+}
+
+impl Triggers {
+    /// The services whose lines match a path `d` adds, removes or
+    /// changes, in the order of the triggers.
+    pub fn for_diff(&self, d: &FileDiff) -> Vec<String> {
+        let changed = d.changed.iter().map(|(p, _)| p);
+        let paths = d.added.iter().chain(&d.removed).chain(changed);
+        self.matching(paths.map(String::as_str))
     }
 }
 
