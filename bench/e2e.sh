@@ -90,6 +90,7 @@ for i in $(seq 1 "$N"); do
     p=$(awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; printf "%.1f", s }' <<<"$steps")
     echo "round $i: (a) $a s   (p) $p s   [p steps: $steps]"
     [ "$(min "$p" "$best_p")" = "$p" ] && best_steps=$steps
+    [ "$(min "$a" "$best_a")" = "$a" ] && cp "$WORK"/ours.diskdump.report.json "$WORK"/best.report.json
     best_a=$(min "$a" "$best_a"); best_p=$(min "$p" "$best_p")
 done
 
@@ -97,9 +98,30 @@ echo
 echo "(a) snf-mkimage, the end of its own report (last round):"
 tail -n 25 "$WORK"/ours.log
 echo
-echo "(p) virt-* pipeline, best round's steps:"
-read -r -a st <<<"$best_steps"
-for k in "${!STEPS[@]}"; do printf '  %-16s %6s s\n' "${STEPS[$k]}" "${st[$k]}"; done
+echo "best rounds' steps, side by side ((a) grouped from its report.json):"
+# Our steps grouped as the issue counts them; the peer's as timed above.
+python3 - "$WORK"/best.report.json "$best_steps" "${STEPS[@]}" <<'PY'
+import json, sys
+report, peer, names = json.load(open(sys.argv[1])), sys.argv[2].split(), sys.argv[3:]
+groups = [("launch", "Launching"), ("inspection", "Inspecting"), ("metadata", "Collecting"),
+          ("shrink", "("), ("tasks", "("), ("tasks", "Mounting"), ("tasks", "Umounting"),
+          ("secrets", "Scanning"), ("shutdown", "Shutting"), ("export", "Dumping"),
+          ("export", "Calculating")]
+ours = {}
+for st in report["steps"]:
+    name = st["step"]
+    g = next((g for g, pre in groups if name.startswith(pre) and (g != "shrink" or "Shrinking" in name)), "other")
+    ours[g] = ours.get(g, 0.0) + st["seconds"]
+order = ["launch", "inspection", "metadata", "tasks", "shrink", "secrets", "shutdown", "export", "other"]
+rows = max(len(order), len(names))
+print(f"  {'(a) snf-mkimage':<16} {'s':>6}   | {'(p) virt-*':<16} {'s':>6}")
+for i in range(rows):
+    a = f"  {order[i]:<16} {ours.get(order[i], 0.0):6.1f}" if i < len(order) else " " * 25
+    p = f"{names[i]:<16} {peer[i]:>6}" if i < len(names) else ""
+    print(f"{a}   | {p}")
+print(f"  {'total':<16} {sum(ours.values()):6.1f}   | {'total':<16} {sum(map(float, peer)):6.1f}")
+print(f"  guestfs calls: {report['guestfs_calls']}, peak RSS {report['peak_rss_bytes'] / 1048576:.1f} MiB")
+PY
 echo
 os() { virt-inspector --no-applications --no-icon -a "$1" 2>/dev/null |
     sed -n 's:.*<distro>\(.*\)</distro>.*:\1:p' | head -1; }

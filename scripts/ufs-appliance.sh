@@ -86,6 +86,18 @@ debugfs -R "ls -p $LENSES" "$W/appliance/root" 2>/dev/null | awk -F/ '$6 ~ /\.au
 debugfs -w -f "$W/prune" "$W/appliance/root" >/dev/null 2>&1 || die "pruning the Augeas lenses failed"
 left=$(debugfs -R "ls -p $LENSES" "$W/appliance/root" 2>/dev/null | awk -F/ '$6 ~ /\.aug$/' | wc -l)
 [ "$left" -ge 3 ] && [ "$left" -le 20 ] || die "the appliance has $left Augeas lenses left, not the few inspection needs"
+# udev watches every disk: a tool that closes one it opened for writing
+# (parted, sgdisk, and libguestfs's list_filesystems runs parted several
+# times per partition even to read) makes udev rescan the partition table
+# and probe every partition again, and the daemon's next `udevadm settle`
+# waits for that: under software emulation half of the 18 s
+# list_filesystems takes (inspection runs it too). The tools that change
+# partitions tell the kernel themselves (BLKPG), and the daemon settles
+# after them; the rescans are not needed.
+printf '# snf-image-creator: no rescan when a tool closes a disk it wrote to\nACTION!="remove", SUBSYSTEM=="block", OPTIONS+="nowatch"\n' >"$W/nowatch.rules"
+debugfs -w -R "write $W/nowatch.rules /etc/udev/rules.d/99-snf-nowatch.rules" "$W/appliance/root" >/dev/null 2>&1 &&
+    debugfs -R "cat /etc/udev/rules.d/99-snf-nowatch.rules" "$W/appliance/root" 2>/dev/null | grep -q nowatch ||
+    die "adding the udev rule that stops disk rescans failed"
 printf 'A libguestfs fixed appliance whose ufs.ko writes UFS, built by %s.\n' "$SELF" \
     >"$W/appliance/README.fixed"
 echo "$KVER" >"$W/appliance/kernel-version"
