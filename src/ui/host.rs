@@ -1,15 +1,16 @@
 //! Bundle Host: the running host's planned layout, what the image cannot
 //! keep of it and the filter it is copied with, and, when the root is on
 //! LVM or btrfs, whether to copy a snapshot of it (the default) or the
-//! live system. Continue goes on into initialization with `/` as the
+//! live system. PageUp and PageDown scroll a long layout. Continue goes on into initialization with `/` as the
 //! media (then wizard or expert mode, as for any media), Cancel back to
 //! the browser.
 
 use std::path::Path;
 
 use ratatui::buffer::Buffer;
-use ratatui::crossterm::event::KeyEvent;
+use ratatui::crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Layout as Split, Rect};
+use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 
 use super::app::{Facts, ScreenId};
@@ -63,15 +64,21 @@ pub enum Choice {
 /// Continue and Cancel (the default).
 pub struct HostDialog {
     pub menu: Menu<HostCopy>,
+    /// The first line of the text shown (PageUp and PageDown scroll it).
+    pub top: u16,
 }
+
+/// The columns the text is wrapped at (roughly), and the lines a page
+/// key scrolls.
+const TEXT_WIDTH: usize = 70;
+const SCROLL: u16 = 5;
 
 impl HostDialog {
     /// The dialog for `layout`, or why `/` cannot be bundled.
     pub fn new(layout: &HostLayout, facts: &Facts) -> Result<HostDialog, String> {
-        let mut lines = layout_lines(layout, facts)?;
-        let items = if snapshot::offered(layout) {
-            lines.extend(snapshot_offer(layout));
-            vec![
+        let details = layout_lines(layout, facts)?;
+        let (mut lines, items) = if snapshot::offered(layout) {
+            let items = vec![
                 (
                     HostCopy::Snapshot,
                     "Snapshot".to_owned(),
@@ -82,29 +89,37 @@ impl HostDialog {
                     "Live".to_owned(),
                     "copy the running system while it changes".to_owned(),
                 ),
-            ]
+            ];
+            (snapshot_offer(layout), items)
         } else {
-            lines.push(
-                "The system is copied while it runs: files that change meanwhile (databases, \
-                 logs) may be copied half-written. Copy it into a new image and go on?"
-                    .to_owned(),
-            );
-            Vec::new()
+            let warning = "The system is copied while it runs: files that change meanwhile \
+                 (databases, logs) may be copied half-written. Copy it into a new image and go on?";
+            (vec![warning.to_owned()], Vec::new())
         };
+        lines.push(String::new());
+        lines.extend(details);
         let text = lines.join("\n");
         let mut menu = Menu::new("Bundle Host", &text, items, &[Btn::Continue, Btn::Cancel]);
         menu.buttons.focus(Btn::Cancel);
-        Ok(HostDialog { menu })
+        Ok(HostDialog { menu, top: 0 })
     }
 
     pub fn on_key(&mut self, key: KeyEvent) -> Choice {
-        match self.menu.on_key(key) {
-            Reply::None => Choice::Nothing,
-            Reply::Button(Btn::Continue) => {
-                Choice::Bundle(self.menu.current().copied().unwrap_or(HostCopy::Live))
+        let last = wrapped_lines(&self.menu.text, TEXT_WIDTH).saturating_sub(1);
+        match key.code {
+            KeyCode::PageDown => self.top = (self.top + SCROLL).min(last),
+            KeyCode::PageUp => self.top = self.top.saturating_sub(SCROLL),
+            _ => {
+                return match self.menu.on_key(key) {
+                    Reply::None => Choice::Nothing,
+                    Reply::Button(Btn::Continue) => {
+                        Choice::Bundle(self.menu.current().copied().unwrap_or(HostCopy::Live))
+                    }
+                    _ => Choice::Cancel,
+                };
             }
-            _ => Choice::Cancel,
         }
+        Choice::Nothing
     }
 }
 
@@ -160,13 +175,19 @@ impl Component for HostDialog {
         let m = &self.menu;
         let items = m.items.len() as u16;
         let gap = u16::from(items > 0);
-        let area = centered(area, 76, wrapped_lines(&m.text, 70) + gap + items + 4);
+        let lines = wrapped_lines(&m.text, TEXT_WIDTH);
+        let area = centered(area, 76, lines + gap + items + 4);
         let (body, buttons) = frame(&m.title, area, buf);
         let [text, list] =
             Split::vertical([Constraint::Min(1), Constraint::Length(items + gap)]).areas(body);
         Paragraph::new(m.text.as_str())
             .wrap(Wrap { trim: true })
+            .scroll((self.top, 0))
             .render(text, buf);
+        if lines > self.top + text.height {
+            let more = Rect::new(area.x, area.bottom() - 1, area.width - 2, 1);
+            Line::from(" PgDn: more ").right_aligned().render(more, buf);
+        }
         let list = Rect {
             y: list.y + gap,
             height: list.height.saturating_sub(gap),
@@ -273,6 +294,11 @@ mod tests {
         assert!(text.contains("/home copied live"), "{text}");
         assert!(!text.contains("Copy it into a new image"), "{text}");
         assert_eq!(d.menu.current(), Some(&HostCopy::Snapshot));
+        // Page keys scroll the text, not the choice.
+        assert_eq!(d.on_key(KeyCode::PageDown.into()), Choice::Nothing);
+        assert!(d.top > 0 && d.menu.current() == Some(&HostCopy::Snapshot));
+        d.on_key(KeyCode::PageUp.into());
+        assert_eq!(d.top, 0);
         // Cancel is the current button; Left makes it Continue.
         assert_eq!(d.on_key(KeyCode::Enter.into()), Choice::Cancel);
         assert_eq!(d.on_key(KeyCode::Left.into()), Choice::Nothing);
