@@ -1,6 +1,7 @@
 //! Build the raw disk of a tree (a directory or a tarball) with the
 //! built-in filter, GPT and ext4: the tree step alone, for benchmarks
-//! (`bench/tree.sh`). The disk's work files go next to OUT.
+//! (`bench/tree.sh`). The disk's work files go next to OUT. Prints the
+//! time of each step (`step SECONDS TITLE`) and the total on stderr.
 //!
 //! Usage: `tree_to_raw TREE OUT.raw`
 
@@ -10,6 +11,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use snf_image_creator::media::tree::{self, Filter, TreeSpec};
+use snf_image_creator::pipeline::report::StepTimer;
 use snf_image_creator::process::Cancel;
 use snf_image_creator::progress::NullReporter;
 
@@ -38,7 +40,11 @@ fn run() -> Result<()> {
         snapshot_root: false,
     };
     let start = Instant::now();
-    let built = tree::build(source, &spec, Path::new(out), &NullReporter, &Cancel::new())?;
+    let timer = StepTimer::new(&NullReporter);
+    let built = tree::build(source, &spec, Path::new(out), &timer, &Cancel::new())?;
+    for row in timer.rows(&[]) {
+        eprintln!("step {:.3} {}", row.seconds, row.step);
+    }
     eprintln!(
         "{} bytes in {:.2} s",
         built.size,

@@ -51,6 +51,9 @@ pub struct Facts {
     pub mount: super::mount::MountState,
     /// Whether the user accepted the media's backing chain.
     pub chain: super::chain::ChainState,
+    /// Bundle Host: copy a snapshot of the host's root (on LVM or btrfs)
+    /// rather than the live system, in every run on `/`.
+    pub snapshot_root: bool,
     /// The clouds of every kind the wizard and Register offer, read when
     /// first needed.
     pub clouds: Option<Vec<crate::cloud::config::list::Listed>>,
@@ -70,6 +73,7 @@ impl Facts {
             sysprep: Default::default(),
             mount: Default::default(),
             chain: Default::default(),
+            snapshot_root: false,
             clouds: None,
             cloud: Default::default(),
             log: Vec::new(),

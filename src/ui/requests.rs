@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::app::Facts;
-use crate::plan::Request;
+use crate::plan::{Request, TreeRequest};
 
 impl Facts {
     /// The options every run shares. A run on the session's own overlay
@@ -21,6 +21,10 @@ impl Facts {
             allow_backing_file: self.chain.allowed_for.as_deref()
                 == Some(overlay_of.as_deref().unwrap_or(media)),
             overlay_of,
+            tree: TreeRequest {
+                snapshot_root: self.snapshot_root && media == Path::new("/"),
+                ..TreeRequest::default()
+            },
             ..Request::default()
         }
     }

@@ -145,21 +145,26 @@ impl<I> Widget for &Menu<I> {
         Paragraph::new(self.text.as_str())
             .wrap(Wrap { trim: true })
             .render(text, buf);
-        let width = self.items.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
-        let items: Vec<ListItem> = self
-            .items
-            .iter()
-            .map(|(n, d)| ListItem::new(format!(" {n:<width$}  {d}")))
-            .collect();
-        let mut state = ListState::default().with_selected(Some(self.selected));
-        StatefulWidget::render(
-            List::new(items).highlight_style(Style::new().add_modifier(Modifier::REVERSED)),
-            list,
-            buf,
-            &mut state,
-        );
+        item_list(&self.items, self.selected, list, buf);
         self.buttons.line().render(buttons, buf);
     }
+}
+
+/// Draw `(name, description)` items in aligned columns, the selected one
+/// reversed.
+pub(super) fn item_list(items: &[(String, String)], selected: usize, area: Rect, buf: &mut Buffer) {
+    let width = items.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+    let items: Vec<ListItem> = items
+        .iter()
+        .map(|(n, d)| ListItem::new(format!(" {n:<width$}  {d}")))
+        .collect();
+    let mut state = ListState::default().with_selected(Some(selected));
+    StatefulWidget::render(
+        List::new(items).highlight_style(Style::new().add_modifier(Modifier::REVERSED)),
+        area,
+        buf,
+        &mut state,
+    );
 }
 
 fn text_height(text: &str) -> u16 {
@@ -211,7 +216,7 @@ impl Widget for &Dialog {
 }
 
 /// How many lines `text` takes wrapped at `width` columns (roughly).
-fn wrapped_lines(text: &str, width: usize) -> u16 {
+pub(super) fn wrapped_lines(text: &str, width: usize) -> u16 {
     text.lines()
         .map(|l| l.chars().count().div_ceil(width).max(1))
         .sum::<usize>() as u16

@@ -4,12 +4,16 @@
 //! The root is bundled from a read-only snapshot, `/home` live; the
 //! snapshot is gone afterwards, and no mount or loop device is left.
 //! (LVM snapshots are planned in unit tests: these machines have no
-//! device-mapper.)
+//! device-mapper.) The terminal UI's Bundle Host offers the snapshot on
+//! the same kind of root, and takes it.
 
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 
 use crate::host::{Loops, RoMount};
 use crate::support::*;
+use crate::tmux::{LAUNCH, SCREEN, Tmux};
 
 /// Mount the btrfs host in a private namespace, run `snf-mkimage /`
 /// there, then list the filesystem's subvolumes.
@@ -32,11 +36,11 @@ const IN_NAMESPACE: &str = r#"
     umount -R "$root"
 "#;
 
-#[test]
-fn a_btrfs_root_is_bundled_from_a_snapshot_that_goes_away() {
+/// A btrfs disk in `dir` holding the Debian fixture's root tree, and the
+/// empty directories its root and the work directory go on.
+fn btrfs_root(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     manifest();
-    let dir = scratch();
-    let disk = dir.path().join("btrfs-root.img");
+    let disk = dir.join("btrfs-root.img");
     std::fs::File::create(&disk)
         .and_then(|f| f.set_len(768 << 20))
         .unwrap();
@@ -48,10 +52,17 @@ fn a_btrfs_root_is_bundled_from_a_snapshot_that_goes_away() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "mkfs.btrfs: {err}");
-    let _loops = Loops(disk.clone());
-    let (root, tmp) = (dir.path().join("root"), dir.path().join("work"));
+    let (root, tmp) = (dir.join("root"), dir.join("work"));
     std::fs::create_dir(&root).unwrap();
     std::fs::create_dir(&tmp).unwrap();
+    (disk, root, tmp)
+}
+
+#[test]
+fn a_btrfs_root_is_bundled_from_a_snapshot_that_goes_away() {
+    let dir = scratch();
+    let (disk, root, tmp) = btrfs_root(dir.path());
+    let _loops = Loops(disk.clone());
     let image = dir.path().join("host.diskdump");
     let r = run(Command::new("unshare")
         .args(["--mount", "--propagation", "private", "sh", "-euc"])
@@ -89,6 +100,121 @@ fn a_btrfs_root_is_bundled_from_a_snapshot_that_goes_away() {
     for empty in ["proc", "sys", "dev", "run"] {
         assert_empty_dir(&m.join(empty));
     }
+}
+
+/// The btrfs host mounted as above in a private namespace, held until
+/// standard input closes; then its subvolumes are listed and it goes.
+const HOLD_NAMESPACE: &str = r#"
+    disk=$1 root=$2
+    L=$(losetup -f --show "$disk")
+    mount "$L" "$root"
+    losetup -d "$L"
+    btrfs -q subvolume create "$root/@home"
+    mount -o subvol=/@home "$L" "$root/home"
+    mount -t proc proc "$root/proc"
+    mount --rbind /sys "$root/sys"
+    mount --rbind /dev "$root/dev"
+    mount -t tmpfs tmpfs "$root/run"
+    echo ready
+    cat >/dev/null
+    btrfs subvolume list "$root"
+    umount -R "$root"
+"#;
+
+/// The namespace of [`HOLD_NAMESPACE`]; dropping it lets it go.
+struct Held(Child);
+
+impl Held {
+    fn start(disk: &Path, root: &Path) -> Held {
+        let mut child = Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-euc"])
+            .args([HOLD_NAMESPACE, "sh"])
+            .args([disk, root])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        let out = child.stdout.as_mut().unwrap();
+        BufReader::new(out).read_line(&mut line).unwrap();
+        assert_eq!(line, "ready\n", "the namespace was not set up");
+        Held(child)
+    }
+
+    /// Let the namespace go; what it printed (the subvolume list).
+    fn end(mut self) -> String {
+        drop(self.0.stdin.take());
+        let mut out = String::new();
+        let mut stdout = self.0.stdout.take().unwrap();
+        std::io::Read::read_to_string(&mut stdout, &mut out).unwrap();
+        assert!(self.0.wait().unwrap().success(), "{out}");
+        out
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        drop(self.0.stdin.take());
+        let _ = self.0.wait();
+    }
+}
+
+/// Bundle Host in the UI on the btrfs root: the layout, the filter and the
+/// snapshot offer are shown, the snapshot is the default and is taken;
+/// Ctrl-C during the copy leaves no snapshot, work file or mount behind.
+#[test]
+fn tui_bundle_host_offers_and_takes_a_btrfs_snapshot() {
+    let dir = scratch();
+    let (disk, root, tmp) = btrfs_root(dir.path());
+    let _loops = Loops(disk.clone());
+    let held = Held::start(&disk, &root);
+    let ui = Tmux::start(
+        &format!(
+            "nsenter --target {} --mount env SNF_HOST_ROOT={} {} --tmpdir {}",
+            held.0.id(),
+            root.display(),
+            env!("CARGO_BIN_EXE_snf-image-creator"),
+            tmp.display()
+        ),
+        dir.path(),
+    );
+    ui.wait_for("Please select an input media", SCREEN);
+    ui.select("Tab", "< Bundle Host >");
+    ui.press("Enter", "The root is on btrfs: copy a snapshot");
+    let shown = ui.screen();
+    for said in [
+        "/home copied live",
+        "/ btrfs on loop",
+        "PgDn: more",
+        "Snapshot  copy a snapshot",
+        "Live      copy the running system",
+    ] {
+        assert!(shown.contains(said), "{said:?} not in\n{shown}");
+    }
+    // The rest of the layout, and the filter, further down.
+    for _ in 0..4 {
+        ui.send("PageDown");
+    }
+    ui.wait_for("Left out: ", SCREEN);
+    // The selection stays on the first item, the snapshot.
+    ui.select("Left", "< Continue >");
+    ui.send("Enter");
+    ui.wait_for("Taking a read-only btrfs snapshot", LAUNCH);
+    ui.wait_for("Copying the tree into the image", LAUNCH);
+    assert!(
+        !ui.screen().contains("copied while it runs"),
+        "{}",
+        ui.screen()
+    );
+    ui.send("C-c");
+    assert_eq!(ui.exit_code(LAUNCH), 130, "{}", ui.screen());
+    let listed = held.end();
+    let subvolumes: Vec<&str> = listed.lines().filter(|l| l.starts_with("ID ")).collect();
+    assert_eq!(subvolumes.len(), 1, "{listed}");
+    assert!(subvolumes[0].ends_with(" path @home"), "{listed}");
+    assert_empty_dir(&tmp);
+    assert_empty_dir(&root);
+    assert_no_loop_device(&disk);
 }
 
 /// No loop device is left on `file` (its detach may lag its unmount).

@@ -295,16 +295,21 @@ pub fn describe(layout: &HostLayout, method: &Method) -> (String, Option<String>
             layout.root.display()
         ),
     };
+    (what, copied_live(layout))
+}
+
+/// The warning naming the filesystems a snapshot of the root leaves
+/// live (`/boot`, `/home`…), when there are any.
+pub fn copied_live(layout: &HostLayout) -> Option<String> {
     let others: Vec<String> = (layout.filesystems[1..].iter())
         .map(|f| f.mount_point.display().to_string())
         .collect();
-    let live = (!others.is_empty()).then(|| {
+    (!others.is_empty()).then(|| {
         format!(
             "only the root is snapshotted: {} copied live, while it changes",
             others.join(", ")
         )
-    });
-    (what, live)
+    })
 }
 
 #[cfg(test)]
