@@ -163,7 +163,10 @@ fn channels_and_tags(lab: &Lab) {
     refused(&r, 2, "test");
     let r = run(&mut lab.images(STORE, &["tag", "Debian@9", "x"]));
     refused(&r, 1, "has no version 9");
-    assert!(lab.snapshot("team/") == before, "a refusal changed the store");
+    assert!(
+        lab.snapshot("team/") == before,
+        "a refusal changed the store"
+    );
 }
 
 /// Import the bundle into another prefix: the same `show` and `files`,
@@ -214,5 +217,8 @@ fn bad_stores(lab: &Lab) {
         .env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY"));
     refused(&r, 2, "no S3 credentials");
-    assert!(lab.snapshot("team/") == before, "a refusal changed the store");
+    assert!(
+        lab.snapshot("team/") == before,
+        "a refusal changed the store"
+    );
 }
