@@ -45,8 +45,9 @@ pub struct AccountArgs {
     #[arg(short = 't', long = "token", value_name = "TOKEN", value_parser = parse_secret, global = true)]
     pub token: Option<Secret>,
 
-    /// The local image store to use (default: $SNF_IMAGE_STORE, else
-    /// ~/.local/share/snf-image-creator/store).
+    /// The image store to use: a directory, or s3://BUCKET[/PREFIX] with
+    /// the S3 credentials and endpoint the S3 target reads (default:
+    /// $SNF_IMAGE_STORE, else ~/.local/share/snf-image-creator/store).
     #[arg(long, value_name = "DIR", global = true)]
     pub store: Option<PathBuf>,
 }
@@ -155,6 +156,13 @@ pub fn serve(args: &ServeArgs) -> ExitCode {
 fn serve_inner(args: &ServeArgs) -> anyhow::Result<()> {
     let root = args.store.clone().unwrap_or_else(Store::default_root);
     let store = Store::open(&root)?;
+    if store.local_dir().is_none() {
+        return Err(crate::process::UsageError::new(format!(
+            "serve takes an image store in a directory, not {}",
+            store.describe()
+        ))
+        .into());
+    }
     let (tokens, token_file) = Tokens::load_or_create(&store, args.token_file.as_deref())?;
     let log = std::sync::Arc::new(|line: String| eprintln!("{line}"));
     let server = Server::start(&root, &args.listen, tokens, log)?;

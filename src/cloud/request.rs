@@ -54,9 +54,12 @@ impl AccountRequest {
             ));
         }
         match (&self.cloud, &self.auth_url, &self.token) {
-            (None, None, None) => Ok(Target::Local(
-                self.store.clone().unwrap_or_else(Store::default_root),
-            )),
+            (None, None, None) => {
+                let root = self.store.clone().unwrap_or_else(Store::default_root);
+                // A bad s3:// URL or missing S3 credentials are usage errors.
+                crate::cloud::local::backend::Location::parse(&root)?;
+                Ok(Target::Local(root))
+            }
             (Some(_), Some(_), _) | (Some(_), _, Some(_)) => Err(UsageError::new(
                 "give either -c CLOUD or -a URL -t TOKEN, not both",
             )),

@@ -391,7 +391,7 @@ impl Versions {
         &mut self,
         store: &Store,
         done: String,
-        f: impl FnOnce(&mut Index) -> Result<(), HistoryError>,
+        f: impl FnMut(&mut Index) -> Result<(), HistoryError>,
     ) -> Result<(), HistoryError> {
         let result = store.change_history(&self.index.name, false, f);
         if let Ok(Some(ix)) = store.history(&self.index.name) {

@@ -3,6 +3,7 @@
 //! [`CloudBackend`] (the same hashmap upload, dedupe and registration as a
 //! Synnefo cloud), and `serve`, which exposes it over the Synnefo APIs.
 
+pub mod backend;
 pub mod history;
 pub mod reader;
 pub mod registry;
@@ -29,7 +30,7 @@ pub struct LocalBackend {
     /// The store's `gc.lock`, held shared from the first block on, so that
     /// `images gc` does not take blocks an upload has sent but not yet
     /// made an object of.
-    uploading: OnceLock<nix::fcntl::Flock<std::fs::File>>,
+    uploading: OnceLock<backend::Held>,
 }
 
 impl LocalBackend {
@@ -64,7 +65,7 @@ impl BlockStore for LocalBackend {
     fn prepare(&self) -> Result<(u64, String), CloudError> {
         let s = self.store()?;
         if self.uploading.get().is_none() {
-            let held = history::disk::lock(&s.root().join("gc.lock"), false)?;
+            let held = s.backend().lock("gc.lock", false)?;
             let _ = self.uploading.set(held);
         }
         s.create_container(s.owner(), &self.container)?;

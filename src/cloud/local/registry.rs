@@ -157,27 +157,13 @@ impl Store {
 
     /// One image by id.
     pub fn image(&self, id: &str) -> Result<Option<RemoteImage>, CloudError> {
-        let path = self.image_path(id)?;
-        match std::fs::read(&path) {
-            Ok(d) => serde_json::from_slice(&d)
-                .map(Some)
-                .map_err(|e| CloudError::Protocol(format!("{} is damaged: {e}", path.display()))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(CloudError::io("reading", path, e)),
-        }
+        self.read_json(&self.image_path(id)?)
     }
 
     /// Every image `viewer` may see (its own and the public ones), by name.
     pub fn images(&self, viewer: Option<&str>) -> Result<Vec<RemoteImage>, CloudError> {
-        let dir = self.root().join("images");
-        let entries = std::fs::read_dir(&dir).map_err(|e| CloudError::io("listing", &dir, e))?;
         let mut out = Vec::new();
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let Some(id) = name.strip_suffix(".json") else {
-                continue;
-            };
-            let id = percent_decode_str(id).decode_utf8_lossy().into_owned();
+        for id in self.list_names("images", ".json")? {
             if let Some(img) = self.image(&id)?
                 && (viewer.is_none_or(|v| v == img.owner) || img.is_public)
             {
@@ -190,12 +176,7 @@ impl Store {
 
     /// Remove an image record (the object stays).
     pub fn unregister(&self, id: &str) -> Result<bool, CloudError> {
-        let path = self.image_path(id)?;
-        match std::fs::remove_file(&path) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(CloudError::io("removing", path, e)),
-        }
+        self.backend().delete(&self.image_path(id)?)
     }
 }
 

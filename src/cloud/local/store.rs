@@ -3,23 +3,26 @@
 //! properties. It is the default upload target, and what `serve` exposes
 //! over the Synnefo APIs.
 //!
-//! Layout under the root: `blocks/ab/abcd…` (a block without its trailing
+//! Layout under the root (a directory or `s3://BUCKET/PREFIX`, see
+//! [`super::backend`]): `blocks/ab/abcd…` (a block without its trailing
 //! NULs), `accounts/ACCOUNT/CONTAINER/NAME.json` (one object: its hashmap
 //! and metadata; NAME percent-encoded), `images/ID.json`, `owner` (the
 //! account of the local user) and `tokens` (for `serve`). Every file is
-//! written under a temporary name and renamed, so a killed upload leaves
-//! only whole blocks behind, which the next upload reuses.
+//! written whole (under a temporary name and renamed, in a directory), so
+//! a killed upload leaves only whole blocks behind, which the next upload
+//! reuses.
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
 
 use crate::cloud::error::CloudError;
 use crate::cloud::ids;
+use crate::cloud::local::backend::{Backend, Change, Location};
 use crate::cloud::pithos::hashmap::{self, BLOCK_HASH, DEFAULT_BLOCK_SIZE, Hashmap};
 use crate::cloud::pithos::transfer::Offer;
 
@@ -59,10 +62,10 @@ impl ObjectRecord {
     }
 }
 
-/// The store on disk.
+/// The store, on a directory or a bucket.
 #[derive(Debug, Clone)]
 pub struct Store {
-    root: PathBuf,
+    backend: Arc<dyn Backend>,
     owner: String,
 }
 
@@ -82,30 +85,46 @@ impl Store {
         data.join("snf-image-creator/store")
     }
 
-    /// Open the store at `root`, creating it when missing.
+    /// Open the store at `root` (a directory, created when missing, or
+    /// `s3://BUCKET[/PREFIX]`).
     pub fn open(root: &Path) -> Result<Store, CloudError> {
-        for sub in ["blocks", "accounts", "images", "tmp"] {
-            let d = root.join(sub);
-            fs::create_dir_all(&d).map_err(|e| CloudError::io("creating", &d, e))?;
-        }
-        let owner_file = root.join("owner");
-        let owner = match fs::read_to_string(&owner_file) {
-            Ok(s) if !s.trim().is_empty() => s.trim().to_owned(),
+        let at = Location::parse(root).map_err(|e| CloudError::Config(e.0))?;
+        Store::on(at.open()?)
+    }
+
+    /// The store on `backend`; its owner is made on first use.
+    pub fn on(backend: Box<dyn Backend>) -> Result<Store, CloudError> {
+        let backend: Arc<dyn Backend> = Arc::from(backend);
+        let owner = match backend.get("owner")? {
+            Some(s) if !String::from_utf8_lossy(&s).trim().is_empty() => s,
             _ => {
                 let id = ids::uuid4().map_err(|e| CloudError::io("reading", "/dev/urandom", e))?;
-                write_atomic(root, &owner_file, format!("{id}\n").as_bytes())?;
-                id
+                backend.update("owner", &mut |cur| match cur {
+                    Some(s) if !String::from_utf8_lossy(s).trim().is_empty() => Change::Keep,
+                    _ => Change::Write(format!("{id}\n").into_bytes()),
+                })?;
+                backend.get("owner")?.unwrap_or_default()
             }
         };
         Ok(Store {
-            root: root.to_owned(),
-            owner,
+            owner: String::from_utf8_lossy(&owner).trim().to_owned(),
+            backend,
         })
     }
 
-    /// The store's directory.
-    pub fn root(&self) -> &Path {
-        &self.root
+    /// Where the store keeps its files.
+    pub fn backend(&self) -> &dyn Backend {
+        self.backend.as_ref()
+    }
+
+    /// The store's directory, when it is on one.
+    pub fn local_dir(&self) -> Option<&Path> {
+        self.backend.local_dir()
+    }
+
+    /// For messages: the directory or `s3://BUCKET/PREFIX`.
+    pub fn describe(&self) -> String {
+        self.backend.describe()
     }
 
     /// The account of the store's own user.
@@ -113,41 +132,49 @@ impl Store {
         &self.owner
     }
 
-    fn container_dir(&self, account: &str, container: &str) -> Result<PathBuf, CloudError> {
-        Ok(self
-            .root
-            .join("accounts")
-            .join(safe_name(account)?)
-            .join(safe_name(container)?))
+    fn container_dir(&self, account: &str, container: &str) -> Result<String, CloudError> {
+        Ok(format!(
+            "accounts/{}/{}",
+            safe_name(account)?,
+            safe_name(container)?
+        ))
+    }
+
+    /// A key's contents as JSON, if it exists.
+    pub(crate) fn read_json<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, CloudError> {
+        match self.backend.get(key)? {
+            Some(data) => serde_json::from_slice(&data).map(Some).map_err(|e| {
+                CloudError::Protocol(format!("{}/{key} is damaged: {e}", self.describe()))
+            }),
+            None => Ok(None),
+        }
     }
 
     /// Whether a container exists.
     pub fn container_exists(&self, account: &str, container: &str) -> bool {
         self.container_dir(account, container)
-            .is_ok_and(|d| d.is_dir())
+            .is_ok_and(|d| self.backend.is_dir(&d).unwrap_or(false))
     }
 
     /// Create a container; `true` when it was not there before.
     pub fn create_container(&self, account: &str, container: &str) -> Result<bool, CloudError> {
         let dir = self.container_dir(account, container)?;
-        if dir.is_dir() {
-            return Ok(false);
-        }
-        fs::create_dir_all(&dir).map_err(|e| CloudError::io("creating", &dir, e))?;
-        Ok(true)
+        self.backend.make_dir(&dir)
     }
 
     /// The containers of an account.
     pub fn containers(&self, account: &str) -> Result<Vec<String>, CloudError> {
-        let dir = self.root.join("accounts").join(safe_name(account)?);
-        list_names(&dir, "")
+        self.list_names(&format!("accounts/{}", safe_name(account)?), "")
     }
 
     /// The objects of a container, by name.
     pub fn objects(&self, account: &str, container: &str) -> Result<Vec<ObjectRecord>, CloudError> {
         let dir = self.container_dir(account, container)?;
         let mut out = Vec::new();
-        for name in list_names(&dir, ".json")? {
+        for name in self.list_names(&dir, ".json")? {
             if let Some(o) = self.object(account, container, &name)? {
                 out.push(o);
             }
@@ -161,7 +188,7 @@ impl Store {
         account: &str,
         container: &str,
         name: &str,
-    ) -> Result<PathBuf, CloudError> {
+    ) -> Result<String, CloudError> {
         if name.is_empty() {
             return Err(CloudError::Config("an object name cannot be empty".into()));
         }
@@ -169,7 +196,10 @@ impl Store {
         if encoded.len() > 255 {
             return Err(CloudError::Config(format!("object name too long: {name}")));
         }
-        Ok(self.container_dir(account, container)?.join(encoded))
+        Ok(format!(
+            "{}/{encoded}",
+            self.container_dir(account, container)?
+        ))
     }
 
     /// One object, if it exists.
@@ -179,14 +209,7 @@ impl Store {
         container: &str,
         name: &str,
     ) -> Result<Option<ObjectRecord>, CloudError> {
-        let path = self.object_path(account, container, name)?;
-        match fs::read(&path) {
-            Ok(data) => serde_json::from_slice(&data)
-                .map(Some)
-                .map_err(|e| CloudError::Protocol(format!("{} is damaged: {e}", path.display()))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(CloudError::io("reading", path, e)),
-        }
+        self.read_json(&self.object_path(account, container, name)?)
     }
 
     /// Write an object's record (create or replace).
@@ -203,7 +226,7 @@ impl Store {
         }
         let path = self.object_path(account, container, &record.name)?;
         let json = serde_json::to_vec(record).map_err(|e| CloudError::Protocol(e.to_string()))?;
-        write_atomic(&self.root, &path, &json)
+        self.backend.put(&path, &json)
     }
 
     /// Remove an object (its blocks stay: other objects may share them).
@@ -213,31 +236,25 @@ impl Store {
         container: &str,
         name: &str,
     ) -> Result<bool, CloudError> {
-        let path = self.object_path(account, container, name)?;
-        match fs::remove_file(&path) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(CloudError::io("removing", path, e)),
-        }
+        self.backend
+            .delete(&self.object_path(account, container, name)?)
     }
 
-    pub(crate) fn block_path(&self, hash: &str) -> PathBuf {
-        self.root.join("blocks").join(&hash[..2]).join(hash)
+    pub(crate) fn block_path(&self, hash: &str) -> String {
+        format!("blocks/{}/{hash}", &hash[..2])
     }
 
-    /// Whether a block is stored.
+    /// Whether a block is stored (a store that cannot be read has none).
     pub fn has_block(&self, hash: &str) -> bool {
-        hashmap::is_hash(hash) && self.block_path(hash).is_file()
+        hashmap::is_hash(hash) && self.backend.exists(&self.block_path(hash)).unwrap_or(false)
     }
 
     /// Store a block; returns its hash.
     pub fn put_block(&self, data: &[u8]) -> Result<String, CloudError> {
         let hash = hashmap::block_hash(data);
         let path = self.block_path(&hash);
-        if !path.is_file() {
-            let dir = path.parent().unwrap_or(&self.root);
-            fs::create_dir_all(dir).map_err(|e| CloudError::io("creating", dir, e))?;
-            write_atomic(&self.root, &path, hashmap::strip_zeros(data))?;
+        if !self.backend.exists(&path)? {
+            self.backend.put(&path, hashmap::strip_zeros(data))?;
         }
         Ok(hash)
     }
@@ -248,7 +265,9 @@ impl Store {
             return Err(CloudError::Protocol(format!("bad block hash {hash}")));
         }
         let path = self.block_path(hash);
-        let mut data = fs::read(&path).map_err(|e| CloudError::io("reading block", &path, e))?;
+        let mut data = self.backend.get(&path)?.ok_or_else(|| {
+            CloudError::NotFound(format!("block {hash} is missing from {}", self.describe()))
+        })?;
         data.resize(len.max(data.len()), 0);
         data.truncate(len);
         Ok(data)
@@ -368,16 +387,25 @@ impl Store {
     }
 
     /// The path of a registered image's record.
-    pub(crate) fn image_path(&self, id: &str) -> Result<PathBuf, CloudError> {
-        Ok(self
-            .root
-            .join("images")
-            .join(format!("{}.json", safe_name(id)?)))
+    pub(crate) fn image_path(&self, id: &str) -> Result<String, CloudError> {
+        Ok(format!("images/{}.json", safe_name(id)?))
     }
 
-    /// Write a file of the store atomically.
-    pub(crate) fn write_file(&self, path: &Path, data: &[u8]) -> Result<(), CloudError> {
-        write_atomic(&self.root, path, data)
+    /// Write a file of the store whole.
+    pub(crate) fn write_file(&self, key: &str, data: &[u8]) -> Result<(), CloudError> {
+        self.backend.put(key, data)
+    }
+
+    /// The decoded names of the entries of `dir` ending in `suffix`.
+    pub(crate) fn list_names(&self, dir: &str, suffix: &str) -> Result<Vec<String>, CloudError> {
+        let mut names: Vec<String> = (self.backend.list(dir)?.into_iter())
+            .filter_map(|e| {
+                let n = e.name.strip_suffix(suffix)?.to_owned();
+                Some(percent_decode_str(&n).decode_utf8_lossy().into_owned())
+            })
+            .collect();
+        names.sort();
+        Ok(names)
     }
 }
 
@@ -403,39 +431,6 @@ fn safe_name(name: &str) -> Result<String, CloudError> {
         )));
     }
     Ok(utf8_percent_encode(name, NON_ALPHANUMERIC).to_string())
-}
-
-/// The decoded names of the entries of `dir` ending in `suffix`.
-pub(crate) fn list_names(dir: &Path, suffix: &str) -> Result<Vec<String>, CloudError> {
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(CloudError::io("listing", dir, e)),
-    };
-    let mut names: Vec<String> = entries
-        .flatten()
-        .filter_map(|e| {
-            let n = e.file_name().to_string_lossy().into_owned();
-            let n = n.strip_suffix(suffix)?.to_owned();
-            Some(percent_decode_str(&n).decode_utf8_lossy().into_owned())
-        })
-        .collect();
-    names.sort();
-    Ok(names)
-}
-
-/// Write through a temporary file in the store's `tmp` and rename.
-fn write_atomic(root: &Path, dest: &Path, data: &[u8]) -> Result<(), CloudError> {
-    let tmpdir = root.join("tmp");
-    fs::create_dir_all(&tmpdir).map_err(|e| CloudError::io("creating", &tmpdir, e))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(&tmpdir)
-        .map_err(|e| CloudError::io("creating a file in", &tmpdir, e))?;
-    tmp.write_all(data)
-        .and_then(|_| tmp.as_file().sync_data())
-        .map_err(|e| CloudError::io("writing", dest, e))?;
-    tmp.persist(dest)
-        .map_err(|e| CloudError::io("renaming a file to", dest, e.error))?;
-    Ok(())
 }
 
 #[cfg(test)]

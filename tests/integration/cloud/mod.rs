@@ -16,5 +16,6 @@ mod mkimage;
 mod openstack;
 mod request_proxy;
 mod s3;
+mod s3store;
 mod server;
 mod swift;

@@ -7,16 +7,16 @@ use crate::support::*;
 use snf_image_creator::cloud::Secret;
 use snf_image_creator::cloud::clients::s3::sigv4::{self, Credentials};
 
-const ACCESS: &str = "AKIDSNFTEST";
+pub(super) const ACCESS: &str = "AKIDSNFTEST";
 
 /// `weed mini` binds ports of its own besides the ones it is given, so two
 /// cannot run at once: the S3 tests take turns.
 static ONE_WEED: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn one_weed() -> std::sync::MutexGuard<'static, ()> {
+pub(super) fn one_weed() -> std::sync::MutexGuard<'static, ()> {
     ONE_WEED.lock().unwrap_or_else(|e| e.into_inner())
 }
-const SECRET: &str = "SECRETSNFTEST";
+pub(super) const SECRET: &str = "SECRETSNFTEST";
 
 /// A signed request to the S3 endpoint (to make the bucket, read back).
 fn s3(method: &str, endpoint: &str, path: &str) -> reqwest::blocking::Response {
@@ -52,7 +52,7 @@ fn s3(method: &str, endpoint: &str, path: &str) -> reqwest::blocking::Response {
 
 /// A SeaweedFS on a free port with an `images` bucket, stopped when
 /// dropped; its endpoint URL.
-fn seaweedfs(dir: &std::path::Path) -> (LabServer, String) {
+pub(super) fn seaweedfs(dir: &std::path::Path) -> (LabServer, String) {
     let port = loop {
         let p = free_port();
         if p < 50_000 {
@@ -75,7 +75,7 @@ fn seaweedfs(dir: &std::path::Path) -> (LabServer, String) {
 }
 
 /// `snf-image-creator` with the S3 credentials and endpoint.
-fn creator_s3(endpoint: &str, home: &std::path::Path) -> std::process::Command {
+pub(super) fn creator_s3(endpoint: &str, home: &std::path::Path) -> std::process::Command {
     let mut c = creator();
     c.env("AWS_ACCESS_KEY_ID", ACCESS)
         .env("AWS_SECRET_ACCESS_KEY", SECRET)

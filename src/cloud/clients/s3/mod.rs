@@ -6,6 +6,7 @@
 //! its side files.
 
 mod multipart;
+pub mod objects;
 mod public;
 pub mod sigv4;
 mod target;

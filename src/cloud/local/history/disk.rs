@@ -1,23 +1,25 @@
-//! The histories on disk: `history/NAME.json` (one [`Index`] per image
-//! name, NAME percent-encoded), `history/NAME/N.KIND.json` (version N's
-//! file manifest, package list and run report: [`Side`]), and `history/NAME.lock`, which every change of that
-//! name holds with `flock` while it reads, changes and rewrites the index
-//! (write to a temporary file, then rename), so two processes registering
-//! the same name never lose a version.
+//! The histories in the store: `history/NAME.json` (one [`Index`] per
+//! image name, NAME percent-encoded) and `history/NAME/N.KIND.json`
+//! (version N's file manifest, package list and run report: [`Side`]).
+//! Every change of a name is one [`Backend::update`] of its index (a
+//! `flock` on `history/NAME.lock` in a directory, conditional writes on
+//! S3), so two processes registering the same name never lose a version.
+//! An index whose versions were all removed stays (empty), so that version
+//! numbers are never reused.
+//!
+//! [`Backend::update`]: crate::cloud::local::backend::Backend::update
 
 use std::collections::HashSet;
-use std::fs::{self, File};
-use std::path::{Path, PathBuf};
 
-use nix::fcntl::{Flock, FlockArg};
-use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::index::{Blocks, Channel, HistoryError, Index, Version, parse_ref};
 use super::manifest::Manifest;
 use super::triggers::Triggers;
 use crate::cloud::RemoteImage;
 use crate::cloud::error::CloudError;
-use crate::cloud::local::store::{ObjectRecord, Store, list_names};
+use crate::cloud::local::backend::Change;
+use crate::cloud::local::store::{ObjectRecord, Store};
 use crate::guest::packages::Packages;
 
 /// What a registration adds to its version besides the image.
@@ -83,94 +85,82 @@ fn encode(name: &str) -> String {
     utf8_percent_encode(name, NON_ALPHANUMERIC).to_string()
 }
 
-/// Hold an exclusive (or shared) `flock` on `path` until dropped.
-pub(crate) fn lock(path: &Path, exclusive: bool) -> Result<Flock<File>, CloudError> {
-    let f = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .map_err(|e| CloudError::io("opening the lock file", path, e))?;
-    let how = if exclusive {
-        FlockArg::LockExclusive
-    } else {
-        FlockArg::LockShared
-    };
-    Flock::lock(f, how).map_err(|(_, e)| CloudError::io("locking", path, e.into()))
-}
-
 impl Store {
-    fn history_dir(&self) -> Result<PathBuf, CloudError> {
-        let d = self.root().join("history");
-        fs::create_dir_all(&d).map_err(|e| CloudError::io("creating", &d, e))?;
-        Ok(d)
-    }
-
-    fn index_path(&self, name: &str) -> Result<PathBuf, CloudError> {
+    fn index_path(&self, name: &str) -> Result<String, CloudError> {
         if name.trim().is_empty() || encode(name).len() > 200 {
             return Err(CloudError::Config(format!("bad image name `{name}'")));
         }
-        Ok(self.history_dir()?.join(format!("{}.json", encode(name))))
+        Ok(format!("history/{}.json", encode(name)))
     }
 
-    fn side_path(&self, name: &str, n: u64, side: Side) -> Result<PathBuf, CloudError> {
-        Ok(self.history_dir()?.join(encode(name)).join(side.file(n)))
+    fn side_path(&self, name: &str, n: u64, side: Side) -> Result<String, CloudError> {
+        self.index_path(name)?;
+        Ok(format!("history/{}/{}", encode(name), side.file(n)))
     }
 
-    /// The history of `name`, if it has one.
+    /// The history of `name`, if it has a version.
     pub fn history(&self, name: &str) -> Res<Option<Index>> {
-        let path = self.index_path(name)?;
-        match fs::read(&path) {
-            Ok(d) => serde_json::from_slice(&d).map(Some).map_err(|e| {
-                CloudError::Protocol(format!("{} is damaged: {e}", path.display())).into()
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(CloudError::io("reading", path, e).into()),
-        }
+        let ix: Option<Index> = self.read_json(&self.index_path(name)?)?;
+        Ok(ix.filter(|ix| !ix.versions.is_empty()))
     }
 
     /// Every history, by name.
     pub fn histories(&self) -> Res<Vec<Index>> {
-        let dir = self.history_dir()?;
-        let entries = fs::read_dir(&dir).map_err(|e| CloudError::io("listing", &dir, e))?;
         let mut out = Vec::new();
-        for e in entries.flatten() {
-            let file = e.file_name().to_string_lossy().into_owned();
-            let Some(enc) = file.strip_suffix(".json") else {
-                continue;
-            };
-            let name = percent_decode_str(enc).decode_utf8_lossy().into_owned();
+        for name in self.list_names("history", ".json")? {
             out.extend(self.history(&name)?);
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }
 
-    /// Change the history of `name` under its lock: `f` gets the index
-    /// (a new one when `create`), and what it returns is kept when it
-    /// succeeds. An index left with no versions is removed.
+    /// Change the history of `name` atomically: `f` gets the index (a new
+    /// one when `create`), and what it returns is kept when it succeeds.
+    /// `f` may run more than once (on S3, when another process changed the
+    /// index first), so it must only change the index.
     pub fn change_history<T>(
         &self,
         name: &str,
         create: bool,
-        f: impl FnOnce(&mut Index) -> Res<T>,
+        mut f: impl FnMut(&mut Index) -> Res<T>,
     ) -> Res<T> {
-        let path = self.index_path(name)?;
-        let _held = lock(&path.with_extension("lock"), true)?;
-        let mut index = match (self.history(name)?, create) {
-            (Some(ix), _) => ix,
-            (None, true) => Index::new(name),
-            (None, false) => return Err(no_image(name)),
+        let key = self.index_path(name)?;
+        let mut out: Option<Res<T>> = None;
+        self.backend().update(&key, &mut |cur| {
+            let result = self.parse_index(name, cur, create).and_then(|mut ix| {
+                let v = f(&mut ix)?;
+                let json = serde_json::to_vec_pretty(&ix)
+                    .map_err(|e| CloudError::Protocol(e.to_string()))?;
+                Ok((v, json))
+            });
+            match result {
+                Ok((v, json)) => {
+                    out = Some(Ok(v));
+                    Change::Write(json)
+                }
+                Err(e) => {
+                    out = Some(Err(e));
+                    Change::Keep
+                }
+            }
+        })?;
+        out.unwrap_or_else(|| Err(no_image(name)))
+    }
+
+    /// The index `cur` holds (an empty one is a name without versions).
+    fn parse_index(&self, name: &str, cur: Option<&[u8]>, create: bool) -> Res<Index> {
+        let parsed: Option<Index> = match cur {
+            Some(d) => Some(serde_json::from_slice(d).map_err(|e| {
+                let key = self.index_path(name).unwrap_or_default();
+                CloudError::Protocol(format!("{}/{key} is damaged: {e}", self.describe()))
+            })?),
+            None => None,
         };
-        let out = f(&mut index)?;
-        if index.versions.is_empty() {
-            fs::remove_file(&path).map_err(|e| CloudError::io("removing", &path, e))?;
-        } else {
-            let json = serde_json::to_vec_pretty(&index)
-                .map_err(|e| CloudError::Protocol(e.to_string()))?;
-            self.write_file(&path, &json)?;
+        match parsed {
+            Some(ix) if create || !ix.versions.is_empty() => Ok(ix),
+            None if create => Ok(Index::new(name)),
+            _ => Err(no_image(name)),
         }
-        Ok(out)
     }
 
     /// Add `image` (the object `obj` registered) as the next version of
@@ -183,11 +173,9 @@ impl Store {
     ) -> Res<u64> {
         let blocks = Blocks::from(obj);
         let files = extras.manifest.as_ref().map(|m| m.files.len());
-        self.change_history(&image.name, true, |ix| {
+        let n = self.change_history(&image.name, true, |ix| {
             ix.next = ix.next.max(extras.number.unwrap_or(0));
-            let next = ix.next.max(1);
-            self.write_sides(&ix.name, next, extras)?;
-            let n = ix.add(image.clone(), blocks, files);
+            let n = ix.add(image.clone(), blocks.clone(), files);
             if let Some(v) = ix.versions.last_mut() {
                 v.triggers = extras.triggers.clone();
                 v.packages = extras.packages.as_ref().map(|p| p.packages.len());
@@ -196,7 +184,12 @@ impl Store {
                 ix.promote(n, c, false)?;
             }
             Ok(n)
-        })
+        })?;
+        if let Err(e) = self.write_sides(&image.name, n, extras) {
+            let _ = self.remove_version(&image.name, n, true);
+            return Err(e);
+        }
+        Ok(n)
     }
 
     /// A registered image with what its name's history says of it
@@ -246,27 +239,22 @@ impl Store {
     }
 
     fn write_side(&self, name: &str, n: u64, side: Side, data: &[u8]) -> Res<()> {
-        let path = self.side_path(name, n, side)?;
-        let dir = path.parent().unwrap_or(self.root());
-        fs::create_dir_all(dir).map_err(|e| CloudError::io("creating", dir, e))?;
-        Ok(self.write_file(&path, data)?)
+        Ok(self.write_file(&self.side_path(name, n, side)?, data)?)
     }
 
     /// Keep `report` as version `n`'s run report (the run writes its
     /// report after it registered the version).
     pub fn attach_report(&self, name: &str, n: u64, report: &serde_json::Value) -> Res<()> {
-        self.change_history(name, false, |ix| {
-            ix.get(&super::Selector::Number(n))?;
-            let data =
-                serde_json::to_vec(report).map_err(|e| CloudError::Protocol(e.to_string()))?;
-            self.write_side(name, n, Side::Report, &data)
-        })
+        let ix = self.history(name)?.ok_or_else(|| no_image(name))?;
+        ix.get(&super::Selector::Number(n))?;
+        let data = serde_json::to_vec(report).map_err(|e| CloudError::Protocol(e.to_string()))?;
+        self.write_side(name, n, Side::Report, &data)
     }
 
     /// The name and version a reference (`NAME`, `NAME@N`, `NAME:TAG`,
     /// `NAME:CHANNEL`) points at.
     pub fn resolve(&self, reference: &str) -> Res<(Index, Version)> {
-        let exists = |s: &str| self.index_path(s).is_ok_and(|p| p.is_file());
+        let exists = |s: &str| self.history(s).is_ok_and(|ix| ix.is_some());
         let (name, sel) = parse_ref(reference, exists)?;
         let index = self.history(&name)?.ok_or_else(|| no_image(&name))?;
         let v = index.get(&sel)?.clone();
@@ -291,12 +279,7 @@ impl Store {
     /// What version `n` of `name` keeps as `side`.
     pub fn side<T: serde::de::DeserializeOwned>(&self, name: &str, n: u64, side: Side) -> Res<T> {
         let path = self.side_path(name, n, side)?;
-        let data = fs::read(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => side.missing(name, n),
-            _ => CloudError::io("reading", &path, e).into(),
-        })?;
-        serde_json::from_slice(&data)
-            .map_err(|e| CloudError::Protocol(format!("{} is damaged: {e}", path.display())).into())
+        self.read_json(&path)?.ok_or_else(|| side.missing(name, n))
     }
 
     /// Remove version `n` of `name` (see [`Index::remove`]) and its
@@ -304,13 +287,7 @@ impl Store {
     pub fn remove_version(&self, name: &str, n: u64, force: bool) -> Res<Version> {
         let v = self.change_history(name, false, |ix| ix.remove(n, force))?;
         for side in Side::ALL {
-            let path = self.side_path(name, n, side)?;
-            match fs::remove_file(&path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(CloudError::io("removing", path, e).into());
-                }
-                _ => {}
-            }
+            self.backend().delete(&self.side_path(name, n, side)?)?;
         }
         Ok(v)
     }
@@ -319,7 +296,7 @@ impl Store {
     /// side file of a version that is gone. Holds the store's `gc.lock`
     /// exclusively: uploads through the command line hold it shared.
     pub fn collect_garbage(&self) -> Res<Collected> {
-        let _held = lock(&self.root().join("gc.lock"), true)?;
+        let _held = self.backend().lock("gc.lock", true)?;
         let mut live: HashSet<String> = HashSet::new();
         for account in self.accounts()? {
             for container in self.containers(&account)? {
@@ -340,18 +317,14 @@ impl Store {
     }
 
     fn drop_stale_manifests(&self, ix: &Index) -> Res<usize> {
-        let dir = self.history_dir()?.join(encode(&ix.name));
+        let dir = format!("history/{}", encode(&ix.name));
         let keep: HashSet<String> = (ix.versions.iter())
             .flat_map(|v| Side::ALL.map(|s| s.file(v.version)))
             .collect();
-        let Ok(entries) = fs::read_dir(&dir) else {
-            return Ok(0);
-        };
         let mut n = 0;
-        for e in entries.flatten() {
-            if !keep.contains(e.file_name().to_string_lossy().as_ref()) {
-                fs::remove_file(e.path())
-                    .map_err(|err| CloudError::io("removing", e.path(), err))?;
+        for e in self.backend().list(&dir)? {
+            if !e.is_dir && !keep.contains(&e.name) {
+                self.backend().delete(&format!("{dir}/{}", e.name))?;
                 n += 1;
             }
         }
@@ -362,25 +335,23 @@ impl Store {
 impl Store {
     /// The accounts that have containers.
     fn accounts(&self) -> Res<Vec<String>> {
-        Ok(list_names(&self.root().join("accounts"), "")?)
+        Ok(self.list_names("accounts", "")?)
     }
 
     /// Delete the blocks not in `live`: how many, and their stored bytes.
     fn drop_blocks(&self, live: &HashSet<String>) -> Res<(usize, u64)> {
-        let dir = self.root().join("blocks");
         let (mut n, mut bytes) = (0, 0);
-        for sub in fs::read_dir(&dir).map_err(|e| CloudError::io("listing", &dir, e))? {
-            let Ok(entries) = sub.and_then(|s| fs::read_dir(s.path())) else {
-                continue;
-            };
-            for e in entries.flatten() {
-                let hash = e.file_name().to_string_lossy().into_owned();
-                if live.contains(&hash) || self.block_path(&hash) != e.path() {
+        for sub in self.backend().list("blocks")? {
+            for e in self.backend().list(&format!("blocks/{}", sub.name))? {
+                let key = format!("blocks/{}/{}", sub.name, e.name);
+                if live.contains(&e.name)
+                    || !crate::cloud::pithos::hashmap::is_hash(&e.name)
+                    || self.block_path(&e.name) != key
+                {
                     continue;
                 }
-                bytes += e.metadata().map(|m| m.len()).unwrap_or(0);
-                fs::remove_file(e.path())
-                    .map_err(|err| CloudError::io("removing", e.path(), err))?;
+                bytes += e.size;
+                self.backend().delete(&key)?;
                 n += 1;
             }
         }
@@ -427,5 +398,11 @@ mod tests {
         assert_eq!(s.resolve("Debian").unwrap().1.version, 2);
         s.remove_version("Debian", 2, false).unwrap();
         assert!(s.history("Debian").unwrap().is_none());
+        s.register(&me, &req(b"three")).unwrap();
+        assert_eq!(
+            s.resolve("Debian").unwrap().1.version,
+            3,
+            "numbers are not reused"
+        );
     }
 }

@@ -86,7 +86,13 @@ impl Tokens {
         if let Some(p) = path {
             return Ok((Self::load(p)?, p.to_owned()));
         }
-        let p = store.root().join("tokens");
+        let Some(dir) = store.local_dir() else {
+            return Err(CloudError::Config(format!(
+                "serve takes a store in a directory, not {}",
+                store.describe()
+            )));
+        };
+        let p = dir.join("tokens");
         if !p.exists() {
             let token = ids::token().map_err(|e| CloudError::io("reading", "/dev/urandom", e))?;
             let text = format!("# TOKEN UUID NAME\n{token} {} local\n", store.owner());

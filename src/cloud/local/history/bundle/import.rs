@@ -37,7 +37,8 @@ pub fn import(
     rename: Option<&str>,
     extras_to: Option<&Path>,
 ) -> Res<Imported> {
-    let tmp = store.root().join("tmp");
+    // A store on S3 stages in the system's temporary directory.
+    let tmp = (store.local_dir()).map_or_else(std::env::temp_dir, |d| d.join("tmp"));
     let staging = tempfile::tempdir_in(&tmp).map_err(|e| CloudError::io("creating", &tmp, e))?;
     let (m, staged) = read_bundle(input, staging.path())?;
     let name = rename.unwrap_or(&m.name);
