@@ -133,7 +133,7 @@ fn run_steps(plan: &Plan, reporter: &dyn Reporter, control: &Control) -> Result<
         control,
     })?;
     let from_image = (inspected.recorded.as_ref())
-        .and_then(manifest::InVm::from_image)
+        .and_then(manifest::InVm::image_mounts)
         .cloned();
     let mut outcome = conclude(plan, source, inspected, reporter)?;
     for (key, value) in bundled {

@@ -56,7 +56,7 @@ pub(super) enum Listing {
 
 impl InVm {
     /// Where to read the listing from the exported image, if there.
-    pub(super) fn from_image(&self) -> Option<&ExtMounts> {
+    pub(super) fn image_mounts(&self) -> Option<&ExtMounts> {
         match &self.listing {
             Listing::FromImage(mounts) => Some(mounts),
             Listing::Taken(_) => None,
@@ -113,6 +113,10 @@ pub(super) fn record(
     Ok(Some(InVm { listing, packages }))
 }
 
+/// A listing taken in the helper VM, with how many names were left out
+/// (not UTF-8).
+type Listed = (Manifest, usize);
+
 /// With the guest mounted read-only: its listing (when `listing`; with
 /// the count of names left out) and its packages.
 fn list_and_read_packages(
@@ -121,7 +125,7 @@ fn list_and_read_packages(
     listing: bool,
     tmp: &Path,
     reporter: &dyn Reporter,
-) -> Result<(Option<(Manifest, usize)>, Option<Packages>)> {
+) -> Result<(Option<Listed>, Option<Packages>)> {
     vm.mount(os, true, reporter)?;
     let listed = match listing {
         true => list(vm.handle(), tmp).map(Some),
