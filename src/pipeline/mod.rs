@@ -125,17 +125,16 @@ fn run_steps(plan: &Plan, reporter: &dyn Reporter, control: &Control) -> Result<
         }
     };
     cancel.check()?;
-    let mut inspected = helper_vm::run(&helper_vm::Session {
+    let inspected = helper_vm::run(&helper_vm::Session {
         disk: &disk,
         tmp: workdir.path(),
         plan,
         reporter,
         control,
     })?;
-    let from_image = inspected
-        .recorded
-        .as_mut()
-        .and_then(|r| r.from_image.take());
+    let from_image = (inspected.recorded.as_ref())
+        .and_then(manifest::InVm::image_mounts)
+        .cloned();
     let mut outcome = conclude(plan, source, inspected, reporter)?;
     for (key, value) in bundled {
         outcome.metadata.entry(key).or_insert(value);
@@ -197,10 +196,9 @@ fn conclude(
         meta.insert("GENERALIZED".into(), "no".into());
     }
     edit_metadata(plan, &mut meta, reporter);
-    let (manifest, packages) = match inspected.recorded {
-        Some(r) => (r.manifest, r.packages),
-        None => (None, None),
-    };
+    let (manifest, packages) = inspected
+        .recorded
+        .map_or((None, None), manifest::InVm::into_parts);
     let package_changes = match (&inspected.packages_before, &packages) {
         (Some(a), Some(b)) => Some(crate::guest::packages::diff(a, b)),
         _ => None,

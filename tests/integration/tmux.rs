@@ -195,11 +195,24 @@ impl Tmux {
     /// Wait for the program to end and return its exit code.
     pub(crate) fn exit_code(&self, limit: Duration) -> i32 {
         // The shell creates the file before it writes the code: wait for
-        // the number, not for the file.
+        // the number, not for the file. The server may be gone (a killed
+        // session ends it) while the shell still has to write it: the
+        // screen is then only a note, never a failure.
         poll("the UI's exit", limit, || {
             let text = std::fs::read_to_string(&self.done).unwrap_or_default();
-            text.trim().parse().map_err(|_| self.screen())
+            text.trim().parse().map_err(|_| self.last_screen())
         })
+    }
+
+    /// The screen, or why it cannot be read (the server has ended).
+    fn last_screen(&self) -> String {
+        match Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p"])
+            .output()
+        {
+            Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).into_owned(),
+            _ => format!("(no screen: the tmux server {} has ended)", self.server),
+        }
     }
 }
 

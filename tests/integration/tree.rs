@@ -204,20 +204,7 @@ fn compare(image: &Path, tree: &Path, with_socket: bool, prepared: bool) {
         .contains(&p)
     };
     let got = (entries(mnt.path(), &lf), xattrs(mnt.path(), &lf));
-    // A probe of the new loop device (udev, blkid) can hold it busy for a
-    // moment.
-    let unmounted = (0..20).any(|_| {
-        let ok = Command::new("umount")
-            .arg(mnt.path())
-            .status()
-            .unwrap()
-            .success();
-        if !ok {
-            std::thread::sleep(std::time::Duration::from_millis(500));
-        }
-        ok
-    });
-    assert!(unmounted, "{} stays mounted", mnt.path().display());
+    unmount(mnt.path(), image);
     let want = expected(tree, with_socket);
     let special = |m: &BTreeMap<Vec<u8>, String>| -> Vec<(Vec<u8>, String)> {
         m.iter()
@@ -278,6 +265,43 @@ fn compare(image: &Path, tree: &Path, with_socket: bool, prepared: bool) {
         .take(10)
         .collect();
     assert!(xdiff.is_empty(), "xattrs differ:\n{}", xdiff.join("\n"));
+}
+
+/// Unmount the read-back. This test holds nothing in it by then (every
+/// file and directory it read is closed, `getfattr` has exited); a child
+/// another test thread forks meanwhile inherits those descriptors until it
+/// executes its program, which a loaded machine may delay. Such a holder is
+/// named, then the mount detached: the file system and its loop device go
+/// when the last holder closes, which is waited for.
+fn unmount(mnt: &Path, image: &Path) {
+    let out = Command::new("umount").arg(mnt).output().unwrap();
+    if !out.status.success() {
+        let who = Command::new("fuser").arg("-vm").arg(mnt).output().unwrap();
+        eprintln!(
+            "umount {}: {}holders:\n{}",
+            mnt.display(),
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&who.stderr)
+        );
+        let lazy = Command::new("umount").arg("-l").arg(mnt).status().unwrap();
+        assert!(lazy.success(), "{} stays mounted", mnt.display());
+    }
+    let image = image.canonicalize().unwrap();
+    poll(
+        "the read-back's loop device going",
+        std::time::Duration::from_secs(120),
+        || {
+            let out = Command::new("losetup")
+                .args(["-j"])
+                .arg(&image)
+                .output()
+                .unwrap();
+            match out.stdout.is_empty() {
+                true => Ok(()),
+                false => Err(String::from_utf8_lossy(&out.stdout).into_owned()),
+            }
+        },
+    );
 }
 
 fn meta(image: &Path) -> serde_json::Value {

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::*;
-use crate::tmux::{LAUNCH, Pane, Tmux, start_ui_in};
+use crate::tmux::{LAUNCH, Pane, SCREEN, Tmux, start_ui_in};
 
 /// The bound on ending after a signal or a lost terminal.
 const END_WITHIN: Duration = Duration::from_secs(5);
@@ -93,7 +93,10 @@ fn tui_ends_when_its_terminal_is_killed() {
     eprintln!("lost terminal: the UI ended {took:?} after the kill, using {cpu:.2} s of CPU");
     assert!(took < END_WITHIN, "the UI took {took:?} to end");
     assert!(cpu < 1.0, "the UI used {cpu} s of CPU after the kill");
-    assert_eq!(ui.exit_code(END_WITHIN), 129);
+    // The UI has ended; the pane's shell (which outlives the hang-up)
+    // still has to be scheduled to write its code, however loaded the
+    // machine is.
+    assert_eq!(ui.exit_code(SCREEN), 129);
     drop(ui);
     assert_cleaned(tmp.path(), &src, &before);
 }
@@ -117,7 +120,7 @@ fn tui_signals_while_the_helper_vm_runs() {
             "{signal} during the launch: the UI ended {took:?} after it, using {cpu:.2} s of CPU"
         );
         assert!(took < END_WITHIN, "{signal}: the UI took {took:?} to end");
-        assert_eq!(ui.exit_code(END_WITHIN), 128 + signal as i32, "{signal}");
+        assert_eq!(ui.exit_code(SCREEN), 128 + signal as i32, "{signal}");
         // The terminal was restored: the UI's frame went with the
         // alternate screen.
         assert!(!ui.screen().contains("Initialization"), "{}", ui.screen());

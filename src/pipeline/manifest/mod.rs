@@ -12,6 +12,7 @@
 //! packages are read in the helper VM either way.
 
 mod ext;
+mod survey;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -24,10 +25,10 @@ use crate::cloud::local::history::{FileEntry, FileKind, Manifest};
 use crate::guest::OsInfo;
 use crate::guest::appliance::{Appliance, describe};
 use crate::guest::packages::Packages;
-use crate::media::{WorkDir, qemu_img};
 use crate::plan::{Plan, Work};
 use crate::progress::{Reporter, Step, begin_step};
 pub(super) use ext::ExtMounts;
+pub use survey::survey;
 
 /// Names per `lstatnslist`/`readlinklist` call (its answer must stay
 /// under libguestfs' 4 MiB message limit).
@@ -39,13 +40,36 @@ pub struct Recorded {
     pub packages: Option<Packages>,
 }
 
-/// What the helper VM's manifest step leaves: the packages, and the
-/// listing taken (`manifest`) or to read from the exported image
-/// (`from_image`); one of the two.
+/// What the helper VM's manifest step leaves: the listing (or where to
+/// read it), and the packages.
 pub(super) struct InVm {
-    pub manifest: Option<Manifest>,
-    pub from_image: Option<ExtMounts>,
+    pub listing: Listing,
     pub packages: Option<Packages>,
+}
+
+/// The file listing: taken in the helper VM, or to read on the host from
+/// the exported image.
+pub(super) enum Listing {
+    Taken(Manifest),
+    FromImage(ExtMounts),
+}
+
+impl InVm {
+    /// Where to read the listing from the exported image, if there.
+    pub(super) fn image_mounts(&self) -> Option<&ExtMounts> {
+        match &self.listing {
+            Listing::FromImage(mounts) => Some(mounts),
+            Listing::Taken(_) => None,
+        }
+    }
+
+    /// The listing taken in the helper VM (if it was), and the packages.
+    pub(super) fn into_parts(self) -> (Option<Manifest>, Option<Packages>) {
+        match self.listing {
+            Listing::Taken(manifest) => (Some(manifest), self.packages),
+            Listing::FromImage(_) => (None, self.packages),
+        }
+    }
 }
 
 /// Whether the run registers the image in the local store (the only
@@ -70,31 +94,55 @@ pub(super) fn record(
     if !wanted(plan) {
         return Ok(None);
     }
-    let in_vm = std::env::var_os("SNF_MANIFEST").is_some_and(|v| v == "vm");
-    let from_image = ext::ext_mounts(vm.handle(), os).filter(|_| !in_vm);
+    let from_image = ext::ext_mounts(vm.handle(), os).filter(|_| !listed_in_vm());
     let step = match from_image {
         None => Some(begin_step(reporter, "Recording the file manifest", None)),
         Some(_) => None,
     };
+    let (listed, packages) = list_and_read_packages(vm, os, from_image.is_none(), tmp, reporter)?;
+    let listing = match (listed, from_image) {
+        (Some((manifest, skipped)), _) => {
+            if let Some(step) = step {
+                done(step, &manifest, skipped, packages.as_ref(), reporter);
+            }
+            Listing::Taken(manifest)
+        }
+        (None, Some(mounts)) => Listing::FromImage(mounts),
+        (None, None) => unreachable!("the listing is taken when it cannot be read on the host"),
+    };
+    Ok(Some(InVm { listing, packages }))
+}
+
+/// A listing taken in the helper VM, with how many names were left out
+/// (not UTF-8).
+type Listed = (Manifest, usize);
+
+/// With the guest mounted read-only: its listing (when `listing`; with
+/// the count of names left out) and its packages.
+fn list_and_read_packages(
+    vm: &mut Appliance,
+    os: &OsInfo,
+    listing: bool,
+    tmp: &Path,
+    reporter: &dyn Reporter,
+) -> Result<(Option<Listed>, Option<Packages>)> {
     vm.mount(os, true, reporter)?;
-    let listed = match from_image {
-        None => list(vm.handle(), tmp).map(Some),
-        Some(_) => Ok(None),
+    let listed = match listing {
+        true => list(vm.handle(), tmp).map(Some),
+        false => Ok(None),
     };
     let packages = listed
         .is_ok()
         .then(|| read_packages(vm, reporter))
         .flatten();
     vm.umount_all()?;
-    let manifest = listed?;
-    if let (Some(step), Some((manifest, skipped))) = (step, &manifest) {
-        done(step, manifest, *skipped, packages.as_ref(), reporter);
-    }
-    Ok(Some(InVm {
-        manifest: manifest.map(|(m, _)| m),
-        from_image,
-        packages,
-    }))
+    Ok((listed?, packages))
+}
+
+/// Whether `SNF_MANIFEST=vm` asks for the listing to be taken in the
+/// helper VM even when the host could read it.
+fn listed_in_vm() -> bool {
+    std::env::var_os("SNF_MANIFEST").is_some_and(|v| v == "vm")
 }
 
 /// Read the manifest from the exported raw `image`.
@@ -126,40 +174,6 @@ fn done(
             "{skipped} files with names that are not UTF-8 are not in the manifest"
         ));
     }
-}
-
-/// The file manifest and packages of an exported image file (`images
-/// diff A FILE.diskdump`), with one helper-VM launch on a throwaway
-/// overlay: the file itself is only read.
-pub fn survey(image: &Path, reporter: &dyn Reporter) -> Result<Recorded> {
-    let source = crate::media::examine(image, false)?;
-    let work = WorkDir::create(None)?;
-    let overlay = work.join("survey.qcow2");
-    qemu_img::create_overlay(&source.path, &source.format, &overlay)?;
-    let step = begin_step(reporter, "Launching helper VM (may take a while)", None);
-    let mut vm = Appliance::launch(&overlay, "qcow2", reporter)?;
-    step.done("done");
-    let os = match crate::guest::bsd::inspect(&mut vm, reporter)?.as_slice() {
-        [os] => os.clone(),
-        found => anyhow::bail!(
-            "{}: {} operating systems found, so its files cannot be listed (one is needed)",
-            image.display(),
-            found.len()
-        ),
-    };
-    let step = begin_step(reporter, "Listing the image's files", None);
-    vm.mount(&os, true, reporter)?;
-    let listed = list(vm.handle(), work.path());
-    let packages = listed
-        .is_ok()
-        .then(|| read_packages(&mut vm, reporter))
-        .flatten();
-    vm.umount_all()?;
-    let (manifest, _) = listed?;
-    step.done(format!("{} files", manifest.files.len()));
-    vm.shutdown()?;
-    work.close()?;
-    Ok(Recorded { manifest, packages })
 }
 
 /// The mounted guest's installed packages; a database that cannot be
