@@ -38,27 +38,7 @@ pub(super) fn per_filesystem(h: &HostLayout, option: TableType) -> Option<Layout
     };
     let table = one_disk.as_ref().map_or(option, |(_, t)| *t);
     let mut notes = Vec::new();
-    let mut planned: Vec<Planned> = Vec::new();
-    for f in &h.filesystems {
-        let point = (f.mount_point.clone(), subvolume(f));
-        if let Some(Content::Fs(nf)) = (planned.iter_mut())
-            .find(|p| p.device == f.device)
-            .map(|p| &mut p.slot.content)
-        {
-            nf.mounts.push(point);
-            continue;
-        }
-        let keep = one_disk.as_ref().and_then(|_| keepable(h, table, f));
-        planned.push(match keep {
-            Some(part) => Planned {
-                device: f.device.clone(),
-                start: Some(part.start),
-                logical: None,
-                slot: slot_of(part, f, point, &mut notes),
-            },
-            None => new_partition(table, f, point, &mut notes),
-        });
-    }
+    let planned = plan_each(h, table, one_disk.is_some(), &mut notes);
     let (kept, new): (Vec<Planned>, Vec<Planned>) =
         planned.into_iter().partition(|p| p.start.is_some());
     let mut slots: Vec<(u64, Slot)> = (kept.into_iter())
@@ -79,18 +59,7 @@ pub(super) fn per_filesystem(h: &HostLayout, option: TableType) -> Option<Layout
     let mut slots: Vec<Slot> = slots.into_iter().map(|(_, s)| s).collect();
     let renumbered = number(h, table, &mut slots, new, &mut notes)?;
     let boot_from = one_disk.filter(|_| whole_partitions).map(|(d, _)| d);
-    if boot_from.is_none() {
-        notes.push(
-            "the source's boot loader is not copied (the root tree is on md or LVM, which the \
-             image does not have): the image boots with EXTLINUX when /boot holds a kernel and \
-             its initramfs"
-                .to_owned(),
-        );
-    }
-    let first = match &boot_from {
-        Some(_) => h.partitions.iter().map(|p| p.start).min()?.max(512),
-        None => MIB,
-    };
+    let first = loader_gap(h, boot_from.is_some(), &mut notes)?;
     Some(Layout {
         table,
         label_id: one_disk_label(h, table),
@@ -100,6 +69,54 @@ pub(super) fn per_filesystem(h: &HostLayout, option: TableType) -> Option<Layout
         boot_from,
         notes,
     })
+}
+
+/// A partition for each filesystem (a second mount of one, a btrfs
+/// subvolume, joins its partition): kept as on the source where it can
+/// be (`keep`: the tree is on one partitioned disk), else new.
+fn plan_each(
+    h: &HostLayout,
+    table: TableType,
+    keep: bool,
+    notes: &mut Vec<String>,
+) -> Vec<Planned> {
+    let mut planned: Vec<Planned> = Vec::new();
+    for f in &h.filesystems {
+        let point = (f.mount_point.clone(), subvolume(f));
+        if let Some(Content::Fs(nf)) = (planned.iter_mut())
+            .find(|p| p.device == f.device)
+            .map(|p| &mut p.slot.content)
+        {
+            nf.mounts.push(point);
+            continue;
+        }
+        let part = keep.then(|| keepable(h, table, f)).flatten();
+        planned.push(match part {
+            Some(part) => Planned {
+                device: f.device.clone(),
+                start: Some(part.start),
+                logical: None,
+                slot: slot_of(part, f, point, notes),
+            },
+            None => new_partition(table, f, point, notes),
+        });
+    }
+    planned
+}
+
+/// Where the first partition may start: after the boot gap when the
+/// source's loader is copied, else at 1 MiB (saying why it is not).
+fn loader_gap(h: &HostLayout, copied: bool, notes: &mut Vec<String>) -> Option<u64> {
+    if copied {
+        return Some(h.partitions.iter().map(|p| p.start).min()?.max(512));
+    }
+    notes.push(
+        "the source's boot loader is not copied (the root tree is on md or LVM, which the \
+         image does not have): the image boots with EXTLINUX when /boot holds a kernel and \
+         its initramfs"
+            .to_owned(),
+    );
+    Some(MIB)
 }
 
 /// The source's table identifier, kept when the image has its table.
