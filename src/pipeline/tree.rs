@@ -93,11 +93,11 @@ fn describe(
     workdir: WorkDir,
     raw: std::path::PathBuf,
 ) -> Built {
-    let numbered = spec.layout().keeps_numbers();
+    let new = spec.layout();
     let metadata = (spec.host.iter())
         .flat_map(|h| h.swap.as_ref())
         .map(|s| {
-            let n = if numbered { s.number } else { 2 };
+            let n = new.swap_number(s.number);
             ("SWAP".to_owned(), format!("{n}:{}", s.bytes >> 20))
         })
         .collect();

@@ -1,7 +1,8 @@
 //! Bundling a running host's `/` without bundling this machine: in a
 //! private mount namespace, a partitioned loop disk (MBR: p1 ext4 `/boot`,
-//! p2 ext4 `/` holding the Debian fixture's tree, p3 XFS `/home`, p4 a
-//! trailing swap; a byte pattern as boot code and in the boot gap) is
+//! p2 ext4 `/` holding the Debian fixture's tree, p3 XFS `/home`, p4 an
+//! extended partition holding p5, a logical ext4 `/var`, and p6 a trailing
+//! swap; a byte pattern as boot code and in the boot gap) is
 //! mounted with `/proc`, `/sys`, `/dev`, a tmpfs `/run` and a bind mount,
 //! and `snf-mkimage /` plans and copies it as the host's root
 //! (`SNF_HOST_ROOT`). The image must keep the partitions, their numbers,
@@ -18,9 +19,18 @@ const UUID: &str = "6c0bb2c6-8d0a-4a8e-9a3a-2f1d5e7c9b10";
 const LABEL: &str = "hostroot";
 const BOOT_UUID: &str = "0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9";
 const HOME_UUID: &str = "9d8c7b6a-5f4e-4d3c-8b2a-19f0e1d2c3b4";
+const VAR_UUID: &str = "3e4f5a6b-7c8d-4e9f-a0b1-c2d3e4f5a6b7";
 const MIB: u64 = 1 << 20;
-/// Partition starts and sizes in MiB: /boot, /, /home, swap.
-const PARTS: [(u64, u64); 4] = [(1, 128), (129, 600), (729, 320), (1049, 16)];
+/// Partition starts and sizes in MiB: /boot, /, /home, the extended
+/// partition, /var (logical), swap (logical).
+const PARTS: [(u64, u64); 6] = [
+    (1, 128),
+    (129, 600),
+    (729, 320),
+    (1049, 76),
+    (1050, 56),
+    (1107, 16),
+];
 
 /// Loop devices on a file, detached when dropped (the namespace's end
 /// already detaches them; this is for a run that went wrong).
@@ -93,13 +103,14 @@ fn host_disk(dir: &Path) -> PathBuf {
     let disk = dir.join("host-root.img");
     std::fs::File::create(&disk)
         .unwrap()
-        .set_len(1066 * MIB)
+        .set_len(1126 * MIB)
         .unwrap();
     let mut script = "label: dos\nlabel-id: 0x5eed1234\n".to_owned();
     for (n, (start, size)) in PARTS.iter().enumerate() {
         let (ty, flag) = match n {
             0 => ("83", ", bootable"),
-            3 => ("82", ""),
+            3 => ("5", ""),
+            5 => ("82", ""),
             _ => ("83", ""),
         };
         script.push_str(&format!(
@@ -124,6 +135,7 @@ fn host_disk(dir: &Path) -> PathBuf {
     for (tree, (start, size), uuid, label) in [
         (rootfs.join("boot"), PARTS[0], BOOT_UUID, "hostboot"),
         (rootfs.clone(), PARTS[1], UUID, LABEL),
+        (rootfs.join("var"), PARTS[4], VAR_UUID, "hostvar"),
     ] {
         check(
             Command::new("mke2fs")
@@ -155,13 +167,14 @@ const IN_NAMESPACE: &str = r#"
     trap cleanup EXIT
     partx -d "$lo" 2>/dev/null || true
     partx -a "$lo"
-    mkswap "${lo}p4" >/dev/null
+    mkswap "${lo}p6" >/dev/null
     mkfs.xfs -q -f -L hosthome -m uuid="$home_uuid" "${lo}p3"
     mount "${lo}p2" "$root"
     mount "${lo}p1" "$root/boot"
     mount "${lo}p3" "$root/home"
+    mount "${lo}p5" "$root/var"
     cp -a "$rootfs/home/." "$root/home/"
-    printf 'LABEL=hostroot / ext4 errors=remount-ro 0 1\nUUID=%s /boot ext4 defaults 0 2\nLABEL=hosthome /home xfs defaults 0 2\n' \
+    printf 'LABEL=hostroot / ext4 errors=remount-ro 0 1\nUUID=%s /boot ext4 defaults 0 2\nLABEL=hosthome /home xfs defaults 0 2\nLABEL=hostvar /var ext4 defaults 0 2\n' \
         "$(blkid -s UUID -o value "${lo}p1")" >"$root/etc/fstab"
     mount -t proc proc "$root/proc"
     mount --rbind /sys "$root/sys"
@@ -244,6 +257,8 @@ fn the_running_host_becomes_an_image_with_its_partitions_and_boot_loader() {
         "left out: /mnt/bound (a bind mount of /)",
         "image partition 1: ext4 /boot",
         "image partition 3: xfs /home",
+        "image partition 4: extended",
+        "image partition 5: ext4 /var",
         "the source's boot loader (MBR boot code and GRUB's core) is copied",
     ] {
         assert!(r.stderr.contains(said), "{said:?} not in:\n{}", r.stderr);
@@ -256,7 +271,7 @@ fn the_running_host_becomes_an_image_with_its_partitions_and_boot_loader() {
     let text = std::fs::read_to_string(format!("{}.meta", image.display())).unwrap();
     let meta: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(meta["properties"]["OS"], "debian", "{text}");
-    assert_eq!(meta["properties"]["SWAP"], "4:16", "{text}");
+    assert_eq!(meta["properties"]["SWAP"], "6:16", "{text}");
 
     let (id, parts) = image_parts(&image);
     assert_eq!(id, "0x5eed1234");
@@ -265,14 +280,22 @@ fn the_running_host_becomes_an_image_with_its_partitions_and_boot_loader() {
         .collect();
     assert_eq!(
         numbers,
-        [(1, "83", true), (2, "83", false), (3, "83", false)]
+        [
+            (1, "83", true),
+            (2, "83", false),
+            (3, "83", false),
+            (4, "5", false),
+            (5, "83", false)
+        ]
     );
     let expect = [
         ("ext4", BOOT_UUID, "hostboot"),
         ("ext4", UUID, LABEL),
         ("xfs", HOME_UUID, "hosthome"),
+        ("ext4", VAR_UUID, "hostvar"),
     ];
-    for ((_, start, _, _), (ty, uuid, label)) in parts.iter().zip(expect) {
+    let filesystems = parts.iter().filter(|p| p.2 != "5");
+    for ((_, start, _, _), (ty, uuid, label)) in filesystems.zip(expect) {
         let id = blkid_at(&image, *start);
         for kv in [
             format!("TYPE={ty}\n"),
@@ -300,15 +323,22 @@ fn the_running_host_becomes_an_image_with_its_partitions_and_boot_loader() {
         let home = RoMount::new(&image, parts[2].1);
         assert!(home.0.path().join("alice").is_dir());
     }
+    {
+        let var = RoMount::new(&image, parts[4].1);
+        let v = var.0.path();
+        assert!(v.join("lib/dpkg/status").is_file(), "the logical /var");
+        assert_empty_dir(&v.join("tmp"));
+    }
     let mnt = RoMount::new(&image, parts[1].1);
     let m = mnt.0.path();
     assert_empty_dir(&m.join("boot"));
     assert_empty_dir(&m.join("home"));
+    assert_empty_dir(&m.join("var"));
     let fstab = std::fs::read_to_string(m.join("etc/fstab")).unwrap();
     assert_eq!(
         fstab,
         format!(
-            "LABEL=hostroot / ext4 errors=remount-ro 0 1\nUUID={BOOT_UUID} /boot ext4 defaults 0 2\nLABEL=hosthome /home xfs defaults 0 2\n"
+            "LABEL=hostroot / ext4 errors=remount-ro 0 1\nUUID={BOOT_UUID} /boot ext4 defaults 0 2\nLABEL=hosthome /home xfs defaults 0 2\nLABEL=hostvar /var ext4 defaults 0 2\n"
         )
     );
     assert_eq!(

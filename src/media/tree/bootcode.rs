@@ -31,7 +31,7 @@ pub fn copy(image: &Path, layout: &Layout, places: &[(u64, u64)]) -> Result<bool
     let raws: Vec<(&str, u64, u64)> = (layout.slots.iter().zip(places))
         .filter_map(|(s, (start, _))| match &s.content {
             Content::Raw { device, size, .. } => Some((device.as_str(), *start, *size)),
-            Content::Fs(_) => None,
+            Content::Fs(_) | Content::Extended => None,
         })
         .collect();
     let gap = head.get(512..).unwrap_or_default();

@@ -199,6 +199,20 @@ impl Image {
         self.uuids[i].as_deref()
     }
 
+    /// The mount points whose fstab lines are rewritten to the UUID of
+    /// their new filesystem (those made from md or LVM), with it.
+    pub fn fstab_targets(&self) -> Vec<(PathBuf, String)> {
+        let mut out = Vec::new();
+        for (slot, uuid) in self.layout.slots.iter().zip(&self.uuids) {
+            if let (Content::Fs(nf), Some(u)) = (&slot.content, uuid)
+                && nf.fstab_uuid
+            {
+                out.extend(nf.mounts.iter().map(|(p, _)| (p.clone(), u.clone())));
+            }
+        }
+        out
+    }
+
     fn slot_index(&self, f: impl Fn(&Slot) -> bool) -> Option<usize> {
         self.layout.slots.iter().position(f)
     }
@@ -441,3 +455,6 @@ pub fn install_extlinux(mnt: &Path, kernel: &OsStr, uuid: &str, boot: &str) -> R
         .arg(&dir)
         .run_checked()
 }
+
+#[cfg(test)]
+mod tests;

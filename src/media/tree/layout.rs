@@ -10,10 +10,12 @@ use std::path::{Path, PathBuf};
 use super::disk::{FsType, TableType};
 use super::host::{HostFs, HostLayout, HostPart, Storage};
 
+mod mixed;
+
 const MIB: u64 = 1 << 20;
 /// Linux's partition types, for a partition the source does not give one.
-const LINUX_GPT: &str = "0FC63DAF-8483-4772-8E79-3D69D8477DE4";
-const LINUX_MBR: &str = "83";
+pub(super) const LINUX_GPT: &str = "0FC63DAF-8483-4772-8E79-3D69D8477DE4";
+pub(super) const LINUX_MBR: &str = "83";
 
 /// A filesystem the builder makes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +26,11 @@ pub struct NewFs {
     /// Where its tree goes, shallowest first, with the btrfs subvolume
     /// mounted there (`None`: the filesystem's top).
     pub mounts: Vec<(PathBuf, Option<String>)>,
+    /// Its source is an md array or a device-mapper volume the image does
+    /// not have: fstab lines that name it by a device path
+    /// (`/dev/mapper/…`, `/dev/VG/LV`, `/dev/mdN`) are rewritten to
+    /// `UUID=` of the new filesystem.
+    pub fstab_uuid: bool,
 }
 
 /// What a partition holds.
@@ -37,6 +44,9 @@ pub enum Content {
         start: u64,
         size: u64,
     },
+    /// An MBR extended partition: the logical partitions (5 and up) that
+    /// follow it in the layout lie inside it.
+    Extended,
 }
 
 /// One partition of the new disk.
@@ -64,6 +74,8 @@ pub struct Layout {
     /// The source disk whose boot code, boot gap (MBR) and BIOS boot
     /// partition (GPT) are copied.
     pub boot_from: Option<String>,
+    /// Whether every partition keeps the source's number.
+    pub numbers_kept: bool,
     /// What the image cannot keep of the source's layout.
     pub notes: Vec<String>,
 }
@@ -89,6 +101,7 @@ impl Layout {
                 content: Content::Fs(fs),
             }],
             boot_from: None,
+            numbers_kept: false,
             notes: Vec::new(),
         }
     }
@@ -96,23 +109,29 @@ impl Layout {
     /// The layout of a host's image; `table` and `fs` are the choices for
     /// what the source does not say.
     pub fn of_host(h: &HostLayout, table: TableType, fs: FsType) -> Layout {
-        match per_partition(h) {
+        match per_partition(h).or_else(|| mixed::per_filesystem(h, table)) {
             Some(l) => l,
             None => single_of_host(h, table, fs),
         }
     }
 
-    /// Whether the partitions keep the source's numbers (a trailing
-    /// swap's `SWAP` property then names its own).
-    pub fn keeps_numbers(&self) -> bool {
-        self.boot_from.is_some()
+    /// The number a trailing swap `source` gets in the `SWAP` property:
+    /// its own when the partitions keep theirs and it is free, else the
+    /// one after the last.
+    pub fn swap_number(&self, source: u32) -> u32 {
+        let used = |n: u32| self.slots.iter().any(|s| s.number == n);
+        let last = self.slots.iter().map(|s| s.number).max().unwrap_or(0);
+        match self.numbers_kept && !used(source) {
+            true => source,
+            false => last + 1,
+        }
     }
 
     /// The filesystems made, with their partition numbers.
     pub fn filesystems(&self) -> impl Iterator<Item = (u32, &NewFs)> {
         self.slots.iter().filter_map(|s| match &s.content {
             Content::Fs(f) => Some((s.number, f)),
-            Content::Raw { .. } => None,
+            Content::Raw { .. } | Content::Extended => None,
         })
     }
 
@@ -130,17 +149,30 @@ impl Layout {
     }
 
     /// Each partition's offset and length for these sizes (one per slot,
-    /// raw slots' own), and the disk's length (room for a GPT backup).
+    /// raw slots' own; an extended partition spans the logical ones after
+    /// it, each of which starts a MiB on, past its EBR), and the disk's
+    /// length (room for a GPT backup).
     pub fn place(&self, sizes: &[u64]) -> (Vec<(u64, u64)>, u64) {
         let mut cursor = self.first;
         let mut out = Vec::new();
+        let mut extended = None;
         for (slot, &size) in self.slots.iter().zip(sizes) {
             let start = match slot.content {
                 Content::Raw { start, .. } if start >= cursor => start,
+                _ if extended.is_some() => (cursor + 512).div_ceil(MIB) * MIB,
                 _ => cursor.div_ceil(MIB) * MIB,
             };
+            if slot.content == Content::Extended {
+                extended = Some(out.len());
+                out.push((start, 0));
+                cursor = start;
+                continue;
+            }
             out.push((start, size));
             cursor = start + size;
+        }
+        if let Some(i) = extended {
+            out[i].1 = cursor - out[i].0;
         }
         (out, cursor.div_ceil(MIB) * MIB + MIB)
     }
@@ -165,6 +197,10 @@ impl Layout {
             Content::Raw { device, .. } => {
                 format!("image partition {}: a copy of {device}", s.number)
             }
+            Content::Extended => format!(
+                "image partition {}: extended, holding the logical partitions",
+                s.number
+            ),
         };
         self.slots.iter().map(line).collect()
     }
@@ -201,23 +237,7 @@ fn per_partition(h: &HostLayout) -> Option<Layout> {
         }
     }
     let kept: Vec<u32> = slots.iter().map(|(_, s)| s.number).collect();
-    let trailing = h.swap.as_ref().map(|s| s.number);
-    for p in h.partitions.iter().filter(|p| !kept.contains(&p.number)) {
-        if table == TableType::Gpt && p.is_bios_boot() {
-            let content = Content::Raw {
-                device: p.device.clone(),
-                start: p.start,
-                size: p.size,
-            };
-            slots.push((p.start, part_slot(p, content)));
-        } else if Some(p.number) != trailing {
-            notes.push(format!(
-                "partition {} of {disk} ({}) is not part of the root tree: the image leaves it out",
-                p.number,
-                p.content.as_deref().unwrap_or("no filesystem")
-            ));
-        }
-    }
+    slots.extend(rest_of_disk(h, table, &kept, true, &mut notes));
     slots.sort_by_key(|(start, _)| *start);
     Some(Layout {
         table,
@@ -225,16 +245,56 @@ fn per_partition(h: &HostLayout) -> Option<Layout> {
         first: h.partitions.iter().map(|p| p.start).min()?.max(512),
         slots: slots.into_iter().map(|(_, s)| s).collect(),
         boot_from: Some(disk.clone()),
+        numbers_kept: true,
         notes,
     })
 }
 
+/// The partitions of the root's one disk besides `kept`: a GPT BIOS boot
+/// partition copied as it is (when `bios_boot`), with its start; the
+/// others are noted as left out, except a trailing swap, an extended
+/// partition and the members of the tree's md arrays and volumes.
+fn rest_of_disk(
+    h: &HostLayout,
+    table: TableType,
+    kept: &[u32],
+    bios_boot: bool,
+    notes: &mut Vec<String>,
+) -> Vec<(u64, Slot)> {
+    let trailing = h.swap.as_ref().map(|s| s.number);
+    let members: Vec<&String> = (h.filesystems.iter())
+        .flat_map(|f| match &f.storage {
+            Storage::Md { members, .. } | Storage::Mapper { over: members, .. } => members.iter(),
+            _ => [].iter(),
+        })
+        .collect();
+    let mut out = Vec::new();
+    for p in h.partitions.iter().filter(|p| !kept.contains(&p.number)) {
+        if table == TableType::Gpt && p.is_bios_boot() && bios_boot {
+            let content = Content::Raw {
+                device: p.device.clone(),
+                start: p.start,
+                size: p.size,
+            };
+            out.push((p.start, part_slot(p, content)));
+        } else if Some(p.number) != trailing && !p.is_extended() && !members.contains(&&p.device) {
+            notes.push(format!(
+                "partition {} of {} ({}) is not part of the root tree: the image leaves it out",
+                p.number,
+                h.disks.join(", "),
+                p.content.as_deref().unwrap_or("no filesystem")
+            ));
+        }
+    }
+    out
+}
+
 /// The btrfs subvolume a filesystem's mount shows, unless the top.
-fn subvolume(f: &HostFs) -> Option<String> {
+pub(super) fn subvolume(f: &HostFs) -> Option<String> {
     f.subvol.clone().filter(|s| s != "/")
 }
 
-fn part_slot(p: &HostPart, content: Content) -> Slot {
+pub(super) fn part_slot(p: &HostPart, content: Content) -> Slot {
     Slot {
         number: p.number,
         ty: p.sfdisk_type(),
@@ -245,7 +305,7 @@ fn part_slot(p: &HostPart, content: Content) -> Slot {
     }
 }
 
-fn slot_of(
+pub(super) fn slot_of(
     p: &HostPart,
     f: &HostFs,
     point: (PathBuf, Option<String>),
@@ -257,6 +317,7 @@ fn slot_of(
         uuid: f.uuid.clone(),
         label: f.label.clone(),
         mounts: vec![point],
+        fstab_uuid: false,
     });
     let mut slot = part_slot(p, content);
     if slot.ty.is_empty() {
@@ -267,7 +328,7 @@ fn slot_of(
 
 /// The type the image gives the filesystem `f`: its own where the builder
 /// can make it, else `fallback`, with a note.
-fn kept_type(f: &HostFs, fallback: FsType, notes: &mut Vec<String>) -> FsType {
+pub(super) fn kept_type(f: &HostFs, fallback: FsType, notes: &mut Vec<String>) -> FsType {
     if let (Some(FsType::Btrfs), Some(uuid)) = (FsType::named(&f.fs_type), &f.uuid) {
         notes.push(format!(
             "{} is btrfs, which cannot have the UUID of a filesystem attached to this machine: \
@@ -295,6 +356,7 @@ fn single_of_host(h: &HostLayout, table: TableType, fs: FsType) -> Layout {
         uuid: root.uuid.clone(),
         label: root.label.clone(),
         mounts: vec![(PathBuf::from("/"), subvolume(root))],
+        fstab_uuid: false,
     };
     let mut l = Layout::single(h.table.unwrap_or(table), new, root.part_uuid.clone());
     if h.filesystems.len() > 1 {

@@ -40,53 +40,77 @@ pub fn mount_options(fs: FsType) -> Option<&'static str> {
     (fs == FsType::Xfs).then_some("nouuid")
 }
 
+/// How a filesystem type's mkfs is called: the program, its fixed
+/// options, the options that set the UUID and the label, and whether it
+/// takes an inode count (`-N`).
+struct Mkfs {
+    program: &'static str,
+    fixed: &'static [&'static str],
+    uuid: fn(&str) -> Vec<String>,
+    label: &'static str,
+    inodes: bool,
+}
+
+/// ext2/3/4: mke2fs with the type and 4 KiB blocks.
+const fn ext(fixed: &'static [&'static str]) -> Mkfs {
+    Mkfs {
+        program: "mke2fs",
+        fixed,
+        uuid: |u| vec!["-U".into(), u.into()],
+        label: "-L",
+        inodes: true,
+    }
+}
+
+/// The mkfs of each filesystem type.
+fn mkfs_of(fs: FsType) -> Mkfs {
+    match fs {
+        FsType::Ext2 => ext(&["-q", "-F", "-t", "ext2", "-b", "4096"]),
+        FsType::Ext3 => ext(&["-q", "-F", "-t", "ext3", "-b", "4096"]),
+        FsType::Ext4 => ext(&["-q", "-F", "-t", "ext4", "-b", "4096"]),
+        FsType::Xfs => Mkfs {
+            program: "mkfs.xfs",
+            fixed: &["-q", "-f"],
+            uuid: |u| vec!["-m".into(), format!("uuid={u}")],
+            label: "-L",
+            inodes: false,
+        },
+        FsType::Btrfs => Mkfs {
+            program: "mkfs.btrfs",
+            fixed: &["-q", "-f"],
+            uuid: |u| vec!["-U".into(), u.into()],
+            label: "-L",
+            inodes: false,
+        },
+        FsType::Vfat => Mkfs {
+            program: "mkfs.vfat",
+            fixed: &["-F", "32"],
+            uuid: |u| vec!["-i".into(), u.replace('-', "")],
+            label: "-n",
+            inodes: false,
+        },
+    }
+}
+
+/// The mkfs command that makes `nf` on `dev`.
+fn mkfs_command(dev: &str, nf: &NewFs, uuid: Option<&str>, g: &Geometry) -> Command {
+    let m = mkfs_of(nf.fs);
+    let mut cmd = Command::new(m.program);
+    cmd.args(m.fixed);
+    if m.inodes {
+        cmd.arg("-N").arg(g.inodes.to_string());
+    }
+    cmd.args(uuid.map(m.uuid).unwrap_or_default());
+    if let Some(l) = &nf.label {
+        cmd.arg(m.label).arg(l);
+    }
+    cmd.arg(dev);
+    cmd
+}
+
 /// Make `nf` on `dev`.
 pub fn make(dev: &str, nf: &NewFs, uuid: Option<&str>, g: &Geometry) -> Result<()> {
-    let mut cmd;
-    match nf.fs {
-        FsType::Ext2 | FsType::Ext3 | FsType::Ext4 => {
-            cmd = Command::new("mke2fs");
-            cmd.args(["-q", "-F", "-t", nf.fs.name(), "-b", "4096", "-N"])
-                .arg(g.inodes.to_string());
-            if let Some(u) = uuid {
-                cmd.args(["-U", u]);
-            }
-            if let Some(l) = &nf.label {
-                cmd.arg("-L").arg(l);
-            }
-        }
-        FsType::Xfs => {
-            cmd = Command::new("mkfs.xfs");
-            cmd.args(["-q", "-f"]);
-            if let Some(u) = uuid {
-                cmd.arg("-m").arg(format!("uuid={u}"));
-            }
-            if let Some(l) = &nf.label {
-                cmd.arg("-L").arg(l);
-            }
-        }
-        FsType::Btrfs => {
-            cmd = Command::new("mkfs.btrfs");
-            cmd.args(["-q", "-f"]);
-            if let Some(u) = uuid {
-                cmd.args(["-U", u]);
-            }
-            if let Some(l) = &nf.label {
-                cmd.arg("-L").arg(l);
-            }
-        }
-        FsType::Vfat => {
-            cmd = Command::new("mkfs.vfat");
-            cmd.args(["-F", "32"]);
-            if let Some(u) = uuid {
-                cmd.arg("-i").arg(u.replace('-', ""));
-            }
-            if let Some(l) = &nf.label {
-                cmd.arg("-n").arg(l);
-            }
-        }
-    }
-    cmd.arg(dev).run_checked()?;
+    mkfs_command(dev, nf, uuid, g).run_checked()?;
     if nf.fs == FsType::Btrfs {
         make_subvolumes(dev, nf)?;
     }
@@ -126,4 +150,55 @@ fn create_subvolume(top: &Path, subvol: &str) -> Result<()> {
         .args(["-q", "subvolume", "create"])
         .arg(&path)
         .run_checked()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn args(fs: FsType, uuid: Option<&str>, label: Option<&str>) -> Vec<String> {
+        let nf = NewFs {
+            fs,
+            uuid: None,
+            label: label.map(str::to_owned),
+            mounts: vec![(PathBuf::from("/"), None)],
+            fstab_uuid: false,
+        };
+        let g = Geometry {
+            fs: 1 << 30,
+            inodes: 7000,
+            needed: 0,
+        };
+        let cmd = mkfs_command("/dev/loop9", &nf, uuid, &g);
+        let prog = cmd.get_program().to_string_lossy().into_owned();
+        let rest = cmd.get_args().map(|a| a.to_string_lossy().into_owned());
+        std::iter::once(prog).chain(rest).collect()
+    }
+
+    #[test]
+    fn one_row_per_filesystem_type() {
+        let u = "6c0bb2c6-8d0a-4a8e-9a3a-2f1d5e7c9b10";
+        assert_eq!(
+            args(FsType::Ext3, Some(u), Some("root")).join(" "),
+            format!("mke2fs -q -F -t ext3 -b 4096 -N 7000 -U {u} -L root /dev/loop9")
+        );
+        assert_eq!(
+            args(FsType::Xfs, Some(u), None).join(" "),
+            format!("mkfs.xfs -q -f -m uuid={u} /dev/loop9")
+        );
+        assert_eq!(
+            args(FsType::Btrfs, Some(u), Some("b")).join(" "),
+            format!("mkfs.btrfs -q -f -U {u} -L b /dev/loop9")
+        );
+        assert_eq!(
+            args(FsType::Vfat, Some("ABCD-1234"), Some("EFI")).join(" "),
+            "mkfs.vfat -F 32 -i ABCD1234 -n EFI /dev/loop9"
+        );
+        assert_eq!(
+            args(FsType::Vfat, None, None).join(" "),
+            "mkfs.vfat -F 32 /dev/loop9"
+        );
+    }
 }

@@ -10,6 +10,7 @@ mod bootcode;
 mod copy;
 mod disk;
 pub mod filter;
+mod fstab;
 pub mod host;
 pub mod layout;
 mod mkfs;
@@ -96,6 +97,7 @@ impl TreeSpec {
                     uuid: None,
                     label: None,
                     mounts: vec![(PathBuf::from("/"), None)],
+                    fstab_uuid: false,
                 };
                 Layout::single(self.table, fs, None)
             }
@@ -225,6 +227,9 @@ pub fn build(
     let source_loader = image.copy_boot_loader()?;
     let mnt = image.mount(&workdir.join("tree-mnt"))?;
     input.copy_into(mnt.path(), reporter, cancel)?;
+    for note in fstab::rewrite(mnt.path(), &image.fstab_targets())? {
+        reporter.info(&note);
+    }
     let kernel = totals.kernel().filter(|_| !source_loader);
     let boot = match (&kernel, layout.boot_slot(), image.root_uuid()) {
         (Some(k), Some((n, dir)), Some(uuid)) => {
@@ -256,6 +261,7 @@ fn geometries(
     for slot in &layout.slots {
         out.push(match &slot.content {
             layout::Content::Raw { size, .. } => disk::Geometry::raw(*size),
+            layout::Content::Extended => disk::Geometry::raw(0),
             layout::Content::Fs(nf) if split => {
                 let devs: Vec<u64> =
                     (nf.mounts.iter().map(|(p, _)| dev_of(p))).collect::<Result<_>>()?;

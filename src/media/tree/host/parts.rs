@@ -34,6 +34,11 @@ impl HostPart {
         self.ty.eq_ignore_ascii_case(BIOS_BOOT)
     }
 
+    /// Whether it is an MBR extended partition (the logical ones' box).
+    pub fn is_extended(&self) -> bool {
+        matches!(self.ty.as_str(), "0x5" | "0x05" | "0xf" | "0x0f" | "0x85")
+    }
+
     /// The type as sfdisk's scripts spell it (`83`, a GUID).
     pub fn sfdisk_type(&self) -> String {
         self.ty.trim_start_matches("0x").to_owned()
