@@ -14,6 +14,9 @@
 #        mounted ext4 of the same size (the copy's floor), made right
 #        after each of our builds; (a), (c) and (d) alternate, best of
 #        SNF_BENCH_RUNS (3).
+#   (e)  the same tar | tar with the options our copy passes (POSIX
+#        format, --sparse, xattrs, ACLs, numeric owners): what keeping
+#        every property costs, so (c) / (e) is what our relay adds.
 #
 # Needs root. TREE defaults to the Debian fixture's root tree.
 # Usage: bench/tree.sh [TREE]
@@ -51,9 +54,13 @@ tar -C "$TREE" -cf - . 2>/dev/null | zstd -q -o "$OUT/tree.tar.zst"
 cat "$TREE" >/dev/null 2>&1 || true
 find "$TREE" -type f -exec cat {} + >/dev/null 2>&1   # page cache warm for all
 
+# The options of src/media/tree/copy.rs (TAR_C without --null/--no-recursion,
+# which take its file list; TAR_X as is).
+TAR_C='--create --file=- --format=posix --pax-option=delete=atime,delete=ctime --numeric-owner --sparse --xattrs --xattrs-include=* --acls'
+TAR_X='--extract --file=- --numeric-owner --same-owner --preserve-permissions --xattrs --xattrs-include=* --acls --selinux'
 min() { awk -v a="$1" -v b="$2" 'BEGIN { print (b == "" || a < b) ? a : b }'; }
 mkdir "$MNT"
-a='' c='' d=''
+a='' c='' d='' e=''
 for _ in $(seq "${SNF_BENCH_RUNS:-3}"); do
     # Each build in its own directory: the builder mounts beside its output.
     mkdir "$OUT/a"
@@ -63,6 +70,10 @@ for _ in $(seq "${SNF_BENCH_RUNS:-3}"); do
     truncate -s "$size" "$OUT/d.img"; mkfs.ext4 -q -F -b 4096 "$OUT/d.img"
     mount -o loop "$OUT/d.img" "$MNT"
     t=$(secs sh -c "tar -C '$TREE' -cf - . | tar -C '$MNT' -xf -"); d=$(min "$t" "$d")
+    umount "$MNT"; rm -f "$OUT/d.img"
+    truncate -s "$size" "$OUT/d.img"; mkfs.ext4 -q -F -b 4096 "$OUT/d.img"
+    mount -o loop "$OUT/d.img" "$MNT"
+    t=$(secs sh -c "tar -C '$TREE' $TAR_C . | tar -C '$MNT' $TAR_X"); e=$(min "$t" "$e")
     umount "$MNT"; rm -f "$OUT/d.img"
 done
 mkdir "$OUT/a2"
@@ -86,3 +97,5 @@ row "(a') snf tree builder, .tar.zst" "$a2" "$b"
 [ -n "$b" ] && row "(b) virt-make-fs --partition=gpt" "$b" "$b"
 row "(c) snf copy step (ratio to d)" "$c" "$d"
 row "(d) tar | tar into a fresh ext4" "$d" "$d"
+row "(e) tar | tar, our options (ratio to d)" "$e" "$d"
+row "(c) snf copy step (ratio to e)" "$c" "$e"

@@ -50,15 +50,24 @@ fn s3(method: &str, endpoint: &str, path: &str) -> reqwest::blocking::Response {
     b.send().unwrap()
 }
 
+/// A base port for `weed mini`, which binds it, the next three and their
+/// gRPC ports 10000 higher: all eight below the kernel's ephemeral range
+/// (32768 and up), from which every other test's `free_port()` comes, so
+/// a lab server another test starts meanwhile cannot take one of them.
+fn weed_base_port() -> u16 {
+    let free = |p: u16| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok();
+    let start = 20_000 + (std::process::id() % 600) as u16 * 4;
+    (start..22_700)
+        .chain(20_000..start)
+        .step_by(4)
+        .find(|&b| (0..4).all(|i| free(b + i) && free(b + 10_000 + i)))
+        .expect("no free ports for SeaweedFS between 20000 and 32703")
+}
+
 /// A SeaweedFS on a free port with an `images` bucket, stopped when
 /// dropped; its endpoint URL.
 pub(super) fn seaweedfs(dir: &std::path::Path) -> (LabServer, String) {
-    let port = loop {
-        let p = free_port();
-        if p < 50_000 {
-            break p;
-        }
-    };
+    let port = weed_base_port();
     let weed = LabServer::start(
         "start-seaweedfs.sh",
         &dir.join("weed"),
