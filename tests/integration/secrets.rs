@@ -106,10 +106,10 @@ fn planted_secrets_stop_an_upload_and_are_warnings_of_an_export() {
         "the image holds 5 secrets (listed above): remove them (e.g. with --host-run), or give --allow-secrets to upload it anyway",
     );
     assert_no_value_shown(&r.stderr);
-    // Only the store's own id (and the lock its first writer held).
+    // Only the store's own id.
     let stored = files_below(&store);
     assert!(
-        (stored.iter()).all(|f| f.ends_with("/owner") || f.ends_with("/owner.lock")),
+        (stored.iter()).all(|f| f.ends_with("/owner")),
         "nothing may be stored: {stored:?}"
     );
     assert!(!image.exists(), "nothing may be exported");

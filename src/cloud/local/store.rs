@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cloud::error::CloudError;
 use crate::cloud::ids;
-use crate::cloud::local::backend::{Backend, Change, Location};
+use crate::cloud::local::backend::{Backend, Location};
 use crate::cloud::pithos::hashmap::{self, BLOCK_HASH, DEFAULT_BLOCK_SIZE, Hashmap};
 use crate::cloud::pithos::transfer::Offer;
 
@@ -95,21 +95,26 @@ impl Store {
     /// The store on `backend`; its owner is made on first use.
     pub fn on(backend: Box<dyn Backend>) -> Result<Store, CloudError> {
         let backend: Arc<dyn Backend> = Arc::from(backend);
-        let owner = match backend.get("owner")? {
-            Some(s) if !String::from_utf8_lossy(&s).trim().is_empty() => s,
-            _ => {
+        let read = |b: &dyn Backend| -> Result<Option<String>, CloudError> {
+            Ok(b.get("owner")?
+                .map(|s| String::from_utf8_lossy(&s).trim().to_owned()))
+        };
+        let owner = match read(&*backend)? {
+            Some(owner) => owner,
+            None => {
                 let id = ids::uuid4().map_err(|e| CloudError::io("reading", "/dev/urandom", e))?;
-                backend.update("owner", &mut |cur| match cur {
-                    Some(s) if !String::from_utf8_lossy(s).trim().is_empty() => Change::Keep,
-                    _ => Change::Write(format!("{id}\n").into_bytes()),
-                })?;
-                backend.get("owner")?.unwrap_or_default()
+                // Another process may create it first: its owner is kept.
+                backend.create("owner", format!("{id}\n").as_bytes())?;
+                read(&*backend)?.unwrap_or_default()
             }
         };
-        Ok(Store {
-            owner: String::from_utf8_lossy(&owner).trim().to_owned(),
-            backend,
-        })
+        if owner.is_empty() {
+            return Err(CloudError::Config(format!(
+                "the store {} has an empty owner file: remove it (a new owner id is made) and run again",
+                backend.describe()
+            )));
+        }
+        Ok(Store { owner, backend })
     }
 
     /// Where the store keeps its files.
@@ -441,6 +446,31 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(dir.path()).unwrap();
         (dir, s)
+    }
+
+    #[test]
+    fn the_owner_is_made_once_without_a_lock_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let owners: Vec<String> = std::thread::scope(|sc| {
+            let opens: Vec<_> = (0..8)
+                .map(|_| sc.spawn(|| Store::open(dir.path()).unwrap().owner().to_owned()))
+                .collect();
+            opens.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(owners.iter().all(|o| o == &owners[0] && o.len() == 36));
+        let files: Vec<_> = (std::fs::read_dir(dir.path()).unwrap())
+            .map(|e| e.unwrap())
+            .filter(|e| e.file_type().unwrap().is_file())
+            .map(|e| e.file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(files, ["owner"]);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
+        std::fs::write(dir.path().join("owner"), "\n").unwrap();
+        let err = Store::open(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("has an empty owner file: remove it"), "{err}");
     }
 
     #[test]

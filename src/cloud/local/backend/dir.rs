@@ -56,6 +56,19 @@ impl Backend for DirBackend {
         write_atomic(&self.root, &path, data)
     }
 
+    fn create(&self, key: &str, data: &[u8]) -> Result<bool, CloudError> {
+        let path = self.path(key);
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(|e| CloudError::io("creating", dir, e))?;
+        }
+        let tmp = written_temp(&self.root, &path, data)?;
+        match tmp.persist_noclobber(&path) {
+            Ok(_) => Ok(true),
+            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(CloudError::io("creating", &path, e.error)),
+        }
+    }
+
     fn exists(&self, key: &str) -> Result<bool, CloudError> {
         Ok(self.path(key).is_file())
     }
@@ -146,6 +159,18 @@ pub(crate) fn lock(path: &Path, exclusive: bool) -> Result<Flock<File>, CloudErr
 
 /// Write through a temporary file in the store's `tmp` and rename.
 fn write_atomic(root: &Path, dest: &Path, data: &[u8]) -> Result<(), CloudError> {
+    written_temp(root, dest, data)?
+        .persist(dest)
+        .map_err(|e| CloudError::io("renaming a file to", dest, e.error))?;
+    Ok(())
+}
+
+/// `data` in a synced temporary file in the store's `tmp`, to become `dest`.
+fn written_temp(
+    root: &Path,
+    dest: &Path,
+    data: &[u8],
+) -> Result<tempfile::NamedTempFile, CloudError> {
     let tmpdir = root.join("tmp");
     fs::create_dir_all(&tmpdir).map_err(|e| CloudError::io("creating", &tmpdir, e))?;
     let mut tmp = tempfile::NamedTempFile::new_in(&tmpdir)
@@ -153,7 +178,5 @@ fn write_atomic(root: &Path, dest: &Path, data: &[u8]) -> Result<(), CloudError>
     tmp.write_all(data)
         .and_then(|_| tmp.as_file().sync_data())
         .map_err(|e| CloudError::io("writing", dest, e))?;
-    tmp.persist(dest)
-        .map_err(|e| CloudError::io("renaming a file to", dest, e.error))?;
-    Ok(())
+    Ok(tmp)
 }

@@ -42,6 +42,9 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CloudError>;
     /// Write a key whole (readers see the old or the new bytes).
     fn put(&self, key: &str, data: &[u8]) -> Result<(), CloudError>;
+    /// Write a key only if it does not exist yet (no lock: a link on a
+    /// directory, `If-None-Match: *` on S3); `false` when it existed.
+    fn create(&self, key: &str, data: &[u8]) -> Result<bool, CloudError>;
     /// Whether a key exists.
     fn exists(&self, key: &str) -> Result<bool, CloudError>;
     /// Remove a key; `false` when it was not there.

@@ -73,6 +73,11 @@ impl Backend for S3Store {
             .map(|_| ())
     }
 
+    fn create(&self, key: &str, data: &[u8]) -> Result<bool, CloudError> {
+        self.s3
+            .put_object(&self.key(key), data, &Precondition::Absent)
+    }
+
     fn exists(&self, key: &str) -> Result<bool, CloudError> {
         self.s3.has_object(&self.key(key))
     }
