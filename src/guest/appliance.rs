@@ -407,7 +407,14 @@ impl Guest for Appliance {
     }
 
     fn remove_all(&mut self, path: &str) -> Result<()> {
-        let done = self.g.rm_rf(path).map_err(gerr(format!("removing {path}")));
+        // `rm_rf` starts `rm -rf` in the helper VM, a process each time;
+        // what is not a directory is unlinked by the daemon itself.
+        let (cache, mut raw) = self.cached();
+        let removed = match cache.kind(&mut raw, path) {
+            Some(EntryKind::Dir) | None => self.g.rm_rf(path),
+            Some(_) => self.g.rm(path),
+        };
+        let done = removed.map_err(gerr(format!("removing {path}")));
         match done {
             Ok(()) => {
                 let (cache, mut raw) = self.cached();

@@ -37,7 +37,8 @@ pub trait Raw {
     /// `stat` of `path` (symlinks followed).
     fn stat(&mut self, path: &str) -> Result<Stat>;
     fn read_link(&mut self, path: &str) -> Result<String>;
-    fn read_file(&mut self, path: &str) -> Result<Vec<u8>>;
+    /// The content of `path`, whose `stat` gave `size` bytes.
+    fn read_file(&mut self, path: &str, size: u64) -> Result<Vec<u8>>;
     fn exists(&mut self, path: &str) -> Result<bool>;
     fn is_file(&mut self, path: &str) -> Result<bool>;
     fn is_dir(&mut self, path: &str) -> Result<bool>;
@@ -232,6 +233,15 @@ impl Cache {
         self.probe(raw, Probe::Exists, path)
     }
 
+    /// What `path` itself is (a symlink as a symlink), when its parent's
+    /// listing holds it.
+    pub fn kind(&mut self, raw: &mut dyn Raw, path: &str) -> Option<EntryKind> {
+        match self.find(raw, path) {
+            Found::Entry(kind) => Some(kind),
+            Found::Absent | Found::Unknown => None,
+        }
+    }
+
     pub fn is_file(&mut self, raw: &mut dyn Raw, path: &str) -> Result<bool> {
         self.probe(raw, Probe::IsFile, path)
     }
@@ -317,7 +327,8 @@ impl Cache {
         if let Some(data) = self.files.get(path) {
             return Ok(data.clone());
         }
-        let data = raw.read_file(path)?;
+        let size = self.stat(raw, path)?.size;
+        let data = raw.read_file(path, size)?;
         let fits =
             data.len() as u64 <= CONFIG_LIMIT && self.content_bytes + data.len() <= CONTENT_BUDGET;
         if fits {

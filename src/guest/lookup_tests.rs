@@ -65,9 +65,11 @@ impl Raw for Counted {
         self.g.read_link(path)
     }
 
-    fn read_file(&mut self, path: &str) -> Result<Vec<u8>> {
+    fn read_file(&mut self, path: &str, size: u64) -> Result<Vec<u8>> {
         self.note("read_file");
-        self.g.read_file(path)
+        let data = self.g.read_file(path)?;
+        assert_eq!(data.len() as u64, size, "the size given for {path}");
+        Ok(data)
     }
 
     fn exists(&mut self, path: &str) -> Result<bool> {
