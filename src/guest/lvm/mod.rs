@@ -110,13 +110,32 @@ impl Layout {
         }
         let pvs = lvm_report(g, PVS_CMD)?;
         let segs = lvm_report(g, SEGS_CMD)?;
-        let fs = g.list_filesystems().unwrap_or_default();
+        let mut layout = Layout::parse(&pvs, &segs)?;
+        layout.translate(&api_names(g)?);
+        let types = device_types(g, &layout.lvs);
+        for lv in &mut layout.lvs {
+            // A LUKS volume has no filesystem of its own (`luks` names it).
+            let fs = types.get(&lv.device()).filter(|t| *t != LUKS);
+            lv.fs = fs.cloned().unwrap_or_default();
+        }
+        layout.luks = luks_devices(&types);
+        Ok(layout)
+    }
+
+    /// Read the layout again after LVs were removed or resized: extents
+    /// and sizes anew, what each device holds kept from `self` (removing
+    /// or resizing an LV does not change what another holds), which
+    /// saves probing every device again.
+    pub fn reread(&self, g: &Handle) -> Result<Layout> {
+        let pvs = lvm_report(g, PVS_CMD)?;
+        let segs = lvm_report(g, SEGS_CMD)?;
         let mut layout = Layout::parse(&pvs, &segs)?;
         layout.translate(&api_names(g)?);
         for lv in &mut layout.lvs {
-            lv.fs = fs.get(&lv.device()).cloned().unwrap_or_default();
+            let before = self.lvs.iter().find(|b| b.vg == lv.vg && b.name == lv.name);
+            lv.fs = before.map(|b| b.fs.clone()).unwrap_or_default();
         }
-        layout.luks = luks_devices(g, &fs, &layout.lvs);
+        layout.luks.clone_from(&self.luks);
         Ok(layout)
     }
 
@@ -260,15 +279,27 @@ fn api_names(g: &Handle) -> Result<HashMap<String, String>> {
     Ok(names)
 }
 
-/// The partitions and LVs holding LUKS. `list_filesystems` leaves LUKS
-/// devices out, so each partition or visible LV it does not name a
-/// filesystem on is probed.
-fn luks_devices(g: &Handle, fs: &HashMap<String, String>, lvs: &[Lv]) -> Vec<String> {
+/// What each partition and visible LV holds (`unknown` when blkid finds
+/// nothing), probed one by one: `list_filesystems` would run parted for
+/// every partition too, 3 s a call under software emulation, and a run
+/// reads the layout up to five times.
+fn device_types(g: &Handle, lvs: &[Lv]) -> HashMap<String, String> {
     let parts = g.list_partitions().unwrap_or_default();
     let lvs = lvs.iter().filter(|l| !l.hidden).map(Lv::device);
-    let mut found: Vec<String> = (parts.into_iter().chain(lvs))
-        .filter(|d| fs.get(d).is_none_or(|t| t == "unknown"))
-        .filter(|d| g.vfs_type(d).is_ok_and(|t| t == LUKS))
+    (parts.into_iter().chain(lvs))
+        .map(|d| {
+            let t = g.vfs_type(&d).ok().filter(|t| !t.is_empty());
+            let t = t.unwrap_or_else(|| "unknown".into());
+            (d, t)
+        })
+        .collect()
+}
+
+/// The partitions and LVs holding LUKS, of [`device_types`].
+fn luks_devices(types: &HashMap<String, String>) -> Vec<String> {
+    let mut found: Vec<String> = (types.iter())
+        .filter(|(_, t)| *t == LUKS)
+        .map(|(d, _)| d.clone())
         .collect();
     found.sort();
     found

@@ -64,14 +64,14 @@ pub fn shrink_pv(
         done.swap_mib = Some(swap.size.div_ceil(MIB));
         what.push(format!("removed the swap volume {}", swap.path()));
     }
-    let layout = Layout::read(g)?;
+    let layout = layout.reread(g)?;
     if let Some(lv) = layout.by_end_on(pv).first() {
         if let Some(size) = shrink_lv(g, lv, reporter)? {
             what.push(format!("shrank {} to {} MiB", lv.path(), size / MIB));
         }
         done.filesystem = Some(lv.fs.clone()).filter(|f| !f.is_empty());
     }
-    let layout = Layout::read(g)?;
+    let layout = layout.reread(g)?;
     let Some(info) = layout.pvs.iter().find(|p| p.name == pv) else {
         return Ok(None);
     };
