@@ -108,10 +108,7 @@ impl Layout {
         if lvs.is_empty() && g.pvs().map(|p| p.is_empty()).unwrap_or(true) {
             return Ok(Layout::default());
         }
-        let pvs = lvm_report(g, PVS_CMD)?;
-        let segs = lvm_report(g, SEGS_CMD)?;
-        let mut layout = Layout::parse(&pvs, &segs)?;
-        layout.translate(&api_names(g)?);
+        let mut layout = Layout::extents(g)?;
         let types = device_types(g, &layout.lvs);
         for lv in &mut layout.lvs {
             // A LUKS volume has no filesystem of its own (`luks` names it).
@@ -127,15 +124,22 @@ impl Layout {
     /// or resizing an LV does not change what another holds), which
     /// saves probing every device again.
     pub fn reread(&self, g: &Handle) -> Result<Layout> {
-        let pvs = lvm_report(g, PVS_CMD)?;
-        let segs = lvm_report(g, SEGS_CMD)?;
-        let mut layout = Layout::parse(&pvs, &segs)?;
-        layout.translate(&api_names(g)?);
+        let mut layout = Layout::extents(g)?;
         for lv in &mut layout.lvs {
             let before = self.lvs.iter().find(|b| b.vg == lv.vg && b.name == lv.name);
             lv.fs = before.map(|b| b.fs.clone()).unwrap_or_default();
         }
         layout.luks.clone_from(&self.luks);
+        Ok(layout)
+    }
+
+    /// The PVs and LVs with their extents, named as the libguestfs API
+    /// names them; what each device holds is left unknown.
+    fn extents(g: &Handle) -> Result<Layout> {
+        let pvs = lvm_report(g, PVS_CMD)?;
+        let segs = lvm_report(g, SEGS_CMD)?;
+        let mut layout = Layout::parse(&pvs, &segs)?;
+        layout.translate(&api_names(g)?);
         Ok(layout)
     }
 
