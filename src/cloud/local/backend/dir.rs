@@ -49,18 +49,11 @@ impl Backend for DirBackend {
     }
 
     fn put(&self, key: &str, data: &[u8]) -> Result<(), CloudError> {
-        let path = self.path(key);
-        if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir).map_err(|e| CloudError::io("creating", dir, e))?;
-        }
-        write_atomic(&self.root, &path, data)
+        write_atomic(&self.root, &self.path(key), data)
     }
 
     fn create(&self, key: &str, data: &[u8]) -> Result<bool, CloudError> {
         let path = self.path(key);
-        if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir).map_err(|e| CloudError::io("creating", dir, e))?;
-        }
         let tmp = written_temp(&self.root, &path, data)?;
         match tmp.persist_noclobber(&path) {
             Ok(_) => Ok(true),
@@ -165,12 +158,16 @@ fn write_atomic(root: &Path, dest: &Path, data: &[u8]) -> Result<(), CloudError>
     Ok(())
 }
 
-/// `data` in a synced temporary file in the store's `tmp`, to become `dest`.
+/// `data` in a synced temporary file in the store's `tmp`, to become `dest`
+/// (whose directory is made).
 fn written_temp(
     root: &Path,
     dest: &Path,
     data: &[u8],
 ) -> Result<tempfile::NamedTempFile, CloudError> {
+    if let Some(dir) = dest.parent() {
+        fs::create_dir_all(dir).map_err(|e| CloudError::io("creating", dir, e))?;
+    }
     let tmpdir = root.join("tmp");
     fs::create_dir_all(&tmpdir).map_err(|e| CloudError::io("creating", &tmpdir, e))?;
     let mut tmp = tempfile::NamedTempFile::new_in(&tmpdir)
