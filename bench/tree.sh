@@ -7,7 +7,9 @@
 #        mke2fs, loop mount, tar | tar)
 #   (a') ours from a .tar.zst of the same tree (read twice: measured, then
 #        streamed through the filter)
-#   (b)  virt-make-fs --format=raw --type=ext4 --partition=gpt TREE out.img
+#   (b)  virt-make-fs --format=raw --type=ext4 --partition=gpt --size=+64M
+#        TREE out.img (its own size estimate leaves the fixture's tree
+#        without room: tar_in fails with "No space left on device")
 #   (c)  our copy step alone ("Copying the tree into the image", as the
 #        builder's step timer reports it), against
 #   (d)  tar -C TREE -cf - . | tar -C MNT -xf -  into a freshly made and
@@ -59,6 +61,16 @@ find "$TREE" -type f -exec cat {} + >/dev/null 2>&1   # page cache warm for all
 TAR_C='--create --file=- --format=posix --pax-option=delete=atime,delete=ctime --numeric-owner --sparse --xattrs --xattrs-include=* --acls'
 TAR_X='--extract --file=- --numeric-owner --same-owner --preserve-permissions --xattrs --xattrs-include=* --acls --selinux'
 min() { awk -v a="$1" -v b="$2" 'BEGIN { print (b == "" || a < b) ? a : b }'; }
+# Seconds of the shell command $2 writing into a fresh ext4 of $1 bytes,
+# mounted on $MNT.
+into_fresh_ext4() {
+    local t
+    truncate -s "$1" "$OUT/d.img"; mkfs.ext4 -q -F -b 4096 "$OUT/d.img"
+    mount -o loop "$OUT/d.img" "$MNT"
+    t=$(secs sh -c "$2")
+    umount "$MNT"; rm -f "$OUT/d.img"
+    echo "$t"
+}
 mkdir "$MNT"
 a='' c='' d='' e=''
 for _ in $(seq "${SNF_BENCH_RUNS:-3}"); do
@@ -67,21 +79,15 @@ for _ in $(seq "${SNF_BENCH_RUNS:-3}"); do
     t=$(secs "$BIN" "$TREE" "$OUT/a/out.raw"); a=$(min "$t" "$a")
     t=$(awk '$1 == "step" && /Copying the tree/ { print $2 }' "$OUT/err"); c=$(min "$t" "$c")
     size=$(stat -c %s "$OUT/a/out.raw"); rm -rf "$OUT/a"
-    truncate -s "$size" "$OUT/d.img"; mkfs.ext4 -q -F -b 4096 "$OUT/d.img"
-    mount -o loop "$OUT/d.img" "$MNT"
-    t=$(secs sh -c "tar -C '$TREE' -cf - . | tar -C '$MNT' -xf -"); d=$(min "$t" "$d")
-    umount "$MNT"; rm -f "$OUT/d.img"
-    truncate -s "$size" "$OUT/d.img"; mkfs.ext4 -q -F -b 4096 "$OUT/d.img"
-    mount -o loop "$OUT/d.img" "$MNT"
-    t=$(secs sh -c "tar -C '$TREE' $TAR_C . | tar -C '$MNT' $TAR_X"); e=$(min "$t" "$e")
-    umount "$MNT"; rm -f "$OUT/d.img"
+    t=$(into_fresh_ext4 "$size" "tar -C '$TREE' -cf - . | tar -C '$MNT' -xf -"); d=$(min "$t" "$d")
+    t=$(into_fresh_ext4 "$size" "tar -C '$TREE' $TAR_C . | tar -C '$MNT' $TAR_X"); e=$(min "$t" "$e")
 done
 mkdir "$OUT/a2"
 a2=$(secs "$BIN" "$OUT/tree.tar.zst" "$OUT/a2/out.raw"); rm -rf "$OUT/a2"
 b=''
 if [ -z "${SNF_BENCH_NO_PEER:-}" ]; then
     b=$(secs env LIBGUESTFS_BACKEND=direct LIBGUESTFS_BACKEND_SETTINGS=force_tcg \
-        virt-make-fs --format=raw --type=ext4 --partition=gpt "$TREE" "$OUT/b.img"); rm -f "$OUT/b.img"
+        virt-make-fs --format=raw --type=ext4 --partition=gpt --size=+64M "$TREE" "$OUT/b.img"); rm -f "$OUT/b.img"
 fi
 
 printf '%-44s %8s %8s\n' command seconds ratio
